@@ -1,0 +1,132 @@
+package dev.onnxprune.graph;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An ONNX model: its main graph, operator set imports and metadata. Functions and training
+ * information are carried unchanged. Read and write through {@link OnnxModels}.
+ */
+public final class Model {
+  private Long irVersion;
+  private final List<OpsetId> opsets = new ArrayList<>();
+  private String producerName;
+  private String producerVersion;
+  private String domain;
+  private Long modelVersion;
+  private String docString;
+  private final Map<String, String> metadata = new LinkedHashMap<>();
+  private Graph graph;
+  private Path source;
+
+  /** Serde: the ModelProto less the fields modeled here (functions, training info, unknown fields). */
+  Object protoRest;
+  /** Serde: the opset imports and metadata as read, written back verbatim while unchanged. */
+  Object opsetOrigin;
+  List<OpsetId> opsetsRead;
+  Object metadataOrigin;
+  Map<String, String> metadataRead;
+
+  public Model(Graph graph) {
+    this.graph = graph;
+  }
+
+  public Graph graph() {
+    return graph;
+  }
+
+  public void setGraph(Graph graph) {
+    this.graph = graph;
+  }
+
+  /** The file this model was read from, or null. */
+  public Path source() {
+    return source;
+  }
+
+  void setSource(Path source) {
+    this.source = source;
+  }
+
+  public Long irVersion() {
+    return irVersion;
+  }
+
+  public void setIrVersion(Long irVersion) {
+    this.irVersion = irVersion;
+  }
+
+  /** Operator set imports in file order (mutable). */
+  public List<OpsetId> opsets() {
+    return opsets;
+  }
+
+  /** Version of the default ONNX domain, or -1 when not imported. */
+  public long defaultOpsetVersion() {
+    return opsetVersion("");
+  }
+
+  /** Imported version of {@code opsetDomain} ("" for default), or -1. */
+  public long opsetVersion(String opsetDomain) {
+    boolean dflt = opsetDomain.isEmpty() || opsetDomain.equals("ai.onnx");
+    for (OpsetId o : opsets) {
+      if (dflt ? o.isDefaultDomain() : o.domain().equals(opsetDomain)) {
+        return o.version();
+      }
+    }
+    return -1;
+  }
+
+  public String producerName() {
+    return producerName;
+  }
+
+  public void setProducerName(String producerName) {
+    this.producerName = producerName;
+  }
+
+  public String producerVersion() {
+    return producerVersion;
+  }
+
+  public void setProducerVersion(String producerVersion) {
+    this.producerVersion = producerVersion;
+  }
+
+  public String domain() {
+    return domain;
+  }
+
+  public void setDomain(String domain) {
+    this.domain = domain;
+  }
+
+  public Long modelVersion() {
+    return modelVersion;
+  }
+
+  public void setModelVersion(Long modelVersion) {
+    this.modelVersion = modelVersion;
+  }
+
+  public String docString() {
+    return docString;
+  }
+
+  public void setDocString(String docString) {
+    this.docString = docString;
+  }
+
+  /** metadata_props in file order (mutable). */
+  public Map<String, String> metadata() {
+    return metadata;
+  }
+
+  /** Every graph of the model: the main graph and all subgraphs. */
+  public List<Graph> allGraphs() {
+    return graph.allGraphs();
+  }
+}

@@ -1,0 +1,543 @@
+package dev.onnxprune.graph;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.UnsafeByteOperations;
+import dev.onnxprune.graph.proto.Onnx.AttributeProto;
+import dev.onnxprune.graph.proto.Onnx.GraphProto;
+import dev.onnxprune.graph.proto.Onnx.ModelProto;
+import dev.onnxprune.graph.proto.Onnx.NodeProto;
+import dev.onnxprune.graph.proto.Onnx.OperatorSetIdProto;
+import dev.onnxprune.graph.proto.Onnx.SparseTensorProto;
+import dev.onnxprune.graph.proto.Onnx.StringStringEntryProto;
+import dev.onnxprune.graph.proto.Onnx.TensorProto;
+import dev.onnxprune.graph.proto.Onnx.TensorShapeProto;
+import dev.onnxprune.graph.proto.Onnx.TypeProto;
+import dev.onnxprune.graph.proto.Onnx.ValueInfoProto;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+
+/**
+ * ONNX protobuf to IR. With {@link ProtoWriter}, the only code that touches generated
+ * messages. The file is memory-mapped and parsed with aliasing, so tensor bytes stay in the
+ * mapping; nothing is copied onto the heap until a tensor is decoded or changed.
+ */
+final class ProtoReader {
+  private final Path file;
+  private final Path baseDir;
+
+  private ProtoReader(Path file) {
+    this.file = file;
+    Path parent = file == null ? null : file.toAbsolutePath().getParent();
+    this.baseDir = parent;
+  }
+
+  static Model read(Path file) throws IOException {
+    ByteBuffer bytes = map(file);
+    return new ProtoReader(file).parse(bytes);
+  }
+
+  static Model read(byte[] bytes, Path nameForMessages) throws IOException {
+    return new ProtoReader(nameForMessages).parse(ByteBuffer.wrap(bytes));
+  }
+
+  /** Parses only the protobuf (no IR), for benchmarks and tests. */
+  static ModelProto parseProto(Path file) throws IOException {
+    return new ProtoReader(file).parseModelProto(map(file));
+  }
+
+  private static ByteBuffer map(Path file) throws IOException {
+    if (!Files.exists(file)) {
+      throw new ModelFormatException(file, "no such file");
+    }
+    if (Files.isDirectory(file)) {
+      throw new ModelFormatException(file, "is a directory, not an ONNX model file");
+    }
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      long size = ch.size();
+      if (size == 0) {
+        throw new ModelFormatException(file, "empty file, not an ONNX model");
+      }
+      if (size > Integer.MAX_VALUE) {
+        throw new ModelFormatException(file, "is " + size + " bytes; a protobuf file is limited to 2 GiB"
+            + " (larger models keep their weights in external data files)");
+      }
+      return ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
+    } catch (NoSuchFileException e) {
+      throw new ModelFormatException(file, "no such file", e);
+    }
+  }
+
+  private ModelProto parseModelProto(ByteBuffer bytes) throws ModelFormatException {
+    ModelProto proto;
+    try {
+      CodedInputStream in = CodedInputStream.newInstance(bytes);
+      in.enableAliasing(true);
+      in.setSizeLimit(Integer.MAX_VALUE);
+      in.setRecursionLimit(1000);
+      proto = ModelProto.parseFrom(in);
+    } catch (InvalidProtocolBufferException e) {
+      throw new ModelFormatException(file, "not a valid ONNX model: the protobuf is truncated or corrupt ("
+          + e.getMessage() + ")", e);
+    } catch (IOException e) {
+      throw new ModelFormatException(file, "cannot parse: " + e.getMessage(), e);
+    }
+    if (!proto.hasGraph()) {
+      throw new ModelFormatException(file, "not an ONNX model: no graph (ModelProto field 7) found"
+          + (proto.hasIrVersion() ? "" : " and no ir_version"));
+    }
+    return proto;
+  }
+
+  private Model parse(ByteBuffer bytes) throws ModelFormatException {
+    ModelProto proto = parseModelProto(bytes);
+    try {
+      return toModel(proto);
+    } catch (ModelFormatException e) {
+      throw e;
+    } catch (GraphException | IllegalArgumentException | UncheckedIOException e) {
+      throw new ModelFormatException(file, e.getMessage(), e);
+    }
+  }
+
+  private Model toModel(ModelProto p) throws ModelFormatException {
+    Graph g = toGraph(p.getGraph(), null);
+    Model m = new Model(g);
+    m.setSource(file);
+    if (p.hasIrVersion()) {
+      m.setIrVersion(p.getIrVersion());
+    }
+    for (OperatorSetIdProto o : p.getOpsetImportList()) {
+      m.opsets().add(new OpsetId(o.getDomain(), o.getVersion()));
+    }
+    m.opsetOrigin = p.getOpsetImportList();
+    m.opsetsRead = List.copyOf(m.opsets());
+    if (p.hasProducerName()) {
+      m.setProducerName(p.getProducerName());
+    }
+    if (p.hasProducerVersion()) {
+      m.setProducerVersion(p.getProducerVersion());
+    }
+    if (p.hasDomain()) {
+      m.setDomain(p.getDomain());
+    }
+    if (p.hasModelVersion()) {
+      m.setModelVersion(p.getModelVersion());
+    }
+    if (p.hasDocString()) {
+      m.setDocString(p.getDocString());
+    }
+    for (StringStringEntryProto e : p.getMetadataPropsList()) {
+      m.metadata().put(e.getKey(), e.getValue());
+    }
+    m.metadataOrigin = p.getMetadataPropsList();
+    m.metadataRead = new LinkedHashMap<>(m.metadata());
+    ModelProto rest = p.toBuilder().clearIrVersion().clearOpsetImport().clearProducerName().clearProducerVersion()
+        .clearDomain().clearModelVersion().clearDocString().clearGraph().clearMetadataProps().build();
+    m.protoRest = rest.equals(ModelProto.getDefaultInstance()) ? null : rest;
+    return m;
+  }
+
+  private Graph toGraph(GraphProto p, Node parent) throws ModelFormatException {
+    Graph g = new Graph(p.hasName() ? p.getName() : null);
+    if (parent != null) {
+      g.setParent(parent);
+    }
+    if (p.hasDocString()) {
+      g.setDocString(p.getDocString());
+    }
+    String where = parent == null ? "graph '" + g.name() + "'" : "subgraph '" + g.name() + "' of " + parent.describe();
+    for (TensorProto t : p.getInitializerList()) {
+      if (t.getName().isEmpty()) {
+        throw new ModelFormatException(file, where + ": an initializer has no name");
+      }
+      Value v = define(g, t.getName(), where, "initializer");
+      Tensor tensor = toTensor(t);
+      v.initializerInternal(tensor);
+      v.setType(new ValueType.TensorType(tensor.dataType(), tensor.shape()));
+      g.addInitializerValue(v);
+    }
+    for (SparseTensorProto s : p.getSparseInitializerList()) {
+      Value v = define(g, s.getValues().getName(), where, "sparse initializer");
+      v.sparseInitializer = s;
+      g.addSparseInitializerValue(v);
+    }
+    for (ValueInfoProto vi : p.getInputList()) {
+      Value v = g.value(vi.getName());
+      if (v == null || !(v.isInitializer() || v.isSparseInitializer())) {
+        v = define(g, vi.getName(), where, "graph input");
+      }
+      applyInfo(v, vi);
+      g.addInputValue(v);
+    }
+    // Pass 1: create nodes and define their outputs, so subgraphs and unsorted files resolve.
+    List<Node> nodes = new ArrayList<>(p.getNodeCount());
+    for (NodeProto np : p.getNodeList()) {
+      Node n = g.newParsedNode(np.hasName() ? np.getName() : null, np.getOpType(), np.hasDomain() ? np.getDomain() : null);
+      for (String out : np.getOutputList()) {
+        n.attachOutput(out.isEmpty() ? null : define(g, out, where, "output of " + n.describe()));
+      }
+      nodes.add(n);
+      g.appendParsedNode(n);
+    }
+    // Pass 2: attributes (subgraphs see every outer value) and input edges.
+    for (int i = 0; i < nodes.size(); i++) {
+      NodeProto np = p.getNode(i);
+      Node n = nodes.get(i);
+      if (np.hasDocString()) {
+        n.setDocString(np.getDocString());
+      }
+      for (AttributeProto ap : np.getAttributeList()) {
+        n.setAttribute(toAttribute(ap, n));
+      }
+      for (String in : np.getInputList()) {
+        if (in.isEmpty()) {
+          n.addInput(null);
+          continue;
+        }
+        Value v = g.lookup(in);
+        if (v == null) {
+          throw new ModelFormatException(file, where + ": " + n.describe() + " reads '" + in
+              + "', which no graph input, initializer or node output defines");
+        }
+        n.addInput(v);
+      }
+      NodeProto rest = np.toBuilder().clearInput().clearOutput().clearName().clearOpType().clearDomain()
+          .clearAttribute().clearDocString().build();
+      n.protoRest = rest.equals(NodeProto.getDefaultInstance()) ? null : rest;
+    }
+    for (ValueInfoProto vi : p.getOutputList()) {
+      Value v = g.lookup(vi.getName());
+      if (v == null) {
+        throw new ModelFormatException(file, where + ": graph output '" + vi.getName() + "' is not defined");
+      }
+      if (v.graph == g) {
+        applyInfo(v, vi);
+      }
+      g.addOutput(v);
+    }
+    List<ValueInfoProto> orphans = new ArrayList<>();
+    for (ValueInfoProto vi : p.getValueInfoList()) {
+      Value v = g.value(vi.getName());
+      if (v == null || g.valueInfos().contains(v)) {
+        orphans.add(vi); // names nothing in this graph, or a second entry: carried as read
+        continue;
+      }
+      applyInfo(v, vi);
+      g.addValueInfo(v);
+    }
+    GraphProto.Builder rest = p.toBuilder().clearNode().clearName().clearInitializer().clearSparseInitializer()
+        .clearDocString().clearInput().clearOutput().clearValueInfo().addAllValueInfo(orphans);
+    GraphProto r = rest.build();
+    g.protoRest = r.equals(GraphProto.getDefaultInstance()) ? null : r;
+    return g;
+  }
+
+  private Value define(Graph g, String name, String where, String what) throws ModelFormatException {
+    if (g.value(name) != null) {
+      throw new ModelFormatException(file, where + ": value '" + name + "' is defined twice (again as " + what + ")");
+    }
+    return g.defineValue(name);
+  }
+
+  private static void applyInfo(Value v, ValueInfoProto vi) {
+    if (vi.hasType()) {
+      ValueType t = toType(vi.getType());
+      v.setType(t);
+      v.typeOrigin = vi.getType();
+      v.typeRead = t;
+    }
+    if (vi.hasDocString()) {
+      v.setDocString(vi.getDocString());
+    }
+    ValueInfoProto rest = vi.toBuilder().clearName().clearType().clearDocString().build();
+    v.infoRest = rest.equals(ValueInfoProto.getDefaultInstance()) ? null : rest;
+  }
+
+  static ValueType toType(TypeProto t) {
+    if (t.hasTensorType()) {
+      TypeProto.Tensor tt = t.getTensorType();
+      DataType dt = DataType.fromCode(tt.getElemType());
+      Shape shape = tt.hasShape() ? toShape(tt.getShape()) : null;
+      if (dt != null) {
+        return new ValueType.TensorType(dt, shape, t.hasDenotation() ? t.getDenotation() : null);
+      }
+    }
+    return new ValueType.OtherType(t.toByteString(), t.getValueCase().name().toLowerCase());
+  }
+
+  private static Shape toShape(TensorShapeProto s) {
+    List<Dim> dims = new ArrayList<>(s.getDimCount());
+    for (TensorShapeProto.Dimension d : s.getDimList()) {
+      String den = d.hasDenotation() ? d.getDenotation() : null;
+      if (d.hasDimValue()) {
+        dims.add(new Dim(d.getDimValue(), null, den));
+      } else if (d.hasDimParam()) {
+        dims.add(new Dim(null, d.getDimParam(), den));
+      } else {
+        dims.add(new Dim(null, null, den));
+      }
+    }
+    return Shape.of(dims);
+  }
+
+  private Attribute toAttribute(AttributeProto a, Node owner) throws ModelFormatException {
+    AttributeType type = a.hasType() ? AttributeType.fromCode(a.getType().getNumber()) : inferType(a);
+    if (type == null) {
+      type = AttributeType.UNDEFINED;
+    }
+    Object value;
+    Object origin = a;
+    switch (type) {
+      case FLOAT -> value = a.getF();
+      case INT -> value = a.getI();
+      case STRING -> value = a.getS();
+      case TENSOR -> value = toTensor(a.getT());
+      case GRAPH -> {
+        value = toGraph(a.getG(), owner);
+        origin = a.toBuilder().clearG().build();
+      }
+      case FLOATS -> {
+        float[] f = new float[a.getFloatsCount()];
+        for (int i = 0; i < f.length; i++) {
+          f[i] = a.getFloats(i);
+        }
+        value = f;
+      }
+      case INTS -> {
+        long[] l = new long[a.getIntsCount()];
+        for (int i = 0; i < l.length; i++) {
+          l[i] = a.getInts(i);
+        }
+        value = l;
+      }
+      case STRINGS -> value = List.copyOf(a.getStringsList());
+      case TENSORS -> {
+        List<Tensor> ts = new ArrayList<>();
+        for (TensorProto t : a.getTensorsList()) {
+          ts.add(toTensor(t));
+        }
+        value = List.copyOf(ts);
+      }
+      case GRAPHS -> {
+        List<Graph> gs = new ArrayList<>();
+        for (GraphProto gp : a.getGraphsList()) {
+          gs.add(toGraph(gp, owner));
+        }
+        value = List.copyOf(gs);
+        origin = a.toBuilder().clearGraphs().build();
+      }
+      default -> value = null; // sparse tensors, type protos, references: carried in origin
+    }
+    return new Attribute(a.getName(), type, value, origin);
+  }
+
+  private static AttributeType inferType(AttributeProto a) {
+    if (a.hasF()) {
+      return AttributeType.FLOAT;
+    } else if (a.hasI()) {
+      return AttributeType.INT;
+    } else if (a.hasS()) {
+      return AttributeType.STRING;
+    } else if (a.hasT()) {
+      return AttributeType.TENSOR;
+    } else if (a.hasG()) {
+      return AttributeType.GRAPH;
+    } else if (a.getFloatsCount() > 0) {
+      return AttributeType.FLOATS;
+    } else if (a.getIntsCount() > 0) {
+      return AttributeType.INTS;
+    } else if (a.getStringsCount() > 0) {
+      return AttributeType.STRINGS;
+    } else if (a.getTensorsCount() > 0) {
+      return AttributeType.TENSORS;
+    } else if (a.getGraphsCount() > 0) {
+      return AttributeType.GRAPHS;
+    }
+    return AttributeType.UNDEFINED;
+  }
+
+  Tensor toTensor(TensorProto t) throws ModelFormatException {
+    DataType dt = DataType.fromCode(t.getDataType());
+    if (dt == null) {
+      dt = DataType.UNDEFINED;
+    }
+    long[] dims = new long[t.getDimsCount()];
+    long count = 1;
+    for (int i = 0; i < dims.length; i++) {
+      dims[i] = t.getDims(i);
+      if (dims[i] < 0) {
+        throw new ModelFormatException(file, "tensor '" + t.getName() + "' has a negative dimension " + dims[i]);
+      }
+      count *= dims[i];
+    }
+    String name = t.hasName() ? t.getName() : null;
+    String doc = t.hasDocString() ? t.getDocString() : null;
+    long expected = dt.byteSize(count);
+    if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+      Tensor.ExternalLocation loc = externalLocation(t, expected);
+      Path dataFile = baseDir == null ? Path.of(loc.location()) : baseDir.resolve(loc.location());
+      return new Tensor(name, dt, dims, doc, null, () -> mapExternal(dataFile, loc), loc, t);
+    }
+    if (t.hasRawData()) {
+      if (dt != DataType.STRING && dt != DataType.UNDEFINED && !t.hasSegment() && t.getRawData().size() != expected) {
+        throw new ModelFormatException(file, "tensor '" + t.getName() + "' " + dt + java.util.Arrays.toString(dims)
+            + " needs " + expected + " bytes of raw_data, the file has " + t.getRawData().size());
+      }
+      return new Tensor(name, dt, dims, doc, t.getRawData(), null, null, t);
+    }
+    final DataType type = dt;
+    final long elements = count;
+    return new Tensor(name, dt, dims, doc, null, () -> decodeTyped(t, type, elements), null, t);
+  }
+
+  private Tensor.ExternalLocation externalLocation(TensorProto t, long expected) throws ModelFormatException {
+    String location = null;
+    long offset = 0;
+    long length = -1;
+    for (StringStringEntryProto e : t.getExternalDataList()) {
+      try {
+        switch (e.getKey()) {
+          case "location" -> location = e.getValue();
+          case "offset" -> offset = Long.parseLong(e.getValue());
+          case "length" -> length = Long.parseLong(e.getValue());
+          default -> { }
+        }
+      } catch (NumberFormatException ex) {
+        throw new ModelFormatException(file, "tensor '" + t.getName() + "': external_data " + e.getKey()
+            + " is not a number: '" + e.getValue() + "'");
+      }
+    }
+    if (location == null || location.isEmpty()) {
+      throw new ModelFormatException(file, "tensor '" + t.getName() + "' is EXTERNAL but has no location");
+    }
+    if (length < 0) {
+      length = expected;
+    }
+    Path dataFile = baseDir == null ? Path.of(location) : baseDir.resolve(location);
+    try {
+      long size = Files.size(dataFile);
+      if (offset < 0 || offset + length > size) {
+        throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data file " + dataFile
+            + " has " + size + " bytes, the tensor needs bytes [" + offset + ", " + (offset + length) + ")");
+      }
+    } catch (NoSuchFileException e) {
+      throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data file " + dataFile
+          + " does not exist", e);
+    } catch (IOException e) {
+      throw new ModelFormatException(file, "tensor '" + t.getName() + "': cannot read external data file "
+          + dataFile + ": " + e.getMessage(), e);
+    }
+    if (length != expected && t.getDataType() != TensorProto.DataType.STRING_VALUE) {
+      throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data length " + length
+          + " does not match its " + expected + " bytes");
+    }
+    return new Tensor.ExternalLocation(location, offset, length);
+  }
+
+  private static ByteString mapExternal(Path dataFile, Tensor.ExternalLocation loc) {
+    try (FileChannel ch = FileChannel.open(dataFile, StandardOpenOption.READ)) {
+      MappedByteBuffer buf = ch.map(FileChannel.MapMode.READ_ONLY, loc.offset(), loc.length());
+      return UnsafeByteOperations.unsafeWrap(buf);
+    } catch (IOException e) {
+      throw new UncheckedIOException("reading external data " + dataFile + " at " + loc.offset(), e);
+    }
+  }
+
+  /** Typed fields (float_data, int32_data, ...) to little-endian raw bytes. */
+  private static ByteString decodeTyped(TensorProto t, DataType dt, long count) {
+    int n = Math.toIntExact(count);
+    ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(dt.byteSize(count))).order(ByteOrder.LITTLE_ENDIAN);
+    switch (dt) {
+      case FLOAT -> {
+        check(t, t.getFloatDataCount(), n);
+        for (int i = 0; i < n; i++) {
+          b.putFloat(t.getFloatData(i));
+        }
+      }
+      case COMPLEX64 -> {
+        check(t, t.getFloatDataCount(), 2 * n);
+        for (int i = 0; i < 2 * n; i++) {
+          b.putFloat(t.getFloatData(i));
+        }
+      }
+      case DOUBLE -> {
+        check(t, t.getDoubleDataCount(), n);
+        for (int i = 0; i < n; i++) {
+          b.putDouble(t.getDoubleData(i));
+        }
+      }
+      case COMPLEX128 -> {
+        check(t, t.getDoubleDataCount(), 2 * n);
+        for (int i = 0; i < 2 * n; i++) {
+          b.putDouble(t.getDoubleData(i));
+        }
+      }
+      case INT64 -> {
+        check(t, t.getInt64DataCount(), n);
+        for (int i = 0; i < n; i++) {
+          b.putLong(t.getInt64Data(i));
+        }
+      }
+      case UINT64 -> {
+        check(t, t.getUint64DataCount(), n);
+        for (int i = 0; i < n; i++) {
+          b.putLong(t.getUint64Data(i));
+        }
+      }
+      case UINT32 -> {
+        check(t, t.getUint64DataCount(), n);
+        for (int i = 0; i < n; i++) {
+          b.putInt((int) t.getUint64Data(i));
+        }
+      }
+      case INT32 -> {
+        check(t, t.getInt32DataCount(), n);
+        for (int i = 0; i < n; i++) {
+          b.putInt(t.getInt32Data(i));
+        }
+      }
+      case INT16, UINT16, FLOAT16, BFLOAT16 -> {
+        check(t, t.getInt32DataCount(), n);
+        for (int i = 0; i < n; i++) {
+          b.putShort((short) t.getInt32Data(i));
+        }
+      }
+      case INT8, UINT8, BOOL, FLOAT8E4M3FN, FLOAT8E4M3FNUZ, FLOAT8E5M2, FLOAT8E5M2FNUZ, FLOAT8E8M0 -> {
+        check(t, t.getInt32DataCount(), n);
+        for (int i = 0; i < n; i++) {
+          b.put((byte) t.getInt32Data(i));
+        }
+      }
+      case INT4, UINT4, FLOAT4E2M1, INT2, UINT2 -> {
+        // Packed sub-byte types keep whole packed bytes in int32_data.
+        int bytes = b.capacity();
+        check(t, t.getInt32DataCount(), bytes);
+        for (int i = 0; i < bytes; i++) {
+          b.put((byte) t.getInt32Data(i));
+        }
+      }
+      default -> throw new IllegalStateException("tensor '" + t.getName() + "' of " + dt + " has no numeric data");
+    }
+    return UnsafeByteOperations.unsafeWrap(b.array());
+  }
+
+  private static void check(TensorProto t, int have, int want) {
+    if (have != want) {
+      throw new IllegalStateException("tensor '" + t.getName() + "' has " + have + " typed elements, its dims need "
+          + want);
+    }
+  }
+}
