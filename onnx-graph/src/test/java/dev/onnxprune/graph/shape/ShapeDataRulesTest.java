@@ -100,6 +100,26 @@ class ShapeDataRulesTest {
   }
 
   @Test
+  void expandPatternEvaluatesEqualAndWhereOnShapeData() {
+    // What PyTorch emits for x.expand(-1, 3, 4): -1 entries are replaced by 1 through
+    // ConstantOfShape, Mul, Equal and Where before Expand.
+    Model m = model(13);
+    Value x = input(m, "x", "N", 1, 4);
+    Value target = ints(m, "target", -1, 3, 4);
+    Value ones = op(m, "ConstantOfShape", "ones", List.of(ints(m, "len", 3)),
+        Attribute.of("value", Tensor.ofLongs(new long[] {1}, new long[] {1})));
+    Value minusOnes = op(m, "Mul", "minusOnes", List.of(ones, scalar(m, "neg", -1)));
+    Value isMinusOne = op(m, "Equal", "isMinusOne", List.of(target, minusOnes));
+    Value fixed = op(m, "Where", "fixed", List.of(isMinusOne, ones, target));
+    Value y = op(m, "Expand", "y", List.of(x, fixed));
+    ShapeReport r = inferAndCheck(m);
+    assertArrayEquals(new long[] {-1, -1, -1}, r.constantOf(minusOnes));
+    assertArrayEquals(new long[] {1, 0, 0}, r.constantOf(isMinusOne));
+    assertArrayEquals(new long[] {1, 3, 4}, r.constantOf(fixed));
+    assertEquals(shape("N", 3, 4), y.shape());
+  }
+
+  @Test
   void shapeStartAndEndFromOpset15() {
     Model m = model(15);
     Value x = input(m, "x", "N", 3, 4, 5);
