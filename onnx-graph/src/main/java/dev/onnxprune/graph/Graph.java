@@ -127,6 +127,25 @@ public final class Graph {
     }
   }
 
+  /** A node name not used by any node of this graph, starting from {@code base}. */
+  public String uniqueNodeName(String base) {
+    java.util.Set<String> names = new java.util.HashSet<>();
+    for (Node n : nodes) {
+      if (n.name() != null) {
+        names.add(n.name());
+      }
+    }
+    if (!names.contains(base)) {
+      return base;
+    }
+    for (int i = 1; ; i++) {
+      String n = base + "_" + i;
+      if (!names.contains(n)) {
+        return n;
+      }
+    }
+  }
+
   Value defineValue(String valueName) {
     if (valueName == null || valueName.isEmpty()) {
       throw new GraphException("a value needs a non-empty name in graph '" + name + "'");

@@ -170,7 +170,9 @@ public final class Tensor {
 
   /** A read-only little-endian view of the element bytes. */
   public ByteBuffer buffer() {
-    return rawBytes().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    // slice(): a ByteString over part of an array starts its buffer at an offset; absolute
+    // indexing below must start at 0.
+    return rawBytes().asReadOnlyByteBuffer().slice().order(ByteOrder.LITTLE_ENDIAN);
   }
 
   /** Elements as floats, converting from DOUBLE, FLOAT16, BFLOAT16 and integer types. */

@@ -1,0 +1,220 @@
+package dev.onnxprune.criteria;
+
+import dev.onnxprune.graph.Tensor;
+import dev.onnxprune.surgery.ChannelAnalysis;
+import dev.onnxprune.surgery.ChannelAnalysis.ParameterSlice;
+import dev.onnxprune.surgery.ChannelGroup;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * The data-free criteria. A unit's score aggregates every member of its group that has
+ * per-channel parameters: the mean over producers (filter norms, FPGM distances) or over
+ * BatchNormalizations (|gamma|) that cover the unit.
+ */
+public final class Criteria {
+  private Criteria() {}
+
+  /** L1 norm of each filter (Li et al., "Pruning Filters for Efficient ConvNets", eq. sum |F|). */
+  public static Criterion l1() {
+    return new FilterNorm("l1", 1);
+  }
+
+  /** L2 norm of each filter. */
+  public static Criterion l2() {
+    return new FilterNorm("l2", 2);
+  }
+
+  /** |gamma| of the BatchNormalization after each channel (Network Slimming, Liu et al. 2017). */
+  public static Criterion bnGamma() {
+    return new BnGamma();
+  }
+
+  /**
+   * Filter Pruning via Geometric Median (He et al. 2019): a filter's score is the sum of its
+   * Euclidean distances to the other filters of its layer; those nearest the geometric median
+   * (smallest sum) are the most replaceable.
+   */
+  public static Criterion fpgm() {
+    return new Fpgm();
+  }
+
+  /** Uniform random scores from {@code seed} (the baseline every criterion must beat). */
+  public static Criterion random(long seed) {
+    return new RandomScores(seed);
+  }
+
+  /**
+   * The criterion called {@code name}: l1, l2, bn, fpgm or random.
+   *
+   * @throws IllegalArgumentException naming the bad value and the choices
+   */
+  public static Criterion byName(String name, long seed) {
+    return switch (name) {
+      case "l1" -> l1();
+      case "l2" -> l2();
+      case "bn" -> bnGamma();
+      case "fpgm" -> fpgm();
+      case "random" -> random(seed);
+      default -> throw new IllegalArgumentException("criterion must be one of l1, l2, bn, fpgm, random: '" + name + "'");
+    };
+  }
+
+  /** Each filter of a parameter slice as a vector: [position along axis][values]. */
+  static double[][] filters(ParameterSlice s) {
+    Tensor t = s.tensor();
+    long[] d = t.dims();
+    int axis = s.axis();
+    int n = (int) d[axis];
+    long outer = 1;
+    for (int i = 0; i < axis; i++) {
+      outer *= d[i];
+    }
+    long inner = 1;
+    for (int i = axis + 1; i < d.length; i++) {
+      inner *= d[i];
+    }
+    float[] w = t.toFloatArray();
+    double[][] f = new double[n][(int) (outer * inner)];
+    for (long o = 0; o < outer; o++) {
+      for (int c = 0; c < n; c++) {
+        for (long r = 0; r < inner; r++) {
+          f[c][(int) (o * inner + r)] = w[(int) ((o * n + c) * inner + r)];
+        }
+      }
+    }
+    return f;
+  }
+
+  /** Averages per-position values of several slices into per-unit scores of {@code g}. */
+  static double[] meanPerUnit(ChannelGroup g, List<ParameterSlice> slices, java.util.function.Function<ParameterSlice,
+      double[]> perPosition) {
+    double[] sum = new double[g.size()];
+    int[] count = new int[g.size()];
+    for (ParameterSlice s : slices) {
+      double[] v = perPosition.apply(s);
+      for (int p = 0; p < v.length; p++) {
+        int u = s.units()[p];
+        if (u >= 0) {
+          sum[u] += v[p];
+          count[u]++;
+        }
+      }
+    }
+    for (int u = 0; u < sum.length; u++) {
+      if (count[u] > 0) {
+        sum[u] /= count[u];
+      }
+    }
+    return sum;
+  }
+
+  private record FilterNorm(String name, int p) implements Criterion {
+    @Override
+    public double[][] score(ChannelAnalysis analysis) {
+      double[][] out = new double[analysis.groups().size()][];
+      for (ChannelGroup g : analysis.prunableGroups()) {
+        List<ParameterSlice> ws = analysis.producerWeights(g);
+        if (ws.isEmpty()) {
+          continue;
+        }
+        out[g.id()] = meanPerUnit(g, ws, s -> {
+          double[][] f = filters(s);
+          double[] norms = new double[f.length];
+          for (int c = 0; c < f.length; c++) {
+            double acc = 0;
+            for (double x : f[c]) {
+              acc += p == 1 ? Math.abs(x) : x * x;
+            }
+            norms[c] = p == 1 ? acc : Math.sqrt(acc);
+          }
+          return norms;
+        });
+      }
+      return out;
+    }
+  }
+
+  private static final class BnGamma implements Criterion {
+    @Override
+    public String name() {
+      return "bn";
+    }
+
+    @Override
+    public double[][] score(ChannelAnalysis analysis) {
+      double[][] out = new double[analysis.groups().size()][];
+      for (ChannelGroup g : analysis.prunableGroups()) {
+        List<ParameterSlice> bns = analysis.batchNormScales(g);
+        if (bns.isEmpty()) {
+          continue; // Network Slimming scores only channels behind a BatchNormalization
+        }
+        out[g.id()] = meanPerUnit(g, bns, s -> {
+          float[] gamma = s.tensor().toFloatArray();
+          double[] a = new double[gamma.length];
+          for (int i = 0; i < a.length; i++) {
+            a[i] = Math.abs(gamma[i]);
+          }
+          return a;
+        });
+      }
+      return out;
+    }
+  }
+
+  private static final class Fpgm implements Criterion {
+    @Override
+    public String name() {
+      return "fpgm";
+    }
+
+    @Override
+    public double[][] score(ChannelAnalysis analysis) {
+      double[][] out = new double[analysis.groups().size()][];
+      for (ChannelGroup g : analysis.prunableGroups()) {
+        List<ParameterSlice> ws = analysis.producerWeights(g);
+        if (ws.isEmpty()) {
+          continue;
+        }
+        out[g.id()] = meanPerUnit(g, ws, s -> {
+          double[][] f = filters(s);
+          double[] sum = new double[f.length];
+          for (int i = 0; i < f.length; i++) {
+            for (int j = i + 1; j < f.length; j++) {
+              double d = 0;
+              for (int k = 0; k < f[i].length; k++) {
+                double x = f[i][k] - f[j][k];
+                d += x * x;
+              }
+              d = Math.sqrt(d);
+              sum[i] += d;
+              sum[j] += d;
+            }
+          }
+          return sum;
+        });
+      }
+      return out;
+    }
+  }
+
+  private record RandomScores(long seed) implements Criterion {
+    @Override
+    public String name() {
+      return "random";
+    }
+
+    @Override
+    public double[][] score(ChannelAnalysis analysis) {
+      Random r = new Random(seed);
+      double[][] out = new double[analysis.groups().size()][];
+      for (ChannelGroup g : analysis.prunableGroups()) {
+        out[g.id()] = new double[g.size()];
+        for (int u = 0; u < g.size(); u++) {
+          out[g.id()][u] = r.nextDouble();
+        }
+      }
+      return out;
+    }
+  }
+}

@@ -1,0 +1,181 @@
+package dev.onnxprune.criteria;
+
+import ai.onnxruntime.OrtException;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.cost.CostModel;
+import dev.onnxprune.graph.cost.CostReport;
+import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.surgery.ChannelAnalysis;
+import dev.onnxprune.surgery.ChannelGroup;
+import dev.onnxprune.surgery.ChannelPruningPass;
+import dev.onnxprune.surgery.GroupMember;
+import dev.onnxprune.surgery.PlanCost;
+import dev.onnxprune.surgery.PrunePlan;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Structured channel pruning: analyse channel groups, score them with a {@link Criterion},
+ * allocate removals to meet a {@link Target}, apply the plan, and optionally verify the result
+ * against the masked original in ONNX Runtime.
+ *
+ * <pre>{@code
+ * Model m = OnnxModels.read(path);
+ * PruneResult r = Pruner.builder().criterion(Criteria.l1()).target(Target.flops(0.5)).build().prune(m);
+ * OnnxModels.write(r.model(), out);
+ * }</pre>
+ */
+public final class Pruner {
+  private final Criterion criterion;
+  private final Target target;
+  private final boolean global;
+  private final int minChannels;
+  private final int roundTo;
+  private final boolean verify;
+  private final Sessions sessions;
+
+  private Pruner(Builder b) {
+    this.criterion = Objects.requireNonNull(b.criterion, "criterion");
+    this.target = Objects.requireNonNull(b.target, "target");
+    this.global = b.global;
+    this.minChannels = b.minChannels;
+    this.roundTo = b.roundTo;
+    this.verify = b.verify;
+    this.sessions = b.sessions;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Prunes {@code model} in place.
+   *
+   * @throws IllegalArgumentException when the target cannot be reached or nothing can be pruned
+   * @throws IOException when verification cannot run the models
+   */
+  public PruneResult prune(Model model) throws IOException {
+    byte[] original = verify ? OnnxModels.toBytes(model) : null;
+    ChannelAnalysis analysis = ChannelAnalysis.analyze(model);
+    CostReport before = CostModel.analyze(model);
+    int nodesBefore = model.graph().nodes().size();
+    double[][] scores = criterion.score(analysis);
+    PlanCost cost = PlanCost.of(analysis);
+    PrunePlan plan = new Allocator(analysis, scores, cost, minChannels, roundTo).allocate(target, global);
+    List<PruneReport.Group> groups = describe(analysis, scores, plan);
+    new ChannelPruningPass(plan).run();
+    CostReport after = CostModel.analyze(model);
+    double achieved = switch (target.kind()) {
+      case FLOPS -> 1 - (double) after.totalFlops() / before.totalFlops();
+      case PARAMS -> 1 - (double) after.totalParams() / before.totalParams();
+      case RATIO -> (double) plan.removedCount()
+          / Math.max(1, analysis.prunableGroups().stream().mapToInt(ChannelGroup::size).sum());
+    };
+    PruneReport.Verification v = null;
+    if (verify) {
+      try {
+        v = Equivalence.check(original, plan, model, sessions, 2, 1234);
+      } catch (OrtException e) {
+        throw new IOException("verification could not run the models in ONNX Runtime: " + e.getMessage(), e);
+      }
+    }
+    PruneReport report = new PruneReport(criterion.name(), target.toString(), global ? "global" : "uniform", groups,
+        totals(before, nodesBefore), totals(after, model.graph().nodes().size()), achieved, v);
+    return new PruneResult(model, plan, report);
+  }
+
+  private static PruneReport.Totals totals(CostReport c, int nodes) {
+    return new PruneReport.Totals(c.totalParams(), c.totalMacs(), c.totalFlops(), nodes);
+  }
+
+  private static List<PruneReport.Group> describe(ChannelAnalysis a, double[][] scores, PrunePlan plan) {
+    List<PruneReport.Group> out = new ArrayList<>();
+    for (ChannelGroup g : a.groups()) {
+      int[] removed = plan.removed(g);
+      double[] s = scores[g.id()];
+      PruneReport.ScoreSummary summary = null;
+      if (s != null) {
+        Double removedMean = removed.length == 0 ? null : Arrays.stream(removed).mapToDouble(i -> s[i]).average().orElse(0);
+        summary = new PruneReport.ScoreSummary(Arrays.stream(s).min().orElse(0), Arrays.stream(s).average().orElse(0),
+            Arrays.stream(s).max().orElse(0), removedMean);
+      }
+      List<String> members = new ArrayList<>();
+      for (GroupMember m : g.members()) {
+        members.add(m.node() + " (" + m.opType() + ", " + m.role().name().toLowerCase() + ")");
+      }
+      out.add(new PruneReport.Group(g.id(), g.producers(), members, g.size(), g.size() - removed.length, removed,
+          summary, g.prunable(), g.blockReasons()));
+    }
+    return out;
+  }
+
+  /** Configures a {@link Pruner}. */
+  public static final class Builder {
+    private Criterion criterion = Criteria.l1();
+    private Target target;
+    private boolean global;
+    private int minChannels = 1;
+    private int roundTo = 1;
+    private boolean verify;
+    private Sessions sessions = Sessions.cpu();
+
+    /** The importance criterion (default L1). */
+    public Builder criterion(Criterion c) {
+      this.criterion = c;
+      return this;
+    }
+
+    /** What to remove (required). */
+    public Builder target(Target t) {
+      this.target = t;
+      return this;
+    }
+
+    /** Rank channels across groups (true) or remove the same fraction from each (false, default). */
+    public Builder global(boolean g) {
+      this.global = g;
+      return this;
+    }
+
+    /** Channels every group keeps at least (default 1). */
+    public Builder minChannels(int n) {
+      this.minChannels = n;
+      return this;
+    }
+
+    /** Round kept channel counts up to a multiple of {@code n} (default 1: no rounding). */
+    public Builder roundTo(int n) {
+      this.roundTo = n;
+      return this;
+    }
+
+    /** Check the pruned model against the masked original in ONNX Runtime. */
+    public Builder verify(boolean v) {
+      this.verify = v;
+      return this;
+    }
+
+    /** Sessions (device, threads) used for verification. */
+    public Builder sessions(Sessions s) {
+      this.sessions = s;
+      return this;
+    }
+
+    public Pruner build() {
+      if (minChannels < 1) {
+        throw new IllegalArgumentException("--min-channels must be >= 1: " + minChannels);
+      }
+      if (roundTo < 1) {
+        throw new IllegalArgumentException("--round must be >= 1: " + roundTo);
+      }
+      if (target == null) {
+        throw new IllegalArgumentException("a target is required: one of --ratio, --flops or --params");
+      }
+      return new Pruner(this);
+    }
+  }
+}

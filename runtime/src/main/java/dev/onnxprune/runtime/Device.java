@@ -1,0 +1,25 @@
+package dev.onnxprune.runtime;
+
+/** Which ONNX Runtime execution provider runs a session. */
+public enum Device {
+  /** CUDA when it can be started, else CPU (said once in the log). */
+  AUTO,
+  /** CPU only. */
+  CPU,
+  /** CUDA, failing with a clear error when it cannot be started. */
+  CUDA;
+
+  /**
+   * Parses {@code cpu|cuda|auto} (case-insensitive).
+   *
+   * @throws IllegalArgumentException naming the bad value and the choices
+   */
+  public static Device parse(String s) {
+    for (Device d : values()) {
+      if (d.name().equalsIgnoreCase(s)) {
+        return d;
+      }
+    }
+    throw new IllegalArgumentException("device must be cpu, cuda or auto: '" + s + "'");
+  }
+}

@@ -1,0 +1,111 @@
+package dev.onnxprune.runtime;
+
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Creates ONNX Runtime sessions on the chosen device. ONNX Runtime has no automatic fallback:
+ * {@code addCUDA} throws when there is no GPU or no CUDA 12 libraries, so {@link Device#AUTO}
+ * catches that, logs once which provider is in use and why, and builds a CPU session.
+ */
+public final class Sessions {
+  private static final Logger LOG = LoggerFactory.getLogger(Sessions.class);
+  private static final AtomicBoolean SAID = new AtomicBoolean();
+
+  private final Device device;
+  private final int deviceId;
+  private final int threads;
+  private volatile String provider;
+
+  /**
+   * @param device execution provider choice
+   * @param deviceId CUDA device index
+   * @param threads intra-op threads; 0 lets ONNX Runtime choose
+   */
+  public Sessions(Device device, int deviceId, int threads) {
+    if (threads < 0) {
+      throw new IllegalArgumentException("threads must be >= 0: " + threads);
+    }
+    this.device = device;
+    this.deviceId = deviceId;
+    this.threads = threads;
+  }
+
+  /** CPU sessions with ONNX Runtime's default threading. */
+  public static Sessions cpu() {
+    return new Sessions(Device.CPU, 0, 0);
+  }
+
+  public static OrtEnvironment environment() {
+    return OrtEnvironment.getEnvironment();
+  }
+
+  /** The provider the last session used ("CUDA" or "CPU"), or null before the first. */
+  public String provider() {
+    return provider;
+  }
+
+  /** A session over {@code model} (serialized in memory; models over 2 GiB need a file). */
+  public OrtSession open(Model model) throws OrtException {
+    return open(OnnxModels.toBytes(model));
+  }
+
+  /** A session over serialized model bytes. */
+  public OrtSession open(byte[] modelBytes) throws OrtException {
+    try (OrtSession.SessionOptions opts = options()) {
+      return environment().createSession(modelBytes, opts);
+    }
+  }
+
+  /** A session over a model file. */
+  public OrtSession open(java.nio.file.Path file) throws OrtException {
+    try (OrtSession.SessionOptions opts = options()) {
+      return environment().createSession(file.toString(), opts);
+    }
+  }
+
+  private OrtSession.SessionOptions options() throws OrtException {
+    OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
+    if (threads > 0) {
+      opts.setIntraOpNumThreads(threads);
+    }
+    if (device == Device.CPU) {
+      say("CPU", "--device cpu");
+      provider = "CPU";
+      return opts;
+    }
+    try {
+      opts.addCUDA(deviceId);
+      say("CUDA", "device " + deviceId);
+      provider = "CUDA";
+    } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
+      if (device == Device.CUDA) {
+        opts.close();
+        throw new OrtException("--device cuda: the CUDA execution provider cannot be started: " + e.getMessage());
+      }
+      say("CPU", "CUDA is not available (" + firstLine(e.getMessage()) + ")");
+      provider = "CPU";
+    }
+    return opts;
+  }
+
+  private static void say(String which, String why) {
+    if (SAID.compareAndSet(false, true)) {
+      LOG.info("ONNX Runtime execution provider: {} ({})", which, why);
+    }
+  }
+
+  private static String firstLine(String s) {
+    if (s == null) {
+      return "no reason given";
+    }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+}

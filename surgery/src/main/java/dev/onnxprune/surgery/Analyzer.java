@@ -1,0 +1,159 @@
+package dev.onnxprune.surgery;
+
+import dev.onnxprune.graph.Node;
+import dev.onnxprune.graph.Shape;
+import dev.onnxprune.graph.Tensor;
+import dev.onnxprune.graph.Value;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * State of one channel analysis: channel ids (one per channel of every channel producer), the
+ * union-find that couples them, the channel map of every value that carries tracked channels,
+ * and what each node does to them. Rules ({@link ChannelRules}) fill it in graph order.
+ */
+final class Analyzer {
+  /** A block of fresh channel ids created by a producer (or a fixed, untracked source). */
+  record Space(int index, Node producer, Value value, int axis, int base, int size, boolean fixed) {}
+
+  /** A node that touches channels, and how (for reports and for the rules that apply plans). */
+  record Touch(Node node, GroupMember.Role role, String tensor, int[] ids) {}
+
+  /** An input whose channels a node contracts over: where masks go for equivalence checks. */
+  record ConsumerEnd(Node node, int inputIndex) {}
+
+  /** A channel that must not be removed, and why. */
+  record Block(int id, String reason) {}
+
+  final IntUnionFind uf = new IntUnionFind();
+  final List<Space> spaces = new ArrayList<>();
+  private int[] spaceOfId = new int[64];
+  final Map<Value, ChannelMap> maps = new IdentityHashMap<>();
+  final List<Touch> touches = new ArrayList<>();
+  final List<ConsumerEnd> consumerEnds = new ArrayList<>();
+  final List<Block> blocks = new ArrayList<>();
+  /** What a rule decided about a node during analysis, for its apply step. */
+  final Map<Node, Object> notes = new IdentityHashMap<>();
+  /** Default-domain opset of the model (rules whose semantics changed with the opset read it). */
+  final long opset;
+
+  Analyzer(long opset) {
+    this.opset = opset;
+  }
+
+  /** New channel ids for output {@code value} of {@code producer}, along {@code axis}. */
+  ChannelMap newSpace(Node producer, Value value, int axis, int size, boolean fixed) {
+    int base = uf.add(size);
+    Space s = new Space(spaces.size(), producer, value, axis, base, size, fixed);
+    spaces.add(s);
+    if (spaceOfId.length < base + size) {
+      spaceOfId = java.util.Arrays.copyOf(spaceOfId, Math.max(spaceOfId.length * 2, base + size));
+    }
+    int[] ids = new int[size];
+    for (int i = 0; i < size; i++) {
+      ids[i] = base + i;
+      spaceOfId[base + i] = s.index();
+    }
+    ChannelMap m = ChannelMap.single(axis, ids);
+    if (fixed) {
+      block(m, "channels of '" + value.name() + "' are not produced by a prunable layer");
+    }
+    return m;
+  }
+
+  int spaceOf(int id) {
+    return spaceOfId[id];
+  }
+
+  ChannelMap map(Value v) {
+    return v == null ? null : maps.get(v);
+  }
+
+  void setMap(Value v, ChannelMap m) {
+    if (v != null && m != null) {
+      maps.put(v, m);
+    }
+  }
+
+  void union(int a, int b) {
+    uf.union(a, b);
+  }
+
+  /** Couples two maps position by position (same length). */
+  void unionAll(ChannelMap a, ChannelMap b) {
+    for (int i = 0; i < a.length(); i++) {
+      uf.union(a.ids()[i], b.ids()[i]);
+    }
+  }
+
+  void block(ChannelMap m, String reason) {
+    if (m == null) {
+      return;
+    }
+    // One block per distinct id is enough; flattened maps repeat ids.
+    int last = -1;
+    for (int id : m.ids()) {
+      if (id != last) {
+        blocks.add(new Block(id, reason));
+        last = id;
+      }
+    }
+  }
+
+  void touch(Node n, GroupMember.Role role, Value tensor, ChannelMap m) {
+    if (m != null) {
+      touches.add(new Touch(n, role, tensor == null ? "" : tensor.name(), m.ids()));
+    }
+  }
+
+  void consumerEnd(Node n, int inputIndex) {
+    consumerEnds.add(new ConsumerEnd(n, inputIndex));
+  }
+
+  /** Blocks every tracked input of {@code n}: the analysis does not understand it. */
+  void unknown(Node n, String why) {
+    String reason = n.describe() + ": " + why;
+    for (Value in : n.inputs()) {
+      block(map(in), reason);
+    }
+  }
+
+  /** Static shape of {@code v}, or null when its shape or rank is unknown. */
+  static Shape shape(Value v) {
+    return v == null ? null : v.shape();
+  }
+
+  /** Rank of {@code v}, or -1 when unknown. */
+  static int rank(Value v) {
+    Shape s = shape(v);
+    return s == null ? -1 : s.rank();
+  }
+
+  /** Size of axis {@code axis} of {@code v}, or -1 when unknown. */
+  static long dim(Value v, int axis) {
+    Shape s = shape(v);
+    if (s == null || axis < 0 || axis >= s.rank() || !s.dim(axis).isKnown()) {
+      return -1;
+    }
+    return s.dim(axis).get();
+  }
+
+  /** The constant tensor behind {@code v}: an initializer or Constant, through Identity nodes. */
+  static Tensor constant(Value v) {
+    while (v != null) {
+      Tensor t = v.constantValue();
+      if (t != null) {
+        return t;
+      }
+      Node p = v.producer();
+      if (p != null && p.is("Identity")) {
+        v = p.input(0);
+      } else {
+        return null;
+      }
+    }
+    return null;
+  }
+}

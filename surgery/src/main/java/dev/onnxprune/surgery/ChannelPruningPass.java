@@ -1,0 +1,62 @@
+package dev.onnxprune.surgery;
+
+import dev.onnxprune.graph.Graph;
+import dev.onnxprune.graph.GraphVerifier;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.Node;
+import dev.onnxprune.graph.Value;
+import dev.onnxprune.graph.ValueType;
+import dev.onnxprune.graph.shape.ShapeInference;
+import java.util.ArrayList;
+import java.util.BitSet;
+
+/**
+ * Applies a {@link PrunePlan} to the model it was made for, in place:
+ * <ol>
+ *   <li>each node's rule slices what it owns (producer filters and biases, consumer input
+ *       slices, channel-wise parameters, per-channel constants), copying parameters that are
+ *       shared with other nodes first, and rewrites attributes and shape constants (group
+ *       counts, split sizes, slice bounds, reshape targets, resize sizes);
+ *   <li>constants nothing uses any more are removed;
+ *   <li>value types of the changed values are inferred again and the graph is verified.
+ * </ol>
+ */
+public final class ChannelPruningPass {
+  private final PrunePlan plan;
+
+  public ChannelPruningPass(PrunePlan plan) {
+    this.plan = plan;
+  }
+
+  /**
+   * Prunes {@code plan.analysis().model()}.
+   *
+   * @return the number of units removed
+   * @throws dev.onnxprune.graph.GraphException when the plan cannot be applied (e.g. a split
+   *     output would lose all its channels) or the result fails verification
+   */
+  public int run() {
+    ChannelAnalysis analysis = plan.analysis();
+    Model model = analysis.model();
+    if (plan.removals().isEmpty()) {
+      return 0;
+    }
+    BitSet removed = analysis.removedIds(plan.removals());
+    Applier p = new Applier(analysis, removed);
+    Graph g = model.graph();
+    for (Node n : new ArrayList<>(g.nodes())) {
+      ChannelRules.forNode(n).apply(n, p);
+    }
+    g.removeDeadCode();
+    // Types of values whose channels changed are stale: forget their shapes and infer again.
+    for (Value v : analysis.state.maps.keySet()) {
+      if (v.graph() == g && !v.isInitializer() && !v.isGraphInput() && v.tensorType() != null
+          && p.removedPositions(v) != null) {
+        v.setType(new ValueType.TensorType(v.tensorType().elemType(), null));
+      }
+    }
+    ShapeInference.infer(model);
+    GraphVerifier.verify(model);
+    return plan.removedCount();
+  }
+}

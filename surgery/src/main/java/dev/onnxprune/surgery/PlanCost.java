@@ -1,0 +1,91 @@
+package dev.onnxprune.surgery;
+
+import dev.onnxprune.graph.Node;
+import dev.onnxprune.graph.Tensor;
+import dev.onnxprune.graph.Value;
+import dev.onnxprune.graph.cost.CostModel;
+import dev.onnxprune.graph.cost.CostReport;
+import dev.onnxprune.graph.cost.NodeCost;
+import java.util.BitSet;
+import java.util.Map;
+
+/**
+ * The cost a model would have after a set of removals, without applying them: each node's
+ * MACs, FLOPs and parameters from {@link CostModel} scale with the fraction of channels it keeps
+ * (input and output channels for Conv/ConvTranspose/Gemm/MatMul, output channels for depthwise
+ * and grouped convs and channel-wise ops). The cost model is linear in channel counts, so this
+ * is what the cost model gives on the pruned model, up to parameters shared between nodes.
+ */
+public final class PlanCost {
+  /** MACs, FLOPs and parameters. */
+  public record Costs(long macs, long flops, long params) {}
+
+  private final ChannelAnalysis analysis;
+  private final CostReport baseline;
+
+  private PlanCost(ChannelAnalysis analysis) {
+    this.analysis = analysis;
+    this.baseline = CostModel.analyze(analysis.model());
+  }
+
+  /** Cost evaluator for {@code analysis}'s model (computes its baseline costs once). */
+  public static PlanCost of(ChannelAnalysis analysis) {
+    return new PlanCost(analysis);
+  }
+
+  /** The unpruned model's costs. */
+  public Costs baseline() {
+    return new Costs(baseline.totalMacs(), baseline.totalFlops(), baseline.totalParams());
+  }
+
+  /** The per-node baseline report. */
+  public CostReport baselineReport() {
+    return baseline;
+  }
+
+  /** Costs after removing {@code removals} (group id -> unit indices). */
+  public Costs evaluate(Map<Integer, int[]> removals) {
+    return evaluate(analysis.removedIds(removals));
+  }
+
+  /** Costs after removing the channel ids {@code removed}. */
+  Costs evaluate(BitSet removed) {
+    double macs = 0;
+    double flops = 0;
+    double params = baseline.totalParams();
+    for (NodeCost c : baseline.nodes()) {
+      Node n = c.node();
+      double scale = scale(n, removed);
+      macs += c.macs() * scale;
+      flops += c.flops() * scale;
+      params -= c.params() * (1 - scale);
+    }
+    return new Costs(Math.round(macs), Math.round(flops), Math.round(params));
+  }
+
+  private double scale(Node n, BitSet removed) {
+    double out = kept(n.output(0), removed);
+    if (n.is("Conv") || n.is("ConvTranspose") || n.is("Gemm") || n.is("MatMul")) {
+      Tensor w = Analyzer.constant(n.input(1));
+      if (n.is("Conv") && w != null && w.rank() >= 3 && ChannelRules.Conv.kind(n, w) != ChannelRules.Conv.Kind.DENSE) {
+        return out;
+      }
+      return kept(n.input(0), removed) * out;
+    }
+    return out;
+  }
+
+  private double kept(Value v, BitSet removed) {
+    ChannelMap m = analysis.state.map(v);
+    if (m == null) {
+      return 1;
+    }
+    int gone = 0;
+    for (int id : m.ids()) {
+      if (removed.get(id)) {
+        gone++;
+      }
+    }
+    return (double) (m.length() - gone) / m.length();
+  }
+}
