@@ -1,0 +1,68 @@
+package dev.onnxprune.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code onnx-prune inspect MODEL [--json] [--summary]}: inputs and outputs, opsets, op
+ * histogram, parameters, MACs and FLOPs, and a per-layer table of every node.
+ */
+@Command(name = "inspect",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = {
+        "Shows what a model is made of: inputs, outputs, ops, parameters, MACs and FLOPs.",
+        "Prints a header (file, size, IR version, producer, opsets), the inputs and outputs, the op histogram,"
+            + " the totals, and one table row per node (name, op, output shape, params, MACs, FLOPs).",
+        "Shapes come from shape inference; symbolic dimensions show by name, unknown ones as ?."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
+    footerHeading = "%nJSON fields (--json; a field is only ever added, its meaning never changes):%n",
+    footer = {
+        "  format             \"" + ModelSummary.FORMAT + "\"",
+        "  file, fileBytes, externalDataBytes, irVersion, producerName, producerVersion, graphName",
+        "  opsets[]           {domain (\"\" = ai.onnx), version}",
+        "  inputs[], outputs[] {name, elemType, shape}",
+        "  opHistogram[]      {op, count}, by count descending",
+        "  totals             {nodes, initializers, parameters, initializerBytes, macs, flops,",
+        "                      activationBytes, shapeUnknownNodes, costUnknownNodes}",
+        "  shapeUnknown[]     {node, op, reason}",
+        "  nodes[]            {index, name, op, outputs[], outputShapes[], params, macs, flops, outputBytes}",
+        "A shape is a list of dims (number, symbolic name, or null if unknown), or null if its rank is unknown.",
+        "macs/flops of a node are null when its cost is unknown; such nodes are not in the totals."})
+public final class InspectCommand implements Callable<Integer> {
+  @Mixin
+  CommonOptions common;
+
+  @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx file to inspect.")
+  Path model;
+
+  @Option(names = "--json", description = "Print the report as one JSON document (fields listed below).")
+  boolean json;
+
+  @Option(names = "--summary", description = "Leave out the per-layer table (text output only).")
+  boolean summary;
+
+  @Override
+  public Integer call() {
+    return common.run(() -> {
+      Model m = OnnxModels.read(model);
+      ModelSummary s = ModelSummary.of(model, m);
+      if (json) {
+        ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        common.out().println(mapper.writeValueAsString(s));
+      } else {
+        InspectText.print(s, !summary, common.verbose(), common.out());
+      }
+      return ExitCodes.OK;
+    });
+  }
+}

@@ -1,0 +1,41 @@
+package dev.onnxprune.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code onnx-prune} command: subcommands {@code inspect} and {@code convert}.
+ *
+ * <p>Exit codes: {@value ExitCodes#OK} on success, {@value ExitCodes#ERROR} when the work failed
+ * (one line {@code onnx-prune: error: <reason>} on stderr), {@value ExitCodes#USAGE} for a
+ * usage error (picocli's message and the usage help on stderr). Embed it as
+ * {@code new CommandLine(new Main()).execute(args)}.
+ */
+@Command(name = "onnx-prune",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = "Prunes trained ONNX models.",
+    subcommands = {InspectCommand.class, ConvertCommand.class, CommandLine.HelpCommand.class},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE})
+public final class Main implements Runnable {
+  @Spec
+  CommandSpec spec;
+
+  /** Runs the CLI and exits the JVM with its exit code. */
+  public static void main(String[] args) {
+    CommandLine cli = new CommandLine(new Main());
+    int code = cli.execute(args);
+    cli.getOut().flush();
+    cli.getErr().flush();
+    System.exit(code);
+  }
+
+  @Override
+  public void run() {
+    throw new ParameterException(spec.commandLine(), "Missing required subcommand (inspect or convert)");
+  }
+}

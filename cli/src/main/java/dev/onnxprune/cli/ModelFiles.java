@@ -1,0 +1,45 @@
+package dev.onnxprune.cli;
+
+import dev.onnxprune.graph.Graph;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.Tensor;
+import dev.onnxprune.graph.Value;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.Set;
+
+/** Sizes of a model on disk: the .onnx file and the external data files its tensors live in. */
+final class ModelFiles {
+  private ModelFiles() {}
+
+  /** The distinct external data files that {@code model}'s initializers were read from. */
+  static Set<Path> externalDataFiles(Model model, Path modelFile) {
+    Path dir = modelFile.toAbsolutePath().getParent();
+    Set<Path> files = new LinkedHashSet<>();
+    for (Graph g : model.allGraphs()) {
+      for (Value v : g.initializers()) {
+        Tensor.ExternalLocation loc = v.initializer().externalLocation();
+        if (loc != null) {
+          files.add(dir.resolve(loc.location()).normalize());
+        }
+      }
+    }
+    return files;
+  }
+
+  /** Bytes of the external data files of {@code model} (0 when all data is inline). */
+  static long externalDataBytes(Model model, Path modelFile) throws IOException {
+    long total = 0;
+    for (Path p : externalDataFiles(model, modelFile)) {
+      total += Files.size(p);
+    }
+    return total;
+  }
+
+  /** "1.1 MiB", or "12.0 KiB + 1.1 MiB external data" when some data lives beside the file. */
+  static String describeSize(long fileBytes, long externalBytes) {
+    return Units.bytes(fileBytes) + (externalBytes > 0 ? " + " + Units.bytes(externalBytes) + " external data" : "");
+  }
+}

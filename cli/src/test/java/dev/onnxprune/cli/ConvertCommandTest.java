@@ -1,0 +1,118 @@
+package dev.onnxprune.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.testmodels.TestModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConvertCommandTest {
+  @TempDir
+  Path tmp;
+
+  @Test
+  void roundTripWritesAReadableModelWithTheSameGraphAndWeights() throws Exception {
+    Path in = TestModels.model("resnet20.onnx");
+    Path out = tmp.resolve("out.onnx");
+
+    Cli.Result r = Cli.run("convert", in.toString(), "-o", out.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    Model written = OnnxModels.read(out);
+    assertEquals(Optional.empty(), ModelComparison.firstDifference(OnnxModels.read(in), written));
+    assertEquals(1, r.out().lines().count(), r.out());
+    assertTrue(r.out().startsWith("wrote " + out + ": " + written.graph().nodes().size() + " nodes, "), r.out());
+  }
+
+  @Test
+  void externalDataPutsTensorsInOutDotData() throws Exception {
+    Path in = TestModels.model("resnet20.onnx");
+    Path out = tmp.resolve("ext.onnx");
+
+    Cli.Result r = Cli.run("convert", in.toString(), "-o", out.toString(), "--external-data");
+
+    assertEquals(0, r.exitCode(), r.err());
+    Path data = tmp.resolve("ext.onnx.data");
+    assertTrue(Files.size(data) > Files.size(out), "weights should be in " + data);
+    assertTrue(r.out().contains("external data (ext.onnx.data)"), r.out());
+    assertEquals(Optional.empty(), ModelComparison.firstDifference(OnnxModels.read(in), OnnxModels.read(out)));
+  }
+
+  @Test
+  void convertingInPlaceKeepsTheModel() throws Exception {
+    Path file = Cli.write(Cli.convFlattenMatMul(), tmp.resolve("tiny.onnx"));
+    Model before = OnnxModels.read(file);
+
+    Cli.Result r = Cli.run("convert", file.toString(), "-o", file.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertEquals(Optional.empty(), ModelComparison.firstDifference(before, OnnxModels.read(file)));
+  }
+
+  @Test
+  void missingOutputOptionIsAUsageError() throws Exception {
+    Path file = Cli.write(Cli.convFlattenMatMul(), tmp.resolve("tiny.onnx"));
+
+    Cli.Result r = Cli.run("convert", file.toString());
+
+    assertEquals(2, r.exitCode());
+    assertTrue(r.err().startsWith("Missing required option: '--output=OUT'"), r.err());
+  }
+
+  @Test
+  void missingInputFailsWithOneLineNamingTheFileAndWritesNothing() {
+    Path missing = tmp.resolve("missing.onnx");
+    Path out = tmp.resolve("out.onnx");
+
+    Cli.Result r = Cli.run("convert", missing.toString(), "-o", out.toString());
+
+    assertEquals(1, r.exitCode());
+    assertEquals(1, r.err().lines().count(), r.err());
+    assertTrue(r.err().startsWith("onnx-prune: error: " + missing + ": "), r.err());
+    assertFalse(Files.exists(out));
+  }
+
+  @Test
+  void garbageInputFailsWithOneLineNamingTheFileAndWritesNothing() throws Exception {
+    Path garbage = Files.write(tmp.resolve("garbage.onnx"), "this is not a protobuf message\n".repeat(20).getBytes());
+    Path out = tmp.resolve("out.onnx");
+
+    Cli.Result r = Cli.run("convert", garbage.toString(), "-o", out.toString());
+
+    assertEquals(1, r.exitCode());
+    assertEquals(1, r.err().lines().count(), r.err());
+    assertTrue(r.err().startsWith("onnx-prune: error: " + garbage + ": "), r.err());
+    assertFalse(Files.exists(out));
+    try (var files = Files.list(tmp)) {
+      assertEquals(1, files.count(), "no temporary files are left behind");
+    }
+  }
+
+  @Test
+  void directoryAsOutputIsRefusedNamingTheOption() throws Exception {
+    Path file = Cli.write(Cli.convFlattenMatMul(), tmp.resolve("tiny.onnx"));
+
+    Cli.Result r = Cli.run("convert", file.toString(), "-o", tmp.toString());
+
+    assertEquals(1, r.exitCode());
+    assertEquals("onnx-prune: error: " + Messages.outputIsDirectory(tmp), r.err().strip());
+  }
+
+  @Test
+  void verboseAddsTheStackTraceAfterTheOneLineReason() {
+    Path missing = tmp.resolve("missing.onnx");
+
+    Cli.Result r = Cli.run("convert", missing.toString(), "-o", tmp.resolve("o.onnx").toString(), "--verbose");
+
+    assertEquals(1, r.exitCode());
+    assertTrue(r.err().startsWith("onnx-prune: error: " + missing), r.err());
+    assertTrue(r.err().contains("\tat dev.onnxprune."), r.err());
+  }
+}

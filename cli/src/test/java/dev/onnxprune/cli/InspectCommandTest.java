@@ -1,0 +1,125 @@
+package dev.onnxprune.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.cost.CostModel;
+import dev.onnxprune.graph.cost.CostReport;
+import dev.onnxprune.graph.shape.ShapeInference;
+import dev.onnxprune.testmodels.TestModels;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class InspectCommandTest {
+  @TempDir
+  Path tmp;
+
+  @Test
+  void handBuiltModelShowsItsConvAndMatMulCost() throws Exception {
+    Path file = Cli.write(Cli.convFlattenMatMul(), tmp.resolve("tiny.onnx"));
+
+    Cli.Result r = Cli.run("inspect", file.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().matches("(?s).*\\n  parameters +114 +\\(114;.*"), r.out());
+    assertTrue(r.out().matches("(?s).*\\n  MACs +384 +\\(384\\).*"), r.out());
+    assertTrue(r.out().matches("(?s).*\\n  FLOPs +768 +\\(768\\).*"), r.out());
+    assertTrue(r.out().matches("(?s).*\\n +0 +conv +Conv +\\[1, 2, 4, 4] +18 +288 +576\\n.*"), r.out());
+    assertTrue(r.out().matches("(?s).*\\n +2 +fc +MatMul +\\[1, 3] +96 +96 +192\\n.*"), r.out());
+  }
+
+  @Test
+  void fixturePrintsTheCostModelTotalsAndARowPerNode() throws Exception {
+    Path file = TestModels.model("resnet20.onnx");
+    Model expected = OnnxModels.read(file);
+    ShapeInference.infer(expected);
+    CostReport cost = CostModel.analyze(expected);
+
+    Cli.Result r = Cli.run("inspect", file.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().contains("(" + Units.grouped(cost.totalParams()) + ";"), r.out());
+    assertTrue(r.out().contains("(" + Units.grouped(cost.totalMacs()) + ")"), r.out());
+    assertTrue(r.out().contains("(" + Units.grouped(cost.totalFlops()) + ")"), r.out());
+    assertTrue(r.out().contains("opsets      ai.onnx 13"), r.out());
+    assertTrue(r.out().contains("input   FLOAT  [batch, 1, 28, 28]"), r.out());
+    String table = r.out().substring(r.out().indexOf("\nlayers\n"));
+    long rows = table.lines().filter(l -> l.matches(" +\\d+  .*")).count();
+    assertEquals(expected.graph().nodes().size(), rows, table);
+  }
+
+  @Test
+  void jsonHasOneNodeEntryPerGraphNodeAndTheTotals() throws Exception {
+    Path file = TestModels.model("resnet20.onnx");
+    int nodes = OnnxModels.read(file).graph().nodes().size();
+
+    Cli.Result r = Cli.run("inspect", "--json", file.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    JsonNode doc = new ObjectMapper().readTree(r.out());
+    assertEquals(ModelSummary.FORMAT, doc.get("format").asText());
+    assertEquals(nodes, doc.get("nodes").size());
+    assertEquals(nodes, doc.get("totals").get("nodes").asInt());
+    assertEquals("batch", doc.get("inputs").get(0).get("shape").get(0).asText());
+    assertEquals(28, doc.get("inputs").get(0).get("shape").get(3).asInt());
+    JsonNode conv = doc.get("nodes").findParents("op").stream()
+        .filter(n -> n.get("op").asText().equals("Conv")).findFirst().orElseThrow();
+    assertTrue(conv.get("macs").asLong() > 0, conv.toString());
+  }
+
+  @Test
+  void jsonOfHandBuiltModelHasExactCounts() throws Exception {
+    Path file = Cli.write(Cli.convFlattenMatMul(), tmp.resolve("tiny.onnx"));
+
+    JsonNode doc = new ObjectMapper().readTree(Cli.run("inspect", "--json", file.toString()).out());
+
+    assertEquals(114, doc.get("totals").get("parameters").asLong());
+    assertEquals(384, doc.get("totals").get("macs").asLong());
+    assertEquals(3, doc.get("nodes").size());
+    assertEquals("Conv", doc.get("opHistogram").get(0).get("op").asText(), doc.toString());
+  }
+
+  @Test
+  void nodeWithUnknownShapeShowsQuestionMarks() throws Exception {
+    Path file = Cli.write(Cli.withCustomOp(), tmp.resolve("custom.onnx"));
+
+    Cli.Result r = Cli.run("inspect", file.toString());
+    JsonNode doc = new ObjectMapper().readTree(Cli.run("inspect", "--json", file.toString()).out());
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().matches("(?s).*\\n +1 +mystery +com\\.example:Mystery +\\? +0 +\\? +\\?\\n.*"), r.out());
+    assertTrue(r.out().contains("shape inference left 1 node(s) unknown"), r.out());
+    JsonNode mystery = doc.get("nodes").get(1);
+    assertTrue(mystery.get("macs").isNull(), mystery.toString());
+    assertTrue(mystery.get("outputShapes").get(0).isNull(), mystery.toString());
+    assertEquals("mystery", doc.get("shapeUnknown").get(0).get("node").asText());
+  }
+
+  @Test
+  void summaryLeavesOutTheLayerTable() throws Exception {
+    Path file = Cli.write(Cli.convFlattenMatMul(), tmp.resolve("tiny.onnx"));
+
+    Cli.Result r = Cli.run("inspect", "--summary", file.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().contains("\ntotals\n"), r.out());
+    assertTrue(!r.out().contains("\nlayers\n"), r.out());
+  }
+
+  @Test
+  void missingFileFailsWithOneLineNamingIt() {
+    Path missing = tmp.resolve("nope.onnx");
+
+    Cli.Result r = Cli.run("inspect", missing.toString());
+
+    assertEquals(1, r.exitCode());
+    assertEquals("", r.out());
+    assertEquals(1, r.err().lines().count(), r.err());
+    assertTrue(r.err().startsWith("onnx-prune: error: " + missing), r.err());
+  }
+}
