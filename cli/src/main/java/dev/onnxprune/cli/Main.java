@@ -7,7 +7,7 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * The {@code onnx-prune} command: subcommands {@code inspect} and {@code convert}.
+ * The {@code onnx-prune} command: subcommands {@code inspect}, {@code convert} and {@code demo}.
  *
  * <p>Exit codes: {@value ExitCodes#OK} on success, {@value ExitCodes#ERROR} when the work failed
  * (one line {@code onnx-prune: error: <reason>} on stderr), {@value ExitCodes#USAGE} for a
@@ -17,8 +17,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "onnx-prune",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
-    description = "Prunes trained ONNX models.",
-    subcommands = {InspectCommand.class, ConvertCommand.class, CommandLine.HelpCommand.class},
+    description = "Prunes trained ONNX models. Start with `onnx-prune demo`.",
+    subcommands = {InspectCommand.class, ConvertCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE})
 public final class Main implements Runnable {
@@ -36,6 +36,6 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    throw new ParameterException(spec.commandLine(), "Missing required subcommand (inspect or convert)");
+    throw new ParameterException(spec.commandLine(), "Missing required subcommand (inspect, convert or demo)");
   }
 }

@@ -17,6 +17,15 @@ final class Messages {
     return "-o/--output " + output + " is a directory; give the path of the .onnx file to write";
   }
 
+  static String bundledModelMissing(String fileName, String why) {
+    return "the bundled example model " + fileName + " is not in the onnx-prune-testmodels jar (" + why
+        + "); rebuild with `mvn -pl cli -am package`";
+  }
+
+  static String changedByStep(String step, Path output, String difference) {
+    return "step '" + step + "' changed what the model computes (" + output + "): " + difference;
+  }
+
   /** The reason of a failure in words, naming the file where the exception knows it. */
   static String describe(Throwable e) {
     if (e instanceof UncheckedIOException && e.getCause() != null) {

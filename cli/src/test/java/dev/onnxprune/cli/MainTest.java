@@ -9,7 +9,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 class MainTest {
   @ParameterizedTest
-  @ValueSource(strings = {"", "inspect", "convert"})
+  @ValueSource(strings = {"", "inspect", "convert", "demo"})
   void everyCommandHasHelp(String command) {
     Cli.Result r = command.isEmpty() ? Cli.run("--help") : Cli.run(command, "--help");
 
