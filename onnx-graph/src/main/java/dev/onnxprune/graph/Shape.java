@@ -13,6 +13,11 @@ public final class Shape {
     this.dims = List.copyOf(dims);
   }
 
+  /** The shape of a scalar (rank 0). */
+  public static Shape scalar() {
+    return new Shape(List.of());
+  }
+
   public static Shape of(List<Dim> dims) {
     return new Shape(dims);
   }

@@ -97,10 +97,24 @@ public final class Value {
     if (initializer != null) {
       return initializer;
     }
-    if (producer != null && producer.opType().equals("Constant") && producer.domain().isEmpty()) {
+    if (producer != null && producer.is("Constant")) {
+      // Constant holds exactly one of value, value_float(s), value_int(s) (opset 12+).
       Attribute a = producer.attribute("value");
       if (a != null && a.type() == AttributeType.TENSOR) {
         return a.asTensor();
+      }
+      if ((a = producer.attribute("value_int")) != null) {
+        return Tensor.ofLongs(new long[0], new long[] {a.asLong()});
+      }
+      if ((a = producer.attribute("value_ints")) != null) {
+        return Tensor.vector(a.asLongs());
+      }
+      if ((a = producer.attribute("value_float")) != null) {
+        return Tensor.scalar(a.asFloat());
+      }
+      if ((a = producer.attribute("value_floats")) != null) {
+        float[] f = a.asFloats();
+        return Tensor.ofFloats(new long[] {f.length}, f);
       }
     }
     return null;

@@ -23,8 +23,9 @@ class FixtureSurgeryTest {
     ChannelAnalysis a = ChannelAnalysis.analyze(model);
     assertFalse(a.prunableGroups().isEmpty(), file + ": no prunable group; " + a.groups());
     Oracle.Result r = Oracle.check(model, an -> Oracle.fraction(an, 0.3), 7);
-    System.out.printf("%s: %d groups (%d prunable), removed %d channels, max abs diff %.3g, max rel %.3g%n", file,
-        a.groups().size(), a.prunableGroups().size(), r.removed(), r.maxAbs(), r.maxRel());
+    System.out.printf("%s: %d groups (%d prunable), removed %d channels, max abs diff %.3g, max rel %.3g"
+        + " (vs unmasked original %.3g)%n", file, a.groups().size(), a.prunableGroups().size(), r.removed(), r.maxAbs(),
+        r.maxRel(), r.relVsOriginal());
     Oracle.assertEquivalent(r);
     assertTrue(r.pruned().graph().nodes().size() > 0);
   }
