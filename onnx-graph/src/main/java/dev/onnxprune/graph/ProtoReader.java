@@ -26,8 +26,13 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 
 /**
  * ONNX protobuf to IR. With {@link ProtoWriter}, the only code that touches generated
@@ -35,8 +40,30 @@ import java.util.List;
  * mapping; nothing is copied onto the heap until a tensor is decoded or changed.
  */
 final class ProtoReader {
+  /**
+   * One input, output or value_info entry of a graph as read, and the value it declares (null
+   * when it names nothing in its graph). {@code repeat} marks a second value_info entry for the
+   * same value.
+   */
+  record Declared(ValueInfoProto proto, Value value, boolean repeat) {}
+
+  /** A value's type and doc string when reading finished; declarations are verbatim while these hold. */
+  record InfoRead(ValueType type, String docString) {}
+
+  /** Every declaration of one graph as read ({@link Graph#declarationsRead}). */
+  record Declarations(List<Declared> inputs, List<Declared> outputs, List<Declared> valueInfos,
+      Map<Value, InfoRead> infoRead) {
+    /** True when {@code v} still has the type and doc string it was read with. */
+    boolean unchanged(Value v) {
+      InfoRead r = infoRead.get(v);
+      return r != null && Objects.equals(r.type(), v.type()) && Objects.equals(r.docString(), v.docString());
+    }
+  }
+
   private final Path file;
   private final Path baseDir;
+  /** Values that have had their first declaration; later ones do not override its info. */
+  private final Set<Value> declared = Collections.newSetFromMap(new IdentityHashMap<>());
 
   private ProtoReader(Path file) {
     this.file = file;
@@ -144,6 +171,16 @@ final class ProtoReader {
     }
     m.metadataOrigin = p.getMetadataPropsList();
     m.metadataRead = new LinkedHashMap<>(m.metadata());
+    for (Graph graph : m.allGraphs()) {
+      Declarations d = (Declarations) graph.declarationsRead;
+      for (List<Declared> list : List.of(d.inputs(), d.outputs(), d.valueInfos())) {
+        for (Declared e : list) {
+          if (e.value() != null) {
+            d.infoRead().putIfAbsent(e.value(), new InfoRead(e.value().type(), e.value().docString()));
+          }
+        }
+      }
+    }
     ModelProto rest = p.toBuilder().clearIrVersion().clearOpsetImport().clearProducerName().clearProducerVersion()
         .clearDomain().clearModelVersion().clearDocString().clearGraph().clearMetadataProps().build();
     m.protoRest = rest.equals(ModelProto.getDefaultInstance()) ? null : rest;
@@ -174,6 +211,9 @@ final class ProtoReader {
       v.sparseInitializer = s;
       g.addSparseInitializerValue(v);
     }
+    Declarations decl = new Declarations(new ArrayList<>(), new ArrayList<>(), new ArrayList<>(),
+        new IdentityHashMap<>());
+    g.declarationsRead = decl;
     for (ValueInfoProto vi : p.getInputList()) {
       Value v = g.value(vi.getName());
       if (v == null || !(v.isInitializer() || v.isSparseInitializer())) {
@@ -181,6 +221,7 @@ final class ProtoReader {
       }
       applyInfo(v, vi);
       g.addInputValue(v);
+      decl.inputs().add(new Declared(vi, v, false));
     }
     // Pass 1: create nodes and define their outputs, so subgraphs and unsorted files resolve.
     List<Node> nodes = new ArrayList<>(p.getNodeCount());
@@ -224,23 +265,26 @@ final class ProtoReader {
         throw new ModelFormatException(file, where + ": graph output '" + vi.getName() + "' is not defined");
       }
       if (v.graph == g) {
-        applyInfo(v, vi);
+        applyInfo(v, vi); // an outer value keeps its own declaration's info
       }
       g.addOutput(v);
+      decl.outputs().add(new Declared(vi, v, false));
     }
-    List<ValueInfoProto> orphans = new ArrayList<>();
+    Set<Value> withValueInfo = Collections.newSetFromMap(new IdentityHashMap<>());
     for (ValueInfoProto vi : p.getValueInfoList()) {
       Value v = g.value(vi.getName());
-      if (v == null || g.valueInfos().contains(v)) {
-        orphans.add(vi); // names nothing in this graph, or a second entry: carried as read
-        continue;
+      if (v == null) {
+        decl.valueInfos().add(new Declared(vi, null, false)); // names nothing here: carried as read
+      } else if (!withValueInfo.add(v)) {
+        decl.valueInfos().add(new Declared(vi, v, true));
+      } else {
+        applyInfo(v, vi);
+        g.addValueInfo(v);
+        decl.valueInfos().add(new Declared(vi, v, false));
       }
-      applyInfo(v, vi);
-      g.addValueInfo(v);
     }
-    GraphProto.Builder rest = p.toBuilder().clearNode().clearName().clearInitializer().clearSparseInitializer()
-        .clearDocString().clearInput().clearOutput().clearValueInfo().addAllValueInfo(orphans);
-    GraphProto r = rest.build();
+    GraphProto r = p.toBuilder().clearNode().clearName().clearInitializer().clearSparseInitializer()
+        .clearDocString().clearInput().clearOutput().clearValueInfo().build();
     g.protoRest = r.equals(GraphProto.getDefaultInstance()) ? null : r;
     return g;
   }
@@ -252,7 +296,20 @@ final class ProtoReader {
     return g.defineValue(name);
   }
 
-  private static void applyInfo(Value v, ValueInfoProto vi) {
+  /**
+   * Takes a value's type, doc string and other fields from its first declaration; a later one
+   * (value_info for a graph input, a repeated entry) only supplies a type the value lacks.
+   */
+  private void applyInfo(Value v, ValueInfoProto vi) {
+    if (!declared.add(v)) {
+      if (v.type() == null && vi.hasType()) {
+        ValueType t = toType(vi.getType());
+        v.setType(t);
+        v.typeOrigin = vi.getType();
+        v.typeRead = t;
+      }
+      return;
+    }
     if (vi.hasType()) {
       ValueType t = toType(vi.getType());
       v.setType(t);
