@@ -27,6 +27,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -136,6 +137,8 @@ final class ProtoReader {
       throw e;
     } catch (GraphException | IllegalArgumentException | UncheckedIOException e) {
       throw new ModelFormatException(file, e.getMessage(), e);
+    } finally {
+      closeExternalFiles();
     }
   }
 
@@ -438,15 +441,21 @@ final class ProtoReader {
       if (dims[i] < 0) {
         throw new ModelFormatException(file, "tensor '" + t.getName() + "' has a negative dimension " + dims[i]);
       }
-      count *= dims[i];
+      try {
+        count = Math.multiplyExact(count, dims[i]);
+        Math.multiplyExact(count, 16L); // byteSize must not overflow either
+      } catch (ArithmeticException e) {
+        throw new ModelFormatException(file, "tensor '" + t.getName() + "' has dims "
+            + java.util.Arrays.toString(t.getDimsList().toArray()) + ", too many elements");
+      }
     }
     String name = t.hasName() ? t.getName() : null;
     String doc = t.hasDocString() ? t.getDocString() : null;
     long expected = dt.byteSize(count);
     if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
       Tensor.ExternalLocation loc = externalLocation(t, expected);
-      Path dataFile = baseDir == null ? Path.of(loc.location()) : baseDir.resolve(loc.location());
-      return new Tensor(name, dt, dims, doc, null, () -> mapExternal(dataFile, loc), loc, t);
+      // Mapped now, not on first use: a data file replaced after reading must not change this model.
+      return new Tensor(name, dt, dims, doc, mapExternal(t, loc), null, loc, t);
     }
     if (t.hasRawData()) {
       if (dt != DataType.STRING && dt != DataType.UNDEFINED && !t.hasSegment() && t.getRawData().size() != expected) {
@@ -455,9 +464,63 @@ final class ProtoReader {
       }
       return new Tensor(name, dt, dims, doc, t.getRawData(), null, null, t);
     }
+    if (!t.hasSegment()) {
+      String problem = typedDataProblem(t, dt, count);
+      if (problem != null) {
+        throw new ModelFormatException(file, "tensor '" + t.getName() + "' " + dt + java.util.Arrays.toString(dims)
+            + " " + problem);
+      }
+    }
     final DataType type = dt;
     final long elements = count;
     return new Tensor(name, dt, dims, doc, null, () -> decodeTyped(t, type, elements), null, t);
+  }
+
+  /**
+   * Null when the typed field that ONNX assigns to {@code dt} holds exactly the elements the
+   * dims need (checked here so a corrupt file fails at read, not when the data is first used).
+   */
+  private static String typedDataProblem(TensorProto t, DataType dt, long count) {
+    String field;
+    int have;
+    long want = count;
+    switch (dt) {
+      case FLOAT, COMPLEX64 -> {
+        field = "float_data";
+        have = t.getFloatDataCount();
+        want = dt == DataType.COMPLEX64 ? 2 * count : count;
+      }
+      case DOUBLE, COMPLEX128 -> {
+        field = "double_data";
+        have = t.getDoubleDataCount();
+        want = dt == DataType.COMPLEX128 ? 2 * count : count;
+      }
+      case INT64 -> {
+        field = "int64_data";
+        have = t.getInt64DataCount();
+      }
+      case UINT64, UINT32 -> {
+        field = "uint64_data";
+        have = t.getUint64DataCount();
+      }
+      case STRING -> {
+        field = "string_data";
+        have = t.getStringDataCount();
+      }
+      case UNDEFINED -> {
+        return null;
+      }
+      case INT4, UINT4, FLOAT4E2M1, INT2, UINT2 -> {
+        field = "int32_data (packed bytes)";
+        have = t.getInt32DataCount();
+        want = dt.byteSize(count);
+      }
+      default -> {
+        field = "int32_data";
+        have = t.getInt32DataCount();
+      }
+    }
+    return have == want ? null : "has " + have + " values in " + field + ", its dims need " + want;
   }
 
   private Tensor.ExternalLocation externalLocation(TensorProto t, long expected) throws ModelFormatException {
@@ -483,7 +546,12 @@ final class ProtoReader {
     if (length < 0) {
       length = expected;
     }
-    Path dataFile = baseDir == null ? Path.of(location) : baseDir.resolve(location);
+    Path relative = Path.of(location);
+    if (relative.isAbsolute() || relative.normalize().startsWith("..")) {
+      throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data location '" + location
+          + "' must be a path relative to the model's folder and inside it (ONNX forbids absolute and '..' paths)");
+    }
+    Path dataFile = baseDir == null ? relative : baseDir.resolve(relative);
     try {
       long size = Files.size(dataFile);
       if (offset < 0 || offset + length > size) {
@@ -504,13 +572,41 @@ final class ProtoReader {
     return new Tensor.ExternalLocation(location, offset, length);
   }
 
-  private static ByteString mapExternal(Path dataFile, Tensor.ExternalLocation loc) {
-    try (FileChannel ch = FileChannel.open(dataFile, StandardOpenOption.READ)) {
-      MappedByteBuffer buf = ch.map(FileChannel.MapMode.READ_ONLY, loc.offset(), loc.length());
+  /** An external data file open while reading; mapped whole when it fits one buffer. */
+  private record ExternalFile(FileChannel channel, MappedByteBuffer whole) {}
+
+  private final Map<Path, ExternalFile> externalFiles = new HashMap<>();
+
+  private ByteString mapExternal(TensorProto t, Tensor.ExternalLocation loc) throws ModelFormatException {
+    Path dataFile = baseDir == null ? Path.of(loc.location()) : baseDir.resolve(loc.location());
+    try {
+      ExternalFile f = externalFiles.get(dataFile);
+      if (f == null) {
+        FileChannel ch = FileChannel.open(dataFile, StandardOpenOption.READ);
+        long size = ch.size();
+        f = new ExternalFile(ch, size <= Integer.MAX_VALUE ? ch.map(FileChannel.MapMode.READ_ONLY, 0, size) : null);
+        externalFiles.put(dataFile, f);
+      }
+      MappedByteBuffer buf = f.whole() != null
+          ? f.whole().slice(Math.toIntExact(loc.offset()), Math.toIntExact(loc.length()))
+          : f.channel().map(FileChannel.MapMode.READ_ONLY, loc.offset(), loc.length());
       return UnsafeByteOperations.unsafeWrap(buf);
     } catch (IOException e) {
-      throw new UncheckedIOException("reading external data " + dataFile + " at " + loc.offset(), e);
+      throw new ModelFormatException(file, "tensor '" + t.getName() + "': cannot map external data file " + dataFile
+          + " at offset " + loc.offset() + ": " + e.getMessage(), e);
     }
+  }
+
+  /** The mappings stay valid after their channels close. */
+  private void closeExternalFiles() {
+    for (ExternalFile f : externalFiles.values()) {
+      try {
+        f.channel().close();
+      } catch (IOException e) {
+        // Closing a read-only channel cannot lose data; the mappings are already made.
+      }
+    }
+    externalFiles.clear();
   }
 
   /** Typed fields (float_data, int32_data, ...) to little-endian raw bytes. */
