@@ -37,8 +37,10 @@ import java.util.Set;
 
 /**
  * ONNX protobuf to IR. With {@link ProtoWriter}, the only code that touches generated
- * messages. The file is memory-mapped and parsed with aliasing, so tensor bytes stay in the
- * mapping; nothing is copied onto the heap until a tensor is decoded or changed.
+ * messages. The model file is memory-mapped and parsed with aliasing: protobuf-java 4 copies
+ * a direct buffer into one heap array before parsing, and every raw_data ByteString aliases
+ * that array, so an inline model costs one copy of the file on the heap, never two. External
+ * data files stay mapped, off the heap (see {@link Tensor}).
  */
 final class ProtoReader {
   /**
@@ -455,7 +457,7 @@ final class ProtoReader {
     if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
       Tensor.ExternalLocation loc = externalLocation(t, expected);
       // Mapped now, not on first use: a data file replaced after reading must not change this model.
-      return new Tensor(name, dt, dims, doc, mapExternal(t, loc), null, loc, t);
+      return Tensor.external(name, dt, dims, doc, mapExternal(t, loc), loc, t);
     }
     if (t.hasRawData()) {
       if (dt != DataType.STRING && dt != DataType.UNDEFINED && !t.hasSegment() && t.getRawData().size() != expected) {
@@ -577,7 +579,7 @@ final class ProtoReader {
 
   private final Map<Path, ExternalFile> externalFiles = new HashMap<>();
 
-  private ByteString mapExternal(TensorProto t, Tensor.ExternalLocation loc) throws ModelFormatException {
+  private ByteBuffer mapExternal(TensorProto t, Tensor.ExternalLocation loc) throws ModelFormatException {
     Path dataFile = baseDir == null ? Path.of(loc.location()) : baseDir.resolve(loc.location());
     try {
       ExternalFile f = externalFiles.get(dataFile);
@@ -587,10 +589,10 @@ final class ProtoReader {
         f = new ExternalFile(ch, size <= Integer.MAX_VALUE ? ch.map(FileChannel.MapMode.READ_ONLY, 0, size) : null);
         externalFiles.put(dataFile, f);
       }
-      MappedByteBuffer buf = f.whole() != null
+      // Kept as a ByteBuffer: protobuf-java 4's ByteString would copy a mapping onto the heap.
+      return f.whole() != null
           ? f.whole().slice(Math.toIntExact(loc.offset()), Math.toIntExact(loc.length()))
           : f.channel().map(FileChannel.MapMode.READ_ONLY, loc.offset(), loc.length());
-      return UnsafeByteOperations.unsafeWrap(buf);
     } catch (IOException e) {
       throw new ModelFormatException(file, "tensor '" + t.getName() + "': cannot map external data file " + dataFile
           + " at offset " + loc.offset() + ": " + e.getMessage(), e);

@@ -434,14 +434,15 @@ final class ProtoWriter {
       b.clearName();
     }
     if (goesExternal) {
-      ByteString bytes = t.rawBytes();
+      ByteBuffer bytes = t.buffer(); // a mapped tensor is written from its mapping, not via the heap
+      long length = bytes.remaining();
       long offset = appendExternal(bytes);
       b.setDataLocation(TensorProto.DataLocation.EXTERNAL);
       b.addExternalData(entry("location", dataFileName));
       b.addExternalData(entry("offset", Long.toString(offset)));
-      b.addExternalData(entry("length", Long.toString(bytes.size())));
+      b.addExternalData(entry("length", Long.toString(length)));
     } else if (t.dataType() != DataType.STRING) {
-      b.setRawData(t.rawBytes());
+      b.setRawData(t.bytesForWriting());
     }
     return b.build();
   }
@@ -450,16 +451,15 @@ final class ProtoWriter {
     return StringStringEntryProto.newBuilder().setKey(k).setValue(v).build();
   }
 
-  private long appendExternal(ByteString bytes) {
+  private long appendExternal(ByteBuffer bytes) {
     try {
       long offset = (dataOffset + EXTERNAL_ALIGNMENT - 1) / EXTERNAL_ALIGNMENT * EXTERNAL_ALIGNMENT;
+      long length = bytes.remaining();
       dataChannel.position(offset);
-      for (ByteBuffer buf : bytes.asReadOnlyByteBufferList()) {
-        while (buf.hasRemaining()) {
-          dataChannel.write(buf);
-        }
+      while (bytes.hasRemaining()) {
+        dataChannel.write(bytes);
       }
-      dataOffset = offset + bytes.size();
+      dataOffset = offset + length;
       return offset;
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -1,5 +1,6 @@
 package dev.onnxprune.graph.serde;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -104,6 +105,24 @@ class ExternalDataTest {
     OnnxModels.write(OnnxModels.read(ext), inline, WriteOptions.inline());
     ModelProto original = Protos.parse(TestModels.model("resnet20.onnx"));
     assertNull(ProtoDiff.firstDifference(original, Protos.parse(inline)));
+  }
+
+  @Test
+  void externalTensorsAreReadFromTheMappingAndWritingKeepsNoHeapCopy() throws IOException {
+    Model m = OnnxModels.read(resnetWithExternalData());
+    List<Value> external = m.graph().initializers().stream()
+        .filter(v -> v.initializer().externalLocation() != null).toList();
+    Model inline = OnnxModels.read(TestModels.model("resnet20.onnx"));
+
+    OnnxModels.write(m, dir.resolve("again.onnx"), WriteOptions.withExternalData());
+    OnnxModels.write(m, dir.resolve("inline.onnx"), WriteOptions.inline());
+
+    for (Value v : external) {
+      ByteBuffer b = v.initializer().buffer();
+      assertTrue(b.isDirect(), v.name() + " is not read from the mapping");
+      assertEquals(inline.graph().value(v.name()).initializer().buffer(), b, v.name());
+      assertArrayEquals(inline.graph().value(v.name()).initializer().toFloatArray(), v.initializer().toFloatArray());
+    }
   }
 
   @Test
