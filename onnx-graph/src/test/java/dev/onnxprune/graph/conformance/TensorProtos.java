@@ -5,7 +5,6 @@ import dev.onnxprune.graph.proto.Onnx.TensorProto;
 import dev.onnxprune.graph.proto.Onnx.TensorProto.DataType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -193,14 +192,5 @@ public final class TensorProtos {
       return (float) (sign * Math.scalb((double) mant, -24));
     }
     return (float) (sign * Math.scalb(1024.0 + mant, exp - 25));
-  }
-
-  /** Joins decoded tensors' descriptions for messages. */
-  static String describe(List<Decoded> tensors) {
-    List<String> out = new ArrayList<>();
-    for (Decoded d : tensors) {
-      out.add(d.toString());
-    }
-    return out.toString();
   }
 }
