@@ -27,6 +27,12 @@ public final class Graph {
   private Node parent;
   /** Serde: the GraphProto less the fields modeled here (annotations, metadata, unknown fields). */
   Object protoRest;
+  /**
+   * Serde: the input, output and value_info entries as read, each with the value it declares, so
+   * a value declared more than once (an input also in value_info, a subgraph output naming an
+   * outer value) gets every declaration back unchanged.
+   */
+  Object declarationsRead;
 
   public Graph(String name) {
     this.name = name;

@@ -11,8 +11,10 @@ public final class OnnxModels {
   private OnnxModels() {}
 
   /**
-   * Reads a model. The file is memory-mapped and tensor data stays in the mapping (and in
-   * memory-mapped external data files) until changed.
+   * Reads a model. The file is memory-mapped and parsed once into a heap copy that every
+   * inline tensor shares (protobuf-java cannot parse a mapping in place), so the weights are on
+   * the heap once, never twice; tensors in external data files stay in their mappings, off the
+   * heap, until changed.
    *
    * @throws ModelFormatException when the file is missing, not ONNX, truncated or corrupt,
    *     its external data is missing, or a node reads an undefined value; no partial model

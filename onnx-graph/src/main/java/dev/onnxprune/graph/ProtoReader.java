@@ -26,17 +26,47 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 
 /**
  * ONNX protobuf to IR. With {@link ProtoWriter}, the only code that touches generated
- * messages. The file is memory-mapped and parsed with aliasing, so tensor bytes stay in the
- * mapping; nothing is copied onto the heap until a tensor is decoded or changed.
+ * messages. The model file is memory-mapped and parsed with aliasing: protobuf-java 4 copies
+ * a direct buffer into one heap array before parsing, and every raw_data ByteString aliases
+ * that array, so an inline model costs one copy of the file on the heap, never two. External
+ * data files stay mapped, off the heap (see {@link Tensor}).
  */
 final class ProtoReader {
+  /**
+   * One input, output or value_info entry of a graph as read, and the value it declares (null
+   * when it names nothing in its graph). {@code repeat} marks a second value_info entry for the
+   * same value.
+   */
+  record Declared(ValueInfoProto proto, Value value, boolean repeat) {}
+
+  /** A value's type and doc string when reading finished; declarations are verbatim while these hold. */
+  record InfoRead(ValueType type, String docString) {}
+
+  /** Every declaration of one graph as read ({@link Graph#declarationsRead}). */
+  record Declarations(List<Declared> inputs, List<Declared> outputs, List<Declared> valueInfos,
+      Map<Value, InfoRead> infoRead) {
+    /** True when {@code v} still has the type and doc string it was read with. */
+    boolean unchanged(Value v) {
+      InfoRead r = infoRead.get(v);
+      return r != null && Objects.equals(r.type(), v.type()) && Objects.equals(r.docString(), v.docString());
+    }
+  }
+
   private final Path file;
   private final Path baseDir;
+  /** Values that have had their first declaration; later ones do not override its info. */
+  private final Set<Value> declared = Collections.newSetFromMap(new IdentityHashMap<>());
 
   private ProtoReader(Path file) {
     this.file = file;
@@ -109,6 +139,8 @@ final class ProtoReader {
       throw e;
     } catch (GraphException | IllegalArgumentException | UncheckedIOException e) {
       throw new ModelFormatException(file, e.getMessage(), e);
+    } finally {
+      closeExternalFiles();
     }
   }
 
@@ -144,6 +176,16 @@ final class ProtoReader {
     }
     m.metadataOrigin = p.getMetadataPropsList();
     m.metadataRead = new LinkedHashMap<>(m.metadata());
+    for (Graph graph : m.allGraphs()) {
+      Declarations d = (Declarations) graph.declarationsRead;
+      for (List<Declared> list : List.of(d.inputs(), d.outputs(), d.valueInfos())) {
+        for (Declared e : list) {
+          if (e.value() != null) {
+            d.infoRead().putIfAbsent(e.value(), new InfoRead(e.value().type(), e.value().docString()));
+          }
+        }
+      }
+    }
     ModelProto rest = p.toBuilder().clearIrVersion().clearOpsetImport().clearProducerName().clearProducerVersion()
         .clearDomain().clearModelVersion().clearDocString().clearGraph().clearMetadataProps().build();
     m.protoRest = rest.equals(ModelProto.getDefaultInstance()) ? null : rest;
@@ -174,6 +216,9 @@ final class ProtoReader {
       v.sparseInitializer = s;
       g.addSparseInitializerValue(v);
     }
+    Declarations decl = new Declarations(new ArrayList<>(), new ArrayList<>(), new ArrayList<>(),
+        new IdentityHashMap<>());
+    g.declarationsRead = decl;
     for (ValueInfoProto vi : p.getInputList()) {
       Value v = g.value(vi.getName());
       if (v == null || !(v.isInitializer() || v.isSparseInitializer())) {
@@ -181,6 +226,7 @@ final class ProtoReader {
       }
       applyInfo(v, vi);
       g.addInputValue(v);
+      decl.inputs().add(new Declared(vi, v, false));
     }
     // Pass 1: create nodes and define their outputs, so subgraphs and unsorted files resolve.
     List<Node> nodes = new ArrayList<>(p.getNodeCount());
@@ -224,23 +270,26 @@ final class ProtoReader {
         throw new ModelFormatException(file, where + ": graph output '" + vi.getName() + "' is not defined");
       }
       if (v.graph == g) {
-        applyInfo(v, vi);
+        applyInfo(v, vi); // an outer value keeps its own declaration's info
       }
       g.addOutput(v);
+      decl.outputs().add(new Declared(vi, v, false));
     }
-    List<ValueInfoProto> orphans = new ArrayList<>();
+    Set<Value> withValueInfo = Collections.newSetFromMap(new IdentityHashMap<>());
     for (ValueInfoProto vi : p.getValueInfoList()) {
       Value v = g.value(vi.getName());
-      if (v == null || g.valueInfos().contains(v)) {
-        orphans.add(vi); // names nothing in this graph, or a second entry: carried as read
-        continue;
+      if (v == null) {
+        decl.valueInfos().add(new Declared(vi, null, false)); // names nothing here: carried as read
+      } else if (!withValueInfo.add(v)) {
+        decl.valueInfos().add(new Declared(vi, v, true));
+      } else {
+        applyInfo(v, vi);
+        g.addValueInfo(v);
+        decl.valueInfos().add(new Declared(vi, v, false));
       }
-      applyInfo(v, vi);
-      g.addValueInfo(v);
     }
-    GraphProto.Builder rest = p.toBuilder().clearNode().clearName().clearInitializer().clearSparseInitializer()
-        .clearDocString().clearInput().clearOutput().clearValueInfo().addAllValueInfo(orphans);
-    GraphProto r = rest.build();
+    GraphProto r = p.toBuilder().clearNode().clearName().clearInitializer().clearSparseInitializer()
+        .clearDocString().clearInput().clearOutput().clearValueInfo().build();
     g.protoRest = r.equals(GraphProto.getDefaultInstance()) ? null : r;
     return g;
   }
@@ -252,7 +301,20 @@ final class ProtoReader {
     return g.defineValue(name);
   }
 
-  private static void applyInfo(Value v, ValueInfoProto vi) {
+  /**
+   * Takes a value's type, doc string and other fields from its first declaration; a later one
+   * (value_info for a graph input, a repeated entry) only supplies a type the value lacks.
+   */
+  private void applyInfo(Value v, ValueInfoProto vi) {
+    if (!declared.add(v)) {
+      if (v.type() == null && vi.hasType()) {
+        ValueType t = toType(vi.getType());
+        v.setType(t);
+        v.typeOrigin = vi.getType();
+        v.typeRead = t;
+      }
+      return;
+    }
     if (vi.hasType()) {
       ValueType t = toType(vi.getType());
       v.setType(t);
@@ -381,15 +443,21 @@ final class ProtoReader {
       if (dims[i] < 0) {
         throw new ModelFormatException(file, "tensor '" + t.getName() + "' has a negative dimension " + dims[i]);
       }
-      count *= dims[i];
+      try {
+        count = Math.multiplyExact(count, dims[i]);
+        Math.multiplyExact(count, 16L); // byteSize must not overflow either
+      } catch (ArithmeticException e) {
+        throw new ModelFormatException(file, "tensor '" + t.getName() + "' has dims "
+            + java.util.Arrays.toString(t.getDimsList().toArray()) + ", too many elements");
+      }
     }
     String name = t.hasName() ? t.getName() : null;
     String doc = t.hasDocString() ? t.getDocString() : null;
     long expected = dt.byteSize(count);
     if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
       Tensor.ExternalLocation loc = externalLocation(t, expected);
-      Path dataFile = baseDir == null ? Path.of(loc.location()) : baseDir.resolve(loc.location());
-      return new Tensor(name, dt, dims, doc, null, () -> mapExternal(dataFile, loc), loc, t);
+      // Mapped now, not on first use: a data file replaced after reading must not change this model.
+      return Tensor.external(name, dt, dims, doc, mapExternal(t, loc), loc, t);
     }
     if (t.hasRawData()) {
       if (dt != DataType.STRING && dt != DataType.UNDEFINED && !t.hasSegment() && t.getRawData().size() != expected) {
@@ -398,9 +466,63 @@ final class ProtoReader {
       }
       return new Tensor(name, dt, dims, doc, t.getRawData(), null, null, t);
     }
+    if (!t.hasSegment()) {
+      String problem = typedDataProblem(t, dt, count);
+      if (problem != null) {
+        throw new ModelFormatException(file, "tensor '" + t.getName() + "' " + dt + java.util.Arrays.toString(dims)
+            + " " + problem);
+      }
+    }
     final DataType type = dt;
     final long elements = count;
     return new Tensor(name, dt, dims, doc, null, () -> decodeTyped(t, type, elements), null, t);
+  }
+
+  /**
+   * Null when the typed field that ONNX assigns to {@code dt} holds exactly the elements the
+   * dims need (checked here so a corrupt file fails at read, not when the data is first used).
+   */
+  private static String typedDataProblem(TensorProto t, DataType dt, long count) {
+    String field;
+    int have;
+    long want = count;
+    switch (dt) {
+      case FLOAT, COMPLEX64 -> {
+        field = "float_data";
+        have = t.getFloatDataCount();
+        want = dt == DataType.COMPLEX64 ? 2 * count : count;
+      }
+      case DOUBLE, COMPLEX128 -> {
+        field = "double_data";
+        have = t.getDoubleDataCount();
+        want = dt == DataType.COMPLEX128 ? 2 * count : count;
+      }
+      case INT64 -> {
+        field = "int64_data";
+        have = t.getInt64DataCount();
+      }
+      case UINT64, UINT32 -> {
+        field = "uint64_data";
+        have = t.getUint64DataCount();
+      }
+      case STRING -> {
+        field = "string_data";
+        have = t.getStringDataCount();
+      }
+      case UNDEFINED -> {
+        return null;
+      }
+      case INT4, UINT4, FLOAT4E2M1, INT2, UINT2 -> {
+        field = "int32_data (packed bytes)";
+        have = t.getInt32DataCount();
+        want = dt.byteSize(count);
+      }
+      default -> {
+        field = "int32_data";
+        have = t.getInt32DataCount();
+      }
+    }
+    return have == want ? null : "has " + have + " values in " + field + ", its dims need " + want;
   }
 
   private Tensor.ExternalLocation externalLocation(TensorProto t, long expected) throws ModelFormatException {
@@ -426,7 +548,12 @@ final class ProtoReader {
     if (length < 0) {
       length = expected;
     }
-    Path dataFile = baseDir == null ? Path.of(location) : baseDir.resolve(location);
+    Path relative = Path.of(location);
+    if (relative.isAbsolute() || relative.normalize().startsWith("..")) {
+      throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data location '" + location
+          + "' must be a path relative to the model's folder and inside it (ONNX forbids absolute and '..' paths)");
+    }
+    Path dataFile = baseDir == null ? relative : baseDir.resolve(relative);
     try {
       long size = Files.size(dataFile);
       if (offset < 0 || offset + length > size) {
@@ -447,13 +574,41 @@ final class ProtoReader {
     return new Tensor.ExternalLocation(location, offset, length);
   }
 
-  private static ByteString mapExternal(Path dataFile, Tensor.ExternalLocation loc) {
-    try (FileChannel ch = FileChannel.open(dataFile, StandardOpenOption.READ)) {
-      MappedByteBuffer buf = ch.map(FileChannel.MapMode.READ_ONLY, loc.offset(), loc.length());
-      return UnsafeByteOperations.unsafeWrap(buf);
+  /** An external data file open while reading; mapped whole when it fits one buffer. */
+  private record ExternalFile(FileChannel channel, MappedByteBuffer whole) {}
+
+  private final Map<Path, ExternalFile> externalFiles = new HashMap<>();
+
+  private ByteBuffer mapExternal(TensorProto t, Tensor.ExternalLocation loc) throws ModelFormatException {
+    Path dataFile = baseDir == null ? Path.of(loc.location()) : baseDir.resolve(loc.location());
+    try {
+      ExternalFile f = externalFiles.get(dataFile);
+      if (f == null) {
+        FileChannel ch = FileChannel.open(dataFile, StandardOpenOption.READ);
+        long size = ch.size();
+        f = new ExternalFile(ch, size <= Integer.MAX_VALUE ? ch.map(FileChannel.MapMode.READ_ONLY, 0, size) : null);
+        externalFiles.put(dataFile, f);
+      }
+      // Kept as a ByteBuffer: protobuf-java 4's ByteString would copy a mapping onto the heap.
+      return f.whole() != null
+          ? f.whole().slice(Math.toIntExact(loc.offset()), Math.toIntExact(loc.length()))
+          : f.channel().map(FileChannel.MapMode.READ_ONLY, loc.offset(), loc.length());
     } catch (IOException e) {
-      throw new UncheckedIOException("reading external data " + dataFile + " at " + loc.offset(), e);
+      throw new ModelFormatException(file, "tensor '" + t.getName() + "': cannot map external data file " + dataFile
+          + " at offset " + loc.offset() + ": " + e.getMessage(), e);
     }
+  }
+
+  /** The mappings stay valid after their channels close. */
+  private void closeExternalFiles() {
+    for (ExternalFile f : externalFiles.values()) {
+      try {
+        f.channel().close();
+      } catch (IOException e) {
+        // Closing a read-only channel cannot lose data; the mappings are already made.
+      }
+    }
+    externalFiles.clear();
   }
 
   /** Typed fields (float_data, int32_data, ...) to little-endian raw bytes. */

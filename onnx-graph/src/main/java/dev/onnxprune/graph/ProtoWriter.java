@@ -24,9 +24,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * IR to ONNX protobuf. Parts of the model that were read and not changed are written from
@@ -170,8 +174,7 @@ final class ProtoWriter {
     GraphProto rest = (GraphProto) g.protoRest;
     GraphProto.Builder b = GraphProto.newBuilder();
     if (rest != null) {
-      // Orphan value_info entries were kept in rest; ours go first, as in most files.
-      b.mergeFrom(rest).clearValueInfo();
+      b.mergeFrom(rest);
     }
     for (Node n : g.nodes()) {
       b.addNode(toProto(n));
@@ -188,19 +191,81 @@ final class ProtoWriter {
     if (g.docString() != null) {
       b.setDocString(g.docString());
     }
-    for (Value v : g.inputs()) {
-      b.addInput(valueInfo(v));
-    }
-    for (Value v : g.outputs()) {
-      b.addOutput(valueInfo(v));
-    }
-    for (Value v : g.valueInfos()) {
-      b.addValueInfo(valueInfo(v));
-    }
-    if (rest != null) {
-      b.addAllValueInfo(rest.getValueInfoList());
+    ProtoReader.Declarations read = (ProtoReader.Declarations) g.declarationsRead;
+    if (read == null) {
+      g.inputs().forEach(v -> b.addInput(valueInfo(v)));
+      g.outputs().forEach(v -> b.addOutput(valueInfo(v)));
+      g.valueInfos().forEach(v -> b.addValueInfo(valueInfo(v)));
+    } else {
+      b.addAllInput(declarations(g.inputs(), read.inputs(), read));
+      b.addAllOutput(declarations(g.outputs(), read.outputs(), read));
+      b.addAllValueInfo(valueInfoEntries(g.valueInfos(), read));
     }
     return b.build();
+  }
+
+  /**
+   * Graph inputs or outputs: each value's own entry as read while the value is unchanged (a
+   * value can be declared differently as input, output and in a subgraph), else from the IR.
+   */
+  private static List<ValueInfoProto> declarations(List<Value> values, List<ProtoReader.Declared> read,
+      ProtoReader.Declarations all) {
+    List<ValueInfoProto> out = new ArrayList<>(values.size());
+    boolean[] used = new boolean[read.size()];
+    for (int i = 0; i < values.size(); i++) {
+      Value v = values.get(i);
+      int match = -1;
+      if (i < read.size() && !used[i] && read.get(i).value() == v) {
+        match = i; // the common case: nothing moved
+      } else {
+        for (int j = 0; j < read.size() && match < 0; j++) {
+          if (!used[j] && read.get(j).value() == v) {
+            match = j;
+          }
+        }
+      }
+      if (match >= 0) {
+        used[match] = true;
+      }
+      out.add(match >= 0 && all.unchanged(v) ? asRead(read.get(match).proto(), v) : valueInfo(v));
+    }
+    return out;
+  }
+
+  /**
+   * value_info in file order: entries naming nothing in the graph are kept where they were,
+   * entries of removed values are dropped, changed values are written from the IR and values
+   * given a value_info since reading go last.
+   */
+  private static List<ValueInfoProto> valueInfoEntries(List<Value> values, ProtoReader.Declarations read) {
+    Set<Value> current = Collections.newSetFromMap(new IdentityHashMap<>());
+    current.addAll(values);
+    Set<Value> written = Collections.newSetFromMap(new IdentityHashMap<>());
+    List<ValueInfoProto> out = new ArrayList<>(values.size());
+    for (ProtoReader.Declared d : read.valueInfos()) {
+      Value v = d.value();
+      if (v == null) {
+        out.add(d.proto());
+      } else if (!current.contains(v)) {
+        continue;
+      } else if (d.repeat()) {
+        if (read.unchanged(v)) {
+          out.add(asRead(d.proto(), v)); // a second entry means nothing once the value has changed
+        }
+      } else if (written.add(v)) {
+        out.add(read.unchanged(v) ? asRead(d.proto(), v) : valueInfo(v));
+      }
+    }
+    for (Value v : values) {
+      if (written.add(v)) {
+        out.add(valueInfo(v));
+      }
+    }
+    return out;
+  }
+
+  private static ValueInfoProto asRead(ValueInfoProto proto, Value v) {
+    return proto.getName().equals(v.name()) ? proto : proto.toBuilder().setName(v.name()).build();
   }
 
   private static ValueInfoProto valueInfo(Value v) {
@@ -369,14 +434,15 @@ final class ProtoWriter {
       b.clearName();
     }
     if (goesExternal) {
-      ByteString bytes = t.rawBytes();
+      ByteBuffer bytes = t.buffer(); // a mapped tensor is written from its mapping, not via the heap
+      long length = bytes.remaining();
       long offset = appendExternal(bytes);
       b.setDataLocation(TensorProto.DataLocation.EXTERNAL);
       b.addExternalData(entry("location", dataFileName));
       b.addExternalData(entry("offset", Long.toString(offset)));
-      b.addExternalData(entry("length", Long.toString(bytes.size())));
+      b.addExternalData(entry("length", Long.toString(length)));
     } else if (t.dataType() != DataType.STRING) {
-      b.setRawData(t.rawBytes());
+      b.setRawData(t.bytesForWriting());
     }
     return b.build();
   }
@@ -385,16 +451,15 @@ final class ProtoWriter {
     return StringStringEntryProto.newBuilder().setKey(k).setValue(v).build();
   }
 
-  private long appendExternal(ByteString bytes) {
+  private long appendExternal(ByteBuffer bytes) {
     try {
       long offset = (dataOffset + EXTERNAL_ALIGNMENT - 1) / EXTERNAL_ALIGNMENT * EXTERNAL_ALIGNMENT;
+      long length = bytes.remaining();
       dataChannel.position(offset);
-      for (ByteBuffer buf : bytes.asReadOnlyByteBufferList()) {
-        while (buf.hasRemaining()) {
-          dataChannel.write(buf);
-        }
+      while (bytes.hasRemaining()) {
+        dataChannel.write(bytes);
       }
-      dataOffset = offset + bytes.size();
+      dataOffset = offset + length;
       return offset;
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -10,10 +10,14 @@ import java.util.function.Supplier;
 /**
  * An immutable tensor: element type, dimensions and data.
  *
- * <p>Data stays in the bytes it was read from: a slice of the (memory-mapped) model file, a
+ * <p>Data stays in the bytes it was read from: a slice of the model file's bytes, a
  * memory-mapped external-data file, or the typed fields of the original TensorProto, and is
- * only decoded when asked for. Editing produces a new tensor ({@link #ofFloats}, ...), so
- * reading a large model never copies its weights on the heap.
+ * only decoded when asked for. Editing produces a new tensor ({@link #ofFloats}, ...).
+ *
+ * <p>Data in an external-data file stays off the heap: {@link #buffer()} and the
+ * {@code to*Array} methods read the mapping directly, and writing copies it from the mapping.
+ * Only {@link #rawBytes()} puts it on the heap, because a protobuf {@code ByteString} (since
+ * protobuf-java 4) cannot wrap a mapping; prefer {@link #buffer()} for large tensors.
  */
 public final class Tensor {
   private final String name;
@@ -21,7 +25,8 @@ public final class Tensor {
   private final long[] dims;
   private final String docString;
   private ByteString raw; // little-endian element bytes, when known
-  private final Supplier<ByteString> lazyRaw; // external data or typed fields, decoded on demand
+  private final Supplier<ByteString> lazyRaw; // typed fields, decoded on demand
+  private final ByteBuffer mapped; // little-endian element bytes in a mapped external-data file, or null
   private final ExternalLocation external;
   /** Serde's record of the TensorProto this was read from; null for tensors built in memory. */
   final Object protoOrigin;
@@ -31,14 +36,26 @@ public final class Tensor {
 
   Tensor(String name, DataType dataType, long[] dims, String docString, ByteString raw,
       Supplier<ByteString> lazyRaw, ExternalLocation external, Object protoOrigin) {
+    this(name, dataType, dims, docString, raw, lazyRaw, null, external, protoOrigin);
+  }
+
+  private Tensor(String name, DataType dataType, long[] dims, String docString, ByteString raw,
+      Supplier<ByteString> lazyRaw, ByteBuffer mapped, ExternalLocation external, Object protoOrigin) {
     this.name = name;
     this.dataType = dataType;
     this.dims = dims.clone();
     this.docString = docString;
     this.raw = raw;
     this.lazyRaw = lazyRaw;
+    this.mapped = mapped;
     this.external = external;
     this.protoOrigin = protoOrigin;
+  }
+
+  /** A tensor read from an external-data file: {@code mapped} holds exactly its element bytes. */
+  static Tensor external(String name, DataType dataType, long[] dims, String docString, ByteBuffer mapped,
+      ExternalLocation external, Object protoOrigin) {
+    return new Tensor(name, dataType, dims, docString, null, null, mapped.asReadOnlyBuffer(), external, protoOrigin);
   }
 
   /** A tensor over existing little-endian element bytes (not copied). */
@@ -106,7 +123,7 @@ public final class Tensor {
 
   /** The same data under another name (names matter inside Constant attributes). */
   public Tensor withName(String newName) {
-    return new Tensor(newName, dataType, dims, docString, raw, lazyRaw, external, protoOrigin);
+    return new Tensor(newName, dataType, dims, docString, raw, lazyRaw, mapped, external, protoOrigin);
   }
 
   /** The TensorProto name, or null. For initializers the value's name is what counts. */
@@ -152,26 +169,46 @@ public final class Tensor {
     return external;
   }
 
-  /** Little-endian element bytes; for external or typed data this decodes or maps on first use. */
+  /**
+   * Little-endian element bytes. Typed data is decoded on first use; external data is copied
+   * from its mapping onto the heap on first use and kept (see the class comment).
+   */
   public synchronized ByteString rawBytes() {
     if (raw == null) {
-      if (lazyRaw == null) {
-        throw new IllegalStateException("tensor " + name + " has no data");
-      }
-      raw = lazyRaw.get();
+      raw = bytesForWriting();
     }
+    return raw;
+  }
+
+  /** The element bytes for serialization, without keeping a heap copy of mapped data in this tensor. */
+  synchronized ByteString bytesForWriting() {
+    if (raw != null) {
+      return raw;
+    }
+    if (mapped != null) {
+      return ByteString.copyFrom(mapped.duplicate());
+    }
+    if (lazyRaw == null) {
+      throw new IllegalStateException("tensor " + name + " has no data");
+    }
+    raw = lazyRaw.get();
     return raw;
   }
 
   /** True when the data is already in memory or mapped (no decoding needed). */
   synchronized boolean hasRaw() {
-    return raw != null;
+    return raw != null || mapped != null;
   }
 
-  /** A read-only little-endian view of the element bytes. */
+  /** A read-only little-endian view of the element bytes (of the mapping itself for external data). */
   public ByteBuffer buffer() {
+    synchronized (this) {
+      if (raw == null && mapped != null) {
+        return mapped.duplicate().slice().order(ByteOrder.LITTLE_ENDIAN);
+      }
+    }
     // slice(): a ByteString over part of an array starts its buffer at an offset; absolute
-    // indexing below must start at 0.
+    // indexing must start at 0.
     return rawBytes().asReadOnlyByteBuffer().slice().order(ByteOrder.LITTLE_ENDIAN);
   }
 

@@ -1,0 +1,180 @@
+package dev.onnxprune.graph.serde;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.onnxruntime.OrtException;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.ModelFormatException;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.Tensor;
+import dev.onnxprune.graph.Value;
+import dev.onnxprune.graph.WriteOptions;
+import dev.onnxprune.graph.conformance.OrtRunner;
+import dev.onnxprune.graph.conformance.OrtRunner.NotComparableException;
+import dev.onnxprune.graph.conformance.ProtoDiff;
+import dev.onnxprune.graph.conformance.TensorProtos;
+import dev.onnxprune.graph.conformance.TensorProtos.Decoded;
+import dev.onnxprune.graph.proto.Onnx.ModelProto;
+import dev.onnxprune.graph.proto.Onnx.StringStringEntryProto;
+import dev.onnxprune.graph.proto.Onnx.TensorProto;
+import dev.onnxprune.testmodels.TestModels;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Tensor data in a separate file beside the model (ONNX external data). */
+class ExternalDataTest {
+  @TempDir
+  Path dir;
+
+  private Path resnetWithExternalData() throws IOException {
+    Path ext = dir.resolve("resnet20.onnx");
+    OnnxModels.write(OnnxModels.read(TestModels.model("resnet20.onnx")), ext, WriteOptions.withExternalData());
+    return ext;
+  }
+
+  @Test
+  void externalDataGoesToADataFileAndReadsBackWithEqualTensorBytes() throws IOException {
+    Path original = TestModels.model("resnet20.onnx");
+    Path ext = resnetWithExternalData();
+
+    Path data = dir.resolve("resnet20.onnx.data");
+    assertTrue(Files.isRegularFile(data), "no " + data);
+    assertTrue(Files.size(ext) < Files.size(original) / 10,
+        "model file is " + Files.size(ext) + " bytes, the original " + Files.size(original));
+    Model before = OnnxModels.read(original);
+    Model after = OnnxModels.read(ext);
+    int external = 0;
+    for (Value v : before.graph().initializers()) {
+      Tensor t = after.graph().value(v.name()).initializer();
+      assertEquals(v.initializer().rawBytes(), t.rawBytes(), v.name());
+      if (t.externalLocation() != null) {
+        external++;
+        assertEquals(0, t.externalLocation().offset() % 4096, "offset of " + v.name() + " is not page-aligned");
+        assertEquals("resnet20.onnx.data", t.externalLocation().location());
+      } else {
+        assertTrue(t.byteSize() < WriteOptions.withExternalData().externalThreshold(), v.name() + " stayed inline");
+      }
+    }
+    assertTrue(external > 20, "only " + external + " tensors went external");
+  }
+
+  @Test
+  void onnxRuntimeRunsTheExternalDataModelWithTheSameOutputs() throws IOException, OrtException,
+      NotComparableException {
+    Path ext = resnetWithExternalData();
+    float[] image = new float[2 * 28 * 28];
+    Random r = new Random(3);
+    for (int i = 0; i < image.length; i++) {
+      image[i] = r.nextFloat();
+    }
+    ByteBuffer b = ByteBuffer.allocate(image.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    b.asFloatBuffer().put(image);
+    Map<String, Decoded> input = Map.of("input",
+        new Decoded(TensorProto.DataType.FLOAT_VALUE, new long[] {2, 1, 28, 28}, b, null));
+
+    Decoded want;
+    Decoded got;
+    try (OrtRunner ort = OrtRunner.open(TestModels.model("resnet20.onnx"))) {
+      want = ort.run(input, List.of("logits")).get(0);
+    }
+    try (OrtRunner ort = OrtRunner.open(ext)) {
+      got = ort.run(input, List.of("logits")).get(0);
+    }
+    assertNull(TensorProtos.compare(want, got, 0, 0));
+  }
+
+  @Test
+  void externalThenInlineGivesBackTheOriginalModel() throws IOException {
+    Path ext = resnetWithExternalData();
+    Path inline = dir.resolve("inline.onnx");
+    OnnxModels.write(OnnxModels.read(ext), inline, WriteOptions.inline());
+    ModelProto original = Protos.parse(TestModels.model("resnet20.onnx"));
+    assertNull(ProtoDiff.firstDifference(original, Protos.parse(inline)));
+  }
+
+  @Test
+  void externalTensorsAreReadFromTheMappingAndWritingKeepsNoHeapCopy() throws IOException {
+    Model m = OnnxModels.read(resnetWithExternalData());
+    List<Value> external = m.graph().initializers().stream()
+        .filter(v -> v.initializer().externalLocation() != null).toList();
+    Model inline = OnnxModels.read(TestModels.model("resnet20.onnx"));
+
+    OnnxModels.write(m, dir.resolve("again.onnx"), WriteOptions.withExternalData());
+    OnnxModels.write(m, dir.resolve("inline.onnx"), WriteOptions.inline());
+
+    for (Value v : external) {
+      ByteBuffer b = v.initializer().buffer();
+      assertTrue(b.isDirect(), v.name() + " is not read from the mapping");
+      assertEquals(inline.graph().value(v.name()).initializer().buffer(), b, v.name());
+      assertArrayEquals(inline.graph().value(v.name()).initializer().toFloatArray(), v.initializer().toFloatArray());
+    }
+  }
+
+  @Test
+  void missingDataFileIsNamedInTheError() throws IOException {
+    Path ext = resnetWithExternalData();
+    Files.delete(dir.resolve("resnet20.onnx.data"));
+    ModelFormatException e = assertThrows(ModelFormatException.class, () -> OnnxModels.read(ext));
+    assertEquals(ext, e.file());
+    assertTrue(e.getMessage().contains("external data file " + dir.resolve("resnet20.onnx.data") + " does not exist"),
+        e.getMessage());
+  }
+
+  @Test
+  void dataFileTooShortForATensorIsNamedWithTheBytesNeeded() throws IOException {
+    Path ext = resnetWithExternalData();
+    Path data = dir.resolve("resnet20.onnx.data");
+    long size = Files.size(data);
+    try (FileChannel ch = FileChannel.open(data, StandardOpenOption.WRITE)) {
+      ch.truncate(size - 100);
+    }
+    ModelFormatException e = assertThrows(ModelFormatException.class, () -> OnnxModels.read(ext));
+    assertTrue(e.getMessage().contains("external data file " + data + " has " + (size - 100) + " bytes, the tensor needs"
+        + " bytes ["), e.getMessage());
+    assertTrue(e.getMessage().matches(".*tensor '[^']+'.*"), "the tensor is not named: " + e.getMessage());
+  }
+
+  @Test
+  void externalLocationOutsideTheModelsFolderIsRefused() throws IOException {
+    ModelProto m = Protos.parse(resnetWithExternalData());
+    ModelProto.Builder b = m.toBuilder();
+    TensorProto.Builder t = b.getGraphBuilder().getInitializerBuilder(0);
+    t.clearExternalData().setDataLocation(TensorProto.DataLocation.EXTERNAL)
+        .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue("../../etc/passwd"));
+    Path f = Protos.write(dir.resolve("escape.onnx"), b.build());
+    ModelFormatException e = assertThrows(ModelFormatException.class, () -> OnnxModels.read(f));
+    assertTrue(e.getMessage().contains("../../etc/passwd"), e.getMessage());
+  }
+
+  @Test
+  void replacingTheDataFileAfterReadingDoesNotChangeTheReadModel() throws IOException {
+    Path ext = resnetWithExternalData();
+    Model m = OnnxModels.read(ext);
+    Value w = m.graph().initializers().stream().filter(v -> v.initializer().externalLocation() != null)
+        .findFirst().orElseThrow();
+    byte[] expected = Protos.parse(TestModels.model("resnet20.onnx")).getGraph().getInitializerList().stream()
+        .filter(t -> t.getName().equals(w.name())).findFirst().orElseThrow().getRawData().toByteArray();
+
+    // Another model written to the same path replaces resnet20.onnx.data.
+    Model other = OnnxModels.read(TestModels.model("vgg_bn.onnx"));
+    OnnxModels.write(other, ext, WriteOptions.withExternalData());
+
+    assertNotNull(w.initializer().externalLocation());
+    assertEquals(com.google.protobuf.ByteString.copyFrom(expected), w.initializer().rawBytes());
+  }
+}
