@@ -38,9 +38,12 @@ final class Analyzer {
   final Map<Node, Object> notes = new IdentityHashMap<>();
   /** Default-domain opset of the model (rules whose semantics changed with the opset read it). */
   final long opset;
+  /** Shape inference's view of the model: small integer tensors computed from shapes. */
+  final dev.onnxprune.graph.shape.ShapeReport shapes;
 
-  Analyzer(long opset) {
+  Analyzer(long opset, dev.onnxprune.graph.shape.ShapeReport shapes) {
     this.opset = opset;
+    this.shapes = shapes;
   }
 
   /** New channel ids for output {@code value} of {@code producer}, along {@code axis}. */
@@ -118,6 +121,30 @@ final class Analyzer {
     for (Value in : n.inputs()) {
       block(map(in), reason);
     }
+  }
+
+  /**
+   * A 2-D constant weight read as {@code [K, N]} by MatMul: the constant itself, or a constant
+   * {@code [N, K]} behind a Transpose (exporters that do not fold constants emit Linear layers
+   * so). {@code holder} and {@code input} say where the constant is read, for slicing.
+   */
+  record MatMulWeight(Tensor tensor, boolean transposed, Node holder, int input) {}
+
+  static MatMulWeight matMulWeight(Node matMul) {
+    Value b = matMul.input(1);
+    Tensor t = constant(b);
+    if (t != null) {
+      return t.rank() == 2 ? new MatMulWeight(t, false, matMul, 1) : null;
+    }
+    Node p = b == null ? null : b.producer();
+    if (p != null && p.is("Transpose") && b.uses().size() == 1) {
+      Tensor inner = constant(p.input(0));
+      long[] perm = p.attrLongs("perm");
+      if (inner != null && inner.rank() == 2 && (perm == null || (perm[0] == 1 && perm[1] == 0))) {
+        return new MatMulWeight(inner, true, p, 0);
+      }
+    }
+    return null;
   }
 
   /** Static shape of {@code v}, or null when its shape or rank is unknown. */

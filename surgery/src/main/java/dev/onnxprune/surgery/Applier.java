@@ -17,6 +17,8 @@ import java.util.BitSet;
 final class Applier {
   final ChannelAnalysis analysis;
   final BitSet removed;
+  /** Slices with run-time bounds, to check once shapes are inferred on the pruned model. */
+  final java.util.List<ChannelRules.Slice.DynamicCheck> dynamicChecks = new java.util.ArrayList<>();
 
   Applier(ChannelAnalysis analysis, BitSet removed) {
     this.analysis = analysis;

@@ -110,8 +110,7 @@ public final class ChannelAnalysis {
    * shape inference on the model first, which sets value types but changes nothing else.
    */
   public static ChannelAnalysis analyze(Model model) {
-    ShapeInference.infer(model);
-    Analyzer a = new Analyzer(model.defaultOpsetVersion());
+    Analyzer a = new Analyzer(model.defaultOpsetVersion(), ShapeInference.infer(model));
     Graph g = model.graph();
     for (Node n : g.nodes()) {
       ChannelRules.forNode(n).analyze(n, a);
@@ -203,6 +202,11 @@ public final class ChannelAnalysis {
         case "MatMul" -> 1;
         default -> 0;
       };
+      if (p.is("MatMul")) {
+        Analyzer.MatMulWeight mw = Analyzer.matMulWeight(p);
+        w = mw.tensor();
+        axis = mw.transposed() ? 0 : 1;
+      }
       out.add(new ParameterSlice(p, w, axis, unitsOf(group, state.map(s.value()))));
     }
     return out;

@@ -55,7 +55,7 @@ public final class ChannelPruningPass {
         v.setType(new ValueType.TensorType(v.tensorType().elemType(), null));
       }
     }
-    ShapeInference.infer(model);
+    ChannelRules.checkDynamicSlices(p.dynamicChecks, ShapeInference.infer(model));
     GraphVerifier.verify(model);
     return plan.removedCount();
   }

@@ -436,14 +436,17 @@ final class ChannelRules {
     }
   }
 
-  /** MatMul with a constant 2-D right operand [K, N]: like a Gemm on the last axis. */
+  /**
+   * MatMul with a constant 2-D right operand [K, N] (or a constant [N, K] behind a Transpose):
+   * like a Gemm on the last axis.
+   */
   static final class MatMul implements ChannelRule {
     @Override
     public void analyze(Node n, Analyzer a) {
       ChannelMap in = singleAxis(n, a, 0);
-      Tensor b = Analyzer.constant(n.input(1));
+      Analyzer.MatMulWeight w = Analyzer.matMulWeight(n);
       int rank = Analyzer.rank(n.input(0));
-      if (b == null || b.rank() != 2 || rank < 2 || a.map(n.input(1)) != null) {
+      if (w == null || rank < 2 || a.map(n.input(1)) != null) {
         if (in != null || a.map(n.input(1)) != null) {
           a.unknown(n, "only MatMul by a constant 2-D matrix is pruned");
         }
@@ -457,7 +460,8 @@ final class ChannelRules {
         a.touch(n, Role.CONSUMER, n.input(0), in);
         a.consumerEnd(n, 0);
       }
-      ChannelMap out = a.newSpace(n, n.output(0), rank - 1, Math.toIntExact(b.dim(1)), false);
+      int features = Math.toIntExact(w.tensor().dim(w.transposed() ? 0 : 1));
+      ChannelMap out = a.newSpace(n, n.output(0), rank - 1, features, false);
       a.setMap(n.output(0), out);
       a.touch(n, Role.PRODUCER, n.output(0), out);
     }
@@ -467,8 +471,10 @@ final class ChannelRules {
       if (p.map(n.output(0)) == null) {
         return;
       }
-      p.sliceInput(n, 1, 0, p.removedPositions(n.input(0)));
-      p.sliceInput(n, 1, 1, p.removedPositions(n.output(0)));
+      Analyzer.MatMulWeight w = Analyzer.matMulWeight(n);
+      int inAxis = w.transposed() ? 1 : 0;
+      p.sliceInput(w.holder(), w.input(), inAxis, p.removedPositions(n.input(0)));
+      p.sliceInput(w.holder(), w.input(), 1 - inAxis, p.removedPositions(n.output(0)));
     }
   }
 
@@ -734,20 +740,41 @@ final class ChannelRules {
 
   /** Slice with step 1 on the channel axis keeps a range; bounds are rewritten. */
   static final class Slice implements ChannelRule {
-    record Bounds(int index, long start, long end, long step) {}
+    /** The bounds on the channel axis; {@code dynamic} when computed at run time from shapes. */
+    record Bounds(int index, long start, long end, long step, boolean dynamic) {}
 
-    static Bounds bounds(Node n, int axis, int rank) {
-      long[] starts = intsAttrOrInput(n, "starts", 1);
-      long[] ends = intsAttrOrInput(n, "ends", 2);
-      long[] axes = intsAttrOrInput(n, "axes", 3);
-      long[] steps = n.inputCount() > 4 ? intsAttrOrInput(n, "steps", 4) : null;
+    /**
+     * What apply expects run-time bounds to become on a channel axis of {@code size} channels,
+     * checked after shapes are inferred again.
+     */
+    record DynamicCheck(Node node, int index, long start, long end, long size) {}
+
+    /** Constant ints of input {@code i}, or what shape inference computed for it, else DYNAMIC. */
+    private static long[] known(Node n, String attr, int i, Analyzer a, boolean[] dynamic) {
+      long[] v = intsAttrOrInput(n, attr, i);
+      if (v == DYNAMIC && a != null) {
+        long[] c = a.shapes.constantOf(n.input(i));
+        if (c != null) {
+          dynamic[0] = true;
+          return c;
+        }
+      }
+      return v;
+    }
+
+    static Bounds bounds(Node n, int axis, int rank, Analyzer a) {
+      boolean[] dynamic = new boolean[1];
+      long[] starts = known(n, "starts", 1, a, dynamic);
+      long[] ends = known(n, "ends", 2, a, dynamic);
+      long[] axes = known(n, "axes", 3, a, dynamic);
+      long[] steps = n.inputCount() > 4 ? known(n, "steps", 4, a, dynamic) : null;
       if (starts == DYNAMIC || ends == DYNAMIC || axes == DYNAMIC || steps == DYNAMIC || starts == null) {
-        return new Bounds(-2, 0, 0, 0);
+        return new Bounds(-2, 0, 0, 0, true);
       }
       for (int i = 0; i < starts.length; i++) {
         int ax = axes == null ? i : normAxis(axes[i], rank);
         if (ax == axis) {
-          return new Bounds(i, starts[i], ends[i], steps == null ? 1 : steps[i]);
+          return new Bounds(i, starts[i], ends[i], steps == null ? 1 : steps[i], dynamic[0]);
         }
       }
       return null;
@@ -772,7 +799,7 @@ final class ChannelRules {
           return;
         }
       }
-      Bounds b = bounds(n, m.axis(), Analyzer.rank(n.input(0)));
+      Bounds b = bounds(n, m.axis(), Analyzer.rank(n.input(0)), a);
       if (b == null) {
         a.setMap(n.output(0), m);
         a.touch(n, Role.CHANNELWISE, n.input(0), m);
@@ -784,8 +811,24 @@ final class ChannelRules {
       }
       int s = (int) clamp(b.start(), m.length());
       int e = (int) clamp(b.end(), m.length());
+      if (b.dynamic()) {
+        // Bounds computed from the channel count at run time: only an equal split (as exporters
+        // emit for chunk/split by shape) is understood. Every part must keep the same number of
+        // channels, so position j of each part is one unit; checked again after pruning.
+        int len = e - s;
+        if (len <= 0 || m.length() % len != 0 || s % len != 0) {
+          a.unknown(n, "run-time slice bounds [" + s + ", " + e + ") are not an equal split of " + m.length());
+          return;
+        }
+        for (int j = 0; j < len; j++) {
+          for (int q = 1; q < m.length() / len; q++) {
+            a.union(m.ids()[j], m.ids()[q * len + j]);
+          }
+        }
+      }
       a.setMap(n.output(0), m.range(m.axis(), s, Math.max(s, e)));
       a.touch(n, Role.INDEX_MAP, n.input(0), m);
+      a.notes.put(n, b);
     }
 
     @Override
@@ -795,7 +838,7 @@ final class ChannelRules {
       if (m == null || rm == null) {
         return;
       }
-      Bounds b = bounds(n, m.axis(), Analyzer.rank(n.input(0)));
+      Bounds b = (Bounds) p.analysis.state.notes.get(n);
       if (b == null) {
         return;
       }
@@ -805,6 +848,13 @@ final class ChannelRules {
       long newEnd = b.end() >= m.length() ? b.end() : newStart + (e - s) - Applier.count(rm, s, e);
       if (newEnd - newStart <= 0) {
         throw new GraphException(n.describe() + ": the slice would lose all its channels");
+      }
+      if (b.dynamic()) {
+        // Bounds computed from shapes at run time follow the new sizes by themselves; whether
+        // they land where the kept channels are is checked once shapes are inferred again.
+        int size = Applier.kept(rm);
+        p.dynamicChecks.add(new DynamicCheck(n, b.index(), newStart, clamp(newEnd, size), size));
+        return;
       }
       rewrite(n, p, "starts", 1, b.index(), newStart);
       rewrite(n, p, "ends", 2, b.index(), newEnd);
@@ -824,6 +874,28 @@ final class ChannelRules {
           ? Tensor.ofInts(t.dims(), Arrays.stream(v).mapToInt(Math::toIntExact).toArray())
           : Tensor.ofLongs(t.dims(), v);
       p.replaceConstant(n, input, nt);
+    }
+  }
+
+  /**
+   * Checks that slices whose bounds are computed at run time now select the kept channels.
+   *
+   * @throws GraphException naming the slice when they do not
+   */
+  static void checkDynamicSlices(List<Slice.DynamicCheck> checks, dev.onnxprune.graph.shape.ShapeReport shapes) {
+    for (Slice.DynamicCheck c : checks) {
+      Node n = c.node();
+      long[] starts = shapes.constantOf(n.input(1));
+      long[] ends = shapes.constantOf(n.input(2));
+      if (starts == null || ends == null) {
+        throw new GraphException(n.describe() + ": its run-time slice bounds can no longer be computed");
+      }
+      long s = Slice.clamp(starts[c.index()], c.size());
+      long e = Slice.clamp(ends[c.index()], c.size());
+      if (s != c.start() || e != c.end()) {
+        throw new GraphException(n.describe() + ": its run-time bounds would become [" + s + ", " + e
+            + ") but the kept channels are [" + c.start() + ", " + c.end() + "); prune the groups it splits evenly");
+      }
     }
   }
 
