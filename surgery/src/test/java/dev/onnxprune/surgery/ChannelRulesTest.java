@@ -348,4 +348,64 @@ class ChannelRulesTest {
         .remove(groupProducedBy(an, producerOf(an.model(), a1.name()).name()), 0).build(), 16);
     Oracle.assertEquivalent(r);
   }
+
+  @Test
+  void matMulWeightBehindATransposeIsSliced() throws Exception {
+    Net net = new Net();
+    Value x = net.g.addInput("feat", new dev.onnxprune.graph.ValueType.TensorType(dev.onnxprune.graph.DataType.FLOAT,
+        dev.onnxprune.graph.Shape.of(dev.onnxprune.graph.Dim.symbolic("N"), dev.onnxprune.graph.Dim.of(6))));
+    Value wt = net.op("Transpose", List.of(net.weight(8, 6)), Attribute.of("perm", new long[] {1, 0}));
+    Value h = net.relu(net.op("MatMul", List.of(x, wt)));
+    net.output(net.op("MatMul", List.of(h, net.weight(8, 3))));
+    ChannelAnalysis a = ChannelAnalysis.analyze(net.model);
+    assertTrue(a.groups().get(0).prunable());
+    Oracle.Result r = Oracle.check(net.model, an -> PrunePlan.builder(an).remove(an.groups().get(0), 2, 5).build(), 17);
+    Oracle.assertEquivalent(r);
+    assertArrayEquals(new long[] {6, 6}, dimsOf(r.pruned(), r.pruned().graph().nodes().get(0), 0));
+  }
+
+  /** conv -> two Slices whose bounds are [0, C/2) and [C/2, C) computed from Shape at run time. */
+  private static Net runtimeChunks(long c) {
+    Net net = new Net();
+    Value x = net.input(3, 4, 4);
+    Value conv = net.relu(net.conv(x, 3, c, 1));
+    Value shape = net.op("Shape", List.of(conv));
+    Value ch = net.op("Gather", List.of(shape, net.g.addInitializer("one", Tensor.ofLongs(new long[0], new long[] {1}))),
+        Attribute.of("axis", 0L));
+    Value half = net.op("Div", List.of(ch, net.g.addInitializer("two", Tensor.ofLongs(new long[0], new long[] {2}))));
+    Value halfV = net.op("Unsqueeze", List.of(half, net.g.addInitializer("ax0", Tensor.vector(0))));
+    Value full = net.op("Unsqueeze", List.of(ch, net.g.addInitializer("ax0b", Tensor.vector(0))));
+    Value axes = net.g.addInitializer("axes", Tensor.vector(1));
+    Value lo = net.op("Slice", List.of(conv, net.g.addInitializer("zero", Tensor.vector(0)), halfV, axes));
+    Value hi = net.op("Slice", List.of(conv, halfV, full, axes));
+    net.output(net.op("Add", List.of(net.conv(lo, c / 2, 2, 1), net.conv(hi, c / 2, 2, 1))));
+    return net;
+  }
+
+  @Test
+  void runTimeSliceBoundsThatSplitEvenlyCoupleTheSamePositionOfEachPart() throws Exception {
+    Net net = runtimeChunks(8);
+    ChannelAnalysis a = ChannelAnalysis.analyze(net.model);
+    assertEquals(4, a.groups().get(0).size(), "position j of both halves is one unit");
+    Oracle.assertEquivalent(Oracle.check(net.model, an -> PrunePlan.builder(an).remove(an.groups().get(0), 1, 2).build(),
+        18));
+  }
+
+  @Test
+  void runTimeSliceBoundsThatDoNotSplitEvenlyBlockTheGroup() {
+    Net net = new Net();
+    Value x = net.input(3, 4, 4);
+    Value conv = net.conv(x, 3, 8, 1);
+    Value ch = net.op("Gather", List.of(net.op("Shape", List.of(conv)),
+        net.g.addInitializer("one", Tensor.ofLongs(new long[0], new long[] {1}))), Attribute.of("axis", 0L));
+    Value end = net.op("Unsqueeze", List.of(net.op("Sub", List.of(ch,
+        net.g.addInitializer("five", Tensor.ofLongs(new long[0], new long[] {5})))),
+        net.g.addInitializer("ax0", Tensor.vector(0))));
+    Value sl = net.op("Slice", List.of(conv, net.g.addInitializer("zero", Tensor.vector(0)), end,
+        net.g.addInitializer("axes", Tensor.vector(1))));
+    net.output(net.conv(sl, 3, 2, 1));
+    ChannelAnalysis a = ChannelAnalysis.analyze(net.model);
+    assertEquals(List.of("'" + sl.producer().name() + "' (Slice): run-time slice bounds [0, 3) are not an equal split of 8"),
+        a.groups().get(0).blockReasons());
+  }
 }
