@@ -13,6 +13,8 @@ import dev.onnxprune.surgery.GroupMember;
 import dev.onnxprune.surgery.PlanCost;
 import dev.onnxprune.surgery.PrunePlan;
 import java.io.IOException;
+import java.time.Duration;
+import java.util.function.BiConsumer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -37,6 +39,23 @@ public final class Pruner {
   private final int roundTo;
   private final boolean verify;
   private final Sessions sessions;
+  private final BiConsumer<String, Duration> listener;
+
+  /** Calls the listener with each finished phase and its wall time. */
+  private static final class Phases {
+    private final BiConsumer<String, Duration> listener;
+    private long start = System.nanoTime();
+
+    Phases(BiConsumer<String, Duration> listener) {
+      this.listener = listener;
+    }
+
+    void done(String phase) {
+      long now = System.nanoTime();
+      listener.accept(phase, Duration.ofNanos(now - start));
+      start = now;
+    }
+  }
 
   private Pruner(Builder b) {
     this.criterion = Objects.requireNonNull(b.criterion, "criterion");
@@ -46,6 +65,7 @@ public final class Pruner {
     this.roundTo = b.roundTo;
     this.verify = b.verify;
     this.sessions = b.sessions;
+    this.listener = b.listener;
   }
 
   public static Builder builder() {
@@ -59,15 +79,20 @@ public final class Pruner {
    * @throws IOException when verification cannot run the models
    */
   public PruneResult prune(Model model) throws IOException {
+    Phases ph = new Phases(listener);
     byte[] original = verify ? OnnxModels.toBytes(model) : null;
     ChannelAnalysis analysis = ChannelAnalysis.analyze(model);
-    CostReport before = CostModel.analyze(model);
     int nodesBefore = model.graph().nodes().size();
+    ph.done("analyse");
     double[][] scores = criterion.score(analysis);
+    ph.done("score");
     PlanCost cost = PlanCost.of(analysis);
+    CostReport before = cost.baselineReport();
     PrunePlan plan = new Allocator(analysis, scores, cost, minChannels, roundTo).allocate(target, global);
     List<PruneReport.Group> groups = describe(analysis, scores, plan);
+    ph.done("allocate");
     new ChannelPruningPass(plan).run();
+    ph.done("apply");
     CostReport after = CostModel.analyze(model);
     double achieved = switch (target.kind()) {
       case FLOPS -> 1 - (double) after.totalFlops() / before.totalFlops();
@@ -82,6 +107,7 @@ public final class Pruner {
       } catch (OrtException e) {
         throw new IOException("verification could not run the models in ONNX Runtime: " + e.getMessage(), e);
       }
+      ph.done("verify");
     }
     PruneReport report = new PruneReport(criterion.name(), target.toString(), global ? "global" : "uniform", groups,
         totals(before, nodesBefore), totals(after, model.graph().nodes().size()), achieved, v);
@@ -122,6 +148,16 @@ public final class Pruner {
     private int roundTo = 1;
     private boolean verify;
     private Sessions sessions = Sessions.cpu();
+    private BiConsumer<String, Duration> listener = (phase, time) -> { };
+
+    /**
+     * Called after each phase (analyse, score, allocate, apply, verify) with its wall time, for
+     * progress output.
+     */
+    public Builder listener(BiConsumer<String, Duration> l) {
+      this.listener = Objects.requireNonNull(l);
+      return this;
+    }
 
     /** The importance criterion (default L1). */
     public Builder criterion(Criterion c) {
