@@ -13,6 +13,7 @@ import dev.onnxprune.surgery.GroupMember;
 import dev.onnxprune.surgery.PlanCost;
 import dev.onnxprune.surgery.PrunePlan;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -37,6 +38,7 @@ public final class Pruner {
   private final int roundTo;
   private final boolean verify;
   private final Sessions sessions;
+  private final PruneProgress progress;
 
   private Pruner(Builder b) {
     this.criterion = Objects.requireNonNull(b.criterion, "criterion");
@@ -46,6 +48,7 @@ public final class Pruner {
     this.roundTo = b.roundTo;
     this.verify = b.verify;
     this.sessions = b.sessions;
+    this.progress = b.progress;
   }
 
   public static Builder builder() {
@@ -59,14 +62,18 @@ public final class Pruner {
    * @throws IOException when verification cannot run the models
    */
   public PruneResult prune(Model model) throws IOException {
+    long t = System.nanoTime();
     byte[] original = verify ? OnnxModels.toBytes(model) : null;
     ChannelAnalysis analysis = ChannelAnalysis.analyze(model);
     CostReport before = CostModel.analyze(model);
     int nodesBefore = model.graph().nodes().size();
+    t = done(PruneProgress.Phase.ANALYSING, t);
     double[][] scores = criterion.score(analysis);
+    t = done(PruneProgress.Phase.SCORING, t);
     PlanCost cost = PlanCost.of(analysis);
     PrunePlan plan = new Allocator(analysis, scores, cost, minChannels, roundTo).allocate(target, global);
     List<PruneReport.Group> groups = describe(analysis, scores, plan);
+    t = done(PruneProgress.Phase.ALLOCATING, t);
     new ChannelPruningPass(plan).run();
     CostReport after = CostModel.analyze(model);
     double achieved = switch (target.kind()) {
@@ -75,6 +82,7 @@ public final class Pruner {
       case RATIO -> (double) plan.removedCount()
           / Math.max(1, analysis.prunableGroups().stream().mapToInt(ChannelGroup::size).sum());
     };
+    t = done(PruneProgress.Phase.APPLYING, t);
     PruneReport.Verification v = null;
     if (verify) {
       try {
@@ -82,10 +90,18 @@ public final class Pruner {
       } catch (OrtException e) {
         throw new IOException("verification could not run the models in ONNX Runtime: " + e.getMessage(), e);
       }
+      done(PruneProgress.Phase.VERIFYING, t);
     }
     PruneReport report = new PruneReport(criterion.name(), target.toString(), global ? "global" : "uniform", groups,
         totals(before, nodesBefore), totals(after, model.graph().nodes().size()), achieved, v);
     return new PruneResult(model, plan, report);
+  }
+
+  /** Tells the listener {@code phase} ended; returns the time the next phase starts. */
+  private long done(PruneProgress.Phase phase, long start) {
+    long now = System.nanoTime();
+    progress.finished(phase, Duration.ofNanos(now - start));
+    return System.nanoTime();
   }
 
   private static PruneReport.Totals totals(CostReport c, int nodes) {
@@ -122,6 +138,7 @@ public final class Pruner {
     private int roundTo = 1;
     private boolean verify;
     private Sessions sessions = Sessions.cpu();
+    private PruneProgress progress = PruneProgress.NONE;
 
     /** The importance criterion (default L1). */
     public Builder criterion(Criterion c) {
@@ -162,6 +179,12 @@ public final class Pruner {
     /** Sessions (device, threads) used for verification. */
     public Builder sessions(Sessions s) {
       this.sessions = s;
+      return this;
+    }
+
+    /** Told when each phase of {@link #prune} ends, with its wall time (default: nobody). */
+    public Builder progress(PruneProgress p) {
+      this.progress = Objects.requireNonNull(p, "progress");
       return this;
     }
 
