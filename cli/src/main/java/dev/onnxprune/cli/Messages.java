@@ -57,10 +57,6 @@ final class Messages {
         + "); rebuild with `mvn -pl cli -am package`";
   }
 
-  static String changedByStep(String step, Path output, String difference) {
-    return "step '" + step + "' changed what the model computes (" + output + "): " + difference;
-  }
-
   static String failedCheck(String step, Path output, String verdict) {
     return "step '" + step + "' failed its check (" + output + "): " + verdict;
   }
