@@ -96,7 +96,8 @@ public final class PruneBench {
     long t1 = System.nanoTime();
     PHASES.computeIfAbsent("read", k -> new ArrayList<>()).add((t1 - t0) / 1e9);
     Pruner.builder().criterion(Criteria.l1()).target(Target.flops(0.5))
-        .listener((phase, d) -> PHASES.computeIfAbsent(phase, k -> new ArrayList<>()).add(d.toNanos() / 1e9))
+        .progress((phase, d) -> PHASES.computeIfAbsent(phase.name().toLowerCase(), k -> new ArrayList<>())
+            .add(d.toNanos() / 1e9))
         .build().prune(m);
     long t2 = System.nanoTime();
     OnnxModels.write(m, out);

@@ -43,7 +43,9 @@ public final class CommonOptions {
 
   /**
    * Runs {@code body}; a failure prints {@code onnx-prune: error: <reason>} (one line) to
-   * stderr and gives {@link ExitCodes#ERROR}. Usage errors go on to picocli (exit code 2).
+   * stderr and gives {@link ExitCodes#ERROR}; a {@link UsageFailure} (a bad option value) prints
+   * the same one line and gives {@link ExitCodes#USAGE}. Picocli's own usage errors go on to
+   * picocli (its message and the usage help, exit code 2).
    */
   int run(Body body) {
     try {
@@ -52,6 +54,11 @@ public final class CommonOptions {
       return code;
     } catch (ParameterException e) {
       throw e;
+    } catch (UsageFailure e) {
+      out().flush();
+      err().println("onnx-prune: error: " + Messages.oneLine(Messages.describe(e)));
+      err().flush();
+      return ExitCodes.USAGE;
     } catch (Exception e) {
       out().flush();
       PrintWriter err = err();

@@ -2,11 +2,10 @@ package dev.onnxprune.cli;
 
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
-import dev.onnxprune.graph.WriteOptions;
+import dev.onnxprune.surgery.BatchNormFolding;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -14,8 +13,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code onnx-prune convert MODEL -o OUT [--external-data]}: reads a model and writes it back
- * (the lossless round trip); the passes of later commands run between the two. The output is
+ * {@code onnx-prune convert MODEL -o OUT [--fold-bn] [--external-data]}: reads a model and
+ * writes it back (the lossless round trip), with the optional passes in between. The output is
  * written atomically, so OUT may be MODEL itself.
  */
 @Command(name = "convert",
@@ -23,8 +22,9 @@ import picocli.CommandLine.Parameters;
     versionProvider = VersionProvider.class,
     description = {
         "Reads a model and writes it again: every node, attribute, opset, metadata entry and weight is kept.",
-        "Use it to move weights into or out of an external data file. OUT is written atomically (temporary"
-            + " file, then rename), so it may be MODEL itself; nothing is written when reading fails."},
+        "Use it to move weights into or out of an external data file, or with --fold-bn to fold BatchNormalization"
+            + " into the Conv/Gemm before it. OUT is written atomically (temporary file, then rename), so it may be"
+            + " MODEL itself; nothing is written when reading fails."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE})
 public final class ConvertCommand implements Callable<Integer> {
@@ -36,6 +36,11 @@ public final class ConvertCommand implements Callable<Integer> {
 
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "The .onnx file to write.")
   Path output;
+
+  @Option(names = "--fold-bn",
+      description = "Fold every inference-mode BatchNormalization into the Conv, ConvTranspose or Gemm that feeds it"
+          + " (same outputs within float rounding); prints how many were folded and why any was left.")
+  boolean foldBn;
 
   @Option(names = "--external-data",
       description = "Write every tensor of 1 KiB or more to OUT.data beside OUT (default: all data inside OUT,"
@@ -51,20 +56,28 @@ public final class ConvertCommand implements Callable<Integer> {
       Model m = OnnxModels.read(model);
       long inBytes = Files.size(model);
       long inExternal = ModelFiles.externalDataBytes(m, model);
+      int nodesIn = m.graph().nodes().size();
 
-      Instant writeStart = Instant.now().truncatedTo(ChronoUnit.SECONDS);
-      OnnxModels.write(m, output, externalData ? WriteOptions.withExternalData() : WriteOptions.defaults());
+      BatchNormFolding.Result folding = foldBn ? new BatchNormFolding().run(m) : null;
+      ModelFiles.Written w = ModelFiles.write(m, output, externalData);
 
-      long outBytes = Files.size(output);
-      // the default options also move data out when the model passes protobuf's 2 GiB limit
-      Path dataFile = output.resolveSibling(output.getFileName() + ".data");
-      boolean wroteData = Files.exists(dataFile)
-          && (externalData || !Files.getLastModifiedTime(dataFile).toInstant().isBefore(writeStart));
-      long outExternal = wroteData ? Files.size(dataFile) : 0;
-      common.out().println("wrote " + output + ": " + m.graph().nodes().size() + " nodes, "
-          + ModelFiles.describeSize(inBytes, inExternal) + " -> " + ModelFiles.describeSize(outBytes, outExternal)
-          + (wroteData ? " (" + dataFile.getFileName() + ")" : ""));
+      PrintWriter out = common.out();
+      if (folding != null) {
+        printFolding(folding, out);
+      }
+      out.println("wrote " + output + ": " + (nodesIn == m.graph().nodes().size() ? "" : nodesIn + " -> ")
+          + m.graph().nodes().size() + " nodes, " + ModelFiles.describeSize(inBytes, inExternal) + " -> " + w.describe()
+          + (w.dataFile() != null ? " (" + w.dataFile().getFileName() + ")" : ""));
       return ExitCodes.OK;
     });
+  }
+
+  private static void printFolding(BatchNormFolding.Result r, PrintWriter out) {
+    int total = r.folded() + r.skipped().size();
+    out.println("folded " + r.folded() + " of " + total + " BatchNormalization node(s)"
+        + (r.skipped().isEmpty() ? "" : "; " + r.skipped().size() + " left as they are:"));
+    for (String why : r.skipped()) {
+      out.println("  " + why);
+    }
   }
 }

@@ -1,8 +1,12 @@
 package dev.onnxprune.cli;
 
-import dev.onnxprune.graph.Model;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.onnxprune.graph.OnnxModels;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * One stage of {@code onnx-prune demo}: an onnx-prune command that makes a new model file
@@ -16,14 +20,14 @@ interface DemoStep {
   /** The onnx-prune arguments that read {@code input} and write {@code output}. */
   List<String> arguments(Path input, Path output);
 
-  /**
-   * Checks {@code output} against {@code input} (both freshly read); a failed check fails the
-   * demo.
-   */
-  Check check(Model input, Model output);
+  /** Checks the files the step wrote against {@code input}; a failed check fails the demo. */
+  Check check(Path input, Path output) throws IOException;
 
-  /** A check's outcome; {@code verdict} explains it (under the demo's table, or in its error). */
-  record Check(boolean ok, String verdict) {}
+  /**
+   * A check's outcome: {@code cell} is its word in the demo's table, {@code verdict} explains it
+   * (under the table, or in the demo's error).
+   */
+  record Check(boolean ok, String cell, String verdict) {}
 
   /** {@code convert}: the round trip, which must give the same graph, attributes and weights. */
   final class RoundTrip implements DemoStep {
@@ -38,10 +42,47 @@ interface DemoStep {
     }
 
     @Override
-    public Check check(Model input, Model output) {
-      return ModelComparison.firstDifference(input, output)
-          .map(d -> new Check(false, d))
-          .orElseGet(() -> new Check(true, "same graph, attributes and weights as its input, bit for bit"));
+    public Check check(Path input, Path output) throws IOException {
+      return ModelComparison.firstDifference(OnnxModels.read(input), OnnxModels.read(output))
+          .map(d -> new Check(false, "differs", d))
+          .orElseGet(() -> new Check(true, "identical", "same graph, attributes and weights as its input, bit for bit"));
+    }
+  }
+
+  /**
+   * {@code prune}: half the FLOPs by L1 filter norm, verified in ONNX Runtime against the input
+   * with the removed channels masked; the check reads the step's report.
+   */
+  final class Prune implements DemoStep {
+    static final double FLOPS = 0.5;
+
+    @Override
+    public String title() {
+      return "prune";
+    }
+
+    /** The report beside the output: {@code 2-prune.onnx} has {@code 2-prune.report.json}. */
+    static Path report(Path output) {
+      String name = output.getFileName().toString().replaceFirst("\\.onnx$", "");
+      return output.resolveSibling(name + ".report.json");
+    }
+
+    @Override
+    public List<String> arguments(Path input, Path output) {
+      return List.of("prune", input.toString(), "-o", output.toString(), "--criterion", "l1", "--flops",
+          Double.toString(FLOPS), "--verify", "--report", report(output).toString());
+    }
+
+    @Override
+    public Check check(Path input, Path output) throws IOException {
+      JsonNode r = new ObjectMapper().readTree(report(output).toFile());
+      JsonNode v = r.path("verify");
+      double achieved = r.path("achieved").asDouble();
+      boolean passed = v.path("passed").asBoolean(false);
+      String verdict = String.format(Locale.ROOT, "%s of FLOPs removed; verified %s against its input with the"
+          + " removed channels masked (max rel diff %.2g); report %s", PruneText.percent(achieved),
+          passed ? "PASS" : "FAIL", v.path("maxRelDiff").asDouble(Double.NaN), report(output).getFileName());
+      return new Check(passed && achieved >= FLOPS, passed ? "verify PASS" : "verify FAIL", verdict);
     }
   }
 }

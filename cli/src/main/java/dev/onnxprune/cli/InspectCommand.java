@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.surgery.ChannelAnalysis;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -12,8 +13,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code onnx-prune inspect MODEL [--json] [--summary]}: inputs and outputs, opsets, op
- * histogram, parameters, MACs and FLOPs, and a per-layer table of every node.
+ * {@code onnx-prune inspect MODEL [--json] [--summary] [--groups]}: inputs and outputs, opsets,
+ * op histogram, parameters, MACs and FLOPs, a per-layer table of every node, and with
+ * {@code --groups} the channel groups of the dependency analysis.
  */
 @Command(name = "inspect",
     mixinStandardHelpOptions = true,
@@ -22,7 +24,9 @@ import picocli.CommandLine.Parameters;
         "Shows what a model is made of: inputs, outputs, ops, parameters, MACs and FLOPs.",
         "Prints a header (file, size, IR version, producer, opsets), the inputs and outputs, the op histogram,"
             + " the totals, and one table row per node (name, op, output shape, params, MACs, FLOPs).",
-        "Shapes come from shape inference; symbolic dimensions show by name, unknown ones as ?."},
+        "Shapes come from shape inference; symbolic dimensions show by name, unknown ones as ?.",
+        "With --groups, then the channel groups (after the layer table; --summary leaves that out): id, channels,"
+            + " prunable, producers, members, and the reasons a group cannot be pruned."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
     footerHeading = "%nJSON fields (--json; a field is only ever added, its meaning never changes):%n",
@@ -37,6 +41,8 @@ import picocli.CommandLine.Parameters;
         "  shapeUnknown[]     {node, op, reason}",
         "  nodes[]            {index, name, op, outputs[], outputShapes[], params, macs, flops, outputBytes}",
         "A shape is a list of dims (number, symbolic name, or null if unknown), or null if its rank is unknown.",
+        "  groups[]           (--groups only) {id, channels, prunable, producers[],",
+        "                      members[] {node, op, role, tensor}, reasons[]}",
         "macs/flops of a node are null when its cost is unknown; such nodes are not in the totals."})
 public final class InspectCommand implements Callable<Integer> {
   @Mixin
@@ -51,11 +57,19 @@ public final class InspectCommand implements Callable<Integer> {
   @Option(names = "--summary", description = "Leave out the per-layer table (text output only).")
   boolean summary;
 
+  @Option(names = "--groups",
+      description = "Add the channel groups of the dependency analysis: channels that must be removed together,"
+          + " whether they can be pruned, and why not.")
+  boolean groups;
+
   @Override
   public Integer call() {
     return common.run(() -> {
       Model m = OnnxModels.read(model);
       ModelSummary s = ModelSummary.of(model, m);
+      if (groups) {
+        s = s.withGroups(ChannelAnalysis.analyze(m));
+      }
       if (json) {
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         common.out().println(mapper.writeValueAsString(s));

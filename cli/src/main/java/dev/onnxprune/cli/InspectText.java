@@ -81,6 +81,44 @@ final class InspectText {
       }
       table.print(out);
     }
+
+    if (s.groups() != null) {
+      printGroups(s.groups(), verbose, out);
+    }
+  }
+
+  private static void printGroups(List<ModelSummary.Group> groups, boolean verbose, PrintWriter out) {
+    long prunable = groups.stream().filter(ModelSummary.Group::prunable).count();
+    out.println();
+    out.println("channel groups (" + groups.size() + "; " + prunable + " prunable)");
+    TextTable t = new TextTable("  ", Align.RIGHT, Align.RIGHT, Align.LEFT, Align.RIGHT, Align.LEFT)
+        .row("id", "channels", "prunable", "members", "producers");
+    for (ModelSummary.Group g : groups) {
+      t.row(Integer.toString(g.id()), Integer.toString(g.channels()), g.prunable() ? "yes" : "no",
+          Integer.toString(g.members().size()),
+          verbose ? String.join(", ", g.producers()) : abbreviate(g.producers(), 2));
+    }
+    t.print(out);
+    if (prunable < groups.size()) {
+      out.println();
+      out.println("why groups cannot be pruned");
+      for (ModelSummary.Group g : groups) {
+        for (String reason : g.reasons()) {
+          out.println("  group " + g.id() + ": " + reason);
+        }
+      }
+    }
+  }
+
+  /** "a, b", or "a, b (+3 more)" past {@code shown} items; "-" when empty. */
+  static String abbreviate(List<String> items, int shown) {
+    if (items.isEmpty()) {
+      return "-";
+    }
+    if (items.size() <= shown) {
+      return String.join(", ", items);
+    }
+    return String.join(", ", items.subList(0, shown)) + " (+" + (items.size() - shown) + " more)";
   }
 
   /** "[batch, 1, 28, 28]", "?" for an unknown dimension or an unknown rank. */

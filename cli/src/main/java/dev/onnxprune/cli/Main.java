@@ -7,18 +7,21 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * The {@code onnx-prune} command: subcommands {@code inspect}, {@code convert} and {@code demo}.
+ * The {@code onnx-prune} command: subcommands {@code inspect}, {@code convert}, {@code prune},
+ * {@code mask} and {@code demo}.
  *
  * <p>Exit codes: {@value ExitCodes#OK} on success, {@value ExitCodes#ERROR} when the work failed
  * (one line {@code onnx-prune: error: <reason>} on stderr), {@value ExitCodes#USAGE} for a
- * usage error (picocli's message and the usage help on stderr). Embed it as
+ * usage error (picocli's message and the usage help on stderr, or one line naming the option
+ * for a bad value). Embed it as
  * {@code new CommandLine(new Main()).execute(args)}.
  */
 @Command(name = "onnx-prune",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Prunes trained ONNX models. Start with `onnx-prune demo`.",
-    subcommands = {InspectCommand.class, ConvertCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {InspectCommand.class, ConvertCommand.class, PruneCommand.class, MaskCommand.class,
+        DemoCommand.class, CommandLine.HelpCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE})
 public final class Main implements Runnable {
@@ -36,6 +39,6 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    throw new ParameterException(spec.commandLine(), "Missing required subcommand (inspect, convert or demo)");
+    throw new ParameterException(spec.commandLine(), "Missing required subcommand (inspect, convert, prune, mask or demo)");
   }
 }

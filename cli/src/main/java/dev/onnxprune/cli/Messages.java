@@ -8,6 +8,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
+import java.util.Locale;
 
 /** Templates of the CLI's error messages, in one place. */
 final class Messages {
@@ -17,13 +18,47 @@ final class Messages {
     return "-o/--output " + output + " is a directory; give the path of the .onnx file to write";
   }
 
+  static String optionIsDirectory(String option, Path path) {
+    return option + " " + path + " is a directory; give the path of the file to write";
+  }
+
+  /**
+   * A configuration error of the library in terms of the command line: its message names the
+   * option already ("--flops must be in (0, 1): 1.5"), by its bare name ("sparsity must be in
+   * (0, 1): 1.5" becomes "--sparsity must be ..."), or gets it as a prefix ("--nm: N:M needs
+   * 0 < N < M: 4:2"). {@code option} null keeps the message as it is.
+   */
+  static String invalidOption(String option, String libraryMessage) {
+    if (option == null || libraryMessage.startsWith(option)) {
+      return libraryMessage;
+    }
+    String bare = option.replaceFirst("^-+", "");
+    if (libraryMessage.startsWith(bare + " ")) {
+      return "--" + libraryMessage;
+    }
+    return option + ": " + libraryMessage;
+  }
+
+  static String badNm(String value) {
+    return "--nm must be N:M with whole numbers, e.g. 2:4: '" + value + "'";
+  }
+
+  static String verificationFailed(double maxRelDiff, double tolerance, Path output) {
+    return String.format(Locale.ROOT, "verification failed: the pruned model differs from the masked"
+        + " original by up to %.3g (relative; tolerance %.0e); %s was not written", maxRelDiff, tolerance, output);
+  }
+
+  static String cannotPrune(String libraryMessage) {
+    return "cannot prune: " + libraryMessage;
+  }
+
   static String bundledModelMissing(String fileName, String why) {
     return "the bundled example model " + fileName + " is not in the onnx-prune-testmodels jar (" + why
         + "); rebuild with `mvn -pl cli -am package`";
   }
 
-  static String changedByStep(String step, Path output, String difference) {
-    return "step '" + step + "' changed what the model computes (" + output + "): " + difference;
+  static String failedCheck(String step, Path output, String verdict) {
+    return "step '" + step + "' failed its check (" + output + "): " + verdict;
   }
 
   /** The reason of a failure in words, naming the file where the exception knows it. */
@@ -44,7 +79,8 @@ final class Messages {
       return fe.getFile() + ": already exists";
     }
     String msg = e.getMessage();
-    if (e instanceof IOException || e instanceof CommandFailure || e instanceof GraphException) {
+    if (e instanceof IOException || e instanceof CommandFailure || e instanceof UsageFailure
+        || e instanceof GraphException) {
       return msg == null || msg.isBlank() ? e.getClass().getSimpleName() : msg;
     }
     // not a failure we expected: name the exception so a bug report says something

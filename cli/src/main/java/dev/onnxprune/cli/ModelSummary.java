@@ -1,5 +1,6 @@
 package dev.onnxprune.cli;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.onnxprune.graph.Dim;
 import dev.onnxprune.graph.Model;
@@ -12,6 +13,9 @@ import dev.onnxprune.graph.cost.CostModel;
 import dev.onnxprune.graph.cost.CostReport;
 import dev.onnxprune.graph.shape.ShapeInference;
 import dev.onnxprune.graph.shape.ShapeReport;
+import dev.onnxprune.surgery.ChannelAnalysis;
+import dev.onnxprune.surgery.ChannelGroup;
+import dev.onnxprune.surgery.GroupMember;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +23,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -28,7 +33,8 @@ import java.util.Map;
  * shape is null when even its rank is unknown.
  */
 @JsonPropertyOrder({"format", "file", "fileBytes", "externalDataBytes", "irVersion", "producerName",
-    "producerVersion", "graphName", "opsets", "inputs", "outputs", "opHistogram", "totals", "shapeUnknown", "nodes"})
+    "producerVersion", "graphName", "opsets", "inputs", "outputs", "opHistogram", "totals", "shapeUnknown", "nodes",
+    "groups"})
 record ModelSummary(
     String format,
     String file,
@@ -44,7 +50,8 @@ record ModelSummary(
     List<OpCount> opHistogram,
     Totals totals,
     List<ShapeGap> shapeUnknown,
-    List<Layer> nodes) {
+    List<Layer> nodes,
+    @JsonInclude(JsonInclude.Include.NON_NULL) List<Group> groups) {
 
   /** Version tag of this JSON layout; changes only when a field is renamed or removed. */
   static final String FORMAT = "onnx-prune.inspect/1";
@@ -78,6 +85,33 @@ record ModelSummary(
   @JsonPropertyOrder({"index", "name", "op", "outputs", "outputShapes", "params", "macs", "flops", "outputBytes"})
   record Layer(int index, String name, String op, List<String> outputs, List<List<Object>> outputShapes,
       long params, Long macs, Long flops, long outputBytes) {}
+
+  /**
+   * A channel group of the channel-dependency analysis ({@code inspect --groups}): channels that
+   * can only be removed together, the nodes whose output channels they are, every node they
+   * touch, and why the group cannot be pruned when it cannot.
+   */
+  @JsonPropertyOrder({"id", "channels", "prunable", "producers", "members", "reasons"})
+  record Group(int id, int channels, boolean prunable, List<String> producers, List<Member> members,
+      List<String> reasons) {}
+
+  /** A node a group touches, what it does with the channels (producer, channelwise, merge, ...) and on which value. */
+  @JsonPropertyOrder({"node", "op", "role", "tensor"})
+  record Member(String node, String op, String role, String tensor) {}
+
+  /** This summary with the channel groups of {@code analysis}. */
+  ModelSummary withGroups(ChannelAnalysis analysis) {
+    List<Group> out = new ArrayList<>();
+    for (ChannelGroup g : analysis.groups()) {
+      List<Member> members = new ArrayList<>();
+      for (GroupMember m : g.members()) {
+        members.add(new Member(m.node(), m.opType(), m.role().name().toLowerCase(Locale.ROOT), m.tensor()));
+      }
+      out.add(new Group(g.id(), g.size(), g.prunable(), g.producers(), members, g.blockReasons()));
+    }
+    return new ModelSummary(format, file, fileBytes, externalDataBytes, irVersion, producerName, producerVersion,
+        graphName, opsets, inputs, outputs, opHistogram, totals, shapeUnknown, nodes, out);
+  }
 
   /**
    * Inspects {@code model}, read from {@code file}: runs shape inference (which fills in the
@@ -140,7 +174,7 @@ record ModelSummary(
 
     return new ModelSummary(FORMAT, file.toString(), Files.size(file), ModelFiles.externalDataBytes(model, file),
         model.irVersion(), model.producerName(), model.producerVersion(), model.graph().name(), opsets, inputs,
-        outputs, ops, totals, gaps, layers);
+        outputs, ops, totals, gaps, layers, null);
   }
 
   /** "Conv", or "com.microsoft:FusedConv" outside the default domain. */

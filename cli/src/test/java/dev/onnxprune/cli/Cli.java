@@ -53,6 +53,26 @@ final class Cli {
     return model(g);
   }
 
+  /**
+   * A 1x1x4x4 input through Conv (4 filters 3x3, pads 1), Conv (1 filter 1x1) and Log: the
+   * first conv's 4 channels are prunable, and the Log of negative sums is NaN in any model, so
+   * verification after pruning cannot pass.
+   */
+  static Model convConvLog() {
+    Graph g = new Graph("nan");
+    Value x = g.addInput("x", new ValueType.TensorType(DataType.FLOAT, Shape.of(1, 1, 4, 4)));
+    Value w1 = g.addInitializer("w1", Tensor.ofFloats(new long[] {4, 1, 3, 3}, ramp(36)));
+    Value w2 = g.addInitializer("w2", Tensor.ofFloats(new long[] {1, 4, 1, 1}, new float[] {-1f, 0.5f, -0.25f, 1f}));
+    Value c1 = g.addNode("Conv", "conv1", List.of(x, w1), List.of("c1"),
+        Attribute.of("kernel_shape", new long[] {3, 3}), Attribute.of("pads", new long[] {1, 1, 1, 1})).output(0);
+    Value c2 = g.addNode("Conv", "conv2", List.of(c1, w2), List.of("c2"),
+        Attribute.of("kernel_shape", new long[] {1, 1})).output(0);
+    Value y = g.addNode("Log", "log", List.of(c2), List.of("y")).output(0);
+    y.setType(new ValueType.TensorType(DataType.FLOAT, Shape.of(1, 1, 4, 4)));
+    g.addOutput(y);
+    return model(g);
+  }
+
   /** A Relu whose result goes through an op of a custom domain, which no shape inference knows. */
   static Model withCustomOp() {
     Graph g = new Graph("custom");

@@ -46,6 +46,33 @@ class ConvertCommandTest {
   }
 
   @Test
+  void foldBnLeavesNoBatchNormalizationInResnet20() throws Exception {
+    Path out = tmp.resolve("folded.onnx");
+
+    Cli.Result r = Cli.run("convert", TestModels.model("resnet20.onnx").toString(), "-o", out.toString(), "--fold-bn");
+
+    assertEquals(0, r.exitCode(), r.err());
+    Model written = OnnxModels.read(out);
+    assertTrue(written.graph().nodes().stream().noneMatch(n -> n.is("BatchNormalization")));
+    assertTrue(r.out().startsWith("folded 21 of 21 BatchNormalization node(s)\nwrote " + out + ": 75 -> "
+        + written.graph().nodes().size() + " nodes, "), r.out());
+  }
+
+  @Test
+  void foldBnListsEachBatchNormalizationLeftWithItsReason() throws Exception {
+    Path out = tmp.resolve("folded.onnx");
+
+    Cli.Result r = Cli.run("convert", TestModels.model("densenet.onnx").toString(), "-o", out.toString(), "--fold-bn");
+
+    assertEquals(0, r.exitCode(), r.err());
+    // DenseNet's BatchNormalizations (but the stem's) follow a Concat: they have no Conv to fold into
+    assertTrue(r.out().startsWith("folded 1 of 16 BatchNormalization node(s); 15 left as they are:\n"), r.out());
+    assertTrue(r.out().contains("\n  '/features/features.1/bn/BatchNormalization' (BatchNormalization) left as is:"
+        + " its input is not produced by a Conv, ConvTranspose or Gemm\n"), r.out());
+    assertEquals(15, r.out().lines().filter(l -> l.startsWith("  '")).count(), r.out());
+  }
+
+  @Test
   void convertingInPlaceKeepsTheModel() throws Exception {
     Path file = Cli.write(Cli.convFlattenMatMul(), tmp.resolve("tiny.onnx"));
     Model before = OnnxModels.read(file);

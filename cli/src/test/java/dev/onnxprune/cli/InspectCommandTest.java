@@ -112,6 +112,39 @@ class InspectCommandTest {
   }
 
   @Test
+  void groupsListsEveryChannelGroupAndWhyTheOutputLayersCannotBePruned() throws Exception {
+    Cli.Result r = Cli.run("inspect", "--summary", "--groups", TestModels.model("resnet20.onnx").toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    String groups = r.out().substring(r.out().indexOf("\nchannel groups (13; 12 prunable)\n"));
+    assertTrue(groups.contains("\n  id  channels  prunable  members  producers\n"), groups);
+    assertTrue(groups.matches("(?s).*\\n +0 +16 +yes +\\d+ +/stem/stem\\.0/Conv, .*"), groups);
+    assertTrue(groups.matches("(?s).*\\n +12 +10 +no +1 +/fc/Gemm\\n.*"), groups);
+    assertTrue(groups.endsWith("\nwhy groups cannot be pruned\n  group 12: 'logits' is a graph output and keeps its"
+        + " channels\n"), groups);
+  }
+
+  @Test
+  void groupsInJsonCarryMembersAndReasonsAndAreAbsentWithoutTheOption() throws Exception {
+    Path file = TestModels.model("resnet20.onnx");
+
+    JsonNode doc = new ObjectMapper().readTree(Cli.run("inspect", "--json", "--groups", file.toString()).out());
+    JsonNode plain = new ObjectMapper().readTree(Cli.run("inspect", "--json", file.toString()).out());
+
+    JsonNode groups = doc.get("groups");
+    assertEquals(13, groups.size());
+    JsonNode first = groups.get(0);
+    assertTrue(first.get("prunable").asBoolean());
+    assertEquals("/stem/stem.0/Conv", first.get("producers").get(0).asText());
+    assertEquals("producer", first.get("members").get(0).get("role").asText());
+    assertEquals(0, first.get("reasons").size());
+    JsonNode last = groups.get(12);
+    assertTrue(!last.get("prunable").asBoolean());
+    assertTrue(last.get("reasons").get(0).asText().contains("graph output"), last.toString());
+    assertTrue(!plain.has("groups"), "groups only with --groups");
+  }
+
+  @Test
   void missingFileFailsWithOneLineNamingIt() {
     Path missing = tmp.resolve("nope.onnx");
 

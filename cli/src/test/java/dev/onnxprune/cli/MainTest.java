@@ -9,7 +9,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 class MainTest {
   @ParameterizedTest
-  @ValueSource(strings = {"", "inspect", "convert", "demo"})
+  @ValueSource(strings = {"", "inspect", "convert", "prune", "mask", "demo"})
   void everyCommandHasHelp(String command) {
     Cli.Result r = command.isEmpty() ? Cli.run("--help") : Cli.run(command, "--help");
 

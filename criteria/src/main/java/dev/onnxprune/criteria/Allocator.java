@@ -80,7 +80,7 @@ final class Allocator {
     if (reduction(uniform(hi), target) < target.fraction()) {
       throw unreachable(target, reduction(uniform(hi), target));
     }
-    for (int i = 0; i < 40; i++) {
+    for (int i = 0; i < 30; i++) {
       double mid = (lo + hi) / 2;
       if (reduction(uniform(mid), target) >= target.fraction()) {
         hi = mid;
@@ -180,6 +180,11 @@ final class Allocator {
   }
 
   private int totalUnits() {
+    return scoredChannels();
+  }
+
+  /** Channels of the groups the criterion scored: what a channel ratio is a fraction of. */
+  int scoredChannels() {
     return scored.stream().mapToInt(ChannelGroup::size).sum();
   }
 

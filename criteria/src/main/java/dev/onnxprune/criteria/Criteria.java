@@ -86,6 +86,83 @@ public final class Criteria {
     return f;
   }
 
+  /** The L{@code p} norm (p = 1 or 2) of each filter of a slice, read straight from the weights. */
+  static double[] norms(ParameterSlice s, int p) {
+    Tensor t = s.tensor();
+    long[] d = t.dims();
+    int axis = s.axis();
+    int n = (int) d[axis];
+    long outer = 1;
+    for (int i = 0; i < axis; i++) {
+      outer *= d[i];
+    }
+    long inner = 1;
+    for (int i = axis + 1; i < d.length; i++) {
+      inner *= d[i];
+    }
+    double[] acc = new double[n];
+    if (t.dataType() == dev.onnxprune.graph.DataType.FLOAT) {
+      java.nio.FloatBuffer w = t.buffer().asFloatBuffer();
+      float[] block = new float[(int) inner];
+      for (long o = 0; o < outer; o++) {
+        for (int c = 0; c < n; c++) {
+          w.get(block);
+          acc[c] += p == 1 ? sumAbs(block) : sumSquares(block);
+        }
+      }
+    } else {
+      double[][] f = filters(s);
+      for (int c = 0; c < n; c++) {
+        for (double x : f[c]) {
+          acc[c] += p == 1 ? Math.abs(x) : x * x;
+        }
+      }
+    }
+    if (p == 2) {
+      for (int c = 0; c < n; c++) {
+        acc[c] = Math.sqrt(acc[c]);
+      }
+    }
+    return acc;
+  }
+
+  // Four independent accumulators let the CPU overlap the additions.
+  private static double sumAbs(float[] x) {
+    double a0 = 0;
+    double a1 = 0;
+    double a2 = 0;
+    double a3 = 0;
+    int i = 0;
+    for (; i + 3 < x.length; i += 4) {
+      a0 += Math.abs(x[i]);
+      a1 += Math.abs(x[i + 1]);
+      a2 += Math.abs(x[i + 2]);
+      a3 += Math.abs(x[i + 3]);
+    }
+    for (; i < x.length; i++) {
+      a0 += Math.abs(x[i]);
+    }
+    return (a0 + a1) + (a2 + a3);
+  }
+
+  private static double sumSquares(float[] x) {
+    double a0 = 0;
+    double a1 = 0;
+    double a2 = 0;
+    double a3 = 0;
+    int i = 0;
+    for (; i + 3 < x.length; i += 4) {
+      a0 += (double) x[i] * x[i];
+      a1 += (double) x[i + 1] * x[i + 1];
+      a2 += (double) x[i + 2] * x[i + 2];
+      a3 += (double) x[i + 3] * x[i + 3];
+    }
+    for (; i < x.length; i++) {
+      a0 += (double) x[i] * x[i];
+    }
+    return (a0 + a1) + (a2 + a3);
+  }
+
   /** Averages per-position values of several slices into per-unit scores of {@code g}. */
   static double[] meanPerUnit(ChannelGroup g, List<ParameterSlice> slices, java.util.function.Function<ParameterSlice,
       double[]> perPosition) {
@@ -113,24 +190,13 @@ public final class Criteria {
     @Override
     public double[][] score(ChannelAnalysis analysis) {
       double[][] out = new double[analysis.groups().size()][];
-      for (ChannelGroup g : analysis.prunableGroups()) {
+      // Groups are independent: score them in parallel (each reads its own weights).
+      analysis.prunableGroups().parallelStream().forEach(g -> {
         List<ParameterSlice> ws = analysis.producerWeights(g);
-        if (ws.isEmpty()) {
-          continue;
+        if (!ws.isEmpty()) {
+          out[g.id()] = meanPerUnit(g, ws, s -> norms(s, p));
         }
-        out[g.id()] = meanPerUnit(g, ws, s -> {
-          double[][] f = filters(s);
-          double[] norms = new double[f.length];
-          for (int c = 0; c < f.length; c++) {
-            double acc = 0;
-            for (double x : f[c]) {
-              acc += p == 1 ? Math.abs(x) : x * x;
-            }
-            norms[c] = p == 1 ? acc : Math.sqrt(acc);
-          }
-          return norms;
-        });
-      }
+      });
       return out;
     }
   }

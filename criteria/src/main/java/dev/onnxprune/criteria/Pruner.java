@@ -14,7 +14,6 @@ import dev.onnxprune.surgery.PlanCost;
 import dev.onnxprune.surgery.PrunePlan;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.function.BiConsumer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -39,23 +38,7 @@ public final class Pruner {
   private final int roundTo;
   private final boolean verify;
   private final Sessions sessions;
-  private final BiConsumer<String, Duration> listener;
-
-  /** Calls the listener with each finished phase and its wall time. */
-  private static final class Phases {
-    private final BiConsumer<String, Duration> listener;
-    private long start = System.nanoTime();
-
-    Phases(BiConsumer<String, Duration> listener) {
-      this.listener = listener;
-    }
-
-    void done(String phase) {
-      long now = System.nanoTime();
-      listener.accept(phase, Duration.ofNanos(now - start));
-      start = now;
-    }
-  }
+  private final PruneProgress progress;
 
   private Pruner(Builder b) {
     this.criterion = Objects.requireNonNull(b.criterion, "criterion");
@@ -65,7 +48,7 @@ public final class Pruner {
     this.roundTo = b.roundTo;
     this.verify = b.verify;
     this.sessions = b.sessions;
-    this.listener = b.listener;
+    this.progress = b.progress;
   }
 
   public static Builder builder() {
@@ -79,27 +62,27 @@ public final class Pruner {
    * @throws IOException when verification cannot run the models
    */
   public PruneResult prune(Model model) throws IOException {
-    Phases ph = new Phases(listener);
+    long t = System.nanoTime();
     byte[] original = verify ? OnnxModels.toBytes(model) : null;
     ChannelAnalysis analysis = ChannelAnalysis.analyze(model);
-    int nodesBefore = model.graph().nodes().size();
-    ph.done("analyse");
-    double[][] scores = criterion.score(analysis);
-    ph.done("score");
     PlanCost cost = PlanCost.of(analysis);
     CostReport before = cost.baselineReport();
-    PrunePlan plan = new Allocator(analysis, scores, cost, minChannels, roundTo).allocate(target, global);
+    int nodesBefore = model.graph().nodes().size();
+    t = done(PruneProgress.Phase.ANALYSING, t);
+    double[][] scores = criterion.score(analysis);
+    t = done(PruneProgress.Phase.SCORING, t);
+    Allocator allocator = new Allocator(analysis, scores, cost, minChannels, roundTo);
+    PrunePlan plan = allocator.allocate(target, global);
     List<PruneReport.Group> groups = describe(analysis, scores, plan);
-    ph.done("allocate");
+    t = done(PruneProgress.Phase.ALLOCATING, t);
     new ChannelPruningPass(plan).run();
-    ph.done("apply");
     CostReport after = CostModel.analyze(model);
     double achieved = switch (target.kind()) {
       case FLOPS -> 1 - (double) after.totalFlops() / before.totalFlops();
       case PARAMS -> 1 - (double) after.totalParams() / before.totalParams();
-      case RATIO -> (double) plan.removedCount()
-          / Math.max(1, analysis.prunableGroups().stream().mapToInt(ChannelGroup::size).sum());
+      case RATIO -> (double) plan.removedCount() / Math.max(1, allocator.scoredChannels());
     };
+    t = done(PruneProgress.Phase.APPLYING, t);
     PruneReport.Verification v = null;
     if (verify) {
       try {
@@ -107,11 +90,18 @@ public final class Pruner {
       } catch (OrtException e) {
         throw new IOException("verification could not run the models in ONNX Runtime: " + e.getMessage(), e);
       }
-      ph.done("verify");
+      done(PruneProgress.Phase.VERIFYING, t);
     }
     PruneReport report = new PruneReport(criterion.name(), target.toString(), global ? "global" : "uniform", groups,
         totals(before, nodesBefore), totals(after, model.graph().nodes().size()), achieved, v);
     return new PruneResult(model, plan, report);
+  }
+
+  /** Tells the listener {@code phase} ended; returns the time the next phase starts. */
+  private long done(PruneProgress.Phase phase, long start) {
+    long now = System.nanoTime();
+    progress.finished(phase, Duration.ofNanos(now - start));
+    return System.nanoTime();
   }
 
   private static PruneReport.Totals totals(CostReport c, int nodes) {
@@ -148,16 +138,7 @@ public final class Pruner {
     private int roundTo = 1;
     private boolean verify;
     private Sessions sessions = Sessions.cpu();
-    private BiConsumer<String, Duration> listener = (phase, time) -> { };
-
-    /**
-     * Called after each phase (analyse, score, allocate, apply, verify) with its wall time, for
-     * progress output.
-     */
-    public Builder listener(BiConsumer<String, Duration> l) {
-      this.listener = Objects.requireNonNull(l);
-      return this;
-    }
+    private PruneProgress progress = PruneProgress.NONE;
 
     /** The importance criterion (default L1). */
     public Builder criterion(Criterion c) {
@@ -198,6 +179,12 @@ public final class Pruner {
     /** Sessions (device, threads) used for verification. */
     public Builder sessions(Sessions s) {
       this.sessions = s;
+      return this;
+    }
+
+    /** Told when each phase of {@link #prune} ends, with its wall time (default: nobody). */
+    public Builder progress(PruneProgress p) {
+      this.progress = Objects.requireNonNull(p, "progress");
       return this;
     }
 

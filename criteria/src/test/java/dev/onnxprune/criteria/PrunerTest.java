@@ -8,6 +8,8 @@ import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.cost.CostModel;
 import dev.onnxprune.testmodels.TestModels;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -48,6 +50,17 @@ class PrunerTest {
         () -> Pruner.builder().target(Target.flops(0.999)).minChannels(8).build().prune(m));
     assertTrue(e.getMessage().startsWith("target flops 0.999 cannot be reached: with at least 8 channel(s) per group"),
         e.getMessage());
+  }
+
+  @Test
+  void progressHearsEveryPhaseInOrderWithItsTime() throws Exception {
+    Model m = OnnxModels.read(TestModels.model("resnet20.onnx"));
+    List<PruneProgress.Phase> heard = new ArrayList<>();
+    Pruner.builder().target(Target.ratio(0.25)).verify(true).progress((phase, took) -> {
+      assertTrue(!took.isNegative(), phase + " took " + took);
+      heard.add(phase);
+    }).build().prune(m);
+    assertEquals(List.of(PruneProgress.Phase.values()), heard);
   }
 
   @Test

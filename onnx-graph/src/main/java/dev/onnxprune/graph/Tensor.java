@@ -200,6 +200,25 @@ public final class Tensor {
     return raw != null || mapped != null;
   }
 
+  /**
+   * Copies {@code length} element bytes from byte {@code offset} into {@code dst} (a plain
+   * array copy for data in memory).
+   */
+  public void copyBytes(long offset, byte[] dst, int dstOffset, int length) {
+    ByteString r;
+    synchronized (this) {
+      r = raw;
+    }
+    if (r == null && mapped == null) {
+      r = rawBytes();
+    }
+    if (r != null) {
+      r.copyTo(dst, Math.toIntExact(offset), dstOffset, length);
+    } else {
+      buffer().get(Math.toIntExact(offset), dst, dstOffset, length);
+    }
+  }
+
   /** A read-only little-endian view of the element bytes (of the mapping itself for external data). */
   public ByteBuffer buffer() {
     synchronized (this) {

@@ -6,7 +6,6 @@ import dev.onnxprune.graph.GraphException;
 import dev.onnxprune.graph.Node;
 import dev.onnxprune.graph.Tensor;
 import dev.onnxprune.graph.Value;
-import java.nio.ByteBuffer;
 import java.util.BitSet;
 
 /**
@@ -69,15 +68,152 @@ final class Applier {
     if (rm == null || n.input(i) == null) {
       return;
     }
-    Tensor t = Analyzer.constant(n.input(i));
-    if (t == null) {
+    String what = n.describe() + " input " + i + " '" + n.input(i).name() + "'";
+    enqueue(n, i, t -> {
+      if (t.dim(axis) != rm.length) {
+        throw new GraphException(what + " has " + t.dim(axis) + " entries on axis " + axis + ", the channel map has "
+            + rm.length);
+      }
+      return slice(t, axis, rm);
+    });
+  }
+
+  private record Slot(Node node, int input) {
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Slot s && s.node == node && s.input == input;
+    }
+
+    @Override
+    public int hashCode() {
+      return System.identityHashCode(node) * 31 + input;
+    }
+  }
+
+  /** Slices to make, per (node, input), composed in the order rules asked for them. */
+  private final java.util.Map<Slot, java.util.function.UnaryOperator<Tensor>> pending = new java.util.LinkedHashMap<>();
+
+  private void enqueue(Node n, int i, java.util.function.UnaryOperator<Tensor> slicing) {
+    if (Analyzer.constant(n.input(i)) == null) {
       throw new GraphException(n.describe() + " input " + i + " '" + n.input(i).name() + "' is not a constant");
     }
-    if (t.dim(axis) != rm.length) {
-      throw new GraphException(n.describe() + " input " + i + " '" + n.input(i).name() + "' has " + t.dim(axis)
-          + " entries on axis " + axis + ", the channel map has " + rm.length);
+    pending.merge(new Slot(n, i), slicing, (first, then) -> t -> then.apply(first.apply(t)));
+  }
+
+  /**
+   * Makes the queued slices (in parallel: each reads one constant and builds a new one), then
+   * points each node at its new constant.
+   */
+  void flush() {
+    java.util.List<Slot> slots = new java.util.ArrayList<>(pending.keySet());
+    Tensor[] made = new Tensor[slots.size()];
+    java.util.stream.IntStream.range(0, slots.size()).parallel().forEach(k -> {
+      Slot s = slots.get(k);
+      made[k] = pending.get(s).apply(Analyzer.constant(s.node().input(s.input())));
+    });
+    for (int k = 0; k < made.length; k++) {
+      replaceConstant(slots.get(k).node(), slots.get(k).input(), made[k]);
     }
-    replaceConstant(n, i, slice(t, axis, rm));
+    pending.clear();
+  }
+
+  /** Slices axes 0 and 1 of constant input {@code i} in one pass (either may be null: kept whole). */
+  void sliceInput01(Node n, int i, boolean[] rm0, boolean[] rm1) {
+    if (rm0 == null) {
+      sliceInput(n, i, 1, rm1);
+      return;
+    }
+    if (rm1 == null) {
+      sliceInput(n, i, 0, rm0);
+      return;
+    }
+    String what = n.describe() + " input " + i;
+    enqueue(n, i, t -> {
+      if (t.rank() < 2 || t.dim(0) != rm0.length || t.dim(1) != rm1.length) {
+        throw new GraphException(what + " does not match the channel maps it is sliced by");
+      }
+      return slice01(t, rm0, rm1);
+    });
+  }
+
+  /** A copy of {@code t} without positions {@code rm0} of axis 0 and {@code rm1} of axis 1, in one pass. */
+  static Tensor slice01(Tensor t, boolean[] rm0, boolean[] rm1) {
+    long[] dims = t.dims();
+    int elem = t.dataType().bits() / 8;
+    long inner = elem;
+    for (int d = 2; d < dims.length; d++) {
+      inner *= dims[d];
+    }
+    int block = Math.toIntExact(inner);
+    int k0 = kept(rm0);
+    int k1 = kept(rm1);
+    dims[0] = k0;
+    dims[1] = k1;
+    if (elem == 4) {
+      // Element-wise copy through int arrays: 1x1 conv weights have 4-byte blocks.
+      int[] src = ints(t);
+      int per = block / 4;
+      int[] keptB = keptIndices(rm1);
+      int[] dst = new int[k0 * k1 * per];
+      int q = 0;
+      for (int a = 0; a < rm0.length; a++) {
+        if (rm0[a]) {
+          continue;
+        }
+        int rowBase = a * rm1.length;
+        if (per == 1) {
+          for (int b : keptB) {
+            dst[q++] = src[rowBase + b];
+          }
+        } else {
+          for (int b : keptB) {
+            System.arraycopy(src, (rowBase + b) * per, dst, q, per);
+            q += per;
+          }
+        }
+      }
+      return Tensor.ofRaw(t.dataType(), dims, bytes(dst));
+    }
+    if (elem == 0 || t.dataType().bits() % 8 != 0) {
+      throw new GraphException("cannot slice " + t + ": elements of " + t.dataType() + " are not whole bytes");
+    }
+    byte[] out = new byte[Math.toIntExact((long) k0 * k1 * inner)];
+    int o = 0;
+    for (int a = 0; a < rm0.length; a++) {
+      if (rm0[a]) {
+        continue;
+      }
+      for (int b = 0; b < rm1.length; b++) {
+        if (!rm1[b]) {
+          t.copyBytes(((long) a * rm1.length + b) * inner, out, o, block);
+          o += block;
+        }
+      }
+    }
+    return Tensor.ofRaw(t.dataType(), dims, UnsafeByteOperations.unsafeWrap(out));
+  }
+
+  private static int[] keptIndices(boolean[] rm) {
+    int[] out = new int[kept(rm)];
+    int k = 0;
+    for (int i = 0; i < rm.length; i++) {
+      if (!rm[i]) {
+        out[k++] = i;
+      }
+    }
+    return out;
+  }
+
+  private static int[] ints(Tensor t) {
+    int[] a = new int[Math.toIntExact(t.elementCount())];
+    t.buffer().asIntBuffer().get(a);
+    return a;
+  }
+
+  private static ByteString bytes(int[] a) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(a.length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.asIntBuffer().put(a);
+    return UnsafeByteOperations.unsafeWrap(b.array());
   }
 
   /**
@@ -112,15 +248,30 @@ final class Applier {
       inner *= dims[d];
     }
     int keep = kept(rm);
-    ByteBuffer src = t.buffer();
+    if (elem == 4) {
+      int[] src = ints(t);
+      int per = Math.toIntExact(inner / 4);
+      int[] dst = new int[Math.toIntExact(outer * keep * per)];
+      int q = 0;
+      for (long a = 0; a < outer; a++) {
+        for (int c = 0; c < rm.length; c++) {
+          if (!rm[c]) {
+            int from = Math.toIntExact((a * rm.length + c) * per);
+            System.arraycopy(src, from, dst, q, per);
+            q += per;
+          }
+        }
+      }
+      dims[axis] = keep;
+      return Tensor.ofRaw(t.dataType(), dims, bytes(dst));
+    }
     byte[] out = new byte[Math.toIntExact(outer * keep * inner)];
     int block = Math.toIntExact(inner);
     int o = 0;
     for (long a = 0; a < outer; a++) {
       for (int c = 0; c < rm.length; c++) {
         if (!rm[c]) {
-          int from = Math.toIntExact((a * rm.length + c) * inner);
-          src.get(from, out, o, block);
+          t.copyBytes((a * rm.length + c) * inner, out, o, block);
           o += block;
         }
       }

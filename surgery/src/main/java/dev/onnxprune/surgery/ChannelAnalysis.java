@@ -35,6 +35,9 @@ public final class ChannelAnalysis {
   private final int[][] unitRoots;
   /** Group and unit index of each root id. */
   private final Map<Integer, int[]> unitOfRoot;
+  /** Group and unit index of every channel id (resolved once; the union-find is final). */
+  private final int[] groupOfId;
+  private final int[] unitOfId;
 
   private ChannelAnalysis(Model model, Analyzer state) {
     this.model = model;
@@ -67,6 +70,13 @@ public final class ChannelAnalysis {
         }
       }
     }
+    groupOfId = new int[uf.count()];
+    unitOfId = new int[uf.count()];
+    for (int id = 0; id < uf.count(); id++) {
+      int[] gu = unitOfRoot.get(uf.find(id));
+      groupOfId[id] = gu[0];
+      unitOfId[id] = gu[1];
+    }
     int n = unitsPerGroup.size();
     unitRoots = new int[n][];
     List<Set<String>> reasons = new ArrayList<>();
@@ -79,7 +89,7 @@ public final class ChannelAnalysis {
       producers.add(new ArrayList<>());
     }
     for (Analyzer.Block b : state.blocks) {
-      reasons.get(groupOf(b.id())).add(b.reason());
+      reasons.get(groupOfId[b.id()]).add(b.reason());
     }
     for (Analyzer.Space s : state.spaces) {
       if (!s.fixed()) {
@@ -147,25 +157,27 @@ public final class ChannelAnalysis {
 
   /** Group of a channel id. */
   int groupOf(int id) {
-    return unitOfRoot.get(state.uf.find(id))[0];
+    return groupOfId != null ? groupOfId[id] : unitOfRoot.get(state.uf.find(id))[0];
   }
 
   /** Unit index (channel index within its group) of a channel id. */
   int unitOf(int id) {
-    return unitOfRoot.get(state.uf.find(id))[1];
+    return unitOfId != null ? unitOfId[id] : unitOfRoot.get(state.uf.find(id))[1];
   }
 
   /** The channel ids of every unit in {@code removals}: group id -> unit indices. */
   java.util.BitSet removedIds(Map<Integer, int[]> removals) {
-    Set<Integer> roots = new java.util.HashSet<>();
+    boolean[][] gone = new boolean[groups.size()][];
     for (Map.Entry<Integer, int[]> e : removals.entrySet()) {
+      gone[e.getKey()] = new boolean[groups.get(e.getKey()).size()];
       for (int u : e.getValue()) {
-        roots.add(unitRoots[e.getKey()][u]);
+        gone[e.getKey()][u] = true;
       }
     }
-    java.util.BitSet out = new java.util.BitSet(state.uf.count());
-    for (int id = 0; id < state.uf.count(); id++) {
-      if (roots.contains(state.uf.find(id))) {
+    java.util.BitSet out = new java.util.BitSet(groupOfId.length);
+    for (int id = 0; id < groupOfId.length; id++) {
+      boolean[] g = gone[groupOfId[id]];
+      if (g != null && g[unitOfId[id]]) {
         out.set(id);
       }
     }
@@ -234,8 +246,8 @@ public final class ChannelAnalysis {
   private int[] unitsOf(ChannelGroup group, ChannelMap m) {
     int[] units = new int[m.length()];
     for (int p = 0; p < units.length; p++) {
-      int[] gu = unitOfRoot.get(state.uf.find(m.ids()[p]));
-      units[p] = gu[0] == group.id() ? gu[1] : -1;
+      int id = m.ids()[p];
+      units[p] = groupOfId[id] == group.id() ? unitOfId[id] : -1;
     }
     return units;
   }

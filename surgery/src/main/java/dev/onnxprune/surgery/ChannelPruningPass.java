@@ -47,6 +47,7 @@ public final class ChannelPruningPass {
     for (Node n : new ArrayList<>(g.nodes())) {
       ChannelRules.forNode(n).apply(n, p);
     }
+    p.flush();
     g.removeDeadCode();
     // Types of values whose channels changed are stale: forget their shapes and infer again.
     for (Value v : analysis.state.maps.keySet()) {

@@ -318,8 +318,7 @@ final class ChannelRules {
       boolean[] rmOut = p.removedPositions(n.output(0));
       switch (kind(n, w)) {
         case DENSE -> {
-          p.sliceInput(n, 1, 0, rmOut);
-          p.sliceInput(n, 1, 1, rmIn);
+          p.sliceInput01(n, 1, rmOut, rmIn);
           p.sliceInput(n, 2, 0, rmOut);
         }
         case DEPTHWISE -> {

@@ -50,6 +50,7 @@ public final class PlanCost {
 
   /** Costs after removing the channel ids {@code removed}. */
   Costs evaluate(BitSet removed) {
+    keptCache.clear();
     double macs = 0;
     double flops = 0;
     double params = baseline.totalParams();
@@ -75,11 +76,24 @@ public final class PlanCost {
     return out;
   }
 
+  /** Kept fraction per channel map within one evaluation (channel-wise ops share their maps). */
+  private final java.util.IdentityHashMap<ChannelMap, Double> keptCache = new java.util.IdentityHashMap<>();
+
   private double kept(Value v, BitSet removed) {
     ChannelMap m = analysis.state.map(v);
     if (m == null) {
       return 1;
     }
+    Double cached = keptCache.get(m);
+    if (cached != null) {
+      return cached;
+    }
+    double k = keptFraction(m, removed);
+    keptCache.put(m, k);
+    return k;
+  }
+
+  private static double keptFraction(ChannelMap m, BitSet removed) {
     int gone = 0;
     for (int id : m.ids()) {
       if (removed.get(id)) {

@@ -1,0 +1,171 @@
+package dev.onnxprune.cli;
+
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.onnxprune.cli.TextTable.Align;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.surgery.MagnitudeMasking;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code onnx-prune mask MODEL -o OUT (--sparsity S [--global] | --nm N:M) [--json]}:
+ * unstructured magnitude masking through {@link MagnitudeMasking}; the graph keeps its shapes,
+ * the zeros are in the weights.
+ */
+@Command(name = "mask",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    sortOptions = false,
+    description = {
+        "Zeroes the weights of smallest magnitude in the Conv, ConvTranspose, Gemm and MatMul weights (unstructured"
+            + " sparsity; shapes do not change) and prints, per weight, how many of its elements are zero.",
+        "--sparsity S zeroes that fraction of every weight (or, with --global, of all weights under one magnitude"
+            + " threshold). --nm N:M keeps the N largest of every M consecutive weights along the input axis (2:4 is"
+            + " what sparse tensor cores run); weights whose input axis is not a multiple of M stay dense, with a"
+            + " note."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
+    footerHeading = "%nJSON fields (--json):%n",
+    footer = {
+        "  format             \"" + MaskCommand.FORMAT + "\"",
+        "  input, output, mode (\"per-layer S\", \"global S\" or \"N:M\")",
+        "  layers[]           {weight, node, elements, zeros, sparsity, note}",
+        "  elements, zeros, sparsity   totals over the masked weights"})
+public final class MaskCommand implements Callable<Integer> {
+  /** Version tag of the --json layout. */
+  static final String FORMAT = "onnx-prune.mask/1";
+
+  private static final Pattern NM = Pattern.compile("(\\d{1,9}):(\\d{1,9})");
+
+  @Mixin
+  CommonOptions common;
+
+  @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx file to mask.")
+  Path model;
+
+  @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "The .onnx file to write.")
+  Path output;
+
+  @ArgGroup(exclusive = true, multiplicity = "1", heading = "How much (exactly one of):%n")
+  Mode mode;
+
+  /** Magnitude sparsity, or N:M; picocli allows exactly one. */
+  static final class Mode {
+    @ArgGroup(exclusive = false, multiplicity = "1")
+    Magnitude magnitude;
+
+    @Option(names = "--nm", required = true, paramLabel = "N:M",
+        description = "Keep the N largest of every M consecutive input weights, e.g. 2:4.")
+    String nm;
+  }
+
+  /** --sparsity with its optional --global. */
+  static final class Magnitude {
+    @Option(names = "--sparsity", required = true, paramLabel = "S",
+        description = "Fraction of weights to zero, in (0, 1).")
+    double sparsity;
+
+    @Option(names = "--global", description = "One magnitude threshold over all weights (layers differ).")
+    boolean global;
+  }
+
+  @Option(names = "--json", description = "Print the per-layer table and totals as one JSON document.")
+  boolean json;
+
+  @Option(names = "--external-data", description = "Write every tensor of 1 KiB or more to OUT.data beside OUT.")
+  boolean externalData;
+
+  /** What --json prints. */
+  @JsonPropertyOrder({"format", "input", "output", "mode", "layers", "elements", "zeros", "sparsity"})
+  record Report(String format, String input, String output, String mode, List<Layer> layers, long elements,
+      long zeros, double sparsity) {}
+
+  /** One masked weight. */
+  @JsonPropertyOrder({"weight", "node", "elements", "zeros", "sparsity", "note"})
+  record Layer(String weight, String node, long elements, long zeros, double sparsity, String note) {}
+
+  @Override
+  public Integer call() {
+    return common.run(() -> {
+      MagnitudeMasking pass = configure();
+      if (Files.isDirectory(output)) {
+        throw new CommandFailure(Messages.outputIsDirectory(output));
+      }
+      Model m = OnnxModels.read(model);
+      MagnitudeMasking.Result r = pass.run(m);
+      ModelFiles.write(m, output, externalData);
+
+      List<Layer> layers = new ArrayList<>();
+      for (MagnitudeMasking.Layer l : r.layers()) {
+        layers.add(new Layer(l.weight(), l.node(), l.elements(), l.zeros(), l.sparsity(), l.note()));
+      }
+      Report report = new Report(FORMAT, model.toString(), output.toString(), modeText(), layers, r.elements(),
+          r.zeros(), r.sparsity());
+      if (json) {
+        common.out().println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report));
+      } else {
+        print(report, common.out());
+      }
+      return ExitCodes.OK;
+    });
+  }
+
+  private MagnitudeMasking configure() throws UsageFailure {
+    if (mode.nm == null) {
+      return UsageFailure.check("--sparsity",
+          () -> MagnitudeMasking.magnitude(mode.magnitude.sparsity, mode.magnitude.global));
+    }
+    Matcher nm = NM.matcher(mode.nm.strip());
+    if (!nm.matches()) {
+      throw new UsageFailure(Messages.badNm(mode.nm));
+    }
+    int n = Integer.parseInt(nm.group(1));
+    int m = Integer.parseInt(nm.group(2));
+    return UsageFailure.check("--nm", () -> MagnitudeMasking.nm(n, m));
+  }
+
+  private String modeText() {
+    if (mode.nm != null) {
+      return mode.nm.strip();
+    }
+    return (mode.magnitude.global ? "global " : "per-layer ") + mode.magnitude.sparsity;
+  }
+
+  private static void print(Report r, PrintWriter out) {
+    TextTable t = new TextTable("  ", Align.LEFT, Align.LEFT, Align.RIGHT, Align.RIGHT, Align.RIGHT, Align.LEFT)
+        .row("weight", "node", "elements", "zeros", "sparsity", "note");
+    for (Layer l : r.layers()) {
+      t.row(l.weight(), l.node(), Units.grouped(l.elements()), Units.grouped(l.zeros()), percent(l.sparsity()),
+          l.note());
+    }
+    out.println("masked weights (" + r.mode() + ")");
+    t.print(out);
+    out.println();
+    out.println("total sparsity " + percent(r.sparsity()) + ": " + Units.grouped(r.zeros()) + " of "
+        + Units.grouped(r.elements()) + " weights are zero");
+    long dense = r.layers().stream().filter(l -> !l.note().isEmpty()).count();
+    if (dense > 0) {
+      out.println(dense + " weight(s) left dense (see their notes)");
+    }
+    out.println("wrote " + r.output());
+  }
+
+  private static String percent(double fraction) {
+    return String.format(Locale.ROOT, "%.1f%%", 100 * fraction);
+  }
+}

@@ -1,0 +1,185 @@
+package dev.onnxprune.cli;
+
+import dev.onnxprune.criteria.Criteria;
+import dev.onnxprune.criteria.Criterion;
+import dev.onnxprune.criteria.Equivalence;
+import dev.onnxprune.criteria.PruneReport;
+import dev.onnxprune.criteria.PruneResult;
+import dev.onnxprune.criteria.Pruner;
+import dev.onnxprune.criteria.Target;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.runtime.Device;
+import dev.onnxprune.runtime.Sessions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P) ...}:
+ * structured channel pruning through {@link Pruner}; this class only adapts options, prints
+ * and writes. OUT is written last, and only when {@code --verify} (if given) passed.
+ */
+@Command(name = "prune",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    sortOptions = false,
+    description = {
+        "Removes whole channels (filters) from a model: channel groups that must go together are found by"
+            + " dependency analysis, scored by a criterion, and the lowest-scored channels are removed until the"
+            + " target is met.",
+        "Prints progress lines on stderr (reading, analysing, scoring, allocating, applying, verifying, writing,"
+            + " with their times) and a before/after summary on stdout. With --verify, OUT is written only when the"
+            + " pruned model computes what MODEL computes with the removed channels zeroed; otherwise the command"
+            + " fails (exit 1) and writes no model."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {ExitCodes.OK_LINE,
+        "1:Failed: the target cannot be reached, verification failed (OUT not written), or reading/writing failed.",
+        "2:Usage error: no target or more than one, or a bad option value (one line naming the option)."},
+    footerHeading = "%nReport (--report FILE, JSON):%n",
+    footer = {
+        "  criterion, target  as given; allocation: uniform or global",
+        "  achieved           fraction of the target's measure removed",
+        "  before, after      {params, macs, flops, nodes}",
+        "  groups[]           {id, producers[], members[] (\"node (Op, role)\"),",
+        "                      channels, kept, removed[], prunable, reasons[],",
+        "                      scores {min, mean, max, removedMean} (null: not scored)}",
+        "  verify             {maxAbsDiff, maxRelDiff, batches, passed} (null: no --verify)",
+        "The report is written also when verification fails, to show what was removed."})
+public final class PruneCommand implements Callable<Integer> {
+  @Mixin
+  CommonOptions common;
+
+  @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx file to prune.")
+  Path model;
+
+  @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "The .onnx file to write.")
+  Path output;
+
+  @Option(names = "--criterion", required = true, paramLabel = "NAME",
+      description = "How channels are scored: l1 or l2 (filter norm), bn (BatchNormalization |gamma|), fpgm"
+          + " (geometric median), random.")
+  String criterion;
+
+  @ArgGroup(exclusive = true, multiplicity = "1", heading = "Target (exactly one):%n")
+  TargetOption target;
+
+  /** The three ways to say how much to remove; picocli allows exactly one. */
+  static final class TargetOption {
+    @Option(names = "--ratio", required = true, paramLabel = "R",
+        description = "Remove this fraction (0..1) of the channels of each prunable group (of all, with --global).")
+    Double ratio;
+
+    @Option(names = "--flops", required = true, paramLabel = "F",
+        description = "Remove at least this fraction (0..1) of the model's FLOPs.")
+    Double flops;
+
+    @Option(names = "--params", required = true, paramLabel = "P",
+        description = "Remove at least this fraction (0..1) of the model's parameters.")
+    Double params;
+  }
+
+  @Option(names = "--global",
+      description = "Rank channels across groups (scores normalised per group and by cost) instead of removing the"
+          + " same fraction from every group.")
+  boolean global;
+
+  @Option(names = "--round", paramLabel = "N", defaultValue = "1",
+      description = "Round kept channel counts up to a multiple of N, such as 8 (default ${DEFAULT-VALUE}: no rounding).")
+  int roundTo;
+
+  @Option(names = "--min-channels", paramLabel = "N", defaultValue = "1",
+      description = "Channels every group keeps at least (default ${DEFAULT-VALUE}).")
+  int minChannels;
+
+  @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
+      description = "Seed of the random criterion (default ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--verify",
+      description = "Run the pruned model against MODEL with the removed channels masked, in ONNX Runtime on random"
+          + " inputs; write OUT only when they agree.")
+  boolean verify;
+
+  @Option(names = "--report", paramLabel = "FILE", description = "Write what was pruned, per group, as JSON.")
+  Path report;
+
+  @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
+      description = "Where --verify runs: cpu, cuda, or auto (CUDA when it starts, else CPU; default).")
+  String device;
+
+  @Option(names = "--external-data",
+      description = "Write every tensor of 1 KiB or more to OUT.data beside OUT.")
+  boolean externalData;
+
+  @Override
+  public Integer call() {
+    return common.run(() -> {
+      PhaseLog log = new PhaseLog(common.err());
+      Pruner pruner = configure(log);
+      if (Files.isDirectory(output)) {
+        throw new CommandFailure(Messages.outputIsDirectory(output));
+      }
+      if (report != null && Files.isDirectory(report)) {
+        throw new CommandFailure(Messages.optionIsDirectory("--report", report));
+      }
+      log.start();
+      Model m = OnnxModels.read(model);
+      long bytesBefore = Files.size(model) + ModelFiles.externalDataBytes(m, model);
+      log.done("reading", model.getFileName().toString());
+
+      PruneResult result;
+      try {
+        result = pruner.prune(m);
+      } catch (IllegalArgumentException e) {
+        // from prune() (not from configuration): the target cannot be reached, or nothing can be pruned
+        throw new CommandFailure(Messages.cannotPrune(e.getMessage()));
+      }
+      PruneReport r = result.report();
+      if (report != null) {
+        r.write(report);
+      }
+      ModelFiles.Written written = null;
+      boolean failed = r.verify() != null && !r.verify().passed();
+      if (!failed) {
+        log.start();
+        written = ModelFiles.write(result.model(), output, externalData);
+        log.done("writing", output.getFileName().toString());
+      }
+      PruneText.print(r, chosenTarget(), bytesBefore, written == null ? null : written.totalBytes(),
+          common.verbose(), common.out());
+      if (failed) {
+        throw new CommandFailure(Messages.verificationFailed(r.verify().maxRelDiff(), Equivalence.TOLERANCE, output));
+      }
+      common.out().println();
+      common.out().println("wrote " + output + (report != null ? "; report " + report : ""));
+      return ExitCodes.OK;
+    });
+  }
+
+  /** The pruner the options describe; a bad value is a {@link UsageFailure} naming its option. */
+  private Pruner configure(PhaseLog log) throws UsageFailure {
+    Criterion c = UsageFailure.check("--criterion", () -> Criteria.byName(criterion, seed));
+    Target t = chosenTarget();
+    Device d = UsageFailure.check("--device", () -> Device.parse(device));
+    // the builder names --round and --min-channels in its messages
+    return UsageFailure.check(null, () -> Pruner.builder().criterion(c).target(t).global(global)
+        .minChannels(minChannels).roundTo(roundTo).verify(verify).sessions(new Sessions(d, 0, 0))
+        .progress(log).build());
+  }
+
+  private Target chosenTarget() throws UsageFailure {
+    if (target.ratio != null) {
+      return UsageFailure.check("--ratio", () -> Target.ratio(target.ratio));
+    }
+    if (target.flops != null) {
+      return UsageFailure.check("--flops", () -> Target.flops(target.flops));
+    }
+    return UsageFailure.check("--params", () -> Target.params(target.params));
+  }
+}

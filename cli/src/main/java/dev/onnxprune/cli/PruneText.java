@@ -1,0 +1,100 @@
+package dev.onnxprune.cli;
+
+import dev.onnxprune.cli.TextTable.Align;
+import dev.onnxprune.criteria.Equivalence;
+import dev.onnxprune.criteria.PruneReport;
+import dev.onnxprune.criteria.Target;
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Locale;
+
+/** The human-readable summary of a {@link PruneReport}: before/after table, target, groups, verification. */
+final class PruneText {
+  private PruneText() {}
+
+  /**
+   * Prints the summary; {@code bytesAfter} is null when no file was written (failed
+   * verification). {@code groups} adds one row per channel group.
+   */
+  static void print(PruneReport r, Target target, long bytesBefore, Long bytesAfter, boolean groups,
+      PrintWriter out) {
+    PruneReport.Totals b = r.before();
+    PruneReport.Totals a = r.after();
+    TextTable t = new TextTable("  ", Align.LEFT, Align.RIGHT, Align.RIGHT, Align.RIGHT)
+        .row("", "before", "after", "change");
+    t.row("parameters", Units.count(b.params()), Units.count(a.params()), change(b.params(), a.params()));
+    t.row("MACs", Units.count(b.macs()), Units.count(a.macs()), change(b.macs(), a.macs()));
+    t.row("FLOPs", Units.count(b.flops()), Units.count(a.flops()), change(b.flops(), a.flops()));
+    t.row("nodes", Integer.toString(b.nodes()), Integer.toString(a.nodes()), change(b.nodes(), a.nodes()));
+    t.row("file size", Units.bytes(bytesBefore), bytesAfter == null ? "not written" : Units.bytes(bytesAfter),
+        bytesAfter == null ? "" : change(bytesBefore, bytesAfter));
+    out.println("before / after");
+    t.print(out);
+    out.println();
+
+    TextTable s = new TextTable("", Align.LEFT, Align.LEFT);
+    s.row("achieved", String.format(Locale.ROOT, "%s of %s removed (target %s; criterion %s, %s)",
+        percent(r.achieved()), measure(target.kind()), percent(target.fraction()), r.criterion(), r.allocation()));
+    s.row("groups", groupCounts(r.groups()));
+    if (r.verify() != null) {
+      PruneReport.Verification v = r.verify();
+      s.row("verify", String.format(Locale.ROOT, "%s  max abs diff %.3g, max rel diff %.3g (tolerance %.0e; %d"
+              + " random batches, against MODEL with the removed channels masked)",
+          v.passed() ? "PASS" : "FAIL", v.maxAbsDiff(), v.maxRelDiff(), Equivalence.TOLERANCE, v.batches()));
+    }
+    s.print(out);
+    if (groups) {
+      out.println();
+      out.println("channel groups");
+      TextTable gt = new TextTable("  ", Align.RIGHT, Align.RIGHT, Align.RIGHT, Align.LEFT, Align.LEFT)
+          .row("id", "channels", "kept", "producers", "note");
+      for (PruneReport.Group g : r.groups()) {
+        String note = !g.prunable() ? "unprunable: " + String.join("; ", g.reasons())
+            : g.scores() == null ? "not scored by " + r.criterion() : "";
+        gt.row(Integer.toString(g.id()), Integer.toString(g.channels()), Integer.toString(g.kept()),
+            InspectText.abbreviate(g.producers(), 2), note);
+      }
+      gt.print(out);
+    }
+  }
+
+  private static String groupCounts(List<PruneReport.Group> groups) {
+    long pruned = groups.stream().filter(g -> g.kept() < g.channels()).count();
+    long unprunable = groups.stream().filter(g -> !g.prunable()).count();
+    long unscored = groups.stream().filter(g -> g.prunable() && g.scores() == null).count();
+    long whole = groups.stream().filter(g -> g.prunable() && g.scores() != null && g.kept() == g.channels()).count();
+    StringBuilder sb = new StringBuilder();
+    sb.append(pruned).append(" of ").append(groups.size()).append(" pruned");
+    if (whole > 0) {
+      sb.append(", ").append(whole).append(" kept whole");
+    }
+    if (unscored > 0) {
+      sb.append(", ").append(unscored).append(" not scored by the criterion");
+    }
+    sb.append(", ").append(unprunable).append(" unprunable");
+    return sb.toString();
+  }
+
+  private static String measure(Target.Kind kind) {
+    return switch (kind) {
+      case RATIO -> "the channels of prunable groups";
+      case FLOPS -> "FLOPs";
+      case PARAMS -> "parameters";
+    };
+  }
+
+  static String percent(double fraction) {
+    return String.format(Locale.ROOT, "%.1f%%", 100 * fraction);
+  }
+
+  /** "-50.2%", "+0.0%", "0" for no change. */
+  static String change(long before, long after) {
+    if (before == after) {
+      return "0";
+    }
+    if (before == 0) {
+      return "n/a";
+    }
+    return String.format(Locale.ROOT, "%+.1f%%", 100.0 * (after - before) / before);
+  }
+}

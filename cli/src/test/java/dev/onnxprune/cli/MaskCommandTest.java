@@ -1,0 +1,109 @@
+package dev.onnxprune.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.Value;
+import dev.onnxprune.testmodels.TestModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MaskCommandTest {
+  @TempDir
+  Path tmp;
+
+  @Test
+  void sparsityHalfReachesHalfOverallAndTheFileHasTheZeros() throws Exception {
+    Path out = tmp.resolve("masked.onnx");
+
+    Cli.Result r = Cli.run("mask", TestModels.model("resnet20.onnx").toString(), "--sparsity", "0.5", "-o",
+        out.toString(), "--json");
+
+    assertEquals(0, r.exitCode(), r.err());
+    JsonNode doc = new ObjectMapper().readTree(r.out());
+    assertEquals(MaskCommand.FORMAT, doc.get("format").asText());
+    assertEquals(0.5, doc.get("sparsity").asDouble(), 0.01);
+    assertEquals(22, doc.get("layers").size(), "21 Conv weights and the Gemm's");
+    long zeros = 0;
+    long elements = 0;
+    Model written = OnnxModels.read(out);
+    for (JsonNode l : doc.get("layers")) {
+      Value w = written.graph().initializers().stream().filter(v -> v.name().equals(l.get("weight").asText()))
+          .findFirst().orElseThrow();
+      for (float f : w.initializer().toFloatArray()) {
+        zeros += f == 0f ? 1 : 0;
+        elements++;
+      }
+    }
+    assertEquals(doc.get("zeros").asLong(), zeros);
+    assertEquals(doc.get("elements").asLong(), elements);
+  }
+
+  @Test
+  void tablePrintsARowPerWeightAndTheTotal() throws Exception {
+    Path out = tmp.resolve("masked.onnx");
+
+    Cli.Result r = Cli.run("mask", TestModels.model("resnet20.onnx").toString(), "--sparsity", "0.8", "--global",
+        "-o", out.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().startsWith("masked weights (global 0.8)\n  weight  "), r.out());
+    assertTrue(r.out().matches("(?s).*\\n  fc\\.weight +/fc/Gemm +640 +[\\d,]+ +\\d+\\.\\d%\\n.*"), r.out());
+    assertTrue(r.out().contains("\ntotal sparsity 80.0%: "), r.out());
+    assertTrue(Files.isRegularFile(out));
+  }
+
+  @Test
+  void nmNotesTheLayersItLeavesDense() throws Exception {
+    Path out = tmp.resolve("masked.onnx");
+
+    Cli.Result r = Cli.run("mask", TestModels.model("resnet20.onnx").toString(), "--nm", "2:4", "-o", out.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    // the stem conv reads 1 channel, which is not a multiple of 4
+    assertTrue(r.out().matches("(?s).*\\n  stem\\.0\\.weight +/stem/stem\\.0/Conv +144 +0 +0\\.0%"
+        + " +dense: input axis of 1 is not a multiple of 4\\n.*"), r.out());
+    assertTrue(r.out().matches("(?s).*\\n  layers\\.0\\.conv1\\.weight +\\S+ +2,304 +1,152 +50\\.0%\\n.*"), r.out());
+    assertTrue(r.out().contains("\n1 weight(s) left dense (see their notes)\n"), r.out());
+  }
+
+  @Test
+  void nmExcludesSparsityAndGlobal() throws Exception {
+    String in = TestModels.model("resnet20.onnx").toString();
+    Path out = tmp.resolve("masked.onnx");
+
+    Cli.Result both = Cli.run("mask", in, "--nm", "2:4", "--sparsity", "0.5", "-o", out.toString());
+    Cli.Result global = Cli.run("mask", in, "--nm", "2:4", "--global", "-o", out.toString());
+    Cli.Result none = Cli.run("mask", in, "-o", out.toString());
+
+    assertEquals(2, both.exitCode());
+    assertTrue(both.err().contains("mutually exclusive"), both.err());
+    assertEquals(2, global.exitCode());
+    assertEquals(2, none.exitCode());
+    assertFalse(Files.exists(out));
+  }
+
+  @Test
+  void badValuesAreOneLineUsageErrorsNamingTheOption() throws Exception {
+    String in = TestModels.model("resnet20.onnx").toString();
+    String out = tmp.resolve("masked.onnx").toString();
+
+    Cli.Result sparsity = Cli.run("mask", in, "--sparsity", "1.5", "-o", out);
+    Cli.Result order = Cli.run("mask", in, "--nm", "4:2", "-o", out);
+    Cli.Result garbage = Cli.run("mask", in, "--nm", "two:four", "-o", out);
+
+    assertEquals(2, sparsity.exitCode());
+    assertEquals("onnx-prune: error: --sparsity must be in (0, 1): 1.5\n", sparsity.err());
+    assertEquals(2, order.exitCode());
+    assertEquals("onnx-prune: error: --nm: N:M needs 0 < N < M: 4:2\n", order.err());
+    assertEquals(2, garbage.exitCode());
+    assertEquals("onnx-prune: error: " + Messages.badNm("two:four") + "\n", garbage.err());
+  }
+}

@@ -1,0 +1,218 @@
+package dev.onnxprune.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.cost.CostModel;
+import dev.onnxprune.graph.shape.ShapeInference;
+import dev.onnxprune.testmodels.TestModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class PruneCommandTest {
+  private static final List<String> PHASES =
+      List.of("reading", "analysing", "scoring", "allocating", "applying", "verifying", "writing");
+
+  @TempDir
+  Path tmp;
+
+  @ParameterizedTest
+  @CsvSource({"--ratio,0.3", "--flops,0.5", "--params,0.4"})
+  void eachTargetKindVerifiesAndWritesASmallerReadableModel(String option, String value) throws Exception {
+    Path in = TestModels.model("resnet20.onnx");
+    Path out = tmp.resolve("out.onnx");
+
+    Cli.Result r = Cli.run("prune", in.toString(), "-o", out.toString(), "--criterion", "l1", option, value,
+        "--verify", "--device", "cpu");
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(flops(out) < flops(in), "FLOPs " + flops(out) + " vs " + flops(in));
+    assertTrue(r.out().matches("(?s).*\\nverify +PASS +max abs diff .*"), r.out());
+    assertTrue(r.out().matches("(?s)before / after\\n +before +after +change\\n  parameters .*"), r.out());
+    assertTrue(r.out().contains("\n  file size "), r.out());
+    assertTrue(r.out().contains("\ngroups    12 of 13 pruned, 1 unprunable\n"), r.out());
+    for (String phase : PHASES) {
+      assertTrue(r.err().matches("(?s)(.*\\n)?" + phase + " +\\d+\\.\\d\\d s.*"), phase + " missing:\n" + r.err());
+    }
+  }
+
+  @Test
+  void flopsTargetIsReachedAndSaidSo() throws Exception {
+    Path in = TestModels.model("resnet20.onnx");
+    Path out = tmp.resolve("out.onnx");
+
+    Cli.Result r = Cli.run("prune", in.toString(), "-o", out.toString(), "--criterion", "fpgm", "--flops", "0.5");
+
+    assertEquals(0, r.exitCode(), r.err());
+    double achieved = 1 - (double) flops(out) / flops(in);
+    assertTrue(achieved >= 0.5, "achieved " + achieved);
+    assertTrue(r.out().contains("\nachieved  " + PruneText.percent(achieved) + " of FLOPs removed (target 50.0%;"
+        + " criterion fpgm, uniform)"), r.out());
+    assertFalse(r.out().contains("verify"), "no --verify, no verify line: " + r.out());
+  }
+
+  @Test
+  void reportListsEveryGroupWithChannelsScoresAndTotals() throws Exception {
+    Path in = TestModels.model("resnet20.onnx");
+    Path out = tmp.resolve("out.onnx");
+    Path report = tmp.resolve("report.json");
+
+    Cli.Result r = Cli.run("prune", in.toString(), "-o", out.toString(), "--criterion", "l2", "--flops", "0.5",
+        "--verify", "--report", report.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    JsonNode doc = new ObjectMapper().readTree(report.toFile());
+    assertEquals("l2", doc.get("criterion").asText());
+    assertEquals(13, doc.get("groups").size());
+    JsonNode first = doc.get("groups").get(0);
+    assertTrue(first.get("members").size() > 1, first.toString());
+    assertEquals(16, first.get("channels").asInt());
+    assertTrue(first.get("kept").asInt() < 16, first.toString());
+    for (String s : new String[] {"min", "mean", "max"}) {
+      assertTrue(first.get("scores").get(s).isNumber(), first.toString());
+    }
+    JsonNode last = doc.get("groups").get(12);
+    assertFalse(last.get("prunable").asBoolean());
+    assertEquals(last.get("channels").asInt(), last.get("kept").asInt());
+    assertEquals(flops(in), doc.get("before").get("flops").asLong());
+    assertEquals(flops(out), doc.get("after").get("flops").asLong());
+    assertTrue(doc.get("after").get("params").asLong() < doc.get("before").get("params").asLong());
+    assertTrue(doc.get("verify").get("passed").asBoolean());
+    assertTrue(r.out().endsWith("wrote " + out + "; report " + report + "\n"), r.out());
+  }
+
+  @Test
+  void globalRoundingAndFloorReachTheLibrary() throws Exception {
+    Path in = TestModels.model("vgg_bn.onnx");
+    Path report = tmp.resolve("report.json");
+
+    Cli.Result r = Cli.run("prune", in.toString(), "-o", tmp.resolve("out.onnx").toString(), "--criterion", "bn",
+        "--params", "0.3", "--global", "--round", "8", "--min-channels", "8", "--report", report.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    JsonNode doc = new ObjectMapper().readTree(report.toFile());
+    assertEquals("global", doc.get("allocation").asText());
+    assertEquals("params 0.3", doc.get("target").asText());
+    for (JsonNode g : doc.get("groups")) {
+      if (g.get("prunable").asBoolean() && g.get("channels").asInt() >= 8) {
+        assertEquals(0, g.get("kept").asInt() % 8, g.toString());
+      }
+    }
+  }
+
+  @Test
+  void externalDataGoesToOutDotData() throws Exception {
+    Path out = tmp.resolve("ext.onnx");
+
+    Cli.Result r = Cli.run("prune", TestModels.model("resnet20.onnx").toString(), "-o", out.toString(),
+        "--criterion", "random", "--seed", "7", "--ratio", "0.5", "--external-data");
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(Files.size(tmp.resolve("ext.onnx.data")) > Files.size(out));
+    assertTrue(flops(out) > 0);
+  }
+
+  @Test
+  void missingTargetIsAUsageError() throws Exception {
+    Path out = tmp.resolve("out.onnx");
+
+    Cli.Result r = Cli.run("prune", TestModels.model("resnet20.onnx").toString(), "-o", out.toString(),
+        "--criterion", "l1");
+
+    assertEquals(2, r.exitCode());
+    assertTrue(r.err().contains("Missing required argument (specify one of these): (--ratio=R | --flops=F |"
+        + " --params=P)"), r.err());
+    assertFalse(Files.exists(out));
+  }
+
+  @Test
+  void twoTargetsAreAUsageError() throws Exception {
+    Path out = tmp.resolve("out.onnx");
+
+    Cli.Result r = Cli.run("prune", TestModels.model("resnet20.onnx").toString(), "-o", out.toString(),
+        "--criterion", "l1", "--flops", "0.5", "--params", "0.5");
+
+    assertEquals(2, r.exitCode());
+    assertTrue(r.err().contains("--flops=F, --params=P are mutually exclusive"), r.err());
+    assertFalse(Files.exists(out));
+  }
+
+  @Test
+  void targetOutOfRangeIsOneLineNamingTheOption() throws Exception {
+    Path out = tmp.resolve("out.onnx");
+
+    Cli.Result r = Cli.run("prune", TestModels.model("resnet20.onnx").toString(), "-o", out.toString(),
+        "--criterion", "l1", "--flops", "1.5");
+
+    assertEquals(2, r.exitCode());
+    assertEquals("onnx-prune: error: --flops must be in (0, 1): 1.5\n", r.err());
+    assertEquals("", r.out());
+    assertFalse(Files.exists(out));
+  }
+
+  @Test
+  void badCriterionDeviceAndRoundingAreUsageErrorsNamingTheOption() throws Exception {
+    String in = TestModels.model("resnet20.onnx").toString();
+    String out = tmp.resolve("out.onnx").toString();
+
+    Cli.Result criterion = Cli.run("prune", in, "-o", out, "--criterion", "l3", "--flops", "0.5");
+    Cli.Result device = Cli.run("prune", in, "-o", out, "--criterion", "l1", "--flops", "0.5", "--device", "tpu");
+    Cli.Result round = Cli.run("prune", in, "-o", out, "--criterion", "l1", "--flops", "0.5", "--round", "0");
+
+    assertEquals(2, criterion.exitCode());
+    assertEquals("onnx-prune: error: --criterion must be one of l1, l2, bn, fpgm, random: 'l3'\n", criterion.err());
+    assertEquals(2, device.exitCode());
+    assertEquals("onnx-prune: error: --device must be cpu, cuda or auto: 'tpu'\n", device.err());
+    assertEquals(2, round.exitCode());
+    assertEquals("onnx-prune: error: --round must be >= 1: 0\n", round.err());
+  }
+
+  @Test
+  void unreachableTargetFailsWithTheLibrarysMessageAndWritesNothing() throws Exception {
+    Path out = tmp.resolve("out.onnx");
+
+    Cli.Result r = Cli.run("prune", TestModels.model("resnet20.onnx").toString(), "-o", out.toString(),
+        "--criterion", "l1", "--flops", "0.99", "--min-channels", "8");
+
+    assertEquals(1, r.exitCode());
+    String last = r.err().lines().reduce((a, b) -> b).orElse("");
+    assertTrue(last.startsWith("onnx-prune: error: cannot prune: target flops 0.99 cannot be reached: with at least"
+        + " 8 channel(s) per group the most that can be removed is "), r.err());
+    assertFalse(Files.exists(out));
+  }
+
+  @Test
+  void failedVerificationExitsOneAndWritesNoModel() throws Exception {
+    Path in = Cli.write(Cli.convConvLog(), tmp.resolve("nan.onnx"));
+    Path out = tmp.resolve("out.onnx");
+    Path report = tmp.resolve("report.json");
+
+    Cli.Result r = Cli.run("prune", in.toString(), "-o", out.toString(), "--criterion", "l1", "--ratio", "0.5",
+        "--verify", "--report", report.toString(), "--device", "cpu");
+
+    assertEquals(1, r.exitCode(), r.out() + r.err());
+    assertFalse(Files.exists(out), "the model must not be written when verification fails");
+    assertTrue(r.out().matches("(?s).*\\nverify +FAIL .*"), r.out());
+    assertTrue(r.out().matches("(?s).*\\n  file size +\\S+ \\S+ +not written\\n.*"), r.out());
+    assertTrue(r.err().contains("onnx-prune: error: verification failed: "), r.err());
+    assertTrue(r.err().contains(out + " was not written"), r.err());
+    assertFalse(r.err().contains("\nwriting "), r.err());
+    assertFalse(new ObjectMapper().readTree(report.toFile()).get("verify").get("passed").asBoolean());
+  }
+
+  private static long flops(Path file) throws Exception {
+    Model m = OnnxModels.read(file);
+    ShapeInference.infer(m);
+    return CostModel.analyze(m).totalFlops();
+  }
+}
