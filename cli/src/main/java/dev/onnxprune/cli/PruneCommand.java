@@ -97,6 +97,12 @@ public final class PruneCommand implements Callable<Integer> {
       description = "Channels every group keeps at least (default ${DEFAULT-VALUE}).")
   int minChannels;
 
+  @Option(names = "--max-group-ratio", paramLabel = "R", defaultValue = "1",
+      description = "The largest fraction of its channels any one group may lose (default ${DEFAULT-VALUE}: only"
+          + " --min-channels limits it). With --global a FLOPs or parameter target removes the channels that cost"
+          + " most first, so a cap such as 0.8 keeps an expensive group from collapsing.")
+  double maxGroupRatio;
+
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
       description = "Seed of the random criterion (default ${DEFAULT-VALUE}).")
   long seed;
@@ -169,7 +175,7 @@ public final class PruneCommand implements Callable<Integer> {
     Device d = UsageFailure.check("--device", () -> Device.parse(device));
     // the builder names --round and --min-channels in its messages
     return UsageFailure.check(null, () -> Pruner.builder().criterion(c).target(t).global(global)
-        .minChannels(minChannels).roundTo(roundTo).verify(verify).sessions(new Sessions(d, 0, 0))
+        .minChannels(minChannels).maxGroupRatio(maxGroupRatio).roundTo(roundTo).verify(verify).sessions(new Sessions(d, 0, 0))
         .progress(log).build());
   }
 

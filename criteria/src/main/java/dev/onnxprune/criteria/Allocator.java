@@ -21,7 +21,8 @@ import java.util.Map;
  *   <li>Global: scores are normalised by their group's mean, divided by the cost one channel of
  *       the group carries (FLOPs or parameters; 1 for a channel ratio), and ranked across
  *       groups; the k lowest go, with k found by bisection.
- *   <li>Every group keeps at least {@code minChannels}; with {@code roundTo} > 1, kept counts
+ *   <li>Every group keeps at least {@code minChannels}, and loses at most {@code maxGroupRatio}
+ *       of its channels; with {@code roundTo} > 1, kept counts
  *       are rounded up to a multiple of it (groups smaller than it are left whole).
  * </ol>
  * The cost of a candidate is evaluated without applying it ({@link PlanCost}); the smallest
@@ -32,12 +33,14 @@ final class Allocator {
   private final double[][] scores;
   private final PlanCost cost;
   private final int minChannels;
+  private final double maxGroupRatio;
   private final int roundTo;
   private final List<ChannelGroup> scored = new ArrayList<>();
   /** Units of each scored group, lowest score first. */
   private final Map<Integer, int[]> order = new LinkedHashMap<>();
 
-  Allocator(ChannelAnalysis analysis, double[][] scores, PlanCost cost, int minChannels, int roundTo) {
+  Allocator(ChannelAnalysis analysis, double[][] scores, PlanCost cost, int minChannels, double maxGroupRatio,
+      int roundTo) {
     if (minChannels < 1) {
       throw new IllegalArgumentException("--min-channels must be >= 1: " + minChannels);
     }
@@ -48,6 +51,7 @@ final class Allocator {
     this.scores = scores;
     this.cost = cost;
     this.minChannels = minChannels;
+    this.maxGroupRatio = maxGroupRatio;
     this.roundTo = roundTo;
     for (ChannelGroup g : analysis.prunableGroups()) {
       double[] s = scores[g.id()];
@@ -108,7 +112,7 @@ final class Allocator {
       double fallbackRed = Double.NEGATIVE_INFINITY;
       for (ChannelGroup g : scored) {
         int n = cur.get(g.id());
-        if (g.size() - (n + 1) < minChannels) {
+        if (g.size() - (n + 1) < Math.max(minChannels, (int) Math.ceil(g.size() * (1 - maxGroupRatio) - 1e-9))) {
           continue;
         }
         Map<Integer, Integer> next = new LinkedHashMap<>(cur);
@@ -151,7 +155,7 @@ final class Allocator {
   }
 
   private int rounded(ChannelGroup g, int keep) {
-    keep = Math.max(keep, minChannels);
+    keep = Math.max(keep, Math.max(minChannels, (int) Math.ceil(g.size() * (1 - maxGroupRatio) - 1e-9)));
     if (roundTo > 1 && g.size() >= roundTo) {
       keep = Math.max(roundTo, (keep + roundTo - 1) / roundTo * roundTo);
     }

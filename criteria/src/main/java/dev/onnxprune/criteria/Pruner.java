@@ -35,6 +35,7 @@ public final class Pruner {
   private final Target target;
   private final boolean global;
   private final int minChannels;
+  private final double maxGroupRatio;
   private final int roundTo;
   private final boolean verify;
   private final Sessions sessions;
@@ -45,6 +46,7 @@ public final class Pruner {
     this.target = Objects.requireNonNull(b.target, "target");
     this.global = b.global;
     this.minChannels = b.minChannels;
+    this.maxGroupRatio = b.maxGroupRatio;
     this.roundTo = b.roundTo;
     this.verify = b.verify;
     this.sessions = b.sessions;
@@ -71,7 +73,7 @@ public final class Pruner {
     t = done(PruneProgress.Phase.ANALYSING, t);
     double[][] scores = criterion.score(analysis);
     t = done(PruneProgress.Phase.SCORING, t);
-    Allocator allocator = new Allocator(analysis, scores, cost, minChannels, roundTo);
+    Allocator allocator = new Allocator(analysis, scores, cost, minChannels, maxGroupRatio, roundTo);
     PrunePlan plan = allocator.allocate(target, global);
     List<PruneReport.Group> groups = describe(analysis, scores, plan);
     t = done(PruneProgress.Phase.ALLOCATING, t);
@@ -135,6 +137,7 @@ public final class Pruner {
     private Target target;
     private boolean global;
     private int minChannels = 1;
+    private double maxGroupRatio = 1;
     private int roundTo = 1;
     private boolean verify;
     private Sessions sessions = Sessions.cpu();
@@ -159,6 +162,16 @@ public final class Pruner {
     }
 
     /** Channels every group keeps at least (default 1). */
+    /**
+     * The largest fraction of its channels any one group may lose, in (0, 1] (default 1: only
+     * {@link #minChannels} limits it). Global allocation to a FLOPs or parameter target removes
+     * expensive channels first; a cap keeps such a group from collapsing.
+     */
+    public Builder maxGroupRatio(double r) {
+      this.maxGroupRatio = r;
+      return this;
+    }
+
     public Builder minChannels(int n) {
       this.minChannels = n;
       return this;
@@ -191,6 +204,9 @@ public final class Pruner {
     public Pruner build() {
       if (minChannels < 1) {
         throw new IllegalArgumentException("--min-channels must be >= 1: " + minChannels);
+      }
+      if (!(maxGroupRatio > 0 && maxGroupRatio <= 1)) {
+        throw new IllegalArgumentException("--max-group-ratio must be in (0, 1]: " + maxGroupRatio);
       }
       if (roundTo < 1) {
         throw new IllegalArgumentException("--round must be >= 1: " + roundTo);

@@ -70,4 +70,17 @@ class PrunerTest {
     assertEquals("--ratio must be in (0, 1): 0.0",
         assertThrows(IllegalArgumentException.class, () -> Target.ratio(0)).getMessage());
   }
+
+  @Test
+  void maxGroupRatioKeepsGlobalAllocationFromCollapsingAGroup() throws Exception {
+    Model m = OnnxModels.read(TestModels.model("resnet20.onnx"));
+    PruneResult r = Pruner.builder().target(Target.flops(0.5)).global(true).maxGroupRatio(0.75).build().prune(m);
+    assertTrue(r.report().achieved() >= 0.5, "achieved " + r.report().achieved());
+    for (PruneReport.Group g : r.report().groups()) {
+      assertTrue(g.kept() >= Math.ceil(g.channels() * 0.25), "group " + g.id() + " keeps " + g.kept() + " of "
+          + g.channels());
+    }
+    assertEquals("--max-group-ratio must be in (0, 1]: 0.0", assertThrows(IllegalArgumentException.class,
+        () -> Pruner.builder().target(Target.flops(0.5)).maxGroupRatio(0).build()).getMessage());
+  }
 }

@@ -7,8 +7,6 @@ import dev.onnxprune.graph.Tensor;
 import dev.onnxprune.graph.Value;
 import java.util.ArrayList;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Folds inference-mode BatchNormalization into the Conv, ConvTranspose or Gemm that feeds it:
@@ -16,13 +14,11 @@ import org.slf4j.LoggerFactory;
  * output channel and its bias becomes {@code (b - mean) * s + beta}. Arithmetic is in double,
  * so outputs equal the unfolded model's within float rounding.
  *
- * <p>A BatchNormalization is left alone, with the reason logged and returned, when its input has
+ * <p>A BatchNormalization is left alone, with the reason returned, when its input has
  * no such producer, the producer's output has other users or is a graph output, a parameter is
  * not constant, or its training-mode outputs are used.
  */
 public final class BatchNormFolding {
-  private static final Logger LOG = LoggerFactory.getLogger(BatchNormFolding.class);
-
   /** What the pass did. */
   public record Result(int folded, List<String> skipped) {}
 
@@ -39,9 +35,7 @@ public final class BatchNormFolding {
       if (why == null) {
         folded++;
       } else {
-        String msg = bn.describe() + " left as is: " + why;
-        skipped.add(msg);
-        LOG.info(msg);
+        skipped.add(bn.describe() + " left as is: " + why);
       }
     }
     if (folded > 0) {
