@@ -1,0 +1,93 @@
+package dev.onnxprune.runtime;
+
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * Images and labels in the IDX format of MNIST and Fashion-MNIST, gzipped or not. Images
+ * ({@code 0x00000803}, unsigned bytes, N x H x W) become samples of shape {@code [1, H, W]},
+ * scaled to [0, 1] and then normalised; labels ({@code 0x00000801}) become class indices.
+ */
+public final class IdxDataset {
+  private IdxDataset() {}
+
+  /**
+   * Reads an image file and its label file (labels may be null).
+   *
+   * @param limit read at most this many samples (0: all)
+   * @throws IOException naming the file and what is wrong (bad magic, truncated, counts differ)
+   */
+  public static ArrayDataset read(Path images, Path labels, Normalization norm, int limit) throws IOException {
+    int[] dims;
+    byte[] pixels;
+    try (DataInputStream in = open(images)) {
+      int magic = in.readInt();
+      if (magic != 0x00000803) {
+        throw new IOException(images + ": not an IDX image file (magic 0x" + Integer.toHexString(magic)
+            + ", expected 0x00000803 for unsigned-byte images N x H x W)");
+      }
+      dims = new int[] {in.readInt(), in.readInt(), in.readInt()};
+      if (dims[0] < 0 || dims[1] <= 0 || dims[2] <= 0) {
+        throw new IOException(images + ": bad IDX dimensions " + java.util.Arrays.toString(dims));
+      }
+      int n = limit > 0 ? Math.min(limit, dims[0]) : dims[0];
+      dims[0] = n;
+      pixels = new byte[Math.multiplyExact(Math.multiplyExact(n, dims[1]), dims[2])];
+      try {
+        in.readFully(pixels);
+      } catch (EOFException e) {
+        throw new IOException(images + ": truncated: " + n + " images of " + dims[1] + "x" + dims[2]
+            + " need " + pixels.length + " bytes of pixels", e);
+      }
+    } catch (java.util.zip.ZipException e) {
+      throw new IOException(images + ": corrupt gzip data: " + e.getMessage(), e);
+    }
+    long[] y = null;
+    if (labels != null) {
+      try (DataInputStream in = open(labels)) {
+        int magic = in.readInt();
+        if (magic != 0x00000801) {
+          throw new IOException(labels + ": not an IDX label file (magic 0x" + Integer.toHexString(magic)
+              + ", expected 0x00000801)");
+        }
+        int count = in.readInt();
+        if (count < dims[0]) {
+          throw new IOException(labels + ": has " + count + " labels for " + dims[0] + " images in " + images);
+        }
+        y = new long[dims[0]];
+        for (int i = 0; i < y.length; i++) {
+          y[i] = in.readUnsignedByte();
+        }
+      } catch (EOFException e) {
+        throw new IOException(labels + ": truncated label file", e);
+      } catch (java.util.zip.ZipException e) {
+        throw new IOException(labels + ": corrupt gzip data: " + e.getMessage(), e);
+      }
+    }
+    float[] x = new float[pixels.length];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (pixels[i] & 0xff) / 255f;
+    }
+    norm.apply(x, 1, dims[1] * dims[2]);
+    return new ArrayDataset(x, new long[] {1, dims[1], dims[2]}, y);
+  }
+
+  private static DataInputStream open(Path file) throws IOException {
+    if (!Files.isRegularFile(file)) {
+      throw new IOException(file + ": no such file");
+    }
+    InputStream raw = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
+    raw.mark(2);
+    int b0 = raw.read();
+    int b1 = raw.read();
+    raw.reset();
+    InputStream in = (b0 == 0x1f && b1 == 0x8b) ? new GZIPInputStream(raw, 1 << 16) : raw;
+    return new DataInputStream(in);
+  }
+}
