@@ -150,8 +150,9 @@ final class Applier {
     dims[0] = k0;
     dims[1] = k1;
     if (elem == 4) {
-      // Element-wise copy through int arrays: 1x1 conv weights have 4-byte blocks.
-      int[] src = ints(t);
+      // Element-wise copy of 4-byte elements (1x1 conv weights have 4-byte blocks), read
+      // straight from the tensor's bytes.
+      java.nio.IntBuffer src = t.buffer().asIntBuffer();
       int per = block / 4;
       int[] keptB = keptIndices(rm1);
       int[] dst = new int[k0 * k1 * per];
@@ -163,11 +164,11 @@ final class Applier {
         int rowBase = a * rm1.length;
         if (per == 1) {
           for (int b : keptB) {
-            dst[q++] = src[rowBase + b];
+            dst[q++] = src.get(rowBase + b);
           }
         } else {
           for (int b : keptB) {
-            System.arraycopy(src, (rowBase + b) * per, dst, q, per);
+            src.get((rowBase + b) * per, dst, q, per);
             q += per;
           }
         }
@@ -202,12 +203,6 @@ final class Applier {
       }
     }
     return out;
-  }
-
-  private static int[] ints(Tensor t) {
-    int[] a = new int[Math.toIntExact(t.elementCount())];
-    t.buffer().asIntBuffer().get(a);
-    return a;
   }
 
   private static ByteString bytes(int[] a) {
@@ -249,7 +244,7 @@ final class Applier {
     }
     int keep = kept(rm);
     if (elem == 4) {
-      int[] src = ints(t);
+      java.nio.IntBuffer src = t.buffer().asIntBuffer();
       int per = Math.toIntExact(inner / 4);
       int[] dst = new int[Math.toIntExact(outer * keep * per)];
       int q = 0;
@@ -257,7 +252,7 @@ final class Applier {
         for (int c = 0; c < rm.length; c++) {
           if (!rm[c]) {
             int from = Math.toIntExact((a * rm.length + c) * per);
-            System.arraycopy(src, from, dst, q, per);
+            src.get(from, dst, q, per);
             q += per;
           }
         }
