@@ -17,7 +17,7 @@ final class Applier {
   final ChannelAnalysis analysis;
   final BitSet removed;
   /** Slices with run-time bounds, to check once shapes are inferred on the pruned model. */
-  final java.util.List<ChannelRules.Slice.DynamicCheck> dynamicChecks = new java.util.ArrayList<>();
+  final java.util.List<IndexRules.Slice.DynamicCheck> dynamicChecks = new java.util.ArrayList<>();
 
   Applier(ChannelAnalysis analysis, BitSet removed) {
     this.analysis = analysis;

@@ -68,7 +68,7 @@ public final class PlanCost {
     double out = kept(n.output(0), removed);
     if (n.is("Conv") || n.is("ConvTranspose") || n.is("Gemm") || n.is("MatMul")) {
       Tensor w = Analyzer.constant(n.input(1));
-      if (n.is("Conv") && w != null && w.rank() >= 3 && ChannelRules.Conv.kind(n, w) != ChannelRules.Conv.Kind.DENSE) {
+      if (n.is("Conv") && w != null && w.rank() >= 3 && ProducerRules.Conv.kind(n, w) != ProducerRules.Conv.Kind.DENSE) {
         return out;
       }
       return kept(n.input(0), removed) * out;

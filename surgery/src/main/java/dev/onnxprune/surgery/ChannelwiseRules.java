@@ -1,0 +1,335 @@
+package dev.onnxprune.surgery;
+
+import static dev.onnxprune.surgery.ChannelRules.DYNAMIC;
+import static dev.onnxprune.surgery.ChannelRules.intsAttrOrInput;
+import static dev.onnxprune.surgery.ChannelRules.normAxis;
+import static dev.onnxprune.surgery.ChannelRules.singleAxis;
+
+import dev.onnxprune.graph.Node;
+import dev.onnxprune.graph.Shape;
+import dev.onnxprune.graph.Tensor;
+import dev.onnxprune.graph.Value;
+import dev.onnxprune.surgery.ChannelRules.ChannelRule;
+import dev.onnxprune.surgery.GroupMember.Role;
+
+/** Rules for ops that carry channels through unchanged: activations, pools, normalisations,
+ * elementwise merges, and reductions, Softmax, Pad and Resize that leave the channel axis alone. */
+final class ChannelwiseRules {
+  private ChannelwiseRules() {}
+
+  /** Channel-wise unary ops: every output carries the input's channels. */
+  static final class Passthrough implements ChannelRule {
+    @Override
+    public void analyze(Node n, Analyzer a) {
+      ChannelMap m = a.map(n.input(0));
+      for (int i = 1; i < n.inputCount(); i++) {
+        if (a.map(n.input(i)) != null) {
+          a.unknown(n, "a tracked tensor is used as a parameter");
+          return;
+        }
+      }
+      if (m == null) {
+        return;
+      }
+      for (Value out : n.outputs()) {
+        a.setMap(out, m);
+      }
+      a.touch(n, Role.CHANNELWISE, n.input(0), m);
+    }
+  }
+
+  /** Pools act on spatial axes; MaxPool's Indices output encodes channel positions. */
+  static final class Pool implements ChannelRule {
+    @Override
+    public void analyze(Node n, Analyzer a) {
+      ChannelMap m = singleAxis(n, a, 0);
+      if (m == null) {
+        return;
+      }
+      if (m.axis() != 1) {
+        a.unknown(n, "pooling over the channel axis");
+        return;
+      }
+      if (n.output(1) != null && !n.output(1).uses().isEmpty()) {
+        a.unknown(n, "MaxPool Indices output encodes channel positions");
+        return;
+      }
+      a.setMap(n.output(0), m);
+      a.touch(n, Role.CHANNELWISE, n.input(0), m);
+    }
+  }
+
+  /** BatchNormalization / InstanceNormalization: per-channel parameters are sliced. */
+  static final class Norm implements ChannelRule {
+    @Override
+    public void analyze(Node n, Analyzer a) {
+      ChannelMap m = singleAxis(n, a, 0);
+      if (m == null) {
+        return;
+      }
+      if (m.axis() != 1) {
+        a.unknown(n, "normalisation input has its channels on axis " + m.axis());
+        return;
+      }
+      for (int i = 1; i < n.inputCount(); i++) {
+        if (n.input(i) != null && Analyzer.constant(n.input(i)) == null) {
+          a.unknown(n, "parameter '" + n.input(i).name() + "' is not a constant");
+          return;
+        }
+      }
+      for (int o = 1; o < n.outputCount(); o++) {
+        if (n.output(o) != null && !n.output(o).uses().isEmpty()) {
+          a.unknown(n, "training-mode statistics outputs are used");
+          return;
+        }
+      }
+      a.setMap(n.output(0), m);
+      a.touch(n, Role.CHANNELWISE, n.input(0), m);
+    }
+
+    @Override
+    public void apply(Node n, Applier p) {
+      boolean[] rm = p.removedPositions(n.input(0));
+      for (int i = 1; i < n.inputCount(); i++) {
+        p.sliceInput(n, i, 0, rm);
+      }
+    }
+  }
+
+  /** Broadcasting elementwise ops: merge tracked operands, slice per-channel constants. */
+  static final class Elementwise implements ChannelRule {
+    @Override
+    public void analyze(Node n, Analyzer a) {
+      int rank = Analyzer.rank(n.output(0));
+      ChannelMap ref = null;
+      int outAxis = -1;
+      for (int i = 0; i < n.inputCount(); i++) {
+        ChannelMap m = singleAxis(n, a, i);
+        if (m == null) {
+          if (a.map(n.input(i)) != null) {
+            return; // multi-axis map: already blocked
+          }
+          continue;
+        }
+        int r = Analyzer.rank(n.input(i));
+        if (rank < 0 || r < 0) {
+          a.unknown(n, "operand ranks are unknown");
+          return;
+        }
+        int axis = m.axis() + (rank - r);
+        if (ref == null) {
+          ref = m;
+          outAxis = axis;
+        } else if (axis != outAxis) {
+          a.unknown(n, "operands carry channels on different axes");
+          return;
+        }
+      }
+      if (ref == null) {
+        return;
+      }
+      for (int i = 0; i < n.inputCount(); i++) {
+        Value in = n.input(i);
+        ChannelMap m = a.map(in);
+        int r = Analyzer.rank(in);
+        int ai = outAxis - (rank - r);
+        if (m != null) {
+          if (m.length() == ref.length()) {
+            if (m != ref) {
+              a.unionAll(ref, m);
+              a.touch(n, Role.MERGE, in, m);
+            }
+          } else if (m.length() == 1) {
+            a.block(m, n.describe() + ": a single channel is broadcast over " + ref.length());
+          } else {
+            a.unknown(n, "operands have " + m.length() + " and " + ref.length() + " channels");
+            return;
+          }
+          continue;
+        }
+        long d = ai < 0 ? 1 : Analyzer.dim(in, ai);
+        if (d == 1) {
+          continue;
+        }
+        if (d == ref.length() && Analyzer.constant(in) != null) {
+          continue; // per-channel constant, sliced on apply
+        }
+        a.unknown(n, "operand '" + in.name() + "' has " + (d < 0 ? "an unknown number of" : String.valueOf(d))
+            + " channels that are not tracked");
+        return;
+      }
+      a.setMap(n.output(0), ref);
+      a.touch(n, Role.CHANNELWISE, n.input(0), ref);
+    }
+
+    @Override
+    public void apply(Node n, Applier p) {
+      ChannelMap ref = p.map(n.output(0));
+      if (ref == null) {
+        return;
+      }
+      boolean[] rm = p.removedPositions(n.output(0));
+      if (rm == null) {
+        return;
+      }
+      int rank = Analyzer.rank(n.output(0));
+      for (int i = 0; i < n.inputCount(); i++) {
+        Value in = n.input(i);
+        if (in == null || p.map(in) != null) {
+          continue;
+        }
+        Tensor t = Analyzer.constant(in);
+        if (t == null) {
+          continue;
+        }
+        int ai = ref.axis() - (rank - t.rank());
+        if (ai >= 0 && t.dim(ai) == rm.length) {
+          p.sliceInput(n, i, ai, rm);
+        }
+      }
+    }
+  }
+
+  /** Reductions over other axes keep channels; over the channel axis they mix them. */
+  static final class Reduce implements ChannelRule {
+    @Override
+    public void analyze(Node n, Analyzer a) {
+      ChannelMap m = singleAxis(n, a, 0);
+      if (m == null) {
+        return;
+      }
+      int rank = Analyzer.rank(n.input(0));
+      long[] axes = intsAttrOrInput(n, "axes", 1);
+      if (axes == DYNAMIC || rank < 0) {
+        a.unknown(n, "reduction axes are not constant");
+        return;
+      }
+      if (axes == null || axes.length == 0) {
+        a.unknown(n, "reduces over all axes, channels included");
+        return;
+      }
+      int axis = m.axis();
+      int before = 0;
+      for (long x : axes) {
+        int d = normAxis(x, rank);
+        if (d == axis) {
+          a.unknown(n, "reduces over the channel axis");
+          return;
+        }
+        if (d < axis) {
+          before++;
+        }
+      }
+      boolean keep = n.attrLong("keepdims", 1) != 0;
+      a.setMap(n.output(0), m.withAxis(keep ? axis : axis - before));
+      a.touch(n, Role.CHANNELWISE, n.input(0), m);
+    }
+  }
+
+  /** Softmax family: fine along another axis, not across channels. */
+  static final class SoftmaxRule implements ChannelRule {
+    @Override
+    public void analyze(Node n, Analyzer a) {
+      ChannelMap m = singleAxis(n, a, 0);
+      if (m == null) {
+        return;
+      }
+      int rank = Analyzer.rank(n.input(0));
+      boolean modern = a.opset >= 13;
+      int axis = normAxis(n.attrLong("axis", modern ? -1 : 1), rank);
+      if (rank < 0 || (modern ? axis == m.axis() : m.axis() >= axis)) {
+        a.unknown(n, "normalises across the channel axis");
+        return;
+      }
+      a.setMap(n.output(0), m);
+      a.touch(n, Role.CHANNELWISE, n.input(0), m);
+    }
+  }
+
+  /** Pad: fine when the channel axis is not padded. */
+  static final class Pad implements ChannelRule {
+    @Override
+    public void analyze(Node n, Analyzer a) {
+      ChannelMap m = singleAxis(n, a, 0);
+      if (m == null) {
+        return;
+      }
+      int rank = Analyzer.rank(n.input(0));
+      long[] pads = intsAttrOrInput(n, "pads", 1);
+      long[] axes = n.inputCount() > 3 ? intsAttrOrInput(n, "axes", 3) : null;
+      if (pads == DYNAMIC || pads == null || axes == DYNAMIC || rank < 0) {
+        a.unknown(n, "pads are not constant");
+        return;
+      }
+      int half = pads.length / 2;
+      for (int i = 0; i < half; i++) {
+        int ax = axes == null ? i : normAxis(axes[i], rank);
+        if (ax == m.axis() && (pads[i] != 0 || pads[i + half] != 0)) {
+          a.unknown(n, "pads the channel axis");
+          return;
+        }
+      }
+      a.setMap(n.output(0), m);
+      a.touch(n, Role.CHANNELWISE, n.input(0), m);
+    }
+  }
+
+  /** Resize/Upsample: fine when the channel axis keeps its size (a constant sizes entry is rewritten). */
+  static final class Resize implements ChannelRule {
+    @Override
+    public void analyze(Node n, Analyzer a) {
+      ChannelMap m = singleAxis(n, a, 0);
+      if (m == null) {
+        return;
+      }
+      Value scalesV = n.opType().equals("Upsample") ? n.input(1) : n.input(2);
+      Value sizesV = n.opType().equals("Upsample") ? null : n.input(3);
+      float[] scales = null;
+      if (n.hasAttribute("scales")) {
+        scales = n.attribute("scales").asFloats();
+      } else if (scalesV != null) {
+        Tensor t = Analyzer.constant(scalesV);
+        if (t == null) {
+          a.unknown(n, "scales are not constant");
+          return;
+        }
+        scales = t.elementCount() == 0 ? null : t.toFloatArray();
+      }
+      if (scales != null && scales.length > m.axis() && scales[m.axis()] != 1f) {
+        a.unknown(n, "resizes the channel axis");
+        return;
+      }
+      if (sizesV != null) {
+        Tensor t = Analyzer.constant(sizesV);
+        if (t == null) {
+          a.unknown(n, "sizes are not constant");
+          return;
+        }
+      }
+      a.setMap(n.output(0), m);
+      a.touch(n, Role.CHANNELWISE, n.input(0), m);
+    }
+
+    @Override
+    public void apply(Node n, Applier p) {
+      if (n.opType().equals("Upsample") || n.input(3) == null) {
+        return;
+      }
+      boolean[] rm = p.removedPositions(n.input(0));
+      ChannelMap m = p.map(n.input(0));
+      Tensor t = Analyzer.constant(n.input(3));
+      if (rm == null || t == null || t.elementCount() <= m.axis()) {
+        return;
+      }
+      long[] sizes = t.toLongArray();
+      sizes[m.axis()] = Applier.kept(rm);
+      p.replaceConstant(n, 3, Tensor.ofLongs(t.dims(), sizes));
+    }
+  }
+
+  /** Shape and Size read only sizes, which follow pruning at run time. */
+  static final class Neutral implements ChannelRule {
+    @Override
+    public void analyze(Node n, Analyzer a) {}
+  }
+}
