@@ -11,6 +11,7 @@ import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.Dim;
 import dev.onnxprune.graph.Graph;
 import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OpsetId;
 import dev.onnxprune.graph.Shape;
 import dev.onnxprune.graph.Value;
@@ -102,27 +103,41 @@ class RunnerTest {
     }
   }
 
-  /** Plain forward throughput at batch 256 (-Donnxprune.bench=true). */
+  /**
+   * Forward throughput at batch 256, with and without pinned outputs, runs interleaved so that
+   * load from elsewhere hits both alike (-Donnxprune.bench=true [-Donnxprune.threads=T]); the
+   * "+features" rows also fetch the first Conv's output (a large one).
+   */
   @Test
   @EnabledIfSystemProperty(named = "onnxprune.bench", matches = "true")
   void forwardThroughput() throws Exception {
+    Sessions sessions = new Sessions(Device.CPU, 0, Integer.getInteger("onnxprune.threads", 0));
     for (String file : List.of("resnet20.onnx", "vgg_bn.onnx", "mobilenetv2.onnx")) {
-      for (boolean pin : new boolean[] {true, false}) {
-        try (Runner runner = Runner.open(new Sessions(Device.CPU, 0, Integer.getInteger("onnxprune.threads", 0)),
-            TestModels.model(file))) {
-          runner.pinOutputs(pin);
+      for (boolean features : new boolean[] {false, true}) {
+        Model m = OnnxModels.read(TestModels.model(file));
+        List<String> outs = new java.util.ArrayList<>(List.of(m.graph().outputs().get(0).name()));
+        if (features) {
+          Value act = m.graph().nodes().stream().filter(n -> n.opType().equals("Conv")).findFirst().orElseThrow()
+              .output(0);
+          m.graph().addOutput(act);
+          outs.add(act.name());
+        }
+        try (Runner pinned = Runner.open(sessions, m); Runner plain = Runner.open(sessions, m)) {
+          plain.pinOutputs(false);
           Batch b = randomBatch(256, 7);
-          for (int i = 0; i < 3; i++) {
-            runner.run(b);
+          long[] nanos = new long[2];
+          int reps = 15;
+          for (int i = 0; i < reps + 2; i++) {
+            for (int k = 0; k < 2; k++) {
+              long t0 = System.nanoTime();
+              (k == 0 ? pinned : plain).run(b, outs);
+              if (i >= 2) {
+                nanos[k] += System.nanoTime() - t0;
+              }
+            }
           }
-          int reps = 20;
-          long t0 = System.nanoTime();
-          for (int i = 0; i < reps; i++) {
-            runner.run(b);
-          }
-          double s = (System.nanoTime() - t0) / 1e9;
-          System.out.printf(Locale.ROOT, "%s pinned=%s: %.0f images/s (%.1f ms per batch of 256)%n", file, pin,
-              reps * 256 / s, 1000 * s / reps);
+          System.out.printf(Locale.ROOT, "%-17s%-10s pinned %6.0f images/s, not pinned %6.0f images/s%n", file,
+              features ? "+features" : "", reps * 256 / (nanos[0] / 1e9), reps * 256 / (nanos[1] / 1e9));
         }
       }
     }
