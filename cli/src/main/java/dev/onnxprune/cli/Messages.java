@@ -57,6 +57,15 @@ final class Messages {
         + "); rebuild with `mvn -pl cli -am package`";
   }
 
+  static String noLabels(Path images) {
+    return images + " has no labels, and evaluation needs them: give --labels FILE (IDX, .npy or .npz), a .npz"
+        + " that holds them, or a folder with one subfolder per class";
+  }
+
+  static String dataDoesNotFit(Path model, String libraryMessage) {
+    return "the data does not fit " + model + ": " + libraryMessage;
+  }
+
   static String failedCheck(String step, Path output, String verdict) {
     return "step '" + step + "' failed its check (" + output + "): " + verdict;
   }

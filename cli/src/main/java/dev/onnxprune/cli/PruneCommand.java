@@ -9,7 +9,6 @@ import dev.onnxprune.criteria.Pruner;
 import dev.onnxprune.criteria.Target;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
-import dev.onnxprune.runtime.Device;
 import dev.onnxprune.runtime.Sessions;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -115,9 +114,9 @@ public final class PruneCommand implements Callable<Integer> {
   @Option(names = "--report", paramLabel = "FILE", description = "Write what was pruned, per group, as JSON.")
   Path report;
 
-  @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
-      description = "Where --verify runs: cpu, cuda, or auto (CUDA when it starts, else CPU; default).")
-  String device;
+  /** Where --verify runs. */
+  @Mixin
+  RuntimeOptions runtime;
 
   @Option(names = "--external-data",
       description = "Write every tensor of 1 KiB or more to OUT.data beside OUT.")
@@ -172,10 +171,10 @@ public final class PruneCommand implements Callable<Integer> {
   private Pruner configure(PhaseLog log) throws UsageFailure {
     Criterion c = UsageFailure.check("--criterion", () -> Criteria.byName(criterion, seed));
     Target t = chosenTarget();
-    Device d = UsageFailure.check("--device", () -> Device.parse(device));
+    Sessions sessions = runtime.sessions();
     // the builder names --round and --min-channels in its messages
     return UsageFailure.check(null, () -> Pruner.builder().criterion(c).target(t).global(global)
-        .minChannels(minChannels).maxGroupRatio(maxGroupRatio).roundTo(roundTo).verify(verify).sessions(new Sessions(d, 0, 0))
+        .minChannels(minChannels).maxGroupRatio(maxGroupRatio).roundTo(roundTo).verify(verify).sessions(sessions)
         .progress(log).build());
   }
 

@@ -3,6 +3,7 @@ package dev.onnxprune.runtime;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
+import java.util.Random;
 
 /** A dataset held in memory: samples in one row-major float array, optional labels. */
 public final class ArrayDataset implements Dataset {
@@ -11,7 +12,7 @@ public final class ArrayDataset implements Dataset {
   private final long[] labels;
   private final int count;
   private final int sampleSize;
-  private final int numClasses;
+  private int numClasses;
 
   /**
    * @param data all samples, row-major, {@code count * prod(sampleShape)} values
@@ -37,6 +38,39 @@ public final class ArrayDataset implements Dataset {
     this.sampleShape = sampleShape.clone();
     this.labels = labels;
     this.numClasses = labels == null ? 0 : (int) Arrays.stream(labels).max().orElse(-1) + 1;
+  }
+
+  private ArrayDataset(float[] data, long[] sampleShape, long[] labels, int numClasses) {
+    this(data, sampleShape, labels);
+    this.numClasses = Math.max(numClasses, this.numClasses);
+  }
+
+  /**
+   * The samples in an order shuffled by {@code seed} (the same for the same seed and size),
+   * the first {@code limit} of them (0: all). A copy; this dataset is unchanged.
+   */
+  public ArrayDataset shuffled(long seed, int limit) {
+    int[] order = new int[count];
+    for (int i = 0; i < count; i++) {
+      order[i] = i;
+    }
+    Random random = new Random(seed);
+    for (int i = count - 1; i > 0; i--) {
+      int j = random.nextInt(i + 1);
+      int t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    int n = limit > 0 ? Math.min(limit, count) : count;
+    float[] x = new float[n * sampleSize];
+    long[] y = labels == null ? null : new long[n];
+    for (int i = 0; i < n; i++) {
+      System.arraycopy(data, order[i] * sampleSize, x, i * sampleSize, sampleSize);
+      if (y != null) {
+        y[i] = labels[order[i]];
+      }
+    }
+    return new ArrayDataset(x, sampleShape, y, numClasses);
   }
 
   @Override

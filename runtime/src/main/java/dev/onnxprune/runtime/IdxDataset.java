@@ -21,7 +21,7 @@ public final class IdxDataset {
    * Reads an image file and its label file (labels may be null).
    *
    * @param limit read at most this many samples (0: all)
-   * @throws IOException naming the file and what is wrong (bad magic, truncated, counts differ)
+   * @throws DatasetException naming the file and what is wrong (bad magic, truncated, counts differ)
    */
   public static ArrayDataset read(Path images, Path labels, Normalization norm, int limit) throws IOException {
     int[] dims;
@@ -29,12 +29,12 @@ public final class IdxDataset {
     try (DataInputStream in = open(images)) {
       int magic = in.readInt();
       if (magic != 0x00000803) {
-        throw new IOException(images + ": not an IDX image file (magic 0x" + Integer.toHexString(magic)
+        throw new DatasetException(images, "not an IDX image file (magic 0x" + Integer.toHexString(magic)
             + ", expected 0x00000803 for unsigned-byte images N x H x W)");
       }
       dims = new int[] {in.readInt(), in.readInt(), in.readInt()};
       if (dims[0] < 0 || dims[1] <= 0 || dims[2] <= 0) {
-        throw new IOException(images + ": bad IDX dimensions " + java.util.Arrays.toString(dims));
+        throw new DatasetException(images, "bad IDX dimensions " + java.util.Arrays.toString(dims));
       }
       int n = limit > 0 ? Math.min(limit, dims[0]) : dims[0];
       dims[0] = n;
@@ -42,34 +42,15 @@ public final class IdxDataset {
       try {
         in.readFully(pixels);
       } catch (EOFException e) {
-        throw new IOException(images + ": truncated: " + n + " images of " + dims[1] + "x" + dims[2]
+        throw new DatasetException(images, "truncated: " + n + " images of " + dims[1] + "x" + dims[2]
             + " need " + pixels.length + " bytes of pixels", e);
       }
+    } catch (EOFException e) {
+      throw new DatasetException(images, "truncated IDX header", e);
     } catch (java.util.zip.ZipException e) {
-      throw new IOException(images + ": corrupt gzip data: " + e.getMessage(), e);
+      throw new DatasetException(images, "corrupt gzip data: " + e.getMessage(), e);
     }
-    long[] y = null;
-    if (labels != null) {
-      try (DataInputStream in = open(labels)) {
-        int magic = in.readInt();
-        if (magic != 0x00000801) {
-          throw new IOException(labels + ": not an IDX label file (magic 0x" + Integer.toHexString(magic)
-              + ", expected 0x00000801)");
-        }
-        int count = in.readInt();
-        if (count < dims[0]) {
-          throw new IOException(labels + ": has " + count + " labels for " + dims[0] + " images in " + images);
-        }
-        y = new long[dims[0]];
-        for (int i = 0; i < y.length; i++) {
-          y[i] = in.readUnsignedByte();
-        }
-      } catch (EOFException e) {
-        throw new IOException(labels + ": truncated label file", e);
-      } catch (java.util.zip.ZipException e) {
-        throw new IOException(labels + ": corrupt gzip data: " + e.getMessage(), e);
-      }
-    }
+    long[] y = labels == null ? null : readLabels(labels, dims[0], images);
     float[] x = new float[pixels.length];
     for (int i = 0; i < x.length; i++) {
       x[i] = (pixels[i] & 0xff) / 255f;
@@ -78,9 +59,39 @@ public final class IdxDataset {
     return new ArrayDataset(x, new long[] {1, dims[1], dims[2]}, y);
   }
 
+  /**
+   * Reads the first {@code count} labels of an IDX label file ({@code count} < 0: all of them);
+   * {@code images} names the image file in the message when there are fewer.
+   */
+  static long[] readLabels(Path labels, int count, Path images) throws IOException {
+    try (DataInputStream in = open(labels)) {
+      int magic = in.readInt();
+      if (magic != 0x00000801) {
+        throw new DatasetException(labels, "not an IDX label file (magic 0x" + Integer.toHexString(magic)
+            + ", expected 0x00000801)");
+      }
+      int total = in.readInt();
+      if (total < 0) {
+        throw new DatasetException(labels, "bad IDX label count " + total);
+      }
+      if (total < count) {
+        throw new DatasetException(labels, "has " + total + " labels for " + count + " images in " + images);
+      }
+      long[] y = new long[count < 0 ? total : count];
+      for (int i = 0; i < y.length; i++) {
+        y[i] = in.readUnsignedByte();
+      }
+      return y;
+    } catch (EOFException e) {
+      throw new DatasetException(labels, "truncated label file", e);
+    } catch (java.util.zip.ZipException e) {
+      throw new DatasetException(labels, "corrupt gzip data: " + e.getMessage(), e);
+    }
+  }
+
   private static DataInputStream open(Path file) throws IOException {
     if (!Files.isRegularFile(file)) {
-      throw new IOException(file + ": no such file");
+      throw new DatasetException(file, "no such file");
     }
     InputStream raw = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
     raw.mark(2);

@@ -22,6 +22,8 @@ public final class Sessions {
   private final int deviceId;
   private final int threads;
   private volatile String provider;
+  /** Why CUDA did not start in this JVM, once it has failed under AUTO. */
+  private static volatile String cudaFailure;
 
   /**
    * @param device execution provider choice
@@ -80,19 +82,38 @@ public final class Sessions {
       provider = "CPU";
       return opts;
     }
+    String failed = cudaFailure;
+    if (device == Device.AUTO && failed != null) {
+      // tried once in this JVM already; with the GPU build each try unpacks a ~580 MB library
+      provider = "CPU";
+      return opts;
+    }
     try {
       opts.addCUDA(deviceId);
       say("CUDA", "device " + deviceId);
       provider = "CUDA";
     } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
+      String why = whyNoCuda(e);
       if (device == Device.CUDA) {
         opts.close();
-        throw new OrtException("--device cuda: the CUDA execution provider cannot be started: " + e.getMessage());
+        throw new OrtException("--device cuda: the CUDA execution provider cannot be started: " + why);
       }
-      say("CPU", "CUDA is not available (" + firstLine(e.getMessage()) + ")");
+      cudaFailure = why;
+      say("CPU", "CUDA is not available: " + why);
       provider = "CPU";
     }
     return opts;
+  }
+
+  /** Why {@code addCUDA} failed, in words: ONNX Runtime's own message often hides the cause. */
+  static String whyNoCuda(Throwable e) {
+    String msg = firstLine(e.getMessage());
+    if (msg.contains("Failed to find CUDA shared provider") || msg.contains("CUDA is not supported")) {
+      return "this is ONNX Runtime's CPU build; CUDA needs com.microsoft.onnxruntime:onnxruntime_gpu (for the CLI:"
+          + " build it with -Pgpu)";
+    }
+    return "it needs an NVIDIA GPU with its driver and the CUDA 12 libraries (cuBLAS, cuRAND, cudart) on the"
+        + " library path; ONNX Runtime said: " + msg;
   }
 
   private static void say(String which, String why) {

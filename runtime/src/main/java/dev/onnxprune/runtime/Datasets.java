@@ -1,0 +1,314 @@
+package dev.onnxprune.runtime;
+
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipException;
+import java.util.zip.ZipFile;
+
+/**
+ * Opens a labelled dataset, choosing the reader by what the file is (its first bytes, not its
+ * name):
+ * <ul>
+ *   <li>IDX (MNIST, Fashion-MNIST), gzipped or not: {@code images} and {@code labels} files;
+ *       samples {@code [1, H, W]}.
+ *   <li>{@code .npy}: samples float32 or uint8, {@code (N, C, H, W)}, {@code (N, H, W)} (read
+ *       as one channel) or {@code (N, F)}; labels int64, int32 or uint8, {@code (N,)}; both
+ *       little-endian and in C order. Labels from a .npy, .npz or IDX file.
+ *   <li>{@code .npz}: a zip of .npy arrays. Samples and labels are the arrays named in the
+ *       options' keys, else {@code x} and {@code y}, else {@code images} and {@code labels},
+ *       else the first two arrays in the file (np.savez's {@code arr_0}, {@code arr_1}); with a
+ *       separate {@code labels} file, the samples are the images key, {@code x}, {@code images}
+ *       or the first array.
+ *   <li>A folder with one subfolder per class ({@link ImageFolderDataset}); no labels file.
+ * </ul>
+ * 8-bit data is scaled to [0, 1]; then, and for float data only when given, the options'
+ * normalisation applies (per channel; the channel axis is axis 1 of 4-D data, else one channel).
+ * With a seed the samples are shuffled in an order fixed by it, then the limit applies.
+ */
+public final class Datasets {
+  private Datasets() {}
+
+  /**
+   * Opens {@code images} (and {@code labels}, which may be null where the format carries them
+   * or the data is unlabelled).
+   *
+   * @throws DatasetException naming the file and what is wrong: unknown format, truncated or
+   *     corrupt data, unsupported dtype or order, sample and label counts that differ
+   * @throws IOException when a file cannot be read at all
+   */
+  public static Dataset open(Path images, Path labels, DatasetOptions options) throws IOException {
+    if (Files.isDirectory(images)) {
+      if (labels != null) {
+        throw new DatasetException(labels, "an image folder takes its labels from its class subfolders;"
+            + " give no labels file");
+      }
+      return ImageFolderDataset.open(images, options);
+    }
+    Kind kind = kind(images);
+    return switch (kind) {
+      case IDX -> idx(images, labels, options);
+      case NPY, NPZ -> arrays(images, kind, labels, options);
+    };
+  }
+
+  private enum Kind { IDX, NPY, NPZ }
+
+  private static Kind kind(Path file) throws IOException {
+    if (!Files.exists(file)) {
+      throw new DatasetException(file, "no such file or directory");
+    }
+    byte[] head = new byte[6];
+    int got;
+    try (InputStream in = Files.newInputStream(file)) {
+      got = in.readNBytes(head, 0, head.length);
+    }
+    if (got == 0) {
+      throw new DatasetException(file, "empty file");
+    }
+    if (Npy.isNpy(head)) {
+      return Kind.NPY;
+    }
+    if (got >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
+      return Kind.NPZ;
+    }
+    if (got >= 2 && (head[0] & 0xff) == 0x1f && (head[1] & 0xff) == 0x8b) {
+      return Kind.IDX;
+    }
+    if (got >= 4 && head[0] == 0 && head[1] == 0 && head[2] == 8) {
+      return Kind.IDX;
+    }
+    throw new DatasetException(file, "not a dataset file: expected IDX (gzipped or not), .npy, .npz, or a folder"
+        + " with one subfolder of images per class");
+  }
+
+  private static Dataset idx(Path images, Path labels, DatasetOptions o) throws IOException {
+    if (labels != null && kind(labels) != Kind.IDX) {
+      throw new DatasetException(labels, "IDX images need an IDX labels file");
+    }
+    ArrayDataset d = IdxDataset.read(images, labels, o.normalizationOrNone(), o.seed() == null ? o.limit() : 0);
+    return o.seed() == null ? d : d.shuffled(o.seed(), o.limit());
+  }
+
+  /** Samples from a .npy or .npz, labels from the same .npz or from {@code labels}. */
+  private static Dataset arrays(Path images, Kind kind, Path labels, DatasetOptions o) throws IOException {
+    boolean inline = kind == Kind.NPZ && (labels == null || Files.isSameFile(images, labels));
+    Npz npz = kind == Kind.NPZ ? Npz.open(images) : null;
+    try {
+      String xKey = null;
+      String yKey = null;
+      if (npz != null) {
+        String[] keys = inline ? npz.pair(o.imagesKey(), o.labelsKey()) : new String[] {npz.samples(o.imagesKey()), null};
+        xKey = keys[0];
+        yKey = keys[1];
+      }
+      Npy.Header xh;
+      float[] x;
+      int rows;
+      try (DataInputStream in = npz != null ? npz.stream(xKey) : stream(images)) {
+        xh = Npy.header(in, images, npz != null ? "array '" + xKey + "': " : "");
+        if (xh.shape().length < 2) {
+          throw xh.error("samples need a batch axis and at least one more: shape " + xh.shapeText());
+        }
+        rows = o.seed() == null && o.limit() > 0 ? Math.min(o.limit(), xh.rows()) : xh.rows();
+        x = Npy.readSamples(in, xh, rows);
+      }
+      long[] y = null;
+      if (yKey != null) {
+        try (DataInputStream in = npz.stream(yKey)) {
+          y = labels(in, images, "array '" + yKey + "': ", xh, rows);
+        }
+      } else if (labels != null && !inline) {
+        y = labels(labels, o.labelsKey(), xh, rows);
+      }
+
+      long[] shape = xh.shape();
+      long[] sample = shape.length == 3 ? new long[] {1, shape[1], shape[2]} : java.util.Arrays.copyOfRange(shape, 1, shape.length);
+      if (xh.type().equals("u1") || o.normalization() != null) {
+        int channels = sample.length == 3 ? (int) sample[0] : 1;
+        int plane = Math.toIntExact(xh.rowElements() / channels);
+        try {
+          o.normalizationOrNone().apply(x, channels, plane);
+        } catch (IllegalArgumentException e) {
+          throw xh.error(e.getMessage());
+        }
+      }
+      ArrayDataset d = new ArrayDataset(x, sample, y);
+      return o.seed() == null ? d : d.shuffled(o.seed(), o.limit());
+    } finally {
+      if (npz != null) {
+        npz.close();
+      }
+    }
+  }
+
+  private static long[] labels(DataInputStream in, Path file, String where, Npy.Header samples, int rows)
+      throws IOException {
+    Npy.Header h = Npy.header(in, file, where);
+    if (h.shape().length >= 1 && h.shape()[0] != samples.shape()[0]) {
+      throw h.error("has " + h.shape()[0] + " labels for " + samples.shape()[0] + " samples in " + samples.file()
+          + (samples.where().isEmpty() ? "" : " " + samples.where().replaceAll(": $", "")));
+    }
+    return Npy.readLabels(in, h, rows);
+  }
+
+  /** Labels from a separate file: .npy, .npz (key, 'y', 'labels' or the first array) or IDX. */
+  private static long[] labels(Path file, String key, Npy.Header samples, int rows) throws IOException {
+    Kind kind = kind(file);
+    switch (kind) {
+      case NPY -> {
+        try (DataInputStream in = stream(file)) {
+          return labels(in, file, "", samples, rows);
+        }
+      }
+      case NPZ -> {
+        try (Npz z = Npz.open(file)) {
+          String k = z.labels(key);
+          try (DataInputStream in = z.stream(k)) {
+            return labels(in, file, "array '" + k + "': ", samples, rows);
+          }
+        }
+      }
+      default -> {
+        long[] all = IdxDataset.readLabels(file, -1, samples.file());
+        if (all.length != samples.rows()) {
+          throw new DatasetException(file, "has " + all.length + " labels for " + samples.rows() + " samples in "
+              + samples.file());
+        }
+        return java.util.Arrays.copyOf(all, rows);
+      }
+    }
+  }
+
+  private static DataInputStream stream(Path file) throws IOException {
+    return new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16));
+  }
+
+  /** The arrays of a .npz file, by key (entry name less ".npy"), in file order. */
+  private static final class Npz implements AutoCloseable {
+    private final Path file;
+    private final ZipFile zip;
+    private final Map<String, ZipEntry> arrays = new LinkedHashMap<>();
+
+    private Npz(Path file, ZipFile zip) {
+      this.file = file;
+      this.zip = zip;
+    }
+
+    static Npz open(Path file) throws IOException {
+      ZipFile zip;
+      try {
+        zip = new ZipFile(file.toFile());
+      } catch (ZipException e) {
+        throw new DatasetException(file, "not a valid .npz (zip) file: " + e.getMessage(), e);
+      }
+      Npz z = new Npz(file, zip);
+      zip.stream().filter(e -> !e.isDirectory() && e.getName().endsWith(".npy"))
+          .forEach(e -> z.arrays.put(e.getName().substring(0, e.getName().length() - 4), e));
+      if (z.arrays.isEmpty()) {
+        zip.close();
+        throw new DatasetException(file, "the .npz holds no .npy arrays");
+      }
+      return z;
+    }
+
+    List<String> keys() {
+      return new ArrayList<>(arrays.keySet());
+    }
+
+    /** Samples and labels keys: as given, x/y, images/labels, or the first two arrays. */
+    String[] pair(String xKey, String yKey) throws DatasetException {
+      if (xKey != null || yKey != null) {
+        String x = xKey != null ? require(xKey) : samples(null);
+        String y = yKey != null ? require(yKey) : null;
+        return new String[] {x, y};
+      }
+      if (arrays.containsKey("x") && arrays.containsKey("y")) {
+        return new String[] {"x", "y"};
+      }
+      if (arrays.containsKey("images") && arrays.containsKey("labels")) {
+        return new String[] {"images", "labels"};
+      }
+      List<String> keys = keys();
+      return new String[] {keys.get(0), keys.size() > 1 ? keys.get(1) : null};
+    }
+
+    String samples(String key) throws DatasetException {
+      if (key != null) {
+        return require(key);
+      }
+      return arrays.containsKey("x") ? "x" : arrays.containsKey("images") ? "images" : keys().get(0);
+    }
+
+    String labels(String key) throws DatasetException {
+      if (key != null) {
+        return require(key);
+      }
+      return arrays.containsKey("y") ? "y" : arrays.containsKey("labels") ? "labels" : keys().get(0);
+    }
+
+    private String require(String key) throws DatasetException {
+      if (!arrays.containsKey(key)) {
+        throw new DatasetException(file, "no array '" + key + "' in the .npz; it has " + keys());
+      }
+      return key;
+    }
+
+    /** The array's bytes; corrupt compressed data becomes a {@link DatasetException} naming the array. */
+    DataInputStream stream(String key) throws IOException {
+      InputStream raw;
+      try {
+        raw = zip.getInputStream(arrays.get(key));
+      } catch (ZipException e) {
+        throw corrupt(key, e);
+      }
+      InputStream guarded = new FilterInputStream(raw) {
+        @Override
+        public int read() throws IOException {
+          try {
+            return super.read();
+          } catch (ZipException e) {
+            throw corrupt(key, e);
+          }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+          try {
+            return super.read(b, off, len);
+          } catch (ZipException e) {
+            throw corrupt(key, e);
+          }
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+          try {
+            return super.skip(n);
+          } catch (ZipException e) {
+            throw corrupt(key, e);
+          }
+        }
+      };
+      return new DataInputStream(new BufferedInputStream(guarded, 1 << 16));
+    }
+
+    private DatasetException corrupt(String key, ZipException e) {
+      return new DatasetException(file, "array '" + key + "': corrupt zip data: " + e.getMessage(), e);
+    }
+
+    @Override
+    public void close() throws IOException {
+      zip.close();
+    }
+  }
+}
