@@ -45,6 +45,28 @@ final class LayoutGrads {
     ctx.addGrad(x, ctx.where(mask, ctx.mul(dy, ctx.scalarLike(1 / (1 - ratio), x)), x));
   }
 
+  /** Turns Dropout on: its training_mode input becomes the constant true, and it outputs its mask. */
+  static void toTraining(GradContext ctx, Node n) {
+    Value on = ctx.constant("training_mode", Tensor.ofRaw(dev.onnxprune.graph.DataType.BOOL, new long[0],
+        com.google.protobuf.ByteString.copyFrom(new byte[] {1})));
+    while (n.inputCount() < 2) {
+      n.addInput(null);
+    }
+    if (n.inputCount() < 3) {
+      n.addInput(on);
+    } else {
+      n.replaceInput(2, on);
+    }
+    if (n.output(1) == null) {
+      if (n.outputCount() > 1) {
+        throw new GradientException(Messages.unsupported(n, "Dropout with an omitted mask output slot"));
+      }
+      Value mask = n.addOutput(ctx.g.uniqueName(n.output(0).name() + "_mask"));
+      mask.setType(new dev.onnxprune.graph.ValueType.TensorType(dev.onnxprune.graph.DataType.BOOL,
+          n.output(0).shape()));
+    }
+  }
+
   /** True when the Dropout's training_mode input is the constant true. */
   static boolean isTraining(Node n) {
     double[] t = GradContext.constantDoubles(n, 2);

@@ -67,11 +67,17 @@ final class Models {
     }
   }
 
-  /** Adds {@code v} as a graph output named {@code name} (an Identity when the name differs). */
+  /**
+   * Adds {@code v} as a graph output named {@code name}: a value this module generated is
+   * renamed; any other (a forward value, an input, an output already) gets an Identity.
+   */
   static Value exposeAs(GradContext ctx, Value v, String name, ValueType type) {
     Graph g = ctx.g;
     Value out = v;
-    if (!v.name().equals(name) || v.isGraphOutput() || v.isGraphInput() || v.isInitializer()) {
+    boolean generated = v.producer() != null && (v.name().startsWith("grad/") || v.name().startsWith("optimizer/"));
+    if (!v.name().equals(name) && generated && !v.isGraphOutput() && g.lookup(name) == null) {
+      v.rename(name);
+    } else if (!v.name().equals(name) || v.isGraphOutput() || v.isGraphInput() || v.isInitializer()) {
       if (g.lookup(name) != null) {
         throw new GradientException("cannot name an output '" + name + "': the graph already has a value of that"
             + " name");

@@ -1,0 +1,104 @@
+package dev.onnxprune.training;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.onnxprune.graph.GraphVerifier;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.Node;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.Tensor;
+import dev.onnxprune.runtime.Batch;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainingArtifactTest {
+  @TempDir
+  Path tmp;
+
+  @Test
+  void exportWritesInspectableFilesThatTrain() throws Exception {
+    Model m = Fixtures.model("resnet20.onnx");
+    ArtifactSpec spec = TrainingArtifact.export(m, TrainingOptions.defaults(), tmp);
+    for (String f : new String[] {"train_step.onnx", "eval.onnx", "checkpoint.onnx", "artifact.json"}) {
+      assertTrue(Files.isRegularFile(tmp.resolve(f)), f);
+    }
+    ArtifactSpec read = ArtifactSpec.read(tmp.resolve(TrainingArtifact.SPEC));
+    assertEquals(spec.state(), read.state());
+    assertEquals(spec.optimizer(), read.optimizer());
+    assertEquals("[batch, 1, 28, 28]", read.inputShape().toString());
+    // 21 convs + 21 BNs x 2 + fc weight and bias; the two shortcut biases shared by Identity are un-shared
+    assertEquals(21 + 42 + 2, read.state(ArtifactSpec.PARAMETER).size());
+    assertEquals(read.state(ArtifactSpec.PARAMETER).size(), read.state(ArtifactSpec.OPTIMIZER).size());
+    assertEquals(42, read.state(ArtifactSpec.BUFFER).size());
+    assertNull(read.step());
+
+    Model step = OnnxModels.read(tmp.resolve(TrainingArtifact.TRAIN_STEP));
+    GraphVerifier.verify(step);
+    Set<String> ops = new TreeSet<>();
+    for (Node n : step.graph().nodes()) {
+      assertTrue(n.domain().isEmpty(), "standard ops only: " + n.describe());
+      ops.add(n.opType());
+    }
+    assertTrue(!ops.contains("BatchNormalization"), "BN runs on batch statistics: " + ops);
+
+    Batch b = Fixtures.calibration(32);
+    try (TrainingSession s = TrainingSession.open(tmp, Ort.SESSIONS)) {
+      double first = s.step(b, 0.01).loss();
+      double later = first;
+      for (int i = 0; i < 4; i++) {
+        later = s.step(b, 0.01).loss();
+      }
+      assertTrue(Double.isFinite(first) && later < first, first + " -> " + later);
+      TrainingSession.EvalResult e = s.evaluate(b);
+      assertEquals(32, e.size());
+      assertEquals(32 * 10, e.logits().length);
+      Model trained = s.applyTo(m);
+      GraphVerifier.verify(trained);
+      assertNotNull(trained.graph().lookup("layers.3.shortcut.1.bias").initializer(), "un-shared bias written back");
+    }
+  }
+
+  @Test
+  void frozenParametersAndMaskedWeightsDoNotMove() throws Exception {
+    Model m = Fixtures.model("resnet20.onnx");
+    // zero half of the first conv's weights, as unstructured masking does
+    var w = m.graph().lookup("layers.0.conv1.weight");
+    float[] data = w.initializer().toFloatArray();
+    for (int i = 0; i < data.length; i += 2) {
+      data[i] = 0f;
+    }
+    w.setInitializer(Tensor.ofFloats(w.initializer().dims(), data));
+    TrainingOptions o = TrainingOptions.builder().freeze("fc.weight").maskZeroWeights(true)
+        .optimizer(Optimizer.adamW(0.01)).build();
+    TrainingArtifact a = TrainingArtifact.build(m, o);
+    assertTrue(a.spec().state().stream().noneMatch(s -> s.name().equals("fc.weight")));
+    assertEquals("step", a.spec().step());
+    Batch b = Fixtures.calibration(16);
+    try (TrainingSession s = TrainingSession.open(a, Ort.SESSIONS)) {
+      s.step(b, 0.01);
+      s.step(b, 0.01);
+      Map<String, Tensor> st = s.state();
+      float[] after = st.get("layers.0.conv1.weight").toFloatArray();
+      boolean moved = false;
+      for (int i = 0; i < after.length; i++) {
+        if (i % 2 == 0) {
+          assertEquals(0f, after[i], "masked weight " + i);
+        } else {
+          moved |= after[i] != data[i];
+        }
+      }
+      assertTrue(moved, "unmasked weights train");
+      Model trained = s.applyTo(m);
+      assertEquals(java.util.Arrays.toString(m.graph().lookup("fc.weight").initializer().toFloatArray()),
+          java.util.Arrays.toString(trained.graph().lookup("fc.weight").initializer().toFloatArray()));
+    }
+  }
+}
