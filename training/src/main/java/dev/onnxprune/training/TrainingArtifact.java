@@ -128,6 +128,7 @@ public final class TrainingArtifact {
       }
     }
     ShapeInference.infer(work);
+    logits = g.lookup(logits.name()); // a rewritten BatchNormalization may have produced it
     Value labels = addInput(g, LABELS, DataType.INT64, batchShape(logits));
     Map<Value, Value> seeds = new IdentityHashMap<>();
     Value loss = LossBuilder.crossEntropy(ctx, logits, labels, o.labelSmoothing(), seeds);

@@ -31,8 +31,11 @@ import java.util.Map;
  * Not thread-safe.
  */
 public final class TrainingSession implements AutoCloseable {
-  /** Loss (mean over the batch) and how many samples the logits classified right. */
-  public record StepResult(double loss, int correct, int size) {}
+  /**
+   * Loss (mean over the batch, before the update), how many samples the logits classified right,
+   * and the logits {@code [N, K]} row-major (training-mode forward).
+   */
+  public record StepResult(double loss, int correct, int size, float[] logits) {}
 
   /** Eval of one batch: mean loss, right answers, and the logits {@code [N, K]} row-major. */
   public record EvalResult(double loss, int correct, int size, float[] logits) {}
@@ -112,7 +115,11 @@ public final class TrainingSession implements AutoCloseable {
       }
       OrtSession.Result r = train.run(in);
       double loss = scalar(r.get(spec.loss()).orElseThrow());
-      int correct = correct((OnnxTensor) r.get(spec.logits()).orElseThrow(), batch.labels());
+      OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
+      int correct = correct(logits, batch.labels());
+      FloatBuffer lb = logits.getFloatBuffer();
+      float[] lf = new float[lb.remaining()];
+      lb.get(lf);
       for (ArtifactSpec.StateTensor s : spec.state()) {
         state.put(s.name(), (OnnxTensor) r.get(s.updated()).orElseThrow());
       }
@@ -124,7 +131,7 @@ public final class TrainingSession implements AutoCloseable {
       owned.clear();
       last = r;
       steps++;
-      return new StepResult(loss, correct, batch.size());
+      return new StepResult(loss, correct, batch.size(), lf);
     } finally {
       temp.forEach(OnnxTensor::close);
     }

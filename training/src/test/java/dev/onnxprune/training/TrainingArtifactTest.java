@@ -5,15 +5,20 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.onnxprune.graph.Attribute;
+import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.GraphVerifier;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.Node;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.Tensor;
+import dev.onnxprune.graph.Value;
 import dev.onnxprune.runtime.Batch;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
@@ -99,6 +104,59 @@ class TrainingArtifactTest {
       Model trained = s.applyTo(m);
       assertEquals(java.util.Arrays.toString(m.graph().lookup("fc.weight").initializer().toFloatArray()),
           java.util.Arrays.toString(trained.graph().lookup("fc.weight").initializer().toFloatArray()));
+    }
+  }
+
+  @Test
+  void batchStatisticsMatchOnnxRuntimeTrainingModeBatchNorm() throws Exception {
+    // logits = BN(x) over 6 "classes": one step at lr 0 leaves the parameters and updates the buffers.
+    long n = 5;
+    long c = 6;
+    Random rnd = new Random(3);
+    double[] x = GradCheck.normal(rnd, (int) (n * c));
+    double[] scale = {1, 0.5, 2, 1.5, 0.7, 1};
+    double[] bias = {0, 0.1, -0.2, 0.3, 0, 0.5};
+    double[] mean = {0.1, 0, 0.2, -0.1, 0, 0.3};
+    double[] var = {1, 2, 0.5, 1.5, 1, 0.8};
+    OpModel m = new OpModel(DataType.FLOAT);
+    m.output(m.op("BatchNormalization", List.of(m.input("x", n, c), init(m, "scale", scale), init(m, "bias", bias),
+        init(m, "mean", mean), init(m, "var", var)), Attribute.of("momentum", 0.8f)));
+    TrainingArtifact a = TrainingArtifact.build(m.model, TrainingOptions.builder()
+        .runningVariance(RunningVariance.BIASED).optimizer(Optimizer.sgd(0, 0)).build());
+    float[] xf = new float[x.length];
+    for (int i = 0; i < x.length; i++) {
+      xf[i] = (float) x[i];
+    }
+    Batch b = new Batch(xf, new long[] {n, c}, new long[] {0, 1, 2, 3, 4});
+    Map<String, Tensor> ours;
+    float[] ourY;
+    try (TrainingSession s = TrainingSession.open(a, Ort.SESSIONS)) {
+      ourY = s.step(b, 0).logits();
+      ours = s.state();
+    }
+    // ONNX Runtime's own BatchNormalization(training_mode=1): Y, running_mean, running_var
+    OpModel r = new OpModel(DataType.FLOAT);
+    Value[] outs = r.opN("BatchNormalization", List.of(r.input("x", n, c), init(r, "scale", scale),
+        init(r, "bias", bias), init(r, "mean", mean), init(r, "var", var)), 3, Attribute.of("momentum", 0.8f),
+        Attribute.of("training_mode", 1L));
+    r.output(outs);
+    try (var s = Ort.open(r.model)) {
+      Map<String, double[]> ref = Ort.run(s, Map.of("x", Ort.Data.of(DataType.FLOAT, new long[] {n, c}, x)));
+      List<String> names = List.copyOf(ref.keySet());
+      assertClose(ref.get(names.get(0)), ourY, "training-mode output");
+      assertClose(ref.get(names.get(1)), ours.get("mean").toFloatArray(), "running mean");
+      assertClose(ref.get(names.get(2)), ours.get("var").toFloatArray(), "running var (biased)");
+    }
+  }
+
+  private static Value init(OpModel m, String name, double[] v) {
+    return m.g.addInitializer(name, GradContext.tensorOf(DataType.FLOAT, new long[] {v.length}, v));
+  }
+
+  private static void assertClose(double[] want, float[] got, String what) {
+    assertEquals(want.length, got.length, what);
+    for (int i = 0; i < want.length; i++) {
+      assertEquals(want[i], got[i], 1e-5 * (1 + Math.abs(want[i])), what + " [" + i + "]");
     }
   }
 }
