@@ -13,8 +13,10 @@ SGD(lr=0.01, momentum=0.9, weight_decay=5e-4) with mean cross-entropy on the fir
 calibration images (fmnist-calib-*, normalised as in training). Writes
 src/main/resources/onnxprune/testmodels/resnet20_sgd_step.onnx: an ONNX file with no nodes whose
 initializers are `loss` (the loss before the step, float32 scalar), `logits` [32, 10], and every
-parameter and running statistic after the step under its state_dict name. The Java test
-PyTorchAgreementTest runs train_step.onnx on the same batch and compares.
+parameter and running statistic after the step under its state_dict name. Then, from the same
+start, two steps of AdamW(lr=1e-3, weight_decay=0.01) (bias correction over the step count) on the
+same batch: resnet20_adamw_steps.onnx holds `loss1`, `loss2` and a few tensors after step 2. The
+Java test PyTorchAgreementTest runs train_step.onnx on the same batch and compares.
 """
 import os
 import sys
@@ -30,6 +32,10 @@ sys.path.insert(0, HERE)
 import export_fixtures as fx  # noqa: E402
 
 OUT = os.path.join(fx.OUT, "resnet20_sgd_step.onnx")
+OUT_ADAMW = os.path.join(fx.OUT, "resnet20_adamw_steps.onnx")
+ADAMW_LR, ADAMW_WD = 1e-3, 0.01
+ADAMW_KEEP = ["stem.0.weight", "stem.1.weight", "stem.1.bias", "layers.4.conv1.weight", "layers.8.conv2.weight",
+              "layers.8.bn2.weight", "layers.6.shortcut.1.bias", "fc.weight", "fc.bias"]
 BATCH = 32
 LR, MOMENTUM, WD = 0.01, 0.9, 5e-4
 
@@ -43,9 +49,15 @@ def onnx_tensors(path):
     return t
 
 
-def main():
-    torch.manual_seed(0)
-    torch.set_num_threads(fx.THREADS)
+def save(path, inits, doc):
+    graph = helper.make_graph([], os.path.basename(path)[:-5], [], [], initializer=inits)
+    m = helper.make_model(graph, producer_name="torch_reference_step.py", doc_string=doc,
+                          opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    onnx.save(m, path)
+
+
+def load_model():
     model = fx.ResNet20()
     tensors = onnx_tensors(os.path.join(fx.OUT, "resnet20.onnx"))
     state = model.state_dict()
@@ -57,6 +69,13 @@ def main():
         state[name] = src
     model.load_state_dict(state)
     model.train()
+    return model
+
+
+def main():
+    torch.manual_seed(0)
+    torch.set_num_threads(fx.THREADS)
+    model = load_model()
 
     images = fx.read_idx(os.path.join(fx.OUT, "fmnist-calib-images-idx3-ubyte.gz"))[:BATCH]
     labels = fx.read_idx(os.path.join(fx.OUT, "fmnist-calib-labels-idx1-ubyte.gz"))[:BATCH]
@@ -75,15 +94,27 @@ def main():
     for name, t in model.state_dict().items():
         if not name.endswith("num_batches_tracked"):
             inits.append(numpy_helper.from_array(t.detach().numpy().astype(np.float32), name))
-    graph = helper.make_graph([], "resnet20_sgd_step", [], [], initializer=inits)
-    doc = ("PyTorch %s: one SGD(lr=%g, momentum=%g, weight_decay=%g) step of resnet20 in train mode on the first"
-           " %d calibration images; loss before the step, parameters and running statistics after it"
-           % (torch.__version__, LR, MOMENTUM, WD, BATCH))
-    m = helper.make_model(graph, producer_name="torch_reference_step.py", doc_string=doc,
-                          opset_imports=[helper.make_opsetid("", 13)])
-    m.ir_version = 7
-    onnx.save(m, OUT)
+    save(OUT, inits, "PyTorch %s: one SGD(lr=%g, momentum=%g, weight_decay=%g) step of resnet20 in train mode on"
+         " the first %d calibration images; loss before the step, parameters and running statistics after it"
+         % (torch.__version__, LR, MOMENTUM, WD, BATCH))
     print("loss %.6f, wrote %s (%d bytes)" % (loss.item(), OUT, os.path.getsize(OUT)))
+
+    model = load_model()
+    opt = torch.optim.AdamW(model.parameters(), lr=ADAMW_LR, weight_decay=ADAMW_WD)
+    losses = []
+    for _ in range(2):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    inits = [numpy_helper.from_array(np.array(l, dtype=np.float32), "loss%d" % (i + 1)) for i, l in enumerate(losses)]
+    sd = model.state_dict()
+    inits += [numpy_helper.from_array(sd[k].detach().numpy().astype(np.float32), k) for k in ADAMW_KEEP]
+    save(OUT_ADAMW, inits, "PyTorch %s: two AdamW(lr=%g, weight_decay=%g) steps of resnet20 in train mode on the"
+         " first %d calibration images; the loss of each step and some parameters after the second"
+         % (torch.__version__, ADAMW_LR, ADAMW_WD, BATCH))
+    print("losses %s, wrote %s (%d bytes)" % (losses, OUT_ADAMW, os.path.getsize(OUT_ADAMW)))
 
 
 if __name__ == "__main__":

@@ -93,4 +93,43 @@ class PyTorchAgreementTest {
     }
     return num / den;
   }
+
+  @Test
+  void twoAdamWStepsOfResnet20MatchPyTorch() throws Exception {
+    Model ref = Fixtures.model("resnet20_adamw_steps.onnx");
+    Map<String, Tensor> torch = new HashMap<>();
+    for (Value v : ref.graph().initializers()) {
+      torch.put(v.name(), v.initializer());
+    }
+    TrainingArtifact a = TrainingArtifact.build(Fixtures.model("resnet20.onnx"),
+        TrainingOptions.builder().optimizer(Optimizer.adamW(0.01)).build());
+    Map<String, Tensor> before = new HashMap<>();
+    for (Value v : a.checkpoint().graph().initializers()) {
+      before.put(v.name(), v.initializer());
+    }
+    Batch b = Fixtures.calibration(32);
+    try (TrainingSession s = TrainingSession.open(a, Ort.SESSIONS)) {
+      double l1 = s.step(b, 1e-3).loss();
+      double l2 = s.step(b, 1e-3).loss();
+      double t1 = torch.get("loss1").toFloatArray()[0];
+      double t2 = torch.get("loss2").toFloatArray()[0];
+      Map<String, Tensor> after = s.state();
+      double worstParam = 0;
+      double worstStep = 0;
+      for (Map.Entry<String, Tensor> e : torch.entrySet()) {
+        if (e.getKey().startsWith("loss")) {
+          continue;
+        }
+        float[] ours = after.get(e.getKey()).toFloatArray();
+        float[] theirs = e.getValue().toFloatArray();
+        worstParam = Math.max(worstParam, relErr(ours, theirs, null));
+        worstStep = Math.max(worstStep, relErr(ours, theirs, before.get(e.getKey()).toFloatArray()));
+      }
+      System.out.printf("PyTorch agreement, 2 AdamW steps: losses %.7f, %.7f vs %.7f, %.7f; parameters max rel %.1e;"
+          + " update max rel %.1e%n", l1, l2, t1, t2, worstParam, worstStep);
+      assertTrue(Math.abs(l1 - t1) / t1 <= TOL && Math.abs(l2 - t2) / t2 <= TOL, l1 + ", " + l2);
+      assertTrue(worstParam <= TOL, "parameters: " + worstParam);
+      assertTrue(worstStep <= 1e-2, "updates: " + worstStep);
+    }
+  }
 }

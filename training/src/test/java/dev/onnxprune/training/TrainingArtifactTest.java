@@ -159,4 +159,25 @@ class TrainingArtifactTest {
       assertEquals(want[i], got[i], 1e-5 * (1 + Math.abs(want[i])), what + " [" + i + "]");
     }
   }
+
+  static java.util.stream.Stream<String> fixtures() {
+    return dev.onnxprune.testmodels.TestModels.modelFiles().stream();
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.MethodSource("fixtures")
+  void everyFixtureTrainsOnItsCalibrationImages(String file) throws Exception {
+    Model m = Fixtures.model(file);
+    TrainingArtifact a = TrainingArtifact.build(m, TrainingOptions.defaults());
+    GraphVerifier.verify(a.trainStep());
+    Batch b = Fixtures.calibration(16);
+    try (TrainingSession s = TrainingSession.open(a, Ort.SESSIONS)) {
+      double first = s.step(b, 0.01).loss();
+      double last = first;
+      for (int i = 0; i < 3; i++) {
+        last = s.step(b, 0.01).loss();
+      }
+      assertTrue(Double.isFinite(first) && last < first, file + ": " + first + " -> " + last);
+    }
+  }
 }
