@@ -252,6 +252,7 @@ class GradientCheckTest {
     check("HardSigmoid", "hard sigmoid", unary("HardSigmoid", s, Attribute.of("alpha", 0.25f)), List.of("x"), x);
     check("HardSwish", "hard swish", unary("HardSwish", s), List.of("x"), x);
     check("Tanh", "tanh", unary("Tanh", s), List.of("x"), x);
+    check("Neg", "neg", unary("Neg", s), List.of("x"), none());
   }
 
   @Test
@@ -425,6 +426,42 @@ class GradientCheckTest {
     check("Softmax", "softmax axis 1", pool("Softmax", new long[] {2, 5, 3}, Attribute.of("axis", 1L)),
         List.of("x"), none());
     check("LogSoftmax", "logsoftmax axis -1", pool("LogSoftmax", new long[] {2, 3, 5}), List.of("x"), none());
+  }
+
+  @Test
+  void dropoutInTrainingScalesByItsMask() throws Exception {
+    // Random masks defeat finite differences; check dx = dy * mask / (1 - ratio) exactly instead.
+    OpModel m = new OpModel(DataType.FLOAT);
+    Value y = m.op("Dropout", List.of(m.input("x", 4, 50), m.scalar("ratio", 0.25)));
+    m.output(y);
+    dev.onnxprune.graph.Model work = Models.copy(m.model);
+    Models.prepare(work);
+    dev.onnxprune.graph.shape.ShapeInference.infer(work);
+    GradContext ctx = new GradContext(work);
+    dev.onnxprune.graph.Node drop = work.graph().nodes().get(0);
+    LayoutGrads.toTraining(ctx, drop);
+    Value seed = work.graph().addInput("seed", drop.output(0).type());
+    Value x = work.graph().lookup("x");
+    Value dx = ctx.differentiate(Map.of(drop.output(0), seed), List.of(x)).get(x);
+    work.graph().addOutput(drop.output(1));
+    Models.exposeAs(ctx, dx, "x_grad", x.type());
+    Random rnd = new Random(5);
+    Map<String, Ort.Data> feed = Map.of("x", Ort.Data.of(DataType.FLOAT, new long[] {4, 50}, GradCheck.normal(rnd, 200)),
+        "seed", Ort.Data.of(DataType.FLOAT, new long[] {4, 50}, GradCheck.normal(rnd, 200)));
+    try (var s = Ort.open(work)) {
+      Map<String, double[]> out = Ort.run(s, feed);
+      double[] mask = out.get(drop.output(1).name());
+      double[] g = out.get("x_grad");
+      double err = 0;
+      int kept = 0;
+      for (int i = 0; i < g.length; i++) {
+        err = Math.max(err, Math.abs(g[i] - (float) (feed.get("seed").values()[i] * mask[i] / 0.75)));
+        kept += (int) mask[i];
+      }
+      assertTrue(kept > 100 && kept < 200, "about 3/4 kept: " + kept);
+      RESULTS.add(new GradCheck.Result("Dropout(train)", "dropout training exact", DataType.FLOAT, err));
+      assertTrue(err <= 1e-6, "dropout training: " + err);
+    }
   }
 
   @Test
