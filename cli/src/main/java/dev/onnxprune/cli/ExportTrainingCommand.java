@@ -1,0 +1,125 @@
+package dev.onnxprune.cli;
+
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.training.ArtifactSpec;
+import dev.onnxprune.training.BatchNormMode;
+import dev.onnxprune.training.GradientException;
+import dev.onnxprune.training.Optimizer;
+import dev.onnxprune.training.RunningVariance;
+import dev.onnxprune.training.TrainingArtifact;
+import dev.onnxprune.training.TrainingOptions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code onnx-prune export-training MODEL -o DIR}: writes the training artifact of MODEL (a
+ * training-step model, an eval model, a checkpoint and artifact.json) that stock ONNX Runtime
+ * runs; see {@link TrainingArtifact}.
+ */
+@Command(name = "export-training",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = {
+        "Writes the training artifact of MODEL into DIR: train_step.onnx (forward with batch statistics, softmax"
+            + " cross-entropy, gradients and the optimizer update, standard ONNX ops only), eval.onnx,"
+            + " checkpoint.onnx (the initial parameters, optimizer state and BatchNorm statistics) and"
+            + " artifact.json (which input and output is which)."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE})
+public final class ExportTrainingCommand implements Callable<Integer> {
+  @Mixin
+  CommonOptions common;
+
+  @Parameters(index = "0", paramLabel = "MODEL", description = "The inference .onnx file (opset 13 or newer).")
+  Path model;
+
+  @Option(names = {"-o", "--output"}, required = true, paramLabel = "DIR", description = "The folder to write.")
+  Path output;
+
+  @Option(names = "--optimizer", paramLabel = "NAME", defaultValue = "sgd",
+      description = "sgd, nesterov, adam or adamw (default: ${DEFAULT-VALUE}).")
+  String optimizer;
+
+  @Option(names = "--momentum", paramLabel = "M", defaultValue = "0.9",
+      description = "SGD momentum (default: ${DEFAULT-VALUE}).")
+  double momentum;
+
+  @Option(names = "--weight-decay", paramLabel = "WD", defaultValue = "5e-4",
+      description = "Weight decay (L2 for sgd/adam, decoupled for adamw; default: ${DEFAULT-VALUE}).")
+  double weightDecay;
+
+  @Option(names = "--label-smoothing", paramLabel = "EPS", defaultValue = "0",
+      description = "Label smoothing of the cross-entropy, in [0, 1) (default: ${DEFAULT-VALUE}).")
+  double labelSmoothing;
+
+  @Option(names = "--freeze", paramLabel = "NAME", split = ",",
+      description = "Initializers to keep constant (comma-separated or repeated).")
+  List<String> freeze = new ArrayList<>();
+
+  @Option(names = "--bn-eval",
+      description = "Keep BatchNormalization on its running statistics (frozen) instead of batch statistics.")
+  boolean bnEval;
+
+  @Option(names = "--running-var", paramLabel = "KIND", defaultValue = "unbiased",
+      description = "unbiased (PyTorch) or biased (ONNX Runtime) batch variance in the running variance"
+          + " (default: ${DEFAULT-VALUE}).")
+  String runningVar;
+
+  @Option(names = "--keep-zeros",
+      description = "Weights that are exactly zero (unstructured masking) stay zero.")
+  boolean keepZeros;
+
+  @Override
+  public Integer call() {
+    return common.run(() -> {
+      if (Files.isRegularFile(output)) {
+        throw new CommandFailure(output + ": is a file; -o names the folder to write the artifact into");
+      }
+      TrainingOptions options = options();
+      Model m = OnnxModels.read(model);
+      ArtifactSpec spec;
+      try {
+        spec = TrainingArtifact.export(m, options, output);
+      } catch (GradientException e) {
+        throw new CommandFailure(e.getMessage());
+      }
+      long params = 0;
+      for (ArtifactSpec.StateTensor s : spec.state(ArtifactSpec.PARAMETER)) {
+        params += s.shape().stream().mapToLong(Long::longValue).reduce(1, (a, b) -> a * b);
+      }
+      common.out().println("wrote " + output + ": " + spec.trainStep() + ", " + spec.eval() + ", "
+          + spec.checkpoint() + ", " + TrainingArtifact.SPEC + " (" + spec.state(ArtifactSpec.PARAMETER).size()
+          + " parameter tensors, " + params + " values; " + spec.state(ArtifactSpec.BUFFER).size()
+          + " BatchNorm statistics; optimizer " + spec.optimizer().get("type") + ")");
+      return ExitCodes.OK;
+    });
+  }
+
+  private TrainingOptions options() throws UsageFailure {
+    Optimizer opt = UsageFailure.check("--optimizer", () -> switch (optimizer) {
+      case "sgd" -> new Optimizer.Sgd(momentum, 0, false, weightDecay);
+      case "nesterov" -> new Optimizer.Sgd(momentum, 0, true, weightDecay);
+      case "adam" -> Optimizer.adam(weightDecay);
+      case "adamw" -> Optimizer.adamW(weightDecay);
+      default -> throw new IllegalArgumentException("must be sgd, nesterov, adam or adamw: '" + optimizer + "'");
+    });
+    RunningVariance rv = UsageFailure.check("--running-var", () -> switch (runningVar) {
+      case "unbiased" -> RunningVariance.UNBIASED;
+      case "biased" -> RunningVariance.BIASED;
+      default -> throw new IllegalArgumentException("must be unbiased or biased: '" + runningVar + "'");
+    });
+    TrainingOptions.Builder b = TrainingOptions.builder().optimizer(opt).runningVariance(rv)
+        .batchNormMode(bnEval ? BatchNormMode.INFERENCE : BatchNormMode.TRAINING).freeze(freeze)
+        .maskZeroWeights(keepZeros);
+    UsageFailure.check("--label-smoothing", () -> b.labelSmoothing(labelSmoothing));
+    return b.build();
+  }
+}

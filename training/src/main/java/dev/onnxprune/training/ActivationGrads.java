@@ -1,0 +1,93 @@
+package dev.onnxprune.training;
+
+import dev.onnxprune.graph.Node;
+import dev.onnxprune.graph.Value;
+import java.util.List;
+
+/**
+ * Gradients of the pointwise activations, {@code dx = dy * f'(x)}. At the kinks the one-sided
+ * choice is PyTorch's (strict inequalities: the derivative of Relu at 0 is 0).
+ * <ol>
+ *   <li>Relu: {@code f' = [x > 0]};
+ *   <li>LeakyRelu(alpha): {@code f' = x > 0 ? 1 : alpha};
+ *   <li>Clip(min, max) (Relu6): {@code f' = [min < x < max]}, absent bounds unbounded;
+ *   <li>Sigmoid: {@code f' = y (1 - y)};
+ *   <li>HardSigmoid(alpha, beta): {@code f' = alpha [0 < alpha x + beta < 1]};
+ *   <li>HardSwish {@code x * relu6(x + 3) / 6}: {@code f' = 0 for x < -3, x/3 + 1/2 for x <= 3, 1 above};
+ *   <li>Tanh: {@code f' = 1 - y^2}.
+ * </ol>
+ */
+final class ActivationGrads {
+  private ActivationGrads() {}
+
+  static void relu(GradContext ctx, Node n) {
+    Value x = n.input(0);
+    Value dy = ctx.grad(n.output(0));
+    ctx.addGrad(x, ctx.where(greater(ctx, x, 0), dy, x));
+  }
+
+  static void leakyRelu(GradContext ctx, Node n) {
+    Value x = n.input(0);
+    Value dy = ctx.grad(n.output(0));
+    Value scaled = ctx.mul(dy, ctx.scalarLike(n.attrFloat("alpha", 0.01f), x));
+    ctx.addGrad(x, ctx.op("Where", List.of(greater(ctx, x, 0), dy, scaled)));
+  }
+
+  static void clip(GradContext ctx, Node n) {
+    Value x = n.input(0);
+    Value dy = ctx.grad(n.output(0));
+    Value lo = n.input(1);
+    Value hi = n.input(2);
+    Value inside = null;
+    if (lo != null) {
+      inside = ctx.op("Greater", List.of(x, lo));
+    }
+    if (hi != null) {
+      Value below = ctx.op("Less", List.of(x, hi));
+      inside = inside == null ? below : ctx.op("And", List.of(inside, below));
+    }
+    ctx.addGrad(x, inside == null ? dy : ctx.where(inside, dy, x));
+  }
+
+  static void sigmoid(GradContext ctx, Node n) {
+    Value y = n.output(0);
+    Value dy = ctx.grad(y);
+    Value d = ctx.mul(y, ctx.sub(ctx.scalarLike(1, y), y));
+    ctx.addGrad(n.input(0), ctx.mul(dy, d));
+  }
+
+  static void hardSigmoid(GradContext ctx, Node n) {
+    Value x = n.input(0);
+    Value dy = ctx.grad(n.output(0));
+    float alpha = n.attrFloat("alpha", 0.2f);
+    float beta = n.attrFloat("beta", 0.5f);
+    Value t = ctx.add(ctx.mul(x, ctx.scalarLike(alpha, x)), ctx.scalarLike(beta, x));
+    Value inside = ctx.op("And", List.of(greater(ctx, t, 0, x), ctx.op("Less", List.of(t, ctx.scalarLike(1, x)))));
+    ctx.addGrad(x, ctx.where(inside, ctx.mul(dy, ctx.scalarLike(alpha, x)), x));
+  }
+
+  static void hardSwish(GradContext ctx, Node n) {
+    Value x = n.input(0);
+    Value dy = ctx.grad(n.output(0));
+    Value slope = ctx.add(ctx.mul(x, ctx.scalarLike(1.0 / 3, x)), ctx.scalarLike(0.5, x));
+    Value upper = ctx.op("Where", List.of(greater(ctx, x, 3), ctx.scalarLike(1, x), slope));
+    Value d = ctx.op("Where", List.of(ctx.op("Less", List.of(x, ctx.scalarLike(-3, x))), ctx.scalarLike(0, x), upper));
+    ctx.addGrad(x, ctx.mul(dy, d));
+  }
+
+  static void tanh(GradContext ctx, Node n) {
+    Value y = n.output(0);
+    Value dy = ctx.grad(y);
+    Value d = ctx.sub(ctx.scalarLike(1, y), ctx.mul(y, y));
+    ctx.addGrad(n.input(0), ctx.mul(dy, d));
+  }
+
+  private static Value greater(GradContext ctx, Value x, double c) {
+    return greater(ctx, x, c, x);
+  }
+
+  /** {@code x > c} with c of the element type of {@code like} (x may be an untyped new value). */
+  private static Value greater(GradContext ctx, Value x, double c, Value like) {
+    return ctx.op("Greater", List.of(x, ctx.scalarLike(c, like)));
+  }
+}

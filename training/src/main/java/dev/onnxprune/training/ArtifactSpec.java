@@ -1,0 +1,82 @@
+package dev.onnxprune.training;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The description of an exported training artifact, written as {@value TrainingArtifact#SPEC}
+ * beside the models: which file is which, the names of the inputs and outputs of the training
+ * step, and every state tensor with the output that carries its next value.
+ *
+ * <p>A training loop: load the checkpoint's tensors as the current state; per batch feed the
+ * state, {@code input}, {@code labels} (INT64 class indices), {@code learningRate} (FLOAT scalar)
+ * and, when not null, {@code step} (INT64 scalar, the 1-based count of this step); read {@code
+ * loss} and {@code logits}; then each state tensor's {@code updated} output is its value for the
+ * next step. The eval model takes the {@code parameter} and {@code buffer} state tensors (same
+ * names), {@code input} and {@code labels}, and gives {@code loss} and {@code logits}.
+ *
+ * @param version format version (1)
+ * @param trainStep file of the training-step model
+ * @param eval file of the eval model
+ * @param checkpoint file of the checkpoint (an ONNX model holding one initializer per state tensor)
+ * @param input name of the batch input
+ * @param inputShape its shape, symbolic dimensions as strings
+ * @param labels name of the labels input
+ * @param learningRate name of the learning-rate input
+ * @param step name of the step-count input, or null when the optimizer needs none
+ * @param loss name of the loss output (mean cross-entropy over the batch)
+ * @param logits name of the logits output
+ * @param numClasses K of the logits {@code [N, K]}
+ * @param optimizer the optimizer's type and hyper-parameters
+ * @param batchNorm {@code training} or {@code inference}, and the running variance kind
+ * @param labelSmoothing the cross-entropy's label smoothing
+ * @param state every state tensor, parameters first, then optimizer state, then buffers
+ * @param frozen initializers frozen by request
+ */
+public record ArtifactSpec(int version, String trainStep, String eval, String checkpoint, String input,
+    List<Object> inputShape, String labels, String learningRate, String step, String loss, String logits,
+    long numClasses, Map<String, Object> optimizer, Map<String, String> batchNorm, double labelSmoothing,
+    List<StateTensor> state, List<String> frozen) {
+
+  /** Kinds of state tensor. */
+  public static final String PARAMETER = "parameter";
+  public static final String OPTIMIZER = "optimizer";
+  public static final String BUFFER = "buffer";
+
+  /**
+   * One state tensor.
+   *
+   * @param name its input name (and initializer name in the checkpoint)
+   * @param updated the training step's output holding its next value
+   * @param kind {@link #PARAMETER}, {@link #OPTIMIZER} or {@link #BUFFER}
+   * @param parameter for optimizer state, the parameter it belongs to; else null
+   * @param shape its dimensions
+   */
+  public record StateTensor(String name, String updated, String kind, String parameter, List<Long> shape) {}
+
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  public void write(Path file) throws IOException {
+    JSON.writeValue(file.toFile(), this);
+  }
+
+  /**
+   * @throws IOException when the file is missing or not an artifact description
+   */
+  public static ArtifactSpec read(Path file) throws IOException {
+    try {
+      return JSON.readValue(file.toFile(), ArtifactSpec.class);
+    } catch (com.fasterxml.jackson.core.JacksonException e) {
+      throw new IOException(file + ": not a training artifact description: " + e.getOriginalMessage(), e);
+    }
+  }
+
+  /** The state tensors of one kind, in order. */
+  public List<StateTensor> state(String kind) {
+    return state.stream().filter(s -> s.kind().equals(kind)).toList();
+  }
+}

@@ -1,0 +1,167 @@
+package dev.onnxprune.training;
+
+import dev.onnxprune.graph.DataType;
+import dev.onnxprune.graph.Node;
+import dev.onnxprune.graph.Value;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * BatchNormalization, {@code y = (x - mu) * rstd * gamma + beta} per channel, with {@code rstd =
+ * 1 / sqrt(var + eps)}.
+ * <ol>
+ *   <li>Inference mode (running statistics are constants): {@code dx = dy * gamma * rstd},
+ *       {@code dgamma = sum(dy * (x - mu)) * rstd}, {@code dbeta = sum(dy)}; also {@code dmu = -dbeta
+ *       * gamma * rstd} and {@code dvar = -sum(dy * (x - mu)) * gamma * rstd^3 / 2} when asked.
+ *   <li>Training mode ({@link #toTraining}): the node is rewritten with the batch statistics
+ *       {@code mu = mean(x)}, {@code var = mean((x - mu)^2)} over N and the spatial axes (M
+ *       elements per channel), and the running statistics are updated as ONNX defines momentum:
+ *       {@code running = running * momentum + batch * (1 - momentum)}; the running variance takes
+ *       the unbiased batch variance {@code var * M / (M - 1)} as PyTorch does, or the biased one as
+ *       ONNX Runtime's training-mode BatchNormalization does ({@link RunningVariance}). Its
+ *       backward is the closed form (Ioffe and Szegedy 2015, sec. 3): {@code dx = gamma * rstd *
+ *       (dy - mean(dy) - xhat * mean(dy * xhat))} with {@code xhat = (x - mu) * rstd}.
+ * </ol>
+ */
+final class NormGrads {
+  private NormGrads() {}
+
+  static void inference(GradContext ctx, Node n) {
+    if (n.attrLong("training_mode", 0) != 0) {
+      throw new GradientException(Messages.unsupported(n, "BatchNormalization with training_mode=1 in the model"
+          + " (export it in inference mode; the training artifact adds the batch statistics itself)"));
+    }
+    Value x = n.input(0);
+    Value gamma = n.input(1);
+    Value beta = n.input(2);
+    Value mean = n.input(3);
+    Value var = n.input(4);
+    Value dy = ctx.grad(n.output(0));
+    int rank = ctx.rank(x);
+    long c = channels(ctx, n, x);
+    long[] bshape = channelShape(rank, c);
+    long[] axes = reducedAxes(rank);
+    double eps = n.attrFloat("epsilon", 1e-5f);
+    Value rstd = ctx.op("Reciprocal", List.of(ctx.op("Sqrt", List.of(ctx.add(var, ctx.scalarLike(eps, x))))));
+    if (ctx.needsGrad(x)) {
+      ctx.addGrad(x, ctx.mul(dy, ctx.reshape(ctx.mul(gamma, rstd), bshape)));
+    }
+    Value sumDy = ctx.needsGrad(beta) || ctx.needsGrad(mean) ? ctx.reduceSum(dy, axes, false) : null;
+    if (ctx.needsGrad(beta)) {
+      ctx.addGrad(beta, sumDy);
+    }
+    if (ctx.needsGrad(gamma) || ctx.needsGrad(var)) {
+      Value xc = ctx.sub(x, ctx.reshape(mean, bshape));
+      Value sumDyXc = ctx.reduceSum(ctx.mul(dy, xc), axes, false);
+      if (ctx.needsGrad(gamma)) {
+        ctx.addGrad(gamma, ctx.mul(sumDyXc, rstd));
+      }
+      if (ctx.needsGrad(var)) {
+        Value r3 = ctx.mul(rstd, ctx.mul(rstd, rstd));
+        ctx.addGrad(var, ctx.mul(ctx.mul(sumDyXc, ctx.mul(gamma, r3)), ctx.scalarLike(-0.5, x)));
+      }
+    }
+    if (ctx.needsGrad(mean)) {
+      ctx.addGrad(mean, ctx.neg(ctx.mul(sumDy, ctx.mul(gamma, rstd))));
+    }
+  }
+
+  /**
+   * Rewrites an inference BatchNormalization into its training form (batch statistics), records
+   * the running-statistics updates in {@link GradContext#bufferUpdates}, and registers the
+   * closed-form backward for the new output.
+   */
+  static void toTraining(GradContext ctx, Node n, RunningVariance runningVariance) {
+    if (n.attrLong("training_mode", 0) != 0 || n.outputCount() > 1 && n.output(1) != null) {
+      throw new GradientException(Messages.unsupported(n, "BatchNormalization already in training mode"
+          + " (export the model in inference mode)"));
+    }
+    Value x = n.input(0);
+    Value gamma = n.input(1);
+    Value beta = n.input(2);
+    Value runMean = n.input(3);
+    Value runVar = n.input(4);
+    Value y = n.output(0);
+    int rank = ctx.rank(x);
+    long c = channels(ctx, n, x);
+    long[] bshape = channelShape(rank, c);
+    long[] axes = reducedAxes(rank);
+    double eps = n.attrFloat("epsilon", 1e-5f);
+    double momentum = n.attrFloat("momentum", 0.9f);
+    DataType t = ctx.dtype(x);
+    String name = n.name() == null || n.name().isEmpty() ? y.name() : n.name();
+    ctx.insertBefore(n, name + "/train");
+    Value mu = ctx.reduceMean(x, axes, true);
+    Value xc = ctx.sub(x, mu);
+    Value var = ctx.reduceMean(ctx.mul(xc, xc), axes, true);
+    Value rstd = ctx.op("Reciprocal", List.of(ctx.op("Sqrt", List.of(ctx.add(var, ctx.scalar(eps, t))))));
+    Value a = ctx.mul(rstd, ctx.reshape(gamma, bshape));
+    Value out = ctx.add(ctx.mul(xc, a), ctx.reshape(beta, bshape));
+    // M = elements per channel in the batch
+    Value m = ctx.div(ctx.count(x, t), ctx.scalar(c, t));
+    Value keep = ctx.scalar(momentum, t);
+    Value take = ctx.scalar(1 - momentum, t);
+    Value newMean = ctx.add(ctx.mul(runMean, keep), ctx.mul(ctx.reshape(mu, c), take));
+    Value batchVar = ctx.reshape(var, c);
+    if (runningVariance == RunningVariance.UNBIASED) {
+      batchVar = ctx.mul(batchVar, ctx.div(m, ctx.sub(m, ctx.scalar(1, t))));
+    }
+    Value newVar = ctx.add(ctx.mul(runVar, keep), ctx.mul(batchVar, take));
+    ctx.insertBefore(null, "grad");
+    ctx.bufferUpdates.put(runMean, newMean);
+    ctx.bufferUpdates.put(runVar, newVar);
+
+    out.setType(y.type());
+    String yName = y.name();
+    y.replaceAllUsesWith(out);
+    for (int i = 0; i < ctx.g.outputs().size(); i++) {
+      if (ctx.g.outputs().get(i) == y) {
+        ctx.g.setOutput(i, out);
+      }
+    }
+    ctx.g.removeNode(n);
+    out.rename(yName);
+
+    ctx.setCustomBackward(out.producer(), k -> {
+      Value dy = k.grad(out);
+      Value p = k.mul(dy, xc);
+      Value pm = k.reduceMean(p, axes, true);
+      Value dym = k.reduceMean(dy, axes, true);
+      if (k.needsGrad(beta)) {
+        k.addGrad(beta, k.reshape(k.mul(dym, m), c));
+      }
+      if (k.needsGrad(gamma)) {
+        k.addGrad(gamma, k.reshape(k.mul(k.mul(pm, rstd), m), c));
+      }
+      if (k.needsGrad(x)) {
+        Value inner = k.sub(k.sub(dy, dym), k.mul(xc, k.mul(k.mul(rstd, rstd), pm)));
+        k.addGrad(x, k.mul(inner, a));
+      }
+    });
+  }
+
+  private static long channels(GradContext ctx, Node n, Value x) {
+    long[] d = ctx.dims(x);
+    if (d.length < 2 || d[1] < 0) {
+      throw new GradientException(Messages.needsStaticShape(x, "the gradient of BatchNormalization " + n.describe()));
+    }
+    return d[1];
+  }
+
+  /** [C, 1, ..., 1]: broadcasts a per-channel vector against [N, C, ...]. */
+  private static long[] channelShape(int rank, long c) {
+    long[] s = new long[Math.max(1, rank - 1)];
+    Arrays.fill(s, 1);
+    s[0] = c;
+    return s;
+  }
+
+  private static long[] reducedAxes(int rank) {
+    long[] axes = new long[rank - 1];
+    for (int i = 1; i < axes.length; i++) {
+      axes[i] = i + 1;
+    }
+    return axes;
+  }
+
+}

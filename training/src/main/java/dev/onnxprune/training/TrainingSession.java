@@ -1,0 +1,249 @@
+package dev.onnxprune.training;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.onnxprune.graph.DataType;
+import dev.onnxprune.graph.Graph;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.OpsetId;
+import dev.onnxprune.graph.Tensor;
+import dev.onnxprune.graph.Value;
+import dev.onnxprune.runtime.Batch;
+import dev.onnxprune.runtime.Sessions;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs a training artifact in ONNX Runtime: holds the state tensors between steps (each step's
+ * updated outputs become the next step's inputs, without copying), feeds batches, counts steps.
+ * Not thread-safe.
+ */
+public final class TrainingSession implements AutoCloseable {
+  /**
+   * Loss (mean over the batch, before the update), how many samples the logits classified right,
+   * and the logits {@code [N, K]} row-major (training-mode forward).
+   */
+  public record StepResult(double loss, int correct, int size, float[] logits) {}
+
+  /** Eval of one batch: mean loss, right answers, and the logits {@code [N, K]} row-major. */
+  public record EvalResult(double loss, int correct, int size, float[] logits) {}
+
+  private final ArtifactSpec spec;
+  private final OrtSession train;
+  private final OrtSession eval;
+  private final Map<String, OnnxTensor> state = new LinkedHashMap<>();
+  private final List<OnnxTensor> owned = new ArrayList<>();
+  private OrtSession.Result last;
+  private long steps;
+
+  private TrainingSession(ArtifactSpec spec, OrtSession train, OrtSession eval, Model checkpoint) throws OrtException {
+    this.spec = spec;
+    this.train = train;
+    this.eval = eval;
+    Map<String, Tensor> init = new HashMap<>();
+    for (Value v : checkpoint.graph().initializers()) {
+      init.put(v.name(), v.initializer());
+    }
+    for (ArtifactSpec.StateTensor s : spec.state()) {
+      Tensor t = init.get(s.name());
+      if (t == null) {
+        throw new IllegalArgumentException("the checkpoint has no tensor '" + s.name() + "' that the artifact needs");
+      }
+      OnnxTensor o = toOrt(t);
+      owned.add(o);
+      state.put(s.name(), o);
+    }
+  }
+
+  /** Opens the artifact written by {@link TrainingArtifact#export} into {@code dir}. */
+  public static TrainingSession open(Path dir, Sessions sessions) throws IOException, OrtException {
+    ArtifactSpec spec = ArtifactSpec.read(dir.resolve(TrainingArtifact.SPEC));
+    Model ck = OnnxModels.read(dir.resolve(spec.checkpoint()));
+    OrtSession t = sessions.open(dir.resolve(spec.trainStep()));
+    OrtSession e = sessions.open(dir.resolve(spec.eval()));
+    return new TrainingSession(spec, t, e, ck);
+  }
+
+  /** Opens an artifact built in memory. */
+  public static TrainingSession open(TrainingArtifact a, Sessions sessions) throws OrtException {
+    OrtSession t = sessions.open(a.trainStep());
+    OrtSession e = sessions.open(a.eval());
+    return new TrainingSession(a.spec(), t, e, a.checkpoint());
+  }
+
+  public ArtifactSpec spec() {
+    return spec;
+  }
+
+  /** Steps run so far. */
+  public long steps() {
+    return steps;
+  }
+
+  /**
+   * One optimizer step on {@code batch} (labels required) with learning rate {@code lr}.
+   *
+   * @throws IllegalArgumentException when the batch has no labels
+   */
+  public StepResult step(Batch batch, double lr) throws OrtException {
+    if (batch.labels() == null) {
+      throw new IllegalArgumentException("a training batch needs labels");
+    }
+    Map<String, OnnxTensor> in = new LinkedHashMap<>(state);
+    List<OnnxTensor> temp = new ArrayList<>();
+    try {
+      temp.add(put(in, spec.input(), OnnxTensor.createTensor(Sessions.environment(), direct(batch.inputs()),
+          batch.shape())));
+      temp.add(put(in, spec.labels(), OnnxTensor.createTensor(Sessions.environment(),
+          ByteBuffer.allocateDirect(8 * batch.size()).order(ByteOrder.nativeOrder()).asLongBuffer()
+              .put(batch.labels()).flip(), new long[] {batch.size()})));
+      temp.add(put(in, spec.learningRate(), OnnxTensor.createTensor(Sessions.environment(), (float) lr)));
+      if (spec.step() != null) {
+        temp.add(put(in, spec.step(), OnnxTensor.createTensor(Sessions.environment(), steps + 1)));
+      }
+      OrtSession.Result r = train.run(in);
+      double loss = scalar(r.get(spec.loss()).orElseThrow());
+      OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
+      int correct = correct(logits, batch.labels());
+      FloatBuffer lb = logits.getFloatBuffer();
+      float[] lf = new float[lb.remaining()];
+      lb.get(lf);
+      for (ArtifactSpec.StateTensor s : spec.state()) {
+        state.put(s.name(), (OnnxTensor) r.get(s.updated()).orElseThrow());
+      }
+      // The previous state lives in the previous result (or the checkpoint tensors): free it now.
+      if (last != null) {
+        last.close();
+      }
+      owned.forEach(OnnxTensor::close);
+      owned.clear();
+      last = r;
+      steps++;
+      return new StepResult(loss, correct, batch.size(), lf);
+    } finally {
+      temp.forEach(OnnxTensor::close);
+    }
+  }
+
+  /** Loss and logits of {@code batch} under the current parameters (inference mode). */
+  public EvalResult evaluate(Batch batch) throws OrtException {
+    Map<String, OnnxTensor> in = new LinkedHashMap<>();
+    for (ArtifactSpec.StateTensor s : spec.state()) {
+      if (!s.kind().equals(ArtifactSpec.OPTIMIZER)) {
+        in.put(s.name(), state.get(s.name()));
+      }
+    }
+    List<OnnxTensor> temp = new ArrayList<>();
+    try {
+      temp.add(put(in, spec.input(), OnnxTensor.createTensor(Sessions.environment(), direct(batch.inputs()),
+          batch.shape())));
+      long[] labels = batch.labels() != null ? batch.labels() : new long[batch.size()];
+      temp.add(put(in, spec.labels(), OnnxTensor.createTensor(Sessions.environment(),
+          ByteBuffer.allocateDirect(8 * labels.length).order(ByteOrder.nativeOrder()).asLongBuffer().put(labels)
+              .flip(), new long[] {labels.length})));
+      try (OrtSession.Result r = eval.run(in)) {
+        OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
+        FloatBuffer fb = logits.getFloatBuffer();
+        float[] out = new float[fb.remaining()];
+        fb.get(out);
+        double loss = batch.labels() == null ? Double.NaN : scalar(r.get(spec.loss()).orElseThrow());
+        int correct = batch.labels() == null ? 0 : correct(logits, batch.labels());
+        return new EvalResult(loss, correct, batch.size(), out);
+      }
+    } finally {
+      temp.forEach(OnnxTensor::close);
+    }
+  }
+
+  /** The current value of every state tensor (copies), by name. */
+  public Map<String, Tensor> state() throws OrtException {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    for (Map.Entry<String, OnnxTensor> e : state.entrySet()) {
+      FloatBuffer fb = e.getValue().getFloatBuffer();
+      float[] f = new float[fb.remaining()];
+      fb.get(f);
+      out.put(e.getKey(), Tensor.ofFloats(e.getValue().getInfo().getShape(), f));
+    }
+    return out;
+  }
+
+  /** Writes the current state as a checkpoint (the format of {@value TrainingArtifact#CHECKPOINT}). */
+  public void saveCheckpoint(Path file) throws IOException, OrtException {
+    Graph g = new Graph("checkpoint");
+    for (Map.Entry<String, Tensor> e : state().entrySet()) {
+      g.addInitializer(e.getKey(), e.getValue());
+    }
+    Model m = new Model(g);
+    m.opsets().add(new OpsetId("", 17));
+    m.setIrVersion(8L);
+    m.setProducerName("onnx-prune");
+    m.metadata().put("onnx-prune.steps", Long.toString(steps));
+    OnnxModels.write(m, file);
+  }
+
+  /** A copy of the inference model {@code model} with the current parameters and buffers. */
+  public Model applyTo(Model model) throws OrtException {
+    return TrainingArtifact.applyState(model, state());
+  }
+
+  @Override
+  public void close() throws OrtException {
+    if (last != null) {
+      last.close();
+    }
+    owned.forEach(OnnxTensor::close);
+    train.close();
+    eval.close();
+  }
+
+  private static OnnxTensor put(Map<String, OnnxTensor> in, String name, OnnxTensor t) {
+    in.put(name, t);
+    return t;
+  }
+
+  private static double scalar(OnnxValue v) throws OrtException {
+    return ((OnnxTensor) v).getFloatBuffer().get(0);
+  }
+
+  private static int correct(OnnxTensor logits, long[] labels) throws OrtException {
+    FloatBuffer fb = logits.getFloatBuffer();
+    long[] shape = logits.getInfo().getShape();
+    int k = (int) shape[1];
+    int right = 0;
+    for (int i = 0; i < labels.length; i++) {
+      int best = 0;
+      for (int j = 1; j < k; j++) {
+        if (fb.get(i * k + j) > fb.get(i * k + best)) {
+          best = j;
+        }
+      }
+      right += best == labels[i] ? 1 : 0;
+    }
+    return right;
+  }
+
+  private static FloatBuffer direct(float[] data) {
+    return ByteBuffer.allocateDirect(4 * data.length).order(ByteOrder.nativeOrder()).asFloatBuffer().put(data).flip();
+  }
+
+  private static OnnxTensor toOrt(Tensor t) throws OrtException {
+    if (t.dataType() != DataType.FLOAT) {
+      throw new IllegalArgumentException("state tensor of " + t.dataType() + "; the session holds FLOAT state");
+    }
+    ByteBuffer b = ByteBuffer.allocateDirect((int) t.byteSize()).order(ByteOrder.nativeOrder());
+    b.asFloatBuffer().put(t.buffer().asFloatBuffer());
+    return OnnxTensor.createTensor(Sessions.environment(), b, t.dims(), OnnxJavaType.FLOAT);
+  }
+}
