@@ -92,6 +92,8 @@ final class DamageGraph {
         String prefix = base0(group);
         Value scoringIn = g.addNode("Mul", g.uniqueNodeName(prefix + "_ablate"), List.of(masked, hMask),
             List.of(g.uniqueName(prefix + "_in"))).output(0);
+        scoringIn.setType(masked.type());
+        g.recordValueInfo(scoringIn);
         Value y = c.output(0);
         Value ys = copy(g, c, ci.input(), scoringIn, prefix);
         for (Node next : chains.get(c)) {

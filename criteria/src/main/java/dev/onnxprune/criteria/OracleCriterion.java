@@ -146,7 +146,7 @@ final class OracleCriterion implements DataCriterion {
     Set<String> cutValues = new LinkedHashSet<>();
     if (options.suffix()) {
       for (ChannelGroup g : scored) {
-        SuffixModel s = SuffixModel.of(maskedBytes, st.maskNames.get(g.id()));
+        SuffixModel s = SuffixModel.of(maskedBytes, st.maskNames.get(g.id()), input);
         if (s != null) {
           suffixes.put(g.id(), s);
           cutValues.addAll(s.cut().keySet());

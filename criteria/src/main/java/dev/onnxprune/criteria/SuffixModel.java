@@ -17,8 +17,8 @@ import java.util.Map;
 
 /**
  * The part of a masked model that an ablation of one group can change: the nodes from the first
- * reader of the group's mask input on (in graph order, which is topological). The values that
- * earlier nodes produce and later nodes read become inputs ({@code cut}: name in the full model
+ * reader of the group's mask input on (in graph order, which is topological). The values computed
+ * from the samples that earlier nodes produce and later nodes read become inputs ({@code cut}: name in the full model
  * -> input name here), so a run of the full model without ablation provides them once and every
  * ablation of the group runs only this suffix.
  *
@@ -33,7 +33,7 @@ record SuffixModel(Model model, Map<String, String> cut, double flopsShare) {
    * {@code maskInput}, or null when it cannot be cut there (a graph output is produced before,
    * or a cut value's type is unknown).
    */
-  static SuffixModel of(byte[] maskedBytes, String maskInput) {
+  static SuffixModel of(byte[] maskedBytes, String maskInput, String dataInput) {
     Model m;
     try {
       m = OnnxModels.read(maskedBytes, null);
@@ -52,6 +52,15 @@ record SuffixModel(Model model, Map<String, String> cut, double flopsShare) {
       index.put(nodes.get(i), i);
     }
     int first = mask.consumers().stream().mapToInt(index::get).min().orElseThrow();
+    // Only values computed from the samples are cut (they have the batch axis); constants behind
+    // Identity nodes and mask expansions stay computed in the suffix.
+    java.util.Set<Value> perSample = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+    perSample.add(g.value(dataInput));
+    for (Node n : nodes) {
+      if (n.inputs().stream().anyMatch(perSample::contains)) {
+        n.outputs().stream().filter(java.util.Objects::nonNull).forEach(perSample::add);
+      }
+    }
     List<Value> cut = new ArrayList<>();
     for (int i = 0; i < first; i++) {
       for (Value out : nodes.get(i).outputs()) {
@@ -61,7 +70,7 @@ record SuffixModel(Model model, Map<String, String> cut, double flopsShare) {
         if (out.isGraphOutput()) {
           return null;
         }
-        if (out.consumers().stream().anyMatch(c -> index.getOrDefault(c, -1) >= first)) {
+        if (perSample.contains(out) && out.consumers().stream().anyMatch(c -> index.getOrDefault(c, -1) >= first)) {
           if (out.type() == null) {
             return null;
           }

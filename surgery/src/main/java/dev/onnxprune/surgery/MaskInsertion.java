@@ -154,7 +154,10 @@ public final class MaskInsertion {
       if (mask == null) {
         continue;
       }
-      masked.put(v, multiply(n, ci.input(), v, mask, checkMaskable(v)));
+      Value out = multiply(n, ci.input(), v, mask, checkMaskable(v));
+      // the mask's sample axis is a symbol of its own: keep the value's type in the file
+      out.graph().recordValueInfo(out);
+      masked.put(v, out);
       inserted++;
     }
     return inserted;
