@@ -1,8 +1,9 @@
 package dev.onnxprune.cli;
 
-import dev.onnxprune.criteria.Criteria;
 import dev.onnxprune.criteria.Criterion;
+import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.criteria.Equivalence;
+import dev.onnxprune.criteria.LatencyModel;
 import dev.onnxprune.criteria.PruneReport;
 import dev.onnxprune.criteria.PruneResult;
 import dev.onnxprune.criteria.Pruner;
@@ -21,7 +22,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P) ...}:
+ * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P | --latency L) ...}:
  * structured channel pruning through {@link Pruner}; this class only adapts options, prints
  * and writes. OUT is written last, and only when {@code --verify} (if given) passed.
  */
@@ -40,7 +41,8 @@ import picocli.CommandLine.Parameters;
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE,
         "1:Failed: the target cannot be reached, verification failed (OUT not written), or reading/writing failed.",
-        "2:Usage error: no target or more than one, or a bad option value (one line naming the option)."},
+        "2:Usage error: no target or more than one, a data-driven criterion without --images, or a bad option value"
+            + " (one line naming the option)."},
     footerHeading = "%nReport (--report FILE, JSON):%n",
     footer = {
         "  criterion, target  as given; allocation: uniform or global",
@@ -63,8 +65,13 @@ public final class PruneCommand implements Callable<Integer> {
 
   @Option(names = "--criterion", required = true, paramLabel = "NAME",
       description = "How channels are scored: l1 or l2 (filter norm), bn (BatchNormalization |gamma|), fpgm"
-          + " (geometric median), random.")
+          + " (geometric median), random; or, on calibration data (--images), apoz (average percentage of zeros),"
+          + " mean (mean activation), oracle (loss increase when ablated), aofp (AOFP isolated damage and binary"
+          + " filter search).")
   String criterion;
+
+  @Mixin
+  CalibrationOptions calibration;
 
   @ArgGroup(exclusive = true, multiplicity = "1", heading = "Target (exactly one):%n")
   TargetOption target;
@@ -82,7 +89,16 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--params", required = true, paramLabel = "P",
         description = "Remove at least this fraction (0..1) of the model's parameters.")
     Double params;
+
+    @Option(names = "--latency", required = true, paramLabel = "L",
+        description = "Remove at least this fraction (0..1) of the model's latency on --device, as predicted by"
+            + " per-channel costs measured first (each group timed at a few widths, least-squares fit).")
+    Double latency;
   }
+
+  @Option(names = "--latency-batch", paramLabel = "N", defaultValue = "32",
+      description = "Batch size at which --latency is measured (default ${DEFAULT-VALUE}).")
+  int latencyBatch;
 
   @Option(names = "--global",
       description = "Rank channels across groups (scores normalised per group and by cost) instead of removing the"
@@ -104,7 +120,7 @@ public final class PruneCommand implements Callable<Integer> {
   double maxGroupRatio;
 
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
-      description = "Seed of the random criterion (default ${DEFAULT-VALUE}).")
+      description = "Seed of the random criterion and of aofp's random ablations (default ${DEFAULT-VALUE}).")
   long seed;
 
   @Option(names = "--verify",
@@ -116,7 +132,8 @@ public final class PruneCommand implements Callable<Integer> {
   Path report;
 
   @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
-      description = "Where --verify runs: cpu, cuda, or auto (CUDA when it starts, else CPU; default).")
+      description = "Where data-driven criteria, --latency and --verify run: cpu, cuda, or auto (CUDA when it"
+          + " starts, else CPU; default).")
   String device;
 
   @Option(names = "--external-data",
@@ -169,14 +186,25 @@ public final class PruneCommand implements Callable<Integer> {
   }
 
   /** The pruner the options describe; a bad value is a {@link UsageFailure} naming its option. */
-  private Pruner configure(PhaseLog log) throws UsageFailure {
-    Criterion c = UsageFailure.check("--criterion", () -> Criteria.byName(criterion, seed));
+  private Pruner configure(PhaseLog log) throws Exception {
     Target t = chosenTarget();
     Device d = UsageFailure.check("--device", () -> Device.parse(device));
+    if (latencyBatch < 1) {
+      throw new UsageFailure("--latency-batch must be >= 1: " + latencyBatch);
+    }
+    Sessions sessions = new Sessions(d, 0, 0);
+    boolean data = DataCriteria.isDataDriven(criterion);
+    if (data) {
+      log.start();
+    }
+    Criterion c = ScoreCommand.criterion(criterion, calibration, seed, device);
+    if (data) {
+      log.done("calibrating", calibration.images.getFileName().toString());
+    }
     // the builder names --round and --min-channels in its messages
     return UsageFailure.check(null, () -> Pruner.builder().criterion(c).target(t).global(global)
-        .minChannels(minChannels).maxGroupRatio(maxGroupRatio).roundTo(roundTo).verify(verify).sessions(new Sessions(d, 0, 0))
-        .progress(log).build());
+        .minChannels(minChannels).maxGroupRatio(maxGroupRatio).roundTo(roundTo).verify(verify).sessions(sessions)
+        .latencyTimer(LatencyModel.ort(sessions, latencyBatch, 3, 15)).progress(log).build());
   }
 
   private Target chosenTarget() throws UsageFailure {
@@ -185,6 +213,9 @@ public final class PruneCommand implements Callable<Integer> {
     }
     if (target.flops != null) {
       return UsageFailure.check("--flops", () -> Target.flops(target.flops));
+    }
+    if (target.latency != null) {
+      return UsageFailure.check("--latency", () -> Target.latency(target.latency));
     }
     return UsageFailure.check("--params", () -> Target.params(target.params));
   }

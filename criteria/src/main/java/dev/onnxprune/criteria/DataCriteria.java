@@ -96,7 +96,7 @@ public final class DataCriteria {
     private int batchSize = 64;
     private int limit;
     private long seed;
-    private int runSamples = 512;
+    private int runSamples = 256;
     private int rescoreRounds;
     private double rescoreStep = 0.1;
     private boolean suffix = true;
@@ -131,7 +131,7 @@ public final class DataCriteria {
 
     /**
      * Oracle: samples per session run when ablations are packed along the batch axis (default
-     * 512): a run evaluates {@code max(1, runSamples / batchSize)} ablations on one batch. 1
+     * 256): a run evaluates {@code max(1, runSamples / batchSize)} ablations on one batch. 1
      * ablation per run is the unpacked baseline.
      */
     public Options runSamples(int n) {
