@@ -51,15 +51,20 @@ final class CalibrationOptions {
           + " ${DEFAULT-VALUE}).")
   double rescoreStep;
 
-  @Option(names = "--theta", paramLabel = "T", defaultValue = "0.1",
+  @Option(names = "--theta", paramLabel = "T", defaultValue = "0.05",
       description = "aofp: refinement threshold, the largest isolated damage (relative squared change of the next"
           + " layer's output) one move may do (default ${DEFAULT-VALUE}).")
   double theta;
 
-  @Option(names = "--phi", paramLabel = "N", defaultValue = "64",
+  @Option(names = "--phi", paramLabel = "N", defaultValue = "256",
       description = "aofp: search cost, damage samples per binary-search step of each layer (default"
           + " ${DEFAULT-VALUE}).")
   int phi;
+
+  @Option(names = "--aofp-exhaustive",
+      description = "aofp: score every channel by its own isolated damage (eq. 6, one channel ablated at a time)"
+          + " instead of the binary filter search.")
+  boolean aofpExhaustive;
 
   @Option(names = "--aofp-plan",
       description = "aofp (prune only): let the search choose the channels and the per-layer widths, stopping"
@@ -69,7 +74,8 @@ final class CalibrationOptions {
   /** The options for the data-driven criteria; a bad value names its option. */
   DataCriteria.Options options(long seed) throws UsageFailure {
     return UsageFailure.check(null, () -> new DataCriteria.Options().batchSize(batch).limit(limit).seed(seed)
-        .rescore(rescore, rescoreStep).theta(theta).phi(phi).ownPlan(aofpPlan));
+        .rescore(rescore, rescoreStep).theta(theta).phi(phi).ownPlan(aofpPlan)
+        .binarySearch(!aofpExhaustive));
   }
 
   /**

@@ -103,6 +103,9 @@ final class AofpCriterion implements DataCriterion, PlanningCriterion {
         / Math.max(1, CostModel.analyze(analysis.model()).totalFlops());
     long[] counters = new long[2]; // runs, samples
     chosen = null;
+    if (!options.binarySearch()) {
+      return exhaustive(analysis, dg, layers, sizes, cal, share, counters, t0);
+    }
     try (OrtSession session = sessions.open(dg.model)) {
       BinaryFilterSearch.Damage damage = new BinaryFilterSearch.Damage() {
         int next;
@@ -144,6 +147,67 @@ final class AofpCriterion implements DataCriterion, PlanningCriterion {
     for (BinaryFilterSearch.Layer layer : lastSearch.layers()) {
       ablations += (long) layer.searchSpaceSizes.size() * options.phi();
     }
+    stats = new ScoringStats(name(), (System.nanoTime() - t0) / 1e9, counters[0], counters[1], ablations,
+        counters[1] * share / cal.samples);
+    return scores;
+  }
+
+  /**
+   * Eq. 6 for every channel on its own: T'(F) = mean over the samples of t(F, x), each channel
+   * ablated alone in every group at once (block j of a packed batch ablates channel j of every
+   * group that has one). Costs {@code max C} scoring-graph passes over the calibration data.
+   */
+  private double[][] exhaustive(ChannelAnalysis analysis, DamageGraph dg, List<Integer> layers, int[] sizes,
+      Calibration cal, double share, long[] counters, long t0) {
+    int maxC = Arrays.stream(sizes).max().orElse(0);
+    double[][] sum = new double[layers.size()][];
+    for (int l = 0; l < layers.size(); l++) {
+      sum[l] = new double[sizes[l]];
+    }
+    boolean[][] none = new boolean[layers.size()][];
+    for (int l = 0; l < layers.size(); l++) {
+      none[l] = new boolean[sizes[l]];
+    }
+    try (OrtSession session = sessions.open(dg.model)) {
+      for (Batch b : cal.batches) {
+        int n = b.size();
+        int k = Math.max(1, options.runSamples() / n);
+        for (int from = 0; from < maxC; from += k) {
+          int kk = Math.min(k, maxC - from);
+          Batch big = new Batch(Ort.repeat(b.inputs(), kk), Ort.repeatShape(b.shape(), kk), null);
+          int[][][] ablated = new int[layers.size()][kk * n][];
+          for (int l = 0; l < layers.size(); l++) {
+            for (int i = 0; i < kk; i++) {
+              int j = from + i;
+              for (int smp = 0; smp < n; smp++) {
+                ablated[l][i * n + smp] = j < sizes[l] ? new int[] {j} : new int[0];
+              }
+            }
+          }
+          double[][] t = run(session, dg, layers, analysis, big, none, ablated, counters);
+          for (int l = 0; l < layers.size(); l++) {
+            for (int i = 0; i < kk && from + i < sizes[l]; i++) {
+              for (int smp = 0; smp < n; smp++) {
+                sum[l][from + i] += t[l][i * n + smp];
+              }
+            }
+          }
+        }
+      }
+    } catch (OrtException e) {
+      throw new UncheckedIOException(new IOException("AOFP scoring in ONNX Runtime: " + e.getMessage(), e));
+    }
+    double[][] scores = new double[analysis.groups().size()][];
+    long ablations = 0;
+    for (int l = 0; l < layers.size(); l++) {
+      double[] s = new double[sizes[l]];
+      for (int j = 0; j < s.length; j++) {
+        s[j] = sum[l][j] / cal.samples;
+      }
+      scores[layers.get(l)] = s;
+      ablations += sizes[l];
+    }
+    lastSearch = null;
     stats = new ScoringStats(name(), (System.nanoTime() - t0) / 1e9, counters[0], counters[1], ablations,
         counters[1] * share / cal.samples);
     return scores;

@@ -100,10 +100,11 @@ public final class DataCriteria {
     private int rescoreRounds;
     private double rescoreStep = 0.1;
     private boolean suffix = true;
-    private double theta = 0.1;
-    private int phi = 64;
+    private double theta = 0.05;
+    private int phi = 256;
     private int maxSteps = 400;
     private boolean ownPlan;
+    private boolean binarySearch = true;
 
     /** Samples per batch of calibration data (default 64). */
     public Options batchSize(int n) {
@@ -169,7 +170,7 @@ public final class DataCriteria {
       return this;
     }
 
-    /** AOFP refinement threshold theta: the largest isolated damage a move may do (default 0.1). */
+    /** AOFP refinement threshold theta: the largest isolated damage a move may do (default 0.05). */
     public Options theta(double t) {
       if (!(t > 0)) {
         throw new IllegalArgumentException("--theta must be > 0: " + t);
@@ -178,7 +179,7 @@ public final class DataCriteria {
       return this;
     }
 
-    /** AOFP search cost phi: damage samples collected per binary-search step of each layer (default 64). */
+    /** AOFP search cost phi: damage samples collected per binary-search step of each layer (default 256). */
     public Options phi(int n) {
       if (n < 1) {
         throw new IllegalArgumentException("--phi must be >= 1: " + n);
@@ -208,6 +209,20 @@ public final class DataCriteria {
 
     public boolean ownPlan() {
       return ownPlan;
+    }
+
+    /**
+     * AOFP: run Binary Filter Search (default true). False scores every channel by its own
+     * isolated damage instead (eq. 6 with one channel ablated at a time, all groups at once):
+     * about {@code max C} passes of the scoring graph over the calibration data, no theta/phi.
+     */
+    public Options binarySearch(boolean on) {
+      this.binarySearch = on;
+      return this;
+    }
+
+    public boolean binarySearch() {
+      return binarySearch;
     }
 
     public int batchSize() {
@@ -263,6 +278,7 @@ public final class DataCriteria {
       o.phi = phi;
       o.maxSteps = maxSteps;
       o.ownPlan = ownPlan;
+      o.binarySearch = binarySearch;
       return o;
     }
   }

@@ -142,6 +142,7 @@ class DataCriteriaTest {
   @Test
   void aofpPrunesTheZeroChannelFirst() {
     DataCriterion c = DataCriteria.aofp(ladderData(), CPU, small().theta(0.1).phi(64));
+    // theta and phi given: the expected search below is for these values
     double[] s = ladderScores(c);
     assertTrue(s[0] < s[1] && s[1] < s[2] && s[2] < s[3], java.util.Arrays.toString(s));
     BinaryFilterSearch.Layer layer = ((AofpCriterion) c).lastSearch().layers().get(0);
@@ -150,6 +151,15 @@ class DataCriteriaTest {
     assertEquals(1, layer.move[1]);
     assertEquals(-1, layer.move[2]);
     assertEquals(List.of(4, 2, 3, 2), layer.searchSpaceSizes);
+  }
+
+  @Test
+  void aofpExhaustiveScoresAreEquationSixPerChannel() {
+    // logit1 = 0 and logit0 = 6m, so ablating channel c alone gives t = (c / 6)^2 on every sample
+    double[] s = ladderScores(DataCriteria.aofp(ladderData(), CPU, small().binarySearch(false)));
+    for (int c = 0; c < 4; c++) {
+      assertEquals((c / 6.0) * (c / 6.0), s[c], 1e-6, "channel " + c);
+    }
   }
 
   @Test
