@@ -1,8 +1,9 @@
 package dev.onnxprune.cli;
 
-import dev.onnxprune.criteria.Criteria;
 import dev.onnxprune.criteria.Criterion;
+import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.criteria.Equivalence;
+import dev.onnxprune.criteria.LatencyModel;
 import dev.onnxprune.criteria.PruneReport;
 import dev.onnxprune.criteria.PruneResult;
 import dev.onnxprune.criteria.Pruner;
@@ -20,7 +21,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P) ...}:
+ * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P | --latency L) ...}:
  * structured channel pruning through {@link Pruner}; this class only adapts options, prints
  * and writes. OUT is written last, and only when {@code --verify} (if given) passed.
  */
@@ -39,7 +40,8 @@ import picocli.CommandLine.Parameters;
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE,
         "1:Failed: the target cannot be reached, verification failed (OUT not written), or reading/writing failed.",
-        "2:Usage error: no target or more than one, or a bad option value (one line naming the option)."},
+        "2:Usage error: no target or more than one, a data-driven criterion without --images, or a bad option value"
+            + " (one line naming the option)."},
     footerHeading = "%nReport (--report FILE, JSON):%n",
     footer = {
         "  criterion, target  as given; allocation: uniform or global",
@@ -62,8 +64,13 @@ public final class PruneCommand implements Callable<Integer> {
 
   @Option(names = "--criterion", required = true, paramLabel = "NAME",
       description = "How channels are scored: l1 or l2 (filter norm), bn (BatchNormalization |gamma|), fpgm"
-          + " (geometric median), random.")
+          + " (geometric median), random; or, on calibration data (--images), apoz (average percentage of zeros),"
+          + " mean (mean activation), oracle (loss increase when ablated), aofp (AOFP isolated damage and binary"
+          + " filter search).")
   String criterion;
+
+  @Mixin
+  CalibrationOptions calibration;
 
   @ArgGroup(exclusive = true, multiplicity = "1", heading = "Target (exactly one):%n")
   TargetOption target;
@@ -81,7 +88,16 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--params", required = true, paramLabel = "P",
         description = "Remove at least this fraction (0..1) of the model's parameters.")
     Double params;
+
+    @Option(names = "--latency", required = true, paramLabel = "L",
+        description = "Remove at least this fraction (0..1) of the model's latency on --device, as predicted by"
+            + " per-channel costs measured first (each group timed at a few widths, least-squares fit).")
+    Double latency;
   }
+
+  @Option(names = "--latency-batch", paramLabel = "N", defaultValue = "32",
+      description = "Batch size at which --latency is measured (default ${DEFAULT-VALUE}).")
+  int latencyBatch;
 
   @Option(names = "--global",
       description = "Rank channels across groups (scores normalised per group and by cost) instead of removing the"
@@ -103,7 +119,7 @@ public final class PruneCommand implements Callable<Integer> {
   double maxGroupRatio;
 
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
-      description = "Seed of the random criterion (default ${DEFAULT-VALUE}).")
+      description = "Seed of the random criterion and of aofp's random ablations (default ${DEFAULT-VALUE}).")
   long seed;
 
   @Option(names = "--verify",
@@ -114,7 +130,7 @@ public final class PruneCommand implements Callable<Integer> {
   @Option(names = "--report", paramLabel = "FILE", description = "Write what was pruned, per group, as JSON.")
   Path report;
 
-  /** Where --verify runs. */
+  /** Where data-driven criteria, --latency and --verify run. */
   @Mixin
   RuntimeOptions runtime;
 
@@ -168,14 +184,24 @@ public final class PruneCommand implements Callable<Integer> {
   }
 
   /** The pruner the options describe; a bad value is a {@link UsageFailure} naming its option. */
-  private Pruner configure(PhaseLog log) throws UsageFailure {
-    Criterion c = UsageFailure.check("--criterion", () -> Criteria.byName(criterion, seed));
+  private Pruner configure(PhaseLog log) throws Exception {
     Target t = chosenTarget();
     Sessions sessions = runtime.sessions();
+    if (latencyBatch < 1) {
+      throw new UsageFailure("--latency-batch must be >= 1: " + latencyBatch);
+    }
+    boolean data = DataCriteria.isDataDriven(criterion);
+    if (data) {
+      log.start();
+    }
+    Criterion c = ScoreCommand.criterion(criterion, calibration, seed, sessions);
+    if (data) {
+      log.done("calibrating", calibration.images.getFileName().toString());
+    }
     // the builder names --round and --min-channels in its messages
     return UsageFailure.check(null, () -> Pruner.builder().criterion(c).target(t).global(global)
         .minChannels(minChannels).maxGroupRatio(maxGroupRatio).roundTo(roundTo).verify(verify).sessions(sessions)
-        .progress(log).build());
+        .latencyTimer(LatencyModel.ort(sessions, latencyBatch, 3, 15)).progress(log).build());
   }
 
   private Target chosenTarget() throws UsageFailure {
@@ -184,6 +210,9 @@ public final class PruneCommand implements Callable<Integer> {
     }
     if (target.flops != null) {
       return UsageFailure.check("--flops", () -> Target.flops(target.flops));
+    }
+    if (target.latency != null) {
+      return UsageFailure.check("--latency", () -> Target.latency(target.latency));
     }
     return UsageFailure.check("--params", () -> Target.params(target.params));
   }

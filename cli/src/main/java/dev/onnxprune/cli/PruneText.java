@@ -80,6 +80,7 @@ final class PruneText {
       case RATIO -> "the channels of prunable groups";
       case FLOPS -> "FLOPs";
       case PARAMS -> "parameters";
+      case LATENCY -> "latency (predicted from measured per-channel costs)";
     };
   }
 

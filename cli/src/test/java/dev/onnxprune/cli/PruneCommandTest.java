@@ -131,7 +131,7 @@ class PruneCommandTest {
 
     assertEquals(2, r.exitCode());
     assertTrue(r.err().contains("Missing required argument (specify one of these): (--ratio=R | --flops=F |"
-        + " --params=P)"), r.err());
+        + " --params=P | --latency=L)"), r.err());
     assertFalse(Files.exists(out));
   }
 
@@ -170,7 +170,8 @@ class PruneCommandTest {
     Cli.Result round = Cli.run("prune", in, "-o", out, "--criterion", "l1", "--flops", "0.5", "--round", "0");
 
     assertEquals(2, criterion.exitCode());
-    assertEquals("onnx-prune: error: --criterion must be one of l1, l2, bn, fpgm, random: 'l3'\n", criterion.err());
+    assertEquals("onnx-prune: error: --criterion must be one of l1, l2, bn, fpgm, random, apoz, mean, oracle, aofp:"
+        + " 'l3'\n", criterion.err());
     assertEquals(2, device.exitCode());
     assertEquals("onnx-prune: error: --device must be cpu, cuda or auto: 'tpu'\n", device.err());
     assertEquals(2, round.exitCode());

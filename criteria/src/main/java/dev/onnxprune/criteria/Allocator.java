@@ -18,9 +18,9 @@ import java.util.Map;
  *       scores); for FLOPs and parameter targets r is found by bisection on the cost model,
  *       then single channels (each group's next lowest score) are added until the target is met
  *       with the least overshoot, since one channel of a small model can carry over 1% of it.
- *   <li>Global: scores are normalised by their group's mean, divided by the cost one channel of
- *       the group carries (FLOPs or parameters; 1 for a channel ratio), and ranked across
- *       groups; the k lowest go, with k found by bisection.
+ *   <li>Global: scores are normalised by their group's mean absolute score, divided by the cost
+ *       one channel of the group carries (FLOPs, parameters or measured latency; 1 for a channel
+ *       ratio), and ranked across groups; the k lowest go, with k found by bisection.
  *   <li>Every group keeps at least {@code minChannels}, and loses at most {@code maxGroupRatio}
  *       of its channels; with {@code roundTo} > 1, kept counts
  *       are rounded up to a multiple of it (groups smaller than it are left whole).
@@ -35,12 +35,19 @@ final class Allocator {
   private final int minChannels;
   private final double maxGroupRatio;
   private final int roundTo;
+  private final LatencyModel latency;
   private final List<ChannelGroup> scored = new ArrayList<>();
   /** Units of each scored group, lowest score first. */
   private final Map<Integer, int[]> order = new LinkedHashMap<>();
 
   Allocator(ChannelAnalysis analysis, double[][] scores, PlanCost cost, int minChannels, double maxGroupRatio,
       int roundTo) {
+    this(analysis, scores, cost, minChannels, maxGroupRatio, roundTo, null);
+  }
+
+  /** With {@code latency} (may be null unless the target is latency). */
+  Allocator(ChannelAnalysis analysis, double[][] scores, PlanCost cost, int minChannels, double maxGroupRatio,
+      int roundTo, LatencyModel latency) {
     if (minChannels < 1) {
       throw new IllegalArgumentException("--min-channels must be >= 1: " + minChannels);
     }
@@ -53,6 +60,7 @@ final class Allocator {
     this.minChannels = minChannels;
     this.maxGroupRatio = maxGroupRatio;
     this.roundTo = roundTo;
+    this.latency = latency;
     for (ChannelGroup g : analysis.prunableGroups()) {
       double[] s = scores[g.id()];
       if (s == null || g.size() <= minChannels) {
@@ -174,13 +182,24 @@ final class Allocator {
   }
 
   private double reduction(PrunePlan plan, Target target) {
+    return reduction(plan.removals(), target);
+  }
+
+  /** The fraction of {@code target}'s measure that {@code removals} (group id -> units) remove. */
+  double reduction(Map<Integer, int[]> removals, Target target) {
+    if (target.kind() == Target.Kind.LATENCY) {
+      if (latency == null) {
+        throw new IllegalArgumentException("a latency target needs a latency model (measured per channel)");
+      }
+      return latency.reduction(removals);
+    }
+    if (target.kind() == Target.Kind.RATIO) {
+      return (double) removals.values().stream().mapToInt(r -> r.length).sum() / totalUnits();
+    }
     PlanCost.Costs base = cost.baseline();
-    PlanCost.Costs after = cost.evaluate(plan.removals());
-    return switch (target.kind()) {
-      case FLOPS -> 1 - (double) after.flops() / base.flops();
-      case PARAMS -> 1 - (double) after.params() / base.params();
-      case RATIO -> (double) plan.removedCount() / totalUnits();
-    };
+    PlanCost.Costs after = cost.evaluate(removals);
+    return target.kind() == Target.Kind.FLOPS ? 1 - (double) after.flops() / base.flops()
+        : 1 - (double) after.params() / base.params();
   }
 
   private int totalUnits() {
@@ -199,9 +218,12 @@ final class Allocator {
     PlanCost.Costs base = cost.baseline();
     for (ChannelGroup g : scored) {
       double[] s = scores[g.id()];
-      double mean = Arrays.stream(s).average().orElse(0);
+      // mean |score|: data-driven scores (oracle loss increases) can be negative
+      double mean = Arrays.stream(s).map(Math::abs).average().orElse(0);
       double unitCost = 1;
-      if (target.kind() != Target.Kind.RATIO) {
+      if (target.kind() == Target.Kind.LATENCY) {
+        unitCost = Math.max(latency == null ? 0 : latency.perChannelSeconds(g.id()), 1e-12);
+      } else if (target.kind() != Target.Kind.RATIO) {
         PlanCost.Costs one = cost.evaluate(Map.of(g.id(), new int[] {0}));
         unitCost = target.kind() == Target.Kind.FLOPS ? base.flops() - one.flops() : base.params() - one.params();
         unitCost = Math.max(unitCost, 1e-9);

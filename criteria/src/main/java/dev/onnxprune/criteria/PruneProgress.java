@@ -11,7 +11,7 @@ import java.time.Duration;
 public interface PruneProgress {
   /** The phases of a prune, in order. */
   enum Phase {
-    /** Channel-dependency analysis and the cost of the model before. */
+    /** Channel-dependency analysis and the cost of the model before (and, for a latency target, its measurement). */
     ANALYSING,
     /** The criterion scores every channel of the prunable groups. */
     SCORING,

@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -29,6 +30,10 @@ import java.util.Objects;
  * PruneResult r = Pruner.builder().criterion(Criteria.l1()).target(Target.flops(0.5)).build().prune(m);
  * OnnxModels.write(r.model(), out);
  * }</pre>
+ * Data-driven criteria ({@link DataCriteria}) carry their calibration data and sessions:
+ * {@code .criterion(DataCriteria.oracle(calibration, sessions))}. A {@link Target#latency}
+ * target uses {@link Builder#latency} or measures a {@link LatencyModel} first (during the
+ * analysing phase).
  */
 public final class Pruner {
   private final Criterion criterion;
@@ -40,8 +45,12 @@ public final class Pruner {
   private final boolean verify;
   private final Sessions sessions;
   private final PruneProgress progress;
+  private final LatencyModel latency;
+  private final LatencyModel.Timer latencyTimer;
 
   private Pruner(Builder b) {
+    this.latency = b.latency;
+    this.latencyTimer = b.latencyTimer;
     this.criterion = Objects.requireNonNull(b.criterion, "criterion");
     this.target = Objects.requireNonNull(b.target, "target");
     this.global = b.global;
@@ -70,11 +79,42 @@ public final class Pruner {
     PlanCost cost = PlanCost.of(analysis);
     CostReport before = cost.baselineReport();
     int nodesBefore = model.graph().nodes().size();
+    LatencyModel lat = latency;
+    if (target.kind() == Target.Kind.LATENCY && lat == null) {
+      lat = LatencyModel.measure(analysis, latencyTimer != null ? latencyTimer : LatencyModel.ort(sessions, 32, 3, 15));
+    }
     t = done(PruneProgress.Phase.ANALYSING, t);
-    double[][] scores = criterion.score(analysis);
+    // Measures a criterion's own removals against the target (scores play no part in it).
+    double[][] none = new double[analysis.groups().size()][];
+    analysis.prunableGroups().forEach(g -> none[g.id()] = new double[g.size()]);
+    Allocator planning = new Allocator(analysis, none, cost, minChannels, maxGroupRatio, roundTo, lat);
+    PlanningCriterion pc = criterion instanceof PlanningCriterion p && p.plans() ? p : null;
+    if (pc != null) {
+      pc.aim(removals -> planning.reduction(removals, target) >= target.fraction());
+    }
+    double[][] scores;
+    try {
+      scores = criterion.score(analysis);
+    } catch (java.io.UncheckedIOException e) {
+      throw e.getCause(); // a data-driven criterion could not run the model
+    }
     t = done(PruneProgress.Phase.SCORING, t);
-    Allocator allocator = new Allocator(analysis, scores, cost, minChannels, maxGroupRatio, roundTo);
-    PrunePlan plan = allocator.allocate(target, global);
+    Allocator allocator = new Allocator(analysis, scores, cost, minChannels, maxGroupRatio, roundTo, lat);
+    PrunePlan plan;
+    String allocation = global ? "global" : "uniform";
+    if (pc != null) {
+      Map<Integer, int[]> chosen = pc.chosen();
+      if (chosen == null) {
+        throw new IllegalArgumentException(criterion.name() + " stopped before reaching " + target
+            + "; its threshold (--theta) lets it remove less");
+      }
+      PrunePlan.Builder b = PrunePlan.builder(analysis);
+      chosen.forEach((g, units) -> b.remove(analysis.groups().get(g), units));
+      plan = b.build();
+      allocation = criterion.name();
+    } else {
+      plan = allocator.allocate(target, global);
+    }
     List<PruneReport.Group> groups = describe(analysis, scores, plan);
     t = done(PruneProgress.Phase.ALLOCATING, t);
     new ChannelPruningPass(plan).run();
@@ -83,6 +123,7 @@ public final class Pruner {
       case FLOPS -> 1 - (double) after.totalFlops() / before.totalFlops();
       case PARAMS -> 1 - (double) after.totalParams() / before.totalParams();
       case RATIO -> (double) plan.removedCount() / Math.max(1, allocator.scoredChannels());
+      case LATENCY -> allocator.reduction(plan.removals(), target);
     };
     t = done(PruneProgress.Phase.APPLYING, t);
     PruneReport.Verification v = null;
@@ -94,7 +135,7 @@ public final class Pruner {
       }
       done(PruneProgress.Phase.VERIFYING, t);
     }
-    PruneReport report = new PruneReport(criterion.name(), target.toString(), global ? "global" : "uniform", groups,
+    PruneReport report = new PruneReport(criterion.name(), target.toString(), allocation, groups,
         totals(before, nodesBefore), totals(after, model.graph().nodes().size()), achieved, v);
     return new PruneResult(model, plan, report);
   }
@@ -142,6 +183,26 @@ public final class Pruner {
     private boolean verify;
     private Sessions sessions = Sessions.cpu();
     private PruneProgress progress = PruneProgress.NONE;
+    private LatencyModel latency;
+    private LatencyModel.Timer latencyTimer;
+
+    /**
+     * The latency model for a {@link Target#latency} target and for global ranking by latency
+     * (default: measured when needed with {@link #latencyTimer}).
+     */
+    public Builder latency(LatencyModel m) {
+      this.latency = m;
+      return this;
+    }
+
+    /**
+     * How to time models when a latency model must be measured (default: ONNX Runtime with
+     * {@link #sessions}, batch 32, median of 15 runs after 3 warm-up runs).
+     */
+    public Builder latencyTimer(LatencyModel.Timer t) {
+      this.latencyTimer = t;
+      return this;
+    }
 
     /** The importance criterion (default L1). */
     public Builder criterion(Criterion c) {
@@ -189,7 +250,7 @@ public final class Pruner {
       return this;
     }
 
-    /** Sessions (device, threads) used for verification. */
+    /** Sessions (device, threads) used for verification and latency measurement. */
     public Builder sessions(Sessions s) {
       this.sessions = s;
       return this;

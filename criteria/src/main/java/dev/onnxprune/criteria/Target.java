@@ -1,9 +1,10 @@
 package dev.onnxprune.criteria;
 
 /**
- * How much to prune: a fraction of channels, FLOPs or parameters to remove, in (0, 1).
+ * How much to prune: a fraction of channels, FLOPs, parameters or latency to remove, in (0, 1).
  * FLOPs and parameters follow the cost model's convention (FLOPs = 2 x MACs for
- * Conv/Gemm/MatMul plus one per output element per arithmetic op elsewhere).
+ * Conv/Gemm/MatMul plus one per output element per arithmetic op elsewhere); latency follows a
+ * {@link LatencyModel} measured on the execution provider (PruneNet's GCP-latency).
  */
 public record Target(Kind kind, double fraction) {
 
@@ -14,7 +15,9 @@ public record Target(Kind kind, double fraction) {
     /** FLOPs of the whole model. */
     FLOPS,
     /** Parameters of the whole model. */
-    PARAMS
+    PARAMS,
+    /** Latency of one forward pass, as predicted by a {@link LatencyModel}. */
+    LATENCY
   }
 
   public Target {
@@ -23,6 +26,7 @@ public record Target(Kind kind, double fraction) {
         case RATIO -> "--ratio";
         case FLOPS -> "--flops";
         case PARAMS -> "--params";
+        case LATENCY -> "--latency";
       } + " must be in (0, 1): " + fraction);
     }
   }
@@ -40,6 +44,11 @@ public record Target(Kind kind, double fraction) {
   /** Remove {@code fraction} of the model's parameters. */
   public static Target params(double fraction) {
     return new Target(Kind.PARAMS, fraction);
+  }
+
+  /** Remove {@code fraction} of the model's latency (measured per channel on the execution provider). */
+  public static Target latency(double fraction) {
+    return new Target(Kind.LATENCY, fraction);
   }
 
   @Override

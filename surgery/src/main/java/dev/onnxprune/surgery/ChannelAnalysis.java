@@ -185,6 +185,49 @@ public final class ChannelAnalysis {
   }
 
   /**
+   * A value entering an op that contracts over its channels (a Conv's data input, a
+   * Gemm/MatMul's input features), and which channel each position of it carries: positions
+   * run row-major over the {@code span} axes starting at {@code axis} (one axis, except inside a
+   * channel shuffle); position {@code p} is unit {@code units[p]} of group {@code groups[p]}.
+   * A flattened value repeats each unit over its feature block. These are the places where
+   * removed channels stop mattering, so masks and activation statistics are taken here.
+   *
+   * @param node the consumer
+   * @param input the consumer's input index
+   * @param value the value it reads (as analysed; mask insertion may later put a Mul between)
+   * @param axis first axis carrying channels
+   * @param span number of axes carrying channels
+   * @param groups group id of each position
+   * @param units unit (channel index within its group) of each position
+   */
+  public record ConsumerInput(Node node, int input, Value value, int axis, int span, int[] groups, int[] units) {
+    /** Number of channel positions ({@code groups.length}). */
+    public int length() {
+      return groups.length;
+    }
+  }
+
+  /** Every consumer input whose value carries tracked channels, in graph order. */
+  public List<ConsumerInput> consumerInputs() {
+    List<ConsumerInput> out = new ArrayList<>();
+    for (Analyzer.ConsumerEnd end : state.consumerEnds) {
+      Value v = end.node().input(end.inputIndex());
+      ChannelMap m = state.map(v);
+      if (m == null) {
+        continue;
+      }
+      int[] g = new int[m.length()];
+      int[] u = new int[m.length()];
+      for (int p = 0; p < g.length; p++) {
+        g[p] = groupOf(m.ids()[p]);
+        u[p] = unitOf(m.ids()[p]);
+      }
+      out.add(new ConsumerInput(end.node(), end.inputIndex(), v, m.axis(), m.span(), g, u));
+    }
+    return out;
+  }
+
+  /**
    * A constant parameter whose entries along {@code axis} follow channels: {@code units[p]} is
    * the unit (channel index within the group) that position {@code p} belongs to, or -1 when the
    * position belongs to another group.

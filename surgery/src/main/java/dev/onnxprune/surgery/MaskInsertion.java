@@ -1,40 +1,106 @@
 package dev.onnxprune.surgery;
 
+import dev.onnxprune.graph.Attribute;
 import dev.onnxprune.graph.DataType;
+import dev.onnxprune.graph.Dim;
 import dev.onnxprune.graph.Graph;
 import dev.onnxprune.graph.GraphException;
 import dev.onnxprune.graph.Node;
+import dev.onnxprune.graph.Shape;
 import dev.onnxprune.graph.Tensor;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.graph.ValueType;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
+import java.util.Collection;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
- * Inserts {@code Mul} by a 0/1 channel mask where a plan's removed channels enter the ops that
- * contract over them (Conv input channels, Gemm/MatMul input features). The masked model
- * computes what the pruned model computes: the equivalence oracle of channel surgery.
+ * Inserts {@code Mul} by a channel mask where channels enter the ops that contract over them
+ * (Conv input channels, Gemm/MatMul input features), in one of two modes:
+ * <ol>
+ *   <li><b>Constant</b> ({@link #MaskInsertion(PrunePlan)}): 0/1 initializers zero a plan's
+ *       removed channels. The masked model computes what the pruned model computes: the
+ *       equivalence oracle of channel surgery.
+ *   <li><b>Inputs</b> ({@link #inputs}): every chosen group gets a FLOAT graph input
+ *       {@code onnxprune_mask_<group id>} of shape {@code [M, C]} (C = the group's size; M = 1
+ *       for one mask for the whole batch, or the batch size for one mask per sample), and every
+ *       consumer input carrying the group's channels is multiplied by it, gathered to the
+ *       positions the value carries and reshaped to broadcast over it ({@code [M, C, 1, 1]}
+ *       before a Conv, {@code [M, C*H*W]} after a Flatten). Feeding 1 keeps a channel and 0
+ *       ablates it, so one session scores many ablations: different masks per sample in one
+ *       batch. With the masks a plan implies, the model computes what the constant mode gives.
+ * </ol>
+ * Consumers reading the same value share one masked copy of it. The inputs mode needs the
+ * channel axis after the batch axis (axis 0 is the sample axis of the masks).
  */
 public final class MaskInsertion {
+  /** Prefix of the mask input names; the group id follows. */
+  public static final String INPUT_PREFIX = "onnxprune_mask_";
+
+  private final ChannelAnalysis analysis;
   private final PrunePlan plan;
+  private final Set<Integer> inputGroups;
+  private final Map<Integer, String> maskInputs = new LinkedHashMap<>();
 
   public MaskInsertion(PrunePlan plan) {
+    this.analysis = plan.analysis();
     this.plan = plan;
+    this.inputGroups = null;
+  }
+
+  private MaskInsertion(ChannelAnalysis analysis, Set<Integer> groups) {
+    this.analysis = analysis;
+    this.plan = null;
+    this.inputGroups = groups;
+  }
+
+  /** Inputs mode: a mask input for every prunable group of {@code analysis}. */
+  public static MaskInsertion inputs(ChannelAnalysis analysis) {
+    return inputs(analysis, analysis.prunableGroups());
+  }
+
+  /** Inputs mode: a mask input for each of {@code groups} (groups of {@code analysis}). */
+  public static MaskInsertion inputs(ChannelAnalysis analysis, Collection<ChannelGroup> groups) {
+    Set<Integer> ids = new LinkedHashSet<>();
+    for (ChannelGroup g : groups) {
+      if (g.id() >= analysis.groups().size() || analysis.groups().get(g.id()) != g) {
+        throw new IllegalArgumentException(g + " does not belong to this analysis");
+      }
+      ids.add(g.id());
+    }
+    return new MaskInsertion(analysis, ids);
   }
 
   /**
-   * Masks {@code plan.analysis().model()} in place.
+   * Masks {@code analysis.model()} in place.
    *
-   * @return the number of masks inserted
+   * @return the number of masks ({@code Mul} nodes) inserted
+   * @throws GraphException when a masked value's shape is unknown or it is not FLOAT; in inputs
+   *     mode also when its channel axis is the batch axis
    */
   public int run() {
-    ChannelAnalysis analysis = plan.analysis();
+    return plan != null ? runConstant() : runInputs();
+  }
+
+  /**
+   * Inputs mode, after {@link #run()}: the graph input name of each group's mask, by group id, in
+   * group order (groups no consumer reads have an input too, which nothing uses).
+   */
+  public Map<Integer, String> maskInputs() {
+    return java.util.Collections.unmodifiableMap(maskInputs);
+  }
+
+  private int runConstant() {
     BitSet removed = analysis.removedIds(plan.removals());
     Applier p = new Applier(analysis, removed);
     int inserted = 0;
-    // Consumers reading the same value share one masked copy of it.
     Map<Value, Value> masked = new IdentityHashMap<>();
     for (Analyzer.ConsumerEnd end : analysis.state.consumerEnds) {
       Node n = end.node();
@@ -48,16 +114,10 @@ public final class MaskInsertion {
         continue;
       }
       ChannelMap m = p.map(v);
-      ValueType.TensorType type = v.tensorType();
-      if (type == null || type.shape() == null) {
-        throw new GraphException("cannot mask '" + v.name() + "': its shape is unknown");
-      }
-      if (type.elemType() != DataType.FLOAT) {
-        throw new GraphException("cannot mask '" + v.name() + "' of " + type.elemType() + ": only FLOAT is masked");
-      }
+      ValueType.TensorType type = checkMaskable(v);
       int rank = type.shape().rank();
       long[] dims = new long[rank];
-      java.util.Arrays.fill(dims, 1);
+      Arrays.fill(dims, 1);
       dims[m.axis()] = rm.length;
       float[] mask = new float[rm.length];
       for (int i = 0; i < mask.length; i++) {
@@ -65,13 +125,156 @@ public final class MaskInsertion {
       }
       Graph g = n.graph();
       Value maskValue = g.addInitializer(g.uniqueName(v.name() + "_mask"), Tensor.ofFloats(dims, mask));
-      Node mul = g.addNodeBefore(n, "Mul", g.uniqueNodeName(v.name() + "_masking"), List.of(v, maskValue),
-          List.of(g.uniqueName(v.name() + "_masked")));
-      mul.output(0).setType(type);
-      n.replaceInput(end.inputIndex(), mul.output(0));
-      masked.put(v, mul.output(0));
+      masked.put(v, multiply(n, end.inputIndex(), v, maskValue, type));
       inserted++;
     }
     return inserted;
+  }
+
+  private int runInputs() {
+    Graph g = analysis.model().graph();
+    Map<Integer, Value> inputs = new LinkedHashMap<>();
+    for (int id : inputGroups) {
+      ChannelGroup group = analysis.groups().get(id);
+      String name = g.uniqueName(INPUT_PREFIX + id);
+      Shape shape = Shape.of(Dim.symbolic(name + "_n"), Dim.of(group.size()));
+      inputs.put(id, g.addInput(name, new ValueType.TensorType(DataType.FLOAT, shape)));
+      maskInputs.put(id, name);
+    }
+    int inserted = 0;
+    Map<Value, Value> masked = new IdentityHashMap<>();
+    for (ChannelAnalysis.ConsumerInput ci : analysis.consumerInputs()) {
+      Node n = ci.node();
+      Value v = ci.value();
+      if (masked.containsKey(v)) {
+        n.replaceInput(ci.input(), masked.get(v));
+        continue;
+      }
+      Value mask = broadcastMask(ci, inputs, n, opset());
+      if (mask == null) {
+        continue;
+      }
+      Value out = multiply(n, ci.input(), v, mask, checkMaskable(v));
+      // the mask's sample axis is a symbol of its own: keep the value's type in the file
+      out.graph().recordValueInfo(out);
+      masked.put(v, out);
+      inserted++;
+    }
+    return inserted;
+  }
+
+  private long opset() {
+    return analysis.model().defaultOpsetVersion();
+  }
+
+  /** Inserts {@code v * mask} before {@code n} and points input {@code i} of {@code n} at it. */
+  private static Value multiply(Node n, int i, Value v, Value mask, ValueType.TensorType type) {
+    Graph g = n.graph();
+    Node mul = g.addNodeBefore(n, "Mul", g.uniqueNodeName(v.name() + "_masking"), List.of(v, mask),
+        List.of(g.uniqueName(v.name() + "_masked")));
+    mul.output(0).setType(type);
+    n.replaceInput(i, mul.output(0));
+    return mul.output(0);
+  }
+
+  private static ValueType.TensorType checkMaskable(Value v) {
+    ValueType.TensorType type = v.tensorType();
+    if (type == null || type.shape() == null) {
+      throw new GraphException("cannot mask '" + v.name() + "': its shape is unknown");
+    }
+    if (type.elemType() != DataType.FLOAT) {
+      throw new GraphException("cannot mask '" + v.name() + "' of " + type.elemType() + ": only FLOAT is masked");
+    }
+    return type;
+  }
+
+  /**
+   * Builds, just before {@code before}, a mask that broadcasts over {@code ci.value()} from
+   * per-group masks of shape {@code [M, C_group]}: each position takes its group's entry for its
+   * unit; positions of groups without a mask in {@code groupMasks} take 1. Returns null when no
+   * position belongs to a group in {@code groupMasks}. For callers that build scoring graphs
+   * (e.g. a second, per-sample ablation mask next to the one {@link #inputs} inserted).
+   *
+   * @param opset the model's default-domain opset (Pad's form changed at 11)
+   * @throws GraphException when the value's rank is unknown or its channel axis is axis 0
+   */
+  public static Value broadcastMask(ChannelAnalysis.ConsumerInput ci, Map<Integer, Value> groupMasks, Node before,
+      long opset) {
+    List<Integer> present = new ArrayList<>();
+    for (int gid : ci.groups()) {
+      if (groupMasks.containsKey(gid) && !present.contains(gid)) {
+        present.add(gid);
+      }
+    }
+    if (present.isEmpty()) {
+      return null;
+    }
+    Value v = ci.value();
+    Shape shape = v.shape();
+    if (shape == null) {
+      throw new GraphException("cannot mask '" + v.name() + "': its rank is unknown");
+    }
+    if (ci.axis() == 0) {
+      throw new GraphException("cannot mask '" + v.name() + "' per sample: its channels are on axis 0, the batch axis");
+    }
+    Graph g = before.graph();
+    String base = v.name() + "_mask";
+    Value product = null;
+    for (int gid : present) {
+      Value m = groupMasks.get(gid);
+      long size = m.shape() != null && m.shape().rank() == 2 && m.shape().dim(1).isKnown() ? m.shape().dim(1).get() : -1;
+      boolean all = Arrays.stream(ci.groups()).allMatch(x -> x == gid);
+      long[] idx = new long[ci.length()];
+      boolean identity = all && size == idx.length;
+      for (int p = 0; p < idx.length; p++) {
+        idx[p] = ci.groups()[p] == gid ? ci.units()[p] : size;
+        identity &= idx[p] == p;
+      }
+      Value src = m;
+      if (!all) {
+        if (size < 0) {
+          throw new GraphException("mask '" + m.name() + "' must have a known channel count");
+        }
+        // One extra column of ones for the positions of other groups.
+        src = pad(g, before, m, base, opset);
+      }
+      Value gathered = src;
+      if (!identity) {
+        Value indices = g.addInitializer(g.uniqueName(base + "_idx"), Tensor.ofLongs(new long[] {idx.length}, idx));
+        gathered = g.addNodeBefore(before, "Gather", g.uniqueNodeName(base + "_gather"), List.of(src, indices),
+            List.of(g.uniqueName(base + "_gathered")), Attribute.of("axis", 1L)).output(0);
+      }
+      product = product == null ? gathered
+          : g.addNodeBefore(before, "Mul", g.uniqueNodeName(base + "_combine"), List.of(product, gathered),
+              List.of(g.uniqueName(base + "_combined"))).output(0);
+    }
+    int rank = shape.rank();
+    if (rank == 2 && ci.axis() == 1 && ci.span() == 1) {
+      return product;
+    }
+    long[] target = new long[rank];
+    Arrays.fill(target, 1);
+    target[0] = 0; // Reshape copies the mask's sample axis (M)
+    for (int a = ci.axis(); a < ci.axis() + ci.span(); a++) {
+      if (a >= rank || !shape.dim(a).isKnown()) {
+        throw new GraphException("cannot mask '" + v.name() + "': axis " + a + " carries channels but its size is unknown");
+      }
+      target[a] = shape.dim(a).get();
+    }
+    Value shapeConst = g.addInitializer(g.uniqueName(base + "_shape"), Tensor.vector(target));
+    return g.addNodeBefore(before, "Reshape", g.uniqueNodeName(base + "_reshape"), List.of(product, shapeConst),
+        List.of(g.uniqueName(base + "_broadcast"))).output(0);
+  }
+
+  private static Value pad(Graph g, Node before, Value m, String base, long opset) {
+    if (opset >= 11) {
+      Value pads = g.addInitializer(g.uniqueName(base + "_pads"), Tensor.vector(0, 0, 0, 1));
+      Value one = g.addInitializer(g.uniqueName(base + "_one"), Tensor.scalar(1f));
+      return g.addNodeBefore(before, "Pad", g.uniqueNodeName(base + "_pad"), List.of(m, pads, one),
+          List.of(g.uniqueName(base + "_padded"))).output(0);
+    }
+    return g.addNodeBefore(before, "Pad", g.uniqueNodeName(base + "_pad"), List.of(m),
+        List.of(g.uniqueName(base + "_padded")), Attribute.of("pads", new long[] {0, 0, 0, 1}),
+        Attribute.of("value", 1f)).output(0);
   }
 }

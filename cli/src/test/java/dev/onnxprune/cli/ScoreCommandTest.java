@@ -1,0 +1,103 @@
+package dev.onnxprune.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.onnxprune.testmodels.TestModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ScoreCommandTest {
+  private static final String IMAGES = TestModels.file("fmnist-calib-images-idx3-ubyte.gz").toString();
+  private static final String LABELS = TestModels.file("fmnist-calib-labels-idx1-ubyte.gz").toString();
+
+  @TempDir
+  Path tmp;
+
+  @Test
+  void dataFreeScoresArePrintedPerGroup() {
+    Cli.Result r = Cli.run("score", TestModels.model("vgg_bn.onnx").toString(), "--criterion", "l1");
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().contains("l1 scores (higher = more important)"), r.out());
+    assertTrue(r.out().contains("\ngroup 0  16 channels  /features/features.0/features.0.0/Conv\n  min "), r.out());
+    assertTrue(r.out().contains("unprunable: "), r.out());
+  }
+
+  @Test
+  void apozJsonHasScoresForEveryPrunableGroupAndTheCost() throws Exception {
+    Cli.Result r = Cli.run("score", TestModels.model("vgg_bn.onnx").toString(), "--criterion", "apoz", "--images",
+        IMAGES, "--mean", "0.286", "--std", "0.353", "--calib-limit", "64", "--json", "--device", "cpu");
+    assertEquals(0, r.exitCode(), r.err());
+    JsonNode doc = new ObjectMapper().readTree(r.out());
+    assertEquals("apoz", doc.get("criterion").asText());
+    assertEquals(64, doc.get("stats").get("sampleForwards").asLong());
+    int scored = 0;
+    for (JsonNode g : doc.get("groups")) {
+      if (g.get("prunable").asBoolean()) {
+        assertEquals(g.get("channels").asInt(), g.get("scores").size());
+        for (JsonNode s : g.get("scores")) {
+          assertTrue(s.asDouble() >= 0 && s.asDouble() <= 1, "1 - APoZ in [0, 1]: " + s);
+        }
+        scored++;
+      } else {
+        assertTrue(g.get("scores").isNull());
+      }
+    }
+    assertEquals(6, scored);
+  }
+
+  @Test
+  void dataDrivenCriterionWithoutImagesIsAUsageError() {
+    Cli.Result r = Cli.run("score", TestModels.model("vgg_bn.onnx").toString(), "--criterion", "oracle");
+    assertEquals(2, r.exitCode());
+    assertEquals("onnx-prune: error: --criterion oracle needs calibration data: --images FILE [--labels FILE]"
+        + " [--mean M --std S]\n", r.err());
+  }
+
+  @Test
+  void badAofpSettingNamesTheOption() {
+    Cli.Result r = Cli.run("score", TestModels.model("vgg_bn.onnx").toString(), "--criterion", "aofp", "--images",
+        IMAGES, "--theta", "0");
+    assertEquals(2, r.exitCode());
+    assertEquals("onnx-prune: error: --theta must be > 0: 0.0\n", r.err());
+  }
+
+  @Test
+  void pruneWithOracleOnCalibrationDataWritesAPrunedModel() throws Exception {
+    Path out = tmp.resolve("out.onnx");
+    Cli.Result r = Cli.run("prune", TestModels.model("vgg_bn.onnx").toString(), "-o", out.toString(), "--criterion",
+        "oracle", "--images", IMAGES, "--labels", LABELS, "--mean", "0.286", "--std", "0.353", "--calib-limit", "32",
+        "--flops", "0.5", "--verify", "--device", "cpu");
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(Files.size(out) > 0);
+    assertTrue(r.err().contains("calibrating"), r.err());
+    assertTrue(r.out().contains("of FLOPs removed (target 50.0%; criterion oracle, uniform)"), r.out());
+    assertTrue(r.out().contains("verify    PASS") || r.out().matches("(?s).*verify +PASS.*"), r.out());
+  }
+
+  @Test
+  void aofpOwnPlanIsAppliedAsTheAllocation() throws Exception {
+    Path out = tmp.resolve("out.onnx");
+    Cli.Result r = Cli.run("prune", TestModels.model("vgg_bn.onnx").toString(), "-o", out.toString(), "--criterion",
+        "aofp", "--aofp-plan", "--images", IMAGES, "--mean", "0.286", "--std", "0.353", "--calib-limit", "128",
+        "--flops", "0.3", "--device", "cpu");
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().contains("criterion aofp, aofp)"), r.out());
+  }
+
+  @Test
+  void latencyTargetIsMeasuredAndMet() throws Exception {
+    Path out = tmp.resolve("out.onnx");
+    Cli.Result r = Cli.run("prune", TestModels.model("vgg_bn.onnx").toString(), "-o", out.toString(), "--criterion",
+        "l1", "--latency", "0.1", "--latency-batch", "64", "--device", "cpu");
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().contains("of latency (predicted from measured per-channel costs) removed (target 10.0%"),
+        r.out());
+    assertFalse(r.out().contains("NaN"), r.out());
+  }
+}

@@ -1,0 +1,20 @@
+package dev.onnxprune.criteria;
+
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * A criterion that can choose the channels to remove itself, stopping when the target is met
+ * (AOFP: "stop pruning when the reduced FLOPs reach a target level", Section 4.2). The
+ * {@link Pruner} aims it before scoring and applies what it chose instead of allocating.
+ */
+interface PlanningCriterion {
+  /** True when the criterion was asked to choose the channels itself. */
+  boolean plans();
+
+  /** Before {@link Criterion#score}: the search may stop once {@code reached} holds for its removals. */
+  void aim(Predicate<Map<Integer, int[]>> reached);
+
+  /** After scoring: group id -> units it removed, or null when it stopped before reaching the target. */
+  Map<Integer, int[]> chosen();
+}
