@@ -40,6 +40,9 @@ public final class TrainingSession implements AutoCloseable {
   /** Eval of one batch: mean loss, right answers, and the logits {@code [N, K]} row-major. */
   public record EvalResult(double loss, int correct, int size, float[] logits) {}
 
+  /** Checkpoint metadata key of the step count. */
+  public static final String STEPS_KEY = "onnx-prune.steps";
+
   private final ArtifactSpec spec;
   private final OrtSession train;
   private final OrtSession eval;
@@ -181,6 +184,14 @@ public final class TrainingSession implements AutoCloseable {
 
   /** Writes the current state as a checkpoint (the format of {@value TrainingArtifact#CHECKPOINT}). */
   public void saveCheckpoint(Path file) throws IOException, OrtException {
+    saveCheckpoint(file, Map.of());
+  }
+
+  /**
+   * Writes the current state as a checkpoint, with {@code metadata} added to the model's
+   * metadata (the step count is always there as {@value #STEPS_KEY}). The write is atomic.
+   */
+  public void saveCheckpoint(Path file, Map<String, String> metadata) throws IOException, OrtException {
     Graph g = new Graph("checkpoint");
     for (Map.Entry<String, Tensor> e : state().entrySet()) {
       g.addInitializer(e.getKey(), e.getValue());
@@ -189,8 +200,58 @@ public final class TrainingSession implements AutoCloseable {
     m.opsets().add(new OpsetId("", 17));
     m.setIrVersion(8L);
     m.setProducerName("onnx-prune");
-    m.metadata().put("onnx-prune.steps", Long.toString(steps));
+    m.metadata().putAll(metadata);
+    m.metadata().put(STEPS_KEY, Long.toString(steps));
     OnnxModels.write(m, file);
+  }
+
+  /**
+   * Replaces the state (parameters, optimizer state, buffers) by the tensors of a checkpoint
+   * written by {@link #saveCheckpoint} (or an artifact's initial checkpoint), and the step count
+   * by its {@value #STEPS_KEY} (0 when absent). Returns the checkpoint's metadata.
+   *
+   * @throws IllegalArgumentException when the checkpoint lacks a state tensor of this artifact
+   *     or holds one of another shape (it was written for other training options or another model)
+   */
+  public Map<String, String> restore(Path checkpoint) throws IOException, OrtException {
+    Model ck = OnnxModels.read(checkpoint);
+    Map<String, Tensor> init = new HashMap<>();
+    for (Value v : ck.graph().initializers()) {
+      init.put(v.name(), v.initializer());
+    }
+    List<OnnxTensor> fresh = new ArrayList<>();
+    Map<String, OnnxTensor> next = new LinkedHashMap<>();
+    try {
+      for (ArtifactSpec.StateTensor s : spec.state()) {
+        Tensor t = init.get(s.name());
+        if (t == null) {
+          throw new IllegalArgumentException(checkpoint + ": no tensor '" + s.name() + "' that the training step"
+              + " needs; the checkpoint was written for other training options (optimizer) or another model");
+        }
+        long[] want = s.shape().stream().mapToLong(Long::longValue).toArray();
+        if (!java.util.Arrays.equals(want, t.dims())) {
+          throw new IllegalArgumentException(checkpoint + ": tensor '" + s.name() + "' has shape " + t.shape()
+              + ", the training step needs " + java.util.Arrays.toString(want) + "; it belongs to another model");
+        }
+        OnnxTensor o = toOrt(t);
+        fresh.add(o);
+        next.put(s.name(), o);
+      }
+    } catch (RuntimeException | OrtException e) {
+      fresh.forEach(OnnxTensor::close);
+      throw e;
+    }
+    if (last != null) {
+      last.close();
+      last = null;
+    }
+    owned.forEach(OnnxTensor::close);
+    owned.clear();
+    owned.addAll(fresh);
+    state.putAll(next);
+    String s = ck.metadata().get(STEPS_KEY);
+    steps = s == null ? 0 : Long.parseLong(s);
+    return Map.copyOf(ck.metadata());
   }
 
   /** A copy of the inference model {@code model} with the current parameters and buffers. */
