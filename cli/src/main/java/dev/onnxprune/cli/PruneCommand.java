@@ -103,7 +103,8 @@ public final class PruneCommand implements Callable<Integer> {
   double maxGroupRatio;
 
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
-      description = "Seed of the random criterion (default ${DEFAULT-VALUE}).")
+      description = "Seed of the random criterion, and of the shuffling and augmentation of --finetune-epochs (default"
+          + " ${DEFAULT-VALUE}).")
   long seed;
 
   @Option(names = "--verify",
@@ -121,6 +122,18 @@ public final class PruneCommand implements Callable<Integer> {
   @Option(names = "--external-data",
       description = "Write every tensor of 1 KiB or more to OUT.data beside OUT.")
   boolean externalData;
+
+  @Option(names = "--finetune-epochs", paramLabel = "N", defaultValue = "0",
+      description = "Fine-tune the pruned model for N epochs on --images/--labels before writing it (default"
+          + " ${DEFAULT-VALUE}: none); the hyper-parameters are finetune's options.")
+  int finetuneEpochs;
+
+  /** Data and hyper-parameters of --recalibrate-bn and --finetune-epochs. */
+  @Mixin
+  TrainDataOptions trainData;
+
+  @Mixin
+  RecoveryOptions recovery;
 
   @Override
   public Integer call() {
@@ -151,15 +164,24 @@ public final class PruneCommand implements Callable<Integer> {
       }
       ModelFiles.Written written = null;
       boolean failed = r.verify() != null && !r.verify().passed();
+      Recovery.Outcome recovered = null;
+      if (!failed && (recovery.recalibrateBn || finetuneEpochs > 0)) {
+        recovered = Recovery.run(result.model(), finetuneEpochs, trainData, recovery, seed, runtime.sessions(),
+            common.err(), false);
+      }
       if (!failed) {
         log.start();
-        written = ModelFiles.write(result.model(), output, externalData);
+        written = ModelFiles.write(recovered != null ? recovered.model() : result.model(), output, externalData);
         log.done("writing", output.getFileName().toString());
       }
       PruneText.print(r, chosenTarget(), bytesBefore, written == null ? null : written.totalBytes(),
           common.verbose(), common.out());
       if (failed) {
         throw new CommandFailure(Messages.verificationFailed(r.verify().maxRelDiff(), Equivalence.TOLERANCE, output));
+      }
+      if (recovered != null) {
+        common.out().println();
+        Recovery.print(recovered.stages(), common.out());
       }
       common.out().println();
       common.out().println("wrote " + output + (report != null ? "; report " + report : ""));
@@ -169,6 +191,13 @@ public final class PruneCommand implements Callable<Integer> {
 
   /** The pruner the options describe; a bad value is a {@link UsageFailure} naming its option. */
   private Pruner configure(PhaseLog log) throws UsageFailure {
+    if (finetuneEpochs < 0) {
+      throw new UsageFailure("--finetune-epochs must be >= 0: " + finetuneEpochs);
+    }
+    if (recovery.recalibrateBn || finetuneEpochs > 0) {
+      trainData.check(finetuneEpochs > 0 ? "--finetune-epochs" : "--recalibrate-bn");
+      recovery.check();
+    }
     Criterion c = UsageFailure.check("--criterion", () -> Criteria.byName(criterion, seed));
     Target t = chosenTarget();
     Sessions sessions = runtime.sessions();
