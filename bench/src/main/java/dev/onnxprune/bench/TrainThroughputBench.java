@@ -115,6 +115,7 @@ public final class TrainThroughputBench {
   private static void report(Path file, int skipRuns) throws Exception {
     JsonNode events = new ObjectMapper().readTree(file.toFile());
     Map<String, Double> byOp = new HashMap<>();
+    Map<String, Double> byPhase = new HashMap<>();
     Map<String, Integer> count = new HashMap<>();
     int runs = 0;
     double total = 0;
@@ -128,6 +129,10 @@ public final class TrainThroughputBench {
       }
       String op = e.path("args").path("op_name").asText("?");
       double us = e.path("dur").asDouble();
+      String node = name.substring(0, name.length() - "_kernel_time".length());
+      String phase = node.startsWith("grad/") ? "backward" : node.startsWith("optimizer/") ? "optimizer"
+          : node.contains("/train") ? "forward (BN batch statistics)" : node.startsWith("loss") ? "loss" : "forward";
+      byPhase.merge(phase + " " + op, us, Double::sum);
       byOp.merge(op, us, Double::sum);
       count.merge(op, 1, Integer::sum);
       total += us;
@@ -139,6 +144,10 @@ public final class TrainThroughputBench {
     byOp.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue())).limit(15).forEach(e ->
         System.out.printf(Locale.ROOT, "  %-22s %8.2f ms/step %5.1f%% %5d nodes%n", e.getKey(),
             e.getValue() / 1e3 / measured, 100 * e.getValue() / sum, count.get(e.getKey()) / measured));
+    System.out.println("by phase and op type:");
+    byPhase.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue())).limit(25).forEach(e ->
+        System.out.printf(Locale.ROOT, "  %-44s %8.2f ms/step %5.1f%%%n", e.getKey(), e.getValue() / 1e3 / measured,
+            100 * e.getValue() / sum));
   }
 
   private static List<Batch> batches(int n, int count) {
