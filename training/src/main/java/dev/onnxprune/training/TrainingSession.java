@@ -50,6 +50,8 @@ public final class TrainingSession implements AutoCloseable {
   private final List<OnnxTensor> owned = new ArrayList<>();
   private OrtSession.Result last;
   private long steps;
+  private FloatBuffer inputBuffer;
+  private java.nio.LongBuffer labelBuffer;
 
   private TrainingSession(ArtifactSpec spec, OrtSession train, OrtSession eval, Model checkpoint) throws OrtException {
     this.spec = spec;
@@ -107,11 +109,14 @@ public final class TrainingSession implements AutoCloseable {
     Map<String, OnnxTensor> in = new LinkedHashMap<>(state);
     List<OnnxTensor> temp = new ArrayList<>();
     try {
-      temp.add(put(in, spec.input(), OnnxTensor.createTensor(Sessions.environment(), direct(batch.inputs()),
-          batch.shape())));
+      // the batch goes into direct buffers kept from step to step (ONNX Runtime reads them in place)
+      inputBuffer = reuse(inputBuffer, batch.inputs().length);
+      labelBuffer = labelBuffer != null && labelBuffer.capacity() >= batch.size() ? labelBuffer
+          : ByteBuffer.allocateDirect(8 * batch.size()).order(ByteOrder.nativeOrder()).asLongBuffer();
+      temp.add(put(in, spec.input(), OnnxTensor.createTensor(Sessions.environment(),
+          inputBuffer.clear().put(batch.inputs()).flip(), batch.shape())));
       temp.add(put(in, spec.labels(), OnnxTensor.createTensor(Sessions.environment(),
-          ByteBuffer.allocateDirect(8 * batch.size()).order(ByteOrder.nativeOrder()).asLongBuffer()
-              .put(batch.labels()).flip(), new long[] {batch.size()})));
+          labelBuffer.clear().put(batch.labels()).flip(), new long[] {batch.size()})));
       temp.add(put(in, spec.learningRate(), OnnxTensor.createTensor(Sessions.environment(), (float) lr)));
       if (spec.step() != null) {
         temp.add(put(in, spec.step(), OnnxTensor.createTensor(Sessions.environment(), steps + 1)));
@@ -119,10 +124,10 @@ public final class TrainingSession implements AutoCloseable {
       OrtSession.Result r = train.run(in);
       double loss = scalar(r.get(spec.loss()).orElseThrow());
       OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
-      int correct = correct(logits, batch.labels());
       FloatBuffer lb = logits.getFloatBuffer();
       float[] lf = new float[lb.remaining()];
       lb.get(lf);
+      int correct = correct(lf, (int) logits.getInfo().getShape()[1], batch.labels());
       for (ArtifactSpec.StateTensor s : spec.state()) {
         state.put(s.name(), (OnnxTensor) r.get(s.updated()).orElseThrow());
       }
@@ -162,7 +167,7 @@ public final class TrainingSession implements AutoCloseable {
         float[] out = new float[fb.remaining()];
         fb.get(out);
         double loss = batch.labels() == null ? Double.NaN : scalar(r.get(spec.loss()).orElseThrow());
-        int correct = batch.labels() == null ? 0 : correct(logits, batch.labels());
+        int correct = batch.labels() == null ? 0 : correct(out, (int) logits.getInfo().getShape()[1], batch.labels());
         return new EvalResult(loss, correct, batch.size(), out);
       }
     } finally {
@@ -278,21 +283,24 @@ public final class TrainingSession implements AutoCloseable {
     return ((OnnxTensor) v).getFloatBuffer().get(0);
   }
 
-  private static int correct(OnnxTensor logits, long[] labels) throws OrtException {
-    FloatBuffer fb = logits.getFloatBuffer();
-    long[] shape = logits.getInfo().getShape();
-    int k = (int) shape[1];
+  /** Samples whose largest logit (row-major {@code [N, k]}) is at their label. */
+  private static int correct(float[] fb, int k, long[] labels) {
     int right = 0;
     for (int i = 0; i < labels.length; i++) {
       int best = 0;
       for (int j = 1; j < k; j++) {
-        if (fb.get(i * k + j) > fb.get(i * k + best)) {
+        if (fb[i * k + j] > fb[i * k + best]) {
           best = j;
         }
       }
       right += best == labels[i] ? 1 : 0;
     }
     return right;
+  }
+
+  private static FloatBuffer reuse(FloatBuffer b, int n) {
+    return b != null && b.capacity() >= n ? b
+        : ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder()).asFloatBuffer();
   }
 
   private static FloatBuffer direct(float[] data) {
