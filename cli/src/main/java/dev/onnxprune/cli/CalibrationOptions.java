@@ -37,7 +37,7 @@ final class CalibrationOptions {
           + " one forward pass over them per channel.")
   int limit;
 
-  @Option(names = "--batch", paramLabel = "N", defaultValue = "64",
+  @Option(names = "--calib-batch", paramLabel = "N", defaultValue = "64",
       description = "Calibration batch size (default ${DEFAULT-VALUE}).")
   int batch;
 

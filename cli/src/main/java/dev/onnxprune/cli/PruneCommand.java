@@ -119,7 +119,8 @@ public final class PruneCommand implements Callable<Integer> {
   double maxGroupRatio;
 
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
-      description = "Seed of the random criterion and of aofp's random ablations (default ${DEFAULT-VALUE}).")
+      description = "Seed of the random criterion, of aofp's random ablations, and of the shuffling and augmentation"
+          + " of --finetune-epochs (default ${DEFAULT-VALUE}).")
   long seed;
 
   @Option(names = "--verify",
@@ -137,6 +138,40 @@ public final class PruneCommand implements Callable<Integer> {
   @Option(names = "--external-data",
       description = "Write every tensor of 1 KiB or more to OUT.data beside OUT.")
   boolean externalData;
+
+  @Option(names = "--finetune-epochs", paramLabel = "N", defaultValue = "0",
+      description = "Fine-tune the pruned model for N epochs on --images/--labels before writing it (default"
+          + " ${DEFAULT-VALUE}: none); the hyper-parameters are finetune's options.")
+  int finetuneEpochs;
+
+  /** Data and hyper-parameters of --recalibrate-bn and --finetune-epochs. */
+  @Option(names = "--val-images", paramLabel = "PATH",
+      description = "With --recalibrate-bn or --finetune-epochs: validation samples, evaluated after each stage.")
+  Path valImages;
+
+  @Option(names = "--val-labels", paramLabel = "PATH", description = "Validation labels.")
+  Path valLabels;
+
+  /**
+   * The data of --recalibrate-bn and --finetune-epochs: the same --images/--labels/--mean/--std
+   * as calibration (--calib-limit samples), so prune has one set of data options.
+   */
+  private TrainDataOptions trainData() {
+    TrainDataOptions t = new TrainDataOptions();
+    t.images = calibration.images;
+    t.labels = calibration.labels;
+    boolean identity = calibration.mean.length == 1 && calibration.mean[0] == 0f && calibration.std.length == 1
+        && calibration.std[0] == 1f;
+    t.mean = identity ? null : calibration.mean;
+    t.std = identity ? null : calibration.std;
+    t.limit = calibration.limit;
+    t.valImages = valImages;
+    t.valLabels = valLabels;
+    return t;
+  }
+
+  @Mixin
+  RecoveryOptions recovery;
 
   @Override
   public Integer call() {
@@ -167,15 +202,24 @@ public final class PruneCommand implements Callable<Integer> {
       }
       ModelFiles.Written written = null;
       boolean failed = r.verify() != null && !r.verify().passed();
+      Recovery.Outcome recovered = null;
+      if (!failed && (recovery.recalibrateBn || finetuneEpochs > 0)) {
+        recovered = Recovery.run(result.model(), finetuneEpochs, trainData(), recovery, seed, runtime.sessions(),
+            common.err(), false);
+      }
       if (!failed) {
         log.start();
-        written = ModelFiles.write(result.model(), output, externalData);
+        written = ModelFiles.write(recovered != null ? recovered.model() : result.model(), output, externalData);
         log.done("writing", output.getFileName().toString());
       }
       PruneText.print(r, chosenTarget(), bytesBefore, written == null ? null : written.totalBytes(),
           common.verbose(), common.out());
       if (failed) {
         throw new CommandFailure(Messages.verificationFailed(r.verify().maxRelDiff(), Equivalence.TOLERANCE, output));
+      }
+      if (recovered != null) {
+        common.out().println();
+        Recovery.print(recovered.stages(), common.out());
       }
       common.out().println();
       common.out().println("wrote " + output + (report != null ? "; report " + report : ""));
@@ -185,6 +229,13 @@ public final class PruneCommand implements Callable<Integer> {
 
   /** The pruner the options describe; a bad value is a {@link UsageFailure} naming its option. */
   private Pruner configure(PhaseLog log) throws Exception {
+    if (finetuneEpochs < 0) {
+      throw new UsageFailure("--finetune-epochs must be >= 0: " + finetuneEpochs);
+    }
+    if (recovery.recalibrateBn || finetuneEpochs > 0) {
+      trainData().check(finetuneEpochs > 0 ? "--finetune-epochs" : "--recalibrate-bn");
+      recovery.check();
+    }
     Target t = chosenTarget();
     Sessions sessions = runtime.sessions();
     if (latencyBatch < 1) {

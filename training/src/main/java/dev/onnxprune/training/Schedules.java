@@ -82,6 +82,15 @@ public final class Schedules {
     return t -> original.at(from + t);
   }
 
+  /**
+   * An epoch-based schedule on a step clock: {@code epochs.at(floor(t / stepsPerEpoch))}, as
+   * {@code scheduler.step()} once per epoch does in PyTorch.
+   */
+  public static LrSchedule perEpoch(LrSchedule epochs, long stepsPerEpoch) {
+    check(stepsPerEpoch > 0, "steps per epoch must be > 0: " + stepsPerEpoch);
+    return t -> epochs.at(Math.floorDiv(t, stepsPerEpoch));
+  }
+
   private static void check(boolean ok, String message) {
     if (!ok) {
       throw new IllegalArgumentException(message);

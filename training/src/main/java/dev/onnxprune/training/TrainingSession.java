@@ -40,6 +40,9 @@ public final class TrainingSession implements AutoCloseable {
   /** Eval of one batch: mean loss, right answers, and the logits {@code [N, K]} row-major. */
   public record EvalResult(double loss, int correct, int size, float[] logits) {}
 
+  /** Checkpoint metadata key of the step count. */
+  public static final String STEPS_KEY = "onnx-prune.steps";
+
   private final ArtifactSpec spec;
   private final OrtSession train;
   private final OrtSession eval;
@@ -47,6 +50,8 @@ public final class TrainingSession implements AutoCloseable {
   private final List<OnnxTensor> owned = new ArrayList<>();
   private OrtSession.Result last;
   private long steps;
+  private FloatBuffer inputBuffer;
+  private java.nio.LongBuffer labelBuffer;
 
   private TrainingSession(ArtifactSpec spec, OrtSession train, OrtSession eval, Model checkpoint) throws OrtException {
     this.spec = spec;
@@ -104,11 +109,14 @@ public final class TrainingSession implements AutoCloseable {
     Map<String, OnnxTensor> in = new LinkedHashMap<>(state);
     List<OnnxTensor> temp = new ArrayList<>();
     try {
-      temp.add(put(in, spec.input(), OnnxTensor.createTensor(Sessions.environment(), direct(batch.inputs()),
-          batch.shape())));
+      // the batch goes into direct buffers kept from step to step (ONNX Runtime reads them in place)
+      inputBuffer = reuse(inputBuffer, batch.inputs().length);
+      labelBuffer = labelBuffer != null && labelBuffer.capacity() >= batch.size() ? labelBuffer
+          : ByteBuffer.allocateDirect(8 * batch.size()).order(ByteOrder.nativeOrder()).asLongBuffer();
+      temp.add(put(in, spec.input(), OnnxTensor.createTensor(Sessions.environment(),
+          inputBuffer.clear().put(batch.inputs()).flip(), batch.shape())));
       temp.add(put(in, spec.labels(), OnnxTensor.createTensor(Sessions.environment(),
-          ByteBuffer.allocateDirect(8 * batch.size()).order(ByteOrder.nativeOrder()).asLongBuffer()
-              .put(batch.labels()).flip(), new long[] {batch.size()})));
+          labelBuffer.clear().put(batch.labels()).flip(), new long[] {batch.size()})));
       temp.add(put(in, spec.learningRate(), OnnxTensor.createTensor(Sessions.environment(), (float) lr)));
       if (spec.step() != null) {
         temp.add(put(in, spec.step(), OnnxTensor.createTensor(Sessions.environment(), steps + 1)));
@@ -116,10 +124,10 @@ public final class TrainingSession implements AutoCloseable {
       OrtSession.Result r = train.run(in);
       double loss = scalar(r.get(spec.loss()).orElseThrow());
       OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
-      int correct = correct(logits, batch.labels());
       FloatBuffer lb = logits.getFloatBuffer();
       float[] lf = new float[lb.remaining()];
       lb.get(lf);
+      int correct = correct(lf, (int) logits.getInfo().getShape()[1], batch.labels());
       for (ArtifactSpec.StateTensor s : spec.state()) {
         state.put(s.name(), (OnnxTensor) r.get(s.updated()).orElseThrow());
       }
@@ -159,7 +167,7 @@ public final class TrainingSession implements AutoCloseable {
         float[] out = new float[fb.remaining()];
         fb.get(out);
         double loss = batch.labels() == null ? Double.NaN : scalar(r.get(spec.loss()).orElseThrow());
-        int correct = batch.labels() == null ? 0 : correct(logits, batch.labels());
+        int correct = batch.labels() == null ? 0 : correct(out, (int) logits.getInfo().getShape()[1], batch.labels());
         return new EvalResult(loss, correct, batch.size(), out);
       }
     } finally {
@@ -181,6 +189,14 @@ public final class TrainingSession implements AutoCloseable {
 
   /** Writes the current state as a checkpoint (the format of {@value TrainingArtifact#CHECKPOINT}). */
   public void saveCheckpoint(Path file) throws IOException, OrtException {
+    saveCheckpoint(file, Map.of());
+  }
+
+  /**
+   * Writes the current state as a checkpoint, with {@code metadata} added to the model's
+   * metadata (the step count is always there as {@value #STEPS_KEY}). The write is atomic.
+   */
+  public void saveCheckpoint(Path file, Map<String, String> metadata) throws IOException, OrtException {
     Graph g = new Graph("checkpoint");
     for (Map.Entry<String, Tensor> e : state().entrySet()) {
       g.addInitializer(e.getKey(), e.getValue());
@@ -189,8 +205,58 @@ public final class TrainingSession implements AutoCloseable {
     m.opsets().add(new OpsetId("", 17));
     m.setIrVersion(8L);
     m.setProducerName("onnx-prune");
-    m.metadata().put("onnx-prune.steps", Long.toString(steps));
+    m.metadata().putAll(metadata);
+    m.metadata().put(STEPS_KEY, Long.toString(steps));
     OnnxModels.write(m, file);
+  }
+
+  /**
+   * Replaces the state (parameters, optimizer state, buffers) by the tensors of a checkpoint
+   * written by {@link #saveCheckpoint} (or an artifact's initial checkpoint), and the step count
+   * by its {@value #STEPS_KEY} (0 when absent). Returns the checkpoint's metadata.
+   *
+   * @throws IllegalArgumentException when the checkpoint lacks a state tensor of this artifact
+   *     or holds one of another shape (it was written for other training options or another model)
+   */
+  public Map<String, String> restore(Path checkpoint) throws IOException, OrtException {
+    Model ck = OnnxModels.read(checkpoint);
+    Map<String, Tensor> init = new HashMap<>();
+    for (Value v : ck.graph().initializers()) {
+      init.put(v.name(), v.initializer());
+    }
+    List<OnnxTensor> fresh = new ArrayList<>();
+    Map<String, OnnxTensor> next = new LinkedHashMap<>();
+    try {
+      for (ArtifactSpec.StateTensor s : spec.state()) {
+        Tensor t = init.get(s.name());
+        if (t == null) {
+          throw new IllegalArgumentException(checkpoint + ": no tensor '" + s.name() + "' that the training step"
+              + " needs; the checkpoint was written for other training options (optimizer) or another model");
+        }
+        long[] want = s.shape().stream().mapToLong(Long::longValue).toArray();
+        if (!java.util.Arrays.equals(want, t.dims())) {
+          throw new IllegalArgumentException(checkpoint + ": tensor '" + s.name() + "' has shape " + t.shape()
+              + ", the training step needs " + java.util.Arrays.toString(want) + "; it belongs to another model");
+        }
+        OnnxTensor o = toOrt(t);
+        fresh.add(o);
+        next.put(s.name(), o);
+      }
+    } catch (RuntimeException | OrtException e) {
+      fresh.forEach(OnnxTensor::close);
+      throw e;
+    }
+    if (last != null) {
+      last.close();
+      last = null;
+    }
+    owned.forEach(OnnxTensor::close);
+    owned.clear();
+    owned.addAll(fresh);
+    state.putAll(next);
+    String s = ck.metadata().get(STEPS_KEY);
+    steps = s == null ? 0 : Long.parseLong(s);
+    return Map.copyOf(ck.metadata());
   }
 
   /** A copy of the inference model {@code model} with the current parameters and buffers. */
@@ -217,21 +283,24 @@ public final class TrainingSession implements AutoCloseable {
     return ((OnnxTensor) v).getFloatBuffer().get(0);
   }
 
-  private static int correct(OnnxTensor logits, long[] labels) throws OrtException {
-    FloatBuffer fb = logits.getFloatBuffer();
-    long[] shape = logits.getInfo().getShape();
-    int k = (int) shape[1];
+  /** Samples whose largest logit (row-major {@code [N, k]}) is at their label. */
+  private static int correct(float[] fb, int k, long[] labels) {
     int right = 0;
     for (int i = 0; i < labels.length; i++) {
       int best = 0;
       for (int j = 1; j < k; j++) {
-        if (fb.get(i * k + j) > fb.get(i * k + best)) {
+        if (fb[i * k + j] > fb[i * k + best]) {
           best = j;
         }
       }
       right += best == labels[i] ? 1 : 0;
     }
     return right;
+  }
+
+  private static FloatBuffer reuse(FloatBuffer b, int n) {
+    return b != null && b.capacity() >= n ? b
+        : ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder()).asFloatBuffer();
   }
 
   private static FloatBuffer direct(float[] data) {

@@ -15,6 +15,12 @@
  *   <li>{@link dev.onnxprune.training.TrainingSession}: runs an artifact in ONNX Runtime, keeping
  *       the state between steps; {@link dev.onnxprune.training.Schedules}: learning-rate
  *       schedules.
+ *   <li>{@link dev.onnxprune.training.Trainer} ({@link dev.onnxprune.training.TrainerOptions}):
+ *       epochs over a dataset with shuffling, {@link dev.onnxprune.training.Augmentation}, a
+ *       schedule, validation after each epoch, checkpoints and resuming.
+ *   <li>Recovery after pruning: {@link dev.onnxprune.training.BnRecalibration} (re-estimated
+ *       BatchNorm statistics, no weight update) and {@link dev.onnxprune.training.Scratch} (the
+ *       re-initialised baseline of Liu et al. and its Scratch-B epoch budget).
  * </ul>
  *
  * <p>The gradient rules are one class per op family ({@code ConvGrads}, {@code LinearGrads},

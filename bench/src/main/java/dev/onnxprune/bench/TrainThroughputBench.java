@@ -1,0 +1,183 @@
+package dev.onnxprune.bench;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.runtime.Batch;
+import dev.onnxprune.runtime.Device;
+import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.testmodels.TestModels;
+import dev.onnxprune.training.ArtifactSpec;
+import dev.onnxprune.training.Optimizer;
+import dev.onnxprune.training.TrainingArtifact;
+import dev.onnxprune.training.TrainingOptions;
+import dev.onnxprune.training.TrainingSession;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * Training-step throughput of the exported training artifact in ONNX Runtime CPU: SGD (momentum
+ * 0.9, weight decay 5e-4) steps of a fixture model (default resnet20) on random batches, through
+ * {@link TrainingSession} (parameters stay ONNX Runtime tensors between steps). Prints one line
+ * {@code RESULT side=ort images_per_s=... ms_per_step=...}; {@code bench/train-throughput.sh}
+ * runs it and {@code bench/train_throughput.py} (PyTorch) back to back.
+ *
+ * <p>Usage: {@code TrainThroughputBench [--model resnet20.onnx] [--batch 64] [--threads 2]
+ * [--warmup 5] [--steps 40] [--profile]}. With {@code --profile} it also runs ONNX Runtime's
+ * profiler over the measured steps and prints the time per op type.
+ */
+public final class TrainThroughputBench {
+  public static void main(String[] args) throws Exception {
+    String model = stringArg(args, "--model", "resnet20.onnx");
+    int batch = intArg(args, "--batch", 64);
+    int threads = intArg(args, "--threads", 2);
+    int warmup = intArg(args, "--warmup", 5);
+    int steps = intArg(args, "--steps", 40);
+    boolean profile = Arrays.asList(args).contains("--profile");
+
+    Model m = OnnxModels.read(TestModels.model(model));
+    TrainingOptions options = TrainingOptions.builder().optimizer(Optimizer.sgd(0.9, 5e-4)).build();
+    TrainingArtifact artifact = TrainingArtifact.build(m, options);
+    List<Batch> batches = batches(batch, 8);
+    Sessions sessions = new Sessions(Device.CPU, 0, threads);
+    try (TrainingSession s = TrainingSession.open(artifact, sessions)) {
+      for (int i = 0; i < warmup; i++) {
+        s.step(batches.get(i % batches.size()), 0.01);
+      }
+      double[] ms = new double[steps];
+      for (int i = 0; i < steps; i++) {
+        long t0 = System.nanoTime();
+        s.step(batches.get(i % batches.size()), 0.01);
+        ms[i] = (System.nanoTime() - t0) / 1e6;
+      }
+      double total = Arrays.stream(ms).sum();
+      double[] sorted = ms.clone();
+      Arrays.sort(sorted);
+      double median = sorted[steps / 2];
+      System.out.printf(Locale.ROOT, "RESULT side=ort model=%s batch=%d threads=%d steps=%d images_per_s=%.1f"
+          + " ms_per_step=%.2f median_ms=%.2f%n", model, batch, threads, steps, steps * batch / (total / 1e3),
+          total / steps, median);
+    }
+    if (profile) {
+      profile(artifact, batches, threads, warmup, steps);
+    }
+  }
+
+  /** Runs the training step with ONNX Runtime's profiler and prints the share of time per op type. */
+  private static void profile(TrainingArtifact artifact, List<Batch> batches, int threads, int warmup, int steps)
+      throws Exception {
+    Path dir = Files.createTempDirectory("train-profile");
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    ArtifactSpec spec = artifact.spec();
+    Map<String, OnnxTensor> state = new HashMap<>();
+    for (var v : artifact.checkpoint().graph().initializers()) {
+      float[] f = v.initializer().toFloatArray();
+      state.put(v.name(), OnnxTensor.createTensor(env, java.nio.FloatBuffer.wrap(f), v.initializer().dims()));
+    }
+    try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+      o.setIntraOpNumThreads(threads);
+      o.enableProfiling(dir.resolve("ort").toString());
+      try (OrtSession s = env.createSession(OnnxModels.toBytes(artifact.trainStep()), o)) {
+        List<OnnxTensor> temp = new ArrayList<>();
+        for (int i = 0; i < warmup + steps; i++) {
+          Batch b = batches.get(i % batches.size());
+          Map<String, OnnxTensor> in = new HashMap<>(state);
+          OnnxTensor x = OnnxTensor.createTensor(env, java.nio.FloatBuffer.wrap(b.inputs()), b.shape());
+          OnnxTensor y = OnnxTensor.createTensor(env, java.nio.LongBuffer.wrap(b.labels()), new long[] {b.size()});
+          OnnxTensor lr = OnnxTensor.createTensor(env, 0.01f);
+          in.put(spec.input(), x);
+          in.put(spec.labels(), y);
+          in.put(spec.learningRate(), lr);
+          s.run(in).close();
+          x.close();
+          y.close();
+          lr.close();
+        }
+        String file = s.endProfiling();
+        report(Path.of(file), warmup);
+        temp.forEach(OnnxTensor::close);
+      }
+    }
+    state.values().forEach(OnnxTensor::close);
+  }
+
+  private static void report(Path file, int skipRuns) throws Exception {
+    JsonNode events = new ObjectMapper().readTree(file.toFile());
+    Map<String, Double> byOp = new HashMap<>();
+    Map<String, Double> byPhase = new HashMap<>();
+    Map<String, Integer> count = new HashMap<>();
+    int runs = 0;
+    double total = 0;
+    for (JsonNode e : events) {
+      String name = e.path("name").asText();
+      if (e.path("cat").asText().equals("Session") && name.equals("model_run")) {
+        runs++;
+      }
+      if (runs <= skipRuns || !e.path("cat").asText().equals("Node") || !name.endsWith("_kernel_time")) {
+        continue;
+      }
+      String op = e.path("args").path("op_name").asText("?");
+      double us = e.path("dur").asDouble();
+      String node = name.substring(0, name.length() - "_kernel_time".length());
+      String phase = node.startsWith("grad/") ? "backward" : node.startsWith("optimizer/") ? "optimizer"
+          : node.contains("/train") ? "forward (BN batch statistics)" : node.startsWith("loss") ? "loss" : "forward";
+      byPhase.merge(phase + " " + op, us, Double::sum);
+      byOp.merge(op, us, Double::sum);
+      count.merge(op, 1, Integer::sum);
+      total += us;
+    }
+    int measured = Math.max(1, runs - skipRuns);
+    System.out.printf(Locale.ROOT, "PROFILE kernel time per step %.1f ms over %d steps; by op type:%n",
+        total / 1e3 / measured, measured);
+    final double sum = total;
+    byOp.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue())).limit(15).forEach(e ->
+        System.out.printf(Locale.ROOT, "  %-22s %8.2f ms/step %5.1f%% %5d nodes%n", e.getKey(),
+            e.getValue() / 1e3 / measured, 100 * e.getValue() / sum, count.get(e.getKey()) / measured));
+    System.out.println("by phase and op type:");
+    byPhase.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue())).limit(25).forEach(e ->
+        System.out.printf(Locale.ROOT, "  %-44s %8.2f ms/step %5.1f%%%n", e.getKey(), e.getValue() / 1e3 / measured,
+            100 * e.getValue() / sum));
+  }
+
+  private static List<Batch> batches(int n, int count) {
+    Random r = new Random(42);
+    List<Batch> out = new ArrayList<>();
+    for (int b = 0; b < count; b++) {
+      float[] x = new float[n * 28 * 28];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = (float) r.nextGaussian();
+      }
+      long[] y = new long[n];
+      for (int i = 0; i < n; i++) {
+        y[i] = r.nextInt(10);
+      }
+      out.add(new Batch(x, new long[] {n, 1, 28, 28}, y));
+    }
+    return out;
+  }
+
+  static int intArg(String[] args, String name, int dflt) {
+    String v = stringArg(args, name, null);
+    return v == null ? dflt : Integer.parseInt(v);
+  }
+
+  static String stringArg(String[] args, String name, String dflt) {
+    for (int i = 0; i + 1 < args.length; i++) {
+      if (args[i].equals(name)) {
+        return args[i + 1];
+      }
+    }
+    return dflt;
+  }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Training-step throughput of the resnet20 fixture: our training artifact in ONNX Runtime CPU
+# (TrainThroughputBench) against Debian's PyTorch CPU (bench/train_throughput.py), same model,
+# batch, optimizer (SGD momentum 0.9, wd 5e-4) and thread count, alternating runs so that load
+# from other jobs hits both sides alike; prints each run, the medians and the ratio.
+#
+#   bench/train-throughput.sh [--batch 64] [--threads 2] [--steps 40] [--pairs 3] [--profile]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+batch=64 threads=2 steps=40 pairs=3 profile=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --batch) batch="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --steps) steps="$2"; shift 2 ;;
+    --pairs) pairs="$2"; shift 2 ;;
+    --profile) profile="--profile"; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+mvn -q ${BENCH_MAVEN_ARGS:-} -pl bench -am package -DskipTests
+cp="bench/target/classes:$(cat bench/target/bench.classpath)"
+py=/usr/bin/python3
+ort=() torch=()
+for ((i = 0; i < pairs; i++)); do
+  a=$(java -cp "$cp" dev.onnxprune.bench.TrainThroughputBench --batch "$batch" --threads "$threads" --steps "$steps" \
+    2>/dev/null | grep '^RESULT')
+  b=$("$py" bench/train_throughput.py --batch "$batch" --threads "$threads" --steps "$steps" | grep '^RESULT')
+  echo "$a"
+  echo "$b"
+  # images/s from the median step time: robust to steps slowed by other jobs on shared cores
+  ort+=("$(sed -E 's/.* median_ms=([0-9.]+).*/\1/' <<< "$a" | awk -v n="$batch" '{printf "%.1f", n * 1000 / $1}')")
+  torch+=("$(sed -E 's/.* median_ms=([0-9.]+).*/\1/' <<< "$b" | awk -v n="$batch" '{printf "%.1f", n * 1000 / $1}')")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+mo=$(median "${ort[@]}")
+mt=$(median "${torch[@]}")
+printf 'images/s (batch / median step time), median of %s runs: ORT artifact %s, PyTorch %s; ORT/PyTorch %s (batch %s, %s threads)\n' \
+  "$pairs" "$mo" "$mt" "$(awk -v a="$mo" -v b="$mt" 'BEGIN {printf "%.2f", a / b}')" "$batch" "$threads"
+if [[ -n "$profile" ]]; then
+  java -cp "$cp" dev.onnxprune.bench.TrainThroughputBench --batch "$batch" --threads "$threads" --steps 20 \
+    --warmup 3 --profile 2>/dev/null | grep -v '^RESULT'
+fi

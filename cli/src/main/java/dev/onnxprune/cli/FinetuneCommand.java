@@ -1,0 +1,156 @@
+package dev.onnxprune.cli;
+
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.training.Scratch;
+import dev.onnxprune.training.Trainer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code onnx-prune finetune MODEL --images X --labels Y --epochs N -o OUT}: trains MODEL (a
+ * pruned one, typically) through its training artifact in ONNX Runtime, with optional BatchNorm
+ * recalibration first, or from a fresh initialization ({@code --scratch}, the baseline of Liu et
+ * al.); see {@link Trainer}, {@link Scratch}.
+ */
+@Command(name = "finetune",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    sortOptions = false,
+    description = {
+        "Fine-tunes a classifier (a pruned model, typically) on labelled data and writes the trained model: the"
+            + " training step is MODEL's exported training artifact (forward with batch statistics, cross-entropy,"
+            + " gradients, optimizer update) run by ONNX Runtime, the parameters staying in ONNX Runtime between"
+            + " steps.",
+        "Per epoch: shuffled batches (--seed), random crop and flip (--augment), one step each at the schedule's"
+            + " learning rate, then the validation data (--val-images) and a checkpoint (--checkpoint-dir).",
+        "--recalibrate-bn re-estimates BatchNorm statistics first (cheap; recovers much of what pruning lost)."
+            + " --scratch re-initialises MODEL and trains it from scratch; with --original the epochs are scaled"
+            + " by the FLOPs reduction (Scratch-B of Liu et al., Rethinking the Value of Network Pruning).",
+        "Data formats as for eval. Progress on stderr; the summary on stdout."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE})
+public final class FinetuneCommand implements Callable<Integer> {
+  @Mixin
+  CommonOptions common;
+
+  @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx classifier to train (opset 13 or newer).")
+  Path model;
+
+  @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "The .onnx file to write.")
+  Path output;
+
+  @Option(names = "--epochs", required = true, paramLabel = "N",
+      description = "Passes over the training data (with --scratch and --original: before the Scratch-B scaling).")
+  int epochs;
+
+  @Mixin
+  TrainDataOptions data;
+
+  @Mixin
+  RecoveryOptions recovery;
+
+  @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
+      description = "Seed of the shuffling, the augmentation, --limit and --scratch (default ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--scratch",
+      description = "Re-initialise MODEL (He-normal weights, zero biases, fresh BatchNorm) and train it from scratch.")
+  boolean scratch;
+
+  @Option(names = "--original", paramLabel = "MODEL",
+      description = "--scratch: the unpruned model; the epochs become --epochs x its FLOPs / MODEL's (Scratch-B)."
+          + " Without it the epochs stay --epochs (Scratch-E).")
+  Path original;
+
+  @Mixin
+  RuntimeOptions runtime;
+
+  @Option(names = {"-q", "--quiet"}, description = "No progress bar (there is none when stderr is not a terminal).")
+  boolean quiet;
+
+  @Override
+  public Integer call() {
+    return common.run(() -> {
+      if (epochs < 1) {
+        throw new UsageFailure("--epochs must be >= 1: " + epochs);
+      }
+      data.check("finetune");
+      recovery.check();
+      if (original != null && !scratch) {
+        throw new UsageFailure("--original is the unpruned model of --scratch; give --scratch too");
+      }
+      if (scratch && recovery.recalibrateBn) {
+        throw new UsageFailure("--recalibrate-bn has nothing to recalibrate in a --scratch model; give one of them");
+      }
+      if (Files.isDirectory(output)) {
+        throw new CommandFailure(Messages.outputIsDirectory(output));
+      }
+      Sessions sessions = runtime.sessions();
+      Model m = OnnxModels.read(model);
+      int n = epochs;
+      if (scratch) {
+        n = scratchEpochs(m);
+        m = Scratch.reinitialize(m, seed);
+      }
+      Recovery.Outcome r = Recovery.run(m, n, data, recovery, seed, sessions, common.err(), quiet);
+      ModelFiles.Written w = ModelFiles.write(r.model(), output, false);
+      print(r, w);
+      return ExitCodes.OK;
+    });
+  }
+
+  private int scratchEpochs(Model pruned) throws Exception {
+    if (original == null) {
+      common.err().println("scratch: " + epochs + " epochs (Scratch-E; give --original for the Scratch-B budget)");
+      return epochs;
+    }
+    double before;
+    double after;
+    try {
+      before = Scratch.flops(OnnxModels.read(original));
+      after = Scratch.flops(pruned);
+    } catch (IllegalArgumentException e) {
+      throw new CommandFailure("--original: " + e.getMessage());
+    }
+    int n = Scratch.budgetEpochs(epochs, before, after);
+    common.err().println(String.format(Locale.ROOT, "scratch (Scratch-B): %d epochs x %s / %s FLOPs = %d epochs",
+        epochs, Units.count(Math.round(before)), Units.count(Math.round(after)), n));
+    return n;
+  }
+
+  private void print(Recovery.Outcome r, ModelFiles.Written w) {
+    var out = common.out();
+    Trainer.Result t = r.trained();
+    if (t != null) {
+      TextTable table = new TextTable("", TextTable.Align.RIGHT, TextTable.Align.RIGHT, TextTable.Align.RIGHT,
+          TextTable.Align.RIGHT, TextTable.Align.RIGHT, TextTable.Align.RIGHT, TextTable.Align.RIGHT);
+      table.row("epoch", "lr", "train loss", "train acc", "val loss", "val top-1", "seconds");
+      for (Trainer.EpochStats s : t.history()) {
+        boolean val = !Double.isNaN(s.valAccuracy());
+        table.row(Integer.toString(s.epoch()), String.format(Locale.ROOT, "%.3g", s.lr()),
+            String.format(Locale.ROOT, "%.4f", s.trainLoss()),
+            String.format(Locale.ROOT, "%.2f%%", 100 * s.trainAccuracy()),
+            val ? String.format(Locale.ROOT, "%.4f", s.valLoss()) : "-",
+            val ? String.format(Locale.ROOT, "%.2f%%", 100 * s.valAccuracy()) : "-",
+            String.format(Locale.ROOT, "%.1f", s.seconds()));
+      }
+      table.print(out);
+      out.println();
+    }
+    if (!r.stages().isEmpty()) {
+      Recovery.print(r.stages(), out);
+      out.println();
+    }
+    out.println("wrote " + output + " (" + ModelFiles.describeSize(w.fileBytes(), w.dataBytes()) + ")"
+        + (t == null ? "" : String.format(Locale.ROOT, "; trained %d epochs in %.1f s", t.history().size()
+            - t.resumedAfter(), t.seconds())));
+  }
+}

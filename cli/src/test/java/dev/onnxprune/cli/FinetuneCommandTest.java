@@ -1,0 +1,159 @@
+package dev.onnxprune.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.testmodels.TestModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class FinetuneCommandTest {
+  static final String TRAIN = TestModels.file("fmnist-calib-images-idx3-ubyte.gz").toString();
+  static final String TRAIN_LABELS = TestModels.file("fmnist-calib-labels-idx1-ubyte.gz").toString();
+  static final String TEST = TestModels.file("fmnist-test-images-idx3-ubyte.gz").toString();
+  static final String TEST_LABELS = TestModels.file("fmnist-test-labels-idx1-ubyte.gz").toString();
+  static final String RESNET = TestModels.model("resnet20.onnx").toString();
+  static final String VGG = TestModels.model("vgg_bn.onnx").toString();
+  static final String[] DATA = {"--images", TRAIN, "--labels", TRAIN_LABELS, "--mean", "0.2860", "--std", "0.3530",
+      "--device", "cpu", "--threads", "2"};
+
+  @TempDir
+  Path tmp;
+
+  static String[] args(String[] data, String... more) {
+    List<String> a = new ArrayList<>(Arrays.asList(more));
+    a.addAll(Arrays.asList(data));
+    return a.toArray(new String[0]);
+  }
+
+  @Test
+  void oneEpochOnTheBundledSubsetWritesTheTrainedModelAndATable() throws Exception {
+    Path out = tmp.resolve("ft.onnx");
+    Cli.Result r = Cli.run(args(DATA, "finetune", RESNET, "-o", out.toString(), "--epochs", "1", "--limit", "256",
+        "--lr", "0.005", "--val-images", TEST, "--val-labels", TEST_LABELS, "--recalibrate-bn", "--bn-samples", "128"));
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.err().contains("training from epoch 1 of 1: 256 samples, 4 steps per epoch"), r.err());
+    assertTrue(r.err().contains("recalibrated 21 BatchNorm layers on 128 samples (2 batches)"), r.err());
+    assertTrue(r.err().matches("(?s).*epoch 1/1  loss \\d\\.\\d{4}  acc \\d+\\.\\d\\d%  val loss \\d\\.\\d{4}"
+        + "  val top-1 \\d+\\.\\d\\d%  lr .*"), r.err());
+    assertTrue(r.out().matches("(?s)epoch +lr +train loss +train acc +val loss +val top-1 +seconds\\n +1 .*"), r.out());
+    assertTrue(r.out().contains("stage            val loss  val top-1\ninput"), r.out());
+    assertTrue(r.out().contains("\nwrote " + out + " ("), r.out());
+    // a fine-tuned trained model keeps its accuracy (0.9225 on this subset)
+    double after = top1(r.out(), "epoch 1");
+    assertTrue(after > 0.88, r.out());
+    Model m = OnnxModels.read(out);
+    Model before = OnnxModels.read(Path.of(RESNET));
+    assertFalse(Arrays.equals(before.graph().lookup("stem.0.weight").initializer().toFloatArray(),
+        m.graph().lookup("stem.0.weight").initializer().toFloatArray()));
+  }
+
+  @Test
+  void checkpointThenResumeContinuesAtTheNextEpoch() throws Exception {
+    Path dir = tmp.resolve("ck");
+    String[] common = args(DATA, "finetune", VGG, "--limit", "96", "--batch", "32", "--checkpoint-dir", dir.toString(),
+        "-q");
+    Cli.Result first = Cli.run(append(common, "-o", tmp.resolve("a.onnx").toString(), "--epochs", "1"));
+    assertEquals(0, first.exitCode(), first.err());
+    assertTrue(Files.isRegularFile(dir.resolve("checkpoint.onnx")));
+
+    Cli.Result second = Cli.run(append(common, "-o", tmp.resolve("b.onnx").toString(), "--epochs", "2", "--resume"));
+    assertEquals(0, second.exitCode(), second.err());
+    assertTrue(second.err().contains("resuming at epoch 2 of 2"), second.err());
+    assertFalse(second.err().contains("epoch 1/2"), second.err());
+    assertTrue(second.out().contains("trained 1 epochs"), second.out());
+    // the table holds both epochs, the first from the checkpoint
+    assertTrue(second.out().matches("(?s).*\\n +1 .*\\n +2 .*"), second.out());
+
+    Cli.Result other = Cli.run(args(DATA, "finetune", VGG, "--limit", "96", "--batch", "16", "--checkpoint-dir",
+        dir.toString(), "-o", tmp.resolve("c.onnx").toString(), "--epochs", "2", "--resume"));
+    assertEquals(1, other.exitCode());
+    assertTrue(other.err().contains("was written with batch size 32, this run has 16"), other.err());
+  }
+
+  @Test
+  void scratchWithTheOriginalTrainsTheScratchBBudget() throws Exception {
+    Path pruned = tmp.resolve("pruned.onnx");
+    Cli.Result p = Cli.run("prune", VGG, "-o", pruned.toString(), "--criterion", "l1", "--flops", "0.5");
+    assertEquals(0, p.exitCode(), p.err());
+    Cli.Result r = Cli.run(args(DATA, "finetune", pruned.toString(), "-o", tmp.resolve("s.onnx").toString(),
+        "--epochs", "1", "--limit", "64", "--batch", "32", "--scratch", "--original", VGG, "--lr", "0.05"));
+    assertEquals(0, r.exitCode(), r.err());
+    Matcher m = Pattern.compile("scratch \\(Scratch-B\\): 1 epochs x ([\\d.]+)M / ([\\d.]+)M FLOPs = (\\d+) epochs")
+        .matcher(r.err());
+    assertTrue(m.find(), r.err());
+    double ratio = Double.parseDouble(m.group(1)) / Double.parseDouble(m.group(2));
+    assertEquals(Math.round(ratio), Integer.parseInt(m.group(3)), r.err());
+    assertTrue(ratio >= 1.9, r.err());
+    assertTrue(r.out().contains("trained " + m.group(3) + " epochs"), r.out());
+  }
+
+  @Test
+  void badCombinationsAreUsageErrors() {
+    String out = tmp.resolve("x.onnx").toString();
+    assertUsage("--resume needs --checkpoint-dir", args(DATA, "finetune", VGG, "-o", out, "--epochs", "1",
+        "--resume"));
+    assertUsage("--schedule must be constant, step, cosine or rewind: 'linear'", args(DATA, "finetune", VGG, "-o", out,
+        "--epochs", "1", "--schedule", "linear"));
+    assertUsage("--original is the unpruned model of --scratch; give --scratch too", args(DATA, "finetune", VGG, "-o",
+        out, "--epochs", "1", "--original", VGG));
+    assertUsage("--schedule rewind needs --original-epochs T with T >= --epochs (2): null", args(DATA, "finetune",
+        VGG, "-o", out, "--epochs", "2", "--schedule", "rewind"));
+    assertUsage("finetune needs training data: give --images (and --labels)", "finetune", VGG, "-o", out,
+        "--epochs", "1");
+    assertUsage("--epochs must be >= 1: 0", args(DATA, "finetune", VGG, "-o", out, "--epochs", "0"));
+  }
+
+  @Test
+  void pruneRecalibratesAndFineTunesBeforeWriting() throws Exception {
+    Path out = tmp.resolve("p.onnx");
+    Cli.Result r = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5",
+        "--recalibrate-bn", "--bn-samples", "512", "--finetune-epochs", "1", "--calib-limit", "256", "--no-augment",
+        "--val-images", TEST, "--val-labels", TEST_LABELS));
+    assertEquals(0, r.exitCode(), r.err());
+    double pruned = top1(r.out(), "input");
+    double recalibrated = top1(r.out(), "BN recalibrated");
+    double tuned = top1(r.out(), "epoch 1");
+    // pruning shifts every BatchNorm's input statistics; re-estimating them recovers much of the loss
+    assertTrue(recalibrated > pruned + 0.05, r.out());
+    assertTrue(tuned > 0.5, r.out());
+    assertTrue(r.out().contains("\nwrote " + out), r.out());
+    assertTrue(Files.isRegularFile(out));
+
+    Cli.Result bad = Cli.run("prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5",
+        "--finetune-epochs", "1");
+    assertEquals(2, bad.exitCode());
+    assertEquals("onnx-prune: error: --finetune-epochs needs training data: give --images (and --labels)\n",
+        bad.err());
+  }
+
+  static String[] append(String[] first, String... more) {
+    List<String> a = new ArrayList<>(Arrays.asList(first));
+    a.addAll(Arrays.asList(more));
+    return a.toArray(new String[0]);
+  }
+
+  /** The val top-1 of a stage in the printed stage table. */
+  static double top1(String out, String stage) {
+    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(stage) + " +\\d+\\.\\d{4} +(\\d+\\.\\d\\d)%$").matcher(out);
+    assertTrue(m.find(), stage + " in\n" + out);
+    return Double.parseDouble(m.group(1)) / 100;
+  }
+
+  private static void assertUsage(String message, String... args) {
+    Cli.Result r = Cli.run(args);
+    assertEquals(2, r.exitCode(), r.err());
+    assertEquals("onnx-prune: error: " + message + "\n", r.err());
+  }
+}

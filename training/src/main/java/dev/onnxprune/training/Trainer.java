@@ -1,0 +1,319 @@
+package dev.onnxprune.training;
+
+import ai.onnxruntime.OrtException;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.runtime.Batch;
+import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.Sessions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Trains an inference model for some epochs over a labelled {@link Dataset}: builds its {@link
+ * TrainingArtifact} in memory, runs it in a {@link TrainingSession} (the parameters, optimizer
+ * state and BatchNorm statistics stay ONNX Runtime tensors from step to step: each step's updated
+ * outputs are the next step's inputs, and nothing comes back to Java but the loss and the logits),
+ * and returns the model with the trained values.
+ *
+ * <p>Per epoch: the samples in an order drawn from (seed, epoch), batches of {@link
+ * TrainerOptions#batchSize} (a last batch of one sample is dropped: batch statistics need two),
+ * each augmented ({@link Augmentation}) with draws from the same generator, one optimizer step
+ * each at the schedule's learning rate; then the validation data (when given) through the eval
+ * model, and a checkpoint (when a folder is given). Resuming from the checkpoint of epoch k gives
+ * the same parameters, bit for bit on the same machine and thread count, as not stopping after it.
+ *
+ * <p>The training data is read into memory once ({@code 4 * samples * sample size} bytes).
+ */
+public final class Trainer {
+  /** The checkpoint's file name in {@link TrainerOptions#checkpointDir}. */
+  public static final String CHECKPOINT = "checkpoint.onnx";
+  /** Checkpoint metadata key of the trainer's position ({@link Position}, JSON). */
+  public static final String POSITION_KEY = "onnx-prune.trainer";
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Hears what the trainer does; every method has an empty default. Called on the training thread. */
+  public interface Listener {
+    /** Training (re)starts at {@code epoch} (1-based) of {@code epochs}; {@code resumed}: from a checkpoint. */
+    default void started(int epoch, int epochs, int stepsPerEpoch, int samples, boolean resumed) {}
+
+    default void epochStarted(int epoch, int epochs, int steps) {}
+
+    /** After each step: the epoch's running mean loss and accuracy so far. */
+    default void stepped(StepProgress progress) {}
+
+    default void epochEnded(EpochStats stats) {}
+  }
+
+  /**
+   * Where an epoch stands after a step.
+   *
+   * @param step steps done in this epoch (1-based)
+   * @param samples samples seen in this epoch
+   * @param lr the learning rate of the step
+   * @param loss mean training loss of the epoch so far
+   * @param accuracy fraction right of the epoch so far (training-mode forward, before each update)
+   */
+  public record StepProgress(int epoch, int epochs, int step, int steps, int samples, double lr, double loss,
+      double accuracy) {}
+
+  /**
+   * One finished epoch.
+   *
+   * @param epoch 1-based
+   * @param steps optimizer steps since the start of training
+   * @param lr the learning rate of the epoch's last step
+   * @param trainLoss mean loss over the epoch's batches (weighted by batch size)
+   * @param trainAccuracy fraction right during the epoch (training-mode forward, before each update)
+   * @param valLoss mean cross-entropy on the validation data after the epoch (NaN: none)
+   * @param valAccuracy top-1 on the validation data (NaN: none)
+   * @param seconds training time of the epoch
+   * @param evalSeconds validation time
+   */
+  public record EpochStats(int epoch, int epochs, long steps, double lr, double trainLoss, double trainAccuracy,
+      int trainSamples, double valLoss, double valAccuracy, int valSamples, double seconds, double evalSeconds) {}
+
+  /**
+   * What training gave.
+   *
+   * @param model the input model with the trained parameters and BatchNorm statistics
+   * @param history every epoch, those before a resume included (read from the checkpoint)
+   * @param resumedAfter epochs that were already done in the checkpoint (0: a fresh start)
+   * @param seconds wall time of this call
+   */
+  public record Result(Model model, List<EpochStats> history, int resumedAfter, double seconds) {
+    /** The last epoch, or null when none ran. */
+    public EpochStats last() {
+      return history.isEmpty() ? null : history.get(history.size() - 1);
+    }
+  }
+
+  /** The trainer's position in a checkpoint: what must match to resume, and the history. */
+  record Position(int epochsDone, int epochs, int batchSize, long seed, int samples, List<EpochStats> history) {}
+
+  private Trainer() {}
+
+  /**
+   * Trains {@code model} (not changed) on {@code data} as {@code options} say, with the training
+   * step {@code training} describes, in sessions from {@code sessions}.
+   *
+   * @throws IllegalArgumentException when the data has no labels, or a checkpoint to resume from
+   *     was written for other data, batch size, seed, model or optimizer
+   * @throws GradientException when the model cannot be differentiated
+   * @throws IOException when a checkpoint cannot be read or written
+   * @throws OrtException when ONNX Runtime fails (for example, the data does not fit the model)
+   */
+  public static Result train(Model model, TrainingOptions training, Dataset data, TrainerOptions options,
+      Sessions sessions) throws IOException, OrtException {
+    long start = System.nanoTime();
+    Samples samples = Samples.of(data);
+    TrainingArtifact artifact = TrainingArtifact.build(model, training);
+    Listener listener = options.listener();
+    int batch = options.batchSize();
+    int steps = stepsPerEpoch(samples.count, batch);
+    if (steps == 0) {
+      throw new IllegalArgumentException("the training data has " + samples.count + " sample(s); a step needs 2");
+    }
+    List<EpochStats> history = new ArrayList<>();
+    try (TrainingSession session = TrainingSession.open(artifact, sessions)) {
+      int done = 0;
+      Path ck = options.checkpointDir() == null ? null : options.checkpointDir().resolve(CHECKPOINT);
+      if (options.resume() && Files.isRegularFile(ck)) {
+        Position p = resume(session, ck, options, samples.count);
+        done = p.epochsDone();
+        history.addAll(p.history());
+      }
+      listener.started(done + 1, options.epochs(), steps, samples.count, done > 0);
+      for (int epoch = done; epoch < options.epochs(); epoch++) {
+        history.add(epoch(session, samples, options, epoch, steps));
+        if (ck != null) {
+          Files.createDirectories(options.checkpointDir());
+          Position p = new Position(epoch + 1, options.epochs(), batch, options.seed(), samples.count, history);
+          session.saveCheckpoint(ck, Map.of(POSITION_KEY, JSON.writeValueAsString(p)));
+        }
+        listener.epochEnded(history.get(history.size() - 1));
+      }
+      return new Result(session.applyTo(model), List.copyOf(history), done, (System.nanoTime() - start) / 1e9);
+    }
+  }
+
+  /** Optimizer steps in one epoch over {@code samples} in batches of {@code batch} (a last batch of one is dropped). */
+  public static int stepsPerEpoch(int samples, int batch) {
+    int full = samples / batch;
+    return samples % batch >= 2 ? full + 1 : full;
+  }
+
+  /**
+   * Mean cross-entropy and top-1 of the session's current parameters over {@code data}
+   * (inference mode: BatchNorm on its running statistics).
+   *
+   * @return {loss, accuracy, samples}
+   */
+  static double[] evaluate(TrainingSession session, Dataset data, int batchSize) throws OrtException {
+    double loss = 0;
+    long right = 0;
+    int n = 0;
+    Iterator<Batch> it = data.batches(batchSize);
+    while (it.hasNext()) {
+      Batch b = it.next();
+      if (b.labels() == null) {
+        throw new IllegalArgumentException("the validation data has no labels");
+      }
+      TrainingSession.EvalResult r = session.evaluate(b);
+      loss += r.loss() * r.size();
+      right += r.correct();
+      n += r.size();
+    }
+    return new double[] {n == 0 ? Double.NaN : loss / n, n == 0 ? Double.NaN : (double) right / n, n};
+  }
+
+  private static EpochStats epoch(TrainingSession session, Samples data, TrainerOptions o, int epoch, int steps)
+      throws OrtException {
+    Listener listener = o.listener();
+    listener.epochStarted(epoch + 1, o.epochs(), steps);
+    long t0 = System.nanoTime();
+    // one generator per epoch, fixed by (seed, epoch): a resumed run draws what an unbroken one does
+    SplittableRandom random = new SplittableRandom(o.seed() * 0x9E3779B97F4A7C15L + epoch);
+    int[] order = order(data.count, o.shuffle() ? random : null);
+    int batch = o.batchSize();
+    double lossSum = 0;
+    long right = 0;
+    int seen = 0;
+    double lr = Double.NaN;
+    for (int s = 0; s < steps; s++) {
+      int from = s * batch;
+      int n = Math.min(batch, data.count - from);
+      Batch b = data.batch(order, from, n);
+      o.augmentation().apply(b.inputs(), b.shape(), random);
+      long t = o.scheduleUnit() == TrainerOptions.ScheduleUnit.STEP ? session.steps() : epoch;
+      lr = o.schedule().at(t);
+      TrainingSession.StepResult r = session.step(b, lr);
+      if (!Double.isFinite(r.loss())) {
+        throw new ArithmeticException("the loss is " + r.loss() + " at epoch " + (epoch + 1) + ", step " + (s + 1)
+            + " (learning rate " + lr + "); training diverged: lower the learning rate");
+      }
+      lossSum += r.loss() * n;
+      right += r.correct();
+      seen += n;
+      listener.stepped(new StepProgress(epoch + 1, o.epochs(), s + 1, steps, seen, lr, lossSum / seen,
+          (double) right / seen));
+    }
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    double[] val = {Double.NaN, Double.NaN, 0};
+    long t1 = System.nanoTime();
+    if (o.validation() != null) {
+      val = evaluate(session, o.validation(), o.evalBatchSize());
+    }
+    double evalSeconds = o.validation() == null ? 0 : (System.nanoTime() - t1) / 1e9;
+    return new EpochStats(epoch + 1, o.epochs(), session.steps(), lr, lossSum / seen, (double) right / seen, seen,
+        val[0], val[1], (int) val[2], seconds, evalSeconds);
+  }
+
+  private static Position resume(TrainingSession session, Path ck, TrainerOptions o, int samples)
+      throws IOException, OrtException {
+    Map<String, String> meta = session.restore(ck);
+    String json = meta.get(POSITION_KEY);
+    if (json == null) {
+      throw new IllegalArgumentException(ck + ": not a trainer checkpoint (no " + POSITION_KEY + " metadata)");
+    }
+    Position p;
+    try {
+      p = JSON.readValue(json, Position.class);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException(ck + ": unreadable trainer position: " + e.getOriginalMessage(), e);
+    }
+    check(ck, "batch size", p.batchSize(), o.batchSize());
+    check(ck, "seed", p.seed(), o.seed());
+    check(ck, "number of training samples", p.samples(), samples);
+    return p;
+  }
+
+  private static void check(Path ck, String what, long was, long now) {
+    if (was != now) {
+      throw new IllegalArgumentException(ck + " was written with " + what + " " + was + ", this run has " + now
+          + "; resume with the same " + what + ", or start afresh in another checkpoint folder");
+    }
+  }
+
+  private static int[] order(int n, SplittableRandom random) {
+    int[] order = new int[n];
+    for (int i = 0; i < n; i++) {
+      order[i] = i;
+    }
+    if (random != null) {
+      for (int i = n - 1; i > 0; i--) {
+        int j = random.nextInt(i + 1);
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+      }
+    }
+    return order;
+  }
+
+  /** The training data in memory, for batches in any order. */
+  private static final class Samples {
+    final float[] x;
+    final long[] y;
+    final long[] sampleShape;
+    final int count;
+    final int size;
+
+    private Samples(float[] x, long[] y, long[] sampleShape, int count, int size) {
+      this.x = x;
+      this.y = y;
+      this.sampleShape = sampleShape;
+      this.count = count;
+      this.size = size;
+    }
+
+    static Samples of(Dataset d) {
+      long[] shape = d.sampleShape();
+      long per = 1;
+      for (long v : shape) {
+        per *= v;
+      }
+      int size = Math.toIntExact(per);
+      int count = d.size();
+      float[] x = new float[Math.multiplyExact(count, size)];
+      long[] y = new long[count];
+      int at = 0;
+      Iterator<Batch> it = d.batches(1024);
+      while (it.hasNext()) {
+        Batch b = it.next();
+        if (b.labels() == null) {
+          throw new IllegalArgumentException("the training data has no labels");
+        }
+        System.arraycopy(b.inputs(), 0, x, at * size, b.inputs().length);
+        System.arraycopy(b.labels(), 0, y, at, b.size());
+        at += b.size();
+      }
+      if (at != count) {
+        throw new IllegalStateException("the dataset said " + count + " samples and gave " + at);
+      }
+      return new Samples(x, y, shape, count, size);
+    }
+
+    Batch batch(int[] order, int from, int n) {
+      float[] bx = new float[n * size];
+      long[] by = new long[n];
+      for (int i = 0; i < n; i++) {
+        int k = order[from + i];
+        System.arraycopy(x, k * size, bx, i * size, size);
+        by[i] = y[k];
+      }
+      long[] shape = new long[sampleShape.length + 1];
+      shape[0] = n;
+      System.arraycopy(sampleShape, 0, shape, 1, sampleShape.length);
+      return new Batch(bx, shape, by);
+    }
+  }
+}
