@@ -5,7 +5,7 @@
 # scored channel in forward-pass equivalents (naive, mask inputs, packed, packed + suffix).
 #
 #   bench/criteria.sh [MODEL...] [--calib N] [--oracle-calib N] [--cost-calib N] [--flops F]
-#                     [--theta T] [--phi P] [--rescore R] [--threads T] [--criteria a,b,...]
+#                     [--theta T] [--phi P] [--rescore R] [--threads T] [--criteria a,b,...|none] [--cost 0|1]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

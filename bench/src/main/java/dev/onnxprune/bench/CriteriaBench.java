@@ -49,7 +49,8 @@ import java.util.Map;
  * runs (the default).
  *
  * <p>Usage: {@code CriteriaBench [MODEL...] [--calib N] [--oracle-calib N] [--cost-calib N]
- * [--flops F] [--theta T] [--phi P] [--rescore R] [--threads T] [--criteria a,b,...]}; Oracle
+ * [--flops F] [--theta T] [--phi P] [--rescore R] [--threads T] [--criteria a,b,...|none]
+ * [--cost 0|1]}; Oracle
  * and AOFP eq. 6 use the first {@code --oracle-calib} (default 256) calibration images, the
  * others all {@code --calib} (default 1000).
  */
@@ -92,7 +93,8 @@ public final class CriteriaBench {
     Map<String, Map<String, String>> acc = new LinkedHashMap<>();
     Map<String, Map<String, String>> secs = new LinkedHashMap<>();
     List<String> costRows = new ArrayList<>();
-    List<String> crit = List.of(only.split(","));
+    List<String> crit = only.equals("none") ? List.of() : List.of(only.split(","));
+    boolean cost = intArg(args, "--cost", 1) != 0;
     for (String name : models) {
       Model original = OnnxModels.read(TestModels.model(name + ".onnx"));
       byte[] bytes = OnnxModels.toBytes(original);
@@ -145,7 +147,7 @@ public final class CriteriaBench {
       }
       acc.put(name, a);
       secs.put(name, s);
-      if (crit.contains("oracle")) {
+      if (cost) {
         costRows.add(oracleCost(name, bytes, costCalib, sessions));
       }
     }
@@ -161,7 +163,7 @@ public final class CriteriaBench {
       System.out.printf("Oracle cost per scored channel, in FPE (one plain forward pass over the same %d images):%n",
           costCalib.size());
       System.out.println("| model | channels | naive: const mask + session per channel | mask inputs, 1 ablation/run"
-          + " | packed 512 samples/run | packed + suffix (default) |");
+          + " | packed, 256 samples/run | packed + suffix (default) |");
       System.out.println("|---|---|---|---|---|---|");
       costRows.forEach(System.out::println);
     }
@@ -189,8 +191,8 @@ public final class CriteriaBench {
     double[] fpe = new double[3];
     DataCriteria.Options[] opts = {
         new DataCriteria.Options().batchSize(64).runSamples(64).suffix(false),
-        new DataCriteria.Options().batchSize(64).runSamples(512).suffix(false),
-        new DataCriteria.Options().batchSize(64).runSamples(512)};
+        new DataCriteria.Options().batchSize(64).runSamples(256).suffix(false),
+        new DataCriteria.Options().batchSize(64).runSamples(256)};
     long channels = 0;
     for (int i = 0; i < opts.length; i++) {
       DataCriterion oracle = DataCriteria.oracle(data, sessions, opts[i]);
