@@ -48,8 +48,9 @@ final class Recovery {
       if (o.recalibrateBn) {
         BnRecalibration.Result r = BnRecalibration.run(m, train, o.batch, o.bnBatches(), sessions);
         m = r.model();
-        err.println(String.format(Locale.ROOT, "recalibrated %d BatchNorm layers on %s samples (%d batches) in %.2f s",
-            r.batchNorms(), Units.grouped(r.samples()), r.batches(), r.seconds()));
+        err.println(r.batchNorms() == 0 ? "no BatchNormalization in the model: nothing to recalibrate"
+            : String.format(Locale.ROOT, "recalibrated %d BatchNorm layers on %s samples (%d batches) in %.2f s",
+                r.batchNorms(), Units.grouped(r.samples()), r.batches(), r.seconds()));
         err.flush();
         if (val != null) {
           stages.add(evaluate("BN recalibrated", m, val, sessions, err));

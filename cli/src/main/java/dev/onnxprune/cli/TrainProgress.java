@@ -24,6 +24,11 @@ final class TrainProgress implements Trainer.Listener, AutoCloseable {
 
   @Override
   public void started(int epoch, int epochs, int stepsPerEpoch, int samples, boolean resumed) {
+    if (epoch > epochs) {
+      err.println("the checkpoint already holds all " + epochs + " epochs; nothing to train");
+      err.flush();
+      return;
+    }
     err.println(String.format(Locale.ROOT, "%s epoch %d of %d: %s samples, %d steps per epoch",
         resumed ? "resuming at" : "training from", epoch, epochs, Units.grouped(samples), stepsPerEpoch));
     err.flush();

@@ -15,7 +15,8 @@ import java.util.List;
  *   <li>{@code db[m] = sum_{n,o} dy[n,m,o]};
  *   <li>{@code dx} is the adjoint of the convolution in x, which is ConvTranspose with the same
  *       weight, strides, pads, dilations and groups ({@code output_padding} restores the input size
- *       that the forward's floor division lost);
+ *       that the forward's floor division lost); with stride 1 (2') it is emitted as a Conv by the
+ *       flipped, channel-swapped weight ({@link #inputGradByConv}), which ONNX Runtime runs faster;
  *   <li>{@code dw[m,c,k] = sum_{n,o} dy[n,m,o] x[n,c,o*s - pb + k*d]}: for each kernel offset k
  *       the patch {@code x[n, c, o*s - pb + k*d]} over all o is one strided {@code Slice} of the
  *       padded input laid out channels-last {@code [N, g, H, W, Cg]}, and one batched {@code
@@ -56,11 +57,76 @@ final class ConvGrads {
       ctx.addGrad(b, ctx.reduceSum(dy, spatialAndBatchAxes(r), false));
     }
     if (ctx.needsGrad(x)) {
-      ctx.addGrad(x, convTransposeTo(ctx, dy, w, group, kernel, strides, dil, pads[0], out, in));
+      ctx.addGrad(x, byConv(strides, kernel, dil, pads) ? inputGradByConv(ctx, dy, w, wd, group, kernel, dil, pads)
+          : convTransposeTo(ctx, dy, w, group, kernel, strides, dil, pads[0], out, in));
     }
     if (ctx.needsGrad(w)) {
       ctx.addGrad(w, weightGrad(ctx, x, dy, group, kernel, strides, dil, pads[0], in, out, wd[0], wd[1]));
     }
+  }
+
+  /** Stride 1 and pads of at most the dilated kernel extent: dx is a plain Conv (rule 2'). */
+  private static boolean byConv(long[] strides, long[] kernel, long[] dil, long[][] pads) {
+    for (int i = 0; i < strides.length; i++) {
+      long reach = (kernel[i] - 1) * dil[i];
+      if (strides[i] != 1 || pads[0][i] > reach || pads[1][i] > reach) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Rule 2' (stride 1): {@code dx[n,c,i] = sum_{m,k} w[m,c,K-1-k] dy[n,m,i + k*d - ((K-1)d - pb)]},
+   * a Conv of dy by the weight with its channel axes swapped per group and its kernel flipped,
+   * pads {@code (K-1)d - pb} and {@code (K-1)d - pe}. The same arithmetic as ConvTranspose, but
+   * ONNX Runtime's CPU Conv runs it faster than its ConvTranspose (im2col and a threaded GEMM,
+   * against a GEMM and a single-threaded col2im per image).
+   */
+  static Value inputGradByConv(GradContext ctx, Value dy, Value w, long[] wd, int group, long[] kernel, long[] dil,
+      long[][] pads) {
+    int r = kernel.length;
+    long mg = wd[0] / group;
+    long cg = wd[1];
+    Value wt;
+    if (group == 1) {
+      long[] perm = GradContext.range(0, r + 2);
+      perm[0] = 1;
+      perm[1] = 0;
+      wt = ctx.transpose(w, perm);
+    } else if (mg == 1 || cg == 1) {
+      // [g, Mg, Cg, k] -> [g, Cg, Mg, k] moves no data when one of the two is 1: a reshape
+      long[] shape = new long[r + 2];
+      shape[0] = group * cg;
+      shape[1] = mg;
+      System.arraycopy(kernel, 0, shape, 2, r);
+      wt = ctx.reshape(w, shape);
+    } else {
+      long[] split = new long[r + 3];
+      split[0] = group;
+      split[1] = mg;
+      split[2] = cg;
+      System.arraycopy(kernel, 0, split, 3, r);
+      long[] perm = GradContext.range(0, r + 3);
+      perm[1] = 2;
+      perm[2] = 1;
+      long[] shape = new long[r + 2];
+      shape[0] = group * cg;
+      shape[1] = mg;
+      System.arraycopy(kernel, 0, shape, 2, r);
+      wt = ctx.reshape(ctx.transpose(ctx.reshape(w, split), perm), shape);
+    }
+    Value flipped = ctx.op("Slice", List.of(wt, ctx.ints(GradContext.filled(r, -1)),
+        ctx.ints(GradContext.filled(r, Long.MIN_VALUE)), ctx.ints(GradContext.range(2, 2 + r)),
+        ctx.ints(GradContext.filled(r, -1))));
+    long[] p = new long[2 * r];
+    for (int i = 0; i < r; i++) {
+      long reach = (kernel[i] - 1) * dil[i];
+      p[i] = reach - pads[0][i];
+      p[r + i] = reach - pads[1][i];
+    }
+    return ctx.op("Conv", List.of(dy, flipped), Attribute.of("group", (long) group),
+        Attribute.of("kernel_shape", kernel), Attribute.of("dilations", dil), Attribute.of("pads", p));
   }
 
   static void convTranspose(GradContext ctx, Node n) {

@@ -129,6 +129,23 @@ class GradientCheckTest {
   }
 
   @Test
+  void convStrideOneInputGradientIsAConvPerGroupShape() throws Exception {
+    // dx as a Conv by the flipped weight: group 1, groups with Mg, Cg > 1 (transpose), Mg = 1 and
+    // depthwise (reshape only), pads below the kernel's reach, 1-D with dilation
+    check("Conv", "conv s1 p1", conv(new long[] {2, 3, 6, 5}, new long[] {4, 3, 3, 3}, false,
+        Attribute.of("pads", new long[] {1, 1, 1, 1})), List.of("x", "w"), none());
+    check("Conv", "conv group 2 s1", conv(new long[] {2, 4, 6, 6}, new long[] {6, 2, 3, 3}, true,
+        Attribute.of("group", 2L), Attribute.of("pads", new long[] {1, 0, 1, 2})), List.of("x", "w", "b"), none());
+    check("Conv", "conv group 4 Mg 1 s1", conv(new long[] {2, 8, 5, 5}, new long[] {4, 2, 3, 3}, false,
+        Attribute.of("group", 4L), Attribute.of("pads", new long[] {1, 1, 1, 1})), List.of("x", "w"), none());
+    check("Conv", "conv depthwise s1", conv(new long[] {2, 4, 7, 7}, new long[] {4, 1, 3, 3}, false,
+        Attribute.of("group", 4L), Attribute.of("pads", new long[] {1, 1, 1, 1})), List.of("x", "w"), none());
+    check("Conv", "conv 1-D s1 d3", conv(new long[] {2, 3, 12}, new long[] {2, 3, 3}, false,
+        Attribute.of("dilations", new long[] {3}), Attribute.of("pads", new long[] {6, 0})), List.of("x", "w"),
+        none());
+  }
+
+  @Test
   void convPointwiseAndSamePadding() throws Exception {
     check("Conv", "conv 1x1", conv(new long[] {3, 5, 4, 4}, new long[] {2, 5, 1, 1}, true),
         List.of("x", "w", "b"), none());
