@@ -31,6 +31,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--forward", action="store_true", help="also time the forward alone (train and eval mode)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(42)
@@ -54,6 +55,20 @@ def main():
         t0 = time.perf_counter()
         step(i)
         times.append((time.perf_counter() - t0) * 1e3)
+    if a.forward:
+        x = batches[0][0]
+        for mode in ("train", "eval"):
+            getattr(model, mode)()
+            with torch.no_grad():
+                for _ in range(3):
+                    model(x)
+                ts = []
+                for _ in range(a.steps):
+                    t0 = time.perf_counter()
+                    model(x)
+                    ts.append((time.perf_counter() - t0) * 1e3)
+            print("FORWARD torch %s mode, no grad: median %.2f ms (batch %d)" % (mode, sorted(ts)[len(ts) // 2], a.batch))
+        model.train()
     total = sum(times)
     median = sorted(times)[len(times) // 2]
     print("RESULT side=torch model=resnet20 batch=%d threads=%d steps=%d images_per_s=%.1f ms_per_step=%.2f"

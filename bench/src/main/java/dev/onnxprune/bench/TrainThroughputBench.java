@@ -34,8 +34,9 @@ import java.util.Random;
  * runs it and {@code bench/train_throughput.py} (PyTorch) back to back.
  *
  * <p>Usage: {@code TrainThroughputBench [--model resnet20.onnx] [--batch 64] [--threads 2]
- * [--warmup 5] [--steps 40] [--profile]}. With {@code --profile} it also runs ONNX Runtime's
- * profiler over the measured steps and prints the time per op type.
+ * [--warmup 5] [--steps 40] [--profile] [--forward]}. With {@code --profile} it also runs ONNX
+ * Runtime's profiler over the measured steps and prints the time per op type; with {@code
+ * --forward}, the inference forward with and without ONNX Runtime's NCHWc Conv rewrite.
  */
 public final class TrainThroughputBench {
   public static void main(String[] args) throws Exception {
@@ -71,6 +72,42 @@ public final class TrainThroughputBench {
     }
     if (profile) {
       profile(artifact, batches, threads, warmup, steps);
+    }
+    if (Arrays.asList(args).contains("--forward")) {
+      forward(model, batches.get(0), threads, steps);
+    }
+  }
+
+  /**
+   * Inference forward of the model (weights constant) with all graph optimizations, where ONNX
+   * Runtime rewrites Conv into its blocked NCHWc kernels, and with the extended level only, which
+   * keeps the plain Conv (im2col + GEMM) that a training step, whose weights are inputs, gets.
+   */
+  private static void forward(String model, Batch b, int threads, int runs) throws Exception {
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    for (var level : List.of(OrtSession.SessionOptions.OptLevel.ALL_OPT,
+        OrtSession.SessionOptions.OptLevel.EXTENDED_OPT)) {
+      try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+        o.setIntraOpNumThreads(threads);
+        o.setOptimizationLevel(level);
+        try (OrtSession s = env.createSession(TestModels.model(model).toString(), o);
+            OnnxTensor x = OnnxTensor.createTensor(env, java.nio.FloatBuffer.wrap(b.inputs()), b.shape())) {
+          String in = s.getInputNames().iterator().next();
+          for (int i = 0; i < 5; i++) {
+            s.run(Map.of(in, x)).close();
+          }
+          double[] ms = new double[runs];
+          for (int i = 0; i < runs; i++) {
+            long t0 = System.nanoTime();
+            s.run(Map.of(in, x)).close();
+            ms[i] = (System.nanoTime() - t0) / 1e6;
+          }
+          Arrays.sort(ms);
+          System.out.printf(Locale.ROOT, "FORWARD inference %s: median %.2f ms (batch %d)%n",
+              level == OrtSession.SessionOptions.OptLevel.ALL_OPT ? "all optimizations (NCHWc Conv)"
+                  : "extended optimizations (plain Conv, as in training)", ms[runs / 2], b.size());
+        }
+      }
     }
   }
 

@@ -30,7 +30,9 @@ import java.util.SplittableRandom;
  * model, and a checkpoint (when a folder is given). Resuming from the checkpoint of epoch k gives
  * the same parameters, bit for bit on the same machine and thread count, as not stopping after it.
  *
- * <p>The training data is read into memory once ({@code 4 * samples * sample size} bytes).
+ * <p>The training data is read into memory once ({@code 4 * samples * sample size} bytes). On
+ * CUDA the state still passes through host memory at every step: ONNX Runtime's Java API returns
+ * outputs in CPU memory and has no IOBinding.
  */
 public final class Trainer {
   /** The checkpoint's file name in {@link TrainerOptions#checkpointDir}. */
