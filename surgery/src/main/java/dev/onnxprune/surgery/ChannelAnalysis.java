@@ -157,12 +157,12 @@ public final class ChannelAnalysis {
 
   /** Group of a channel id. */
   int groupOf(int id) {
-    return groupOfId != null ? groupOfId[id] : unitOfRoot.get(state.uf.find(id))[0];
+    return groupOfId[id];
   }
 
   /** Unit index (channel index within its group) of a channel id. */
   int unitOf(int id) {
-    return unitOfId != null ? unitOfId[id] : unitOfRoot.get(state.uf.find(id))[1];
+    return unitOfId[id];
   }
 
   /** The channel ids of every unit in {@code removals}: group id -> unit indices. */
