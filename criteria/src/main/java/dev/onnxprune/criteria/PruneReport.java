@@ -19,9 +19,11 @@ import java.util.List;
  * @param after costs after (measured on the pruned model by the cost model)
  * @param achieved the fraction of the target's measure actually removed
  * @param verify the equivalence check, or null when not run
+ * @param trajectory for a {@link TrainingMethod}, its steps from start to end (FLOPs, widths per
+ *     group, loss, accuracy); null for a criterion that does not train
  */
 public record PruneReport(String criterion, String target, String allocation, List<Group> groups, Totals before,
-    Totals after, double achieved, Verification verify) {
+    Totals after, double achieved, Verification verify, List<TrajectoryPoint> trajectory) {
 
   /**
    * One channel group.

@@ -98,6 +98,9 @@ public final class Pruner {
     } catch (java.io.UncheckedIOException e) {
       throw e.getCause(); // a data-driven criterion could not run the model
     }
+    if (verify && criterion instanceof TrainingMethod) {
+      original = OnnxModels.toBytes(model); // the method trained the weights: check against those
+    }
     t = done(PruneProgress.Phase.SCORING, t);
     Allocator allocator = new Allocator(analysis, scores, cost, minChannels, maxGroupRatio, roundTo, lat);
     PrunePlan plan;
@@ -136,7 +139,8 @@ public final class Pruner {
       done(PruneProgress.Phase.VERIFYING, t);
     }
     PruneReport report = new PruneReport(criterion.name(), target.toString(), allocation, groups,
-        totals(before, nodesBefore), totals(after, model.graph().nodes().size()), achieved, v);
+        totals(before, nodesBefore), totals(after, model.graph().nodes().size()), achieved, v,
+        criterion instanceof TrainingMethod tm ? List.copyOf(tm.trajectory()) : null);
     return new PruneResult(model, plan, report);
   }
 

@@ -48,6 +48,7 @@ public final class MaskInsertion {
   private final PrunePlan plan;
   private final Set<Integer> inputGroups;
   private final Map<Integer, String> maskInputs = new LinkedHashMap<>();
+  private long rows = -1;
 
   public MaskInsertion(PrunePlan plan) {
     this.analysis = plan.analysis();
@@ -76,6 +77,20 @@ public final class MaskInsertion {
       ids.add(g.id());
     }
     return new MaskInsertion(analysis, ids);
+  }
+
+  /**
+   * Inputs mode: fixes the mask inputs' first dimension M to {@code m} (default: symbolic, any M
+   * that broadcasts against the batch). {@code rows(1)}, one mask for the whole batch, is what a
+   * training step that differentiates with respect to the masks needs: the gradient is then
+   * summed over the batch to the mask's shape.
+   */
+  public MaskInsertion rows(long m) {
+    if (m < 1) {
+      throw new IllegalArgumentException("mask rows must be >= 1: " + m);
+    }
+    this.rows = m;
+    return this;
   }
 
   /**
@@ -137,7 +152,7 @@ public final class MaskInsertion {
     for (int id : inputGroups) {
       ChannelGroup group = analysis.groups().get(id);
       String name = g.uniqueName(INPUT_PREFIX + id);
-      Shape shape = Shape.of(Dim.symbolic(name + "_n"), Dim.of(group.size()));
+      Shape shape = Shape.of(rows > 0 ? Dim.of(rows) : Dim.symbolic(name + "_n"), Dim.of(group.size()));
       inputs.put(id, g.addInput(name, new ValueType.TensorType(DataType.FLOAT, shape)));
       maskInputs.put(id, name);
     }

@@ -36,11 +36,32 @@ import java.util.Map;
  * @param labelSmoothing the cross-entropy's label smoothing
  * @param state every state tensor, parameters first, then optimizer state, then buffers
  * @param frozen initializers frozen by request
+ * @param feeds the model's other graph inputs (e.g. channel masks), fed by the caller to both the
+ *     training step and the eval model; empty for a model with one input
+ * @param gradients value name -> the training step's output carrying the loss gradient with
+ *     respect to it ({@link TrainingOptions.Builder#gradientOutputs}); empty when none asked
+ * @param extraOutputs forward values the training step also outputs, under their own names
+ *     ({@link TrainingOptions.Builder#extraOutputs})
  */
 public record ArtifactSpec(int version, String trainStep, String eval, String checkpoint, String input,
     List<Object> inputShape, String labels, String learningRate, String step, String loss, String logits,
     long numClasses, Map<String, Object> optimizer, Map<String, String> batchNorm, double labelSmoothing,
-    List<StateTensor> state, List<String> frozen) {
+    List<StateTensor> state, List<String> frozen, List<Feed> feeds, Map<String, String> gradients,
+    List<String> extraOutputs) {
+
+  public ArtifactSpec {
+    feeds = feeds == null ? List.of() : List.copyOf(feeds);
+    extraOutputs = extraOutputs == null ? List.of() : List.copyOf(extraOutputs);
+    gradients = gradients == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(gradients));
+  }
+
+  /**
+   * An extra graph input the caller feeds.
+   *
+   * @param name its input name
+   * @param shape its dimensions, symbolic ones as strings
+   */
+  public record Feed(String name, List<Object> shape) {}
 
   /** Kinds of state tensor. */
   public static final String PARAMETER = "parameter";

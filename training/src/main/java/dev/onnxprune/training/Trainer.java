@@ -116,29 +116,29 @@ public final class Trainer {
   public static Result train(Model model, TrainingOptions training, Dataset data, TrainerOptions options,
       Sessions sessions) throws IOException, OrtException {
     long start = System.nanoTime();
-    Samples samples = Samples.of(data);
+    TrainingData samples = TrainingData.of(data);
     TrainingArtifact artifact = TrainingArtifact.build(model, training);
     Listener listener = options.listener();
     int batch = options.batchSize();
-    int steps = stepsPerEpoch(samples.count, batch);
+    int steps = stepsPerEpoch(samples.count(), batch);
     if (steps == 0) {
-      throw new IllegalArgumentException("the training data has " + samples.count + " sample(s); a step needs 2");
+      throw new IllegalArgumentException("the training data has " + samples.count() + " sample(s); a step needs 2");
     }
     List<EpochStats> history = new ArrayList<>();
     try (TrainingSession session = TrainingSession.open(artifact, sessions)) {
       int done = 0;
       Path ck = options.checkpointDir() == null ? null : options.checkpointDir().resolve(CHECKPOINT);
       if (options.resume() && Files.isRegularFile(ck)) {
-        Position p = resume(session, ck, options, samples.count);
+        Position p = resume(session, ck, options, samples.count());
         done = p.epochsDone();
         history.addAll(p.history());
       }
-      listener.started(done + 1, options.epochs(), steps, samples.count, done > 0);
+      listener.started(done + 1, options.epochs(), steps, samples.count(), done > 0);
       for (int epoch = done; epoch < options.epochs(); epoch++) {
         history.add(epoch(session, samples, options, epoch, steps));
         if (ck != null) {
           Files.createDirectories(options.checkpointDir());
-          Position p = new Position(epoch + 1, options.epochs(), batch, options.seed(), samples.count, history);
+          Position p = new Position(epoch + 1, options.epochs(), batch, options.seed(), samples.count(), history);
           session.saveCheckpoint(ck, Map.of(POSITION_KEY, JSON.writeValueAsString(p)));
         }
         listener.epochEnded(history.get(history.size() - 1));
@@ -159,7 +159,7 @@ public final class Trainer {
    *
    * @return {loss, accuracy, samples}
    */
-  static double[] evaluate(TrainingSession session, Dataset data, int batchSize) throws OrtException {
+  public static double[] evaluate(TrainingSession session, Dataset data, int batchSize) throws OrtException {
     double loss = 0;
     long right = 0;
     int n = 0;
@@ -177,14 +177,14 @@ public final class Trainer {
     return new double[] {n == 0 ? Double.NaN : loss / n, n == 0 ? Double.NaN : (double) right / n, n};
   }
 
-  private static EpochStats epoch(TrainingSession session, Samples data, TrainerOptions o, int epoch, int steps)
+  private static EpochStats epoch(TrainingSession session, TrainingData data, TrainerOptions o, int epoch, int steps)
       throws OrtException {
     Listener listener = o.listener();
     listener.epochStarted(epoch + 1, o.epochs(), steps);
     long t0 = System.nanoTime();
     // one generator per epoch, fixed by (seed, epoch): a resumed run draws what an unbroken one does
     SplittableRandom random = new SplittableRandom(o.seed() * 0x9E3779B97F4A7C15L + epoch);
-    int[] order = order(data.count, o.shuffle() ? random : null);
+    int[] order = TrainingData.order(data.count(), o.shuffle() ? random : null);
     int batch = o.batchSize();
     double lossSum = 0;
     long right = 0;
@@ -192,7 +192,7 @@ public final class Trainer {
     double lr = Double.NaN;
     for (int s = 0; s < steps; s++) {
       int from = s * batch;
-      int n = Math.min(batch, data.count - from);
+      int n = Math.min(batch, data.count() - from);
       Batch b = data.batch(order, from, n);
       o.augmentation().apply(b.inputs(), b.shape(), random);
       long t = o.scheduleUnit() == TrainerOptions.ScheduleUnit.STEP ? session.steps() : epoch;
@@ -245,77 +245,4 @@ public final class Trainer {
     }
   }
 
-  private static int[] order(int n, SplittableRandom random) {
-    int[] order = new int[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
-    }
-    if (random != null) {
-      for (int i = n - 1; i > 0; i--) {
-        int j = random.nextInt(i + 1);
-        int t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-      }
-    }
-    return order;
-  }
-
-  /** The training data in memory, for batches in any order. */
-  private static final class Samples {
-    final float[] x;
-    final long[] y;
-    final long[] sampleShape;
-    final int count;
-    final int size;
-
-    private Samples(float[] x, long[] y, long[] sampleShape, int count, int size) {
-      this.x = x;
-      this.y = y;
-      this.sampleShape = sampleShape;
-      this.count = count;
-      this.size = size;
-    }
-
-    static Samples of(Dataset d) {
-      long[] shape = d.sampleShape();
-      long per = 1;
-      for (long v : shape) {
-        per *= v;
-      }
-      int size = Math.toIntExact(per);
-      int count = d.size();
-      float[] x = new float[Math.multiplyExact(count, size)];
-      long[] y = new long[count];
-      int at = 0;
-      Iterator<Batch> it = d.batches(1024);
-      while (it.hasNext()) {
-        Batch b = it.next();
-        if (b.labels() == null) {
-          throw new IllegalArgumentException("the training data has no labels");
-        }
-        System.arraycopy(b.inputs(), 0, x, at * size, b.inputs().length);
-        System.arraycopy(b.labels(), 0, y, at, b.size());
-        at += b.size();
-      }
-      if (at != count) {
-        throw new IllegalStateException("the dataset said " + count + " samples and gave " + at);
-      }
-      return new Samples(x, y, shape, count, size);
-    }
-
-    Batch batch(int[] order, int from, int n) {
-      float[] bx = new float[n * size];
-      long[] by = new long[n];
-      for (int i = 0; i < n; i++) {
-        int k = order[from + i];
-        System.arraycopy(x, k * size, bx, i * size, size);
-        by[i] = y[k];
-      }
-      long[] shape = new long[sampleShape.length + 1];
-      shape[0] = n;
-      System.arraycopy(sampleShape, 0, shape, 1, sampleShape.length);
-      return new Batch(bx, shape, by);
-    }
-  }
 }

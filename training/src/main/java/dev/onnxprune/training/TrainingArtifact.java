@@ -118,6 +118,12 @@ public final class TrainingArtifact {
     Graph g = work.graph();
     Value batch = input(g, o.input());
     Value logits = output(g, o.logits());
+    List<ArtifactSpec.Feed> feeds = new ArrayList<>();
+    for (Value v : g.runtimeInputs()) {
+      if (v != batch) {
+        feeds.add(new ArtifactSpec.Feed(v.name(), shapeList(v.shape())));
+      }
+    }
     Parameters ps = Parameters.lift(work, o);
     GradContext ctx = new GradContext(work);
     for (Node n : new ArrayList<>(g.nodes())) {
@@ -136,7 +142,18 @@ public final class TrainingArtifact {
     for (Parameters.Entry e : ps.parameters) {
       params.add(ps.inputs.get(e.name()));
     }
-    Map<Value, Value> grads = ctx.differentiate(seeds, params);
+    Map<String, Value> extraTargets = new LinkedHashMap<>();
+    for (String name : o.gradientOutputs()) {
+      Value v = g.lookup(name);
+      if (v == null || !(v.isGraphInput() || ps.inputs.containsKey(name))) {
+        List<String> known = new ArrayList<>(Models.names(g.runtimeInputs()));
+        throw new GradientException(Messages.unknownName("value whose gradient to output", name, known));
+      }
+      extraTargets.put(name, v);
+    }
+    List<Value> targets = new ArrayList<>(params);
+    extraTargets.values().stream().filter(v -> !params.contains(v)).forEach(targets::add);
+    Map<Value, Value> grads = ctx.differentiate(seeds, targets);
 
     Value lr = addInput(g, LEARNING_RATE, DataType.FLOAT, Shape.scalar());
     Value step = o.optimizer().needsStep() ? addInput(g, STEP, DataType.INT64, Shape.scalar()) : null;
@@ -144,6 +161,21 @@ public final class TrainingArtifact {
     Models.clearOutputs(g);
     Models.exposeAs(ctx, loss, Loss.OUTPUT, loss.type());
     g.addOutput(logits);
+    Map<String, String> gradientOutputs = new LinkedHashMap<>();
+    for (String name : o.extraOutputs()) {
+      Value v = g.lookup(name);
+      if (v == null) {
+        throw new GradientException(Messages.unknownName("value to output", name, Models.names(g.outputs())));
+      }
+      if (!v.isGraphOutput()) {
+        g.addOutput(v);
+      }
+    }
+    for (Map.Entry<String, Value> e : extraTargets.entrySet()) {
+      String out = Autodiff.gradientName(e.getKey());
+      Models.exposeAs(ctx, grads.get(e.getValue()), out, e.getValue().type());
+      gradientOutputs.put(e.getKey(), out);
+    }
     List<ArtifactSpec.StateTensor> state = new ArrayList<>();
     List<ArtifactSpec.StateTensor> optState = new ArrayList<>();
     Map<String, Tensor> initial = new LinkedHashMap<>();
@@ -198,7 +230,7 @@ public final class TrainingArtifact {
     ArtifactSpec spec = new ArtifactSpec(1, TRAIN_STEP, EVAL, CHECKPOINT, batch.name(), shapeList(batch.shape()),
         LABELS, LEARNING_RATE, step == null ? null : STEP, Loss.OUTPUT, logits.name(), ctx.dims(logits)[1],
         describe(o.optimizer()), batchNorm(o),
-        o.labelSmoothing(), state, List.copyOf(o.frozen()));
+        o.labelSmoothing(), state, List.copyOf(o.frozen()), feeds, gradientOutputs, o.extraOutputs());
     return new TrainingArtifact(work, ev, ck, spec);
   }
 
@@ -227,7 +259,17 @@ public final class TrainingArtifact {
    */
   public static Model applyState(Model model, Map<String, Tensor> state) {
     Model out = Models.copy(model);
-    Graph g = out.graph();
+    applyStateInPlace(out, state);
+    return out;
+  }
+
+  /**
+   * {@link #applyState} on {@code model} itself: initializers get the values in {@code state};
+   * a parameter the model shares through an {@code Identity} gets an initializer of its own,
+   * which the Identity's consumers read (the nodes stay; only their input changes).
+   */
+  public static void applyStateInPlace(Model model, Map<String, Tensor> state) {
+    Graph g = model.graph();
     for (Map.Entry<String, Tensor> e : state.entrySet()) {
       Value v = g.lookup(e.getKey());
       if (v == null) {
@@ -249,7 +291,6 @@ public final class TrainingArtifact {
       }
     }
     g.removeDeadCode();
-    return out;
   }
 
   private static Value mask(GradContext ctx, Parameters.Entry e, TrainingOptions o) {

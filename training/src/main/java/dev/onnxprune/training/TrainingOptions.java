@@ -3,6 +3,7 @@ package dev.onnxprune.training;
 import dev.onnxprune.graph.Tensor;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -31,6 +32,8 @@ public final class TrainingOptions {
   private final boolean maskZeroWeights;
   private final String input;
   private final String logits;
+  private final List<String> gradientOutputs;
+  private final List<String> extraOutputs;
 
   private TrainingOptions(Builder b) {
     this.optimizer = b.optimizer;
@@ -44,6 +47,8 @@ public final class TrainingOptions {
     this.maskZeroWeights = b.maskZeroWeights;
     this.input = b.input;
     this.logits = b.logits;
+    this.gradientOutputs = List.copyOf(b.gradientOutputs);
+    this.extraOutputs = List.copyOf(b.extraOutputs);
   }
 
   /** The defaults. */
@@ -101,6 +106,16 @@ public final class TrainingOptions {
     return logits;
   }
 
+  /** Values whose loss gradient the training step also outputs (see {@link Builder#gradientOutputs}). */
+  public List<String> gradientOutputs() {
+    return gradientOutputs;
+  }
+
+  /** Values of the forward pass the training step also outputs (see {@link Builder#extraOutputs}). */
+  public List<String> extraOutputs() {
+    return extraOutputs;
+  }
+
   /** Builder of {@link TrainingOptions}. */
   public static final class Builder {
     private Optimizer optimizer = Optimizer.sgd(0.9, 5e-4);
@@ -114,6 +129,8 @@ public final class TrainingOptions {
     private boolean maskZeroWeights;
     private String input;
     private String logits;
+    private final Set<String> gradientOutputs = new LinkedHashSet<>();
+    private final Set<String> extraOutputs = new LinkedHashSet<>();
 
     private Builder() {}
 
@@ -190,6 +207,33 @@ public final class TrainingOptions {
 
     public Builder logits(String name) {
       this.logits = name;
+      return this;
+    }
+
+    /**
+     * Values whose gradient dL/dv (before the optimizer update, same shape as the value) the
+     * training step also outputs as {@code <name>_grad}: extra graph inputs such as the channel
+     * masks of {@code MaskInsertion.inputs} (Taylor scores, PGD on masks), or parameters. Read
+     * them with {@link TrainingSession#gradient} after a step or a {@link TrainingSession#probe}.
+     */
+    public Builder gradientOutputs(String... names) {
+      gradientOutputs.addAll(java.util.Arrays.asList(names));
+      return this;
+    }
+
+    /**
+     * Values of the model (outputs or intermediate values, e.g. AOFP's damage outputs on a scoring
+     * path) that the training step also outputs under their own names, computed in the training
+     * step's forward pass (BatchNormalization on batch statistics). They take no part in the loss.
+     * Read them with {@link TrainingSession#output} after a step or a probe.
+     */
+    public Builder extraOutputs(java.util.Collection<String> names) {
+      extraOutputs.addAll(names);
+      return this;
+    }
+
+    public Builder gradientOutputs(java.util.Collection<String> names) {
+      gradientOutputs.addAll(names);
       return this;
     }
 

@@ -50,6 +50,9 @@ public final class TrainingSession implements AutoCloseable {
   private final List<OnnxTensor> owned = new ArrayList<>();
   private OrtSession.Result last;
   private long steps;
+  private final Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
+  private final Map<String, float[]> gradients = new LinkedHashMap<>();
+  private final Map<String, float[]> outputs = new LinkedHashMap<>();
   private FloatBuffer inputBuffer;
   private java.nio.LongBuffer labelBuffer;
 
@@ -103,6 +106,122 @@ public final class TrainingSession implements AutoCloseable {
    * @throws IllegalArgumentException when the batch has no labels
    */
   public StepResult step(Batch batch, double lr) throws OrtException {
+    return run(batch, lr, true);
+  }
+
+  /**
+   * Runs the training step on {@code batch} without keeping its result: the loss, the logits and
+   * the {@link #gradient gradient outputs} at the current parameters, with no update of the
+   * parameters, the optimizer state, the running statistics or the step count. BatchNormalization
+   * uses batch statistics as in a step (when the artifact trains it that way).
+   */
+  public StepResult probe(Batch batch) throws OrtException {
+    return run(batch, 0, false);
+  }
+
+  /**
+   * Sets the extra graph input {@code name} ({@link ArtifactSpec#feeds}, e.g. a channel mask) to
+   * {@code values} of {@code shape} for every later step, probe and evaluation, until set again.
+   *
+   * @throws IllegalArgumentException when the artifact has no such input, or the sizes disagree
+   */
+  public void feed(String name, float[] values, long... shape) throws OrtException {
+    if (spec.feeds().stream().noneMatch(f -> f.name().equals(name))) {
+      throw new IllegalArgumentException(Messages.unknownName("extra input", name,
+          spec.feeds().stream().map(ArtifactSpec.Feed::name).toList()));
+    }
+    long n = 1;
+    for (long d : shape) {
+      n *= d;
+    }
+    if (n != values.length) {
+      throw new IllegalArgumentException("input '" + name + "': " + values.length + " values for shape "
+          + java.util.Arrays.toString(shape));
+    }
+    OnnxTensor old = feeds.put(name, OnnxTensor.createTensor(Sessions.environment(), direct(values), shape));
+    if (old != null) {
+      old.close();
+    }
+  }
+
+  /**
+   * The gradient output for {@code name} ({@link TrainingOptions.Builder#gradientOutputs}) of the
+   * last {@link #step} or {@link #probe}: dL/d{@code name} of the batch-mean loss, row-major.
+   *
+   * @throws IllegalArgumentException when the artifact does not output it
+   * @throws IllegalStateException before the first step or probe
+   */
+  public float[] gradient(String name) {
+    if (!spec.gradients().containsKey(name)) {
+      throw new IllegalArgumentException(Messages.unknownName("gradient output", name,
+          List.copyOf(spec.gradients().keySet())));
+    }
+    float[] g = gradients.get(name);
+    if (g == null) {
+      throw new IllegalStateException("no step or probe has run yet");
+    }
+    return g.clone();
+  }
+
+  /**
+   * The extra output {@code name} ({@link TrainingOptions.Builder#extraOutputs}) of the last
+   * {@link #step} or {@link #probe}, row-major.
+   *
+   * @throws IllegalArgumentException when the artifact does not output it
+   * @throws IllegalStateException before the first step or probe
+   */
+  public float[] output(String name) {
+    if (!spec.extraOutputs().contains(name)) {
+      throw new IllegalArgumentException(Messages.unknownName("extra output", name, spec.extraOutputs()));
+    }
+    float[] v = outputs.get(name);
+    if (v == null) {
+      throw new IllegalStateException("no step or probe has run yet");
+    }
+    return v.clone();
+  }
+
+  /**
+   * The current value of the state tensor {@code name} (a parameter, optimizer state or buffer),
+   * row-major.
+   *
+   * @throws IllegalArgumentException when there is no such state tensor
+   */
+  public float[] get(String name) {
+    OnnxTensor t = stateTensor(name);
+    FloatBuffer fb = t.getFloatBuffer();
+    float[] f = new float[fb.remaining()];
+    fb.get(f);
+    return f;
+  }
+
+  /**
+   * Replaces the value of the state tensor {@code name} (same size): a proximal step, a mask
+   * reversal, weights restored from a snapshot.
+   *
+   * @throws IllegalArgumentException when there is no such state tensor or the size differs
+   */
+  public void set(String name, float[] values) throws OrtException {
+    OnnxTensor t = stateTensor(name);
+    long[] shape = t.getInfo().getShape();
+    if (t.getInfo().getNumElements() != values.length) {
+      throw new IllegalArgumentException("state tensor '" + name + "' has " + t.getInfo().getNumElements()
+          + " values, not " + values.length);
+    }
+    OnnxTensor fresh = OnnxTensor.createTensor(Sessions.environment(), direct(values), shape);
+    owned.add(fresh); // freed after the next step, like the checkpoint's tensors
+    state.put(name, fresh);
+  }
+
+  private OnnxTensor stateTensor(String name) {
+    OnnxTensor t = state.get(name);
+    if (t == null) {
+      throw new IllegalArgumentException(Messages.unknownName("state tensor", name, List.copyOf(state.keySet())));
+    }
+    return t;
+  }
+
+  private StepResult run(Batch batch, double lr, boolean commit) throws OrtException {
     if (batch.labels() == null) {
       throw new IllegalArgumentException("a training batch needs labels");
     }
@@ -121,7 +240,18 @@ public final class TrainingSession implements AutoCloseable {
       if (spec.step() != null) {
         temp.add(put(in, spec.step(), OnnxTensor.createTensor(Sessions.environment(), steps + 1)));
       }
+      putFeeds(in);
       OrtSession.Result r = train.run(in);
+      if (!commit) {
+        try (r) {
+          double loss = scalar(r.get(spec.loss()).orElseThrow());
+          float[] lf = floats((OnnxTensor) r.get(spec.logits()).orElseThrow());
+          keepGradients(r);
+          long k = lf.length / Math.max(1, batch.size());
+          return new StepResult(loss, correct(lf, (int) k, batch.labels()), batch.size(), lf);
+        }
+      }
+      keepGradients(r);
       double loss = scalar(r.get(spec.loss()).orElseThrow());
       OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
       FloatBuffer lb = logits.getFloatBuffer();
@@ -157,6 +287,7 @@ public final class TrainingSession implements AutoCloseable {
     try {
       temp.add(put(in, spec.input(), OnnxTensor.createTensor(Sessions.environment(), direct(batch.inputs()),
           batch.shape())));
+      putFeeds(in);
       long[] labels = batch.labels() != null ? batch.labels() : new long[batch.size()];
       temp.add(put(in, spec.labels(), OnnxTensor.createTensor(Sessions.environment(),
           ByteBuffer.allocateDirect(8 * labels.length).order(ByteOrder.nativeOrder()).asLongBuffer().put(labels)
@@ -270,8 +401,36 @@ public final class TrainingSession implements AutoCloseable {
       last.close();
     }
     owned.forEach(OnnxTensor::close);
+    feeds.values().forEach(OnnxTensor::close);
     train.close();
     eval.close();
+  }
+
+  private void putFeeds(Map<String, OnnxTensor> in) {
+    for (ArtifactSpec.Feed f : spec.feeds()) {
+      OnnxTensor t = feeds.get(f.name());
+      if (t == null) {
+        throw new IllegalStateException("the artifact has an extra input '" + f.name() + "' (shape " + f.shape()
+            + ") that nothing fed; call feed() first");
+      }
+      in.put(f.name(), t);
+    }
+  }
+
+  private void keepGradients(OrtSession.Result r) throws OrtException {
+    for (Map.Entry<String, String> e : spec.gradients().entrySet()) {
+      gradients.put(e.getKey(), floats((OnnxTensor) r.get(e.getValue()).orElseThrow()));
+    }
+    for (String name : spec.extraOutputs()) {
+      outputs.put(name, floats((OnnxTensor) r.get(name).orElseThrow()));
+    }
+  }
+
+  private static float[] floats(OnnxTensor t) {
+    FloatBuffer fb = t.getFloatBuffer();
+    float[] f = new float[fb.remaining()];
+    fb.get(f);
+    return f;
   }
 
   private static OnnxTensor put(Map<String, OnnxTensor> in, String name, OnnxTensor t) {
