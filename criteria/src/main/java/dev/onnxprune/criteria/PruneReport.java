@@ -61,7 +61,7 @@ public record PruneReport(String criterion, String target, String allocation, Li
 
   /** Writes the JSON report to {@code file}. */
   public void write(Path file) throws IOException {
-    Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), "." + file.getFileName(), ".tmp");
+    Path tmp = dev.onnxprune.graph.AtomicFiles.createTemp(file.toAbsolutePath().getParent(), "." + file.getFileName() + ".");
     try {
       Files.writeString(tmp, toJson());
       Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);

@@ -65,13 +65,13 @@ final class ProtoWriter {
           + " 2 GiB limit; write it with external data (--external-data)");
     }
     String dataName = options.dataFileName() != null ? options.dataFileName() : target.getFileName() + ".data";
-    Path modelTmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+    Path modelTmp = AtomicFiles.createTemp(dir, "." + target.getFileName() + ".");
     Path dataTmp = null;
     try {
       ProtoWriter w = new ProtoWriter(options, external, dataName);
       ModelProto proto;
       if (external) {
-        dataTmp = Files.createTempFile(dir, "." + dataName, ".tmp");
+        dataTmp = AtomicFiles.createTemp(dir, "." + dataName + ".");
         try (FileChannel ch = FileChannel.open(dataTmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
           w.dataChannel = ch;
           proto = w.toProto(model);
@@ -111,11 +111,7 @@ final class ProtoWriter {
   }
 
   private static void move(Path from, Path to) throws IOException {
-    try {
-      Files.move(from, to, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } catch (AtomicMoveNotSupportedException e) {
-      Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
-    }
+    AtomicFiles.move(from, to);
   }
 
   private static long tensorBytes(Model model) {
