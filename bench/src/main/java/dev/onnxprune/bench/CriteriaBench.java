@@ -40,7 +40,7 @@ import java.util.Map;
  * {@code --flops} (default 0.5, uniform allocation, no fine-tuning) by random, L1, BN |gamma|,
  * APoZ, mean activation, Oracle (one-shot, and re-scored {@code --rescore} times after removing
  * 10% of each group), AOFP (Binary Filter Search scores through the allocator; AOFP's own plan;
- * and eq. 6 per single channel);
+ * and eq. 6 per single channel), Taylor (mean |a * dL/da| per channel);
  * top-1 on the 2,000-image test subset; the wall time of each criterion's scoring; the ORT
  * throughput of a plain forward pass over the calibration images in the same run; and Oracle's
  * cost per scored channel in forward-pass equivalents (FPE: the time of one plain forward pass
@@ -76,7 +76,7 @@ public final class CriteriaBench {
     int phi = intArg(args, "--phi", 256);
     int rescore = intArg(args, "--rescore", 3);
     int threads = intArg(args, "--threads", 0);
-    String only = stringArg(args, "--criteria", "random,l1,bn,apoz,mean,oracle,oracle-r,aofp,aofp-plan,aofp-eq6");
+    String only = stringArg(args, "--criteria", "random,l1,bn,apoz,mean,oracle,oracle-r,aofp,aofp-plan,aofp-eq6,taylor");
     Sessions sessions = new Sessions(Device.CPU, 0, threads);
     ArrayDataset calib = IdxDataset.read(TestModels.file("fmnist-calib-images-idx3-ubyte.gz"),
         TestModels.file("fmnist-calib-labels-idx1-ubyte.gz"), NORM, calibN);
@@ -117,6 +117,7 @@ public final class CriteriaBench {
           case "aofp-plan" -> DataCriteria.aofp(calib, sessions, o.ownPlan(true));
           case "aofp-eq6" -> DataCriteria.aofp(oracleCalib, sessions, o.binarySearch(false));
           case "oracle-r" -> DataCriteria.oracle(oracleCalib, sessions, o.rescore(Math.max(1, rescore), 0.1));
+          case "taylor" -> DataCriteria.taylor(calib, sessions, o);
           default -> throw new IllegalArgumentException("unknown criterion " + c);
         };
         double[] scoring = new double[1];

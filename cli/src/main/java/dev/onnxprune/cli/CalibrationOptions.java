@@ -9,18 +9,19 @@ import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /**
- * Calibration data and settings of the data-driven criteria (apoz, mean, oracle, aofp), shared
+ * Calibration data and settings of the data-driven criteria (apoz, mean, oracle, aofp, taylor), shared
  * by {@code score} and {@code prune}. Images and labels are IDX files (MNIST format, gzipped or
  * not) for now.
  */
 final class CalibrationOptions {
   @Option(names = "--images", paramLabel = "FILE",
-      description = "Calibration images (IDX, e.g. train-images-idx3-ubyte[.gz]); needed by apoz, mean, oracle, aofp.")
+      description = "Calibration images (IDX, e.g. train-images-idx3-ubyte[.gz]); needed by apoz, mean, oracle, aofp,"
+          + " taylor.")
   Path images;
 
   @Option(names = "--labels", paramLabel = "FILE",
-      description = "Their labels (IDX). Oracle uses them for the loss; without them it uses the model's own"
-          + " predictions.")
+      description = "Their labels (IDX). Oracle and taylor use them for the loss; without them they use the"
+          + " model's own predictions.")
   Path labels;
 
   @Option(names = "--mean", paramLabel = "M", split = ",", defaultValue = "0",

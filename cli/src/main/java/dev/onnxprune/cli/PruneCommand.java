@@ -66,7 +66,7 @@ public final class PruneCommand implements Callable<Integer> {
       description = "How channels are scored: l1 or l2 (filter norm), bn (BatchNormalization |gamma|), fpgm"
           + " (geometric median), random; or, on calibration data (--images), apoz (average percentage of zeros),"
           + " mean (mean activation), oracle (loss increase when ablated), aofp (AOFP isolated damage and binary"
-          + " filter search).")
+          + " filter search), taylor (first-order Taylor estimate of the loss change, |activation x gradient|).")
   String criterion;
 
   @Mixin

@@ -42,7 +42,9 @@ import picocli.CommandLine.Parameters;
             + " of zeros where a channel enters its consumers), mean (mean |activation| there), oracle (mean loss"
             + " increase when the channel is ablated; about one forward pass per channel), aofp (isolated damage"
             + " at the next layer found by AOFP's binary filter search; channels it would prune first score"
-            + " lowest)."},
+            + " lowest), taylor (mean over samples of |sum of activation x loss gradient| over the channel's"
+            + " activations, the first-order estimate of the loss change when it is removed; one forward and"
+            + " backward pass)."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
     footerHeading = "%nJSON fields (--json):%n",
@@ -59,7 +61,7 @@ public final class ScoreCommand implements Callable<Integer> {
   Path model;
 
   @Option(names = "--criterion", required = true, paramLabel = "NAME",
-      description = "l1, l2, bn, fpgm, random (data-free), or apoz, mean, oracle, aofp (need --images).")
+      description = "l1, l2, bn, fpgm, random (data-free), or apoz, mean, oracle, aofp, taylor (need --images).")
   String criterion;
 
   @Mixin

@@ -170,8 +170,8 @@ class PruneCommandTest {
     Cli.Result round = Cli.run("prune", in, "-o", out, "--criterion", "l1", "--flops", "0.5", "--round", "0");
 
     assertEquals(2, criterion.exitCode());
-    assertEquals("onnx-prune: error: --criterion must be one of l1, l2, bn, fpgm, random, apoz, mean, oracle, aofp:"
-        + " 'l3'\n", criterion.err());
+    assertEquals("onnx-prune: error: --criterion must be one of l1, l2, bn, fpgm, random, apoz, mean, oracle, aofp,"
+        + " taylor: 'l3'\n", criterion.err());
     assertEquals(2, device.exitCode());
     assertEquals("onnx-prune: error: --device must be cpu, cuda or auto: 'tpu'\n", device.err());
     assertEquals(2, round.exitCode());

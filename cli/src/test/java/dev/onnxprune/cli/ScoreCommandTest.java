@@ -81,6 +81,40 @@ class ScoreCommandTest {
   }
 
   @Test
+  void taylorScoresEveryPrunableGroupNonNegative() throws Exception {
+    Cli.Result r = Cli.run("score", TestModels.model("vgg_bn.onnx").toString(), "--criterion", "taylor", "--images",
+        IMAGES, "--labels", LABELS, "--mean", "0.286", "--std", "0.353", "--calib-limit", "32", "--json", "--device",
+        "cpu");
+    assertEquals(0, r.exitCode(), r.err());
+    JsonNode doc = new ObjectMapper().readTree(r.out());
+    assertEquals("taylor", doc.get("criterion").asText());
+    assertEquals(32, doc.get("stats").get("sampleForwards").asLong());
+    int scored = 0;
+    for (JsonNode g : doc.get("groups")) {
+      if (g.get("prunable").asBoolean()) {
+        assertEquals(g.get("channels").asInt(), g.get("scores").size());
+        for (JsonNode s : g.get("scores")) {
+          assertTrue(s.asDouble() >= 0, "mean |t| >= 0: " + s);
+        }
+        scored++;
+      }
+    }
+    assertEquals(6, scored);
+  }
+
+  @Test
+  void pruneWithTaylorWritesAVerifiedModel() throws Exception {
+    Path out = tmp.resolve("out.onnx");
+    Cli.Result r = Cli.run("prune", TestModels.model("vgg_bn.onnx").toString(), "-o", out.toString(), "--criterion",
+        "taylor", "--images", IMAGES, "--labels", LABELS, "--mean", "0.286", "--std", "0.353", "--calib-limit", "32",
+        "--flops", "0.5", "--verify", "--device", "cpu");
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(Files.size(out) > 0);
+    assertTrue(r.out().contains("of FLOPs removed (target 50.0%; criterion taylor, uniform)"), r.out());
+    assertTrue(r.out().matches("(?s).*verify +PASS.*"), r.out());
+  }
+
+  @Test
   void aofpOwnPlanIsAppliedAsTheAllocation() throws Exception {
     Path out = tmp.resolve("out.onnx");
     Cli.Result r = Cli.run("prune", TestModels.model("vgg_bn.onnx").toString(), "-o", out.toString(), "--criterion",

@@ -18,12 +18,14 @@ import java.util.Objects;
  *       re-scored after removals; about one forward pass per channel.
  *   <li>{@link #aofp}: AOFP's damage isolation and Binary Filter Search (Algorithm 1) on the
  *       fixed model, all layers at once; a few forward passes in all.
+ *   <li>{@link #taylor}: first-order Taylor estimate of the loss change when a channel is removed
+ *       (Molchanov et al. 2017), from the gradient of the loss; one forward and backward pass.
  * </ul>
- * Names on the command line: {@code apoz}, {@code mean}, {@code oracle}, {@code aofp}.
+ * Names on the command line: {@code apoz}, {@code mean}, {@code oracle}, {@code aofp}, {@code taylor}.
  */
 public final class DataCriteria {
   /** The names {@link #byName} knows. */
-  public static final List<String> NAMES = List.of("apoz", "mean", "oracle", "aofp");
+  public static final List<String> NAMES = List.of("apoz", "mean", "oracle", "aofp", "taylor");
 
   private DataCriteria() {}
 
@@ -63,6 +65,19 @@ public final class DataCriteria {
     return new AofpCriterion(req(calibration), req(sessions), options);
   }
 
+  /**
+   * Taylor with default options: the mean over the calibration samples of {@code |sum a * dL/da|}
+   * over a channel's activations (the loss per sample; labels from the data or the model's own
+   * predictions).
+   */
+  public static DataCriterion taylor(Dataset calibration, Sessions sessions) {
+    return taylor(calibration, sessions, new Options());
+  }
+
+  public static DataCriterion taylor(Dataset calibration, Sessions sessions, Options options) {
+    return new TaylorCriterion(req(calibration), req(sessions), options);
+  }
+
   /** True when {@code name} is a data-driven criterion. */
   public static boolean isDataDriven(String name) {
     return NAMES.contains(name);
@@ -79,6 +94,7 @@ public final class DataCriteria {
       case "mean" -> meanActivation(calibration, sessions, options);
       case "oracle" -> oracle(calibration, sessions, options);
       case "aofp" -> aofp(calibration, sessions, options);
+      case "taylor" -> taylor(calibration, sessions, options);
       default -> throw new IllegalArgumentException("criterion must be one of " + String.join(", ", NAMES) + ": '"
           + name + "'");
     };

@@ -13,6 +13,7 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,6 +37,15 @@ final class Ort {
    */
   static Map<String, Tensor> run(OrtSession session, Map<String, Tensor> feeds, Set<String> outputs)
       throws OrtException {
+    return run(session, feeds, Map.of(), outputs);
+  }
+
+  /**
+   * {@link #run(OrtSession, Map, Set)} with INT64 vectors fed too ({@code longFeeds}: name to
+   * data of shape {@code [length]}, e.g. class labels).
+   */
+  static Map<String, Tensor> run(OrtSession session, Map<String, Tensor> feeds, Map<String, long[]> longFeeds,
+      Set<String> outputs) throws OrtException {
     Map<String, OnnxTensor> in = new HashMap<>();
     try {
       for (Map.Entry<String, Tensor> e : feeds.entrySet()) {
@@ -43,6 +53,12 @@ final class Ort {
         FloatBuffer fb = ByteBuffer.allocateDirect(d.length * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
         fb.put(d).rewind();
         in.put(e.getKey(), OnnxTensor.createTensor(Sessions.environment(), fb, e.getValue().shape()));
+      }
+      for (Map.Entry<String, long[]> e : longFeeds.entrySet()) {
+        long[] d = e.getValue();
+        LongBuffer lb = ByteBuffer.allocateDirect(d.length * 8).order(ByteOrder.nativeOrder()).asLongBuffer();
+        lb.put(d).rewind();
+        in.put(e.getKey(), OnnxTensor.createTensor(Sessions.environment(), lb, new long[] {d.length}));
       }
       Map<String, Tensor> out = new LinkedHashMap<>();
       try (OrtSession.Result res = outputs.isEmpty() ? session.run(in) : session.run(in, outputs)) {
