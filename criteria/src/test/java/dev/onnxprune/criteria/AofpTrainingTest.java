@@ -399,6 +399,13 @@ class AofpTrainingTest {
     }
     TrajectoryPoint end = tr.get(tr.size() - 1);
     assertTrue(end.flopsKept() <= 0.7, "end " + end);
+    // the method stops at the first move that meets the target: every earlier move left more than 70%
+    List<TrajectoryPoint> prunes = tr.stream().filter(p -> p.event().equals("prune")).toList();
+    TrajectoryPoint last = prunes.get(prunes.size() - 1);
+    assertEquals(end.step(), last.step());
+    assertEquals(end.flops(), last.flops());
+    prunes.subList(0, prunes.size() - 1).forEach(p -> assertTrue(p.flopsKept() > 0.7, "continued past the target: "
+        + p));
     assertEquals(method.chosen().values().stream().mapToInt(u -> u.length).sum(),
         r.report().groups().stream().mapToInt(g -> g.channels() - g.kept()).sum());
   }
