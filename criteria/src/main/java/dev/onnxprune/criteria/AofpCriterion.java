@@ -13,7 +13,6 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -37,7 +36,8 @@ import java.util.function.Predicate;
  * pruned first, then the survivors that looked least damaging.
  *
  * <p><b>Own plan</b> ({@link DataCriteria.Options#ownPlan}). As in the paper (Section 4.2), the
- * search stops once the pruned channels meet the pruner's target and that set is applied as is,
+ * search stops once the pruned channels meet the pruner's target (checked after every move, the
+ * moves that finish on the same batch least damaging first) and that set is applied as is,
  * with the per-layer widths the search found; if every group stops first, the target is
  * unreachable at this theta.
  *
@@ -126,7 +126,7 @@ final class AofpCriterion implements DataCriterion, PlanningCriterion {
         }
       };
       BinaryFilterSearch.Stop stop = options.ownPlan() && reached != null
-          ? pruned -> reached.test(removals(layers, pruned)) : null;
+          ? pruned -> reached.test(BinaryFilterSearch.removals(layers, pruned)) : null;
       int runsPerStep = (options.phi() + options.batchSize() - 1) / options.batchSize();
       lastSearch = BinaryFilterSearch.run(sizes, damage, options.theta(), options.phi(),
           options.maxSteps() * runsPerStep, stop, new Random(options.seed()));
@@ -138,10 +138,10 @@ final class AofpCriterion implements DataCriterion, PlanningCriterion {
     for (int l = 0; l < layers.size(); l++) {
       BinaryFilterSearch.Layer layer = lastSearch.layers().get(l);
       pruned[l] = layer.pruned;
-      scores[layers.get(l)] = RemovalOrder.monotone(layer.move, finite(layer.lastT));
+      scores[layers.get(l)] = RemovalOrder.monotone(layer.move, RemovalOrder.finite(layer.lastT));
     }
     if (options.ownPlan() && lastSearch.stoppedByTarget()) {
-      chosen = removals(layers, pruned);
+      chosen = BinaryFilterSearch.removals(layers, pruned);
     }
     long ablations = 0;
     for (BinaryFilterSearch.Layer layer : lastSearch.layers()) {
@@ -211,30 +211,6 @@ final class AofpCriterion implements DataCriterion, PlanningCriterion {
     stats = new ScoringStats(name(), (System.nanoTime() - t0) / 1e9, counters[0], counters[1], ablations,
         counters[1] * share / cal.samples);
     return scores;
-  }
-
-  private static Map<Integer, int[]> removals(List<Integer> layers, boolean[][] pruned) {
-    Map<Integer, int[]> out = new LinkedHashMap<>();
-    for (int l = 0; l < layers.size(); l++) {
-      boolean[] p = pruned[l];
-      int[] units = java.util.stream.IntStream.range(0, p.length).filter(u -> p[u]).toArray();
-      if (units.length > 0) {
-        out.put(layers.get(l), units);
-      }
-    }
-    return out;
-  }
-
-  /** Units never scored (NaN) or without records (infinite) rank above every measured one. */
-  private static double[] finite(double[] t) {
-    double max = Arrays.stream(t).filter(Double::isFinite).max().orElse(0);
-    double[] out = t.clone();
-    for (int i = 0; i < out.length; i++) {
-      if (!Double.isFinite(out[i])) {
-        out[i] = max + 1;
-      }
-    }
-    return out;
   }
 
   private static double[][] run(OrtSession session, DamageGraph dg, List<Integer> layers, ChannelAnalysis analysis,

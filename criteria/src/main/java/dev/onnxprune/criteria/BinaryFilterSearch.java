@@ -2,12 +2,15 @@ package dev.onnxprune.criteria;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 /**
- * Binary Filter Search (AOFP paper, Algorithm 1), on every layer at once, without training: the
- * core, independent of how damage is measured.
+ * Binary Filter Search (AOFP paper, Algorithm 1), on every layer at once: the core, independent
+ * of how damage is measured and of whether the network trains meanwhile.
  *
  * <p>Each layer keeps a base mask u (pruned channels) and a search space A (at the start of a
  * move, every unpruned channel). For every sample, a random half H of A is ablated on top of
@@ -19,9 +22,18 @@ import java.util.Random;
  * (line 16); else the layer stops (line 21). Layers step together: one batch of samples serves
  * every active layer, each with its own random halves.
  *
- * <p>Without training (this class), "Back-prop gradients, update parameters" (line 11) is
- * skipped: the model is fixed, so a stopped layer stays stopped, and the paper's restart of a
- * stopped layer would only repeat the search.
+ * <p><b>Training.</b> The damage function may train the network between measurements (line 11,
+ * {@link AofpTraining}). Then a stopped layer can be restarted ({@link Settings#restart}): as in
+ * the paper's Section 4.2, "the AOFP process is restarted, i.e., we finish the current move
+ * without changing the base mask and start the next move". On a fixed model ({@link
+ * AofpCriterion}) a restart would only repeat the search, so the layer stays stopped.
+ *
+ * <p><b>Target.</b> A {@link Stop} is checked after every single move (Section 4.2: "after each
+ * move on any conv layer, we calculate the reduced global FLOPs"). Moves that finish on the same
+ * batch are made in ascending order of p, the least damaging first, so the target is met with the
+ * least damage; once it is met the search ends and the other moves of that batch are not made.
+ * The move that meets the target is made whole, or, with {@link Settings#trimFinalMove}, only its
+ * lowest-T-hat channels, as few as meet the target (less overshoot).
  */
 final class BinaryFilterSearch {
   /** Measures isolated damage for a batch of samples. */
@@ -41,6 +53,43 @@ final class BinaryFilterSearch {
   interface Stop {
     boolean reached(boolean[][] pruned);
   }
+
+  /** What a finished search step did (lines 17-22). */
+  enum Outcome {
+    /** p < theta: the picked set was pruned (a move ended). */
+    PRUNE,
+    /** p >= theta and |B| > 1: the search continues on A = B. */
+    REFINE,
+    /** p >= theta and |B| = 1: the move ended with nothing pruned (the layer stopped or restarted). */
+    STOP
+  }
+
+  /**
+   * One finished step of one layer, told to the {@link Listener} after it took effect.
+   *
+   * @param layer index of the layer
+   * @param call measurements made so far (the step finished after this many)
+   * @param outcome what it did
+   * @param space the search space A of the step
+   * @param picked B; for PRUNE, the units pruned (fewer than B when the final move was trimmed)
+   * @param p the largest T-hat in B
+   */
+  record Step(int layer, int call, Outcome outcome, int[] space, int[] picked, double p) {}
+
+  /** Told every finished step. */
+  interface Listener {
+    /** {@code pruned[l][u]}: the base masks after the step (read only). */
+    void step(Step s, boolean[][] pruned);
+  }
+
+  /**
+   * @param theta refinement threshold (eq. 11)
+   * @param phi samples per search step and layer (search cost)
+   * @param maxCalls damage measurements at most (a budget: the search always ends)
+   * @param restart restart a stopped layer with a new move instead of leaving it stopped
+   * @param trimFinalMove make only as much of the move that meets the target as it needs
+   */
+  record Settings(double theta, int phi, int maxCalls, boolean restart, boolean trimFinalMove) {}
 
   /** The search state of one layer. */
   static final class Layer {
@@ -106,8 +155,11 @@ final class BinaryFilterSearch {
       collected++;
     }
 
-    /** Lines 13-22, once {@code phi} samples are in. Returns true when units were pruned. */
-    boolean finishStep(double theta) {
+    /**
+     * Lines 13-15 and the test of line 17, once {@code phi} samples are in: the picked set B
+     * (ascending T-hat) and p. Records T-hat in {@link #lastT}; changes nothing else.
+     */
+    Decision decide(int index, double theta) {
       searchSpaceSizes.add(space.length);
       double[] tHat = new double[size];
       Integer[] order = new Integer[space.length];
@@ -125,24 +177,38 @@ final class BinaryFilterSearch {
         picked[i] = order[i];
         p = Math.max(p, tHat[order[i]]); // line 15
       }
-      if (p < theta) {
-        for (int u : picked) { // line 19: prune the picked filters
-          pruned[u] = true;
-          move[u] = moves;
-        }
-        moves++;
-        startMove();
-        return true;
+      Outcome o = p < theta ? Outcome.PRUNE : b > 1 ? Outcome.REFINE : Outcome.STOP;
+      return new Decision(index, o, space, picked, p);
+    }
+
+    /** Lines 18-19: prunes {@code units} and starts a new move. */
+    void prune(int[] units) {
+      for (int u : units) {
+        pruned[u] = true;
+        move[u] = moves;
       }
-      if (b == 1) {
-        stopped = true; // line 21
-        return false;
-      }
-      space = picked; // line 16: refine on the picked half
+      moves++;
+      startMove();
+    }
+
+    /** Line 16: the search continues on the picked half with fresh records. */
+    void refine(int[] picked) {
+      space = picked;
       clearRecords();
-      return false;
+    }
+
+    /** Line 21, or the paper's restart (Section 4.2): a new move on the same unpruned channels. */
+    void stop(boolean restart) {
+      if (restart) {
+        startMove();
+      } else {
+        stopped = true;
+      }
     }
   }
+
+  /** A step's outcome before it is made. */
+  record Decision(int layer, Outcome outcome, int[] space, int[] picked, double p) {}
 
   /** What the search did. */
   record Result(List<Layer> layers, int steps, long samples, boolean stoppedByTarget) {}
@@ -150,10 +216,20 @@ final class BinaryFilterSearch {
   private BinaryFilterSearch() {}
 
   /**
-   * Runs the search on layers of the given sizes until every layer has stopped, {@code stop}
-   * says so after a move, or {@code maxCalls} damage measurements have been made.
+   * Runs the search on layers of the given sizes, without restarts, until every layer has
+   * stopped, {@code stop} says so after a move, or {@code maxCalls} damage measurements have
+   * been made.
    */
   static Result run(int[] sizes, Damage damage, double theta, int phi, int maxCalls, Stop stop, Random random) {
+    return run(sizes, damage, new Settings(theta, phi, maxCalls, false, false), stop, null, random);
+  }
+
+  /**
+   * Runs the search on layers of the given sizes until every layer has stopped, {@code stop}
+   * (may be null) says so after a move, or {@code settings.maxCalls()} damage measurements have
+   * been made. {@code listener} (may be null) is told every finished step.
+   */
+  static Result run(int[] sizes, Damage damage, Settings settings, Stop stop, Listener listener, Random random) {
     List<Layer> layers = new ArrayList<>();
     for (int s : sizes) {
       layers.add(new Layer(s));
@@ -165,7 +241,7 @@ final class BinaryFilterSearch {
     int calls = 0;
     long samples = 0;
     boolean byTarget = false;
-    while (calls < maxCalls && layers.stream().anyMatch(l -> !l.stopped)) {
+    while (!byTarget && calls < settings.maxCalls() && layers.stream().anyMatch(l -> !l.stopped)) {
       int n = damage.samples();
       int[][][] ablated = new int[sizes.length][][];
       for (int l = 0; l < sizes.length; l++) {
@@ -181,7 +257,7 @@ final class BinaryFilterSearch {
       double[][] t = damage.measure(pruned, ablated);
       calls++;
       samples += n;
-      boolean movedAny = false;
+      List<Decision> decisions = new ArrayList<>();
       for (int l = 0; l < sizes.length; l++) {
         Layer layer = layers.get(l);
         if (ablated[l] == null) {
@@ -190,15 +266,73 @@ final class BinaryFilterSearch {
         for (int s = 0; s < n; s++) {
           layer.record(ablated[l][s], t[l][s]);
         }
-        if (layer.collected >= phi) {
-          movedAny |= layer.finishStep(theta);
+        if (layer.collected >= settings.phi()) {
+          decisions.add(layer.decide(l, settings.theta()));
         }
       }
-      if (movedAny && stop != null && stop.reached(pruned)) {
-        byTarget = true;
-        break;
+      // refinements and stops first (they change no FLOPs), then the moves, least damaging first
+      decisions.sort(Comparator.comparing((Decision d) -> d.outcome() == Outcome.PRUNE)
+          .thenComparingDouble(d -> d.outcome() == Outcome.PRUNE ? d.p() : 0));
+      for (Decision d : decisions) {
+        Layer layer = layers.get(d.layer());
+        int[] made = d.picked();
+        switch (d.outcome()) {
+          case REFINE -> layer.refine(d.picked());
+          case STOP -> layer.stop(settings.restart());
+          case PRUNE -> {
+            layer.prune(d.picked());
+            if (stop != null && stop.reached(pruned)) {
+              byTarget = true;
+              if (settings.trimFinalMove()) {
+                made = trim(layer, d.picked(), stop, pruned);
+              }
+            }
+          }
+          default -> throw new AssertionError(d.outcome());
+        }
+        if (listener != null) {
+          listener.step(new Step(d.layer(), calls, d.outcome(), d.space(), made, d.p()), pruned);
+        }
+        if (byTarget) {
+          break;
+        }
       }
     }
     return new Result(layers, calls, samples, byTarget);
+  }
+
+  /** Group id -> pruned units, for the groups {@code ids} (layer order) with any pruned. */
+  static Map<Integer, int[]> removals(List<Integer> ids, boolean[][] pruned) {
+    Map<Integer, int[]> out = new LinkedHashMap<>();
+    for (int l = 0; l < ids.size(); l++) {
+      boolean[] p = pruned[l];
+      int[] units = java.util.stream.IntStream.range(0, p.length).filter(u -> p[u]).toArray();
+      if (units.length > 0) {
+        out.put(ids.get(l), units);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The move {@code picked} (ascending T-hat) met the target: keeps only its shortest prefix that
+   * still meets it and gives the rest back. Returns the units pruned.
+   */
+  private static int[] trim(Layer layer, int[] picked, Stop stop, boolean[][] pruned) {
+    for (int u : picked) {
+      layer.pruned[u] = false;
+    }
+    int k = 0;
+    while (k < picked.length) {
+      layer.pruned[picked[k++]] = true;
+      if (stop.reached(pruned)) {
+        break;
+      }
+    }
+    for (int i = k; i < picked.length; i++) {
+      layer.move[picked[i]] = -1;
+    }
+    layer.space = java.util.stream.IntStream.range(0, layer.size).filter(u -> !layer.pruned[u]).toArray();
+    return Arrays.copyOf(picked, k);
   }
 }

@@ -32,6 +32,10 @@ import java.util.Set;
  * {@code onnxprune_damage_<g>} [N] is eq. 7 per sample:
  * {@code sum_c ||M_c - M'_c||^2 / sum_c ||M_c||^2} over g's consumers c. A scoring path reads the
  * base path and feeds nothing back, so the layers' scorings are independent (Section 3.4).
+ *
+ * <p>Built on a copy for a fixed model ({@link AofpCriterion}: the scoring path's BatchNormalization
+ * is a copy of the base one, running statistics), or in place on the masked copy a training step
+ * is built from ({@link #onMasked}, {@link AofpTraining}: the base path's batch statistics).
  */
 final class DamageGraph {
   static final String ABLATE_PREFIX = "onnxprune_ablate_";
@@ -56,6 +60,41 @@ final class DamageGraph {
     MaskInsertion base = MaskInsertion.inputs(a);
     base.run();
     this.baseMasks = base.maskInputs();
+    addScoringPaths(a, consumers, scored, false);
+  }
+
+  private DamageGraph(ChannelAnalysis masked, Map<Integer, String> baseMasks) {
+    this.model = masked.model();
+    this.input = model.graph().runtimeInputs().get(0).name(); // the masks were added after it
+    this.baseMasks = baseMasks;
+  }
+
+  /**
+   * Adds the scoring paths to a model whose base masks are already in place (for a training
+   * step: {@link AofpTraining}), changing it in place.
+   *
+   * @param masked the analysis of the model, made before the base masks were inserted
+   * @param consumers {@code masked.consumerInputs()}, taken before the base masks were inserted
+   * @param baseMasks the base mask input of each masked group
+   * @param scored the groups to score
+   * @param batchStatistics how a scoring path's BatchNormalization normalises: false, the
+   *     model's own node (running statistics, inference); true, with the batch statistics of the
+   *     base path's BatchNormalization input in this run, as explicit ops (a training step turns
+   *     every BatchNormalization node into one with batch statistics of its own input and running
+   *     statistics to update; a scoring path must neither renormalise the ablated output nor
+   *     update the base path's running statistics a second time). The scoring path then applies
+   *     exactly the per-channel affine map the base path applies in the same step, so an
+   *     ablation of nothing gives t = 0.
+   */
+  static DamageGraph onMasked(ChannelAnalysis masked, List<ConsumerInput> consumers, Map<Integer, String> baseMasks,
+      List<ChannelGroup> scored, boolean batchStatistics) {
+    DamageGraph dg = new DamageGraph(masked, baseMasks);
+    dg.addScoringPaths(masked, consumers, scored, batchStatistics);
+    return dg;
+  }
+
+  private void addScoringPaths(ChannelAnalysis a, List<ConsumerInput> consumers, List<ChannelGroup> scored,
+      boolean batchStatistics) {
     Graph g = model.graph();
     long opset = model.defaultOpsetVersion();
     // zeta(i+1) of every consumer, found before scoring nodes add uses: the consumer and the
@@ -75,6 +114,8 @@ final class DamageGraph {
       }
       chains.put(ci.node(), chain);
     }
+    // batch statistics of each base BatchNormalization, shared by every scoring path through it
+    Map<Node, Value[]> stats = new java.util.IdentityHashMap<>();
     for (ChannelGroup sg : scored) {
       ChannelGroup group = a.groups().get(sg.id());
       String name = g.uniqueName(ABLATE_PREFIX + group.id());
@@ -97,7 +138,12 @@ final class DamageGraph {
         Value y = c.output(0);
         Value ys = copy(g, c, ci.input(), scoringIn, prefix);
         for (Node next : chains.get(c)) {
-          ys = copy(g, next, 0, ys, prefix);
+          if (batchStatistics && next.is("BatchNormalization")) {
+            Value[] st = stats.computeIfAbsent(next, bn -> batchStatistics(g, bn, opset));
+            ys = normalize(g, ys, st, prefix);
+          } else {
+            ys = copy(g, next, 0, ys, prefix);
+          }
           y = next.output(0);
         }
         Value diff = g.addNode("Sub", g.uniqueNodeName(prefix + "_diff"), List.of(y, ys),
@@ -122,6 +168,69 @@ final class DamageGraph {
       damageOutputs.put(group.id(), out);
     }
     g.sortTopologically();
+  }
+
+  /**
+   * The per-channel affine map of {@code bn} on batch statistics of its input x, as a training
+   * step computes it: {@code a = gamma / sqrt(var + eps)} and {@code b = beta - mean * a}, with
+   * mean and (biased) var over every axis but 1. Returns {a, b}, shaped to broadcast over x.
+   */
+  private static Value[] batchStatistics(Graph g, Node bn, long opset) {
+    Value x = bn.input(0);
+    int rank = x.shape() == null ? -1 : x.shape().rank();
+    if (rank < 2) {
+      throw new IllegalStateException("the input of " + bn.describe() + " has no known rank");
+    }
+    long[] axes = new long[rank - 1];
+    for (int i = 1; i < axes.length; i++) {
+      axes[i] = i + 1;
+    }
+    long[] cshape = new long[rank - 1];
+    java.util.Arrays.fill(cshape, 1);
+    cshape[0] = -1;
+    String p = "onnxprune_bnstats_" + (bn.name() == null || bn.name().isEmpty() ? bn.output(0).name() : bn.name());
+    Value mean = reduceMean(g, x, axes, p + "_mean", opset);
+    Value xc = g.addNode("Sub", g.uniqueNodeName(p + "_xc"), List.of(x, mean), List.of(g.uniqueName(p + "_xc")))
+        .output(0);
+    Value sq = g.addNode("Mul", g.uniqueNodeName(p + "_sq"), List.of(xc, xc), List.of(g.uniqueName(p + "_sq")))
+        .output(0);
+    Value var = reduceMean(g, sq, axes, p + "_var", opset);
+    float eps = bn.attrFloat("epsilon", 1e-5f);
+    Value epsV = g.addInitializer(g.uniqueName(p + "_eps"), Tensor.scalar(eps));
+    Value ve = g.addNode("Add", g.uniqueNodeName(p + "_ve"), List.of(var, epsV), List.of(g.uniqueName(p + "_ve")))
+        .output(0);
+    Value sd = g.addNode("Sqrt", g.uniqueNodeName(p + "_sd"), List.of(ve), List.of(g.uniqueName(p + "_sd")))
+        .output(0);
+    Value shape = g.addInitializer(g.uniqueName(p + "_cshape"), Tensor.vector(cshape));
+    Value gamma = g.addNode("Reshape", g.uniqueNodeName(p + "_gamma"), List.of(bn.input(1), shape),
+        List.of(g.uniqueName(p + "_gamma"))).output(0);
+    Value beta = g.addNode("Reshape", g.uniqueNodeName(p + "_beta"), List.of(bn.input(2), shape),
+        List.of(g.uniqueName(p + "_beta"))).output(0);
+    Value a = g.addNode("Div", g.uniqueNodeName(p + "_a"), List.of(gamma, sd), List.of(g.uniqueName(p + "_a")))
+        .output(0);
+    Value ma = g.addNode("Mul", g.uniqueNodeName(p + "_ma"), List.of(mean, a), List.of(g.uniqueName(p + "_ma")))
+        .output(0);
+    Value b = g.addNode("Sub", g.uniqueNodeName(p + "_b"), List.of(beta, ma), List.of(g.uniqueName(p + "_b")))
+        .output(0);
+    return new Value[] {a, b};
+  }
+
+  /** {@code x * a + b}: a scoring path's BatchNormalization on the base path's batch statistics. */
+  private static Value normalize(Graph g, Value x, Value[] ab, String base) {
+    Value m = g.addNode("Mul", g.uniqueNodeName(base + "_bn"), List.of(x, ab[0]), List.of(g.uniqueName(base + "_bn")))
+        .output(0);
+    return g.addNode("Add", g.uniqueNodeName(base + "_bn"), List.of(m, ab[1]), List.of(g.uniqueName(base + "_bn")))
+        .output(0);
+  }
+
+  private static Value reduceMean(Graph g, Value x, long[] axes, String name, long opset) {
+    if (opset >= 18) {
+      Value ax = g.addInitializer(g.uniqueName(name + "_axes"), Tensor.vector(axes));
+      return g.addNode("ReduceMean", g.uniqueNodeName(name), List.of(x, ax), List.of(g.uniqueName(name)),
+          Attribute.of("keepdims", 1L)).output(0);
+    }
+    return g.addNode("ReduceMean", g.uniqueNodeName(name), List.of(x), List.of(g.uniqueName(name)),
+        Attribute.of("axes", axes), Attribute.of("keepdims", 1L)).output(0);
   }
 
   private static String base0(ChannelGroup group) {

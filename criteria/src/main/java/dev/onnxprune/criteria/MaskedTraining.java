@@ -41,7 +41,24 @@ final class MaskedTraining implements AutoCloseable {
   private final float[][] masks;
   private final PlanCost cost;
   private final long baseFlops;
+  private final int batchSize;
   private final long start = System.nanoTime();
+
+  /**
+   * Adds to the training step's graph once the masks are in, before the artifact is built (AOFP's
+   * scoring paths): may add graph inputs (fed through {@link #session()} before the first step)
+   * and outputs ({@link TrainingOptions.Builder#extraOutputs}).
+   */
+  interface Extension {
+    /**
+     * @param copy the analysis of the working copy, made before the masks were inserted
+     * @param consumers {@code copy.consumerInputs()} from before the masks were inserted
+     * @param maskInputs the mask input of each prunable group
+     * @param options the training step's options, to add outputs to
+     */
+    void extend(ChannelAnalysis copy, List<ChannelAnalysis.ConsumerInput> consumers, Map<Integer, String> maskInputs,
+        TrainingOptions.Builder options);
+  }
 
   /**
    * @param analysis the analysis of the model being pruned (not changed until {@link #writeBack})
@@ -52,6 +69,12 @@ final class MaskedTraining implements AutoCloseable {
    */
   MaskedTraining(ChannelAnalysis analysis, MethodSetup setup, TrainingOptions.Builder options, boolean maskGradients,
       TrainingData data) {
+    this(analysis, setup, options, maskGradients, data, null);
+  }
+
+  /** As above, with {@code extension} (may be null) adding to the graph before the artifact is built. */
+  MaskedTraining(ChannelAnalysis analysis, MethodSetup setup, TrainingOptions.Builder options, boolean maskGradients,
+      TrainingData data, Extension extension) {
     this.analysis = analysis;
     this.setup = setup;
     Model work = Ort.copy(analysis.model());
@@ -60,11 +83,15 @@ final class MaskedTraining implements AutoCloseable {
       throw new IllegalStateException("the copy of the model analyses into " + copy.groups().size()
           + " groups, the model into " + analysis.groups().size());
     }
+    List<ChannelAnalysis.ConsumerInput> consumers = extension == null ? null : copy.consumerInputs();
     MaskInsertion mi = MaskInsertion.inputs(copy).rows(1);
     mi.run();
     this.maskInputs = new LinkedHashMap<>(mi.maskInputs());
     if (maskGradients) {
       options.gradientOutputs(maskInputs.values());
+    }
+    if (extension != null) {
+      extension.extend(copy, consumers, java.util.Collections.unmodifiableMap(maskInputs), options);
     }
     TrainingArtifact artifact = TrainingArtifact.build(work, options.build());
     this.masks = new float[analysis.groups().size()][];
@@ -80,7 +107,8 @@ final class MaskedTraining implements AutoCloseable {
       throw new UncheckedIOException(new java.io.IOException("ONNX Runtime could not open the training step: "
           + e.getMessage(), e));
     }
-    this.stream = data.stream(Math.min(setup.batchSize(), data.count()), setup.seed(), setup.augmentation());
+    this.batchSize = Math.min(setup.batchSize(), data.count());
+    this.stream = data.stream(batchSize, setup.seed(), setup.augmentation());
     this.cost = PlanCost.of(analysis);
     this.baseFlops = cost.baseline().flops();
   }
@@ -115,6 +143,11 @@ final class MaskedTraining implements AutoCloseable {
       throw ort(e);
     }
     masks[id] = values.clone();
+  }
+
+  /** Samples in every training batch. */
+  int batchSize() {
+    return batchSize;
   }
 
   /** The next training batch. */

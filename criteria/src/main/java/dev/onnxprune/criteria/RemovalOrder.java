@@ -36,4 +36,16 @@ final class RemovalOrder {
     }
     return out;
   }
+
+  /** {@code t} with units never scored (NaN) or without records (infinite) ranked above every measured one. */
+  static double[] finite(double[] t) {
+    double max = Arrays.stream(t).filter(Double::isFinite).max().orElse(0);
+    double[] out = t.clone();
+    for (int i = 0; i < out.length; i++) {
+      if (!Double.isFinite(out[i])) {
+        out[i] = max + 1;
+      }
+    }
+    return out;
+  }
 }
