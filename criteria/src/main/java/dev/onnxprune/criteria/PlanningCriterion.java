@@ -17,4 +17,9 @@ interface PlanningCriterion {
 
   /** After scoring: group id -> units it removed, or null when it stopped before reaching the target. */
   Map<Integer, int[]> chosen();
+
+  /** Why {@link #chosen} is null: what stopped the search short of the target, and what to change. */
+  default String stopReason() {
+    return "its threshold (--theta) lets it remove less";
+  }
 }

@@ -108,8 +108,8 @@ public final class Pruner {
     if (pc != null) {
       Map<Integer, int[]> chosen = pc.chosen();
       if (chosen == null) {
-        throw new IllegalArgumentException(criterion.name() + " stopped before reaching " + target
-            + "; its threshold (--theta) lets it remove less");
+        throw new IllegalArgumentException(criterion.name() + " stopped before reaching " + target + "; "
+            + pc.stopReason());
       }
       PrunePlan.Builder b = PrunePlan.builder(analysis);
       chosen.forEach((g, units) -> b.remove(analysis.groups().get(g), units));
