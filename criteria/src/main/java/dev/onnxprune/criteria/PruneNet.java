@@ -58,8 +58,9 @@ import java.util.function.Predicate;
  *       {@code |m_c| * G_c * ||W_out,c||} for a masked group.
  *   <li><b>Pruning step</b> (Sec. 4.4): kept channels are ranked by importance across all groups;
  *       the lowest go until the objective's cost falls by {@link Options#stepFraction} of its
- *       current value, and every channel whose importance reached zero goes too; never past the
- *       point where the pruner's target holds, and every group keeps its most important channel.
+ *       current value (all the way to the target when less than half a step would be left), and
+ *       every channel whose importance reached zero goes too; never past the point where the
+ *       pruner's target holds, and every group keeps its most important channel.
  *       Removed channels get gamma 0 in every BN over them and mask 0 from then on.
  *   <li><b>Recovery phase</b> (Sec. 4.4, eq. 7): the unregularised loss with BN on batch
  *       statistics (running statistics updated), SGD with momentum 0.9 and no weight decay. As in
@@ -69,6 +70,12 @@ import java.util.function.Predicate;
  * Each phase lasts {@link Options#regularisedSteps}/{@link Options#recoverySteps} optimizer steps
  * (one epoch by default, as in the paper). When {@link Options#maxSteps} optimizer steps have run,
  * the last step goes straight to the target by the current importance, without training.
+ *
+ * <p><b>Trajectory</b> (each point also goes to the setup's listener): {@code start} (the model as
+ * given), {@code regularise} (after each regularised phase: trained gammas, masks not yet folded,
+ * nothing removed yet), {@code prune} (after each pruning step, before recovery: BN still on the
+ * statistics of the unpruned network, so accuracy dips), {@code recover} (after each recovery
+ * phase) and {@code end}; steps count optimizer steps, accuracy is top-1 on the validation data.
  *
  * <p><b>Deviations.</b> The proximal gradient step is taken in the model's own coordinates: the
  * penalty is the paper's, but each channel's step size is the paper's times
@@ -415,8 +422,10 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
         }
         double lr = options.regularisedLr();
         double lambda = options.lambda();
+        double[] losses = new double[(int) Math.max(1, Math.min(n, 20))];
+        Arrays.fill(losses, Double.NaN);
         for (long t = 0; t < n; t++) {
-          reg.step(lr);
+          losses[(int) (t % losses.length)] = reg.step(lr).loss();
           steps++;
           // proximal step of the cost-weighted L1 (PruneNet Sec. 5.1, proximal gradient descent)
           for (GroupState g : groups) {
@@ -441,6 +450,9 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
               reg.setMask(g.id(), m);
             }
           }
+        }
+        if (n > 0) {
+          point("regularise", Arrays.stream(losses).average().orElse(Double.NaN), reg.validate());
         }
         Function<Node, float[]> gammaOf = bn -> reg.session().get(bn.input(1).name());
         double[][] imp = importance(gammaOf, masks);
@@ -688,13 +700,20 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
       Map<Integer, int[]> current = removals();
       int n = ranked.size();
       int k = n;
+      int toReach = firstTrue(n, i -> reached.test(plus(current, ranked, i)));
       if (!toTarget) {
-        double goal = measure(current) * (1 - options.stepFraction());
+        double now = measure(current);
+        double goal = now * (1 - options.stepFraction());
         k = firstTrue(n, i -> measure(plus(current, ranked, i)) <= goal);
         int zeros = (int) order.stream().filter(u -> u.importance() == 0).count();
         k = Math.max(k, zeros);
+        // a step that would leave less than half a step to the target goes all the way
+        double further = now * Math.pow(1 - options.stepFraction(), 1.5);
+        if (reached.test(plus(current, ranked, firstTrue(n, i -> measure(plus(current, ranked, i)) <= further)))) {
+          k = toReach;
+        }
       }
-      k = Math.max(1, Math.min(k, firstTrue(n, i -> reached.test(plus(current, ranked, i)))));
+      k = Math.max(1, Math.min(k, toReach));
       return plus(Map.of(), ranked, k);
     }
 

@@ -354,8 +354,9 @@ class PruneNetTest {
     assertEquals(heard, t, "the listener hears every point");
     assertEquals("start", t.get(0).event());
     assertEquals("end", t.get(t.size() - 1).event());
-    assertTrue(t.stream().anyMatch(p -> p.event().equals("prune")) && t.stream().anyMatch(p -> p.event().equals(
-        "recover")), t.toString());
+    for (String event : List.of("regularise", "prune", "recover")) {
+      assertTrue(t.stream().anyMatch(p -> p.event().equals(event)), event + " in " + t);
+    }
     assertEquals(1.0, t.get(0).flopsKept(), 0);
     assertTrue(t.get(t.size() - 1).flopsKept() <= 0.5);
     assertTrue(t.get(t.size() - 1).step() <= 40, "the step budget holds");
