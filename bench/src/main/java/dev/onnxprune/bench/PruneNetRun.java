@@ -42,8 +42,8 @@ public final class PruneNetRun {
     int batch = TrainThroughputBench.intArg(args, "--batch", 64);
     int threads = TrainThroughputBench.intArg(args, "--threads", 2);
     long seed = Long.parseLong(TrainThroughputBench.stringArg(args, "--seed", "1"));
-    PruneNet.Objective objective = PruneNet.Objective.valueOf(
-        TrainThroughputBench.stringArg(args, "--objective", "flops").toUpperCase(Locale.ROOT));
+    PruneNet.Objective objective = PruneNet.Objective.byName(TrainThroughputBench.stringArg(args, "--objective",
+        "flops"));
     String params = TrainThroughputBench.stringArg(args, "--params", null);
     Target target = params != null ? Target.params(Double.parseDouble(params))
         : Target.flops(Double.parseDouble(TrainThroughputBench.stringArg(args, "--flops", "0.5")));

@@ -98,7 +98,21 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
   public enum Objective {
     FLOPS,
     PARAMS,
-    LATENCY
+    LATENCY;
+
+    /**
+     * The objective called {@code name} ({@code flops}, {@code params} or {@code latency}, any case).
+     *
+     * @throws IllegalArgumentException naming the bad value and the choices
+     */
+    public static Objective byName(String name) {
+      for (Objective o : values()) {
+        if (o.name().equalsIgnoreCase(name)) {
+          return o;
+        }
+      }
+      throw new IllegalArgumentException("--objective must be one of flops, params, latency: '" + name + "'");
+    }
   }
 
   /** The method's settings; every one has a default. */

@@ -52,6 +52,18 @@ class PruneNetTest {
     assertEquals(0.75f, PruneNet.proximal(0.75f, 0), 0f, "a zero threshold changes nothing");
   }
 
+  @Test
+  void optionsRefuseBadValuesNamingThem() {
+    assertEquals(PruneNet.Objective.LATENCY, PruneNet.Objective.byName("Latency"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PruneNet.Objective.byName("macs"));
+    assertEquals("--objective must be one of flops, params, latency: 'macs'", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> new PruneNet.Options().stepFraction(1));
+    assertEquals("--step-fraction must be in (0, 1): 1.0", e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> new PruneNet.Options().lambda(-1));
+    assertThrows(IllegalArgumentException.class, () -> new PruneNet.Options().regularisedLr(0));
+    assertThrows(IllegalArgumentException.class, () -> new PruneNet.Options().maxSteps(-1));
+  }
+
   /**
    * x[N,1,4,4] -> Conv1 (2 filters 3x3, pad 1) -> BN1 -> Relu -> Conv2 (2 -> 3, 3x3, stride 2,
    * pad 1) -> BN2 -> Relu -> GlobalAveragePool -> Flatten -> Gemm (3 -> 2, no bias) -> y. Conv2's
