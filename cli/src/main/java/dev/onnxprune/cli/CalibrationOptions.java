@@ -52,15 +52,15 @@ final class CalibrationOptions {
           + " ${DEFAULT-VALUE}).")
   double rescoreStep;
 
-  @Option(names = "--theta", paramLabel = "T", defaultValue = "0.05",
+  @Option(names = "--theta", paramLabel = "T",
       description = "aofp: refinement threshold, the largest isolated damage (relative squared change of the next"
-          + " layer's output) one move may do (default ${DEFAULT-VALUE}).")
-  double theta;
+          + " layer's output) one move may do (default 0.05 for --criterion aofp, 0.01 for --method aofp).")
+  Double theta;
 
-  @Option(names = "--phi", paramLabel = "N", defaultValue = "256",
-      description = "aofp: search cost, damage samples per binary-search step of each layer (default"
-          + " ${DEFAULT-VALUE}).")
-  int phi;
+  @Option(names = "--phi", paramLabel = "N",
+      description = "aofp: search cost, damage samples per binary-search step of each layer (default 256 for"
+          + " --criterion aofp); for --method aofp, training batches per binary-search step.")
+  Integer phi;
 
   @Option(names = "--aofp-exhaustive",
       description = "aofp: score every channel by its own isolated damage (eq. 6, one channel ablated at a time)"
@@ -75,7 +75,7 @@ final class CalibrationOptions {
   /** The options for the data-driven criteria; a bad value names its option. */
   DataCriteria.Options options(long seed) throws UsageFailure {
     return UsageFailure.check(null, () -> new DataCriteria.Options().batchSize(batch).limit(limit).seed(seed)
-        .rescore(rescore, rescoreStep).theta(theta).phi(phi).ownPlan(aofpPlan)
+        .rescore(rescore, rescoreStep).theta(theta == null ? 0.05 : theta).phi(phi == null ? 256 : phi).ownPlan(aofpPlan)
         .binarySearch(!aofpExhaustive));
   }
 

@@ -4,12 +4,14 @@ import dev.onnxprune.criteria.Criterion;
 import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.criteria.Equivalence;
 import dev.onnxprune.criteria.LatencyModel;
+import dev.onnxprune.criteria.MethodSetup;
 import dev.onnxprune.criteria.PruneReport;
 import dev.onnxprune.criteria.PruneResult;
 import dev.onnxprune.criteria.Pruner;
 import dev.onnxprune.criteria.Target;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.Sessions;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,6 +53,8 @@ import picocli.CommandLine.Parameters;
         "                      channels, kept, removed[], prunable, reasons[],",
         "                      scores {min, mean, max, removedMean} (null: not scored)}",
         "  verify             {maxAbsDiff, maxRelDiff, batches, passed} (null: no --verify)",
+        "  trajectory[]       --method only, one point per step of the method: {step, event, seconds,",
+        "                      flops, flopsKept, widths {group id: channels kept}, loss, accuracy}",
         "The report is written also when verification fails, to show what was removed."})
 public final class PruneCommand implements Callable<Integer> {
   @Mixin
@@ -62,7 +66,7 @@ public final class PruneCommand implements Callable<Integer> {
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "The .onnx file to write.")
   Path output;
 
-  @Option(names = "--criterion", required = true, paramLabel = "NAME",
+  @Option(names = "--criterion", paramLabel = "NAME",
       description = "How channels are scored: l1 or l2 (filter norm), bn (BatchNormalization |gamma|), fpgm"
           + " (geometric median), random; or, on calibration data (--images), apoz (average percentage of zeros),"
           + " mean (mean activation), oracle (loss increase when ablated), aofp (AOFP isolated damage and binary"
@@ -71,6 +75,9 @@ public final class PruneCommand implements Callable<Integer> {
 
   @Mixin
   CalibrationOptions calibration;
+
+  @Mixin
+  MethodOptions methods;
 
   @ArgGroup(exclusive = true, multiplicity = "1", heading = "Target (exactly one):%n")
   TargetOption target;
@@ -236,23 +243,51 @@ public final class PruneCommand implements Callable<Integer> {
       trainData().check(finetuneEpochs > 0 ? "--finetune-epochs" : "--recalibrate-bn");
       recovery.check();
     }
+    methods.check(criterion);
     Target t = chosenTarget();
     Sessions sessions = runtime.sessions();
     if (latencyBatch < 1) {
       throw new UsageFailure("--latency-batch must be >= 1: " + latencyBatch);
     }
-    boolean data = DataCriteria.isDataDriven(criterion);
-    if (data) {
-      log.start();
-    }
-    Criterion c = ScoreCommand.criterion(criterion, calibration, seed, sessions);
-    if (data) {
-      log.done("calibrating", calibration.images.getFileName().toString());
+    Criterion c;
+    if (methods.method != null) {
+      c = method(sessions, log);
+    } else {
+      boolean data = DataCriteria.isDataDriven(criterion);
+      if (data) {
+        log.start();
+      }
+      c = ScoreCommand.criterion(criterion, calibration, seed, sessions);
+      if (data) {
+        log.done("calibrating", calibration.images.getFileName().toString());
+      }
     }
     // the builder names --round and --min-channels in its messages
     return UsageFailure.check(null, () -> Pruner.builder().criterion(c).target(t).global(global)
         .minChannels(minChannels).maxGroupRatio(maxGroupRatio).roundTo(roundTo).verify(verify).sessions(sessions)
         .latencyTimer(LatencyModel.ort(sessions, latencyBatch, 3, 15)).progress(log).build());
+  }
+
+  /** The --method, on the training data of --images/--labels (and --val-images for its trajectory). */
+  private Criterion method(Sessions sessions, PhaseLog log) throws Exception {
+    TrainDataOptions data = trainData();
+    data.check("--method " + methods.method);
+    recovery.check();
+    log.start();
+    Dataset train = data.training(seed);
+    Dataset val = data.validation();
+    log.done("reading data", train.size() + " training samples" + (val == null ? "" : ", " + val.size()
+        + " validation"));
+    java.io.PrintWriter err = common.err();
+    String name = methods.method;
+    MethodSetup setup = new MethodSetup(train, val, sessions).batchSize(recovery.batch).seed(seed)
+        .augmentation(recovery.augmentation(data.blackPixel()))
+        .listener(p -> err.printf(java.util.Locale.ROOT, "  %s %-8s step %5d  FLOPs %5.1f%%  loss %s  top-1 %s"
+            + "  %.1f s%n", name, p.event(), p.step(), 100 * p.flopsKept(),
+            Double.isNaN(p.loss()) ? "-" : String.format(java.util.Locale.ROOT, "%.4f", p.loss()),
+            p.accuracy() == null ? "-" : String.format(java.util.Locale.ROOT, "%.2f%%", 100 * p.accuracy()),
+            p.seconds()));
+    return methods.create(setup, calibration.theta, calibration.phi);
   }
 
   private Target chosenTarget() throws UsageFailure {

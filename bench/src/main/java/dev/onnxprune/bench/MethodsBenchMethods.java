@@ -1,0 +1,25 @@
+package dev.onnxprune.bench;
+
+import dev.onnxprune.criteria.AdversarialPruning;
+import dev.onnxprune.criteria.AofpTraining;
+import dev.onnxprune.criteria.MethodSetup;
+import dev.onnxprune.criteria.PruneNet;
+import dev.onnxprune.criteria.Target;
+import java.util.Map;
+
+/**
+ * The training-time methods of {@link MethodsBench}: each with its defaults (the paper's settings
+ * where the paper gives them; see each Options class) and the same cap on optimizer steps.
+ */
+final class MethodsBenchMethods {
+  private MethodsBenchMethods() {}
+
+  static void add(Map<String, MethodsBench.Method> methods, MethodSetup setup, Target target, int maxSteps) {
+    methods.put("aofp", m -> MethodsBench.prune(m,
+        AofpTraining.create(setup, new AofpTraining.Options().maxSteps(maxSteps)), target));
+    methods.put("adversarial", m -> MethodsBench.prune(m,
+        AdversarialPruning.create(setup, new AdversarialPruning.Options().maxSteps(maxSteps)), target));
+    methods.put("prunenet", m -> MethodsBench.prune(m,
+        PruneNet.create(setup, new PruneNet.Options().maxSteps(maxSteps)), target));
+  }
+}
