@@ -76,16 +76,40 @@ public final class TrainingSession implements AutoCloseable {
   public static TrainingSession open(Path dir, Sessions sessions) throws IOException, OrtException {
     ArtifactSpec spec = ArtifactSpec.read(dir.resolve(TrainingArtifact.SPEC));
     Model ck = OnnxModels.read(dir.resolve(spec.checkpoint()));
-    OrtSession t = sessions.open(dir.resolve(spec.trainStep()));
     OrtSession e = sessions.open(dir.resolve(spec.eval()));
+    OrtSession t;
+    try {
+      t = "CPU".equals(sessions.provider()) && NchwcConvs.enabled()
+          ? openTrainStep(OnnxModels.read(dir.resolve(spec.trainStep())), sessions)
+          : sessions.open(dir.resolve(spec.trainStep()));
+    } catch (OrtException | RuntimeException ex) {
+      e.close();
+      throw ex;
+    }
     return new TrainingSession(spec, t, e, ck);
   }
 
   /** Opens an artifact built in memory. */
   public static TrainingSession open(TrainingArtifact a, Sessions sessions) throws OrtException {
-    OrtSession t = sessions.open(a.trainStep());
     OrtSession e = sessions.open(a.eval());
+    OrtSession t;
+    try {
+      t = "CPU".equals(sessions.provider()) && NchwcConvs.enabled() ? openTrainStep(Models.copy(a.trainStep()), sessions)
+          : sessions.open(a.trainStep());
+    } catch (OrtException | RuntimeException ex) {
+      e.close();
+      throw ex;
+    }
     return new TrainingSession(a.spec(), t, e, a.checkpoint());
+  }
+
+  /**
+   * On the CPU the training step's Convs run on ONNX Runtime's blocked kernels ({@link
+   * NchwcConvs}); {@code step} is a copy that this may change.
+   */
+  private static OrtSession openTrainStep(Model step, Sessions sessions) throws OrtException {
+    NchwcConvs.apply(step);
+    return sessions.open(step);
   }
 
   public ArtifactSpec spec() {
