@@ -114,7 +114,7 @@ public final class NchwcConvs {
     Map<Value, Value> reorderedInputs = new IdentityHashMap<>();
     int done = 0;
     for (Node n : new ArrayList<>(g.nodes())) {
-      if (!n.is("Conv") || n.outputCount() != 1 || n.output(0).isGraphOutput()) {
+      if (!n.is("Conv") || n.outputCount() != 1) {
         continue;
       }
       long[] xd = dims(n.input(0));
@@ -186,9 +186,21 @@ public final class NchwcConvs {
           List.of(g.uniqueName(y.name() + "_nchwc")), attrs.toArray(new Attribute[0]));
       Node back = g.insertNode(at, "ReorderOutput", DOMAIN, g.uniqueNodeName(base + "_reorder_out"),
           List.of(conv.output(0)), List.of(g.uniqueName(y.name() + "_nchw")), Attribute.of("channels", o));
-      back.output(0).setType(y.type());
-      y.replaceAllUsesWith(back.output(0));
+      Value out = back.output(0);
+      out.setType(y.type());
+      y.replaceAllUsesWith(out);
+      boolean graphOutput = false;
+      for (int j = 0; j < g.outputs().size(); j++) {
+        if (g.outputs().get(j) == y) {
+          g.setOutput(j, out);
+          graphOutput = true;
+        }
+      }
+      String name = y.name();
       g.removeNode(n);
+      if (graphOutput) {
+        out.rename(name);
+      }
       done++;
     }
     if (done > 0 && model.opsets().stream().noneMatch(s -> s.domain().equals(DOMAIN))) {

@@ -72,6 +72,20 @@ class NchwcConvsTest {
     assertEquals(1, g.nodes().stream().filter(n -> n.opType().equals("ReorderInput")).count());
   }
 
+  @Test
+  void convFeedingAGraphOutputKeepsTheOutputName() {
+    int b = NchwcConvs.blockSize();
+    assumeTrue(b > 0, "ONNX Runtime has no NCHWc kernels here");
+    Model m = model(new long[] {1, 16, 6, 6}, new long[] {16, 16, 3, 3}, 1, false);
+    Graph g = m.graph();
+    Value y = g.lookup("y");
+    g.setOutput(0, y);
+    g.removeDeadCode();
+    assertEquals(1, NchwcConvs.rewrite(m, b));
+    assertEquals("y", g.outputs().get(0).name());
+    assertEquals("ReorderOutput", g.outputs().get(0).producer().opType());
+  }
+
   /**
    * Builds {@code y = Conv(x, w[, b])} with the attributes {@code kv}, routes y through an
    * Identity, rewrites it, and compares with the plain Conv in ONNX Runtime.
