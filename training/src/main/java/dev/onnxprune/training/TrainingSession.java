@@ -79,8 +79,7 @@ public final class TrainingSession implements AutoCloseable {
     OrtSession e = sessions.open(dir.resolve(spec.eval()));
     OrtSession t;
     try {
-      t = "CPU".equals(sessions.provider()) && NchwcConvs.enabled()
-          ? openTrainStep(OnnxModels.read(dir.resolve(spec.trainStep())), sessions)
+      t = "CPU".equals(sessions.provider()) ? openTrainStep(OnnxModels.read(dir.resolve(spec.trainStep())), sessions)
           : sessions.open(dir.resolve(spec.trainStep()));
     } catch (OrtException | RuntimeException ex) {
       e.close();
@@ -94,7 +93,7 @@ public final class TrainingSession implements AutoCloseable {
     OrtSession e = sessions.open(a.eval());
     OrtSession t;
     try {
-      t = "CPU".equals(sessions.provider()) && NchwcConvs.enabled() ? openTrainStep(Models.copy(a.trainStep()), sessions)
+      t = "CPU".equals(sessions.provider()) ? openTrainStep(Models.copy(a.trainStep()), sessions)
           : sessions.open(a.trainStep());
     } catch (OrtException | RuntimeException ex) {
       e.close();
@@ -108,9 +107,19 @@ public final class TrainingSession implements AutoCloseable {
    * NchwcConvs}); {@code step} is a copy that this may change.
    */
   private static OrtSession openTrainStep(Model step, Sessions sessions) throws OrtException {
-    NchwcConvs.apply(step);
-    return sessions.open(step);
+    if (NchwcConvs.enabled()) {
+      NchwcConvs.apply(step);
+    }
+    return sessions.open(OnnxModels.toBytes(step), SPINNING);
   }
+
+  /**
+   * The training step's intra-op threads sleep between ops instead of spinning: on CPU cores
+   * shared with other jobs, spinning threads ran the step 2.5 to 4 times slower (bench/README);
+   * {@code -Donnxprune.spin=1} keeps ONNX Runtime's default.
+   */
+  private static final Map<String, String> SPINNING = Map.of("session.intra_op.allow_spinning",
+      System.getProperty("onnxprune.spin", "0"));
 
   public ArtifactSpec spec() {
     return spec;
