@@ -15,6 +15,7 @@ import dev.onnxprune.runtime.Device;
 import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.training.Autodiff;
 import dev.onnxprune.training.Loss;
+import dev.onnxprune.training.NchwcConvs;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -58,19 +59,19 @@ public final class ConvGradBench {
     Sessions sessions = new Sessions(Device.CPU, 0, threads);
     System.out.printf("ONNX Runtime CPU, %d intra-op thread(s), batch %d, median of %d runs (ms)%n", threads, batch,
         runs);
-    System.out.printf("%-24s %9s %9s %9s %9s %8s %8s%n", "conv", "forward", "dX", "dW ours", "dW naive",
-        "ours/fw", "naive/fw");
-    double[] sum = new double[4];
+    System.out.printf("%-24s %9s %9s %9s %9s %9s %9s %9s%n", "conv", "forward", "dX", "dW ours", "dW naive",
+        "fw nchwc", "dX nchwc", "dWn nchwc");
+    double[] sum = new double[7];
     for (Shape2 s : RESNET20) {
       double[] t = measure(sessions, s, batch, runs);
-      for (int i = 0; i < 4; i++) {
+      for (int i = 0; i < t.length; i++) {
         sum[i] += t[i];
       }
-      System.out.printf("%-24s %9.3f %9.3f %9.3f %9.3f %8.2f %8.2f%n", s.name(), t[0], t[1], t[2], t[3], t[2] / t[0],
-          t[3] / t[0]);
+      System.out.printf("%-24s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f%n", s.name(), t[0], t[1], t[2], t[3], t[4],
+          t[5], t[6]);
     }
-    System.out.printf("%-24s %9.3f %9.3f %9.3f %9.3f %8.2f %8.2f%n", "sum (one of each)", sum[0], sum[1], sum[2],
-        sum[3], sum[2] / sum[0], sum[3] / sum[0]);
+    System.out.printf("%-24s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f%n", "sum (one of each)", sum[0], sum[1],
+        sum[2], sum[3], sum[4], sum[5], sum[6]);
   }
 
   private static double[] measure(Sessions sessions, Shape2 s, int n, int runs) throws Exception {
@@ -91,8 +92,22 @@ public final class ConvGradBench {
     data.put("w", random(rnd, ws));
     data.put(Loss.seedName("y"), random(rnd, ys));
     Map<String, long[]> shapes = Map.of("x", xs, "w", ws, Loss.seedName("y"), ys);
-    double[] t = new double[4];
-    Model[] models = {fwd, dx, dw, naive};
+    Model fwdN = model(xs, ws, attrs);
+    NchwcConvs.apply(fwdN);
+    Model dxN = backward(fwd, "x");
+    NchwcConvs.apply(dxN);
+    Model naiveN = shiftWeightGrad(xs, ys, s);
+    float[] ref = once(sessions, dw, data, shapes);
+    float[] got = once(sessions, naiveN, data, shapes);
+    double err = 0;
+    double scale = 0;
+    for (int i = 0; i < ref.length; i++) {
+      err = Math.max(err, Math.abs(ref[i] - got[i]));
+      scale = Math.max(scale, Math.abs(ref[i]));
+    }
+    System.out.printf("  %s: NCHWc dW max abs error %.2e of max %.2e%n", s.name(), err, scale);
+    Model[] models = {fwd, dx, dw, naive, fwdN, dxN, naiveN};
+    double[] t = new double[models.length];
     for (int i = 0; i < models.length; i++) {
       t[i] = time(sessions, models[i], data, shapes, runs);
     }
@@ -148,6 +163,96 @@ public final class ConvGradBench {
     return withOpset(new Model(g));
   }
 
+  /**
+   * The textbook weight gradient on ONNX Runtime's NCHWc Conv, layouts made by one Transpose
+   * each: x as {@code [C, N/B, Hp, Wp, B]} (batch as blocked channels), dy as the filter
+   * {@code OIHWBiBo} of {@code [M, N, Ho, Wo]}, output {@code [C, M/B, k', k', B]} sliced and
+   * transposed to {@code [M, C, k, k]}.
+   */
+  private static Model nchwcWeightGrad(long[] xs, long[] ys, Shape2 s, long b) {
+    Graph g = new Graph("nchwc_dw");
+    Value x = g.addInput("x", new ValueType.TensorType(DataType.FLOAT, Shape.of(xs)));
+    Value dy = g.addInput(Loss.seedName("y"), new ValueType.TensorType(DataType.FLOAT, Shape.of(ys)));
+    long n = xs[0];
+    long c = xs[1];
+    long m = ys[1];
+    long l = ys[2] * ys[3];
+    Value xr = g.addNode("Reshape", "xr", List.of(x, g.addInitializer("xs1", Tensor.vector(n / b, b, c, xs[2],
+        xs[3]))), List.of("xr")).output(0);
+    Value xt = g.addNode("Transpose", "xt", List.of(xr), List.of("xt"), Attribute.of("perm",
+        new long[] {2, 0, 3, 4, 1})).output(0);
+    Value xb = g.addNode("Reshape", "xb", List.of(xt, g.addInitializer("xs2", Tensor.vector(c, n, xs[2], xs[3]))),
+        List.of("xb")).output(0);
+    Value dr = g.addNode("Reshape", "dr", List.of(dy, g.addInitializer("ds1", Tensor.vector(n / b, b, m / b, b, l))),
+        List.of("dr")).output(0);
+    Value dt = g.addNode("Transpose", "dt", List.of(dr), List.of("dt"), Attribute.of("perm",
+        new long[] {2, 0, 4, 1, 3})).output(0);
+    Value db = g.addNode("Reshape", "db", List.of(dt, g.addInitializer("ds2", Tensor.vector(m, n, ys[2], ys[3]))),
+        List.of("db")).output(0);
+    Value conv = g.insertNode(g.nodes().size(), "Conv", NchwcConvs.DOMAIN, "conv", List.of(xb, db), List.of("c"),
+        Attribute.of("strides", new long[] {1, 1}), Attribute.of("dilations", new long[] {s.stride(), s.stride()}),
+        Attribute.of("pads", new long[] {s.pad(), s.pad(), s.pad(), s.pad()})).output(0);
+    long full = xs[2] + 2 * s.pad() - (ys[2] - 1) * s.stride();
+    Value cr = g.addNode("Reshape", "cr", List.of(conv, g.addInitializer("cs", Tensor.vector(c, m / b, full, full,
+        b))), List.of("cr")).output(0);
+    if (full != s.k()) {
+      cr = g.addNode("Slice", "cs", List.of(cr, g.addInitializer("st", Tensor.vector(0, 0)),
+          g.addInitializer("en", Tensor.vector(s.k(), s.k())), g.addInitializer("ax", Tensor.vector(2, 3))),
+          List.of("csl")).output(0);
+    }
+    Value ct = g.addNode("Transpose", "ct", List.of(cr), List.of("ct"), Attribute.of("perm",
+        new long[] {1, 4, 0, 2, 3})).output(0);
+    g.addOutput(g.addNode("Reshape", "dw", List.of(ct, g.addInitializer("ws", Tensor.vector(m, c, s.k(), s.k()))),
+        List.of("w_grad")).output(0));
+    Model out = withOpset(new Model(g));
+    out.opsets().add(new OpsetId(NchwcConvs.DOMAIN, 1));
+    return out;
+  }
+
+  /**
+   * The weight gradient with each kernel offset's patch made by a depthwise Conv whose constant
+   * one-hot weight picks that offset (padding, stride, dilation of the forward; ONNX Runtime runs
+   * it on its NCHWc kernels), times dy transposed once: {@code [N, C, L] x [N, L, M]}.
+   */
+  private static Model shiftWeightGrad(long[] xs, long[] ys, Shape2 s) {
+    Graph g = new Graph("shift_dw");
+    Value x = g.addInput("x", new ValueType.TensorType(DataType.FLOAT, Shape.of(xs)));
+    Value dy = g.addInput(Loss.seedName("y"), new ValueType.TensorType(DataType.FLOAT, Shape.of(ys)));
+    long n = xs[0];
+    long c = xs[1];
+    long m = ys[1];
+    long l = ys[2] * ys[3];
+    long kk = s.k() * s.k();
+    Value dr = g.addNode("Reshape", "dr", List.of(dy, g.addInitializer("ds", Tensor.vector(n, m, l))),
+        List.of("dr")).output(0);
+    Value dt = g.addNode("Transpose", "dt", List.of(dr), List.of("dt"), Attribute.of("perm",
+        new long[] {0, 2, 1})).output(0);
+    Value xshape = g.addInitializer("xs", Tensor.vector(n, c, l));
+    List<Value> prods = new ArrayList<>();
+    for (int k = 0; k < kk; k++) {
+      float[] w = new float[(int) (c * kk)];
+      for (int ch = 0; ch < c; ch++) {
+        w[(int) (ch * kk + k)] = 1f;
+      }
+      Value wk = g.addInitializer("w" + k, Tensor.ofFloats(new long[] {c, 1, s.k(), s.k()}, w));
+      Value xk = g.addNode("Conv", "shift" + k, List.of(x, wk), List.of("xk" + k), Attribute.of("group", c),
+          Attribute.of("strides", new long[] {s.stride(), s.stride()}),
+          Attribute.of("pads", new long[] {s.pad(), s.pad(), s.pad(), s.pad()})).output(0);
+      Value xr = g.addNode("Reshape", "xr" + k, List.of(xk, xshape), List.of("xr" + k)).output(0);
+      prods.add(g.addNode("MatMul", "mm" + k, List.of(xr, dt), List.of("p" + k)).output(0));
+    }
+    Value cat = g.addNode("Concat", "cat", prods, List.of("cat"), Attribute.of("axis", 2L)).output(0);
+    Value sum = g.addNode("ReduceSum", "sum", List.of(cat, g.addInitializer("ax", Tensor.vector(0))), List.of("sum"),
+        Attribute.of("keepdims", 0L)).output(0);
+    Value sr = g.addNode("Reshape", "sr", List.of(sum, g.addInitializer("ss", Tensor.vector(c, kk, m))),
+        List.of("sr")).output(0);
+    Value st = g.addNode("Transpose", "st", List.of(sr), List.of("st"), Attribute.of("perm",
+        new long[] {2, 0, 1})).output(0);
+    g.addOutput(g.addNode("Reshape", "dw", List.of(st, g.addInitializer("ws", Tensor.vector(m, c, s.k(), s.k()))),
+        List.of("w_grad")).output(0));
+    return withOpset(new Model(g));
+  }
+
   private static Model withOpset(Model m) {
     m.opsets().add(new OpsetId("", 17));
     m.setIrVersion(8L);
@@ -168,6 +273,15 @@ public final class ConvGradBench {
         for (int i = 0; i < Math.max(3, runs / 4); i++) {
           s.run(in).close();
         }
+        if (Boolean.getBoolean("bench.cpu")) {
+          var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+              .getOperatingSystemMXBean();
+          long c0 = os.getProcessCpuTime();
+          for (int i = 0; i < runs; i++) {
+            s.run(in).close();
+          }
+          return (os.getProcessCpuTime() - c0) / 1e6 / runs;
+        }
         double[] t = new double[runs];
         for (int i = 0; i < runs; i++) {
           long t0 = System.nanoTime();
@@ -176,6 +290,25 @@ public final class ConvGradBench {
         }
         Arrays.sort(t);
         return t[runs / 2];
+      } finally {
+        in.values().forEach(OnnxTensor::close);
+      }
+    }
+  }
+
+  private static float[] once(Sessions sessions, Model m, Map<String, float[]> data, Map<String, long[]> shapes)
+      throws Exception {
+    try (OrtSession s = sessions.open(m)) {
+      Map<String, OnnxTensor> in = new HashMap<>();
+      for (String name : s.getInputNames()) {
+        in.put(name, OnnxTensor.createTensor(Sessions.environment(), java.nio.FloatBuffer.wrap(data.get(name)),
+            shapes.get(name)));
+      }
+      try (OrtSession.Result r = s.run(in)) {
+        java.nio.FloatBuffer fb = ((OnnxTensor) r.get(0)).getFloatBuffer();
+        float[] f = new float[fb.remaining()];
+        fb.get(f);
+        return f;
       } finally {
         in.values().forEach(OnnxTensor::close);
       }
