@@ -27,16 +27,19 @@ import java.util.Random;
 
 /**
  * Conv forward against its backward in ONNX Runtime CPU, on the convolution shapes of the
- * resnet20 fixture (28x28 Fashion-MNIST input): the forward Conv; the input gradient
- * (ConvTranspose, what {@code Autodiff} emits); the weight gradient as {@code Autodiff} emits it
- * (im2col by one Gather + one GEMM per group); and the textbook weight gradient, a Conv of the
- * transposed input by the transposed output gradient (batch as channels, stride and dilation
- * swapped), then sliced and transposed. Each graph takes its operands as inputs (as in a training
- * step, where weights are inputs); the backward graphs are exactly what {@code
- * Autodiff.gradients} builds, with the forward and the loss pruned away.
+ * resnet20 fixture (28x28 Fashion-MNIST input), each graph taking its operands as inputs (as in a
+ * training step): the forward Conv; the input gradient and the weight gradient exactly as {@code
+ * Autodiff.gradients} builds them (forward and loss pruned away); the textbook weight gradient (a
+ * Conv of the transposed input by the transposed output gradient, batch as channels, sliced and
+ * transposed); then the forward and the input gradient after {@code NchwcConvs} (ONNX Runtime's
+ * NCHWc kernels, as {@code TrainingSession} runs them on the CPU), and a weight gradient whose
+ * per-offset patches come from depthwise Convs with constant one-hot weights (which ONNX Runtime
+ * itself moves to its NCHWc kernels) instead of Pad, Transpose and Slice.
  *
  * <p>Usage: {@code ConvGradBench [--batch N] [--threads T] [--runs R]}; prints the median of R
- * runs after R/4 warm-up runs, per shape, and the sums.
+ * runs after R/4 warm-up runs, per shape, and the sums; with {@code -Dbench.cpu=true} the mean
+ * process CPU time per run instead (10 ms clock ticks: use R of 40 or more), which other jobs on
+ * shared cores disturb less than wall time.
  */
 public final class ConvGradBench {
   /** One convolution of resnet20: channels in/out, input size, kernel, stride, pad. */
@@ -60,7 +63,7 @@ public final class ConvGradBench {
     System.out.printf("ONNX Runtime CPU, %d intra-op thread(s), batch %d, median of %d runs (ms)%n", threads, batch,
         runs);
     System.out.printf("%-24s %9s %9s %9s %9s %9s %9s %9s%n", "conv", "forward", "dX", "dW ours", "dW naive",
-        "fw nchwc", "dX nchwc", "dWn nchwc");
+        "fw nchwc", "dX nchwc", "dW shift");
     double[] sum = new double[7];
     for (Shape2 s : RESNET20) {
       double[] t = measure(sessions, s, batch, runs);
@@ -96,17 +99,17 @@ public final class ConvGradBench {
     NchwcConvs.apply(fwdN);
     Model dxN = backward(fwd, "x");
     NchwcConvs.apply(dxN);
-    Model naiveN = shiftWeightGrad(xs, ys, s);
+    Model shift = shiftWeightGrad(xs, ys, s);
     float[] ref = once(sessions, dw, data, shapes);
-    float[] got = once(sessions, naiveN, data, shapes);
+    float[] got = once(sessions, shift, data, shapes);
     double err = 0;
     double scale = 0;
     for (int i = 0; i < ref.length; i++) {
       err = Math.max(err, Math.abs(ref[i] - got[i]));
       scale = Math.max(scale, Math.abs(ref[i]));
     }
-    System.out.printf("  %s: NCHWc dW max abs error %.2e of max %.2e%n", s.name(), err, scale);
-    Model[] models = {fwd, dx, dw, naive, fwdN, dxN, naiveN};
+    System.out.printf("  %s: shift dW against ours: max abs difference %.2e of max %.2e%n", s.name(), err, scale);
+    Model[] models = {fwd, dx, dw, naive, fwdN, dxN, shift};
     double[] t = new double[models.length];
     for (int i = 0; i < models.length; i++) {
       t[i] = time(sessions, models[i], data, shapes, runs);
@@ -161,52 +164,6 @@ public final class ConvGradBench {
     Value sl = g.addNode("Slice", "slice", List.of(c, starts, ends, axes), List.of("sl")).output(0);
     g.addOutput(g.addNode("Transpose", "dw", List.of(sl), List.of("w_grad"), Attribute.of("perm", perm)).output(0));
     return withOpset(new Model(g));
-  }
-
-  /**
-   * The textbook weight gradient on ONNX Runtime's NCHWc Conv, layouts made by one Transpose
-   * each: x as {@code [C, N/B, Hp, Wp, B]} (batch as blocked channels), dy as the filter
-   * {@code OIHWBiBo} of {@code [M, N, Ho, Wo]}, output {@code [C, M/B, k', k', B]} sliced and
-   * transposed to {@code [M, C, k, k]}.
-   */
-  private static Model nchwcWeightGrad(long[] xs, long[] ys, Shape2 s, long b) {
-    Graph g = new Graph("nchwc_dw");
-    Value x = g.addInput("x", new ValueType.TensorType(DataType.FLOAT, Shape.of(xs)));
-    Value dy = g.addInput(Loss.seedName("y"), new ValueType.TensorType(DataType.FLOAT, Shape.of(ys)));
-    long n = xs[0];
-    long c = xs[1];
-    long m = ys[1];
-    long l = ys[2] * ys[3];
-    Value xr = g.addNode("Reshape", "xr", List.of(x, g.addInitializer("xs1", Tensor.vector(n / b, b, c, xs[2],
-        xs[3]))), List.of("xr")).output(0);
-    Value xt = g.addNode("Transpose", "xt", List.of(xr), List.of("xt"), Attribute.of("perm",
-        new long[] {2, 0, 3, 4, 1})).output(0);
-    Value xb = g.addNode("Reshape", "xb", List.of(xt, g.addInitializer("xs2", Tensor.vector(c, n, xs[2], xs[3]))),
-        List.of("xb")).output(0);
-    Value dr = g.addNode("Reshape", "dr", List.of(dy, g.addInitializer("ds1", Tensor.vector(n / b, b, m / b, b, l))),
-        List.of("dr")).output(0);
-    Value dt = g.addNode("Transpose", "dt", List.of(dr), List.of("dt"), Attribute.of("perm",
-        new long[] {2, 0, 4, 1, 3})).output(0);
-    Value db = g.addNode("Reshape", "db", List.of(dt, g.addInitializer("ds2", Tensor.vector(m, n, ys[2], ys[3]))),
-        List.of("db")).output(0);
-    Value conv = g.insertNode(g.nodes().size(), "Conv", NchwcConvs.DOMAIN, "conv", List.of(xb, db), List.of("c"),
-        Attribute.of("strides", new long[] {1, 1}), Attribute.of("dilations", new long[] {s.stride(), s.stride()}),
-        Attribute.of("pads", new long[] {s.pad(), s.pad(), s.pad(), s.pad()})).output(0);
-    long full = xs[2] + 2 * s.pad() - (ys[2] - 1) * s.stride();
-    Value cr = g.addNode("Reshape", "cr", List.of(conv, g.addInitializer("cs", Tensor.vector(c, m / b, full, full,
-        b))), List.of("cr")).output(0);
-    if (full != s.k()) {
-      cr = g.addNode("Slice", "cs", List.of(cr, g.addInitializer("st", Tensor.vector(0, 0)),
-          g.addInitializer("en", Tensor.vector(s.k(), s.k())), g.addInitializer("ax", Tensor.vector(2, 3))),
-          List.of("csl")).output(0);
-    }
-    Value ct = g.addNode("Transpose", "ct", List.of(cr), List.of("ct"), Attribute.of("perm",
-        new long[] {1, 4, 0, 2, 3})).output(0);
-    g.addOutput(g.addNode("Reshape", "dw", List.of(ct, g.addInitializer("ws", Tensor.vector(m, c, s.k(), s.k()))),
-        List.of("w_grad")).output(0));
-    Model out = withOpset(new Model(g));
-    out.opsets().add(new OpsetId(NchwcConvs.DOMAIN, 1));
-    return out;
   }
 
   /**

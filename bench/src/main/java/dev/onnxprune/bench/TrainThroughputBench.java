@@ -31,7 +31,10 @@ import java.util.Random;
  * Training-step throughput of the exported training artifact in ONNX Runtime CPU: SGD (momentum
  * 0.9, weight decay 5e-4) steps of a fixture model (default resnet20) on random batches, through
  * {@link TrainingSession} (parameters stay ONNX Runtime tensors between steps). Prints one line
- * {@code RESULT side=ort images_per_s=... ms_per_step=...}; {@code bench/train-throughput.sh}
+ * {@code RESULT side=ort images_per_s=... ms_per_step=... median_ms=... first_step_ms=...
+ * cpu_ms_per_step=...} (the first step includes ONNX Runtime's allocations; CPU time is the
+ * process's, over the measured steps, less sensitive than wall time to other jobs on shared
+ * cores); {@code bench/train-throughput.sh}
  * runs it and {@code bench/train_throughput.py} (PyTorch) back to back.
  *
  * <p>Usage: {@code TrainThroughputBench [--model resnet20.onnx] [--batch 64] [--threads 2]

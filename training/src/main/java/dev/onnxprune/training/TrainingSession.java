@@ -29,6 +29,10 @@ import java.util.Map;
  * Runs a training artifact in ONNX Runtime: holds the state tensors between steps (each step's
  * updated outputs become the next step's inputs, without copying), feeds batches, counts steps.
  * Not thread-safe.
+ *
+ * <p>On the CPU the session runs a specialised copy of the training step: its Convs on ONNX
+ * Runtime's blocked NCHWc kernels ({@link NchwcConvs}), and intra-op threads that sleep rather
+ * than spin between ops. The artifact itself stays plain ONNX.
  */
 public final class TrainingSession implements AutoCloseable {
   /**
