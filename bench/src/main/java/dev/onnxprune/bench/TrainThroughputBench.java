@@ -12,6 +12,7 @@ import dev.onnxprune.runtime.Device;
 import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.testmodels.TestModels;
 import dev.onnxprune.training.ArtifactSpec;
+import dev.onnxprune.training.NchwcConvs;
 import dev.onnxprune.training.Optimizer;
 import dev.onnxprune.training.TrainingArtifact;
 import dev.onnxprune.training.TrainingOptions;
@@ -30,7 +31,10 @@ import java.util.Random;
  * Training-step throughput of the exported training artifact in ONNX Runtime CPU: SGD (momentum
  * 0.9, weight decay 5e-4) steps of a fixture model (default resnet20) on random batches, through
  * {@link TrainingSession} (parameters stay ONNX Runtime tensors between steps). Prints one line
- * {@code RESULT side=ort images_per_s=... ms_per_step=...}; {@code bench/train-throughput.sh}
+ * {@code RESULT side=ort images_per_s=... ms_per_step=... median_ms=... first_step_ms=...
+ * cpu_ms_per_step=...} (the first step includes ONNX Runtime's allocations; CPU time is the
+ * process's, over the measured steps, less sensitive than wall time to other jobs on shared
+ * cores); {@code bench/train-throughput.sh}
  * runs it and {@code bench/train_throughput.py} (PyTorch) back to back.
  *
  * <p>Usage: {@code TrainThroughputBench [--model resnet20.onnx] [--batch 64] [--threads 2]
@@ -53,22 +57,32 @@ public final class TrainThroughputBench {
     List<Batch> batches = batches(batch, 8);
     Sessions sessions = new Sessions(Device.CPU, 0, threads);
     try (TrainingSession s = TrainingSession.open(artifact, sessions)) {
+      double first = 0;
       for (int i = 0; i < warmup; i++) {
+        long t0 = System.nanoTime();
         s.step(batches.get(i % batches.size()), 0.01);
+        if (i == 0) {
+          first = (System.nanoTime() - t0) / 1e6;
+        }
       }
       double[] ms = new double[steps];
+      var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+          .getOperatingSystemMXBean();
+      long cpu0 = os.getProcessCpuTime();
       for (int i = 0; i < steps; i++) {
         long t0 = System.nanoTime();
         s.step(batches.get(i % batches.size()), 0.01);
         ms[i] = (System.nanoTime() - t0) / 1e6;
       }
+      // CPU time of the whole process per step: the work, less sensitive than wall time to other jobs
+      double cpu = (os.getProcessCpuTime() - cpu0) / 1e6 / steps;
       double total = Arrays.stream(ms).sum();
       double[] sorted = ms.clone();
       Arrays.sort(sorted);
       double median = sorted[steps / 2];
       System.out.printf(Locale.ROOT, "RESULT side=ort model=%s batch=%d threads=%d steps=%d images_per_s=%.1f"
-          + " ms_per_step=%.2f median_ms=%.2f%n", model, batch, threads, steps, steps * batch / (total / 1e3),
-          total / steps, median);
+          + " ms_per_step=%.2f median_ms=%.2f first_step_ms=%.2f cpu_ms_per_step=%.2f%n", model, batch,
+          threads, steps, steps * batch / (total / 1e3), total / steps, median, first, cpu);
     }
     if (profile) {
       profile(artifact, batches, threads, warmup, steps);
@@ -125,7 +139,12 @@ public final class TrainThroughputBench {
     try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
       o.setIntraOpNumThreads(threads);
       o.enableProfiling(dir.resolve("ort").toString());
-      try (OrtSession s = env.createSession(OnnxModels.toBytes(artifact.trainStep()), o)) {
+      // the step as TrainingSession runs it on the CPU: Convs on ONNX Runtime's NCHWc kernels
+      Model step = OnnxModels.read(OnnxModels.toBytes(artifact.trainStep()), null);
+      if (!"false".equals(System.getProperty("onnxprune.nchwc"))) {
+        System.out.println("PROFILE Convs on NCHWc kernels: " + NchwcConvs.apply(step));
+      }
+      try (OrtSession s = env.createSession(OnnxModels.toBytes(step), o)) {
         List<OnnxTensor> temp = new ArrayList<>();
         for (int i = 0; i < warmup + steps; i++) {
           Batch b = batches.get(i % batches.size());

@@ -5,6 +5,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -60,7 +61,19 @@ public final class Sessions {
 
   /** A session over serialized model bytes. */
   public OrtSession open(byte[] modelBytes) throws OrtException {
+    return open(modelBytes, Map.of());
+  }
+
+  /**
+   * A session over serialized model bytes with ONNX Runtime session configuration entries added
+   * to these sessions' options (keys as in ONNX Runtime's {@code onnxruntime_session_options_config_keys.h},
+   * e.g. {@code session.intra_op.allow_spinning}).
+   */
+  public OrtSession open(byte[] modelBytes, Map<String, String> config) throws OrtException {
     try (OrtSession.SessionOptions opts = options()) {
+      for (Map.Entry<String, String> e : config.entrySet()) {
+        opts.addConfigEntry(e.getKey(), e.getValue());
+      }
       return environment().createSession(modelBytes, opts);
     }
   }

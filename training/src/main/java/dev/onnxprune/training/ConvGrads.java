@@ -250,10 +250,11 @@ final class ConvGrads {
       // [N, g, Mg, L] x [N, g, L, Cg] -> [N, g, Mg, Cg]
       products.add(ctx.op("MatMul", List.of(dyr, ctx.reshape(patch, -1, group, l, inPerGroup))));
     }
-    Value cat = products.size() == 1 ? products.get(0) : ctx.op("Concat", products, Attribute.of("axis", 3L));
-    Value dw = ctx.reduceSum(cat, new long[] {0}, false); // [g, Mg, K*Cg]
-    if (inPerGroup > 1) {
-      dw = ctx.transpose(ctx.reshape(dw, outChannels, k, inPerGroup), 0, 2, 1);
+    // [K*N, g, Mg, Cg]: along the first axis each product is one contiguous block
+    Value cat = products.size() == 1 ? products.get(0) : ctx.op("Concat", products, Attribute.of("axis", 0L));
+    Value dw = ctx.reduceSum(ctx.reshape(cat, k, -1, outChannels * inPerGroup), new long[] {1}, false); // [K, M*Cg]
+    if (k > 1) {
+      dw = ctx.transpose(dw, 1, 0);
     }
     long[] wShape = new long[r + 2];
     wShape[0] = outChannels;

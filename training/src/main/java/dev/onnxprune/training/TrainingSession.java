@@ -29,6 +29,10 @@ import java.util.Map;
  * Runs a training artifact in ONNX Runtime: holds the state tensors between steps (each step's
  * updated outputs become the next step's inputs, without copying), feeds batches, counts steps.
  * Not thread-safe.
+ *
+ * <p>On the CPU the session runs a specialised copy of the training step: its Convs on ONNX
+ * Runtime's blocked NCHWc kernels ({@link NchwcConvs}), and intra-op threads that sleep rather
+ * than spin between ops. The artifact itself stays plain ONNX.
  */
 public final class TrainingSession implements AutoCloseable {
   /**
@@ -79,17 +83,50 @@ public final class TrainingSession implements AutoCloseable {
   public static TrainingSession open(Path dir, Sessions sessions) throws IOException, OrtException {
     ArtifactSpec spec = ArtifactSpec.read(dir.resolve(TrainingArtifact.SPEC));
     Model ck = OnnxModels.read(dir.resolve(spec.checkpoint()));
-    OrtSession t = sessions.open(dir.resolve(spec.trainStep()));
     OrtSession e = sessions.open(dir.resolve(spec.eval()));
+    OrtSession t;
+    try {
+      t = "CPU".equals(sessions.provider()) ? openTrainStep(OnnxModels.read(dir.resolve(spec.trainStep())), sessions)
+          : sessions.open(dir.resolve(spec.trainStep()));
+    } catch (OrtException | RuntimeException ex) {
+      e.close();
+      throw ex;
+    }
     return new TrainingSession(spec, t, e, ck);
   }
 
   /** Opens an artifact built in memory. */
   public static TrainingSession open(TrainingArtifact a, Sessions sessions) throws OrtException {
-    OrtSession t = sessions.open(a.trainStep());
     OrtSession e = sessions.open(a.eval());
+    OrtSession t;
+    try {
+      t = "CPU".equals(sessions.provider()) ? openTrainStep(Models.copy(a.trainStep()), sessions)
+          : sessions.open(a.trainStep());
+    } catch (OrtException | RuntimeException ex) {
+      e.close();
+      throw ex;
+    }
     return new TrainingSession(a.spec(), t, e, a.checkpoint());
   }
+
+  /**
+   * On the CPU the training step's Convs run on ONNX Runtime's blocked kernels ({@link
+   * NchwcConvs}); {@code step} is a copy that this may change.
+   */
+  private static OrtSession openTrainStep(Model step, Sessions sessions) throws OrtException {
+    if (NchwcConvs.enabled()) {
+      NchwcConvs.apply(step);
+    }
+    return sessions.open(OnnxModels.toBytes(step), SPINNING);
+  }
+
+  /**
+   * The training step's intra-op threads sleep between ops instead of spinning: on CPU cores
+   * shared with other jobs, spinning threads ran the step 2.5 to 4 times slower (bench/README);
+   * {@code -Donnxprune.spin=1} keeps ONNX Runtime's default.
+   */
+  private static final Map<String, String> SPINNING = Map.of("session.intra_op.allow_spinning",
+      System.getProperty("onnxprune.spin", "0"));
 
   public ArtifactSpec spec() {
     return spec;
