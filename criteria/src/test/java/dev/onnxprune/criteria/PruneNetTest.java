@@ -34,6 +34,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** PruneNet: the proximal step, the costs per objective, coupled groups, the fixed phase, resnet20 end to end. */
 class PruneNetTest {
@@ -309,6 +311,32 @@ class PruneNetTest {
     assertNull(r.report().trajectory().get(0).accuracy());
   }
 
+  @ParameterizedTest
+  @EnumSource(PruneNet.Objective.class)
+  void everyObjectiveReachesATargetInItsOwnMeasureAndVerifies(PruneNet.Objective objective) throws Exception {
+    Model m = costNet();
+    // (group id + 1) * 10 us per channel and nothing else: a third of the time can go
+    LatencyModel.Timer timer = model -> {
+      double t = 0;
+      for (ChannelGroup g : ChannelAnalysis.analyze(model).prunableGroups()) {
+        t += (g.id() + 1) * 1e-5 * g.size();
+      }
+      return t;
+    };
+    LatencyModel lm = LatencyModel.measure(ChannelAnalysis.analyze(m), timer);
+    Target target = switch (objective) {
+      case FLOPS -> Target.flops(0.3);
+      case PARAMS -> Target.params(0.3);
+      case LATENCY -> Target.latency(0.3);
+    };
+    PruneNet pn = PruneNet.create(new MethodSetup(randomData(32, 4, 2, 4), null, CPU).batchSize(8),
+        new PruneNet.Options().objective(objective).latency(lm).regularisedSteps(2).recoverySteps(2));
+    PruneResult r = Pruner.builder().criterion(pn).target(target).latency(lm).verify(true).sessions(CPU).build()
+        .prune(m);
+    assertTrue(r.report().achieved() >= 0.3, objective + " achieved " + r.report().achieved());
+    assertTrue(r.report().verify().passed(), r.report().verify().toString());
+  }
+
   /** Conv weights and BN running statistics, by name. */
   private static Map<String, float[]> constants(Model m) {
     Map<String, float[]> out = new HashMap<>();
@@ -330,6 +358,16 @@ class PruneNetTest {
       }
     }
     throw new AssertionError("no node " + bn);
+  }
+
+  @Test
+  void unreachableTargetSaysEveryGroupIsDownToOneChannel() throws Exception {
+    PruneNet pn = PruneNet.create(new MethodSetup(randomData(16, 4, 2, 5), null, CPU).batchSize(8),
+        new PruneNet.Options().regularisedSteps(1).recoverySteps(1));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Pruner.builder().criterion(pn).target(Target.flops(0.99)).sessions(CPU).build().prune(costNet()));
+    assertTrue(e.getMessage().startsWith("prunenet cannot reach the target: every group is down to one channel"),
+        e.getMessage());
   }
 
   @Test
