@@ -88,6 +88,11 @@ import java.util.function.Predicate;
  * consumers' weights cannot be read (not a Conv, ConvTranspose, Gemm or constant MatMul input)
  * gets the norm 1 and, when it would need a mask, is not pruned. Costs are marginal at the
  * current removals (the paper defines them against the full network: the same at the first step).
+ * The paper cuts the cost by a fixed factor in each of T steps; here each step cuts a fraction of
+ * the current cost (the same geometric schedule, given as the fraction because the pruner gives
+ * the target as a test, not a number). BN shift is trained with the scale in the regularised
+ * phase (the paper's BN parameters; its eq. 6 names only the scale as what the objective depends
+ * on). The optimizers (plain SGD, then SGD with momentum) are not given in the paper.
  *
  * <p><b>Scores.</b> {@link #score} returns each kept channel's final importance (>= 0) and -1 for
  * removed ones, and writes the trained parameters into the model (removed channels' gammas 0,
