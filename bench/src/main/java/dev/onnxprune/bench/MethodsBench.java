@@ -50,7 +50,8 @@ import java.util.Map;
  * widths against uniform pruning at the same FLOPs. Run by {@code bench/methods.sh}.
  *
  * <p>Usage: {@code MethodsBench [--data DIR] [--train-limit 10000] [--finetune-epochs 1]
- * [--threads 2] [--method-steps 2000] [--methods l1,taylor,...] [--json FILE]}. The
+ * [--threads 2] [--method-steps 2000] [--theta 0.01] [--phi 20] [--methods l1,taylor,...]
+ * [--json FILE]}; --theta and --phi are AOFP's. The
  * training-time methods stop at --method-steps optimizer steps (and fail if the target is not met
  * by then).
  */
@@ -99,7 +100,7 @@ public final class MethodsBench {
     methods.put("l1", m -> prune(m, Criteria.l1(), target));
     methods.put("taylor", m -> prune(m, DataCriteria.taylor(calib, sessions), target));
     methods.put("oracle", m -> prune(m, DataCriteria.oracle(calib, sessions), target));
-    MethodsBenchMethods.add(methods, setup, target, maxSteps);
+    MethodsBenchMethods.add(methods, setup, target, maxSteps, args);
 
     List<Row> rows = new ArrayList<>();
     Row unpruned = evaluateOnly("unpruned", "the fixture", original, test, sessions);

@@ -14,9 +14,12 @@ import java.util.Map;
 final class MethodsBenchMethods {
   private MethodsBenchMethods() {}
 
-  static void add(Map<String, MethodsBench.Method> methods, MethodSetup setup, Target target, int maxSteps) {
+  static void add(Map<String, MethodsBench.Method> methods, MethodSetup setup, Target target, int maxSteps,
+      String[] args) {
+    double theta = Double.parseDouble(TrainThroughputBench.stringArg(args, "--theta", "0.01"));
+    int phi = TrainThroughputBench.intArg(args, "--phi", 20);
     methods.put("aofp", m -> MethodsBench.prune(m,
-        AofpTraining.create(setup, new AofpTraining.Options().maxSteps(maxSteps)), target));
+        AofpTraining.create(setup, new AofpTraining.Options().theta(theta).phi(phi).maxSteps(maxSteps)), target));
     methods.put("adversarial", m -> MethodsBench.prune(m,
         AdversarialPruning.create(setup, new AdversarialPruning.Options().maxSteps(maxSteps)), target));
     methods.put("prunenet", m -> MethodsBench.prune(m,
