@@ -39,7 +39,8 @@ import java.util.function.Predicate;
  *       boundary 1 +- eps: keep the entries with |m-hat| >= 1 + tau * eps, remove the others
  *       ({@link #clipBoundary}). Case 2 (eq. 6), when none does, or when case 1 would remove
  *       nothing: remove the s + k smallest |m-hat|, s being those already removed
- *       ({@link #clipSmallest}). Every layer keeps at least {@link Options#minChannels}.
+ *       ({@link #clipSmallest}). Every layer keeps at least {@link Options#minChannels}. {@link
+ *       Options#twoSided} reads both on |m-hat - 1| instead (see there).
  *   <li>Target: when the pruner's target is met with this removal, only as many of the new
  *       removals as the target needs are made (smallest |m-hat| first).
  *   <li>Regular phase: Adam ({@link Options#etaReg}, weight decay {@link Options#weightDecay})
@@ -70,9 +71,9 @@ import java.util.function.Predicate;
  * Pruner}, returns its removals as the plan ({@link #chosen}), or null when it stopped short (the
  * pruner then reports {@link #stopReason}).
  *
- * <p><b>Scores.</b> |m-hat| of each channel's last adversarial phase, plus 2 for the channels kept,
- * so every kept channel outranks every removed one (removed channels score at most 1 + eps < 2);
- * channels of layers never attacked score 3.
+ * <p><b>Scores.</b> |m-hat| (two-sided: |m-hat - 1|) of each channel's last adversarial phase, plus
+ * 2 for the channels kept, so every kept channel outranks every removed one (removed channels
+ * score at most 1 + eps < 2); channels of layers never attacked score 3 (two-sided: 2).
  *
  * <p><b>Trajectory.</b> {@code start} (top-1 before pruning), {@code prune} after each
  * sparsification (FLOPs and widths with the new removal, top-1 right after it, before training;
@@ -105,6 +106,7 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
     private Reference reference = Reference.START;
     private double weightDecay;
     private int minChannels = 1;
+    private boolean twoSided;
 
     /** Half-width of the projection box around 1, in (0, 1) (default 0.1, the paper's ResNet-20). */
     public Options epsilon(double e) {
@@ -196,6 +198,21 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
       return this;
     }
 
+    /**
+     * Read eq. 5 and 6 on |m-hat - 1|, the attack's push either way, instead of |m-hat|: case 1
+     * keeps the entries within (1 - tau) * eps of either edge (the text's "keep the elements that
+     * are hitting or very close to the boundaries"), case 2 removes the k entries the attack moved
+     * least. Default false: the equations as printed.
+     */
+    public Options twoSided(boolean on) {
+      this.twoSided = on;
+      return this;
+    }
+
+    public boolean twoSided() {
+      return twoSided;
+    }
+
     public double epsilon() {
       return epsilon;
     }
@@ -263,6 +280,7 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
       o.reference = reference;
       o.weightDecay = weightDecay;
       o.minChannels = minChannels;
+      o.twoSided = twoSided;
       return o;
     }
 
@@ -462,13 +480,13 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
       boolean[] next = null;
       boolean usedCase2 = true;
       if (onBoundary && !l.greedyOnly) {
-        next = clipBoundary(soft, l.kept, options.epsilon, options.tau);
-        keepAtLeast(next, l.kept, soft, options.minChannels);
+        next = clipBoundary(soft, l.kept, options.epsilon, options.tau, options.twoSided);
+        keepAtLeast(next, l.kept, soft, options.minChannels, options.twoSided);
         usedCase2 = count(next) == l.keptCount(); // case 1 removed nothing: fall back to case 2
       }
       if (usedCase2) {
         int k = Math.min(l.k, l.keptCount() - options.minChannels);
-        next = clipSmallest(soft, l.kept, k);
+        next = clipSmallest(soft, l.kept, k, options.twoSided);
       }
       next = trimToTarget(l, next, soft);
       if (usedCase2) {
@@ -554,7 +572,7 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
       if (!reached.test(with(l, next))) {
         return next;
       }
-      fresh.sort((a, b) -> Float.compare(Math.abs(soft[a]), Math.abs(soft[b])));
+      fresh.sort((a, b) -> Double.compare(key(soft[a], options.twoSided), key(soft[b], options.twoSided)));
       int lo = 1;
       int hi = fresh.size(); // meets the target
       while (lo < hi) {
@@ -636,7 +654,7 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
       for (Layer l : byId.values()) {
         double[] v = new double[l.kept.length];
         for (int j = 0; j < v.length; j++) {
-          v[j] = Math.abs(l.soft[j]) + (l.kept[j] ? 2 : 0);
+          v[j] = key(l.soft[j], options.twoSided) + (l.kept[j] ? 2 : 0);
         }
         s[l.id] = v;
       }
@@ -704,15 +722,26 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
     return v <= (float) (1 - eps) || v >= (float) (1 + eps);
   }
 
+  /** What the clipping ranks by: |m| (the equations as printed) or, two-sided, |m - 1|. */
+  static double key(float m, boolean twoSided) {
+    return twoSided ? Math.abs(m - 1.0) : Math.abs(m);
+  }
+
   /**
    * Clipping case 1 (eq. 5): the channels kept after it, those of {@code kept} with
    * {@code |m| >= 1 + tau * eps}.
    */
   static boolean[] clipBoundary(float[] m, boolean[] kept, double eps, double tau) {
-    float threshold = (float) (1 + tau * eps);
+    return clipBoundary(m, kept, eps, tau, false);
+  }
+
+  /** Case 1 as printed, or two-sided: keep {@code |m - 1| >= tau * eps} (within (1 - tau) eps of an edge). */
+  static boolean[] clipBoundary(float[] m, boolean[] kept, double eps, double tau, boolean twoSided) {
+    float upper = (float) (1 + tau * eps);
+    float lower = (float) (1 - tau * eps);
     boolean[] out = new boolean[m.length];
     for (int j = 0; j < m.length; j++) {
-      out[j] = kept[j] && Math.abs(m[j]) >= threshold;
+      out[j] = kept[j] && (twoSided ? m[j] >= upper || m[j] <= lower : Math.abs(m[j]) >= upper);
     }
     return out;
   }
@@ -723,6 +752,11 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
    * ones go, ties to the lower index.
    */
   static boolean[] clipSmallest(float[] m, boolean[] kept, int k) {
+    return clipSmallest(m, kept, k, false);
+  }
+
+  /** Case 2 as printed, or two-sided: the k kept entries with the smallest |m - 1| go. */
+  static boolean[] clipSmallest(float[] m, boolean[] kept, int k, boolean twoSided) {
     List<Integer> order = new ArrayList<>();
     for (int j = 0; j < m.length; j++) {
       if (kept[j]) {
@@ -730,7 +764,7 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
       }
     }
     order.sort((a, b) -> {
-      int c = Float.compare(Math.abs(m[a]), Math.abs(m[b]));
+      int c = Double.compare(key(m[a], twoSided), key(m[b], twoSided));
       return c != 0 ? c : Integer.compare(a, b);
     });
     boolean[] out = kept.clone();
@@ -745,8 +779,8 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
     return dropped ? k / 2 : 2 * k;
   }
 
-  /** Makes sure at least {@code min} channels stay kept, adding back the largest |m| of {@code was}. */
-  static void keepAtLeast(boolean[] kept, boolean[] was, float[] m, int min) {
+  /** Makes sure at least {@code min} channels stay kept, adding back those of {@code was} ranked highest. */
+  static void keepAtLeast(boolean[] kept, boolean[] was, float[] m, int min, boolean twoSided) {
     int have = count(kept);
     if (have >= min) {
       return;
@@ -755,7 +789,7 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
     for (int j = 0; j < m.length; j++) {
       order[j] = j;
     }
-    Arrays.sort(order, (a, b) -> Float.compare(Math.abs(m[b]), Math.abs(m[a])));
+    Arrays.sort(order, (a, b) -> Double.compare(key(m[b], twoSided), key(m[a], twoSided)));
     for (int j : order) {
       if (have >= min) {
         break;

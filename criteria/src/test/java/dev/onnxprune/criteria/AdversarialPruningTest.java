@@ -62,6 +62,9 @@ class AdversarialPruningTest {
     // tau 0: everything at or above 1 stays
     assertArrayEquals(new boolean[] {true, true, true, false, true, false, true},
         AdversarialPruning.clipBoundary(m, kept, 0.1, 0));
+    // two-sided: |m - 1| >= 0.09 keeps the lower edge 0.9 too
+    assertArrayEquals(new boolean[] {true, true, false, true, false, false, true},
+        AdversarialPruning.clipBoundary(m, kept, 0.1, 0.9, true));
   }
 
   @Test
@@ -75,6 +78,9 @@ class AdversarialPruningTest {
         AdversarialPruning.clipSmallest(m, kept, 1));
     assertArrayEquals(new boolean[] {false, false, false, false, false, false},
         AdversarialPruning.clipSmallest(m, kept, 9));
+    // two-sided: the 2 kept entries the attack moved least, |m - 1| = 0.01 (at 4) and 0.02 (at 0)
+    assertArrayEquals(new boolean[] {false, true, false, true, false, true},
+        AdversarialPruning.clipSmallest(m, kept, 2, true));
     assertEquals(2, AdversarialPruning.nextK(1, false));
     assertEquals(16, AdversarialPruning.nextK(8, false));
     assertEquals(4, AdversarialPruning.nextK(8, true));
