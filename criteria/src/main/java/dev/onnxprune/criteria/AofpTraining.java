@@ -268,7 +268,9 @@ public final class AofpTraining implements TrainingMethod, PlanningCriterion {
   }
 
   /**
-   * Runs the method on {@code analysis}'s model (see the class comment).
+   * Runs the method on {@code analysis}'s model (see the class comment). Not aimed at a target
+   * ({@link #aim}), it runs until every layer has stopped (only without restarts) or the budget
+   * is spent, and {@link #chosen} is what it pruned by then.
    *
    * @throws IllegalArgumentException when the target was not met within {@link Options#maxSteps}
    *     (or every layer stopped, without restarts); the model is then left unchanged
