@@ -258,20 +258,16 @@ final class MaskedTraining implements AutoCloseable {
     return p;
   }
 
-  /** The current parameters and running statistics, by name. */
+  /** The current parameters and running statistics, by name (the optimizer state is not copied). */
   Map<String, Tensor> parameters() {
-    try {
-      Map<String, Tensor> all = session.state();
-      Map<String, Tensor> out = new LinkedHashMap<>();
-      for (ArtifactSpec.StateTensor s : session.spec().state()) {
-        if (!s.kind().equals(ArtifactSpec.OPTIMIZER)) {
-          out.put(s.name(), all.get(s.name()));
-        }
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    for (ArtifactSpec.StateTensor s : session.spec().state()) {
+      if (!s.kind().equals(ArtifactSpec.OPTIMIZER)) {
+        long[] dims = s.shape().stream().mapToLong(Long::longValue).toArray();
+        out.put(s.name(), Tensor.ofFloats(dims, session.get(s.name())));
       }
-      return out;
-    } catch (OrtException e) {
-      throw ort(e);
     }
+    return out;
   }
 
   /** Sets every parameter and buffer this session shares (by name) with {@code values}. */

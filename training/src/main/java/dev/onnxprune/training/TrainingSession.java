@@ -225,11 +225,7 @@ public final class TrainingSession implements AutoCloseable {
    * @throws IllegalArgumentException when there is no such state tensor
    */
   public float[] get(String name) {
-    OnnxTensor t = stateTensor(name);
-    FloatBuffer fb = t.getFloatBuffer();
-    float[] f = new float[fb.remaining()];
-    fb.get(f);
-    return f;
+    return floats(stateTensor(name));
   }
 
   /**
@@ -279,22 +275,21 @@ public final class TrainingSession implements AutoCloseable {
       }
       putFeeds(in);
       OrtSession.Result r = train.run(in);
-      if (!commit) {
-        try (r) {
-          double loss = scalar(r.get(spec.loss()).orElseThrow());
-          float[] lf = floats((OnnxTensor) r.get(spec.logits()).orElseThrow());
-          keepGradients(r);
-          long k = lf.length / Math.max(1, batch.size());
-          return new StepResult(loss, correct(lf, (int) k, batch.labels()), batch.size(), lf);
-        }
+      StepResult result;
+      try {
+        OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
+        float[] lf = floats(logits);
+        int correct = correct(lf, (int) logits.getInfo().getShape()[1], batch.labels());
+        result = new StepResult(scalar(r.get(spec.loss()).orElseThrow()), correct, batch.size(), lf);
+        keepGradients(r);
+      } catch (RuntimeException | OrtException e) {
+        r.close();
+        throw e;
       }
-      keepGradients(r);
-      double loss = scalar(r.get(spec.loss()).orElseThrow());
-      OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
-      FloatBuffer lb = logits.getFloatBuffer();
-      float[] lf = new float[lb.remaining()];
-      lb.get(lf);
-      int correct = correct(lf, (int) logits.getInfo().getShape()[1], batch.labels());
+      if (!commit) {
+        r.close();
+        return result;
+      }
       for (ArtifactSpec.StateTensor s : spec.state()) {
         state.put(s.name(), (OnnxTensor) r.get(s.updated()).orElseThrow());
       }
@@ -306,7 +301,7 @@ public final class TrainingSession implements AutoCloseable {
       owned.clear();
       last = r;
       steps++;
-      return new StepResult(loss, correct, batch.size(), lf);
+      return result;
     } finally {
       temp.forEach(OnnxTensor::close);
     }
@@ -331,9 +326,7 @@ public final class TrainingSession implements AutoCloseable {
               .flip(), new long[] {labels.length})));
       try (OrtSession.Result r = eval.run(in)) {
         OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
-        FloatBuffer fb = logits.getFloatBuffer();
-        float[] out = new float[fb.remaining()];
-        fb.get(out);
+        float[] out = floats(logits);
         double loss = batch.labels() == null ? Double.NaN : scalar(r.get(spec.loss()).orElseThrow());
         int correct = batch.labels() == null ? 0 : correct(out, (int) logits.getInfo().getShape()[1], batch.labels());
         return new EvalResult(loss, correct, batch.size(), out);
@@ -347,10 +340,7 @@ public final class TrainingSession implements AutoCloseable {
   public Map<String, Tensor> state() throws OrtException {
     Map<String, Tensor> out = new LinkedHashMap<>();
     for (Map.Entry<String, OnnxTensor> e : state.entrySet()) {
-      FloatBuffer fb = e.getValue().getFloatBuffer();
-      float[] f = new float[fb.remaining()];
-      fb.get(f);
-      out.put(e.getKey(), Tensor.ofFloats(e.getValue().getInfo().getShape(), f));
+      out.put(e.getKey(), Tensor.ofFloats(e.getValue().getInfo().getShape(), floats(e.getValue())));
     }
     return out;
   }
