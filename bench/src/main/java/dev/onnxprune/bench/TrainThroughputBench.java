@@ -138,7 +138,15 @@ public final class TrainThroughputBench {
     }
     try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
       o.setIntraOpNumThreads(threads);
-      o.enableProfiling(dir.resolve("ort").toString());
+      o.addConfigEntry("session.intra_op.allow_spinning", "0");
+      if (Integer.getInteger("bench.inter", 0) > 0) {
+        o.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.PARALLEL);
+        o.setInterOpNumThreads(Integer.getInteger("bench.inter"));
+        o.addConfigEntry("session.inter_op.allow_spinning", "0");
+      }
+      if (!Boolean.getBoolean("bench.noprofile")) {
+        o.enableProfiling(dir.resolve("ort").toString());
+      }
       // the step as TrainingSession runs it on the CPU: Convs on ONNX Runtime's NCHWc kernels
       Model step = OnnxModels.read(OnnxModels.toBytes(artifact.trainStep()), null);
       if (!"false".equals(System.getProperty("onnxprune.nchwc"))) {
@@ -146,6 +154,7 @@ public final class TrainThroughputBench {
       }
       try (OrtSession s = env.createSession(OnnxModels.toBytes(step), o)) {
         List<OnnxTensor> temp = new ArrayList<>();
+        List<Double> wall = new ArrayList<>();
         for (int i = 0; i < warmup + steps; i++) {
           Batch b = batches.get(i % batches.size());
           Map<String, OnnxTensor> in = new HashMap<>(state);
@@ -155,10 +164,18 @@ public final class TrainThroughputBench {
           in.put(spec.input(), x);
           in.put(spec.labels(), y);
           in.put(spec.learningRate(), lr);
+          long t0 = System.nanoTime();
           s.run(in).close();
+          wall.add((System.nanoTime() - t0) / 1e6);
           x.close();
           y.close();
           lr.close();
+        }
+        List<Double> w = new ArrayList<>(wall.subList(warmup, wall.size()));
+        java.util.Collections.sort(w);
+        System.out.printf(Locale.ROOT, "PROFILE wall median %.2f ms per step%n", w.get(w.size() / 2));
+        if (Boolean.getBoolean("bench.noprofile")) {
+          return;
         }
         String file = s.endProfiling();
         report(Path.of(file), warmup);

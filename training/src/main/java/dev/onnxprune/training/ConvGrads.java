@@ -209,28 +209,30 @@ final class ConvGrads {
     }
     long l = prod(outSpatial);
     long k = prod(kernel);
-    Value xp = input;
-    if (anyNonZero(padsBegin) || anyNonZero(padsEnd)) {
-      long[] pads = new long[2 * (r + 2)];
-      for (int i = 0; i < r; i++) {
-        pads[2 + i] = padsBegin[i];
-        pads[r + 4 + i] = padsEnd[i];
-      }
-      xp = ctx.op("Pad", List.of(input, ctx.ints(pads)));
-    }
-    // [N, C, P...] -> [N, g, P..., Cg]: channels last, so that each kernel offset's patch is one strided Slice
+    // [N, C, S...] -> [N, g, S..., Cg]: channels last, so that each kernel offset's patch is one strided Slice;
+    // padded after the transpose, where each padded row is S_last*Cg contiguous values (about 3x faster in ONNX
+    // Runtime than padding NCHW rows), and ONNX Runtime's session rewrite can take this layout from the forward
+    // Conv's ReorderInput when Cg is its block size (NchwcConvs.blockedPatches)
     long[] grouped = new long[r + 3];
     grouped[0] = -1;
     grouped[1] = group;
     grouped[2] = inPerGroup;
-    System.arraycopy(padded, 0, grouped, 3, r);
+    System.arraycopy(inSpatial, 0, grouped, 3, r);
     long[] perm = new long[r + 3];
     perm[1] = 1;
     for (int i = 0; i < r; i++) {
       perm[2 + i] = 3 + i;
     }
     perm[r + 2] = 2;
-    Value xt = ctx.transpose(ctx.reshape(xp, grouped), perm);
+    Value xt = ctx.transpose(ctx.reshape(input, grouped), perm);
+    if (anyNonZero(padsBegin) || anyNonZero(padsEnd)) {
+      long[] pads = new long[2 * (r + 3)];
+      for (int i = 0; i < r; i++) {
+        pads[2 + i] = padsBegin[i];
+        pads[r + 3 + 2 + i] = padsEnd[i];
+      }
+      xt = ctx.op("Pad", List.of(xt, ctx.ints(pads)));
+    }
     Value dyr = ctx.reshape(outGrad, -1, group, mg, l); // [N, g, Mg, L]: a view, no copy
     long[] axes = GradContext.range(2, 2 + r);
     long[] kk = new long[r];

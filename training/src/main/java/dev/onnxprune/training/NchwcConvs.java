@@ -102,8 +102,10 @@ public final class NchwcConvs {
   }
 
   /**
-   * Rewrites the eligible Convs of {@code model} in place for block size {@code b}; returns how
-   * many. Shapes are inferred first when the model lacks them.
+   * Rewrites the eligible Convs of {@code model} in place for block size {@code b}, and the weight
+   * gradients' channels-last input copies that ONNX Runtime's blocked layout already holds
+   * ({@link #blockedPatches}); returns how many Convs. Shapes are inferred first when the model
+   * lacks them.
    */
   static int rewrite(Model model, int b) {
     if (b <= 0) {
@@ -203,8 +205,55 @@ public final class NchwcConvs {
       }
       done++;
     }
-    if (done > 0 && model.opsets().stream().noneMatch(s -> s.domain().equals(DOMAIN))) {
+    int patches = blockedPatches(g, b, reorderedInputs);
+    if (done + patches > 0 && model.opsets().stream().noneMatch(s -> s.domain().equals(DOMAIN))) {
       model.opsets().add(new OpsetId(DOMAIN, 1));
+    }
+    return done;
+  }
+
+  /**
+   * The weight gradient's channels-last copy of a Conv input ({@link ConvGrads#weightGrad}: {@code
+   * Transpose(Reshape(x, [-1, 1, B, H, W]), [0, 1, 3, 4, 2])}) is, for an input of exactly B channels,
+   * the same values in the same order as ONNX Runtime's blocked {@code ReorderInput(x)}, which the
+   * forward Conv usually has made already: the Transpose becomes a Reshape of that (a view, no
+   * copy). Returns how many were rewritten.
+   */
+  static int blockedPatches(Graph g, int b, Map<Value, Value> reorderedInputs) {
+    int done = 0;
+    for (Node t : new ArrayList<>(g.nodes())) {
+      if (!t.is("Transpose") || !java.util.Arrays.equals(t.attrLongs("perm"), new long[] {0, 1, 3, 4, 2})) {
+        continue;
+      }
+      Node rs = t.input(0).producer();
+      if (rs == null || !rs.is("Reshape") || rs.inputCount() < 2 || !rs.input(1).isInitializer()) {
+        continue;
+      }
+      Value x = rs.input(0);
+      long[] xd = dims(x);
+      long[] to = rs.input(1).initializer().toLongArray();
+      if (xd == null || xd.length != 4 || xd[1] != b || xd[2] < 0 || xd[3] < 0 || to.length != 5 || to[1] != 1
+          || to[2] != b || to[3] != xd[2] || to[4] != xd[3]) {
+        continue;
+      }
+      int at = g.indexOf(t);
+      Value xr = reorderedInputs.get(x);
+      if (xr == null) {
+        Node producer = x.producer();
+        int after = producer == null ? 0 : g.indexOf(producer) + 1;
+        xr = g.insertNode(after, "ReorderInput", DOMAIN, g.uniqueNodeName(t.name() + "_reorder_in"), List.of(x),
+            List.of(g.uniqueName(x.name() + "_nchwc"))).output(0);
+        reorderedInputs.put(x, xr);
+        at = g.indexOf(t);
+      }
+      Value view = reshape(g, at, t.name(), xr, -1, 1, xd[2], xd[3], b);
+      view.setType(t.output(0).type());
+      t.output(0).replaceAllUsesWith(view);
+      g.removeNode(t);
+      if (rs.output(0).consumers().isEmpty() && !g.outputs().contains(rs.output(0))) {
+        g.removeNode(rs);
+      }
+      done++;
     }
     return done;
   }

@@ -73,6 +73,27 @@ class NchwcConvsTest {
   }
 
   @Test
+  void weightGradientPatchesReadTheForwardReorder() throws Exception {
+    int b = NchwcConvs.blockSize();
+    assumeTrue(b > 0, "ONNX Runtime has no NCHWc kernels here");
+    for (long[] strides : List.of(new long[] {1, 1}, new long[] {2, 2})) {
+      // forward Conv and its weight gradient (Autodiff's channels-last patches of x, b channels)
+      Model fwd = model(new long[] {2, b, 9, 9}, new long[] {b, b, 3, 3}, 1, false,
+          "pads", new long[] {1, 1, 1, 1}, "strides", strides);
+      Model plain = Autodiff.gradients(fwd, Loss.dot("out"), List.of("w"));
+      Model fast = Autodiff.gradients(fwd, Loss.dot("out"), List.of("w"));
+      assertEquals(1, NchwcConvs.rewrite(fast, b));
+      Graph g = fast.graph();
+      assertEquals(0, g.nodes().stream().filter(n -> n.is("Transpose")
+          && java.util.Arrays.equals(n.attrLongs("perm"), new long[] {0, 1, 3, 4, 2})).count(),
+          "the channels-last copy of x is a view of ReorderInput(x)");
+      assertEquals(1, g.nodes().stream().filter(n -> n.opType().equals("ReorderInput")).count(),
+          "one ReorderInput(x), shared by the forward Conv and the weight gradient");
+      assertSameOutputs(plain, fast, Autodiff.gradientName("w"));
+    }
+  }
+
+  @Test
   void convFeedingAGraphOutputKeepsTheOutputName() {
     int b = NchwcConvs.blockSize();
     assumeTrue(b > 0, "ONNX Runtime has no NCHWc kernels here");
@@ -99,6 +120,10 @@ class NchwcConvsTest {
     assertEquals(expected, NchwcConvs.rewrite(fast, b));
     assertEquals(expected, fast.graph().nodes().stream().filter(n -> n.domain().equals(NchwcConvs.DOMAIN)
         && n.opType().equals("Conv")).count());
+    assertSameOutputs(plain, fast, "out");
+  }
+
+  private static void assertSameOutputs(Model plain, Model fast, String output) throws Exception {
     Random r = new Random(7);
     Map<String, Ort.Data> feeds = new java.util.HashMap<>();
     for (Value in : plain.graph().inputs()) {
@@ -112,10 +137,10 @@ class NchwcConvsTest {
     double[] want;
     double[] got;
     try (OrtSession s = Ort.open(plain)) {
-      want = Ort.run(s, feeds).get("out");
+      want = Ort.run(s, feeds).get(output);
     }
     try (OrtSession s = Ort.open(fast)) {
-      got = Ort.run(s, feeds).get("out");
+      got = Ort.run(s, feeds).get(output);
     }
     assertEquals(want.length, got.length);
     double err = 0;
