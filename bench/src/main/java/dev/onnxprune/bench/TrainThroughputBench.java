@@ -41,6 +41,11 @@ import java.util.Random;
  * [--warmup 5] [--steps 40] [--profile] [--forward]}. With {@code --profile} it also runs ONNX
  * Runtime's profiler over the measured steps and prints the time per op type; with {@code
  * --forward}, the inference forward with and without ONNX Runtime's NCHWc Conv rewrite.
+ *
+ * <p>The profiled session takes system properties: {@code bench.spin=1} lets its intra-op threads
+ * spin, {@code bench.inter=K} runs ONNX Runtime's parallel executor with K inter-op threads, and
+ * {@code bench.noprofile=true} only prints the median wall time of its steps (to compare those
+ * settings). {@code onnxprune.spin=1} does the same for the {@link TrainingSession} run.
  */
 public final class TrainThroughputBench {
   public static void main(String[] args) throws Exception {
@@ -138,7 +143,7 @@ public final class TrainThroughputBench {
     }
     try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
       o.setIntraOpNumThreads(threads);
-      o.addConfigEntry("session.intra_op.allow_spinning", "0");
+      o.addConfigEntry("session.intra_op.allow_spinning", System.getProperty("bench.spin", "0"));
       if (Integer.getInteger("bench.inter", 0) > 0) {
         o.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.PARALLEL);
         o.setInterOpNumThreads(Integer.getInteger("bench.inter"));

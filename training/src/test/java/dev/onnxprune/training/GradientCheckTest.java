@@ -146,6 +146,21 @@ class GradientCheckTest {
   }
 
   @Test
+  void convWeightGradientWithTheBatchFolded() throws Exception {
+    // few output positions per sample (L <= Mg): the weight gradient contracts over N*L in one
+    // product per kernel offset; group 1, grouped strided, 1-D, and ConvTranspose's weight gradient
+    check("Conv", "conv L 9 <= M 10", conv(new long[] {2, 4, 3, 3}, new long[] {10, 4, 3, 3}, true,
+        Attribute.of("pads", new long[] {1, 1, 1, 1})), List.of("x", "w", "b"), none());
+    check("Conv", "conv group 2 s2 L 4 <= Mg 6", conv(new long[] {3, 4, 4, 3}, new long[] {12, 2, 3, 3}, false,
+        Attribute.of("group", 2L), Attribute.of("strides", new long[] {2, 2}),
+        Attribute.of("pads", new long[] {1, 1, 1, 1})), List.of("x", "w"), none());
+    check("Conv", "conv 1-D L 4 <= M 5", conv(new long[] {2, 3, 4}, new long[] {5, 3, 3}, false,
+        Attribute.of("pads", new long[] {1, 1})), List.of("x", "w"), none());
+    check("ConvTranspose", "convT L 4 <= M 4", convT(new long[] {2, 4, 2, 2}, new long[] {4, 3, 3, 3}, false,
+        Attribute.of("strides", new long[] {2, 2})), List.of("x", "w"), none());
+  }
+
+  @Test
   void convPointwiseAndSamePadding() throws Exception {
     check("Conv", "conv 1x1", conv(new long[] {3, 5, 4, 4}, new long[] {2, 5, 1, 1}, true),
         List.of("x", "w", "b"), none());
