@@ -36,7 +36,10 @@ public final class OnnxModels {
 
   /**
    * Writes a model atomically: to temporary files beside {@code file}, then renamed into place,
-   * so a failure never leaves a partial output.
+   * so a failure never leaves a partial output. When {@code file} was written before with its
+   * data in {@code file.data} and this write no longer uses that file (inline data, or another
+   * data file name), {@code file.data} is deleted after the new model is in place; a data file
+   * that the old model did not refer to is never touched.
    */
   public static void write(Model model, Path file, WriteOptions options) throws IOException {
     ProtoWriter.write(model, file, options);

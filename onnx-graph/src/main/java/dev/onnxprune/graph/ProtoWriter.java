@@ -65,6 +65,12 @@ final class ProtoWriter {
           + " 2 GiB limit; write it with external data (--external-data)");
     }
     String dataName = options.dataFileName() != null ? options.dataFileName() : target.getFileName() + ".data";
+    // the data file an earlier write with external data left beside this target, which this write will no
+    // longer use: removed once the new model is in place
+    String defaultDataName = target.getFileName() + ".data";
+    Path staleData = !(external && dataName.equals(defaultDataName)) && Files.isRegularFile(target)
+        && Files.isRegularFile(dir.resolve(defaultDataName)) && references(target, defaultDataName)
+        ? dir.resolve(defaultDataName) : null;
     Path modelTmp = AtomicFiles.createTemp(dir, "." + target.getFileName() + ".");
     Path dataTmp = null;
     try {
@@ -93,6 +99,13 @@ final class ProtoWriter {
       }
       move(modelTmp, target);
       modelTmp = null;
+      if (staleData != null) {
+        try {
+          Files.deleteIfExists(staleData);
+        } catch (IOException e) {
+          // still open elsewhere (a platform that cannot delete a mapped file): left in place, unused
+        }
+      }
     } catch (UncheckedIOException e) {
       throw e.getCause();
     } finally {
@@ -103,6 +116,69 @@ final class ProtoWriter {
         Files.deleteIfExists(dataTmp);
       }
     }
+  }
+
+  /** Model files larger than this are not parsed to look for external data references. */
+  private static final long REFERENCE_SCAN_LIMIT = 64L << 20;
+
+  /**
+   * Whether the ONNX model in {@code modelFile} keeps tensor data in the file {@code dataName}
+   * (a tensor's external data location). A model that keeps its weights outside is small, so only
+   * files up to {@link #REFERENCE_SCAN_LIMIT} are parsed; a larger or unreadable one counts as not
+   * referring to it (the data file is then left alone).
+   */
+  static boolean references(Path modelFile, String dataName) {
+    try {
+      if (Files.size(modelFile) > REFERENCE_SCAN_LIMIT) {
+        return false;
+      }
+      return references(ModelProto.parseFrom(Files.readAllBytes(modelFile)).getGraph(), dataName);
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  private static boolean references(GraphProto g, String dataName) {
+    for (TensorProto t : g.getInitializerList()) {
+      if (references(t, dataName)) {
+        return true;
+      }
+    }
+    for (SparseTensorProto t : g.getSparseInitializerList()) {
+      if (references(t.getValues(), dataName) || references(t.getIndices(), dataName)) {
+        return true;
+      }
+    }
+    for (NodeProto n : g.getNodeList()) {
+      for (AttributeProto a : n.getAttributeList()) {
+        if (a.hasT() && references(a.getT(), dataName) || a.hasG() && references(a.getG(), dataName)) {
+          return true;
+        }
+        for (TensorProto t : a.getTensorsList()) {
+          if (references(t, dataName)) {
+            return true;
+          }
+        }
+        for (GraphProto sub : a.getGraphsList()) {
+          if (references(sub, dataName)) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+
+  private static boolean references(TensorProto t, String dataName) {
+    if (t.getDataLocation() != TensorProto.DataLocation.EXTERNAL) {
+      return false;
+    }
+    for (StringStringEntryProto e : t.getExternalDataList()) {
+      if (e.getKey().equals("location") && Path.of(e.getValue()).normalize().toString().equals(dataName)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The ModelProto of {@code model}, all data inline (for tests and in-memory sessions). */

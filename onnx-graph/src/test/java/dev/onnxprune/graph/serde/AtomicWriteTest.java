@@ -139,4 +139,46 @@ class AtomicWriteTest {
     assertNull(ProtoDiff.firstDifference(Protos.parse(TestModels.model("vgg_bn.onnx")), Protos.parse(inline)));
     assertEquals(Set.of("vgg.onnx", "vgg.onnx.data", "inline.onnx"), filesIn(dir));
   }
+
+  private static Model smallModel(float value) {
+    Graph g = new Graph("g");
+    float[] data = new float[2048];
+    java.util.Arrays.fill(data, value);
+    Value w = g.addInitializer("w", Tensor.ofFloats(new long[] {2048}, data));
+    g.addOutput(g.addNode("Identity", "id", List.of(w), List.of("y")).output(0));
+    Model m = new Model(g);
+    m.setIrVersion(8L);
+    m.opsets().add(new OpsetId("", 13));
+    return m;
+  }
+
+  @Test
+  void rewritingInlineRemovesTheDataFileTheEarlierWriteLeft() throws IOException {
+    Path out = dir.resolve("m.onnx");
+    OnnxModels.write(smallModel(1), out, WriteOptions.withExternalData());
+    assertEquals(Set.of("m.onnx", "m.onnx.data"), filesIn(dir));
+    // read back (its tensor mapped from m.onnx.data), written inline over itself: the data file goes
+    Model mapped = OnnxModels.read(out);
+    OnnxModels.write(mapped, out, WriteOptions.inline());
+    assertEquals(Set.of("m.onnx"), filesIn(dir));
+    assertEquals(1f, OnnxModels.read(out).graph().initializers().get(0).initializer().toFloatArray()[2047]);
+    // and to another data file name: the old default-named file goes too
+    OnnxModels.write(smallModel(2), out, WriteOptions.withExternalData());
+    OnnxModels.write(smallModel(3), out, new WriteOptions(WriteOptions.ExternalData.ALWAYS, 1024, "weights.bin"));
+    assertEquals(Set.of("m.onnx", "weights.bin"), filesIn(dir));
+    assertEquals(3f, OnnxModels.read(out).graph().initializers().get(0).initializer().toFloatArray()[0]);
+  }
+
+  @Test
+  void dataFilesTheOldModelDidNotUseAreLeftAlone() throws IOException {
+    Path out = dir.resolve("m.onnx");
+    // a custom data file name is not this writer's to remove
+    OnnxModels.write(smallModel(1), out, new WriteOptions(WriteOptions.ExternalData.ALWAYS, 1024, "weights.bin"));
+    OnnxModels.write(smallModel(2), out, WriteOptions.inline());
+    assertEquals(Set.of("m.onnx", "weights.bin"), filesIn(dir));
+    // a file named like the default data file that the old (inline) model did not refer to stays
+    Files.write(dir.resolve("m.onnx.data"), OLD);
+    OnnxModels.write(smallModel(3), out, WriteOptions.inline());
+    assertArrayEquals(OLD, Files.readAllBytes(dir.resolve("m.onnx.data")));
+  }
 }
