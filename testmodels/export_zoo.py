@@ -66,6 +66,23 @@ def recalibrate_bn(model, size, gen):
     return len(bns)
 
 
+LAYER_SCALE = 0.5
+
+
+@torch.no_grad()
+def rescale_layer_scale(model):
+    """ConvNeXt initialises its layer scale to 1e-6, so that at random init every residual branch is
+    all but switched off and a pruned branch changes the output by nothing a test can see; trained
+    models have scales near 0.1-1. Set them to LAYER_SCALE so pruning the branches is visible."""
+    n = 0
+    for m in model.modules():
+        scale = getattr(m, "layer_scale", None)
+        if isinstance(scale, torch.nn.Parameter):
+            scale.fill_(LAYER_SCALE)
+            n += 1
+    return n
+
+
 def export_one(name, manifest):
     import onnx
     ctor, kwargs, size, keep_bn = ZOO[name]
@@ -80,6 +97,7 @@ def export_one(name, manifest):
     gen = torch.Generator().manual_seed(SEED)
     model = getattr(torchvision.models, ctor)(weights=None, **kwargs)
     params = sum(p.numel() for p in model.parameters())
+    rescale_layer_scale(model)
     recalibrate_bn(model, size, gen)
     x = torch.randn(2, 3, size, size, generator=gen)
     with torch.no_grad():
