@@ -35,10 +35,6 @@ import java.util.List;
 final class ConvGrads {
   private ConvGrads() {}
 
-  /** Spatial geometry of a Conv or ConvTranspose, pads resolved from auto_pad/output_shape. */
-  record Geometry(int group, long[] kernel, long[] strides, long[] dilations, long[] padsBegin, long[] padsEnd,
-      long[] outputPadding) {}
-
   /**
    * A Conv or ConvTranspose node as both gradient rules read it: operands, the output gradient,
    * static sizes (spatial {@code in} of x, {@code out} of y) and the attributes other than pads.
