@@ -111,6 +111,20 @@ final class Analyzer {
     }
   }
 
+  /**
+   * Output 0 of {@code n} carries {@code out}, derived from the channels {@code in} of input 0;
+   * records the touch as {@code role}.
+   */
+  void carry(Node n, GroupMember.Role role, ChannelMap in, ChannelMap out) {
+    setMap(n.output(0), out);
+    touch(n, role, n.input(0), in);
+  }
+
+  /** Output 0 of {@code n} carries the channels {@code m} of input 0 unchanged. */
+  void carry(Node n, ChannelMap m) {
+    carry(n, GroupMember.Role.CHANNELWISE, m, m);
+  }
+
   void consumerEnd(Node n, int inputIndex) {
     consumerEnds.add(new ConsumerEnd(n, inputIndex));
   }

@@ -44,6 +44,23 @@ final class ChannelRules {
     default void apply(Node n, Applier p) {}
   }
 
+  /**
+   * A rule whose op takes its channels from input 0: it runs only when input 0 carries a
+   * single-axis map (a channel shuffle's split axes are blocked first, by {@link #singleAxis}).
+   */
+  interface InputRule extends ChannelRule {
+    /** Analyses {@code n}, whose input 0 carries the channels {@code m}. */
+    void analyze(Node n, Analyzer a, ChannelMap m);
+
+    @Override
+    default void analyze(Node n, Analyzer a) {
+      ChannelMap m = singleAxis(n, a, 0);
+      if (m != null) {
+        analyze(n, a, m);
+      }
+    }
+  }
+
   private static final Map<String, ChannelRule> RULES = new HashMap<>();
 
   private static void register(ChannelRule rule, String... ops) {

@@ -10,6 +10,7 @@ import dev.onnxprune.graph.Shape;
 import dev.onnxprune.graph.Tensor;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.surgery.ChannelRules.ChannelRule;
+import dev.onnxprune.surgery.ChannelRules.InputRule;
 import dev.onnxprune.surgery.GroupMember.Role;
 
 /** Rules for ops that carry channels through unchanged: activations, pools, normalisations,
@@ -39,13 +40,9 @@ final class ChannelwiseRules {
   }
 
   /** Pools act on spatial axes; MaxPool's Indices output encodes channel positions. */
-  static final class Pool implements ChannelRule {
+  static final class Pool implements InputRule {
     @Override
-    public void analyze(Node n, Analyzer a) {
-      ChannelMap m = singleAxis(n, a, 0);
-      if (m == null) {
-        return;
-      }
+    public void analyze(Node n, Analyzer a, ChannelMap m) {
       if (m.axis() != 1) {
         a.unknown(n, "pooling over the channel axis");
         return;
@@ -54,19 +51,14 @@ final class ChannelwiseRules {
         a.unknown(n, "MaxPool Indices output encodes channel positions");
         return;
       }
-      a.setMap(n.output(0), m);
-      a.touch(n, Role.CHANNELWISE, n.input(0), m);
+      a.carry(n, m);
     }
   }
 
   /** BatchNormalization / InstanceNormalization: per-channel parameters are sliced. */
-  static final class Norm implements ChannelRule {
+  static final class Norm implements InputRule {
     @Override
-    public void analyze(Node n, Analyzer a) {
-      ChannelMap m = singleAxis(n, a, 0);
-      if (m == null) {
-        return;
-      }
+    public void analyze(Node n, Analyzer a, ChannelMap m) {
       if (m.axis() != 1) {
         a.unknown(n, "normalisation input has its channels on axis " + m.axis());
         return;
@@ -83,8 +75,7 @@ final class ChannelwiseRules {
           return;
         }
       }
-      a.setMap(n.output(0), m);
-      a.touch(n, Role.CHANNELWISE, n.input(0), m);
+      a.carry(n, m);
     }
 
     @Override
@@ -158,8 +149,7 @@ final class ChannelwiseRules {
             + " channels that are not tracked");
         return;
       }
-      a.setMap(n.output(0), ref);
-      a.touch(n, Role.CHANNELWISE, n.input(0), ref);
+      a.carry(n, ref);
     }
 
     @Override
@@ -191,13 +181,9 @@ final class ChannelwiseRules {
   }
 
   /** Reductions over other axes keep channels; over the channel axis they mix them. */
-  static final class Reduce implements ChannelRule {
+  static final class Reduce implements InputRule {
     @Override
-    public void analyze(Node n, Analyzer a) {
-      ChannelMap m = singleAxis(n, a, 0);
-      if (m == null) {
-        return;
-      }
+    public void analyze(Node n, Analyzer a, ChannelMap m) {
       int rank = Analyzer.rank(n.input(0));
       long[] axes = intsAttrOrInput(n, "axes", 1);
       if (axes == DYNAMIC || rank < 0) {
@@ -221,19 +207,14 @@ final class ChannelwiseRules {
         }
       }
       boolean keep = n.attrLong("keepdims", 1) != 0;
-      a.setMap(n.output(0), m.withAxis(keep ? axis : axis - before));
-      a.touch(n, Role.CHANNELWISE, n.input(0), m);
+      a.carry(n, Role.CHANNELWISE, m, m.withAxis(keep ? axis : axis - before));
     }
   }
 
   /** Softmax family: fine along another axis, not across channels. */
-  static final class SoftmaxRule implements ChannelRule {
+  static final class SoftmaxRule implements InputRule {
     @Override
-    public void analyze(Node n, Analyzer a) {
-      ChannelMap m = singleAxis(n, a, 0);
-      if (m == null) {
-        return;
-      }
+    public void analyze(Node n, Analyzer a, ChannelMap m) {
       int rank = Analyzer.rank(n.input(0));
       boolean modern = a.opset >= 13;
       int axis = normAxis(n.attrLong("axis", modern ? -1 : 1), rank);
@@ -241,19 +222,14 @@ final class ChannelwiseRules {
         a.unknown(n, "normalises across the channel axis");
         return;
       }
-      a.setMap(n.output(0), m);
-      a.touch(n, Role.CHANNELWISE, n.input(0), m);
+      a.carry(n, m);
     }
   }
 
   /** Pad: fine when the channel axis is not padded. */
-  static final class Pad implements ChannelRule {
+  static final class Pad implements InputRule {
     @Override
-    public void analyze(Node n, Analyzer a) {
-      ChannelMap m = singleAxis(n, a, 0);
-      if (m == null) {
-        return;
-      }
+    public void analyze(Node n, Analyzer a, ChannelMap m) {
       int rank = Analyzer.rank(n.input(0));
       long[] pads = intsAttrOrInput(n, "pads", 1);
       long[] axes = n.inputCount() > 3 ? intsAttrOrInput(n, "axes", 3) : null;
@@ -269,19 +245,14 @@ final class ChannelwiseRules {
           return;
         }
       }
-      a.setMap(n.output(0), m);
-      a.touch(n, Role.CHANNELWISE, n.input(0), m);
+      a.carry(n, m);
     }
   }
 
   /** Resize/Upsample: fine when the channel axis keeps its size (a constant sizes entry is rewritten). */
-  static final class Resize implements ChannelRule {
+  static final class Resize implements InputRule {
     @Override
-    public void analyze(Node n, Analyzer a) {
-      ChannelMap m = singleAxis(n, a, 0);
-      if (m == null) {
-        return;
-      }
+    public void analyze(Node n, Analyzer a, ChannelMap m) {
       Value scalesV = n.opType().equals("Upsample") ? n.input(1) : n.input(2);
       Value sizesV = n.opType().equals("Upsample") ? null : n.input(3);
       float[] scales = null;
@@ -306,8 +277,7 @@ final class ChannelwiseRules {
           return;
         }
       }
-      a.setMap(n.output(0), m);
-      a.touch(n, Role.CHANNELWISE, n.input(0), m);
+      a.carry(n, m);
     }
 
     @Override

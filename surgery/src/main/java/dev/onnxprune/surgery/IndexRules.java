@@ -11,6 +11,7 @@ import dev.onnxprune.graph.Node;
 import dev.onnxprune.graph.Tensor;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.surgery.ChannelRules.ChannelRule;
+import dev.onnxprune.surgery.ChannelRules.InputRule;
 import dev.onnxprune.surgery.GroupMember.Role;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -65,8 +66,7 @@ final class IndexRules {
             a.unionAll(ref, m);
           }
         }
-        a.setMap(n.output(0), ref);
-        a.touch(n, Role.MERGE, n.input(0), ref);
+        a.carry(n, Role.MERGE, ref, ref);
         return;
       }
       List<Integer> ids = new ArrayList<>();
@@ -91,13 +91,9 @@ final class IndexRules {
   }
 
   /** Split on the channel axis: each output takes its range; sizes are rewritten. */
-  static final class Split implements ChannelRule {
+  static final class Split implements InputRule {
     @Override
-    public void analyze(Node n, Analyzer a) {
-      ChannelMap m = singleAxis(n, a, 0);
-      if (m == null) {
-        return;
-      }
+    public void analyze(Node n, Analyzer a, ChannelMap m) {
       int rank = Analyzer.rank(n.input(0));
       int axis = normAxis(n.attrLong("axis", 0), rank);
       if (m.axis() != axis) {
@@ -187,7 +183,7 @@ final class IndexRules {
   }
 
   /** Slice with step 1 on the channel axis keeps a range; bounds are rewritten. */
-  static final class Slice implements ChannelRule {
+  static final class Slice implements InputRule {
     /** The bounds on the channel axis; {@code dynamic} when computed at run time from shapes. */
     record Bounds(int index, long start, long end, long step, boolean dynamic) {}
 
@@ -236,11 +232,7 @@ final class IndexRules {
     }
 
     @Override
-    public void analyze(Node n, Analyzer a) {
-      ChannelMap m = singleAxis(n, a, 0);
-      if (m == null) {
-        return;
-      }
+    public void analyze(Node n, Analyzer a, ChannelMap m) {
       for (int i = 1; i < n.inputCount(); i++) {
         if (a.map(n.input(i)) != null) {
           a.unknown(n, "slice bounds depend on tracked channels");
@@ -249,8 +241,7 @@ final class IndexRules {
       }
       Bounds b = bounds(n, m.axis(), Analyzer.rank(n.input(0)), a);
       if (b == null) {
-        a.setMap(n.output(0), m);
-        a.touch(n, Role.CHANNELWISE, n.input(0), m);
+        a.carry(n, m);
         return;
       }
       if (b.index() == -2 || b.step() != 1) {
@@ -274,8 +265,7 @@ final class IndexRules {
           }
         }
       }
-      a.setMap(n.output(0), m.range(m.axis(), s, Math.max(s, e)));
-      a.touch(n, Role.INDEX_MAP, n.input(0), m);
+      a.carry(n, Role.INDEX_MAP, m, m.range(m.axis(), s, Math.max(s, e)));
       a.notes.put(n, b);
     }
 

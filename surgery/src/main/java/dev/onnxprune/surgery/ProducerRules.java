@@ -62,8 +62,7 @@ final class ProducerRules {
           if (in == null) {
             return; // channels of a fixed input: nothing to carry
           }
-          a.setMap(y, in);
-          a.touch(n, Role.CHANNELWISE, n.input(0), in);
+          a.carry(n, in);
         }
         case GROUPED -> {
           long group = n.attrLong("group", 1);

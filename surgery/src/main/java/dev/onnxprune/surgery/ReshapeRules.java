@@ -3,13 +3,13 @@ package dev.onnxprune.surgery;
 import static dev.onnxprune.surgery.ChannelRules.DYNAMIC;
 import static dev.onnxprune.surgery.ChannelRules.intsAttrOrInput;
 import static dev.onnxprune.surgery.ChannelRules.normAxis;
-import static dev.onnxprune.surgery.ChannelRules.singleAxis;
 
 import dev.onnxprune.graph.Dim;
 import dev.onnxprune.graph.Node;
 import dev.onnxprune.graph.Shape;
 import dev.onnxprune.graph.Tensor;
 import dev.onnxprune.surgery.ChannelRules.ChannelRule;
+import dev.onnxprune.surgery.ChannelRules.InputRule;
 import dev.onnxprune.surgery.GroupMember.Role;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,13 +20,9 @@ final class ReshapeRules {
   private ReshapeRules() {}
 
   /** Flatten: channels at or after the flatten axis expand into blocks of features. */
-  static final class Flatten implements ChannelRule {
+  static final class Flatten implements InputRule {
     @Override
-    public void analyze(Node n, Analyzer a) {
-      ChannelMap m = singleAxis(n, a, 0);
-      if (m == null) {
-        return;
-      }
+    public void analyze(Node n, Analyzer a, ChannelMap m) {
       Shape s = Analyzer.shape(n.input(0));
       int rank = s == null ? -1 : s.rank();
       int k = normAxis(n.attrLong("axis", 1), rank);
@@ -39,8 +35,7 @@ final class ReshapeRules {
         a.unknown(n, "flattened feature block size is not static");
         return;
       }
-      a.setMap(n.output(0), out);
-      a.touch(n, Role.RESHAPE, n.input(0), m);
+      a.carry(n, Role.RESHAPE, m, out);
     }
 
     /** The map of axes {@code [from, rank)} of shape {@code s} merged into one axis {@code outAxis}. */
@@ -102,8 +97,7 @@ final class ReshapeRules {
         if (out.rank() > ax && known(out, ax) == g * per && in.elementsFrom(ax + 2) == out.elementsFrom(ax + 1)
             && in.elementsFrom(ax + 2) >= 0) {
           ChannelMap merged = ChannelMap.single(ax, m.ids());
-          a.setMap(n.output(0), merged);
-          a.touch(n, Role.RESHAPE, n.input(0), merged);
+          a.carry(n, Role.RESHAPE, merged, merged);
           a.notes.put(n, new Note(Case.MERGE, ax, g));
           return;
         }
@@ -117,16 +111,14 @@ final class ReshapeRules {
         return;
       }
       if (out.rank() > ax && known(out, ax) == c && out.elementsFrom(ax + 1) == trailIn) {
-        a.setMap(n.output(0), m);
-        a.touch(n, Role.RESHAPE, n.input(0), m);
+        a.carry(n, Role.RESHAPE, m, m);
         a.notes.put(n, new Note(Case.KEEP, ax, 0));
         return;
       }
       if (out.rank() == ax + 1 && known(out, ax) == c * trailIn) {
         ChannelMap flat = Flatten.expand(in, ax, m, ax);
         if (flat != null) {
-          a.setMap(n.output(0), flat);
-          a.touch(n, Role.RESHAPE, n.input(0), m);
+          a.carry(n, Role.RESHAPE, m, flat);
           a.notes.put(n, new Note(Case.FLATTEN, ax, 0));
           return;
         }
@@ -142,8 +134,7 @@ final class ReshapeRules {
           }
         }
         ChannelMap split = new ChannelMap(ax, new long[] {g, per}, m.ids());
-        a.setMap(n.output(0), split);
-        a.touch(n, Role.RESHAPE, n.input(0), m);
+        a.carry(n, Role.RESHAPE, m, split);
         a.notes.put(n, new Note(Case.SPLIT, ax, g));
         return;
       }
@@ -228,13 +219,13 @@ final class ReshapeRules {
       }
       int p0 = indexOf(perm, m.axis());
       if (m.span() == 1) {
-        a.setMap(n.output(0), m.withAxis(p0));
-        a.touch(n, Role.RESHAPE, n.input(0), m);
+        a.carry(n, Role.RESHAPE, m, m.withAxis(p0));
         return;
       }
       int p1 = indexOf(perm, m.axis() + 1);
+      ChannelMap out;
       if (p1 == p0 + 1) {
-        a.setMap(n.output(0), m.withAxis(p0));
+        out = m.withAxis(p0);
       } else if (p0 == p1 + 1) {
         int g = (int) m.dims()[0];
         int per = (int) m.dims()[1];
@@ -244,12 +235,12 @@ final class ReshapeRules {
             ids[j * g + q] = m.ids()[q * per + j];
           }
         }
-        a.setMap(n.output(0), new ChannelMap(p1, new long[] {per, g}, ids));
+        out = new ChannelMap(p1, new long[] {per, g}, ids);
       } else {
         a.unknown(n, "transpose separates a channel shuffle's axes");
         return;
       }
-      a.touch(n, Role.RESHAPE, n.input(0), m);
+      a.carry(n, Role.RESHAPE, m, out);
     }
 
     private static int indexOf(long[] perm, int axis) {
@@ -263,7 +254,7 @@ final class ReshapeRules {
   }
 
   /** Squeeze/Unsqueeze shift the channel axis; squeezing it away is not understood. */
-  static final class SqueezeUnsqueeze implements ChannelRule {
+  static final class SqueezeUnsqueeze implements InputRule {
     private final boolean squeeze;
 
     SqueezeUnsqueeze(boolean squeeze) {
@@ -271,11 +262,7 @@ final class ReshapeRules {
     }
 
     @Override
-    public void analyze(Node n, Analyzer a) {
-      ChannelMap m = singleAxis(n, a, 0);
-      if (m == null) {
-        return;
-      }
+    public void analyze(Node n, Analyzer a, ChannelMap m) {
       int inRank = Analyzer.rank(n.input(0));
       int outRank = Analyzer.rank(n.output(0));
       long[] axes = intsAttrOrInput(n, "axes", 1);
@@ -324,8 +311,7 @@ final class ReshapeRules {
           }
         }
       }
-      a.setMap(n.output(0), m.withAxis(newAxis));
-      a.touch(n, Role.RESHAPE, n.input(0), m);
+      a.carry(n, Role.RESHAPE, m, m.withAxis(newAxis));
     }
   }
 }

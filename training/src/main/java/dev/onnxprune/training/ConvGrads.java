@@ -35,36 +35,62 @@ import java.util.List;
 final class ConvGrads {
   private ConvGrads() {}
 
-  /** Spatial geometry of a Conv or ConvTranspose, pads resolved from auto_pad/output_shape. */
-  record Geometry(int group, long[] kernel, long[] strides, long[] dilations, long[] padsBegin, long[] padsEnd,
-      long[] outputPadding) {}
+  /**
+   * A Conv or ConvTranspose node as both gradient rules read it: operands, the output gradient,
+   * static sizes (spatial {@code in} of x, {@code out} of y) and the attributes other than pads.
+   */
+  private static final class ConvNode {
+    final Value x;
+    final Value w;
+    final Value b;
+    final Value dy;
+    final long[] wd;
+    final int r;
+    final long[] in;
+    final long[] out;
+    final long[] kernel;
+    final int group;
+    final long[] strides;
+    final long[] dil;
+
+    ConvNode(GradContext ctx, Node n) {
+      x = n.input(0);
+      w = n.input(1);
+      b = n.input(2);
+      Value y = n.output(0);
+      dy = ctx.grad(y);
+      long[] xd = ctx.dims(x);
+      long[] yd = ctx.dims(y);
+      wd = ctx.staticDims(w, "the gradient of " + n.opType());
+      r = xd.length - 2;
+      in = spatial(ctx, x, xd, r);
+      out = spatial(ctx, y, yd, r);
+      kernel = java.util.Arrays.copyOfRange(wd, 2, wd.length);
+      group = (int) n.attrLong("group", 1);
+      strides = GradContext.longs(n, "strides", GradContext.filled(r, 1));
+      dil = GradContext.longs(n, "dilations", GradContext.filled(r, 1));
+    }
+
+    /** Rule 1, the same for both ops: db sums dy over the batch and spatial axes. */
+    void biasGrad(GradContext ctx) {
+      if (ctx.needsGrad(b)) {
+        ctx.addGrad(b, ctx.reduceSum(dy, spatialAndBatchAxes(r), false));
+      }
+    }
+  }
 
   static void conv(GradContext ctx, Node n) {
-    Value x = n.input(0);
-    Value w = n.input(1);
-    Value b = n.input(2);
-    Value y = n.output(0);
-    Value dy = ctx.grad(y);
-    long[] xd = ctx.dims(x);
-    long[] yd = ctx.dims(y);
-    long[] wd = ctx.staticDims(w, "the gradient of Conv");
-    int r = xd.length - 2;
-    long[] in = spatial(ctx, x, xd, r);
-    long[] out = spatial(ctx, y, yd, r);
-    long[] kernel = java.util.Arrays.copyOfRange(wd, 2, wd.length);
-    int group = (int) n.attrLong("group", 1);
-    long[] strides = GradContext.longs(n, "strides", GradContext.filled(r, 1));
-    long[] dil = GradContext.longs(n, "dilations", GradContext.filled(r, 1));
-    long[][] pads = convPads(n, in, kernel, strides, dil);
-    if (ctx.needsGrad(b)) {
-      ctx.addGrad(b, ctx.reduceSum(dy, spatialAndBatchAxes(r), false));
+    ConvNode c = new ConvNode(ctx, n);
+    long[][] pads = convPads(n, c.in, c.kernel, c.strides, c.dil);
+    c.biasGrad(ctx);
+    if (ctx.needsGrad(c.x)) {
+      ctx.addGrad(c.x, byConv(c.strides, c.kernel, c.dil, pads)
+          ? inputGradByConv(ctx, c.dy, c.w, c.wd, c.group, c.kernel, c.dil, pads)
+          : convTransposeTo(ctx, c.dy, c.w, c.group, c.kernel, c.strides, c.dil, pads[0], c.out, c.in));
     }
-    if (ctx.needsGrad(x)) {
-      ctx.addGrad(x, byConv(strides, kernel, dil, pads) ? inputGradByConv(ctx, dy, w, wd, group, kernel, dil, pads)
-          : convTransposeTo(ctx, dy, w, group, kernel, strides, dil, pads[0], out, in));
-    }
-    if (ctx.needsGrad(w)) {
-      ctx.addGrad(w, weightGrad(ctx, x, dy, group, kernel, strides, dil, pads[0], in, out, wd[0], wd[1]));
+    if (ctx.needsGrad(c.w)) {
+      ctx.addGrad(c.w, weightGrad(ctx, c.x, c.dy, c.group, c.kernel, c.strides, c.dil, pads[0], c.in, c.out,
+          c.wd[0], c.wd[1]));
     }
   }
 
@@ -133,35 +159,20 @@ final class ConvGrads {
   }
 
   static void convTranspose(GradContext ctx, Node n) {
-    Value x = n.input(0);
-    Value w = n.input(1);
-    Value b = n.input(2);
-    Value y = n.output(0);
-    Value dy = ctx.grad(y);
-    long[] xd = ctx.dims(x);
-    long[] yd = ctx.dims(y);
-    long[] wd = ctx.staticDims(w, "the gradient of ConvTranspose");
-    int r = xd.length - 2;
-    long[] in = spatial(ctx, x, xd, r);
-    long[] out = spatial(ctx, y, yd, r);
-    long[] kernel = java.util.Arrays.copyOfRange(wd, 2, wd.length);
-    int group = (int) n.attrLong("group", 1);
-    long[] strides = GradContext.longs(n, "strides", GradContext.filled(r, 1));
-    long[] dil = GradContext.longs(n, "dilations", GradContext.filled(r, 1));
-    long[] outPad = GradContext.longs(n, "output_padding", GradContext.filled(r, 0));
-    long[][] pads = convTransposePads(n, in, out, kernel, strides, dil, outPad);
-    if (ctx.needsGrad(b)) {
-      ctx.addGrad(b, ctx.reduceSum(dy, spatialAndBatchAxes(r), false));
-    }
-    if (ctx.needsGrad(x)) {
+    ConvNode c = new ConvNode(ctx, n);
+    long[] outPad = GradContext.longs(n, "output_padding", GradContext.filled(c.r, 0));
+    long[][] pads = convTransposePads(n, c.in, c.out, c.kernel, c.strides, c.dil, outPad);
+    c.biasGrad(ctx);
+    if (ctx.needsGrad(c.x)) {
       long[] p = concat(pads[0], pads[1]);
-      ctx.addGrad(x, ctx.op("Conv", List.of(dy, w), Attribute.of("group", (long) group),
-          Attribute.of("kernel_shape", kernel), Attribute.of("strides", strides), Attribute.of("dilations", dil),
-          Attribute.of("pads", p)));
+      ctx.addGrad(c.x, ctx.op("Conv", List.of(c.dy, c.w), Attribute.of("group", (long) c.group),
+          Attribute.of("kernel_shape", c.kernel), Attribute.of("strides", c.strides),
+          Attribute.of("dilations", c.dil), Attribute.of("pads", p)));
     }
-    if (ctx.needsGrad(w)) {
+    if (ctx.needsGrad(c.w)) {
       // y = ConvT(x, w) is the adjoint of Conv(., w): dw = Conv's weight gradient with input dy, output grad x.
-      ctx.addGrad(w, weightGrad(ctx, dy, x, group, kernel, strides, dil, pads[0], out, in, wd[0], wd[1]));
+      ctx.addGrad(c.w, weightGrad(ctx, c.dy, c.x, c.group, c.kernel, c.strides, c.dil, pads[0], c.out, c.in,
+          c.wd[0], c.wd[1]));
     }
   }
 
