@@ -158,11 +158,7 @@ public final class EvalCommand implements Callable<Integer> {
     if (batch <= 0) {
       throw new UsageFailure("--batch must be > 0: " + batch);
     }
-    if ((mean == null) != (std == null)) {
-      throw new UsageFailure("--mean and --std go together; give both (or neither)");
-    }
-    Normalization norm = mean == null ? null
-        : UsageFailure.check(null, () -> new Normalization(mean, std));
+    Normalization norm = MeanStd.normalization(mean, std);
     if (npzKeys != null && npzKeys.length != 2) {
       throw new UsageFailure("--npz-keys needs two names, samples and labels, e.g. x,y: " + String.join(",", npzKeys));
     }

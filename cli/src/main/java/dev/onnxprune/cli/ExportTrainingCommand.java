@@ -44,21 +44,8 @@ public final class ExportTrainingCommand implements Callable<Integer> {
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "DIR", description = "The folder to write.")
   Path output;
 
-  @Option(names = "--optimizer", paramLabel = "NAME", defaultValue = "sgd",
-      description = "sgd, nesterov, adam or adamw (default: ${DEFAULT-VALUE}).")
-  String optimizer;
-
-  @Option(names = "--momentum", paramLabel = "M", defaultValue = "0.9",
-      description = "SGD momentum (default: ${DEFAULT-VALUE}).")
-  double momentum;
-
-  @Option(names = "--weight-decay", paramLabel = "WD", defaultValue = "5e-4",
-      description = "Weight decay (L2 for sgd/adam, decoupled for adamw; default: ${DEFAULT-VALUE}).")
-  double weightDecay;
-
-  @Option(names = "--label-smoothing", paramLabel = "EPS", defaultValue = "0",
-      description = "Label smoothing of the cross-entropy, in [0, 1) (default: ${DEFAULT-VALUE}).")
-  double labelSmoothing;
+  @Mixin
+  TrainingStepOptions step;
 
   @Option(names = "--freeze", paramLabel = "NAME", split = ",",
       description = "Initializers to keep constant (comma-separated or repeated).")
@@ -104,13 +91,7 @@ public final class ExportTrainingCommand implements Callable<Integer> {
   }
 
   private TrainingOptions options() throws UsageFailure {
-    Optimizer opt = UsageFailure.check("--optimizer", () -> switch (optimizer) {
-      case "sgd" -> new Optimizer.Sgd(momentum, 0, false, weightDecay);
-      case "nesterov" -> new Optimizer.Sgd(momentum, 0, true, weightDecay);
-      case "adam" -> Optimizer.adam(weightDecay);
-      case "adamw" -> Optimizer.adamW(weightDecay);
-      default -> throw new IllegalArgumentException("must be sgd, nesterov, adam or adamw: '" + optimizer + "'");
-    });
+    Optimizer opt = step.optimizer();
     RunningVariance rv = UsageFailure.check("--running-var", () -> switch (runningVar) {
       case "unbiased" -> RunningVariance.UNBIASED;
       case "biased" -> RunningVariance.BIASED;
@@ -119,7 +100,7 @@ public final class ExportTrainingCommand implements Callable<Integer> {
     TrainingOptions.Builder b = TrainingOptions.builder().optimizer(opt).runningVariance(rv)
         .batchNormMode(bnEval ? BatchNormMode.INFERENCE : BatchNormMode.TRAINING).freeze(freeze)
         .maskZeroWeights(keepZeros);
-    UsageFailure.check("--label-smoothing", () -> b.labelSmoothing(labelSmoothing));
+    step.applyLabelSmoothing(b);
     return b.build();
   }
 }

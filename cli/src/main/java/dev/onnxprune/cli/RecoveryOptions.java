@@ -2,18 +2,19 @@ package dev.onnxprune.cli;
 
 import dev.onnxprune.training.Augmentation;
 import dev.onnxprune.training.LrSchedule;
-import dev.onnxprune.training.Optimizer;
 import dev.onnxprune.training.Schedules;
 import dev.onnxprune.training.TrainerOptions;
 import dev.onnxprune.training.TrainingOptions;
 import java.nio.file.Path;
 import java.util.Arrays;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
  * How accuracy is recovered after pruning, shared by {@code finetune} and {@code prune}: BatchNorm
  * recalibration and the fine-tuning hyper-parameters (optimizer, learning-rate schedule, batch,
- * augmentation, checkpoints). Adapts them to {@link TrainingOptions} and {@link TrainerOptions}.
+ * augmentation, checkpoints; the optimizer's options are {@link TrainingStepOptions}, which
+ * {@code export-training} shares). Adapts them to {@link TrainingOptions} and {@link TrainerOptions}.
  */
 public final class RecoveryOptions {
   @Option(names = "--recalibrate-bn",
@@ -34,21 +35,8 @@ public final class RecoveryOptions {
       description = "Samples per step (default ${DEFAULT-VALUE}).")
   int batch;
 
-  @Option(names = "--optimizer", paramLabel = "NAME", defaultValue = "sgd",
-      description = "sgd, nesterov, adam or adamw (default: ${DEFAULT-VALUE}).")
-  String optimizer;
-
-  @Option(names = "--momentum", paramLabel = "M", defaultValue = "0.9",
-      description = "SGD momentum (default: ${DEFAULT-VALUE}).")
-  double momentum;
-
-  @Option(names = "--weight-decay", paramLabel = "WD", defaultValue = "5e-4",
-      description = "Weight decay (L2 for sgd/adam, decoupled for adamw; default: ${DEFAULT-VALUE}).")
-  double weightDecay;
-
-  @Option(names = "--label-smoothing", paramLabel = "EPS", defaultValue = "0",
-      description = "Label smoothing of the cross-entropy, in [0, 1) (default: ${DEFAULT-VALUE}).")
-  double labelSmoothing;
+  @Mixin
+  TrainingStepOptions step;
 
   @Option(names = "--schedule", paramLabel = "NAME", defaultValue = "cosine",
       description = "Learning-rate schedule: constant; step (times --gamma at each of --milestones epochs); cosine"
@@ -124,15 +112,8 @@ public final class RecoveryOptions {
 
   /** The training step's options: optimizer, label smoothing. */
   TrainingOptions trainingOptions() throws UsageFailure {
-    Optimizer opt = UsageFailure.check("--optimizer", () -> switch (optimizer) {
-      case "sgd" -> new Optimizer.Sgd(momentum, 0, false, weightDecay);
-      case "nesterov" -> new Optimizer.Sgd(momentum, 0, true, weightDecay);
-      case "adam" -> Optimizer.adam(weightDecay);
-      case "adamw" -> Optimizer.adamW(weightDecay);
-      default -> throw new IllegalArgumentException("must be sgd, nesterov, adam or adamw: '" + optimizer + "'");
-    });
-    TrainingOptions.Builder b = TrainingOptions.builder().optimizer(opt);
-    UsageFailure.check("--label-smoothing", () -> b.labelSmoothing(labelSmoothing));
+    TrainingOptions.Builder b = TrainingOptions.builder().optimizer(step.optimizer());
+    step.applyLabelSmoothing(b);
     return b.build();
   }
 

@@ -51,9 +51,7 @@ public final class TrainDataOptions {
     if (images == null) {
       throw new UsageFailure(why + " needs training data: give --images (and --labels)");
     }
-    if ((mean == null) != (std == null)) {
-      throw new UsageFailure("--mean and --std go together; give both (or neither)");
-    }
+    MeanStd.checkPaired(mean, std);
     if ((valImages == null) && valLabels != null) {
       throw new UsageFailure("--val-labels needs --val-images");
     }
@@ -64,7 +62,7 @@ public final class TrainDataOptions {
   }
 
   Normalization normalization() throws UsageFailure {
-    return mean == null ? null : UsageFailure.check(null, () -> new Normalization(mean, std));
+    return MeanStd.normalization(mean, std);
   }
 
   /** What a black pixel becomes after normalisation, per channel: the crop padding's fill. */
