@@ -10,7 +10,6 @@ import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelAnalysis.ConsumerInput;
 import dev.onnxprune.surgery.ChannelGroup;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -103,8 +102,7 @@ final class ActivationCriterion implements DataCriterion {
         }
       }
     } catch (OrtException e) {
-      throw new UncheckedIOException(new java.io.IOException("scoring " + name() + " in ONNX Runtime: "
-          + e.getMessage(), e));
+      throw Ort.failure("scoring " + name(), e);
     }
     double[][] scores = new double[analysis.groups().size()][];
     for (ChannelGroup g : a.prunableGroups()) {

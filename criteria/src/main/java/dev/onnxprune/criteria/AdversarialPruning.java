@@ -110,71 +110,61 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
 
     /** Half-width of the projection box around 1, in (0, 1) (default 0.1, the paper's ResNet-20). */
     public Options epsilon(double e) {
-      check(e > 0 && e < 1, "--epsilon must be in (0, 1): " + e);
-      this.epsilon = e;
+      this.epsilon = Checks.inOpenUnit("--epsilon", e);
       return this;
     }
 
     /** Case-1 threshold: keep |m-hat| >= 1 + tau * eps, in [0, 1] (default 0.9). */
     public Options tau(double v) {
-      check(v >= 0 && v <= 1, "--tau must be in [0, 1]: " + v);
-      this.tau = v;
+      this.tau = Checks.inUnit("--tau", v);
       return this;
     }
 
     /** Regular-phase iterations before a removal is reversed, >= 0 (default 10). */
     public Options iterations(int n) {
-      check(n >= 0, "--T must be >= 0: " + n);
-      this.t = n;
+      this.t = Checks.atLeast("--T", n, 0);
       return this;
     }
 
     /** PGD step size on the mask (default 1e-2). */
     public Options etaAdv(double v) {
-      check(v > 0 && Double.isFinite(v), "--eta-adv must be > 0: " + v);
-      this.etaAdv = v;
+      this.etaAdv = Checks.positive("--eta-adv", v);
       return this;
     }
 
     /** PGD steps (one training batch each) per adversarial phase, >= 1 (default 10). */
     public Options pgdSteps(int n) {
-      check(n >= 1, "--pgd-steps must be >= 1: " + n);
-      this.pgdSteps = n;
+      this.pgdSteps = Checks.atLeast("--pgd-steps", n, 1);
       return this;
     }
 
     /** Adam learning rate of the regular phase (default 1e-4, the paper's ResNet-20). */
     public Options etaReg(double v) {
-      check(v > 0 && Double.isFinite(v), "--eta-reg must be > 0: " + v);
-      this.etaReg = v;
+      this.etaReg = Checks.positive("--eta-reg", v);
       return this;
     }
 
     /** The regular phase divides its learning rate by 10 every I iterations, >= 1 (default 5). */
     public Options decayInterval(int n) {
-      check(n >= 1, "--decay-interval must be >= 1: " + n);
-      this.decayInterval = n;
+      this.decayInterval = Checks.atLeast("--decay-interval", n, 1);
       return this;
     }
 
     /** Optimizer steps per regular-phase iteration (one validation after each), >= 1 (default 10). */
     public Options iterationBatches(int n) {
-      check(n >= 1, "--iteration-batches must be >= 1: " + n);
-      this.iterationBatches = n;
+      this.iterationBatches = Checks.atLeast("--iteration-batches", n, 1);
       return this;
     }
 
     /** Budget: optimizer steps plus PGD probes over the whole run, >= 1 (default 20000). */
     public Options maxSteps(long n) {
-      check(n >= 1, "--max-steps must be >= 1: " + n);
-      this.maxSteps = n;
+      this.maxSteps = Checks.atLeast("--max-steps", n, 1);
       return this;
     }
 
     /** Top-1 a recovered removal may lose against the reference, in [0, 1] (default 0.01). */
     public Options tolerance(double v) {
-      check(v >= 0 && v <= 1, "--tolerance must be in [0, 1]: " + v);
-      this.tolerance = v;
+      this.tolerance = Checks.inUnit("--tolerance", v);
       return this;
     }
 
@@ -186,15 +176,13 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
 
     /** Adam's L2 weight decay in the regular phase, >= 0 (default 0; eq. 1's alpha R(theta)). */
     public Options weightDecay(double v) {
-      check(v >= 0 && Double.isFinite(v), "--weight-decay must be >= 0: " + v);
-      this.weightDecay = v;
+      this.weightDecay = Checks.nonNegative("--weight-decay", v);
       return this;
     }
 
     /** Channels every layer keeps at least, >= 1 (default 1). */
     public Options minChannels(int n) {
-      check(n >= 1, "--min-channels must be >= 1: " + n);
-      this.minChannels = n;
+      this.minChannels = Checks.atLeast("--min-channels", n, 1);
       return this;
     }
 
@@ -282,12 +270,6 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
       o.minChannels = minChannels;
       o.twoSided = twoSided;
       return o;
-    }
-
-    private static void check(boolean ok, String message) {
-      if (!ok) {
-        throw new IllegalArgumentException(message);
-      }
     }
   }
 

@@ -8,8 +8,6 @@ import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelGroup;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -118,11 +116,8 @@ final class AofpCriterion implements DataCriterion, PlanningCriterion {
         @Override
         public double[][] measure(boolean[][] pruned, int[][][] ablated) {
           Batch b = cal.batches.get(next++ % cal.batches.size());
-          try {
-            return run(session, dg, layers, analysis, b, pruned, ablated, counters);
-          } catch (OrtException e) {
-            throw new UncheckedIOException(new IOException("AOFP scoring in ONNX Runtime: " + e.getMessage(), e));
-          }
+          return Ort.unchecked("AOFP scoring",
+              () -> run(session, dg, layers, analysis, b, pruned, ablated, counters));
         }
       };
       BinaryFilterSearch.Stop stop = options.ownPlan() && reached != null
@@ -131,7 +126,7 @@ final class AofpCriterion implements DataCriterion, PlanningCriterion {
       lastSearch = BinaryFilterSearch.run(sizes, damage, options.theta(), options.phi(),
           options.maxSteps() * runsPerStep, stop, new Random(options.seed()));
     } catch (OrtException e) {
-      throw new UncheckedIOException(new IOException("AOFP scoring in ONNX Runtime: " + e.getMessage(), e));
+      throw Ort.failure("AOFP scoring", e);
     }
     double[][] scores = new double[analysis.groups().size()][];
     boolean[][] pruned = new boolean[layers.size()][];
@@ -195,7 +190,7 @@ final class AofpCriterion implements DataCriterion, PlanningCriterion {
         }
       }
     } catch (OrtException e) {
-      throw new UncheckedIOException(new IOException("AOFP scoring in ONNX Runtime: " + e.getMessage(), e));
+      throw Ort.failure("AOFP scoring", e);
     }
     double[][] scores = new double[analysis.groups().size()][];
     long ablations = 0;

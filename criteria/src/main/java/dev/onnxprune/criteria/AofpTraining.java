@@ -89,64 +89,44 @@ public final class AofpTraining implements TrainingMethod, PlanningCriterion {
 
     /** Refinement threshold theta (eq. 11): the largest mean isolated damage a move may do (default 0.01). */
     public Options theta(double t) {
-      if (!(t > 0)) {
-        throw new IllegalArgumentException("--theta must be > 0: " + t);
-      }
-      this.theta = t;
+      // not Checks.positive: an infinite theta is accepted (every move prunes)
+      this.theta = Checks.require(t > 0, "--theta", "> 0", t);
       return this;
     }
 
     /** Search cost phi: training batches per binary-search step of each layer (default 20). */
     public Options phi(int n) {
-      if (n < 1) {
-        throw new IllegalArgumentException("--phi must be >= 1: " + n);
-      }
-      this.phi = n;
+      this.phi = Checks.atLeast("--phi", n, 1);
       return this;
     }
 
     /** Constant learning rate of the base path's SGD (default 0.01: fine-tuning, not training). */
     public Options learningRate(double lr) {
-      if (!(lr >= 0) || Double.isInfinite(lr)) {
-        throw new IllegalArgumentException("--lr must be >= 0: " + lr);
-      }
-      this.learningRate = lr;
+      this.learningRate = Checks.nonNegative("--lr", lr);
       return this;
     }
 
     /** SGD momentum (default 0.9). */
     public Options momentum(double m) {
-      if (!(m >= 0 && m < 1)) {
-        throw new IllegalArgumentException("--momentum must be in [0, 1): " + m);
-      }
-      this.momentum = m;
+      this.momentum = Checks.require(m >= 0 && m < 1, "--momentum", "in [0, 1)", m);
       return this;
     }
 
     /** L2 weight decay (default 5e-4). */
     public Options weightDecay(double wd) {
-      if (!(wd >= 0) || Double.isInfinite(wd)) {
-        throw new IllegalArgumentException("--weight-decay must be >= 0: " + wd);
-      }
-      this.weightDecay = wd;
+      this.weightDecay = Checks.nonNegative("--weight-decay", wd);
       return this;
     }
 
     /** Optimizer steps at most (default 20000): the method always ends. */
     public Options maxSteps(int n) {
-      if (n < 1) {
-        throw new IllegalArgumentException("--max-steps must be >= 1: " + n);
-      }
-      this.maxSteps = n;
+      this.maxSteps = Checks.atLeast("--max-steps", n, 1);
       return this;
     }
 
     /** Validate after every {@code k}-th prune move (default 10), besides the start and the end. */
     public Options validateEvery(int k) {
-      if (k < 1) {
-        throw new IllegalArgumentException("--validate-every must be >= 1: " + k);
-      }
-      this.validateEvery = k;
+      this.validateEvery = Checks.atLeast("--validate-every", k, 1);
       return this;
     }
 

@@ -6,6 +6,8 @@ import dev.onnxprune.surgery.ChannelAnalysis.ParameterSlice;
 import dev.onnxprune.surgery.ChannelGroup;
 import java.util.List;
 import java.util.Random;
+import java.util.function.Function;
+import java.util.stream.Stream;
 
 /**
  * The data-free criteria. A unit's score aggregates every member of its group that has
@@ -60,20 +62,30 @@ public final class Criteria {
     };
   }
 
+  /** A slice's tensor seen as {@code [outer, n, inner]}: n channels along its axis. */
+  private record Layout(int n, long outer, long inner) {
+    static Layout of(ParameterSlice s) {
+      long[] d = s.tensor().dims();
+      int axis = s.axis();
+      long outer = 1;
+      for (int i = 0; i < axis; i++) {
+        outer *= d[i];
+      }
+      long inner = 1;
+      for (int i = axis + 1; i < d.length; i++) {
+        inner *= d[i];
+      }
+      return new Layout((int) d[axis], outer, inner);
+    }
+  }
+
   /** Each filter of a parameter slice as a vector: [position along axis][values]. */
   static double[][] filters(ParameterSlice s) {
     Tensor t = s.tensor();
-    long[] d = t.dims();
-    int axis = s.axis();
-    int n = (int) d[axis];
-    long outer = 1;
-    for (int i = 0; i < axis; i++) {
-      outer *= d[i];
-    }
-    long inner = 1;
-    for (int i = axis + 1; i < d.length; i++) {
-      inner *= d[i];
-    }
+    Layout l = Layout.of(s);
+    int n = l.n();
+    long outer = l.outer();
+    long inner = l.inner();
     float[] w = t.toFloatArray();
     double[][] f = new double[n][(int) (outer * inner)];
     for (long o = 0; o < outer; o++) {
@@ -89,17 +101,10 @@ public final class Criteria {
   /** The L{@code p} norm (p = 1 or 2) of each filter of a slice, read straight from the weights. */
   static double[] norms(ParameterSlice s, int p) {
     Tensor t = s.tensor();
-    long[] d = t.dims();
-    int axis = s.axis();
-    int n = (int) d[axis];
-    long outer = 1;
-    for (int i = 0; i < axis; i++) {
-      outer *= d[i];
-    }
-    long inner = 1;
-    for (int i = axis + 1; i < d.length; i++) {
-      inner *= d[i];
-    }
+    Layout l = Layout.of(s);
+    int n = l.n();
+    long outer = l.outer();
+    long inner = l.inner();
     double[] acc = new double[n];
     if (t.dataType() == dev.onnxprune.graph.DataType.FLOAT) {
       java.nio.FloatBuffer w = t.buffer().asFloatBuffer();
@@ -164,8 +169,8 @@ public final class Criteria {
   }
 
   /** Averages per-position values of several slices into per-unit scores of {@code g}. */
-  static double[] meanPerUnit(ChannelGroup g, List<ParameterSlice> slices, java.util.function.Function<ParameterSlice,
-      double[]> perPosition) {
+  static double[] meanPerUnit(ChannelGroup g, List<ParameterSlice> slices,
+      Function<ParameterSlice, double[]> perPosition) {
     double[] sum = new double[g.size()];
     int[] count = new int[g.size()];
     for (ParameterSlice s : slices) {
@@ -186,18 +191,28 @@ public final class Criteria {
     return sum;
   }
 
+  /**
+   * Scores each of {@code groups} that {@code slicesOf} gives slices for by {@link #meanPerUnit};
+   * the others, and groups not in {@code groups}, get null.
+   */
+  static double[][] meanPerGroup(ChannelAnalysis analysis, Stream<ChannelGroup> groups,
+      Function<ChannelGroup, List<ParameterSlice>> slicesOf, Function<ParameterSlice, double[]> perPosition) {
+    double[][] out = new double[analysis.groups().size()][];
+    groups.forEach(g -> {
+      List<ParameterSlice> slices = slicesOf.apply(g);
+      if (!slices.isEmpty()) {
+        out[g.id()] = meanPerUnit(g, slices, perPosition);
+      }
+    });
+    return out;
+  }
+
   private record FilterNorm(String name, int p) implements Criterion {
     @Override
     public double[][] score(ChannelAnalysis analysis) {
-      double[][] out = new double[analysis.groups().size()][];
       // Groups are independent: score them in parallel (each reads its own weights).
-      analysis.prunableGroups().parallelStream().forEach(g -> {
-        List<ParameterSlice> ws = analysis.producerWeights(g);
-        if (!ws.isEmpty()) {
-          out[g.id()] = meanPerUnit(g, ws, s -> norms(s, p));
-        }
-      });
-      return out;
+      return meanPerGroup(analysis, analysis.prunableGroups().parallelStream(), analysis::producerWeights,
+          s -> norms(s, p));
     }
   }
 
@@ -209,22 +224,15 @@ public final class Criteria {
 
     @Override
     public double[][] score(ChannelAnalysis analysis) {
-      double[][] out = new double[analysis.groups().size()][];
-      for (ChannelGroup g : analysis.prunableGroups()) {
-        List<ParameterSlice> bns = analysis.batchNormScales(g);
-        if (bns.isEmpty()) {
-          continue; // Network Slimming scores only channels behind a BatchNormalization
+      // Network Slimming scores only channels behind a BatchNormalization
+      return meanPerGroup(analysis, analysis.prunableGroups().stream(), analysis::batchNormScales, s -> {
+        float[] gamma = s.tensor().toFloatArray();
+        double[] a = new double[gamma.length];
+        for (int i = 0; i < a.length; i++) {
+          a[i] = Math.abs(gamma[i]);
         }
-        out[g.id()] = meanPerUnit(g, bns, s -> {
-          float[] gamma = s.tensor().toFloatArray();
-          double[] a = new double[gamma.length];
-          for (int i = 0; i < a.length; i++) {
-            a[i] = Math.abs(gamma[i]);
-          }
-          return a;
-        });
-      }
-      return out;
+        return a;
+      });
     }
   }
 
@@ -236,31 +244,23 @@ public final class Criteria {
 
     @Override
     public double[][] score(ChannelAnalysis analysis) {
-      double[][] out = new double[analysis.groups().size()][];
-      for (ChannelGroup g : analysis.prunableGroups()) {
-        List<ParameterSlice> ws = analysis.producerWeights(g);
-        if (ws.isEmpty()) {
-          continue;
-        }
-        out[g.id()] = meanPerUnit(g, ws, s -> {
-          double[][] f = filters(s);
-          double[] sum = new double[f.length];
-          for (int i = 0; i < f.length; i++) {
-            for (int j = i + 1; j < f.length; j++) {
-              double d = 0;
-              for (int k = 0; k < f[i].length; k++) {
-                double x = f[i][k] - f[j][k];
-                d += x * x;
-              }
-              d = Math.sqrt(d);
-              sum[i] += d;
-              sum[j] += d;
+      return meanPerGroup(analysis, analysis.prunableGroups().stream(), analysis::producerWeights, s -> {
+        double[][] f = filters(s);
+        double[] sum = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+          for (int j = i + 1; j < f.length; j++) {
+            double d = 0;
+            for (int k = 0; k < f[i].length; k++) {
+              double x = f[i][k] - f[j][k];
+              d += x * x;
             }
+            d = Math.sqrt(d);
+            sum[i] += d;
+            sum[j] += d;
           }
-          return sum;
-        });
-      }
-      return out;
+        }
+        return sum;
+      });
     }
   }
 

@@ -124,19 +124,13 @@ public final class DataCriteria {
 
     /** Samples per batch of calibration data (default 64). */
     public Options batchSize(int n) {
-      if (n < 1) {
-        throw new IllegalArgumentException("--batch must be >= 1: " + n);
-      }
-      this.batchSize = n;
+      this.batchSize = Checks.atLeast("--batch", n, 1);
       return this;
     }
 
     /** Use at most this many calibration samples (default 0: all). */
     public Options limit(int n) {
-      if (n < 0) {
-        throw new IllegalArgumentException("--calib-limit must be >= 0: " + n);
-      }
-      this.limit = n;
+      this.limit = Checks.atLeast("--calib-limit", n, 0);
       return this;
     }
 
@@ -152,10 +146,7 @@ public final class DataCriteria {
      * ablation per run is the unpacked baseline.
      */
     public Options runSamples(int n) {
-      if (n < 1) {
-        throw new IllegalArgumentException("--run-samples must be >= 1: " + n);
-      }
-      this.runSamples = n;
+      this.runSamples = Checks.atLeast("--run-samples", n, 1);
       return this;
     }
 
@@ -165,12 +156,9 @@ public final class DataCriteria {
      * times (default 0: score once). Each round costs about one more scoring.
      */
     public Options rescore(int rounds, double step) {
-      if (rounds < 0) {
-        throw new IllegalArgumentException("--rescore must be >= 0: " + rounds);
-      }
-      if (!(step > 0 && step < 1)) {
-        throw new IllegalArgumentException("--rescore-step must be in (0, 1): " + step);
-      }
+      // both checked before either is set
+      Checks.atLeast("--rescore", rounds, 0);
+      Checks.inOpenUnit("--rescore-step", step);
       this.rescoreRounds = rounds;
       this.rescoreStep = step;
       return this;
@@ -188,28 +176,20 @@ public final class DataCriteria {
 
     /** AOFP refinement threshold theta: the largest isolated damage a move may do (default 0.05). */
     public Options theta(double t) {
-      if (!(t > 0)) {
-        throw new IllegalArgumentException("--theta must be > 0: " + t);
-      }
-      this.theta = t;
+      // not Checks.positive: an infinite theta is accepted (every move prunes)
+      this.theta = Checks.require(t > 0, "--theta", "> 0", t);
       return this;
     }
 
     /** AOFP search cost phi: damage samples collected per binary-search step of each layer (default 256). */
     public Options phi(int n) {
-      if (n < 1) {
-        throw new IllegalArgumentException("--phi must be >= 1: " + n);
-      }
-      this.phi = n;
+      this.phi = Checks.atLeast("--phi", n, 1);
       return this;
     }
 
     /** AOFP: stop after this many search steps of all layers together (default 400). */
     public Options maxSteps(int n) {
-      if (n < 1) {
-        throw new IllegalArgumentException("--max-steps must be >= 1: " + n);
-      }
-      this.maxSteps = n;
+      this.maxSteps = Checks.atLeast("--max-steps", n, 1);
       return this;
     }
 

@@ -34,10 +34,7 @@ public final class MethodSetup {
 
   /** Samples per training step (default 64). */
   public MethodSetup batchSize(int n) {
-    if (n < 2) {
-      throw new IllegalArgumentException("--batch-size must be >= 2: " + n);
-    }
-    this.batchSize = n;
+    this.batchSize = Checks.atLeast("--batch-size", n, 2);
     return this;
   }
 
@@ -55,10 +52,7 @@ public final class MethodSetup {
 
   /** At most this many validation samples are evaluated per trajectory point (default 1000). */
   public MethodSetup validationLimit(int n) {
-    if (n < 1) {
-      throw new IllegalArgumentException("validation limit must be >= 1: " + n);
-    }
-    this.validationLimit = n;
+    this.validationLimit = Checks.atLeast("validation limit", n, 1);
     return this;
   }
 

@@ -11,8 +11,6 @@ import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelGroup;
 import dev.onnxprune.surgery.MaskInsertion;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -72,11 +70,7 @@ final class OracleCriterion implements DataCriterion {
 
   @Override
   public double[][] score(ChannelAnalysis analysis) {
-    try {
-      return run(analysis);
-    } catch (OrtException e) {
-      throw new UncheckedIOException(new IOException("oracle scoring in ONNX Runtime: " + e.getMessage(), e));
-    }
+    return Ort.unchecked(name() + " scoring", () -> run(analysis));
   }
 
   /** Mutable state of one scoring. */

@@ -78,6 +78,28 @@ final class Ort {
     }
   }
 
+  /** Work that runs ONNX Runtime. */
+  interface Call<T> {
+    T call() throws OrtException;
+  }
+
+  /** {@code call}'s result; ONNX Runtime's failure rethrown as {@link #failure}. */
+  static <T> T unchecked(String what, Call<T> call) {
+    try {
+      return call.call();
+    } catch (OrtException e) {
+      throw failure(what, e);
+    }
+  }
+
+  /**
+   * ONNX Runtime's failure {@code e} while doing {@code what}, unchecked: {@code "<what> in ONNX
+   * Runtime: <its message>"}.
+   */
+  static UncheckedIOException failure(String what, OrtException e) {
+    return new UncheckedIOException(new IOException(what + " in ONNX Runtime: " + e.getMessage(), e));
+  }
+
   /** An independent copy of {@code model} (a criterion never changes the model it scores). */
   static Model copy(Model model) {
     try {

@@ -145,43 +145,37 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
      * drives every scale to 0 within one epoch).
      */
     public Options lambda(double l) {
-      if (!(l >= 0 && Double.isFinite(l))) {
-        throw new IllegalArgumentException("--lambda must be >= 0: " + l);
-      }
-      this.lambda = l;
+      this.lambda = Checks.nonNegative("--lambda", l);
       return this;
     }
 
     /** Learning rate of the regularised phase's gradient and proximal steps (plain SGD; default 0.1). */
     public Options regularisedLr(double lr) {
-      this.regularisedLr = positive("regularised learning rate", lr);
+      this.regularisedLr = Checks.positive("regularised learning rate", lr);
       return this;
     }
 
     /** Learning rate of the recovery phase (default 0.01). */
     public Options recoveryLr(double lr) {
-      this.recoveryLr = positive("recovery learning rate", lr);
+      this.recoveryLr = Checks.positive("recovery learning rate", lr);
       return this;
     }
 
     /** Fraction of the objective's current cost each pruning step removes, in (0, 1) (default 0.2). */
     public Options stepFraction(double f) {
-      if (!(f > 0 && f < 1)) {
-        throw new IllegalArgumentException("--step-fraction must be in (0, 1): " + f);
-      }
-      this.stepFraction = f;
+      this.stepFraction = Checks.inOpenUnit("--step-fraction", f);
       return this;
     }
 
     /** Optimizer steps per regularised phase; 0 (default) for one epoch of the training data. */
     public Options regularisedSteps(int n) {
-      this.regularisedSteps = nonNegative("regularised steps", n);
+      this.regularisedSteps = Checks.atLeast("regularised steps", n, 0);
       return this;
     }
 
     /** Optimizer steps per recovery phase; 0 (default) for one epoch of the training data. */
     public Options recoverySteps(int n) {
-      this.recoverySteps = nonNegative("recovery steps", n);
+      this.recoverySteps = Checks.atLeast("recovery steps", n, 0);
       return this;
     }
 
@@ -190,10 +184,7 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
      * the rest of the way to the target by the current importance, without training.
      */
     public Options maxSteps(long n) {
-      if (n < 0) {
-        throw new IllegalArgumentException("--max-steps must be >= 0: " + n);
-      }
-      this.maxSteps = n;
+      this.maxSteps = Checks.atLeast("--max-steps", n, 0);
       return this;
     }
 
@@ -247,20 +238,6 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
 
     public LatencyModel latency() {
       return latency;
-    }
-
-    private static double positive(String what, double v) {
-      if (!(v > 0 && Double.isFinite(v))) {
-        throw new IllegalArgumentException(what + " must be > 0: " + v);
-      }
-      return v;
-    }
-
-    private static int nonNegative(String what, int n) {
-      if (n < 0) {
-        throw new IllegalArgumentException(what + " must be >= 0: " + n);
-      }
-      return n;
     }
   }
 

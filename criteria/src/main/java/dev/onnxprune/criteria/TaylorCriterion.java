@@ -16,8 +16,6 @@ import dev.onnxprune.surgery.MaskInsertion;
 import dev.onnxprune.training.Autodiff;
 import dev.onnxprune.training.GradientException;
 import dev.onnxprune.training.Loss;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -94,11 +92,7 @@ final class TaylorCriterion implements DataCriterion {
 
   @Override
   public double[][] score(ChannelAnalysis analysis) {
-    try {
-      return run(analysis);
-    } catch (OrtException e) {
-      throw new UncheckedIOException(new IOException("taylor scoring in ONNX Runtime: " + e.getMessage(), e));
-    }
+    return Ort.unchecked(name() + " scoring", () -> run(analysis));
   }
 
   private double[][] run(ChannelAnalysis analysis) throws OrtException {
