@@ -55,6 +55,7 @@ import picocli.CommandLine.Parameters;
         "  verify             {maxAbsDiff, maxRelDiff, batches, passed} (null: no --verify)",
         "  trajectory[]       --method only, one point per step of the method: {step, event, seconds,",
         "                      flops, flopsKept, widths {group id: channels kept}, loss, accuracy}",
+        "  shortOfTarget      null; with --keep-partial, why the method stopped before the target",
         "The report is written also when verification fails, to show what was removed."})
 public final class PruneCommand implements Callable<Integer> {
   @Mixin
@@ -135,6 +136,12 @@ public final class PruneCommand implements Callable<Integer> {
           + " inputs; write OUT only when they agree.")
   boolean verify;
 
+  @Option(names = "--keep-partial",
+      description = "When --method (or --criterion aofp) stops short of the target (its step budget or thresholds),"
+          + " write the model pruned as far as it got instead of failing; a warning and the report's shortOfTarget"
+          + " say why, achieved how far.")
+  boolean keepPartial;
+
   @Option(names = "--report", paramLabel = "FILE", description = "Write what was pruned, per group, as JSON.")
   Path report;
 
@@ -204,6 +211,10 @@ public final class PruneCommand implements Callable<Integer> {
         throw new CommandFailure(Messages.cannotPrune(e.getMessage()));
       }
       PruneReport r = result.report();
+      if (r.shortOfTarget() != null) {
+        common.err().printf(java.util.Locale.ROOT, "warning: %s; kept what it reached (--keep-partial):"
+            + " %.1f%% removed%n", r.shortOfTarget(), 100 * r.achieved());
+      }
       if (report != null) {
         r.write(report);
       }
@@ -244,6 +255,10 @@ public final class PruneCommand implements Callable<Integer> {
       recovery.check();
     }
     methods.check(criterion);
+    if (keepPartial && methods.method == null && !"aofp".equals(criterion)) {
+      throw new UsageFailure("--keep-partial applies to --method and to --criterion aofp (they choose their own"
+          + " removals and can stop short of the target); --criterion " + criterion + " always meets it");
+    }
     Target t = chosenTarget();
     Sessions sessions = runtime.sessions();
     if (latencyBatch < 1) {
@@ -264,7 +279,8 @@ public final class PruneCommand implements Callable<Integer> {
     }
     // the builder names --round and --min-channels in its messages
     return UsageFailure.check(null, () -> Pruner.builder().criterion(c).target(t).global(global)
-        .minChannels(minChannels).maxGroupRatio(maxGroupRatio).roundTo(roundTo).verify(verify).sessions(sessions)
+        .minChannels(minChannels).maxGroupRatio(maxGroupRatio).roundTo(roundTo).verify(verify)
+        .keepPartial(keepPartial).sessions(sessions)
         .latencyTimer(LatencyModel.ort(sessions, latencyBatch, 3, 15)).progress(log).build());
   }
 

@@ -46,6 +46,38 @@ class PruneMethodCommandTest {
   }
 
   @Test
+  void aMethodThatStopsShortFailsUnlessKeepPartialWhichWritesWhatItReached() throws Exception {
+    String in = TestModels.model("resnet20.onnx").toString();
+    Path out = tmp.resolve("out.onnx");
+    Path report = tmp.resolve("report.json");
+    String[] args = {"prune", in, "-o", out.toString(), "--method", "aofp", "--flops", "0.9", "--images",
+        calib("images"), "--labels", calib("labels"), "--mean", "0.286", "--std", "0.353", "--method-steps", "3",
+        "--theta", "0.5", "--phi", "16", "--verify", "--report", report.toString(), "--device", "cpu", "--no-augment"};
+
+    Cli.Result failed = Cli.run(args);
+    assertEquals(1, failed.exitCode(), failed.err());
+    assertTrue(failed.err().contains("aofp-train stopped before reaching flops 0.9; it ended at its budget"
+        + " (--method-steps 3)"), failed.err());
+    assertFalse(Files.exists(out), "nothing written");
+
+    String[] keep = java.util.Arrays.copyOf(args, args.length + 1);
+    keep[args.length] = "--keep-partial";
+    Cli.Result kept = Cli.run(keep);
+    assertEquals(0, kept.exitCode(), kept.err());
+    assertTrue(kept.err().contains("warning: aofp-train stopped before reaching flops 0.9"), kept.err());
+    assertTrue(kept.out().matches("(?s).*\\nverify +PASS.*"), kept.out());
+    assertTrue(Files.size(out) > 0);
+    JsonNode doc = new ObjectMapper().readTree(report.toFile());
+    assertTrue(doc.get("shortOfTarget").asText().contains("--method-steps 3"), doc.toString());
+    assertTrue(doc.get("achieved").asDouble() < 0.9, doc.get("achieved").toString());
+
+    Cli.Result stray = Cli.run("prune", in, "-o", out.toString(), "--flops", "0.5", "--criterion", "l1",
+        "--keep-partial");
+    assertEquals(2, stray.exitCode());
+    assertTrue(stray.err().contains("--keep-partial applies to --method and to --criterion aofp"), stray.err());
+  }
+
+  @Test
   void methodAndCriterionMistakesNameTheOption() throws Exception {
     String in = TestModels.model("resnet20.onnx").toString();
     String out = tmp.resolve("out.onnx").toString();

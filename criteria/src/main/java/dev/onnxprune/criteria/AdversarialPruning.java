@@ -158,7 +158,7 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
 
     /** Budget: optimizer steps plus PGD probes over the whole run, >= 1 (default 20000). */
     public Options maxSteps(long n) {
-      this.maxSteps = Checks.atLeast("--max-steps", n, 1);
+      this.maxSteps = Checks.atLeast("--method-steps", n, 1);
       return this;
     }
 
@@ -282,6 +282,7 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
   private final List<TrajectoryPoint> trajectory = new ArrayList<>();
   private Predicate<Map<Integer, int[]>> reached;
   private Map<Integer, int[]> chosen;
+  private Map<Integer, int[]> partial;
   private Summary summary;
 
   private AdversarialPruning(MethodSetup setup, Options options) {
@@ -329,6 +330,11 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
   }
 
   @Override
+  public Map<Integer, int[]> partial() {
+    return partial;
+  }
+
+  @Override
   public String stopReason() {
     return summary == null ? "it has not run" : summary.stopReason();
   }
@@ -368,6 +374,7 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
   public double[][] score(ChannelAnalysis analysis) {
     trajectory.clear();
     chosen = null;
+    partial = null;
     summary = null;
     TrainingData data = TrainingData.of(setup.train());
     TrainingOptions.Builder training = TrainingOptions.builder().optimizer(Optimizer.adam(options.weightDecay));
@@ -376,6 +383,7 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
       run.loop();
       mt.writeBack();
       chosen = reached == null || run.targetMet ? run.removals() : null;
+      partial = chosen == null ? run.removals() : null;
       summary = run.summary();
       return run.scores(analysis);
     }
@@ -430,9 +438,9 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
             continue;
           }
           if (steps + perVisit > options.maxSteps) {
-            stopReason = "the step budget (--max-steps " + options.maxSteps + ") ran out after " + steps
+            stopReason = "the step budget (--method-steps " + options.maxSteps + ") ran out after " + steps
                 + " steps at " + String.format(java.util.Locale.ROOT, "%.3f", flopsKept())
-                + " of the FLOPs; raise --max-steps";
+                + " of the FLOPs; raise --method-steps";
             stop = true;
             break;
           }

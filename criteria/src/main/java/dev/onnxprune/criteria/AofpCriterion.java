@@ -51,6 +51,7 @@ final class AofpCriterion implements DataCriterion, PlanningCriterion {
   private ScoringStats stats;
   private Predicate<Map<Integer, int[]>> reached;
   private Map<Integer, int[]> chosen;
+  private Map<Integer, int[]> partial;
   private BinaryFilterSearch.Result lastSearch;
 
   AofpCriterion(Dataset data, Sessions sessions, DataCriteria.Options options) {
@@ -84,6 +85,11 @@ final class AofpCriterion implements DataCriterion, PlanningCriterion {
     return chosen;
   }
 
+  @Override
+  public Map<Integer, int[]> partial() {
+    return partial;
+  }
+
   /** The last search (for tests and reports). */
   BinaryFilterSearch.Result lastSearch() {
     return lastSearch;
@@ -101,6 +107,7 @@ final class AofpCriterion implements DataCriterion, PlanningCriterion {
         / Math.max(1, CostModel.analyze(analysis.model()).totalFlops());
     long[] counters = new long[2]; // runs, samples
     chosen = null;
+    partial = null;
     if (!options.binarySearch()) {
       return exhaustive(analysis, dg, layers, sizes, cal, share, counters, t0);
     }
@@ -137,6 +144,8 @@ final class AofpCriterion implements DataCriterion, PlanningCriterion {
     }
     if (options.ownPlan() && lastSearch.stoppedByTarget()) {
       chosen = BinaryFilterSearch.removals(layers, pruned);
+    } else if (options.ownPlan()) {
+      partial = BinaryFilterSearch.removals(layers, pruned);
     }
     long ablations = 0;
     for (BinaryFilterSearch.Layer layer : lastSearch.layers()) {

@@ -120,7 +120,7 @@ public final class AofpTraining implements TrainingMethod, PlanningCriterion {
 
     /** Optimizer steps at most (default 20000): the method always ends. */
     public Options maxSteps(int n) {
-      this.maxSteps = Checks.atLeast("--max-steps", n, 1);
+      this.maxSteps = Checks.atLeast("--method-steps", n, 1);
       return this;
     }
 
@@ -198,6 +198,8 @@ public final class AofpTraining implements TrainingMethod, PlanningCriterion {
   private final List<TrajectoryPoint> trajectory = new ArrayList<>();
   private Predicate<Map<Integer, int[]>> reached;
   private Map<Integer, int[]> chosen;
+  private Map<Integer, int[]> partial;
+  private String stopReason;
   private BinaryFilterSearch.Result lastSearch;
   private int moves;
 
@@ -237,6 +239,16 @@ public final class AofpTraining implements TrainingMethod, PlanningCriterion {
     return chosen;
   }
 
+  @Override
+  public Map<Integer, int[]> partial() {
+    return partial;
+  }
+
+  @Override
+  public String stopReason() {
+    return stopReason != null ? stopReason : "it has not run";
+  }
+
   /** The last search (for tests and reports). */
   BinaryFilterSearch.Result lastSearch() {
     return lastSearch;
@@ -259,6 +271,8 @@ public final class AofpTraining implements TrainingMethod, PlanningCriterion {
   public double[][] score(ChannelAnalysis analysis) {
     trajectory.clear();
     chosen = null;
+    partial = null;
+    stopReason = null;
     moves = 0;
     DamageGraph[] built = new DamageGraph[1];
     try (MaskedTraining mt = open(analysis, setup, options, TrainingData.of(setup.train()), built)) {
@@ -369,18 +383,20 @@ public final class AofpTraining implements TrainingMethod, PlanningCriterion {
     syncMasks(mt, layers, pruned);
     Map<Integer, int[]> removals = BinaryFilterSearch.removals(layers, pruned);
     trajectory.add(mt.point(lastSearch.steps(), "end", removals, mean(losses), mt.validate()));
+    mt.writeBack();
     if (reached != null && !lastSearch.stoppedByTarget()) {
       TrajectoryPoint end = trajectory.get(trajectory.size() - 1);
       boolean budget = lastSearch.steps() >= options.maxSteps;
-      throw new IllegalArgumentException(String.format(Locale.ROOT, "%s ended %s after %d steps (%d moves) with"
-          + " the FLOPs at %.1f%% of the original, short of the target; %s", NAME,
-          budget ? "at its budget (--max-steps " + options.maxSteps + ")" : "with every layer stopped",
+      stopReason = String.format(Locale.ROOT, "it ended %s after %d steps (%d moves) with the FLOPs at %.1f%% of"
+          + " the original; %s",
+          budget ? "at its budget (--method-steps " + options.maxSteps + ")" : "with every layer stopped",
           lastSearch.steps(), moves, 100 * end.flopsKept(), budget
-              ? "raise --max-steps, raise --theta (larger moves) or lower --phi (faster steps)"
-              : "raise --theta or let stopped layers restart"));
+              ? "raise --method-steps, raise --theta (larger moves) or lower --phi (faster steps)"
+              : "raise --theta or let stopped layers restart");
+      partial = removals;
+    } else {
+      chosen = removals;
     }
-    mt.writeBack();
-    chosen = removals;
     double[][] scores = new double[analysis.groups().size()][];
     for (int l = 0; l < layers.size(); l++) {
       BinaryFilterSearch.Layer layer = lastSearch.layers().get(l);

@@ -18,6 +18,15 @@ interface PlanningCriterion {
   /** After scoring: group id -> units it removed, or null when it stopped before reaching the target. */
   Map<Integer, int[]> chosen();
 
+  /**
+   * After a search that stopped short of the target ({@link #chosen} null): the units it had removed
+   * when it stopped, its trained weights (if it trains) written back like a finished run's; null when
+   * it has nothing to offer. {@link Pruner.Builder#keepPartial} applies it instead of failing.
+   */
+  default Map<Integer, int[]> partial() {
+    return null;
+  }
+
   /** Why {@link #chosen} is null: what stopped the search short of the target, and what to change. */
   default String stopReason() {
     return "its threshold (--theta) lets it remove less";

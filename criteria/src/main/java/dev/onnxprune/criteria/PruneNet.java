@@ -184,7 +184,7 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
      * the rest of the way to the target by the current importance, without training.
      */
     public Options maxSteps(long n) {
-      this.maxSteps = Checks.atLeast("--max-steps", n, 0);
+      this.maxSteps = Checks.atLeast("--method-steps", n, 0);
       return this;
     }
 

@@ -21,9 +21,11 @@ import java.util.List;
  * @param verify the equivalence check, or null when not run
  * @param trajectory for a {@link TrainingMethod}, its steps from start to end (FLOPs, widths per
  *     group, loss, accuracy); null for a criterion that does not train
+ * @param shortOfTarget null when the target was met; otherwise why the criterion stopped before it,
+ *     the prune having kept what it reached ({@link Pruner.Builder#keepPartial})
  */
 public record PruneReport(String criterion, String target, String allocation, List<Group> groups, Totals before,
-    Totals after, double achieved, Verification verify, List<TrajectoryPoint> trajectory) {
+    Totals after, double achieved, Verification verify, List<TrajectoryPoint> trajectory, String shortOfTarget) {
 
   /**
    * One channel group.

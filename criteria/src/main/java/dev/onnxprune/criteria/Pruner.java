@@ -43,6 +43,7 @@ public final class Pruner {
   private final double maxGroupRatio;
   private final int roundTo;
   private final boolean verify;
+  private final boolean keepPartial;
   private final Sessions sessions;
   private final PruneProgress progress;
   private final LatencyModel latency;
@@ -58,6 +59,7 @@ public final class Pruner {
     this.maxGroupRatio = b.maxGroupRatio;
     this.roundTo = b.roundTo;
     this.verify = b.verify;
+    this.keepPartial = b.keepPartial;
     this.sessions = b.sessions;
     this.progress = b.progress;
   }
@@ -105,11 +107,16 @@ public final class Pruner {
     Allocator allocator = new Allocator(analysis, scores, cost, minChannels, maxGroupRatio, roundTo, lat);
     PrunePlan plan;
     String allocation = global ? "global" : "uniform";
+    String shortOfTarget = null;
     if (pc != null) {
       Map<Integer, int[]> chosen = pc.chosen();
       if (chosen == null) {
-        throw new IllegalArgumentException(criterion.name() + " stopped before reaching " + target + "; "
-            + pc.stopReason());
+        String why = criterion.name() + " stopped before reaching " + target + "; " + pc.stopReason();
+        chosen = keepPartial ? pc.partial() : null;
+        if (chosen == null) {
+          throw new IllegalArgumentException(why);
+        }
+        shortOfTarget = why;
       }
       PrunePlan.Builder b = PrunePlan.builder(analysis);
       chosen.forEach((g, units) -> b.remove(analysis.groups().get(g), units));
@@ -140,7 +147,7 @@ public final class Pruner {
     }
     PruneReport report = new PruneReport(criterion.name(), target.toString(), allocation, groups,
         totals(before, nodesBefore), totals(after, model.graph().nodes().size()), achieved, v,
-        criterion instanceof TrainingMethod tm ? List.copyOf(tm.trajectory()) : null);
+        criterion instanceof TrainingMethod tm ? List.copyOf(tm.trajectory()) : null, shortOfTarget);
     return new PruneResult(model, plan, report);
   }
 
@@ -185,6 +192,7 @@ public final class Pruner {
     private double maxGroupRatio = 1;
     private int roundTo = 1;
     private boolean verify;
+    private boolean keepPartial;
     private Sessions sessions = Sessions.cpu();
     private PruneProgress progress = PruneProgress.NONE;
     private LatencyModel latency;
@@ -245,6 +253,17 @@ public final class Pruner {
     /** Round kept channel counts up to a multiple of {@code n} (default 1: no rounding). */
     public Builder roundTo(int n) {
       this.roundTo = n;
+      return this;
+    }
+
+    /**
+     * When a criterion that chooses its own removals (AOFP, adversarial) stops short of the target
+     * (its step budget or its thresholds), apply what it had removed by then instead of failing;
+     * {@link PruneReport#shortOfTarget} then says why and {@link PruneReport#achieved} how far it
+     * got. Off by default: a prune that misses its target fails.
+     */
+    public Builder keepPartial(boolean k) {
+      this.keepPartial = k;
       return this;
     }
 

@@ -166,7 +166,7 @@ class AdversarialPruningTest {
     assertEquals(2, s.reversals(), s.toString());
     assertEquals(0, s.recovered(), s.toString());
     assertEquals(4, s.steps());
-    assertTrue(s.stopReason().contains("--max-steps 4"), s.stopReason());
+    assertTrue(s.stopReason().contains("--method-steps 4"), s.stopReason());
     assertEquals(List.of("start", "prune", "reverse", "prune", "reverse", "end"),
         method.trajectory().stream().map(TrajectoryPoint::event).toList());
     assertEquals(method.trajectory(), heard, "the listener hears every point");
@@ -235,9 +235,26 @@ class AdversarialPruningTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> Pruner.builder().criterion(method).target(Target.flops(0.5)).build().prune(m));
     assertTrue(e.getMessage().startsWith("adversarial stopped before reaching flops 0.5; the step budget"
-        + " (--max-steps 2) ran out after 2 steps at 0.9"), e.getMessage());
+        + " (--method-steps 2) ran out after 2 steps at 0.9"), e.getMessage());
     assertNull(method.chosen());
     assertEquals(1, method.summary().visits());
+  }
+
+  @Test
+  void withKeepPartialAShortRunKeepsWhatItReachedAndVerifies() throws Exception {
+    Model m = OnnxModels.read(TestModels.model("resnet20.onnx"));
+    ArrayDataset data = calibration(32);
+    AdversarialPruning method = AdversarialPruning.create(new MethodSetup(data, data, CPU).batchSize(16)
+        .validationLimit(32), new AdversarialPruning.Options().pgdSteps(1).iterations(1).iterationBatches(1)
+        .tolerance(1).maxSteps(2));
+    PruneResult r = Pruner.builder().criterion(method).target(Target.flops(0.5)).keepPartial(true).verify(true)
+        .sessions(CPU).build().prune(m);
+    assertTrue(r.report().shortOfTarget().startsWith("adversarial stopped before reaching flops 0.5; the step"
+        + " budget (--method-steps 2)"), r.report().shortOfTarget());
+    assertTrue(r.report().verify().passed(), "verify " + r.report().verify());
+    assertTrue(r.report().achieved() > 0 && r.report().achieved() < 0.5, "achieved " + r.report().achieved());
+    assertEquals(method.partial().values().stream().mapToInt(u -> u.length).sum(),
+        r.report().groups().stream().mapToInt(g -> g.channels() - g.kept()).sum());
   }
 
   private static Map<String, float[]> initializers(Model m) {

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.onnxprune.graph.Attribute;
 import dev.onnxprune.graph.DataType;
@@ -408,6 +410,33 @@ class AofpTrainingTest {
         + p));
     assertEquals(method.chosen().values().stream().mapToInt(u -> u.length).sum(),
         r.report().groups().stream().mapToInt(g -> g.channels() - g.kept()).sum());
+  }
+
+  @Test
+  void aRunThatStopsShortFailsOrWithKeepPartialKeepsWhatItReached() throws Exception {
+    MethodSetup setup = new MethodSetup(tinyData(64), tinyData(32), CPU).batchSize(16);
+    // a target beyond what 4 steps of moves can reach
+    AofpTraining method = AofpTraining.create(setup, new AofpTraining.Options().theta(2).phi(2).maxSteps(4));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Pruner.builder().criterion(method).target(Target.flops(0.9)).sessions(CPU).build().prune(tiny()));
+    assertTrue(e.getMessage().startsWith("aofp-train stopped before reaching flops 0.9; it ended at its budget"
+        + " (--method-steps 4) after 4 steps"), e.getMessage());
+    assertTrue(e.getMessage().endsWith("raise --method-steps, raise --theta (larger moves) or lower --phi (faster"
+        + " steps)"), e.getMessage());
+    Model m = tiny();
+    long before = CostModel.analyze(m).totalFlops();
+    PruneResult r = Pruner.builder().criterion(method).target(Target.flops(0.9)).keepPartial(true).verify(true)
+        .sessions(CPU).build().prune(m);
+    assertNull(method.chosen());
+    assertTrue(r.report().shortOfTarget().startsWith("aofp-train stopped before reaching flops 0.9; it ended at its"
+        + " budget"), r.report().shortOfTarget());
+    assertTrue(r.report().verify().passed(), "the kept prune verifies against the trained, masked model: "
+        + r.report().verify());
+    assertTrue(r.report().achieved() < 0.9, "achieved " + r.report().achieved());
+    assertEquals(method.partial().values().stream().mapToInt(u -> u.length).sum(),
+        r.report().groups().stream().mapToInt(g -> g.channels() - g.kept()).sum(), "what it reached is applied");
+    TrajectoryPoint end = r.report().trajectory().get(r.report().trajectory().size() - 1);
+    assertEquals((double) CostModel.analyze(r.model()).totalFlops() / before, end.flopsKept(), 1e-9);
   }
 
   // ---- the ResNet-20 fixture, end to end

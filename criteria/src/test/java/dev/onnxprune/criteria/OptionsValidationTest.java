@@ -28,7 +28,7 @@ class OptionsValidationTest {
         () -> refuses("--momentum must be in [0, 1): 1.0", () -> o.momentum(1)),
         () -> refuses("--momentum must be in [0, 1): -0.5", () -> o.momentum(-0.5)),
         () -> refuses("--weight-decay must be >= 0: NaN", () -> o.weightDecay(Double.NaN)),
-        () -> refuses("--max-steps must be >= 1: 0", () -> o.maxSteps(0)),
+        () -> refuses("--method-steps must be >= 1: 0", () -> o.maxSteps(0)),
         () -> refuses("--validate-every must be >= 1: 0", () -> o.validateEvery(0)));
     o.theta(Double.POSITIVE_INFINITY).phi(1).learningRate(0).momentum(0).weightDecay(0).maxSteps(1).validateEvery(1);
     assertEquals(Double.POSITIVE_INFINITY, o.theta(), "theta has no upper bound");
@@ -67,7 +67,7 @@ class OptionsValidationTest {
         () -> refuses("--eta-reg must be > 0: 0.0", () -> o.etaReg(0)),
         () -> refuses("--decay-interval must be >= 1: 0", () -> o.decayInterval(0)),
         () -> refuses("--iteration-batches must be >= 1: 0", () -> o.iterationBatches(0)),
-        () -> refuses("--max-steps must be >= 1: 0", () -> o.maxSteps(0)),
+        () -> refuses("--method-steps must be >= 1: 0", () -> o.maxSteps(0)),
         () -> refuses("--tolerance must be in [0, 1]: -0.1", () -> o.tolerance(-0.1)),
         () -> refuses("--weight-decay must be >= 0: -1.0", () -> o.weightDecay(-1)),
         () -> refuses("--min-channels must be >= 1: 0", () -> o.minChannels(0)));
@@ -86,7 +86,7 @@ class OptionsValidationTest {
         () -> refuses("--step-fraction must be in (0, 1): 0.0", () -> o.stepFraction(0)),
         () -> refuses("regularised steps must be >= 0: -1", () -> o.regularisedSteps(-1)),
         () -> refuses("recovery steps must be >= 0: -1", () -> o.recoverySteps(-1)),
-        () -> refuses("--max-steps must be >= 0: -1", () -> o.maxSteps(-1)));
+        () -> refuses("--method-steps must be >= 0: -1", () -> o.maxSteps(-1)));
     o.lambda(0).regularisedSteps(0).recoverySteps(0).maxSteps(0);
     assertEquals(0, o.maxSteps());
   }
