@@ -3,6 +3,7 @@ package dev.onnxprune.criteria;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.onnxprune.graph.Attribute;
@@ -151,6 +152,22 @@ class DataCriteriaTest {
     assertEquals(1, layer.move[1]);
     assertEquals(-1, layer.move[2]);
     assertEquals(List.of(4, 2, 3, 2), layer.searchSpaceSizes);
+  }
+
+  @Test
+  void aofpOwnPlanStoppedByThetaFailsOrWithKeepPartialKeepsWhatItPruned() throws Exception {
+    // the search prunes {0} and {1}, then {2, 3} stop (above): a target of 3 of the 4 channels is out of reach
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Pruner.builder()
+        .criterion(DataCriteria.aofp(ladderData(), CPU, small().theta(0.1).phi(64).ownPlan(true)))
+        .target(Target.ratio(0.75)).sessions(CPU).build().prune(ladder()));
+    assertTrue(e.getMessage().contains("stopped before reaching"), e.getMessage());
+    PruneResult r = Pruner.builder().criterion(DataCriteria.aofp(ladderData(), CPU, small().theta(0.1).phi(64)
+        .ownPlan(true))).target(Target.ratio(0.75)).keepPartial(true).verify(true).sessions(CPU).build()
+        .prune(ladder());
+    assertTrue(r.report().shortOfTarget().contains("its threshold (--theta)"), r.report().shortOfTarget());
+    assertTrue(r.report().verify().passed());
+    PruneReport.Group g = r.report().groups().stream().filter(PruneReport.Group::prunable).findFirst().orElseThrow();
+    assertArrayEquals(new int[] {0, 1}, g.removed());
   }
 
   @Test
