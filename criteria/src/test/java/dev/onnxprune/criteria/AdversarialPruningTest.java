@@ -228,10 +228,7 @@ class AdversarialPruningTest {
   @Test
   void aRunThatStopsShortOfTheTargetSaysWhyThroughThePruner() throws Exception {
     Model m = OnnxModels.read(TestModels.model("resnet20.onnx"));
-    ArrayDataset data = calibration(32);
-    AdversarialPruning method = AdversarialPruning.create(new MethodSetup(data, data, CPU).batchSize(16)
-        .validationLimit(32), new AdversarialPruning.Options().pgdSteps(1).iterations(1).iterationBatches(1)
-        .tolerance(1).maxSteps(2));
+    AdversarialPruning method = twoStepBudget();
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> Pruner.builder().criterion(method).target(Target.flops(0.5)).build().prune(m));
     assertTrue(e.getMessage().startsWith("adversarial stopped before reaching flops 0.5; the step budget"
@@ -243,10 +240,7 @@ class AdversarialPruningTest {
   @Test
   void withKeepPartialAShortRunKeepsWhatItReachedAndVerifies() throws Exception {
     Model m = OnnxModels.read(TestModels.model("resnet20.onnx"));
-    ArrayDataset data = calibration(32);
-    AdversarialPruning method = AdversarialPruning.create(new MethodSetup(data, data, CPU).batchSize(16)
-        .validationLimit(32), new AdversarialPruning.Options().pgdSteps(1).iterations(1).iterationBatches(1)
-        .tolerance(1).maxSteps(2));
+    AdversarialPruning method = twoStepBudget();
     PruneResult r = Pruner.builder().criterion(method).target(Target.flops(0.5)).keepPartial(true).verify(true)
         .sessions(CPU).build().prune(m);
     assertTrue(r.report().shortOfTarget().startsWith("adversarial stopped before reaching flops 0.5; the step"
@@ -255,6 +249,13 @@ class AdversarialPruningTest {
     assertTrue(r.report().achieved() > 0 && r.report().achieved() < 0.5, "achieved " + r.report().achieved());
     assertEquals(method.partial().values().stream().mapToInt(u -> u.length).sum(),
         r.report().groups().stream().mapToInt(g -> g.channels() - g.kept()).sum());
+  }
+
+  /** Adversarial pruning with a budget of 2 steps: it stops after its first layer visit, far from -50%. */
+  private static AdversarialPruning twoStepBudget() throws Exception {
+    ArrayDataset data = calibration(32);
+    return AdversarialPruning.create(new MethodSetup(data, data, CPU).batchSize(16).validationLimit(32),
+        new AdversarialPruning.Options().pgdSteps(1).iterations(1).iterationBatches(1).tolerance(1).maxSteps(2));
   }
 
   private static Map<String, float[]> initializers(Model m) {

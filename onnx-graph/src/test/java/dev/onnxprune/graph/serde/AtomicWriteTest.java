@@ -62,14 +62,8 @@ class AtomicWriteTest {
   void writtenFilesGetTheFolderDefaultPermissionsNotOwnerOnly() throws IOException {
     org.junit.jupiter.api.Assumptions.assumeTrue(dir.getFileSystem().supportedFileAttributeViews().contains("posix"));
     Path plain = Files.createFile(dir.resolve("plain"));
-    Graph g = new Graph("g");
-    Value w = g.addInitializer("w", Tensor.ofFloats(new long[] {2048}, new float[2048]));
-    g.addOutput(g.addNode("Identity", "id", List.of(w), List.of("y")).output(0));
-    Model m = new Model(g);
-    m.setIrVersion(8L);
-    m.opsets().add(new OpsetId("", 13));
     Path out = dir.resolve("m.onnx");
-    OnnxModels.write(m, out, WriteOptions.withExternalData());
+    OnnxModels.write(smallModel(0), out, WriteOptions.withExternalData());
     var want = Files.getPosixFilePermissions(plain);
     assertEquals(want, Files.getPosixFilePermissions(out), "model file");
     assertEquals(want, Files.getPosixFilePermissions(dir.resolve("m.onnx.data")), "external data file");
