@@ -22,6 +22,8 @@ public final class Graph {
   private final List<Value> outputs = new ArrayList<>();
   private final List<Value> initializers = new ArrayList<>();
   private final List<Value> valueInfos = new ArrayList<>();
+  /** The members of {@link #valueInfos}: constant-time membership (shape inference records every value). */
+  private final Set<Value> valueInfoSet = Collections.newSetFromMap(new IdentityHashMap<>());
   private final List<Value> sparseInitializers = new ArrayList<>();
   private final Map<String, Value> values = new HashMap<>();
   private Node parent;
@@ -215,12 +217,19 @@ public final class Graph {
 
   void addValueInfo(Value v) {
     valueInfos.add(v);
+    valueInfoSet.add(v);
+  }
+
+  private void removeValueInfo(Value v) {
+    if (valueInfoSet.remove(v)) {
+      valueInfos.remove(v);
+    }
   }
 
   /** Records a value_info entry for {@code v} (so its type is written to the file). */
   public void recordValueInfo(Value v) {
-    if (!valueInfos.contains(v) && !inputs.contains(v) && !outputs.contains(v)) {
-      valueInfos.add(v);
+    if (!valueInfoSet.contains(v) && !inputs.contains(v) && !outputs.contains(v)) {
+      addValueInfo(v);
     }
   }
 
@@ -327,7 +336,7 @@ public final class Graph {
     for (Value out : node.outputs()) {
       if (out != null) {
         values.remove(out.name());
-        valueInfos.remove(out);
+        removeValueInfo(out);
       }
     }
     nodes.remove(idx);
@@ -348,7 +357,7 @@ public final class Graph {
     }
     initializers.remove(v);
     inputs.remove(v);
-    valueInfos.remove(v);
+    removeValueInfo(v);
     values.remove(v.name());
   }
 
@@ -360,7 +369,7 @@ public final class Graph {
     inputs.remove(v);
     if (!v.isInitializer()) {
       values.remove(v.name());
-      valueInfos.remove(v);
+      removeValueInfo(v);
     }
   }
 
