@@ -137,7 +137,7 @@ public final class PruneCommand implements Callable<Integer> {
   boolean verify;
 
   @Option(names = "--keep-partial",
-      description = "When --method (or --criterion aofp) stops short of the target (its step budget or thresholds),"
+      description = "When --method (or --criterion aofp --aofp-plan) stops short of the target (its step budget or thresholds),"
           + " write the model pruned as far as it got instead of failing; a warning and the report's shortOfTarget"
           + " say why, achieved how far.")
   boolean keepPartial;
@@ -255,9 +255,9 @@ public final class PruneCommand implements Callable<Integer> {
       recovery.check();
     }
     methods.check(criterion);
-    if (keepPartial && methods.method == null && !"aofp".equals(criterion)) {
-      throw new UsageFailure("--keep-partial applies to --method and to --criterion aofp (they choose their own"
-          + " removals and can stop short of the target); --criterion " + criterion + " always meets it");
+    if (keepPartial && methods.method == null && !("aofp".equals(criterion) && calibration.aofpPlan)) {
+      throw new UsageFailure("--keep-partial applies to --method and to --criterion aofp --aofp-plan (they choose"
+          + " their own removals and can stop short of the target); the allocator always meets the target");
     }
     Target t = chosenTarget();
     Sessions sessions = runtime.sessions();

@@ -74,7 +74,8 @@ class PruneMethodCommandTest {
     Cli.Result stray = Cli.run("prune", in, "-o", out.toString(), "--flops", "0.5", "--criterion", "l1",
         "--keep-partial");
     assertEquals(2, stray.exitCode());
-    assertTrue(stray.err().contains("--keep-partial applies to --method and to --criterion aofp"), stray.err());
+    assertTrue(stray.err().contains("--keep-partial applies to --method and to --criterion aofp --aofp-plan"),
+        stray.err());
   }
 
   @Test
