@@ -69,7 +69,9 @@ public final class Pruner {
   }
 
   /**
-   * Prunes {@code model} in place.
+   * Prunes {@code model} in place. A {@link TrainingMethod} writes the weights it trained into
+   * {@code model} before the channels are removed, also when it then stops short of the target and
+   * the prune fails (without {@link Builder#keepPartial}): keep a copy to go back to.
    *
    * @throws IllegalArgumentException when the target cannot be reached or nothing can be pruned
    * @throws IOException when verification cannot run the models
