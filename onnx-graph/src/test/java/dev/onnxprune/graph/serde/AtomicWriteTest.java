@@ -52,6 +52,10 @@ class AtomicWriteTest {
       weights.add(g.addInitializer("w" + i, Tensor.ofRaw(DataType.FLOAT, new long[] {16L << 20}, shared)));
     }
     g.addOutput(g.addNode("Sum", "sum", weights, List.of("y")).output(0));
+    return model(g);
+  }
+
+  private static Model model(Graph g) {
     Model m = new Model(g);
     m.setIrVersion(8L);
     m.opsets().add(new OpsetId("", 13));
@@ -140,10 +144,7 @@ class AtomicWriteTest {
     java.util.Arrays.fill(data, value);
     Value w = g.addInitializer("w", Tensor.ofFloats(new long[] {2048}, data));
     g.addOutput(g.addNode("Identity", "id", List.of(w), List.of("y")).output(0));
-    Model m = new Model(g);
-    m.setIrVersion(8L);
-    m.opsets().add(new OpsetId("", 13));
-    return m;
+    return model(g);
   }
 
   @Test
