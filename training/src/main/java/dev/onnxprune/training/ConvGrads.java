@@ -25,9 +25,10 @@ import java.util.List;
  *       matrix is built and dy is not transposed. Where a sample has no more output positions
  *       than a group has output channels ({@code L <= Mg}, the 7x7 stage of resnet20) the
  *       per-sample products would be larger than the patches, so the batch is folded into the
- *       contraction instead ({@code [g, Mg, N*L] x [g, N*L, Cg]}, dy transposed once). On resnet20's shapes this runs at about the
- *       forward's speed, where the textbook form (a Conv of transposed x by transposed dy) and an
- *       im2col by {@code Gather} ran 3.3x and 1.6x slower; see {@code bench/ConvGradBench}.
+ *       contraction instead ({@code [g, Mg, N*L] x [g, N*L, Cg]}, dy transposed once). On
+ *       resnet20's shapes this runs at about the forward's speed, where the textbook form (a Conv
+ *       of transposed x by transposed dy) and an im2col by {@code Gather} ran 3.3x and 1.6x slower;
+ *       see {@code bench/ConvGradBench}.
  * </ol>
  * ConvTranspose is the adjoint of Conv with the same attributes, so {@code dx = Conv(dy, w)} and
  * {@code dw} is the Conv weight gradient with the roles of x and dy exchanged.
@@ -253,11 +254,15 @@ final class ConvGrads {
       }
       xt = ctx.op("Pad", List.of(xt, ctx.ints(pads)));
     }
-    Value dyr = ctx.reshape(outGrad, -1, group, mg, l); // [N, g, Mg, L]: a view, no copy
-    if (fold) {
-      // [g, Mg, N*L]; with one group a transpose of the two leading axes of [N, M, L] (whole rows move)
-      dyr = group == 1 ? ctx.reshape(ctx.transpose(ctx.reshape(outGrad, -1, mg, l), 1, 0, 2), 1, mg, -1)
-          : ctx.reshape(ctx.transpose(dyr, 1, 2, 0, 3), group, mg, -1);
+    Value dyr;
+    if (!fold) {
+      dyr = ctx.reshape(outGrad, -1, group, mg, l); // [N, g, Mg, L]: a view, no copy
+    } else if (group == 1) {
+      // [1, Mg, N*L]: a transpose of the two leading axes of [N, M, L] (whole rows move)
+      dyr = ctx.reshape(ctx.transpose(ctx.reshape(outGrad, -1, mg, l), 1, 0, 2), 1, mg, -1);
+    } else {
+      // [g, Mg, N*L]
+      dyr = ctx.reshape(ctx.transpose(ctx.reshape(outGrad, -1, group, mg, l), 1, 2, 0, 3), group, mg, -1);
     }
     long[] axes = GradContext.range(2, 2 + r);
     long[] kk = new long[r];
