@@ -382,8 +382,9 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
       Run run = new Run(mt);
       run.loop();
       mt.writeBack();
-      chosen = reached == null || run.targetMet ? run.removals() : null;
-      partial = chosen == null ? run.removals() : null;
+      Map<Integer, int[]> removals = run.removals();
+      chosen = reached == null || run.targetMet ? removals : null;
+      partial = chosen == null ? removals : null;
       summary = run.summary();
       return run.scores(analysis);
     }
