@@ -1,12 +1,12 @@
 package dev.onnxprune.bench;
 
-import dev.onnxprune.criteria.AdversarialPruning;
-import dev.onnxprune.criteria.MethodSetup;
-import dev.onnxprune.criteria.PruneReport;
-import dev.onnxprune.criteria.PruneResult;
-import dev.onnxprune.criteria.Pruner;
-import dev.onnxprune.criteria.Target;
-import dev.onnxprune.criteria.TrajectoryPoint;
+import dev.onnxprune.methods.AdversarialPruning;
+import dev.onnxprune.methods.MethodSetup;
+import dev.onnxprune.prune.PruneReport;
+import dev.onnxprune.prune.PruneResult;
+import dev.onnxprune.prune.Pruner;
+import dev.onnxprune.prune.Target;
+import dev.onnxprune.methods.TrajectoryPoint;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.runtime.ArrayDataset;

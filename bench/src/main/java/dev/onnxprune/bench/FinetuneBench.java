@@ -1,9 +1,9 @@
 package dev.onnxprune.bench;
 
 import dev.onnxprune.criteria.Criteria;
-import dev.onnxprune.criteria.PruneResult;
-import dev.onnxprune.criteria.Pruner;
-import dev.onnxprune.criteria.Target;
+import dev.onnxprune.prune.PruneResult;
+import dev.onnxprune.prune.Pruner;
+import dev.onnxprune.prune.Target;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.cost.CostModel;

@@ -1,10 +1,10 @@
 package dev.onnxprune.cli;
 
-import dev.onnxprune.criteria.AdversarialPruning;
-import dev.onnxprune.criteria.AofpTraining;
-import dev.onnxprune.criteria.MethodSetup;
-import dev.onnxprune.criteria.PruneNet;
-import dev.onnxprune.criteria.TrainingMethod;
+import dev.onnxprune.methods.AdversarialPruning;
+import dev.onnxprune.methods.AofpTraining;
+import dev.onnxprune.methods.MethodSetup;
+import dev.onnxprune.methods.PruneNet;
+import dev.onnxprune.methods.TrainingMethod;
 import java.util.List;
 import picocli.CommandLine.Option;
 

@@ -1,6 +1,6 @@
 package dev.onnxprune.cli;
 
-import dev.onnxprune.criteria.PruneProgress;
+import dev.onnxprune.prune.PruneProgress;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.Locale;

@@ -1,9 +1,9 @@
 package dev.onnxprune.cli;
 
 import dev.onnxprune.cli.TextTable.Align;
-import dev.onnxprune.criteria.Equivalence;
-import dev.onnxprune.criteria.PruneReport;
-import dev.onnxprune.criteria.Target;
+import dev.onnxprune.prune.Equivalence;
+import dev.onnxprune.prune.PruneReport;
+import dev.onnxprune.prune.Target;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.Locale;

@@ -1,0 +1,46 @@
+package dev.onnxprune.criteria;
+
+import dev.onnxprune.runtime.Batch;
+import dev.onnxprune.runtime.Dataset;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+
+/** The first {@code limit} samples of a dataset in batches, held in memory (criteria run over them many times). */
+final class Calibration {
+  final List<Batch> batches;
+  final int samples;
+
+  private Calibration(List<Batch> batches) {
+    this.batches = List.copyOf(batches);
+    this.samples = batches.stream().mapToInt(Batch::size).sum();
+  }
+
+  /** Reads {@code data} in batches of {@code batchSize}, stopping after {@code limit} samples (0: all). */
+  static Calibration of(Dataset data, int batchSize, int limit) {
+    List<Batch> out = new ArrayList<>();
+    int left = limit > 0 ? Math.min(limit, data.size()) : data.size();
+    Iterator<Batch> it = data.batches(batchSize);
+    while (left > 0 && it.hasNext()) {
+      Batch b = it.next();
+      if (b.size() > left) {
+        int per = b.inputs().length / b.size();
+        long[] shape = b.shape().clone();
+        shape[0] = left;
+        b = new Batch(Arrays.copyOf(b.inputs(), left * per), shape,
+            b.labels() == null ? null : Arrays.copyOf(b.labels(), left));
+      }
+      out.add(b);
+      left -= b.size();
+    }
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException("the calibration data has no samples");
+    }
+    return new Calibration(out);
+  }
+
+  boolean labelled() {
+    return batches.stream().allMatch(b -> b.labels() != null);
+  }
+}

@@ -1,0 +1,284 @@
+package dev.onnxprune.criteria;
+
+import dev.onnxprune.internal.Checks;
+import dev.onnxprune.prune.Pruner;
+import dev.onnxprune.prune.Target;
+import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.Sessions;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The data-driven criteria: they score channels by running the model in ONNX Runtime over
+ * calibration data. Each is a {@link Criterion}, so {@link Pruner.Builder#criterion} takes it:
+ * <pre>{@code
+ * Dataset calib = IdxDataset.read(images, labels, norm, 1000);
+ * Pruner.builder().criterion(DataCriteria.oracle(calib, Sessions.cpu())).target(Target.flops(0.5))...
+ * }</pre>
+ * <ul>
+ *   <li>{@link #apoz} and {@link #meanActivation}: activation statistics, one forward pass.
+ *   <li>{@link #oracle}: loss increase when a channel is ablated (AOFP paper eq. 5), optionally
+ *       re-scored after removals; about one forward pass per channel.
+ *   <li>{@link #aofp}: AOFP's damage isolation and Binary Filter Search (Algorithm 1) on the
+ *       fixed model, all layers at once; a few forward passes in all.
+ *   <li>{@link #taylor}: first-order Taylor estimate of the loss change when a channel is removed
+ *       (Molchanov et al. 2017), from the gradient of the loss; one forward and backward pass.
+ * </ul>
+ * Names on the command line: {@code apoz}, {@code mean}, {@code oracle}, {@code aofp}, {@code taylor}.
+ */
+public final class DataCriteria {
+  /** The names {@link #byName} knows. */
+  public static final List<String> NAMES = List.of("apoz", "mean", "oracle", "aofp", "taylor");
+
+  private DataCriteria() {}
+
+  /** APoZ with default options; score = 1 - fraction of zero activations (see {@link Options}). */
+  public static DataCriterion apoz(Dataset calibration, Sessions sessions) {
+    return apoz(calibration, sessions, new Options());
+  }
+
+  public static DataCriterion apoz(Dataset calibration, Sessions sessions, Options options) {
+    return new ActivationCriterion(true, req(calibration), req(sessions), options);
+  }
+
+  /** Mean activation (mean |a|) with default options. */
+  public static DataCriterion meanActivation(Dataset calibration, Sessions sessions) {
+    return meanActivation(calibration, sessions, new Options());
+  }
+
+  public static DataCriterion meanActivation(Dataset calibration, Sessions sessions, Options options) {
+    return new ActivationCriterion(false, req(calibration), req(sessions), options);
+  }
+
+  /** Oracle (loss increase on ablation) with default options; needs labels or uses the model's own predictions. */
+  public static DataCriterion oracle(Dataset calibration, Sessions sessions) {
+    return oracle(calibration, sessions, new Options());
+  }
+
+  public static DataCriterion oracle(Dataset calibration, Sessions sessions, Options options) {
+    return new OracleCriterion(req(calibration), req(sessions), options);
+  }
+
+  /** AOFP (damage isolation + Binary Filter Search) with default options. */
+  public static DataCriterion aofp(Dataset calibration, Sessions sessions) {
+    return aofp(calibration, sessions, new Options());
+  }
+
+  public static DataCriterion aofp(Dataset calibration, Sessions sessions, Options options) {
+    return new AofpCriterion(req(calibration), req(sessions), options);
+  }
+
+  /**
+   * Taylor with default options: the mean over the calibration samples of {@code |sum a * dL/da|}
+   * over a channel's activations (the loss per sample; labels from the data or the model's own
+   * predictions).
+   */
+  public static DataCriterion taylor(Dataset calibration, Sessions sessions) {
+    return taylor(calibration, sessions, new Options());
+  }
+
+  public static DataCriterion taylor(Dataset calibration, Sessions sessions, Options options) {
+    return new TaylorCriterion(req(calibration), req(sessions), options);
+  }
+
+  /** True when {@code name} is a data-driven criterion. */
+  public static boolean isDataDriven(String name) {
+    return NAMES.contains(name);
+  }
+
+  /**
+   * The data-driven criterion called {@code name}.
+   *
+   * @throws IllegalArgumentException naming the bad value and the choices
+   */
+  public static DataCriterion byName(String name, Dataset calibration, Sessions sessions, Options options) {
+    return switch (name) {
+      case "apoz" -> apoz(calibration, sessions, options);
+      case "mean" -> meanActivation(calibration, sessions, options);
+      case "oracle" -> oracle(calibration, sessions, options);
+      case "aofp" -> aofp(calibration, sessions, options);
+      case "taylor" -> taylor(calibration, sessions, options);
+      default -> throw new IllegalArgumentException("criterion must be one of " + String.join(", ", NAMES) + ": '"
+          + name + "'");
+    };
+  }
+
+  private static <T> T req(T t) {
+    return Objects.requireNonNull(t);
+  }
+
+  /**
+   * Settings of the data-driven criteria (each uses the ones that concern it). Setters check
+   * their value and name the command-line option in the message.
+   */
+  public static final class Options {
+    private int batchSize = 64;
+    private int limit;
+    private long seed;
+    private int runSamples = 256;
+    private int rescoreRounds;
+    private double rescoreStep = 0.1;
+    private boolean suffix = true;
+    private double theta = 0.05;
+    private int phi = 256;
+    private int maxSteps = 400;
+    private boolean ownPlan;
+    private boolean binarySearch = true;
+
+    /** Samples per batch of calibration data (default 64). */
+    public Options batchSize(int n) {
+      this.batchSize = Checks.atLeast("--batch", n, 1);
+      return this;
+    }
+
+    /** Use at most this many calibration samples (default 0: all). */
+    public Options limit(int n) {
+      this.limit = Checks.atLeast("--calib-limit", n, 0);
+      return this;
+    }
+
+    /** Seed of AOFP's random half-ablations (default 0). */
+    public Options seed(long s) {
+      this.seed = s;
+      return this;
+    }
+
+    /**
+     * Oracle: samples per session run when ablations are packed along the batch axis (default
+     * 256): a run evaluates {@code max(1, runSamples / batchSize)} ablations on one batch. 1
+     * ablation per run is the unpacked baseline.
+     */
+    public Options runSamples(int n) {
+      this.runSamples = Checks.atLeast("--run-samples", n, 1);
+      return this;
+    }
+
+    /**
+     * Oracle re-scoring (AOFP paper Section 3.2): after scoring, the lowest {@code step} of
+     * each group's channels count as removed and the rest are scored again, {@code rounds}
+     * times (default 0: score once). Each round costs about one more scoring.
+     */
+    public Options rescore(int rounds, double step) {
+      // both checked before either is set
+      Checks.atLeast("--rescore", rounds, 0);
+      Checks.inOpenUnit("--rescore-step", step);
+      this.rescoreRounds = rounds;
+      this.rescoreStep = step;
+      return this;
+    }
+
+    /**
+     * Oracle: run each ablation only from the group's first consumer on, feeding the values
+     * live there from one unablated run per batch (default true). False runs the whole model
+     * per ablation.
+     */
+    public Options suffix(boolean on) {
+      this.suffix = on;
+      return this;
+    }
+
+    /** AOFP refinement threshold theta: the largest isolated damage a move may do (default 0.05). */
+    public Options theta(double t) {
+      // not Checks.positive: an infinite theta is accepted (every move prunes)
+      this.theta = Checks.require(t > 0, "--theta", "> 0", t);
+      return this;
+    }
+
+    /** AOFP search cost phi: damage samples collected per binary-search step of each layer (default 256). */
+    public Options phi(int n) {
+      this.phi = Checks.atLeast("--phi", n, 1);
+      return this;
+    }
+
+    /** AOFP: stop after this many search steps of all layers together (default 400). */
+    public Options maxSteps(int n) {
+      this.maxSteps = Checks.atLeast("--max-steps", n, 1);
+      return this;
+    }
+
+    /**
+     * AOFP chooses the channels itself: its search stops once the pruner's target is met and
+     * that set is applied, with the per-layer widths the search found (default false: its
+     * scores go to the allocator like any criterion's).
+     */
+    public Options ownPlan(boolean on) {
+      this.ownPlan = on;
+      return this;
+    }
+
+    public boolean ownPlan() {
+      return ownPlan;
+    }
+
+    /**
+     * AOFP: run Binary Filter Search (default true). False scores every channel by its own
+     * isolated damage instead (eq. 6 with one channel ablated at a time, all groups at once):
+     * about {@code max C} passes of the scoring graph over the calibration data, no theta/phi.
+     */
+    public Options binarySearch(boolean on) {
+      this.binarySearch = on;
+      return this;
+    }
+
+    public boolean binarySearch() {
+      return binarySearch;
+    }
+
+    public int batchSize() {
+      return batchSize;
+    }
+
+    public int limit() {
+      return limit;
+    }
+
+    public long seed() {
+      return seed;
+    }
+
+    public int runSamples() {
+      return runSamples;
+    }
+
+    public int rescoreRounds() {
+      return rescoreRounds;
+    }
+
+    public double rescoreStep() {
+      return rescoreStep;
+    }
+
+    public boolean suffix() {
+      return suffix;
+    }
+
+    public double theta() {
+      return theta;
+    }
+
+    public int phi() {
+      return phi;
+    }
+
+    public int maxSteps() {
+      return maxSteps;
+    }
+
+    Options copy() {
+      Options o = new Options();
+      o.batchSize = batchSize;
+      o.limit = limit;
+      o.seed = seed;
+      o.runSamples = runSamples;
+      o.rescoreRounds = rescoreRounds;
+      o.rescoreStep = rescoreStep;
+      o.suffix = suffix;
+      o.theta = theta;
+      o.phi = phi;
+      o.maxSteps = maxSteps;
+      o.ownPlan = ownPlan;
+      o.binarySearch = binarySearch;
+      return o;
+    }
+  }
+}

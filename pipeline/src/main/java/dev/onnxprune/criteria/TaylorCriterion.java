@@ -1,0 +1,255 @@
+package dev.onnxprune.criteria;
+
+import dev.onnxprune.internal.Ort;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.onnxprune.graph.Graph;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.Node;
+import dev.onnxprune.graph.Value;
+import dev.onnxprune.runtime.Batch;
+import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.surgery.ChannelAnalysis;
+import dev.onnxprune.surgery.ChannelAnalysis.ConsumerInput;
+import dev.onnxprune.surgery.ChannelGroup;
+import dev.onnxprune.surgery.MaskInsertion;
+import dev.onnxprune.training.Autodiff;
+import dev.onnxprune.training.GradientException;
+import dev.onnxprune.training.Loss;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Taylor criterion (Molchanov et al. 2017, "Pruning Convolutional Neural Networks for Resource
+ * Efficient Inference", Section 2.2): the first-order Taylor estimate of the loss change when a
+ * channel's activation is removed. For calibration sample n and channel c,
+ * <pre>
+ *   t[n,c] = sum over the positions i where channel c enters its consumers of  a[n,i] * dL_n/da[n,i]
+ *   score[c] = (1/N) sum_n |t[n,c]|
+ * </pre>
+ * The absolute value is taken per sample, then averaged over the N calibration samples, so
+ * samples on which removing the channel would raise the loss and samples on which it would lower
+ * it do not cancel. {@code L_n} is the softmax cross-entropy of sample n against its label, or,
+ * when the dataset has no labels, against the model's own argmax prediction (as {@link
+ * OracleCriterion} does). Scores are non-negative, in nats of per-sample loss, and
+ * comparable across groups, which global allocation relies on. (The paper averages over positions
+ * instead of summing, which rescales each layer by its spatial size.) "Where channel c enters its
+ * consumers" is where {@link MaskInsertion} masks it: the inputs of the convs and linear layers
+ * that read it, so a channel read by several consumers sums over all of them.
+ *
+ * <p><b>How.</b> A copy of the model gets a mask input per prunable group ({@link
+ * MaskInsertion#inputs}), fed all ones, one row per sample: with {@code m = 1}, {@code
+ * dL/dm[n,c] = t[n,c]}. {@link Autodiff} builds the gradient graph of the cross-entropy, which is
+ * the batch mean {@code (1/B) sum_n L_n}; its gradient is therefore {@code t / B}, and is
+ * multiplied back by the batch size B. The graph is differentiated with respect to the broadcast
+ * masks (the operand of each masking {@code Mul}, one row of positions per sample), and the last
+ * step to {@code dL/dm}, the adjoint of MaskInsertion's Gather/Pad/Reshape (a sum over the
+ * positions that carry each channel), is done here: Autodiff has no Gather rule, and that step
+ * is only an index map. BatchNormalization runs in inference mode: the gradient of the model
+ * being pruned.
+ *
+ * <p><b>Cost.</b> One forward and backward pass over the calibration samples (plus one forward
+ * pass for the predictions when the data has no labels). {@link ScoringStats#forwardEquivalents}
+ * counts a gradient pass as 3 forward passes (a backward pass does about twice a forward pass's
+ * arithmetic); no ablations.
+ */
+final class TaylorCriterion implements DataCriterion {
+  private final Dataset data;
+  private final Sessions sessions;
+  private final DataCriteria.Options options;
+  private ScoringStats stats;
+  private double[][] signedSums;
+
+  TaylorCriterion(Dataset data, Sessions sessions, DataCriteria.Options options) {
+    this.data = data;
+    this.sessions = sessions;
+    this.options = options.copy();
+  }
+
+  @Override
+  public String name() {
+    return "taylor";
+  }
+
+  @Override
+  public ScoringStats lastStats() {
+    return stats;
+  }
+
+  /**
+   * From the last scoring, by group id then unit: {@code sum_n t[n,c]} without the absolute
+   * value, the derivative of the loss summed over the calibration samples with respect to a
+   * mask on the channel (at 1); null before the first scoring.
+   */
+  double[][] lastSignedSums() {
+    return signedSums;
+  }
+
+  @Override
+  public double[][] score(ChannelAnalysis analysis) {
+    return Ort.unchecked(name() + " scoring", () -> run(analysis));
+  }
+
+  private double[][] run(ChannelAnalysis analysis) throws OrtException {
+    long t0 = System.nanoTime();
+    Model masked = Ort.copy(analysis.model());
+    String input = Ort.singleInput(masked).name();
+    String logits = masked.graph().outputs().get(0).name();
+    ChannelAnalysis a = ChannelAnalysis.analyze(masked);
+    // read before masking: afterwards the consumers read the masked copies
+    List<ConsumerInput> consumerInputs = a.consumerInputs();
+    MaskInsertion mi = MaskInsertion.inputs(a);
+    mi.run();
+    Map<String, ConsumerInput> positions = differentiableMasks(masked.graph(), consumerInputs);
+    String labels = masked.graph().uniqueName("onnxprune_labels");
+    Model gradModel;
+    try {
+      gradModel = Autodiff.gradients(masked, new Loss.CrossEntropy(logits, labels, 0), List.copyOf(positions.keySet()));
+    } catch (GradientException e) {
+      throw new IllegalArgumentException("taylor needs the gradient of the loss, and the model cannot be"
+          + " differentiated: " + e.getMessage(), e);
+    }
+    Map<String, String> gradOutputs = new LinkedHashMap<>();
+    for (String wrt : positions.keySet()) {
+      gradOutputs.put(Autodiff.gradientName(wrt), wrt);
+    }
+
+    double[][] sum = new double[a.groups().size()][];
+    double[][] signed = new double[a.groups().size()][];
+    for (ChannelGroup g : a.prunableGroups()) {
+      sum[g.id()] = new double[g.size()];
+      signed[g.id()] = new double[g.size()];
+    }
+    Calibration cal = Calibration.of(data, options.batchSize(), options.limit());
+    boolean labelled = cal.labelled();
+    long runs = 0;
+    long forwards = 0;
+    double equivalents = 0;
+    try (OrtSession grads = sessions.open(gradModel);
+        OrtSession plain = labelled ? null : sessions.open(analysis.model())) {
+      Set<String> inputs = grads.getInputNames();
+      for (Batch b : cal.batches) {
+        int n = b.size();
+        Ort.Tensor x = Ort.Tensor.of(b.inputs(), b.shape());
+        long[] y = b.labels();
+        if (!labelled) {
+          float[] z = Ort.run(plain, Map.of(input, x), Set.of(logits)).get(logits).data();
+          y = Ort.argmax(z, n);
+          runs++;
+          forwards += n;
+          equivalents += (double) n / cal.samples;
+        }
+        Map<String, Ort.Tensor> feeds = new HashMap<>();
+        feeds.put(input, x);
+        for (Map.Entry<Integer, String> e : mi.maskInputs().entrySet()) {
+          if (inputs.contains(e.getValue())) {
+            int c = a.groups().get(e.getKey()).size();
+            float[] ones = new float[n * c];
+            Arrays.fill(ones, 1f);
+            feeds.put(e.getValue(), Ort.Tensor.of(ones, n, c));
+          }
+        }
+        Map<String, Ort.Tensor> out = Ort.run(grads, feeds, Map.of(labels, y), gradOutputs.keySet());
+        runs++;
+        forwards += n;
+        equivalents += 3.0 * n / cal.samples;
+        // t[n,c] of this batch, per group, summed over every masked value carrying the channel
+        double[][] t = new double[a.groups().size()][];
+        for (ChannelGroup g : a.prunableGroups()) {
+          t[g.id()] = new double[n * g.size()];
+        }
+        for (Map.Entry<String, String> e : gradOutputs.entrySet()) {
+          foldPositions(positions.get(e.getValue()), out.get(e.getKey()), n, t);
+        }
+        for (ChannelGroup g : a.prunableGroups()) {
+          double[] tg = t[g.id()];
+          double[] sg = sum[g.id()];
+          double[] sd = signed[g.id()];
+          int c = g.size();
+          for (int s = 0; s < n; s++) {
+            for (int u = 0; u < c; u++) {
+              // Autodiff's loss is the batch mean: its gradient is t / n
+              double tn = n * tg[s * c + u];
+              sg[u] += Math.abs(tn);
+              sd[u] += tn;
+            }
+          }
+        }
+      }
+    }
+    double[][] scores = new double[analysis.groups().size()][];
+    for (ChannelGroup g : a.prunableGroups()) {
+      double[] s = sum[g.id()];
+      for (int u = 0; u < s.length; u++) {
+        s[u] /= cal.samples;
+      }
+      scores[g.id()] = s;
+    }
+    signedSums = signed;
+    stats = new ScoringStats(name(), (System.nanoTime() - t0) / 1e9, runs, forwards, 0, equivalents);
+    return scores;
+  }
+
+  /**
+   * Puts an Identity on the mask operand of every masking Mul that {@link MaskInsertion} put
+   * before a consumer input, and returns the Identity outputs (the values to differentiate) with
+   * the consumer input whose positions they carry. Differentiating these rather than the mask
+   * inputs keeps the sweep away from the Gather/Pad that built them, and gives each masked value
+   * its own gradient even where a mask input is used as it is.
+   */
+  private static Map<String, ConsumerInput> differentiableMasks(Graph g, List<ConsumerInput> consumerInputs) {
+    Map<String, ConsumerInput> out = new LinkedHashMap<>();
+    Map<Node, Boolean> seen = new IdentityHashMap<>();
+    for (ConsumerInput ci : consumerInputs) {
+      Value now = ci.node().input(ci.input());
+      if (now == ci.value()) {
+        continue; // no prunable group's channels: not masked
+      }
+      Node mul = now.producer();
+      if (mul == null || !mul.is("Mul") || mul.input(0) != ci.value()) {
+        throw new IllegalStateException("expected the masking Mul of '" + ci.value().name() + "' before "
+            + ci.node().describe() + ", found " + (mul == null ? "no node" : mul.describe()));
+      }
+      if (seen.put(mul, Boolean.TRUE) != null) {
+        continue; // consumers of one value share its masked copy
+      }
+      Value mask = mul.input(1);
+      String name = g.uniqueName(mask.name() + "_taylor");
+      Node id = g.addNodeBefore(mul, "Identity", g.uniqueNodeName(name), List.of(mask), List.of(name));
+      if (mask.type() != null) {
+        id.output(0).setType(mask.type());
+      }
+      mul.replaceInput(1, id.output(0));
+      out.put(name, ci);
+    }
+    return out;
+  }
+
+  /**
+   * Adds the gradient of one broadcast mask ({@code [n, ...]}, each sample's entries in position
+   * order of {@code ci}) to {@code t[group][sample * size + unit]} of the prunable groups.
+   */
+  private static void foldPositions(ConsumerInput ci, Ort.Tensor grad, int n, double[][] t) {
+    float[] d = grad.data();
+    int len = ci.length();
+    if (d.length != (long) n * len) {
+      throw new IllegalStateException("the mask gradient of '" + ci.value().name() + "' has " + d.length
+          + " values; " + n + " samples of " + len + " channel positions expected");
+    }
+    for (int s = 0; s < n; s++) {
+      for (int p = 0; p < len; p++) {
+        double[] tg = t[ci.groups()[p]];
+        if (tg != null) {
+          int size = tg.length / n;
+          tg[s * size + ci.units()[p]] += d[s * len + p];
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,31 @@
+package dev.onnxprune.prune;
+
+import java.time.Duration;
+
+/**
+ * Hears when each phase of {@link Pruner#prune} ends and how long it took (wall time), so a
+ * caller can show progress; it must not change the model. Phases run in the order of
+ * {@link Phase}; {@link Phase#VERIFYING} only with {@link Pruner.Builder#verify(boolean)}.
+ */
+@FunctionalInterface
+public interface PruneProgress {
+  /** The phases of a prune, in order. */
+  enum Phase {
+    /** Channel-dependency analysis and the cost of the model before (and, for a latency target, its measurement). */
+    ANALYSING,
+    /** The criterion scores every channel of the prunable groups. */
+    SCORING,
+    /** Channels are chosen to meet the target. */
+    ALLOCATING,
+    /** The plan is applied to the model and its cost after is measured. */
+    APPLYING,
+    /** The pruned model is run against the masked original in ONNX Runtime. */
+    VERIFYING
+  }
+
+  /** Ignores every phase (the default). */
+  PruneProgress NONE = (phase, took) -> {};
+
+  /** {@code phase} has ended after {@code took}. */
+  void finished(Phase phase, Duration took);
+}

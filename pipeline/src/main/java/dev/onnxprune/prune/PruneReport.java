@@ -1,0 +1,76 @@
+package dev.onnxprune.prune;
+
+import dev.onnxprune.methods.TrainingMethod;
+import dev.onnxprune.methods.TrajectoryPoint;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * What a prune did, per group and in total; written as JSON by {@link #toJson()}.
+ *
+ * @param criterion criterion name
+ * @param target the target asked for
+ * @param allocation "uniform" or "global"
+ * @param groups one entry per channel group (prunable or not)
+ * @param before costs before
+ * @param after costs after (measured on the pruned model by the cost model)
+ * @param achieved the fraction of the target's measure actually removed
+ * @param verify the equivalence check, or null when not run
+ * @param trajectory for a {@link TrainingMethod}, its steps from start to end (FLOPs, widths per
+ *     group, loss, accuracy); null for a criterion that does not train
+ * @param shortOfTarget null when the target was met; otherwise why the criterion stopped before it,
+ *     the prune having kept what it reached ({@link Pruner.Builder#keepPartial})
+ */
+public record PruneReport(String criterion, String target, String allocation, List<Group> groups, Totals before,
+    Totals after, double achieved, Verification verify, List<TrajectoryPoint> trajectory, String shortOfTarget) {
+
+  /**
+   * One channel group.
+   *
+   * @param id group id
+   * @param producers nodes whose output channels the group is
+   * @param members every node the group touches, as "name (Op, role)"
+   * @param channels channels before
+   * @param kept channels after
+   * @param removed removed channel indices
+   * @param scores summary of the criterion's scores (null when not scored)
+   * @param prunable whether the group could be pruned
+   * @param reasons why not, when not
+   */
+  public record Group(int id, List<String> producers, List<String> members, int channels, int kept, int[] removed,
+      ScoreSummary scores, boolean prunable, List<String> reasons) {}
+
+  /** Min, mean and max of a group's scores, and the mean of the removed ones. */
+  public record ScoreSummary(double min, double mean, double max, Double removedMean) {}
+
+  /** Model totals (FLOPs = 2 x MACs for Conv/Gemm/MatMul plus elementwise FLOPs). */
+  public record Totals(long params, long macs, long flops, int nodes) {}
+
+  /** The pruned model against the original with removed channels masked, on the same inputs. */
+  public record Verification(double maxAbsDiff, double maxRelDiff, int batches, boolean passed) {}
+
+  /** The report as indented JSON. */
+  public String toJson() {
+    try {
+      return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(this);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Writes the JSON report to {@code file}. */
+  public void write(Path file) throws IOException {
+    Path tmp = dev.onnxprune.graph.AtomicFiles.createTemp(file.toAbsolutePath().getParent(), "." + file.getFileName() + ".");
+    try {
+      Files.writeString(tmp, toJson());
+      Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+}

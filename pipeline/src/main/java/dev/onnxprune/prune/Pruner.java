@@ -1,0 +1,311 @@
+package dev.onnxprune.prune;
+
+import dev.onnxprune.criteria.Criteria;
+import dev.onnxprune.criteria.Criterion;
+import dev.onnxprune.criteria.DataCriteria;
+import dev.onnxprune.criteria.PlanningCriterion;
+import dev.onnxprune.methods.TrainingMethod;
+import ai.onnxruntime.OrtException;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.cost.CostModel;
+import dev.onnxprune.graph.cost.CostReport;
+import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.surgery.ChannelAnalysis;
+import dev.onnxprune.surgery.ChannelGroup;
+import dev.onnxprune.surgery.ChannelPruningPass;
+import dev.onnxprune.surgery.GroupMember;
+import dev.onnxprune.surgery.PlanCost;
+import dev.onnxprune.surgery.PrunePlan;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Structured channel pruning: analyse channel groups, score them with a {@link Criterion},
+ * allocate removals to meet a {@link Target}, apply the plan, and optionally verify the result
+ * against the masked original in ONNX Runtime.
+ *
+ * <pre>{@code
+ * Model m = OnnxModels.read(path);
+ * PruneResult r = Pruner.builder().criterion(Criteria.l1()).target(Target.flops(0.5)).build().prune(m);
+ * OnnxModels.write(r.model(), out);
+ * }</pre>
+ * Data-driven criteria ({@link DataCriteria}) carry their calibration data and sessions:
+ * {@code .criterion(DataCriteria.oracle(calibration, sessions))}. A {@link Target#latency}
+ * target uses {@link Builder#latency} or measures a {@link LatencyModel} first (during the
+ * analysing phase).
+ */
+public final class Pruner {
+  private final Criterion criterion;
+  private final Target target;
+  private final boolean global;
+  private final int minChannels;
+  private final double maxGroupRatio;
+  private final int roundTo;
+  private final boolean verify;
+  private final boolean keepPartial;
+  private final Sessions sessions;
+  private final PruneProgress progress;
+  private final LatencyModel latency;
+  private final LatencyModel.Timer latencyTimer;
+
+  private Pruner(Builder b) {
+    this.latency = b.latency;
+    this.latencyTimer = b.latencyTimer;
+    this.criterion = Objects.requireNonNull(b.criterion, "criterion");
+    this.target = Objects.requireNonNull(b.target, "target");
+    this.global = b.global;
+    this.minChannels = b.minChannels;
+    this.maxGroupRatio = b.maxGroupRatio;
+    this.roundTo = b.roundTo;
+    this.verify = b.verify;
+    this.keepPartial = b.keepPartial;
+    this.sessions = b.sessions;
+    this.progress = b.progress;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Prunes {@code model} in place. A {@link TrainingMethod} writes the weights it trained into
+   * {@code model} before the channels are removed, also when it then stops short of the target and
+   * the prune fails (without {@link Builder#keepPartial}): keep a copy to go back to.
+   *
+   * @throws IllegalArgumentException when the target cannot be reached or nothing can be pruned
+   * @throws IOException when verification cannot run the models
+   */
+  public PruneResult prune(Model model) throws IOException {
+    long t = System.nanoTime();
+    byte[] original = verify ? OnnxModels.toBytes(model) : null;
+    ChannelAnalysis analysis = ChannelAnalysis.analyze(model);
+    PlanCost cost = PlanCost.of(analysis);
+    CostReport before = cost.baselineReport();
+    int nodesBefore = model.graph().nodes().size();
+    LatencyModel lat = latency;
+    if (target.kind() == Target.Kind.LATENCY && lat == null) {
+      lat = LatencyModel.measure(analysis, latencyTimer != null ? latencyTimer : LatencyModel.ort(sessions, 32, 3, 15));
+    }
+    t = done(PruneProgress.Phase.ANALYSING, t);
+    // Measures a criterion's own removals against the target (scores play no part in it).
+    double[][] none = new double[analysis.groups().size()][];
+    analysis.prunableGroups().forEach(g -> none[g.id()] = new double[g.size()]);
+    Allocator planning = new Allocator(analysis, none, cost, minChannels, maxGroupRatio, roundTo, lat);
+    PlanningCriterion pc = criterion instanceof PlanningCriterion p && p.plans() ? p : null;
+    if (pc != null) {
+      pc.aim(removals -> planning.reduction(removals, target) >= target.fraction());
+    }
+    double[][] scores;
+    try {
+      scores = criterion.score(analysis);
+    } catch (java.io.UncheckedIOException e) {
+      throw e.getCause(); // a data-driven criterion could not run the model
+    }
+    if (verify && criterion instanceof TrainingMethod) {
+      original = OnnxModels.toBytes(model); // the method trained the weights: check against those
+    }
+    t = done(PruneProgress.Phase.SCORING, t);
+    Allocator allocator = new Allocator(analysis, scores, cost, minChannels, maxGroupRatio, roundTo, lat);
+    PrunePlan plan;
+    String allocation = global ? "global" : "uniform";
+    String shortOfTarget = null;
+    if (pc != null) {
+      Map<Integer, int[]> chosen = pc.chosen();
+      if (chosen == null) {
+        String why = criterion.name() + " stopped before reaching " + target + "; " + pc.stopReason();
+        chosen = keepPartial ? pc.partial() : null;
+        if (chosen == null) {
+          throw new IllegalArgumentException(why);
+        }
+        shortOfTarget = why;
+      }
+      PrunePlan.Builder b = PrunePlan.builder(analysis);
+      chosen.forEach((g, units) -> b.remove(analysis.groups().get(g), units));
+      plan = b.build();
+      allocation = criterion.name();
+    } else {
+      plan = allocator.allocate(target, global);
+    }
+    List<PruneReport.Group> groups = describe(analysis, scores, plan);
+    t = done(PruneProgress.Phase.ALLOCATING, t);
+    new ChannelPruningPass(plan).run();
+    CostReport after = CostModel.analyze(model);
+    double achieved = switch (target.kind()) {
+      case FLOPS -> 1 - (double) after.totalFlops() / before.totalFlops();
+      case PARAMS -> 1 - (double) after.totalParams() / before.totalParams();
+      case RATIO -> (double) plan.removedCount() / Math.max(1, allocator.scoredChannels());
+      case LATENCY -> allocator.reduction(plan.removals(), target);
+    };
+    t = done(PruneProgress.Phase.APPLYING, t);
+    PruneReport.Verification v = null;
+    if (verify) {
+      try {
+        v = Equivalence.check(original, plan, model, sessions, 2, 1234);
+      } catch (OrtException e) {
+        throw new IOException("verification could not run the models in ONNX Runtime: " + e.getMessage(), e);
+      }
+      done(PruneProgress.Phase.VERIFYING, t);
+    }
+    PruneReport report = new PruneReport(criterion.name(), target.toString(), allocation, groups,
+        totals(before, nodesBefore), totals(after, model.graph().nodes().size()), achieved, v,
+        criterion instanceof TrainingMethod tm ? List.copyOf(tm.trajectory()) : null, shortOfTarget);
+    return new PruneResult(model, plan, report);
+  }
+
+  /** Tells the listener {@code phase} ended; returns the time the next phase starts. */
+  private long done(PruneProgress.Phase phase, long start) {
+    long now = System.nanoTime();
+    progress.finished(phase, Duration.ofNanos(now - start));
+    return System.nanoTime();
+  }
+
+  private static PruneReport.Totals totals(CostReport c, int nodes) {
+    return new PruneReport.Totals(c.totalParams(), c.totalMacs(), c.totalFlops(), nodes);
+  }
+
+  private static List<PruneReport.Group> describe(ChannelAnalysis a, double[][] scores, PrunePlan plan) {
+    List<PruneReport.Group> out = new ArrayList<>();
+    for (ChannelGroup g : a.groups()) {
+      int[] removed = plan.removed(g);
+      double[] s = scores[g.id()];
+      PruneReport.ScoreSummary summary = null;
+      if (s != null) {
+        Double removedMean = removed.length == 0 ? null : Arrays.stream(removed).mapToDouble(i -> s[i]).average().orElse(0);
+        summary = new PruneReport.ScoreSummary(Arrays.stream(s).min().orElse(0), Arrays.stream(s).average().orElse(0),
+            Arrays.stream(s).max().orElse(0), removedMean);
+      }
+      List<String> members = new ArrayList<>();
+      for (GroupMember m : g.members()) {
+        members.add(m.node() + " (" + m.opType() + ", " + m.role().name().toLowerCase() + ")");
+      }
+      out.add(new PruneReport.Group(g.id(), g.producers(), members, g.size(), g.size() - removed.length, removed,
+          summary, g.prunable(), g.blockReasons()));
+    }
+    return out;
+  }
+
+  /** Configures a {@link Pruner}. */
+  public static final class Builder {
+    private Criterion criterion = Criteria.l1();
+    private Target target;
+    private boolean global;
+    private int minChannels = 1;
+    private double maxGroupRatio = 1;
+    private int roundTo = 1;
+    private boolean verify;
+    private boolean keepPartial;
+    private Sessions sessions = Sessions.cpu();
+    private PruneProgress progress = PruneProgress.NONE;
+    private LatencyModel latency;
+    private LatencyModel.Timer latencyTimer;
+
+    /**
+     * The latency model for a {@link Target#latency} target and for global ranking by latency
+     * (default: measured when needed with {@link #latencyTimer}).
+     */
+    public Builder latency(LatencyModel m) {
+      this.latency = m;
+      return this;
+    }
+
+    /**
+     * How to time models when a latency model must be measured (default: ONNX Runtime with
+     * {@link #sessions}, batch 32, median of 15 runs after 3 warm-up runs).
+     */
+    public Builder latencyTimer(LatencyModel.Timer t) {
+      this.latencyTimer = t;
+      return this;
+    }
+
+    /** The importance criterion (default L1). */
+    public Builder criterion(Criterion c) {
+      this.criterion = c;
+      return this;
+    }
+
+    /** What to remove (required). */
+    public Builder target(Target t) {
+      this.target = t;
+      return this;
+    }
+
+    /** Rank channels across groups (true) or remove the same fraction from each (false, default). */
+    public Builder global(boolean g) {
+      this.global = g;
+      return this;
+    }
+
+    /** Channels every group keeps at least (default 1). */
+    /**
+     * The largest fraction of its channels any one group may lose, in (0, 1] (default 1: only
+     * {@link #minChannels} limits it). Global allocation to a FLOPs or parameter target removes
+     * expensive channels first; a cap keeps such a group from collapsing.
+     */
+    public Builder maxGroupRatio(double r) {
+      this.maxGroupRatio = r;
+      return this;
+    }
+
+    public Builder minChannels(int n) {
+      this.minChannels = n;
+      return this;
+    }
+
+    /** Round kept channel counts up to a multiple of {@code n} (default 1: no rounding). */
+    public Builder roundTo(int n) {
+      this.roundTo = n;
+      return this;
+    }
+
+    /**
+     * When a criterion that chooses its own removals (AOFP, adversarial) stops short of the target
+     * (its step budget or its thresholds), apply what it had removed by then instead of failing;
+     * {@link PruneReport#shortOfTarget} then says why and {@link PruneReport#achieved} how far it
+     * got. Off by default: a prune that misses its target fails.
+     */
+    public Builder keepPartial(boolean k) {
+      this.keepPartial = k;
+      return this;
+    }
+
+    /** Check the pruned model against the masked original in ONNX Runtime. */
+    public Builder verify(boolean v) {
+      this.verify = v;
+      return this;
+    }
+
+    /** Sessions (device, threads) used for verification and latency measurement. */
+    public Builder sessions(Sessions s) {
+      this.sessions = s;
+      return this;
+    }
+
+    /** Told when each phase of {@link #prune} ends, with its wall time (default: nobody). */
+    public Builder progress(PruneProgress p) {
+      this.progress = Objects.requireNonNull(p, "progress");
+      return this;
+    }
+
+    public Pruner build() {
+      if (minChannels < 1) {
+        throw new IllegalArgumentException("--min-channels must be >= 1: " + minChannels);
+      }
+      if (!(maxGroupRatio > 0 && maxGroupRatio <= 1)) {
+        throw new IllegalArgumentException("--max-group-ratio must be in (0, 1]: " + maxGroupRatio);
+      }
+      if (roundTo < 1) {
+        throw new IllegalArgumentException("--round must be >= 1: " + roundTo);
+      }
+      if (target == null) {
+        throw new IllegalArgumentException("a target is required: one of --ratio, --flops or --params");
+      }
+      return new Pruner(this);
+    }
+  }
+}

@@ -1,0 +1,87 @@
+package dev.onnxprune.prune;
+
+import dev.onnxprune.criteria.Criteria;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.cost.CostModel;
+import dev.onnxprune.testmodels.TestModels;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class PrunerTest {
+
+  @ParameterizedTest
+  @CsvSource({"resnet20.onnx,l1,false", "resnet20.onnx,fpgm,true", "vgg_bn.onnx,bn,false", "vgg_bn.onnx,l2,true",
+      "resnet20.onnx,random,true"})
+  void flopsTargetIsReachedWithinOnePercentAndVerifies(String file, String criterion, boolean global) throws Exception {
+    Model m = OnnxModels.read(TestModels.model(file));
+    long before = CostModel.analyze(m).totalFlops();
+    PruneResult r = Pruner.builder().criterion(Criteria.byName(criterion, 1)).target(Target.flops(0.5)).global(global)
+        .verify(true).build().prune(m);
+    long after = CostModel.analyze(r.model()).totalFlops();
+    double achieved = 1 - (double) after / before;
+    assertEquals(achieved, r.report().achieved(), 1e-9);
+    assertTrue(achieved >= 0.5 && achieved <= 0.51, file + " " + criterion + " achieved " + achieved);
+    assertTrue(r.report().verify().passed(), "verify " + r.report().verify());
+  }
+
+  @Test
+  void paramsTargetAndRoundingToEight() throws Exception {
+    Model m = OnnxModels.read(TestModels.model("vgg_bn.onnx"));
+    PruneResult r = Pruner.builder().target(Target.params(0.3)).roundTo(8).build().prune(m);
+    assertTrue(r.report().achieved() >= 0.3, "achieved " + r.report().achieved());
+    for (PruneReport.Group g : r.report().groups()) {
+      if (g.prunable() && g.channels() >= 8 && g.kept() < g.channels()) {
+        assertEquals(0, g.kept() % 8, "group " + g.id() + " keeps " + g.kept());
+      }
+    }
+  }
+
+  @Test
+  void unreachableTargetSaysWhatCanBeReached() throws Exception {
+    Model m = OnnxModels.read(TestModels.model("resnet20.onnx"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Pruner.builder().target(Target.flops(0.999)).minChannels(8).build().prune(m));
+    assertTrue(e.getMessage().startsWith("target flops 0.999 cannot be reached: with at least 8 channel(s) per group"),
+        e.getMessage());
+  }
+
+  @Test
+  void progressHearsEveryPhaseInOrderWithItsTime() throws Exception {
+    Model m = OnnxModels.read(TestModels.model("resnet20.onnx"));
+    List<PruneProgress.Phase> heard = new ArrayList<>();
+    Pruner.builder().target(Target.ratio(0.25)).verify(true).progress((phase, took) -> {
+      assertTrue(!took.isNegative(), phase + " took " + took);
+      heard.add(phase);
+    }).build().prune(m);
+    assertEquals(List.of(PruneProgress.Phase.values()), heard);
+  }
+
+  @Test
+  void badTargetsNameTheOption() {
+    assertEquals("--flops must be in (0, 1): 1.5",
+        assertThrows(IllegalArgumentException.class, () -> Target.flops(1.5)).getMessage());
+    assertEquals("--ratio must be in (0, 1): 0.0",
+        assertThrows(IllegalArgumentException.class, () -> Target.ratio(0)).getMessage());
+  }
+
+  @Test
+  void maxGroupRatioKeepsGlobalAllocationFromCollapsingAGroup() throws Exception {
+    Model m = OnnxModels.read(TestModels.model("resnet20.onnx"));
+    PruneResult r = Pruner.builder().target(Target.flops(0.5)).global(true).maxGroupRatio(0.75).build().prune(m);
+    assertTrue(r.report().achieved() >= 0.5, "achieved " + r.report().achieved());
+    for (PruneReport.Group g : r.report().groups()) {
+      assertTrue(g.kept() >= Math.ceil(g.channels() * 0.25), "group " + g.id() + " keeps " + g.kept() + " of "
+          + g.channels());
+    }
+    assertEquals("--max-group-ratio must be in (0, 1]: 0.0", assertThrows(IllegalArgumentException.class,
+        () -> Pruner.builder().target(Target.flops(0.5)).maxGroupRatio(0).build()).getMessage());
+  }
+}
