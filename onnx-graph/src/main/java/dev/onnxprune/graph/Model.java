@@ -38,6 +38,20 @@ public final class Model {
     return graph;
   }
 
+  /**
+   * An independent copy: editing either leaves the other as it was. Writing the copy unchanged
+   * gives the bytes writing this model gives.
+   */
+  public Model copy() {
+    try {
+      Model m = OnnxModels.read(OnnxModels.toBytes(this), source);
+      m.setSource(source);
+      return m;
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("copying a model: " + e.getMessage(), e);
+    }
+  }
+
   public void setGraph(Graph graph) {
     this.graph = graph;
   }

@@ -61,7 +61,7 @@ final class ActivationCriterion implements DataCriterion {
   @Override
   public double[][] score(ChannelAnalysis analysis) {
     long t0 = System.nanoTime();
-    Model copy = Ort.copy(analysis.model());
+    Model copy = analysis.model().copy();
     ChannelAnalysis a = ChannelAnalysis.analyze(copy);
     String input = Ort.singleInput(copy).name();
     // The values to observe, each once, with the consumer input describing its channel layout.

@@ -98,7 +98,7 @@ final class TaylorCriterion implements DataCriterion {
 
   private double[][] run(ChannelAnalysis analysis) throws OrtException {
     long t0 = System.nanoTime();
-    Model masked = Ort.copy(analysis.model());
+    Model masked = analysis.model().copy();
     String input = Ort.singleInput(masked).name();
     String logits = masked.graph().outputs().get(0).name();
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);

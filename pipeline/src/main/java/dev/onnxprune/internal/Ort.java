@@ -100,15 +100,6 @@ public final class Ort {
     return new UncheckedIOException(new IOException(what + " in ONNX Runtime: " + e.getMessage(), e));
   }
 
-  /** An independent copy of {@code model} (a criterion never changes the model it scores). */
-  public static Model copy(Model model) {
-    try {
-      return OnnxModels.read(OnnxModels.toBytes(model), model.source());
-    } catch (IOException e) {
-      throw new UncheckedIOException("copying the model for scoring: " + e.getMessage(), e);
-    }
-  }
-
   /**
    * The model's one runtime input.
    *

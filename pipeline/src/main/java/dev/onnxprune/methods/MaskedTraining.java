@@ -78,7 +78,7 @@ final class MaskedTraining implements AutoCloseable {
       TrainingData data, Extension extension) {
     this.analysis = analysis;
     this.setup = setup;
-    Model work = Ort.copy(analysis.model());
+    Model work = analysis.model().copy();
     ChannelAnalysis copy = ChannelAnalysis.analyze(work);
     if (copy.groups().size() != analysis.groups().size()) {
       throw new IllegalStateException("the copy of the model analyses into " + copy.groups().size()

@@ -76,7 +76,7 @@ public final class LatencyModel {
    */
   public static LatencyModel measure(ChannelAnalysis analysis, Timer timer, double[] fractions) throws IOException {
     Model model = analysis.model();
-    double t0 = timer.seconds(Ort.copy(model));
+    double t0 = timer.seconds(model.copy());
     Map<Integer, Fit> fits = new HashMap<>();
     for (ChannelGroup g : analysis.prunableGroups()) {
       if (g.size() < 2) {
@@ -92,7 +92,7 @@ public final class LatencyModel {
       double[] secs = new double[widths.size()];
       secs[0] = t0;
       for (int i = 1; i < widths.size(); i++) {
-        Model copy = Ort.copy(model);
+        Model copy = model.copy();
         ChannelAnalysis ca = ChannelAnalysis.analyze(copy);
         int w = widths.get(i);
         int[] units = java.util.stream.IntStream.range(w, g.size()).toArray();

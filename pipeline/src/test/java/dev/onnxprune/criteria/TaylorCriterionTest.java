@@ -294,7 +294,7 @@ class TaylorCriterionTest {
     c.score(a);
     double[][] signed = c.lastSignedSums();
 
-    Model masked = Ort.copy(m);
+    Model masked = m.copy();
     ChannelAnalysis ma = ChannelAnalysis.analyze(masked);
     MaskInsertion mi = MaskInsertion.inputs(ma);
     mi.run();
