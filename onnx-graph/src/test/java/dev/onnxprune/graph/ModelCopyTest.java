@@ -10,16 +10,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.onnxprune.graph.conformance.Corpus;
 import dev.onnxprune.testmodels.TestModels;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@link Model#copy()}: lossless, independent of the original both ways, and sharing no node or value with it. */
 class ModelCopyTest {
@@ -69,6 +73,24 @@ class ModelCopyTest {
       Value cw = c.graph().value(w.name());
       assertNotSame(w, cw);
       assertSame(w.initializer(), cw.initializer(), w.name());
+    }
+  }
+
+  @Test
+  void copyOfAnExternalDataModelSharesTheMappedTensorsAndWritesTheSameFiles(@TempDir Path dir) throws IOException {
+    Path file = dir.resolve("external/model.onnx");
+    OnnxModels.write(OnnxModels.read(TestModels.model("resnet20.onnx")), file, WriteOptions.withExternalData());
+    Model m = OnnxModels.read(file);
+    Model c = m.copy();
+    Value w = c.graph().initializers().stream().max(Comparator.comparingLong(v -> v.initializer().byteSize())).get();
+    assertTrue(w.initializer().externalLocation() != null, w.name() + " is read from the data file");
+    assertSame(m.graph().value(w.name()).initializer(), w.initializer());
+    for (Map.Entry<String, Model> e : Map.of("original", m, "copy", c).entrySet()) {
+      OnnxModels.write(e.getValue(), dir.resolve(e.getKey()).resolve("out.onnx"), WriteOptions.withExternalData());
+    }
+    for (String written : List.of("out.onnx", "out.onnx.data")) {
+      assertArrayEquals(Files.readAllBytes(dir.resolve("original").resolve(written)),
+          Files.readAllBytes(dir.resolve("copy").resolve(written)), written);
     }
   }
 
@@ -144,7 +166,7 @@ class ModelCopyTest {
   }
 
   /** Edits by kind, in order; each finds its target by what it is, so it applies to any CNN fixture. */
-  private static final Map<String, Consumer<Model>> EDITS = new java.util.LinkedHashMap<>();
+  private static final Map<String, Consumer<Model>> EDITS = new LinkedHashMap<>();
 
   static {
     EDITS.put("set a new initializer", m -> {
