@@ -136,7 +136,9 @@ public final class Model {
    *
    * <p>{@link Tensor}s are immutable, so the copy shares them: copying costs no weight bytes,
    * however large the model, and external-data tensors stay in their mappings. Only the graph
-   * structure is new.
+   * structure is new: copying ResNet-50 (102 MB, 269 nodes) allocates 0.4 MB, keeps 0.2 MB and
+   * takes about 0.2 ms, where a round trip through {@link OnnxModels#toBytes} allocates 308 MB,
+   * keeps 153 MB and takes about 57 ms ({@code bench/README.md}, {@code CopyBench}).
    *
    * <p>A use of a value by a node that is no longer in the model (a node of a subgraph that
    * {@link Node#setAttribute} replaced) is not copied.
