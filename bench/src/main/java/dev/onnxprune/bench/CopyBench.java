@@ -2,7 +2,6 @@ package dev.onnxprune.bench;
 
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
-import dev.onnxprune.testmodels.TestModels;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -32,33 +31,12 @@ public final class CopyBench {
   private CopyBench() {}
 
   public static void main(String[] args) throws IOException {
-    Path model = null;
-    int warmup = 5;
-    int runs = 15;
-    int keep = 4;
-    int keepCopy = 100;
-    for (int i = 0; i < args.length; i++) {
-      String value = i + 1 < args.length ? args[i + 1] : null;
-      switch (args[i]) {
-        case "--model" -> model = Path.of(value);
-        case "--warmup" -> warmup = Integer.parseInt(value);
-        case "--runs" -> runs = Integer.parseInt(value);
-        case "--keep" -> keep = Integer.parseInt(value);
-        case "--keep-copy" -> keepCopy = Integer.parseInt(value);
-        default -> {
-          System.err.println("unknown argument " + args[i] + "; see the class comment of " + CopyBench.class.getName());
-          System.exit(2);
-        }
-      }
-      i++;
-    }
-    if (model == null) {
-      model = TestModels.zooDir().map(z -> z.resolve("resnet50.onnx")).orElse(Path.of("testmodels/zoo/resnet50.onnx"));
-    }
-    if (!Files.isRegularFile(model)) {
-      System.err.println(model + " does not exist; export it with: /usr/bin/python3 testmodels/export_zoo.py resnet50");
-      System.exit(2);
-    }
+    BenchArgs a = BenchArgs.parse(args, CopyBench.class, "--model", "--warmup", "--runs", "--keep", "--keep-copy");
+    Path model = a.zooModel();
+    int warmup = a.integer("--warmup", 5);
+    int runs = a.integer("--runs", 15);
+    int keep = a.integer("--keep", 4);
+    int keepCopy = a.integer("--keep-copy", 100);
     Model m = OnnxModels.read(model);
     System.out.printf(Locale.ROOT, "model %s: %.1f MB, %d nodes, %d initializers; %d warm-up and %d timed copies"
         + " per side%n", model, Files.size(model) / 1e6, m.graph().nodes().size(), m.graph().initializers().size(),
