@@ -1,41 +1,19 @@
 package dev.onnxprune.cli;
 
 import dev.onnxprune.criteria.DataCriteria;
-import dev.onnxprune.runtime.ArrayDataset;
-import dev.onnxprune.runtime.IdxDataset;
-import dev.onnxprune.runtime.Normalization;
+import dev.onnxprune.runtime.Dataset;
 import java.io.IOException;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /**
- * Calibration data and settings of the data-driven criteria (apoz, mean, oracle, aofp, taylor), shared
- * by {@code score} and {@code prune}. Images and labels are IDX files (MNIST format, gzipped or
- * not) for now.
+ * Settings of the data-driven criteria (apoz, mean, oracle, aofp, taylor), shared by {@code score}
+ * and {@code prune}; their data is {@link DataOptions}' {@code --images}/{@code --labels}.
  */
 final class CalibrationOptions {
-  @Option(names = "--images", paramLabel = "FILE",
-      description = "Calibration images (IDX, e.g. train-images-idx3-ubyte[.gz]); needed by apoz, mean, oracle, aofp,"
-          + " taylor.")
-  Path images;
-
-  @Option(names = "--labels", paramLabel = "FILE",
-      description = "Their labels (IDX). Oracle and taylor use them for the loss; without them they use the"
-          + " model's own predictions.")
-  Path labels;
-
-  @Option(names = "--mean", paramLabel = "M", split = ",", defaultValue = "0",
-      description = "Per-channel mean subtracted after scaling pixels to [0, 1] (one value or one per channel;"
-          + " default ${DEFAULT-VALUE}).")
-  float[] mean;
-
-  @Option(names = "--std", paramLabel = "S", split = ",", defaultValue = "1",
-      description = "Per-channel standard deviation divided by (default ${DEFAULT-VALUE}).")
-  float[] std;
-
   @Option(names = "--calib-limit", paramLabel = "N", defaultValue = "0",
-      description = "Use only the first N calibration images (default ${DEFAULT-VALUE}: all). Oracle costs about"
-          + " one forward pass over them per channel.")
+      description = "Score on the first N samples of --images only (default ${DEFAULT-VALUE}: all; it limits the"
+          + " calibration, not the training data). Oracle costs about one forward pass over them per channel.")
   int limit;
 
   @Option(names = "--calib-batch", paramLabel = "N", defaultValue = "64",
@@ -79,17 +57,8 @@ final class CalibrationOptions {
         .binarySearch(!aofpExhaustive));
   }
 
-  /**
-   * Reads the calibration data.
-   *
-   * @throws UsageFailure when no --images is given
-   */
-  ArrayDataset read(String criterion) throws UsageFailure, IOException {
-    if (images == null) {
-      throw new UsageFailure("--criterion " + criterion + " needs calibration data: --images FILE [--labels FILE]"
-          + " [--mean M --std S]");
-    }
-    Normalization norm = UsageFailure.check("--std", () -> new Normalization(mean, std));
-    return IdxDataset.read(images, labels, norm, limit);
+  /** The calibration data: the first --calib-limit samples of --images in file order. */
+  Dataset read(DataOptions data, String criterion) throws UsageFailure, IOException {
+    return data.open("--criterion " + criterion, null, limit);
   }
 }

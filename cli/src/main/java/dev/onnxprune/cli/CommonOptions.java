@@ -1,5 +1,7 @@
 package dev.onnxprune.cli;
 
+import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.errors.OnnxPruneException;
 import dev.onnxprune.graph.GraphException;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -54,7 +56,8 @@ public final class CommonOptions {
       return code;
     } catch (ParameterException e) {
       throw e;
-    } catch (UsageFailure e) {
+    } catch (UsageFailure | InvalidOptionException e) {
+      // a value the library refused is a usage error, in the command line's words
       out().flush();
       err().println("onnx-prune: error: " + Messages.oneLine(Messages.describe(e)));
       err().flush();
@@ -75,6 +78,6 @@ public final class CommonOptions {
 
   private static boolean isExpected(Exception e) {
     return e instanceof IOException || e instanceof UncheckedIOException || e instanceof GraphException
-        || e instanceof CommandFailure;
+        || e instanceof CommandFailure || e instanceof OnnxPruneException;
   }
 }

@@ -100,7 +100,7 @@ public final class ExportTrainingCommand implements Callable<Integer> {
     TrainingOptions.Builder b = TrainingOptions.builder().optimizer(opt).runningVariance(rv)
         .batchNormMode(bnEval ? BatchNormMode.INFERENCE : BatchNormMode.TRAINING).freeze(freeze)
         .maskZeroWeights(keepZeros);
-    step.applyLabelSmoothing(b);
+    b.labelSmoothing(step.labelSmoothing());
     return b.build();
   }
 }

@@ -2,7 +2,9 @@ package dev.onnxprune.cli;
 
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
-import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.prune.PipelineResult;
+import dev.onnxprune.prune.PruningPipeline;
+import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.training.Scratch;
 import dev.onnxprune.training.Trainer;
 import java.nio.file.Files;
@@ -18,7 +20,8 @@ import picocli.CommandLine.Parameters;
  * {@code onnx-prune finetune MODEL --images X --labels Y --epochs N -o OUT}: trains MODEL (a
  * pruned one, typically) through its training artifact in ONNX Runtime, with optional BatchNorm
  * recalibration first, or from a fresh initialization ({@code --scratch}, the baseline of Liu et
- * al.); see {@link Trainer}, {@link Scratch}.
+ * al.; {@link Scratch}). The recovery is the library's {@link PruningPipeline} without a prune;
+ * this class adapts options and prints.
  */
 @Command(name = "finetune",
     mixinStandardHelpOptions = true,
@@ -47,12 +50,23 @@ public final class FinetuneCommand implements Callable<Integer> {
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "The .onnx file to write.")
   Path output;
 
-  @Option(names = "--epochs", required = true, paramLabel = "N",
+  @Option(names = {"--epochs", "--finetune-epochs"}, required = true, paramLabel = "N",
       description = "Passes over the training data (with --scratch and --original: before the Scratch-B scaling).")
   int epochs;
 
   @Mixin
-  TrainDataOptions data;
+  DataOptions data;
+
+  @Option(names = "--val-images", paramLabel = "PATH",
+      description = "Validation samples, evaluated (loss, top-1) before training and after every epoch.")
+  Path valImages;
+
+  @Option(names = "--val-labels", paramLabel = "PATH", description = "Validation labels.")
+  Path valLabels;
+
+  @Option(names = "--limit", paramLabel = "N", defaultValue = "0",
+      description = "Train on N samples drawn by --seed (default ${DEFAULT-VALUE}: all).")
+  int limit;
 
   @Mixin
   RecoveryOptions recovery;
@@ -70,6 +84,13 @@ public final class FinetuneCommand implements Callable<Integer> {
           + " Without it the epochs stay --epochs (Scratch-E).")
   Path original;
 
+  @Option(names = "--report", paramLabel = "FILE",
+      description = "Write the stages and epochs as JSON (format " + PipelineResult.FORMAT + ").")
+  Path report;
+
+  @Option(names = "--json", description = "Print the report on stdout instead of the tables.")
+  boolean json;
+
   @Mixin
   RuntimeOptions runtime;
 
@@ -82,8 +103,6 @@ public final class FinetuneCommand implements Callable<Integer> {
       if (epochs < 1) {
         throw new UsageFailure("--epochs must be >= 1: " + epochs);
       }
-      data.check("finetune");
-      recovery.check();
       if (original != null && !scratch) {
         throw new UsageFailure("--original is the unpruned model of --scratch; give --scratch too");
       }
@@ -93,16 +112,25 @@ public final class FinetuneCommand implements Callable<Integer> {
       if (Files.isDirectory(output)) {
         throw new CommandFailure(Messages.outputIsDirectory(output));
       }
-      Sessions sessions = runtime.sessions();
+      recovery.recovery(epochs); // checks the values before the data is read
+      Dataset train = data.open("finetune", seed, limit);
+      Dataset val = data.validation(valImages, valLabels);
       Model m = OnnxModels.read(model);
       int n = epochs;
       if (scratch) {
         n = scratchEpochs(m);
         m = Scratch.reinitialize(m, seed);
       }
-      Recovery.Outcome r = Recovery.run(m, n, data, recovery, seed, sessions, common.err(), quiet);
-      ModelFiles.Written w = ModelFiles.write(r.model(), output, false);
-      print(r, w);
+      try (PipelineLog log = new PipelineLog(common.err(), quiet)) {
+        PruningPipeline.Builder b = PruningPipeline.builder().model(m).inPlace(true).recovery(recovery.recovery(n))
+            .trainingData(train).sessions(runtime.sessions()).seed(seed).cropFill(data.zeroPixel()).output(output)
+            .report(report).listener(log);
+        if (val != null) {
+          b.evaluation(val);
+        }
+        PipelineResult r = b.build().run();
+        print(r, log.epochsTrained());
+      }
       return ExitCodes.OK;
     });
   }
@@ -112,28 +140,25 @@ public final class FinetuneCommand implements Callable<Integer> {
       common.err().println("scratch: " + epochs + " epochs (Scratch-E; give --original for the Scratch-B budget)");
       return epochs;
     }
-    double before;
-    double after;
-    try {
-      before = Scratch.flops(OnnxModels.read(original));
-      after = Scratch.flops(pruned);
-    } catch (IllegalArgumentException e) {
-      throw new CommandFailure("--original: " + e.getMessage());
-    }
+    double before = Scratch.flops(OnnxModels.read(original));
+    double after = Scratch.flops(pruned);
     int n = Scratch.budgetEpochs(epochs, before, after);
     common.err().println(String.format(Locale.ROOT, "scratch (Scratch-B): %d epochs x %s / %s FLOPs = %d epochs",
         epochs, Units.count(Math.round(before)), Units.count(Math.round(after)), n));
     return n;
   }
 
-  private void print(Recovery.Outcome r, ModelFiles.Written w) {
+  private void print(PipelineResult r, int trained) throws Exception {
     var out = common.out();
-    Trainer.Result t = r.trained();
-    if (t != null) {
+    if (json) {
+      out.println(r.toJson());
+      return;
+    }
+    if (!r.fineTuning().isEmpty()) {
       TextTable table = new TextTable("", TextTable.Align.RIGHT, TextTable.Align.RIGHT, TextTable.Align.RIGHT,
           TextTable.Align.RIGHT, TextTable.Align.RIGHT, TextTable.Align.RIGHT, TextTable.Align.RIGHT);
       table.row("epoch", "lr", "train loss", "train acc", "val loss", "val top-1", "seconds");
-      for (Trainer.EpochStats s : t.history()) {
+      for (Trainer.EpochStats s : r.fineTuning()) {
         boolean val = !Double.isNaN(s.valAccuracy());
         table.row(Integer.toString(s.epoch()), String.format(Locale.ROOT, "%.3g", s.lr()),
             String.format(Locale.ROOT, "%.4f", s.trainLoss()),
@@ -143,14 +168,11 @@ public final class FinetuneCommand implements Callable<Integer> {
             String.format(Locale.ROOT, "%.1f", s.seconds()));
       }
       table.print(out);
-      out.println();
     }
-    if (!r.stages().isEmpty()) {
-      Recovery.print(r.stages(), out);
-      out.println();
-    }
-    out.println("wrote " + output + " (" + ModelFiles.describeSize(w.fileBytes(), w.dataBytes()) + ")"
-        + (t == null ? "" : String.format(Locale.ROOT, "; trained %d epochs in %.1f s", t.history().size()
-            - t.resumedAfter(), t.seconds())));
+    StagesText.print(r, out);
+    out.println();
+    double seconds = r.phaseSeconds().getOrDefault(PruningPipeline.Phase.FINE_TUNING.label(), 0.0);
+    out.println("wrote " + output + " (" + Units.bytes(ModelFiles.bytesOnDisk(output)) + ")"
+        + String.format(Locale.ROOT, "; trained %d epochs in %.1f s", trained, seconds));
   }
 }

@@ -1,5 +1,7 @@
 package dev.onnxprune.cli;
 
+import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.errors.OnnxPruneException;
 import dev.onnxprune.graph.GraphException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -86,6 +88,12 @@ final class Messages {
     }
     if (e instanceof FileAlreadyExistsException fe) {
       return fe.getFile() + ": already exists";
+    }
+    if (e instanceof InvalidOptionException ioe) {
+      return OptionNames.translate(ioe);
+    }
+    if (e instanceof OnnxPruneException) {
+      return OptionNames.render(e.getMessage());
     }
     String msg = e.getMessage();
     if (e instanceof IOException || e instanceof CommandFailure || e instanceof UsageFailure

@@ -44,7 +44,12 @@ final class ModelFiles {
 
   /** What {@link #write} wrote: the .onnx file's bytes, and the external data file if one was written. */
   record Written(Path file, long fileBytes, Path dataFile, long dataBytes) {
-    /** "1.1 MiB", or "12.0 KiB + 1.1 MiB external data". */
+    /** Bytes of the model {@code file} and of the external data files it refers to. */
+  static long bytesOnDisk(Path file) throws IOException {
+    return Files.size(file) + externalDataBytes(OnnxModels.read(file), file);
+  }
+
+  /** "1.1 MiB", or "12.0 KiB + 1.1 MiB external data". */
     String describe() {
       return describeSize(fileBytes, dataBytes);
     }
@@ -67,6 +72,11 @@ final class ModelFiles {
     boolean wroteData = Files.exists(dataFile)
         && (externalData || !Files.getLastModifiedTime(dataFile).toInstant().isBefore(writeStart));
     return new Written(output, Files.size(output), wroteData ? dataFile : null, wroteData ? Files.size(dataFile) : 0);
+  }
+
+  /** Bytes of the model {@code file} and of the external data files it refers to. */
+  static long bytesOnDisk(Path file) throws IOException {
+    return Files.size(file) + externalDataBytes(OnnxModels.read(file), file);
   }
 
   /** "1.1 MiB", or "12.0 KiB + 1.1 MiB external data" when some data lives beside the file. */

@@ -1,18 +1,14 @@
 package dev.onnxprune.cli;
 
-import dev.onnxprune.criteria.Criterion;
 import dev.onnxprune.criteria.DataCriteria;
-import dev.onnxprune.prune.Equivalence;
-import dev.onnxprune.prune.LatencyModel;
-import dev.onnxprune.methods.MethodSetup;
-import dev.onnxprune.prune.PruneReport;
-import dev.onnxprune.prune.PruneResult;
-import dev.onnxprune.prune.Pruner;
+import dev.onnxprune.errors.NothingPrunableException;
+import dev.onnxprune.errors.TargetUnreachableException;
+import dev.onnxprune.prune.PipelineResult;
+import dev.onnxprune.prune.PruningPipeline;
 import dev.onnxprune.prune.Target;
-import dev.onnxprune.graph.Model;
+import dev.onnxprune.prune.VerificationFailedException;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.runtime.Dataset;
-import dev.onnxprune.runtime.Sessions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -24,8 +20,8 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P | --latency L) ...}:
- * structured channel pruning through {@link Pruner}; this class only adapts options, prints
- * and writes. OUT is written last, and only when {@code --verify} (if given) passed.
+ * structured channel pruning through the library's {@link PruningPipeline}; this class only adapts
+ * options and prints. OUT is written last, and only when {@code --verify} (if given) passed.
  */
 @Command(name = "prune",
     mixinStandardHelpOptions = true,
@@ -71,8 +67,24 @@ public final class PruneCommand implements Callable<Integer> {
       description = "How channels are scored: l1 or l2 (filter norm), bn (BatchNormalization |gamma|), fpgm"
           + " (geometric median), random; or, on calibration data (--images), apoz (average percentage of zeros),"
           + " mean (mean activation), oracle (loss increase when ablated), aofp (AOFP isolated damage and binary"
-          + " filter search), taylor (first-order Taylor estimate of the loss change, |activation x gradient|).")
+          + " filter search), taylor (first-order Taylor estimate of the loss change, |activation x gradient|)."
+          + " Default: l1 unless --method is given.")
   String criterion;
+
+  @Mixin
+  DataOptions data;
+
+  @Option(names = "--val-images", paramLabel = "PATH",
+      description = "Evaluation samples: top-1, top-5 and loss of the model before pruning and after every stage.")
+  Path valImages;
+
+  @Option(names = "--val-labels", paramLabel = "PATH", description = "Their labels.")
+  Path valLabels;
+
+  @Option(names = "--limit", paramLabel = "N", defaultValue = "0",
+      description = "Train (--method, --recalibrate-bn, --epochs) on N samples of --images drawn by --seed (default"
+          + " ${DEFAULT-VALUE}: all).")
+  int limit;
 
   @Mixin
   CalibrationOptions calibration;
@@ -83,7 +95,7 @@ public final class PruneCommand implements Callable<Integer> {
   @ArgGroup(exclusive = true, multiplicity = "1", heading = "Target (exactly one):%n")
   TargetOption target;
 
-  /** The three ways to say how much to remove; picocli allows exactly one. */
+  /** The four ways to say how much to remove; picocli allows exactly one. */
   static final class TargetOption {
     @Option(names = "--ratio", required = true, paramLabel = "R",
         description = "Remove this fraction (0..1) of the channels of each prunable group (of all, with --global).")
@@ -101,11 +113,22 @@ public final class PruneCommand implements Callable<Integer> {
         description = "Remove at least this fraction (0..1) of the model's latency on --device, as predicted by"
             + " per-channel costs measured first (each group timed at a few widths, least-squares fit).")
     Double latency;
+
+    /** The target given; the library checks the fraction. */
+    Target target() {
+      return ratio != null ? Target.ratio(ratio) : flops != null ? Target.flops(flops) : params != null
+          ? Target.params(params) : Target.latency(latency);
+    }
   }
 
   @Option(names = "--latency-batch", paramLabel = "N", defaultValue = "32",
       description = "Batch size at which --latency is measured (default ${DEFAULT-VALUE}).")
   int latencyBatch;
+
+  @Option(names = "--measure-latency", paramLabel = "N", defaultValue = "0",
+      description = "Measure the latency of MODEL and OUT at batch N in ONNX Runtime on --device and warn when OUT"
+          + " is not faster (default ${DEFAULT-VALUE}: do not).")
+  int measureLatency;
 
   @Option(names = "--global",
       description = "Rank channels across groups (scores normalised per group and by cost) instead of removing the"
@@ -128,7 +151,7 @@ public final class PruneCommand implements Callable<Integer> {
 
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
       description = "Seed of the random criterion, of aofp's random ablations, and of the shuffling and augmentation"
-          + " of --finetune-epochs (default ${DEFAULT-VALUE}).")
+          + " of training (default ${DEFAULT-VALUE}).")
   long seed;
 
   @Option(names = "--verify",
@@ -142,10 +165,15 @@ public final class PruneCommand implements Callable<Integer> {
           + " say why, achieved how far.")
   boolean keepPartial;
 
-  @Option(names = "--report", paramLabel = "FILE", description = "Write what was pruned, per group, as JSON.")
+  @Option(names = "--report", paramLabel = "FILE",
+      description = "Write what was done as JSON: stages with their accuracy and costs, phases, warnings, and the"
+          + " prune per group (format " + PipelineResult.FORMAT + ").")
   Path report;
 
-  /** Where data-driven criteria, --latency and --verify run. */
+  @Option(names = "--json", description = "Print the report (as --report writes it) on stdout instead of the tables.")
+  boolean json;
+
+  /** Where data-driven criteria, --latency, --verify and training run. */
   @Mixin
   RuntimeOptions runtime;
 
@@ -153,169 +181,92 @@ public final class PruneCommand implements Callable<Integer> {
       description = "Write every tensor of 1 KiB or more to OUT.data beside OUT.")
   boolean externalData;
 
-  @Option(names = "--finetune-epochs", paramLabel = "N", defaultValue = "0",
+  @Option(names = {"--epochs", "--finetune-epochs"}, paramLabel = "N", defaultValue = "0",
       description = "Fine-tune the pruned model for N epochs on --images/--labels before writing it (default"
           + " ${DEFAULT-VALUE}: none); the hyper-parameters are finetune's options.")
-  int finetuneEpochs;
-
-  /** Data and hyper-parameters of --recalibrate-bn and --finetune-epochs. */
-  @Option(names = "--val-images", paramLabel = "PATH",
-      description = "With --recalibrate-bn or --finetune-epochs: validation samples, evaluated after each stage.")
-  Path valImages;
-
-  @Option(names = "--val-labels", paramLabel = "PATH", description = "Validation labels.")
-  Path valLabels;
-
-  /**
-   * The data of --recalibrate-bn and --finetune-epochs: the same --images/--labels/--mean/--std
-   * as calibration (--calib-limit samples), so prune has one set of data options.
-   */
-  private TrainDataOptions trainData() {
-    TrainDataOptions t = new TrainDataOptions();
-    t.images = calibration.images;
-    t.labels = calibration.labels;
-    boolean identity = calibration.mean.length == 1 && calibration.mean[0] == 0f && calibration.std.length == 1
-        && calibration.std[0] == 1f;
-    t.mean = identity ? null : calibration.mean;
-    t.std = identity ? null : calibration.std;
-    t.limit = calibration.limit;
-    t.valImages = valImages;
-    t.valLabels = valLabels;
-    return t;
-  }
+  int epochs;
 
   @Mixin
   RecoveryOptions recovery;
 
+  @Option(names = {"-q", "--quiet"}, description = "No progress bar (there is none when stderr is not a terminal).")
+  boolean quiet;
+
   @Override
   public Integer call() {
     return common.run(() -> {
-      PhaseLog log = new PhaseLog(common.err());
-      Pruner pruner = configure(log);
       if (Files.isDirectory(output)) {
         throw new CommandFailure(Messages.outputIsDirectory(output));
       }
       if (report != null && Files.isDirectory(report)) {
         throw new CommandFailure(Messages.optionIsDirectory("--report", report));
       }
-      log.start();
-      Model m = OnnxModels.read(model);
-      long bytesBefore = Files.size(model) + ModelFiles.externalDataBytes(m, model);
-      log.done("reading", model.getFileName().toString());
-
-      PruneResult result;
-      try {
-        result = pruner.prune(m);
-      } catch (IllegalArgumentException e) {
-        // from prune() (not from configuration): the target cannot be reached, or nothing can be pruned
-        throw new CommandFailure(Messages.cannotPrune(e.getMessage()));
-      }
-      PruneReport r = result.report();
-      if (r.shortOfTarget() != null) {
-        common.err().printf(java.util.Locale.ROOT, "warning: %s; kept what it reached (--keep-partial):"
-            + " %.1f%% removed%n", r.shortOfTarget(), 100 * r.achieved());
-      }
-      if (report != null) {
-        r.write(report);
-      }
-      ModelFiles.Written written = null;
-      boolean failed = r.verify() != null && !r.verify().passed();
-      Recovery.Outcome recovered = null;
-      if (!failed && (recovery.recalibrateBn || finetuneEpochs > 0)) {
-        recovered = Recovery.run(result.model(), finetuneEpochs, trainData(), recovery, seed, runtime.sessions(),
-            common.err(), false);
-      }
-      if (!failed) {
-        log.start();
-        written = ModelFiles.write(recovered != null ? recovered.model() : result.model(), output, externalData);
-        log.done("writing", output.getFileName().toString());
-      }
-      PruneText.print(r, chosenTarget(), bytesBefore, written == null ? null : written.totalBytes(),
-          common.verbose(), common.out());
-      if (failed) {
-        throw new CommandFailure(Messages.verificationFailed(r.verify().maxRelDiff(), Equivalence.TOLERANCE, output));
-      }
-      if (recovered != null) {
+      try (PipelineLog log = new PipelineLog(common.err(), quiet)) {
+        PruningPipeline pipeline = configure(log);
+        PipelineResult r;
+        try {
+          r = pipeline.run();
+        } catch (TargetUnreachableException | NothingPrunableException e) {
+          throw new CommandFailure(Messages.cannotPrune(OptionNames.render(e.getMessage())));
+        } catch (VerificationFailedException e) {
+          PruneText.print(e.result().report(), target.target(), Files.size(model), null, common.verbose(),
+              common.out());
+          throw new CommandFailure(Messages.verificationFailed(e.result().report().verify().maxRelDiff(),
+              dev.onnxprune.prune.Equivalence.TOLERANCE, output));
+        }
+        if (json) {
+          common.out().println(r.toJson());
+          return ExitCodes.OK;
+        }
+        long before = Files.size(model) + ModelFiles.externalDataBytes(OnnxModels.read(model), model);
+        PruneText.print(r.report(), target.target(), before, ModelFiles.bytesOnDisk(output), common.verbose(),
+            common.out());
+        StagesText.print(r, common.out());
         common.out().println();
-        Recovery.print(recovered.stages(), common.out());
+        common.out().println("wrote " + output + (report != null ? "; report " + report : ""));
+        return ExitCodes.OK;
       }
-      common.out().println();
-      common.out().println("wrote " + output + (report != null ? "; report " + report : ""));
-      return ExitCodes.OK;
     });
   }
 
-  /** The pruner the options describe; a bad value is a {@link UsageFailure} naming its option. */
-  private Pruner configure(PhaseLog log) throws Exception {
-    if (finetuneEpochs < 0) {
-      throw new UsageFailure("--finetune-epochs must be >= 0: " + finetuneEpochs);
+  /** The pipeline the options describe; the library checks every value, naming it by key. */
+  private PruningPipeline configure(PipelineLog log) throws Exception {
+    if (epochs < 0) {
+      throw new UsageFailure("--epochs must be >= 0: " + epochs);
     }
-    if (recovery.recalibrateBn || finetuneEpochs > 0) {
-      trainData().check(finetuneEpochs > 0 ? "--finetune-epochs" : "--recalibrate-bn");
-      recovery.check();
-    }
-    methods.check(criterion);
-    if (keepPartial && methods.method == null && !("aofp".equals(criterion) && calibration.aofpPlan)) {
-      throw new UsageFailure("--keep-partial applies to --method and to --criterion aofp --aofp-plan (they choose"
-          + " their own removals and can stop short of the target); the allocator always meets the target");
-    }
-    Target t = chosenTarget();
-    Sessions sessions = runtime.sessions();
-    if (latencyBatch < 1) {
-      throw new UsageFailure("--latency-batch must be >= 1: " + latencyBatch);
-    }
-    Criterion c;
-    if (methods.method != null) {
-      c = method(sessions, log);
-    } else {
-      boolean data = DataCriteria.isDataDriven(criterion);
-      if (data) {
-        log.start();
-      }
-      c = ScoreCommand.criterion(criterion, calibration, seed, sessions);
-      if (data) {
-        log.done("calibrating", calibration.images.getFileName().toString());
-      }
-    }
-    // the builder names --round and --min-channels in its messages
-    return UsageFailure.check(null, () -> Pruner.builder().criterion(c).target(t).global(global)
+    boolean byMethod = methods.method != null;
+    boolean trains = byMethod || recovery.asked(epochs);
+    boolean scoresOnData = !byMethod && criterion != null && DataCriteria.isDataDriven(criterion);
+    PruningPipeline.Builder b = PruningPipeline.builder().model(model).target(target.target()).global(global)
         .minChannels(minChannels).maxGroupRatio(maxGroupRatio).roundTo(roundTo).verify(verify)
-        .keepPartial(keepPartial).sessions(sessions)
-        .latencyTimer(LatencyModel.ort(sessions, latencyBatch, 3, 15)).progress(log).build());
-  }
-
-  /** The --method, on the training data of --images/--labels (and --val-images for its trajectory). */
-  private Criterion method(Sessions sessions, PhaseLog log) throws Exception {
-    TrainDataOptions data = trainData();
-    data.check("--method " + methods.method);
-    recovery.check();
-    log.start();
-    Dataset train = data.training(seed);
-    Dataset val = data.validation();
-    log.done("reading data", train.size() + " training samples" + (val == null ? "" : ", " + val.size()
-        + " validation"));
-    java.io.PrintWriter err = common.err();
-    String name = methods.method;
-    MethodSetup setup = new MethodSetup(train, val, sessions).batchSize(recovery.batch).seed(seed)
-        .augmentation(recovery.augmentation(data.blackPixel()))
-        .listener(p -> err.printf(java.util.Locale.ROOT, "  %s %-8s step %5d  FLOPs %5.1f%%  loss %s  top-1 %s"
-            + "  %.1f s%n", name, p.event(), p.step(), 100 * p.flopsKept(),
-            Double.isNaN(p.loss()) ? "-" : String.format(java.util.Locale.ROOT, "%.4f", p.loss()),
-            p.accuracy() == null ? "-" : String.format(java.util.Locale.ROOT, "%.2f%%", 100 * p.accuracy()),
-            p.seconds()));
-    return methods.create(setup, calibration.theta, calibration.phi);
-  }
-
-  private Target chosenTarget() throws UsageFailure {
-    if (target.ratio != null) {
-      return UsageFailure.check("--ratio", () -> Target.ratio(target.ratio));
+        .keepPartial(keepPartial).sessions(runtime.sessions()).seed(seed).latencyTimingBatch(latencyBatch)
+        .measureLatency(measureLatency).output(output).externalData(externalData).report(report)
+        .recovery(recovery.recovery(epochs)).cropFill(data.zeroPixel()).listener(log);
+    if (byMethod) {
+      log.method(methods.method);
+      b.method(methods.method, methods.parameters(calibration.theta, calibration.phi));
+    } else if (methods.parameters(null, null).any()) {
+      throw new UsageFailure(OptionNames.flag(methods.parameters(null, null).firstMethodOnly())
+          + " applies to --method only");
     }
-    if (target.flops != null) {
-      return UsageFailure.check("--flops", () -> Target.flops(target.flops));
+    if (criterion != null) {
+      b.criterion(criterion).criterionOptions(calibration.options(seed)); // with --method too: the library refuses both
     }
-    if (target.latency != null) {
-      return UsageFailure.check("--latency", () -> Target.latency(target.latency));
+    // without --images the library says which option needs data
+    if (scoresOnData && data.given()) {
+      Dataset calib = calibration.read(data, criterion);
+      log.detail("calibrating", calib.size() + " samples of " + data.images.getFileName());
+      b.calibration(calib);
     }
-    return UsageFailure.check("--params", () -> Target.params(target.params));
+    if (trains && data.given()) {
+      Dataset train = data.open("training", seed, limit);
+      log.detail("reading data", train.size() + " training samples");
+      b.trainingData(train);
+    }
+    Dataset val = data.validation(valImages, valLabels);
+    if (val != null) {
+      b.evaluation(val);
+    }
+    return b.build();
   }
 }

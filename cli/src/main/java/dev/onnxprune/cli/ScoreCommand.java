@@ -65,6 +65,9 @@ public final class ScoreCommand implements Callable<Integer> {
   String criterion;
 
   @Mixin
+  DataOptions data;
+
+  @Mixin
   CalibrationOptions calibration;
 
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
@@ -88,7 +91,7 @@ public final class ScoreCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     return common.run(() -> {
-      Criterion c = criterion(criterion, calibration, seed, runtime.sessions());
+      Criterion c = criterion(criterion, data, calibration, seed, runtime.sessions());
       Model m = OnnxModels.read(model);
       ChannelAnalysis a = ChannelAnalysis.analyze(m);
       double[][] s = c.score(a);
@@ -108,21 +111,13 @@ public final class ScoreCommand implements Callable<Integer> {
   }
 
   /** The criterion {@code name}, with its calibration data when it is data-driven; bad values name their option. */
-  static Criterion criterion(String name, CalibrationOptions calibration, long seed, Sessions sessions)
-      throws Exception {
+  static Criterion criterion(String name, DataOptions data, CalibrationOptions calibration, long seed,
+      Sessions sessions) throws Exception {
     if (!DataCriteria.isDataDriven(name)) {
-      return UsageFailure.check("--criterion", () -> {
-        try {
-          return Criteria.byName(name, seed);
-        } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException("criterion must be one of l1, l2, bn, fpgm, random, "
-              + String.join(", ", DataCriteria.NAMES) + ": '" + name + "'");
-        }
-      });
+      return UsageFailure.check(null, () -> Criteria.byName(name, seed));
     }
     DataCriteria.Options o = calibration.options(seed);
-    ArrayDataset data = calibration.read(name);
-    return DataCriteria.byName(name, data, sessions, o);
+    return DataCriteria.byName(name, calibration.read(data, name), sessions, o);
   }
 
   private static void print(Scores doc, PrintWriter out) {

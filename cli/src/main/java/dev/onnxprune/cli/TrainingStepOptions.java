@@ -1,14 +1,14 @@
 package dev.onnxprune.cli;
 
+import dev.onnxprune.prune.FineTuning;
 import dev.onnxprune.training.Optimizer;
-import dev.onnxprune.training.TrainingOptions;
 import picocli.CommandLine.Option;
 
 /**
  * The optimizer and loss of the training step, shared by {@code export-training} and (through
  * {@link RecoveryOptions}) {@code finetune} and {@code prune}: {@code --optimizer},
- * {@code --momentum}, {@code --weight-decay}, {@code --label-smoothing}. Adapts them to
- * {@link TrainingOptions.Builder}; a bad value is a {@link UsageFailure} naming its option.
+ * {@code --momentum}, {@code --weight-decay}, {@code --label-smoothing}; the library
+ * ({@link FineTuning.Builder#optimizer(String, double, double)}) checks and builds them.
  */
 final class TrainingStepOptions {
   @Option(names = "--optimizer", paramLabel = "NAME", defaultValue = "sgd",
@@ -29,20 +29,13 @@ final class TrainingStepOptions {
 
   /** The optimizer of --optimizer, --momentum and --weight-decay. */
   Optimizer optimizer() throws UsageFailure {
-    return UsageFailure.check("--optimizer", () -> switch (optimizer) {
-      case "sgd" -> new Optimizer.Sgd(momentum, 0, false, weightDecay);
-      case "nesterov" -> new Optimizer.Sgd(momentum, 0, true, weightDecay);
-      case "adam" -> Optimizer.adam(weightDecay);
-      case "adamw" -> Optimizer.adamW(weightDecay);
-      default -> throw new IllegalArgumentException("must be sgd, nesterov, adam or adamw: '" + optimizer + "'");
-    });
+    return UsageFailure.check(null, () -> FineTuning.builder().optimizer(optimizer, momentum, weightDecay).build()
+        .optimizer());
   }
 
-  /**
-   * Sets --label-smoothing on {@code b}. Separate from {@link #optimizer()} so that a command
-   * checks its own options in between, in the order it always has.
-   */
-  void applyLabelSmoothing(TrainingOptions.Builder b) throws UsageFailure {
-    UsageFailure.check("--label-smoothing", () -> b.labelSmoothing(labelSmoothing));
+  /** --label-smoothing, checked. */
+  double labelSmoothing() throws UsageFailure {
+    UsageFailure.check(null, () -> FineTuning.builder().labelSmoothing(labelSmoothing));
+    return labelSmoothing;
   }
 }

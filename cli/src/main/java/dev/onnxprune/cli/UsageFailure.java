@@ -22,6 +22,8 @@ final class UsageFailure extends Exception {
   static <T> T check(String option, Supplier<T> make) throws UsageFailure {
     try {
       return make.get();
+    } catch (dev.onnxprune.errors.InvalidOptionException e) {
+      throw new UsageFailure(OptionNames.translate(e));
     } catch (IllegalArgumentException e) {
       throw new UsageFailure(Messages.invalidOption(option, String.valueOf(e.getMessage())));
     }

@@ -71,7 +71,7 @@ class PruneCommandTest {
         "--verify", "--report", report.toString());
 
     assertEquals(0, r.exitCode(), r.err());
-    JsonNode doc = new ObjectMapper().readTree(report.toFile());
+    JsonNode doc = new ObjectMapper().readTree(report.toFile()).get("prune");
     assertEquals("l2", doc.get("criterion").asText());
     assertEquals(13, doc.get("groups").size());
     JsonNode first = doc.get("groups").get(0);
@@ -100,7 +100,7 @@ class PruneCommandTest {
         "--params", "0.3", "--global", "--round", "8", "--min-channels", "8", "--report", report.toString());
 
     assertEquals(0, r.exitCode(), r.err());
-    JsonNode doc = new ObjectMapper().readTree(report.toFile());
+    JsonNode doc = new ObjectMapper().readTree(report.toFile()).get("prune");
     assertEquals("global", doc.get("allocation").asText());
     assertEquals("params 0.3", doc.get("target").asText());
     for (JsonNode g : doc.get("groups")) {
@@ -208,7 +208,7 @@ class PruneCommandTest {
     assertTrue(r.err().contains("onnx-prune: error: verification failed: "), r.err());
     assertTrue(r.err().contains(out + " was not written"), r.err());
     assertFalse(r.err().contains("\nwriting "), r.err());
-    assertFalse(new ObjectMapper().readTree(report.toFile()).get("verify").get("passed").asBoolean());
+    assertFalse(new ObjectMapper().readTree(report.toFile()).get("prune").get("verify").get("passed").asBoolean());
   }
 
   private static long flops(Path file) throws Exception {

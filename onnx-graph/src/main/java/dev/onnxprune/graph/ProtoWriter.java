@@ -62,7 +62,7 @@ final class ProtoWriter {
             && tensorBytes > WriteOptions.PROTOBUF_LIMIT - (64L << 20));
     if (!external && tensorBytes > WriteOptions.PROTOBUF_LIMIT) {
       throw new IOException(target + ": the model holds " + tensorBytes + " bytes of tensor data, over protobuf's"
-          + " 2 GiB limit; write it with external data (--external-data)");
+          + " 2 GiB limit; write it with external data (WriteOptions.withExternalData())");
     }
     String dataName = options.dataFileName() != null ? options.dataFileName() : target.getFileName() + ".data";
     // the data file an earlier write with external data left beside this target, which this write will no

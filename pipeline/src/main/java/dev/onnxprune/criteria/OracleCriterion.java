@@ -9,6 +9,7 @@ import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.runtime.Batch;
+import dev.onnxprune.runtime.Progress;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.surgery.ChannelAnalysis;
@@ -164,9 +165,11 @@ final class OracleCriterion implements DataCriterion {
       Arrays.fill(roundRemoved[g.id()], -1);
     }
     try (OrtSession base = sessions.open(masked)) {
+      int done = 0;
       for (int round = 0; round <= options.rescoreRounds(); round++) {
         double[] baseLoss = baseLosses(st, base);
         for (ChannelGroup g : scored) {
+          Progress.report(done++, (long) scored.size() * (options.rescoreRounds() + 1));
           int[] units = remaining(st.removed[g.id()]);
           if (units.length < 2 && round > 0) {
             continue;

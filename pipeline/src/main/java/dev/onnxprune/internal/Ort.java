@@ -46,6 +46,7 @@ public final class Ort {
    */
   public static Map<String, Tensor> run(OrtSession session, Map<String, Tensor> feeds, Map<String, long[]> longFeeds,
       Set<String> outputs) throws OrtException {
+    dev.onnxprune.runtime.Progress.checkCancelled(); // every data criterion's runs come here
     Map<String, OnnxTensor> in = new HashMap<>();
     try {
       for (Map.Entry<String, Tensor> e : feeds.entrySet()) {

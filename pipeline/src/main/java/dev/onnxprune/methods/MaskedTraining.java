@@ -167,6 +167,7 @@ final class MaskedTraining implements AutoCloseable {
 
   /** One optimizer step on the next batch. */
   TrainingSession.StepResult step(double lr) {
+    dev.onnxprune.runtime.Progress.checkCancelled();
     try {
       TrainingSession.StepResult r = session.step(stream.next(), lr);
       if (!Double.isFinite(r.loss())) {

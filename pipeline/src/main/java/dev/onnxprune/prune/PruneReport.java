@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -63,14 +62,8 @@ public record PruneReport(String criterion, String target, String allocation, Li
     }
   }
 
-  /** Writes the JSON report to {@code file}. */
+  /** Writes the JSON report to {@code file}, atomically. */
   public void write(Path file) throws IOException {
-    Path tmp = dev.onnxprune.graph.AtomicFiles.createTemp(file.toAbsolutePath().getParent(), "." + file.getFileName() + ".");
-    try {
-      Files.writeString(tmp, toJson());
-      Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    PipelineResult.writeAtomically(file, toJson());
   }
 }

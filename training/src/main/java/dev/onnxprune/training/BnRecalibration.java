@@ -121,6 +121,8 @@ public final class BnRecalibration {
         batches++;
         samples += b.size();
         progress.accept(samples);
+        int total = (data.size() + batchSize - 1) / batchSize;
+        dev.onnxprune.runtime.Progress.report(batches, maxBatches == 0 ? total : Math.min(maxBatches, total));
       }
     }
     if (batches == 0) {
