@@ -161,6 +161,50 @@ class ExternalDataTest {
     assertTrue(e.getMessage().contains("../../etc/passwd"), e.getMessage());
   }
 
+  /** The one external data file {@code model} refers to (its name is the writer's choice). */
+  static Path dataFileOf(Path model) throws IOException {
+    List<Path> files = dataFilesOf(model);
+    assertEquals(1, files.size(), files.toString());
+    return files.get(0);
+  }
+
+  static List<Path> dataFilesOf(Path model) throws IOException {
+    return Protos.parse(model).getGraph().getInitializerList().stream()
+        .flatMap(t -> t.getExternalDataList().stream()).filter(e -> e.getKey().equals("location"))
+        .map(e -> model.resolveSibling(e.getValue())).distinct().toList();
+  }
+
+  @Test
+  void dataFileThatIsALinkOutOfTheModelsFolderIsRefusedNamingTensorAndLocation() throws IOException {
+    Path folder = Files.createDirectories(dir.resolve("models"));
+    Path ext = folder.resolve("resnet20.onnx");
+    OnnxModels.write(OnnxModels.read(TestModels.model("resnet20.onnx")), ext, WriteOptions.withExternalData());
+    Path data = dataFileOf(ext);
+    // the data file's name now leads out of the folder (as a link to /usr/share/... would)
+    Path outside = Files.move(data, dir.resolve("outside.bin"));
+    Files.createSymbolicLink(data, outside);
+
+    ModelFormatException e = assertThrows(ModelFormatException.class, () -> OnnxModels.read(ext));
+
+    assertEquals(ext, e.file());
+    String location = data.getFileName().toString();
+    assertTrue(e.getMessage().contains("tensor '") && e.getMessage().contains("external data location '" + location
+        + "' leads to " + outside.toRealPath() + ", outside the model's folder " + folder.toRealPath()), e.getMessage());
+  }
+
+  @Test
+  void dataFileLinkedWithinTheModelsFolderIsRead() throws IOException {
+    Path ext = resnetWithExternalData();
+    Path data = dataFileOf(ext);
+    Path moved = Files.move(data, Files.createDirectories(dir.resolve("weights")).resolve("w.bin"));
+    Files.createSymbolicLink(data, dir.relativize(moved));
+
+    Model m = OnnxModels.read(ext);
+
+    assertNull(ProtoDiff.firstDifference(Protos.parse(TestModels.model("resnet20.onnx")),
+        ModelProto.parseFrom(OnnxModels.toBytes(m))));
+  }
+
   @Test
   void replacingTheDataFileAfterReadingDoesNotChangeTheReadModel() throws IOException {
     Path ext = resnetWithExternalData();
