@@ -43,8 +43,8 @@ public final class ConvertCommand implements Callable<Integer> {
   boolean foldBn;
 
   @Option(names = "--external-data",
-      description = "Write every tensor of 1 KiB or more to OUT.data beside OUT (default: all data inside OUT,"
-          + " unless the model is over protobuf's 2 GiB limit).")
+      description = "Write every tensor of 1 KiB or more to a data file beside OUT, OUT.<hash>.data (default: all"
+          + " data inside OUT, unless the model is over protobuf's 2 GiB limit).")
   boolean externalData;
 
   @Override

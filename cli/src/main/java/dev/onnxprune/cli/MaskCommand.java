@@ -87,7 +87,8 @@ public final class MaskCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the per-layer table and totals as one JSON document.")
   boolean json;
 
-  @Option(names = "--external-data", description = "Write every tensor of 1 KiB or more to OUT.data beside OUT.")
+  @Option(names = "--external-data",
+      description = "Write every tensor of 1 KiB or more to a data file beside OUT, OUT.<hash>.data.")
   boolean externalData;
 
   /** What --json prints. */

@@ -150,7 +150,7 @@ public final class PruneCommand implements Callable<Integer> {
   RuntimeOptions runtime;
 
   @Option(names = "--external-data",
-      description = "Write every tensor of 1 KiB or more to OUT.data beside OUT.")
+      description = "Write every tensor of 1 KiB or more to a data file beside OUT, OUT.<hash>.data.")
   boolean externalData;
 
   @Option(names = "--finetune-epochs", paramLabel = "N", defaultValue = "0",

@@ -1,11 +1,13 @@
 package dev.onnxprune.graph;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -37,6 +39,19 @@ public final class AtomicFiles {
       Files.move(from, to, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } catch (AtomicMoveNotSupportedException e) {
       Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+    }
+  }
+
+  /**
+   * Forces {@code dir}'s entries (the renames into it) to the disk, where the platform can; a crash
+   * of the machine after a write then finds the renamed files. A kill of the process needs no
+   * forcing: a rename is in the file system once it returns.
+   */
+  static void syncDirectory(Path dir) {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+      ch.force(true);
+    } catch (IOException | RuntimeException e) {
+      // a platform that cannot open a folder (Windows): the renames stay atomic, only not forced
     }
   }
 }

@@ -83,6 +83,59 @@ final class ProtoReader {
     return new ProtoReader(nameForMessages).parse(ByteBuffer.wrap(bytes));
   }
 
+  /** Model files larger than this are not parsed for their external data files. */
+  static final long LOCATION_SCAN_LIMIT = 64L << 20;
+
+  /**
+   * The external data files the model in {@code file} refers to, each resolved against the folder
+   * of {@code file} as named, in order of first use. A model that keeps its weights outside is
+   * small, so only files up to {@link #LOCATION_SCAN_LIMIT} bytes are parsed; a larger file, a
+   * missing one or one that is not a model counts as referring to none.
+   */
+  static List<Path> externalDataFiles(Path file) {
+    Set<String> locations = new java.util.LinkedHashSet<>();
+    try {
+      if (!Files.isRegularFile(file) || Files.size(file) > LOCATION_SCAN_LIMIT) {
+        return List.of();
+      }
+      collectLocations(new ProtoReader(file).parseModelProto(map(file)).getGraph(), locations);
+    } catch (IOException | RuntimeException e) {
+      return List.of();
+    }
+    Path dir = file.toAbsolutePath().getParent();
+    return locations.stream().map(dir::resolve).toList();
+  }
+
+  private static void collectLocations(GraphProto g, Set<String> into) {
+    g.getInitializerList().forEach(t -> collectLocation(t, into));
+    for (SparseTensorProto s : g.getSparseInitializerList()) {
+      collectLocation(s.getValues(), into);
+      collectLocation(s.getIndices(), into);
+    }
+    for (NodeProto n : g.getNodeList()) {
+      for (AttributeProto a : n.getAttributeList()) {
+        if (a.hasT()) {
+          collectLocation(a.getT(), into);
+        }
+        a.getTensorsList().forEach(t -> collectLocation(t, into));
+        if (a.hasG()) {
+          collectLocations(a.getG(), into);
+        }
+        a.getGraphsList().forEach(sub -> collectLocations(sub, into));
+      }
+    }
+  }
+
+  private static void collectLocation(TensorProto t, Set<String> into) {
+    if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+      for (StringStringEntryProto e : t.getExternalDataList()) {
+        if (e.getKey().equals("location") && !e.getValue().isEmpty()) {
+          into.add(e.getValue());
+        }
+      }
+    }
+  }
+
   /** Parses only the protobuf (no IR), for benchmarks and tests. */
   static ModelProto parseProto(Path file) throws IOException {
     return new ProtoReader(file).parseModelProto(map(file));
