@@ -52,7 +52,13 @@ public final class OnnxModels {
    * versions named it, or a hashed name as above); a data file that the old model did not refer
    * to, or that someone else named, is never touched.
    *
+   * <p>A symbolic link at {@code file} is written through: the file it leads to gets the model,
+   * the link stays, and external data goes beside the link (locations are relative to the folder
+   * of the path a loader is given).
+   *
    * @return the external data file written, or null when all data is inline
+   * @throws dev.onnxprune.errors.InvalidOptionException (key {@code output}) when {@code file}
+   *     exists and is not a regular file (a directory, a device, a FIFO): it is never replaced
    * @throws IOException when writing fails; {@code file} is then as it was
    */
   public static Path write(Model model, Path file, WriteOptions options) throws IOException {

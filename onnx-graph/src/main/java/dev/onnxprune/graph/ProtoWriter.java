@@ -85,7 +85,7 @@ final class ProtoWriter {
     Path named = target.toAbsolutePath();
     Path dir = named.getParent();
     Files.createDirectories(dir);
-    Path file = named;
+    Path file = AtomicFiles.target(named, "output"); // a link is written through
     long tensorBytes = tensorBytes(model);
     // AUTO leaves headroom for the graph structure itself.
     boolean external = options.externalData() == WriteOptions.ExternalData.ALWAYS

@@ -4,9 +4,10 @@ import dev.onnxprune.methods.TrainingMethod;
 import dev.onnxprune.methods.TrajectoryPoint;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.onnxprune.graph.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -63,14 +64,13 @@ public record PruneReport(String criterion, String target, String allocation, Li
     }
   }
 
-  /** Writes the JSON report to {@code file}. */
+  /**
+   * Writes the JSON report to {@code file}, atomically ({@link AtomicFiles#write}).
+   *
+   * @throws dev.onnxprune.errors.InvalidOptionException (key {@code report}) when {@code file}
+   *     exists and is not a regular file
+   */
   public void write(Path file) throws IOException {
-    Path tmp = dev.onnxprune.graph.AtomicFiles.createTemp(file.toAbsolutePath().getParent(), "." + file.getFileName() + ".");
-    try {
-      Files.writeString(tmp, toJson());
-      Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    AtomicFiles.write(file, "report", toJson().getBytes(StandardCharsets.UTF_8));
   }
 }

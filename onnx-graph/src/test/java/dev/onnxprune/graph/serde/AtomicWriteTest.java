@@ -234,4 +234,53 @@ class AtomicWriteTest {
     assertArrayEquals(OLD, Files.readAllBytes(dir.resolve("m.onnx.data")));
     assertArrayEquals(OLD, Files.readAllBytes(dir.resolve("m.onnx.0123456789abcdef.data")));
   }
+
+  @Test
+  void outputThatIsALinkIsWrittenThroughAndStaysALink() throws IOException {
+    Path real = Files.write(dir.resolve("real.onnx"), OLD);
+    Path link = Files.createSymbolicLink(dir.resolve("link.onnx"), real.getFileName());
+
+    OnnxModels.write(smallModel(4), link);
+
+    assertTrue(Files.isSymbolicLink(link), "the link was replaced by a file");
+    assertEquals(real.getFileName(), Files.readSymbolicLink(link));
+    assertEquals(4f, OnnxModels.read(real).graph().initializers().get(0).initializer().toFloatArray()[0]);
+  }
+
+  private static String whatIsAt(Path p) throws IOException {
+    var a = Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class,
+        java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    return a.isRegularFile() ? "file" : a.isDirectory() ? "directory" : a.isSymbolicLink() ? "link" : "other";
+  }
+
+  private void assertRefusedAndLeftAsItIs(Path out, String kind) throws IOException {
+    String before = whatIsAt(out);
+    dev.onnxprune.errors.InvalidOptionException e = assertThrows(dev.onnxprune.errors.InvalidOptionException.class,
+        () -> OnnxModels.write(smallModel(5), out));
+    assertEquals("output", e.key());
+    assertEquals("output must be a regular file or a new one, not " + kind + ": '" + out + "'", e.getMessage());
+    assertEquals(before, whatIsAt(out));
+    assertEquals(Set.of(out.getFileName().toString()), filesIn(dir));
+  }
+
+  @Test
+  void outputThatIsAFifoIsRefusedAndLeftAsItIs() throws Exception {
+    Path fifo = dir.resolve("fifo.onnx");
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0, "mkfifo");
+    assertRefusedAndLeftAsItIs(fifo, "a FIFO (named pipe)");
+  }
+
+  @Test
+  void outputThatIsADeviceNodeIsRefusedAndLeftAsItIs() throws Exception {
+    Path device = dir.resolve("null.onnx"); // a copy of /dev/null's node, made where replacing it harms nothing
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        new ProcessBuilder("mknod", device.toString(), "c", "1", "3").start().waitFor() == 0, "mknod (root only)");
+    assertRefusedAndLeftAsItIs(device, "a character device");
+  }
+
+  @Test
+  void outputThatIsAnEmptyFolderIsRefusedAndLeftAsItIs() throws IOException {
+    assertRefusedAndLeftAsItIs(Files.createDirectory(dir.resolve("folder.onnx")), "a directory");
+  }
 }
