@@ -4,6 +4,7 @@ import dev.onnxprune.errors.InvalidOptionException;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -12,7 +13,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Writing a file whole or not at all: write a temporary file beside the target, then rename it
@@ -23,8 +28,15 @@ import java.util.concurrent.ThreadLocalRandom;
  * <p>The target is where its path really leads: a symbolic link is written through (the link
  * stays a link), and a target that exists but is not a regular file (a directory, a device such as
  * {@code /dev/null}, a FIFO, a socket) is refused, never replaced.
+ *
+ * <p>A temporary file is named {@code .<target name>.<pid>.<random>.tmp}: a writer killed before
+ * its rename leaves it behind, and the next write of the same target removes it
+ * ({@link #removeStaleTemps}).
  */
 public final class AtomicFiles {
+  /** A temporary file untouched for this long, whose writer is not running here, is left over from a killed one. */
+  static final Duration STALE_AFTER = Duration.ofMinutes(10);
+
   private AtomicFiles() {}
 
   /**
@@ -122,8 +134,9 @@ public final class AtomicFiles {
     return "a device, pipe or socket (not a regular file)";
   }
 
-  /** Creates a new empty file {@code dir/prefix<random>.tmp} with the default permissions. */
-  public static Path createTemp(Path dir, String prefix) throws IOException {
+  /** Creates a new empty file {@code dir/.<name>.<pid>.<random>.tmp} with the default permissions. */
+  public static Path createTemp(Path dir, String name) throws IOException {
+    String prefix = "." + name + "." + ProcessHandle.current().pid() + ".";
     for (int attempt = 0; ; attempt++) {
       Path p = dir.resolve(prefix + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36) + ".tmp");
       try {
@@ -133,6 +146,56 @@ public final class AtomicFiles {
           throw e;
         }
       }
+    }
+  }
+
+  /**
+   * Removes the temporary files that killed writers of {@code dir/name} left: regular files named
+   * exactly as {@link #createTemp} names them for {@code name} ({@code .<name>.<pid>.<random>.tmp},
+   * or {@code .<name>.<random>.tmp} as versions before the pid made them), not modified for
+   * {@link #STALE_AFTER}, whose process (the pid in the name) is not running on this machine.
+   * Returns how many it removed; one it cannot remove is left.
+   *
+   * <p>Why a concurrent writer's file is never removed under it: a live writer writes its temporary
+   * file without pause until it is complete, and renames it right after (a model's temporary file is
+   * created only once its external data is written), so its file is never 10 minutes old while it
+   * works; and its pid names a running process. The age alone guards writers this machine cannot
+   * see (another host on a shared folder, another pid namespace), the pid alone a writer stopped
+   * for longer (suspended, {@code SIGSTOP}). Were both wrong, the writer's rename would fail and
+   * its write report the error: its target keeps the previous file, never half of each. A pid
+   * reused by a later process only delays the removal until that process ends.
+   */
+  public static int removeStaleTemps(Path dir, String name) {
+    Pattern ours = Pattern.compile("\\." + Pattern.quote(name) + "\\.(?:([0-9]{1,19})\\.)?[0-9a-z]{1,13}\\.tmp");
+    Instant staleBefore = Instant.now().minus(STALE_AFTER);
+    int removed = 0;
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+      for (Path p : entries) {
+        Matcher m = ours.matcher(p.getFileName().toString());
+        if (!m.matches() || m.group(1) != null && running(Long.parseLong(m.group(1)))) {
+          continue;
+        }
+        try {
+          BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+          if (a.isRegularFile() && a.lastModifiedTime().toInstant().isBefore(staleBefore)) {
+            Files.deleteIfExists(p);
+            removed++;
+          }
+        } catch (IOException e) {
+          // gone meanwhile, or not ours to remove (permissions): left
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // an unlistable folder: the write itself will say what is wrong
+    }
+    return removed;
+  }
+
+  private static boolean running(long pid) {
+    try {
+      return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    } catch (RuntimeException e) {
+      return true; // cannot tell: keep the file
     }
   }
 
@@ -147,7 +210,7 @@ public final class AtomicFiles {
 
   /**
    * Writes {@code bytes} to {@code file} atomically ({@link #target}, a temporary file forced to the
-   * disk, then a rename).
+   * disk, then a rename), removing stale temporary files of earlier killed writes first.
    *
    * @param key the option that names {@code file}, in the API's terms, for errors
    */
@@ -155,7 +218,8 @@ public final class AtomicFiles {
     Path target = target(file.toAbsolutePath(), key);
     Path dir = target.getParent();
     String name = target.getFileName().toString();
-    Path tmp = createTemp(dir, "." + name + ".");
+    removeStaleTemps(dir, name);
+    Path tmp = createTemp(dir, name);
     try {
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);

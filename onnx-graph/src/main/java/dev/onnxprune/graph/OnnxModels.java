@@ -50,7 +50,8 @@ public final class OnnxModels {
    * place, the data files of the previous model at {@code file} that the new one does not use are
    * removed when this writer named them for {@code file} ({@code <file name>.data} as earlier
    * versions named it, or a hashed name as above); a data file that the old model did not refer
-   * to, or that someone else named, is never touched.
+   * to, or that someone else named, is never touched. Temporary files that killed writes of
+   * {@code file} left behind are removed first ({@link AtomicFiles#removeStaleTemps}).
    *
    * <p>A symbolic link at {@code file} is written through: the file it leads to gets the model,
    * the link stays, and external data goes beside the link (locations are relative to the folder

@@ -96,13 +96,15 @@ final class ProtoWriter {
           + " 2 GiB limit; write it with external data (--external-data)");
     }
     String dataBase = dataBaseName(named, options);
+    AtomicFiles.removeStaleTemps(file.getParent(), file.getFileName().toString());
+    AtomicFiles.removeStaleTemps(dir, dataBase);
     List<Path> previousData = Files.isRegularFile(file) ? removableDataFiles(named, options) : List.of();
     Path modelTmp = null;
     Path dataTmp = null;
     try {
       String dataName = null;
       if (external) {
-        dataTmp = AtomicFiles.createTemp(dir, "." + dataBase + ".");
+        dataTmp = AtomicFiles.createTemp(dir, dataBase);
         try (FileChannel ch = FileChannel.open(dataTmp, StandardOpenOption.WRITE)) {
           ProtoWriter dataPass = new ProtoWriter(options, true, dataBase);
           dataPass.dataChannel = ch;
@@ -114,7 +116,7 @@ final class ProtoWriter {
         step("data-written");
       }
       ModelProto proto = new ProtoWriter(options, external, dataName).toProto(model);
-      modelTmp = AtomicFiles.createTemp(file.getParent(), "." + file.getFileName() + ".");
+      modelTmp = AtomicFiles.createTemp(file.getParent(), file.getFileName().toString());
       try (FileChannel ch = FileChannel.open(modelTmp, StandardOpenOption.WRITE);
           OutputStream out = Channels.newOutputStream(ch)) {
         CodedOutputStream cos = CodedOutputStream.newInstance(out, 1 << 16);
