@@ -1,5 +1,6 @@
 package dev.onnxprune.cli;
 
+import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.graph.GraphException;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -44,8 +45,9 @@ public final class CommonOptions {
   /**
    * Runs {@code body}; a failure prints {@code onnx-prune: error: <reason>} (one line) to
    * stderr and gives {@link ExitCodes#ERROR}; a {@link UsageFailure} (a bad option value) prints
-   * the same one line and gives {@link ExitCodes#USAGE}. Picocli's own usage errors go on to
-   * picocli (its message and the usage help, exit code 2).
+   * the same one line and gives {@link ExitCodes#USAGE}, as does the library's
+   * {@link InvalidOptionException} (its option keys told as flags: {@link OptionNames}).
+   * Picocli's own usage errors go on to picocli (its message and the usage help, exit code 2).
    */
   int run(Body body) {
     try {
@@ -57,6 +59,14 @@ public final class CommonOptions {
     } catch (UsageFailure e) {
       out().flush();
       err().println("onnx-prune: error: " + Messages.oneLine(Messages.describe(e)));
+      err().flush();
+      return ExitCodes.USAGE;
+    } catch (InvalidOptionException e) {
+      out().flush();
+      err().println("onnx-prune: error: " + Messages.oneLine(OptionNames.translate(e)));
+      if (verbose) {
+        e.printStackTrace(err());
+      }
       err().flush();
       return ExitCodes.USAGE;
     } catch (Exception e) {

@@ -2,6 +2,7 @@ package dev.onnxprune.cli;
 
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.surgery.BatchNormFolding;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -50,9 +51,7 @@ public final class ConvertCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     return common.run(() -> {
-      if (Files.isDirectory(output)) {
-        throw new CommandFailure(Messages.outputIsDirectory(output));
-      }
+      new OutputPaths().inputModel("model", model).modelOutput("output", output).check();
       Model m = OnnxModels.read(model);
       long inBytes = Files.size(model);
       long inExternal = ModelFiles.externalDataBytes(m, model);

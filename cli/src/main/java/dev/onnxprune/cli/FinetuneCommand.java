@@ -2,6 +2,7 @@ package dev.onnxprune.cli;
 
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.training.Scratch;
 import dev.onnxprune.training.Trainer;
@@ -90,9 +91,9 @@ public final class FinetuneCommand implements Callable<Integer> {
       if (scratch && recovery.recalibrateBn) {
         throw new UsageFailure("--recalibrate-bn has nothing to recalibrate in a --scratch model; give one of them");
       }
-      if (Files.isDirectory(output)) {
-        throw new CommandFailure(Messages.outputIsDirectory(output));
-      }
+      new OutputPaths().inputModel("model", model).input("original", original).input("images", data.images)
+          .input("labels", data.labels).input("valImages", data.valImages).input("valLabels", data.valLabels)
+          .modelOutput("output", output).output("checkpointDir", recovery.checkpointFile()).check();
       Sessions sessions = runtime.sessions();
       Model m = OnnxModels.read(model);
       int n = epochs;

@@ -11,6 +11,7 @@ import dev.onnxprune.prune.Pruner;
 import dev.onnxprune.prune.Target;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.Sessions;
 import java.nio.file.Files;
@@ -190,14 +191,12 @@ public final class PruneCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     return common.run(() -> {
+      new OutputPaths().inputModel("model", model).input("images", calibration.images)
+          .input("labels", calibration.labels).input("valImages", valImages).input("valLabels", valLabels)
+          .modelOutput("output", output).output("report", report)
+          .output("checkpointDir", recovery.checkpointFile()).check();
       PhaseLog log = new PhaseLog(common.err());
       Pruner pruner = configure(log);
-      if (Files.isDirectory(output)) {
-        throw new CommandFailure(Messages.outputIsDirectory(output));
-      }
-      if (report != null && Files.isDirectory(report)) {
-        throw new CommandFailure(Messages.optionIsDirectory("--report", report));
-      }
       log.start();
       Model m = OnnxModels.read(model);
       long bytesBefore = Files.size(model) + ModelFiles.externalDataBytes(m, model);

@@ -3,6 +3,7 @@ package dev.onnxprune.cli;
 import dev.onnxprune.training.Augmentation;
 import dev.onnxprune.training.LrSchedule;
 import dev.onnxprune.training.Schedules;
+import dev.onnxprune.training.Trainer;
 import dev.onnxprune.training.TrainerOptions;
 import dev.onnxprune.training.TrainingOptions;
 import java.nio.file.Path;
@@ -78,6 +79,11 @@ public final class RecoveryOptions {
   @Option(names = "--resume",
       description = "Continue from the checkpoint in --checkpoint-dir (a fresh start when there is none yet).")
   boolean resume;
+
+  /** The checkpoint file training writes into --checkpoint-dir; null without it. */
+  Path checkpointFile() {
+    return checkpointDir == null ? null : checkpointDir.resolve(Trainer.CHECKPOINT);
+  }
 
   /** Checks values that do not depend on the data. */
   void check() throws UsageFailure {
