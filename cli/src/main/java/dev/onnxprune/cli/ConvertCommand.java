@@ -2,6 +2,7 @@ package dev.onnxprune.cli;
 
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.surgery.BatchNormFolding;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -43,16 +44,14 @@ public final class ConvertCommand implements Callable<Integer> {
   boolean foldBn;
 
   @Option(names = "--external-data",
-      description = "Write every tensor of 1 KiB or more to OUT.data beside OUT (default: all data inside OUT,"
-          + " unless the model is over protobuf's 2 GiB limit).")
+      description = "Write every tensor of 1 KiB or more to a data file beside OUT, OUT.<hash>.data (default: all"
+          + " data inside OUT, unless the model is over protobuf's 2 GiB limit).")
   boolean externalData;
 
   @Override
   public Integer call() {
     return common.run(() -> {
-      if (Files.isDirectory(output)) {
-        throw new CommandFailure(Messages.outputIsDirectory(output));
-      }
+      new OutputPaths().inputModel("model", model).modelOutput("output", output).check();
       Model m = OnnxModels.read(model);
       long inBytes = Files.size(model);
       long inExternal = ModelFiles.externalDataBytes(m, model);

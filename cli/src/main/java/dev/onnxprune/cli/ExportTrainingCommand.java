@@ -2,6 +2,7 @@ package dev.onnxprune.cli;
 
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.training.ArtifactSpec;
 import dev.onnxprune.training.BatchNormMode;
 import dev.onnxprune.training.GradientException;
@@ -71,6 +72,12 @@ public final class ExportTrainingCommand implements Callable<Integer> {
         throw new CommandFailure(output + ": is a file; -o names the folder to write the artifact into");
       }
       TrainingOptions options = options();
+      OutputPaths paths = new OutputPaths().inputModel("model", model);
+      for (String file : List.of(TrainingArtifact.TRAIN_STEP, TrainingArtifact.EVAL, TrainingArtifact.CHECKPOINT,
+          TrainingArtifact.SPEC)) {
+        paths.output("output", output.resolve(file)); // new files, not MODEL rewritten: never MODEL itself
+      }
+      paths.check();
       Model m = OnnxModels.read(model);
       ArtifactSpec spec;
       try {

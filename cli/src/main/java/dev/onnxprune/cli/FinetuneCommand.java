@@ -2,6 +2,7 @@ package dev.onnxprune.cli;
 
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.prune.PipelineResult;
 import dev.onnxprune.prune.PruningPipeline;
 import dev.onnxprune.runtime.Dataset;
@@ -109,9 +110,10 @@ public final class FinetuneCommand implements Callable<Integer> {
       if (scratch && recovery.recalibrateBn) {
         throw new UsageFailure("--recalibrate-bn has nothing to recalibrate in a --scratch model; give one of them");
       }
-      if (Files.isDirectory(output)) {
-        throw new CommandFailure(Messages.outputIsDirectory(output));
-      }
+      new OutputPaths().inputModel("model", model).input("original", original).input("images", data.images)
+          .input("labels", data.labels).input("valImages", valImages).input("valLabels", valLabels)
+          .modelOutput("output", output).output("report", report).output("checkpointDir", recovery.checkpointFile())
+          .check();
       recovery.recovery(epochs); // checks the values before the data is read
       Dataset train = data.open("finetune", seed, limit);
       Dataset val = data.validation(valImages, valLabels);

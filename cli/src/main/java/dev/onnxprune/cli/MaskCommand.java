@@ -6,9 +6,9 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.onnxprune.cli.TextTable.Align;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.surgery.MagnitudeMasking;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -87,7 +87,8 @@ public final class MaskCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the per-layer table and totals as one JSON document.")
   boolean json;
 
-  @Option(names = "--external-data", description = "Write every tensor of 1 KiB or more to OUT.data beside OUT.")
+  @Option(names = "--external-data",
+      description = "Write every tensor of 1 KiB or more to a data file beside OUT, OUT.<hash>.data.")
   boolean externalData;
 
   /** What --json prints. */
@@ -103,9 +104,7 @@ public final class MaskCommand implements Callable<Integer> {
   public Integer call() {
     return common.run(() -> {
       MagnitudeMasking pass = configure();
-      if (Files.isDirectory(output)) {
-        throw new CommandFailure(Messages.outputIsDirectory(output));
-      }
+      new OutputPaths().inputModel("model", model).modelOutput("output", output).check();
       Model m = OnnxModels.read(model);
       MagnitudeMasking.Result r = pass.run(m);
       ModelFiles.write(m, output, externalData);

@@ -16,14 +16,6 @@ import java.util.Locale;
 final class Messages {
   private Messages() {}
 
-  static String outputIsDirectory(Path output) {
-    return "-o/--output " + output + " is a directory; give the path of the .onnx file to write";
-  }
-
-  static String optionIsDirectory(String option, Path path) {
-    return option + " " + path + " is a directory; give the path of the file to write";
-  }
-
   /**
    * A configuration error of the library in terms of the command line: its message names the
    * option already ("--flops must be in (0, 1): 1.5"), by its bare name ("sparsity must be in

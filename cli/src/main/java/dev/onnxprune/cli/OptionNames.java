@@ -1,6 +1,7 @@
 package dev.onnxprune.cli;
 
 import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.graph.OutputPaths;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -18,6 +19,12 @@ final class OptionNames {
 
   static {
     flag("model", "MODEL");
+    flag("original", "--original");
+    flag("images", "--images");
+    flag("labels", "--labels");
+    flag("valImages", "--val-images");
+    flag("valLabels", "--val-labels");
+    flag("checkpointDir", "--checkpoint-dir");
     flag("output", "-o/--output");
     flag("report", "--report");
     flag("target", "--ratio, --flops, --params or --latency");
@@ -104,6 +111,9 @@ final class OptionNames {
 
   /** The library's refusal in the command line's words: {@code "--flops must be in (0, 1): 1.5"}. */
   static String translate(InvalidOptionException e) {
+    if (e instanceof OutputPaths.SameFileException same) {
+      return render(same.messageFor(flag(same.key()), flag(same.otherKey())));
+    }
     return render(e.messageFor(flag(e.key())));
   }
 

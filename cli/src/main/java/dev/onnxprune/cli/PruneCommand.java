@@ -8,6 +8,7 @@ import dev.onnxprune.prune.PruningPipeline;
 import dev.onnxprune.prune.Target;
 import dev.onnxprune.prune.VerificationFailedException;
 import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.runtime.Dataset;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -195,12 +196,9 @@ public final class PruneCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     return common.run(() -> {
-      if (Files.isDirectory(output)) {
-        throw new CommandFailure(Messages.outputIsDirectory(output));
-      }
-      if (report != null && Files.isDirectory(report)) {
-        throw new CommandFailure(Messages.optionIsDirectory("--report", report));
-      }
+      new OutputPaths().inputModel("model", model).input("images", data.images).input("labels", data.labels)
+          .input("valImages", valImages).input("valLabels", valLabels).modelOutput("output", output)
+          .output("report", report).output("checkpointDir", recovery.checkpointFile()).check();
       try (PipelineLog log = new PipelineLog(common.err(), quiet)) {
         PruningPipeline pipeline = configure(log);
         PipelineResult r;

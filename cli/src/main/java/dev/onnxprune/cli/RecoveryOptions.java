@@ -74,6 +74,11 @@ public final class RecoveryOptions {
       description = "Continue from the checkpoint in --checkpoint-dir (a fresh start when there is none yet).")
   boolean resume;
 
+  /** The checkpoint file training writes into --checkpoint-dir; null without it. */
+  Path checkpointFile() {
+    return checkpointDir == null ? null : checkpointDir.resolve(dev.onnxprune.training.Trainer.CHECKPOINT);
+  }
+
   /** The fine-tuning for {@code epochs} epochs; the library checks every value. */
   FineTuning fineTuning(int epochs) throws UsageFailure {
     return UsageFailure.check(null, () -> {

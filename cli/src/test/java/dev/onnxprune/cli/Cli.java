@@ -90,6 +90,13 @@ final class Cli {
     return file;
   }
 
+  /** The names of the entries of {@code folder}. */
+  static java.util.Set<String> filesIn(Path folder) throws IOException {
+    try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(folder)) {
+      return s.map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.toSet());
+    }
+  }
+
   private static Model model(Graph g) {
     Model model = new Model(g);
     model.setIrVersion(8L);

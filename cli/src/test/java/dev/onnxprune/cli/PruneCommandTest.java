@@ -111,14 +111,16 @@ class PruneCommandTest {
   }
 
   @Test
-  void externalDataGoesToOutDotData() throws Exception {
+  void externalDataGoesToADataFileBesideOut() throws Exception {
     Path out = tmp.resolve("ext.onnx");
 
     Cli.Result r = Cli.run("prune", TestModels.model("resnet20.onnx").toString(), "-o", out.toString(),
         "--criterion", "random", "--seed", "7", "--ratio", "0.5", "--external-data");
 
     assertEquals(0, r.exitCode(), r.err());
-    assertTrue(Files.size(tmp.resolve("ext.onnx.data")) > Files.size(out));
+    Path data = ModelFiles.externalDataFiles(OnnxModels.read(out), out).iterator().next();
+    assertEquals(tmp.resolve("ext.onnx"), data.resolveSibling("ext.onnx"));
+    assertTrue(Files.size(data) > Files.size(out));
     assertTrue(flops(out) > 0);
   }
 

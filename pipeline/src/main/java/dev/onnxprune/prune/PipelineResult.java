@@ -10,9 +10,7 @@ import dev.onnxprune.surgery.PrunePlan;
 import dev.onnxprune.training.Trainer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -109,12 +107,6 @@ public record PipelineResult(String format, @JsonIgnore Model model, @JsonIgnore
   }
 
   static void writeAtomically(Path file, String text) throws IOException {
-    Path tmp = AtomicFiles.createTemp(file.toAbsolutePath().getParent(), "." + file.getFileName() + ".");
-    try {
-      Files.writeString(tmp, text);
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    AtomicFiles.write(file, "report", text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
   }
 }

@@ -4,8 +4,10 @@ import dev.onnxprune.methods.TrainingMethod;
 import dev.onnxprune.methods.TrajectoryPoint;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.onnxprune.graph.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -62,8 +64,13 @@ public record PruneReport(String criterion, String target, String allocation, Li
     }
   }
 
-  /** Writes the JSON report to {@code file}, atomically. */
+  /**
+   * Writes the JSON report to {@code file}, atomically ({@link AtomicFiles#write}).
+   *
+   * @throws dev.onnxprune.errors.InvalidOptionException (key {@code report}) when {@code file}
+   *     exists and is not a regular file
+   */
   public void write(Path file) throws IOException {
-    PipelineResult.writeAtomically(file, toJson());
+    AtomicFiles.write(file, "report", toJson().getBytes(StandardCharsets.UTF_8));
   }
 }

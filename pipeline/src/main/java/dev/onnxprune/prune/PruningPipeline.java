@@ -259,6 +259,9 @@ public final class PruningPipeline {
     }
 
     private Model read() throws IOException {
+      // an output that is the input, or another output, is refused before any work
+      new dev.onnxprune.graph.OutputPaths().inputModel("model", b.modelFile).modelOutput("output", b.output)
+          .output("report", b.report).check();
       if (b.modelFile != null) {
         begin(Phase.READING, b.modelFile.getFileName().toString());
         Model m = OnnxModels.read(b.modelFile);
