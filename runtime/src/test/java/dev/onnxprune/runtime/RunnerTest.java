@@ -103,6 +103,28 @@ class RunnerTest {
     }
   }
 
+  @Test
+  void tokenBatchesFeedEachInputInItsOwnType() throws Exception {
+    Dataset data = Datasets.open(TestModels.file(TestModels.BERT_CALIBRATION), null, DatasetOptions.defaults());
+    try (Runner runner = Runner.open(Sessions.cpu(), TestModels.model(TestModels.BERT))) {
+      Evaluation e = new Evaluator(runner).evaluate(data, 64);
+      assertEquals(256, e.samples());
+      assertTrue(e.top1() > 0.8, "the fixture learned its synthetic task: " + e);
+      Batch b = data.batches(5).next();
+      float[] logits = runner.run(b);
+      assertEquals(15, logits.length);
+      // without the mask the model has no value for it; a name the model lacks is refused
+      Batch ids = new Batch(Map.of("input_ids", b.features().get("input_ids")), null);
+      assertEquals("model input 'attention_mask' has no value; set it with setInput or give the data an array of"
+          + " that name (it holds input_ids INT64[5, 12])", assertThrows(IllegalArgumentException.class,
+              () -> runner.run(ids)).getMessage());
+      Batch typo = new Batch(Map.of("input_ids", b.features().get("input_ids"), "mask",
+          b.features().get("attention_mask")), null);
+      assertEquals("the data has an array 'mask' but the model has no input of that name; inputs: [input_ids,"
+          + " attention_mask]", assertThrows(IllegalArgumentException.class, () -> runner.run(typo)).getMessage());
+    }
+  }
+
   /**
    * Forward throughput at batch 256, with and without pinned outputs, runs interleaved so that
    * load from elsewhere hits both alike (-Donnxprune.bench=true [-Donnxprune.threads=T]); the
