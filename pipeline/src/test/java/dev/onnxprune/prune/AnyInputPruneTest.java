@@ -37,17 +37,9 @@ class AnyInputPruneTest {
   void transformerWithTokenInputsPrunesItsMlpsAndVerifies(String file) throws Exception {
     Model model = OnnxModels.read(TestModels.model(file));
     byte[] original = OnnxModels.toBytes(model);
-    PruneResult r = Pruner.builder().criterion(Criteria.l1()).target(Target.ratio(0.3)).verify(true).build()
-        .prune(model);
+    PruneResult r = pruneThirtyPercentAndVerify(file, model);
     PruneReport rep = r.report();
-    long pruned = rep.groups().stream().filter(g -> g.kept() < g.channels()).count();
-    System.out.printf("%s: %d groups, %d prunable, %d pruned; params %d -> %d; FLOPs >= %d -> >= %d (%d / %d nodes"
-            + " of unknown cost); verify %s%n", file, rep.groups().size(),
-        rep.groups().stream().filter(PruneReport.Group::prunable).count(), pruned, rep.before().params(),
-        rep.after().params(), rep.before().flops(), rep.after().flops(), rep.before().unknownShapeNodes(),
-        rep.after().unknownShapeNodes(), rep.verify());
-    assertTrue(rep.verify().passed(), file + ": " + rep.verify());
-    assertTrue(pruned >= 2, file + ": the MLP hidden layers are pruned");
+    assertTrue(pruned(rep) >= 2, file + ": the MLP hidden layers are pruned");
     assertTrue(rep.after().params() < rep.before().params());
     assertTrue(rep.before().unknownShapeNodes() > 0, "the sequence length is symbolic: the cost is a lower bound");
     assertTrue(differs(original, r.model()), file + ": pruning changed the outputs, so the check compared something");
@@ -70,15 +62,9 @@ class AnyInputPruneTest {
     assumeTrue(file.isPresent(), "detector not exported: /usr/bin/python3 testmodels/export_detection.py");
     Model model = OnnxModels.read(file.get());
     byte[] original = OnnxModels.toBytes(model);
-    PruneResult r = Pruner.builder().criterion(Criteria.l1()).target(Target.ratio(0.3)).verify(true).build()
-        .prune(model);
+    PruneResult r = pruneThirtyPercentAndVerify(DETECTOR, model);
     PruneReport rep = r.report();
-    long pruned = rep.groups().stream().filter(g -> g.kept() < g.channels()).count();
-    System.out.printf("%s: %d groups, %d pruned; params %d -> %d; FLOPs >= %d -> >= %d (%d nodes of unknown cost);"
-            + " verify %s%n", DETECTOR, rep.groups().size(), pruned, rep.before().params(), rep.after().params(),
-        rep.before().flops(), rep.after().flops(), rep.before().unknownShapeNodes(), rep.verify());
-    assertTrue(rep.verify().passed(), rep.verify().toString());
-    assertTrue(pruned > 10, "the backbone's groups are pruned: " + pruned);
+    assertTrue(pruned(rep) > 10, "the backbone's groups are pruned: " + pruned(rep));
     assertTrue(rep.before().unknownShapeNodes() > 0);
     // the check compared detections, not empty outputs
     try (OrtSession s = Sessions.cpu().open(r.model())) {
@@ -87,6 +73,24 @@ class AnyInputPruneTest {
       assertEquals(DataType.INT64, out.get("labels").type());
     }
     assertTrue(differs(original, r.model()));
+  }
+
+  /** L1, 30% of every prunable group, verified; prints what it did. */
+  private static PruneResult pruneThirtyPercentAndVerify(String name, Model model) throws Exception {
+    PruneResult r = Pruner.builder().criterion(Criteria.l1()).target(Target.ratio(0.3)).verify(true).build()
+        .prune(model);
+    PruneReport rep = r.report();
+    System.out.printf("%s: %d groups, %d prunable, %d pruned; params %d -> %d; FLOPs >= %d -> >= %d (%d / %d nodes"
+            + " of unknown cost); verify %s%n", name, rep.groups().size(),
+        rep.groups().stream().filter(PruneReport.Group::prunable).count(), pruned(rep), rep.before().params(),
+        rep.after().params(), rep.before().flops(), rep.after().flops(), rep.before().unknownShapeNodes(),
+        rep.after().unknownShapeNodes(), rep.verify());
+    assertTrue(rep.verify().passed(), name + ": " + rep.verify());
+    return r;
+  }
+
+  private static long pruned(PruneReport rep) {
+    return rep.groups().stream().filter(g -> g.kept() < g.channels()).count();
   }
 
   /** True when {@code pruned} and the unpruned model give different outputs on the check's inputs. */

@@ -10,8 +10,8 @@ import java.util.Random;
 /**
  * A dataset held in memory as one or more arrays of any element type with the samples on axis 0,
  * e.g. token ids {@code input_ids} INT64 {@code [N, L]} and {@code attention_mask}, with optional
- * labels. Batches hold the same keys ({@link Batch#DATA} for the one array of unnamed data). For
- * float images alone, {@link ArrayDataset} is the same thing.
+ * labels. Batches hold the same keys ({@link Batch#DATA} for the one array of unnamed data);
+ * {@link ArrayDataset} is the case of one float array.
  */
 public final class TensorDataset implements Dataset {
   private final Map<String, HostTensor> arrays;
@@ -35,8 +35,7 @@ public final class TensorDataset implements Dataset {
 
   /**
    * The samples in an order shuffled by {@code seed} (the same for the same seed and size), the
-   * first {@code limit} of them (0: all); a copy, this dataset is unchanged. The same shuffle as
-   * {@link ArrayDataset#shuffled}.
+   * first {@code limit} of them (0: all); a copy, this dataset is unchanged.
    */
   public TensorDataset shuffled(long seed, int limit) {
     int[] order = new int[count];

@@ -13,6 +13,7 @@ import dev.onnxprune.graph.ValueType;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -43,20 +44,8 @@ class MaskUnknownShapeTest {
   @Test
   void constantMaskBroadcastsOnTheConvChannelAxisWhenTheShapeIsUnknown() throws Exception {
     Model model = convs();
-    Model masked = Oracle.copy(model);
-    Model pruned = Oracle.copy(model);
-    ChannelAnalysis a = ChannelAnalysis.analyze(masked);
-    assertNull(masked.graph().nodes().get(1).output(0).shape(), "the Relu's shape stays unknown");
-    ChannelGroup hidden = a.prunableGroups().get(0);
-    assertEquals(8, hidden.size());
-    PrunePlan plan = PrunePlan.builder(a).remove(hidden, 1, 5).build();
-    assertEquals(1, new MaskInsertion(plan).run());
-    Node mul = masked.graph().nodes().stream().filter(n -> n.is("Mul")).findFirst().orElseThrow();
-    assertArrayEquals(new long[] {1, 8, 1, 1}, mul.input(1).initializer().dims(), "rank from the Conv's weight");
-
-    ChannelAnalysis b = ChannelAnalysis.analyze(pruned);
-    new ChannelPruningPass(plan.rebind(b)).run();
-    assertEquivalent(model, masked, pruned, X);
+    assertMaskedEqualsPruned(model, masked -> assertNull(masked.graph().nodes().get(1).output(0).shape(),
+        "the Relu's shape stays unknown"), new int[] {1, 5}, new long[] {1, 8, 1, 1}, X);
   }
 
   @Test
@@ -77,21 +66,28 @@ class MaskUnknownShapeTest {
 
   @Test
   void maskBeforeAMatMulOfUnknownRankIsOneAxis() throws Exception {
-    Model model = matMuls();
+    // the analysis knew the rank (a MatMul producer needs it); the masked value's type is lost since
+    assertMaskedEqualsPruned(matMuls(), masked -> masked.graph().nodes().get(1).output(0).setType(null),
+        new int[] {0, 3, 7}, new long[] {8}, new long[] {2, 3, 6});
+  }
+
+  /**
+   * Masks a copy of {@code model} (after {@code afterAnalysis}) removing {@code units} of its first
+   * prunable group, checks the mask's dims, prunes another copy with the same plan and checks
+   * that both compute the same on an input of {@code shape}, other than the original.
+   */
+  private static void assertMaskedEqualsPruned(Model model, Consumer<Model> afterAnalysis, int[] units,
+      long[] maskDims, long[] shape) throws Exception {
     Model masked = Oracle.copy(model);
     Model pruned = Oracle.copy(model);
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);
-    // the analysis knew the rank (a MatMul producer needs it); the masked value's type is lost since
-    Value relu = masked.graph().nodes().get(1).output(0);
-    relu.setType(null);
-    ChannelGroup hidden = a.prunableGroups().get(0);
-    PrunePlan plan = PrunePlan.builder(a).remove(hidden, 0, 3, 7).build();
+    afterAnalysis.accept(masked);
+    PrunePlan plan = PrunePlan.builder(a).remove(a.prunableGroups().get(0), units).build();
     assertEquals(1, new MaskInsertion(plan).run());
     Node mul = masked.graph().nodes().stream().filter(n -> n.is("Mul")).findFirst().orElseThrow();
-    assertArrayEquals(new long[] {8}, mul.input(1).initializer().dims(), "the features are the last axis");
-
+    assertArrayEquals(maskDims, mul.input(1).initializer().dims());
     new ChannelPruningPass(plan.rebind(ChannelAnalysis.analyze(pruned))).run();
-    assertEquivalent(model, masked, pruned, new long[] {2, 3, 6});
+    assertEquivalent(model, masked, pruned, shape);
   }
 
   private static void assertEquivalent(Model original, Model masked, Model pruned, long[] shape) throws Exception {
