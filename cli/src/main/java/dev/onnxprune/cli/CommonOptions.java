@@ -1,5 +1,6 @@
 package dev.onnxprune.cli;
 
+import dev.onnxprune.errors.OnnxPruneException;
 import dev.onnxprune.graph.GraphException;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -75,6 +76,6 @@ public final class CommonOptions {
 
   private static boolean isExpected(Exception e) {
     return e instanceof IOException || e instanceof UncheckedIOException || e instanceof GraphException
-        || e instanceof CommandFailure;
+        || e instanceof CommandFailure || e instanceof OnnxPruneException;
   }
 }

@@ -1,5 +1,6 @@
 package dev.onnxprune.runtime;
 
+import dev.onnxprune.errors.DataMismatchException;
 import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.Dim;
 import dev.onnxprune.graph.Model;
@@ -57,7 +58,11 @@ public final class InputBinding {
     return List.copyOf(inputs.keySet());
   }
 
-  /** The model input that the batch array {@code key} feeds. */
+  /**
+   * The model input that the batch array {@code key} feeds.
+   *
+   * @throws DataMismatchException when the model has no input of that name
+   */
   public String inputFor(String key) {
     if (key.equals(Batch.DATA)) {
       if (dataInput == null) {
@@ -66,7 +71,7 @@ public final class InputBinding {
       return dataInput;
     }
     if (!inputs.containsKey(key)) {
-      throw new IllegalArgumentException("the data has an array '" + key + "' but the model has no input of that name;"
+      throw new DataMismatchException("the data has an array '" + key + "' but the model has no input of that name;"
           + " inputs: " + inputs.keySet());
     }
     return key;
@@ -81,7 +86,7 @@ public final class InputBinding {
   /**
    * The batch's arrays by the model input they feed, each of that input's element type.
    *
-   * @throws IllegalArgumentException when an array names no model input or does not fit the
+   * @throws DataMismatchException when an array names no model input or does not fit the
    *     input's declared shape
    */
   public Map<String, HostTensor> feeds(Batch batch) {
@@ -98,7 +103,7 @@ public final class InputBinding {
    * Checks that an array of {@code shape} fits input {@code name}'s declared shape (known dims
    * equal, symbolic and unknown ones anything).
    *
-   * @throws IllegalArgumentException when it does not
+   * @throws DataMismatchException when it does not
    */
   public void checkShape(String name, long[] shape) {
     Shape declared = require(name).shape();
@@ -114,7 +119,7 @@ public final class InputBinding {
       String hint = declared.rank() == shape.length && declared.dim(0).isKnown() && declared.dim(0).get() != shape[0]
           ? " (its batch size is fixed at " + declared.dim(0).get() + ")"
           : "";
-      throw new IllegalArgumentException("model input '" + name + "' is " + declared + hint + "; the batch is "
+      throw new DataMismatchException("model input '" + name + "' is " + declared + hint + "; the batch is "
           + Arrays.toString(shape));
     }
   }

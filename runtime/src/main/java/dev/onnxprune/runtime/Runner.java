@@ -5,6 +5,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import dev.onnxprune.errors.DataMismatchException;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.Value;
@@ -178,8 +179,10 @@ public final class Runner implements AutoCloseable {
   /**
    * Runs one batch and fetches {@code outputs} (float tensors), in the order asked.
    *
-   * @throws IllegalArgumentException when an output is unknown or not float, an array of the
-   *     batch names no model input or does not fit its declared shape, or an input has no value
+   * @throws IllegalArgumentException when an output is unknown or not float, or an input has no
+   *     value (set it with {@link #setInput})
+   * @throws DataMismatchException when an array of the batch names no model input or does not fit
+   *     its declared shape, or the batch lacks an input the model has
    * @throws OrtException when ONNX Runtime fails
    */
   public Map<String, Output> run(Batch batch, List<String> outputs) throws OrtException {
@@ -231,10 +234,11 @@ public final class Runner implements AutoCloseable {
       inputs.put(e.getKey(), e.getValue().tensor);
     }
     for (String name : sessionInputs) {
-      if (!inputs.containsKey(name)) {
-        throw new IllegalArgumentException("model input '" + name + "' has no value; set it with setInput"
-            + (batch.isFloat() ? ""
-                : " or give the data an array of that name (it holds " + batch.describe() + ")"));
+      if (!inputs.containsKey(name) && batch.isFloat()) {
+        throw new IllegalArgumentException("model input '" + name + "' has no value; set it with setInput");
+      } else if (!inputs.containsKey(name)) {
+        throw new DataMismatchException("model input '" + name + "' has no value; set it with setInput or give the"
+            + " data an array of that name (it holds " + batch.describe() + ")");
       }
     }
     Set<String> wanted = new LinkedHashSet<>(outputs);
