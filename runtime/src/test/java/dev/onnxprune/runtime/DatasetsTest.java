@@ -146,6 +146,55 @@ class DatasetsTest {
   }
 
   @Test
+  void npzOfTokenArraysFeedsEachArrayByItsKeyAsInt64() throws Exception {
+    Map<String, byte[]> arrays = new LinkedHashMap<>();
+    arrays.put("input_ids", npy("<i8", false, new long[] {3, 4}, i8(5, 6, 7, 0, 8, 9, 0, 0, 1, 2, 3, 4)));
+    arrays.put("attention_mask", npy("|b1", false, new long[] {3, 4},
+        new byte[] {1, 1, 1, 0, 1, 1, 0, 0, 1, 1, 1, 1}));
+    arrays.put("labels", npy("<i4", false, new long[] {3}, i4(2, 0, 1)));
+    Path npz = NpyFiles.npz(tmp.resolve("tokens.npz"), arrays, true);
+
+    Dataset d = Datasets.open(npz, null, DatasetOptions.defaults());
+    assertEquals(3, d.size());
+    assertArrayEquals(new long[] {4}, d.sampleShape());
+    assertEquals(3, d.numClasses());
+    Batch b = all(d);
+    assertEquals(List.of("input_ids", "attention_mask"), List.copyOf(b.features().keySet()));
+    assertEquals("input_ids INT64[3, 4], attention_mask INT64[3, 4]", b.describe());
+    assertArrayEquals(new long[] {5, 6, 7, 0, 8, 9, 0, 0, 1, 2, 3, 4}, b.features().get("input_ids").longs());
+    assertArrayEquals(new long[] {1, 1, 1, 0, 1, 1, 0, 0, 1, 1, 1, 1}, b.features().get("attention_mask").longs());
+    assertArrayEquals(new long[] {2, 0, 1}, b.labels());
+    IllegalStateException notImages = assertThrows(IllegalStateException.class, b::inputs);
+    assertEquals("this needs one float input (images); the data holds input_ids INT64[3, 4], attention_mask"
+        + " INT64[3, 4]", notImages.getMessage());
+
+    Iterator<Batch> two = Datasets.open(npz, null, DatasetOptions.defaults().withLimit(2)).batches(1);
+    two.next();
+    assertArrayEquals(new long[] {8, 9, 0, 0}, two.next().features().get("input_ids").longs());
+    Batch shuffled = all(Datasets.open(npz, null, DatasetOptions.defaults().withSeed(7L)));
+    for (int i = 0; i < 3; i++) {
+      // each sample keeps its mask and label: the label is fixed by the first token
+      long first = shuffled.features().get("input_ids").longs()[4 * i];
+      assertEquals(first == 5 ? 2 : first == 8 ? 0 : 1, shuffled.labels()[i]);
+    }
+    DatasetException normalised = assertThrows(DatasetException.class, () -> Datasets.open(npz, null,
+        DatasetOptions.defaults().withNormalization(FMNIST)));
+    assertEquals(npz + ": array 'input_ids': int64/int32 arrays are model inputs as they are (token ids, masks);"
+        + " a normalization does not apply to them", normalised.getMessage());
+  }
+
+  @Test
+  void npyOfInt32TokenIdsFeedsTheDataInput() throws Exception {
+    Path x = write(tmp.resolve("ids.npy"), npy("<i4", false, new long[] {2, 3}, i4(1, 2, 3, 4, 5, 6)));
+    Path y = write(tmp.resolve("y.npy"), npy("<i8", false, new long[] {2}, i8(1, 0)));
+    Batch b = all(Datasets.open(x, y, DatasetOptions.defaults()));
+    assertEquals(List.of(Batch.DATA), List.copyOf(b.features().keySet()));
+    assertArrayEquals(new long[] {1, 2, 3, 4, 5, 6}, b.features().get(Batch.DATA).longs());
+    assertArrayEquals(new long[] {2, 3}, b.shape());
+    assertArrayEquals(new long[] {1, 0}, b.labels());
+  }
+
+  @Test
   void badNpyFilesAreNamedWithWhatIsWrong() throws Exception {
     Path y = labels();
     assertError("x.npy: the array is in Fortran order; save a C-order copy (np.save(path, np.ascontiguousarray(x)))",
