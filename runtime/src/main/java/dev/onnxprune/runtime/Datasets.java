@@ -155,11 +155,14 @@ public final class Datasets {
       long[] shape = xh.shape();
       long[] sample = shape.length == 3 ? new long[] {1, shape[1], shape[2]} : java.util.Arrays.copyOfRange(shape, 1, shape.length);
       if (xh.type().equals("u1") || o.normalization() != null) {
+        if (!xh.type().equals("u1")) {
+          requireUnitRange(x, xh);
+        }
         int channels = sample.length == 3 ? (int) sample[0] : 1;
         int plane = Math.toIntExact(xh.rowElements() / channels);
         try {
           o.normalizationOrNone().apply(x, channels, plane);
-        } catch (IllegalArgumentException e) {
+        } catch (dev.onnxprune.errors.DataMismatchException e) {
           throw xh.error(e.getMessage());
         }
       }
@@ -206,6 +209,25 @@ public final class Datasets {
   private static Dataset typed(Map<String, HostTensor> arrays, long[] labels, DatasetOptions o) {
     TensorDataset d = new TensorDataset(arrays, labels);
     return o.seed() == null ? d : d.shuffled(o.seed(), o.limit());
+  }
+
+  /**
+   * Refuses a normalization of float samples that are not in [0, 1]: a normalization applies to
+   * pixels scaled to [0, 1], and float data outside that range is normalised already (normalising
+   * twice silently wrecks accuracy: 93.9% top-1 became 30.4% on Fashion-MNIST).
+   */
+  private static void requireUnitRange(float[] x, Npy.Header h) throws DatasetException {
+    float min = Float.POSITIVE_INFINITY;
+    float max = Float.NEGATIVE_INFINITY;
+    for (float v : x) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
+    if (min < -1e-6f || max > 1 + 1e-6f) {
+      throw h.error(String.format(java.util.Locale.ROOT, "the float samples range over [%.4g, %.4g], outside [0, 1]:"
+          + " they look normalised already, and normalization.mean/normalization.std apply to pixels scaled to"
+          + " [0, 1]; give no normalization for this file (or store raw pixels in [0, 1], or as uint8)", min, max));
+    }
   }
 
   private static void checkNoNormalization(Npy.Header h, DatasetOptions o) throws DatasetException {

@@ -54,10 +54,30 @@ class DatasetsTest {
 
   @Test
   void npyFloatSamplesAreNormalisedPerChannelWhenAsked() throws Exception {
-    Normalization n = new Normalization(new float[] {1, 2}, new float[] {1, 0.5f});
-    Batch b = all(Datasets.open(images(), labels(), DatasetOptions.defaults().withNormalization(n)));
+    float[] unit = new float[X.length];
+    for (int i = 0; i < unit.length; i++) {
+      unit[i] = X[i] / 16f;
+    }
+    Path x = write(tmp.resolve("unit.npy"), npy("<f4", false, new long[] {3, 2, 1, 2}, f4(unit)));
+    Normalization n = new Normalization(new float[] {0.5f, 0.25f}, new float[] {0.5f, 0.25f});
+    Batch b = all(Datasets.open(x, labels(), DatasetOptions.defaults().withNormalization(n)));
 
-    assertArrayEquals(new float[] {-1, 0, 0, 2, 3, 4, 8, 10, 7, 8, 16, 18}, b.inputs());
+    float[] want = new float[unit.length];
+    for (int i = 0; i < unit.length; i++) {
+      int c = (i / 2) % 2;
+      want[i] = c == 0 ? (unit[i] - 0.5f) / 0.5f : (unit[i] - 0.25f) / 0.25f;
+    }
+    assertArrayEquals(want, b.inputs(), 1e-6f);
+  }
+
+  @Test
+  void aNormalizationOfFloatDataOutsideUnitRangeIsRefusedAsNormalisedTwice() throws Exception {
+    // values 0..11 are no pixels in [0, 1]: such data was normalised already
+    DatasetException e = assertThrows(DatasetException.class,
+        () -> Datasets.open(images(), labels(), DatasetOptions.defaults().withNormalization(FMNIST)));
+    assertTrue(e.getMessage().startsWith(tmp.resolve("x.npy") + ": the float samples range over [0.000, 11.00],"
+        + " outside [0, 1]: they look normalised already"), e.getMessage());
+    assertEquals(3, Datasets.open(images(), labels(), DatasetOptions.defaults()).size(), "without one it is read");
   }
 
   @Test
@@ -278,8 +298,18 @@ class DatasetsTest {
     Path fewLabels = write(tmp.resolve("l-idx1-ubyte"), new byte[] {0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3});
     DatasetException few = assertThrows(DatasetException.class,
         () -> Datasets.open(TestModels.file("fmnist-test-images-idx3-ubyte.gz"), fewLabels, DatasetOptions.defaults()));
-    assertEquals(fewLabels + ": has 3 labels for 2000 images in " + TestModels.file("fmnist-test-images-idx3-ubyte.gz"),
-        few.getMessage());
+    assertEquals(fewLabels + ": has 3 labels for the 2000 images in " + TestModels.file("fmnist-test-images-idx3-ubyte.gz")
+        + "; a label file belongs to the image file with as many images", few.getMessage());
+
+    // the training labels (1000 here) given with the test images (2000): refused, also with a limit
+    Path calibLabels = TestModels.file("fmnist-calib-labels-idx1-ubyte.gz");
+    Path testImages = TestModels.file("fmnist-test-images-idx3-ubyte.gz");
+    Path calibImages = TestModels.file("fmnist-calib-images-idx3-ubyte.gz");
+    Path testLabels = TestModels.file("fmnist-test-labels-idx1-ubyte.gz");
+    DatasetException more = assertThrows(DatasetException.class,
+        () -> Datasets.open(calibImages, testLabels, DatasetOptions.defaults().withLimit(10)));
+    assertTrue(more.getMessage().startsWith(testLabels + ": has 2000 labels for the 1000 images in "), more.getMessage());
+    assertThrows(DatasetException.class, () -> Datasets.open(testImages, calibLabels, DatasetOptions.defaults()));
   }
 
   private void assertError(String expected, byte[] imageFile, Path labels) throws IOException {
