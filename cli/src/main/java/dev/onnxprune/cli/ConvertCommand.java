@@ -1,5 +1,6 @@
 package dev.onnxprune.cli;
 
+import dev.onnxprune.graph.pass.PassManager;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
@@ -57,7 +58,7 @@ public final class ConvertCommand implements Callable<Integer> {
       long inExternal = ModelFiles.externalDataBytes(m, model);
       int nodesIn = m.graph().nodes().size();
 
-      BatchNormFolding.Result folding = foldBn ? new BatchNormFolding().run(m) : null;
+      BatchNormFolding.Result folding = foldBn ? (BatchNormFolding.Result) PassManager.run(m, new BatchNormFolding()) : null;
       ModelFiles.Written w = ModelFiles.write(m, output, externalData);
 
       PrintWriter out = common.out();

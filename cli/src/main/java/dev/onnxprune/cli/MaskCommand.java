@@ -106,7 +106,7 @@ public final class MaskCommand implements Callable<Integer> {
       MagnitudeMasking pass = configure();
       new OutputPaths().inputModel("model", model).modelOutput("output", output).check();
       Model m = OnnxModels.read(model);
-      MagnitudeMasking.Result r = pass.run(m);
+      MagnitudeMasking.Result r = (MagnitudeMasking.Result) dev.onnxprune.graph.pass.PassManager.run(m, pass);
       ModelFiles.write(m, output, externalData);
 
       List<Layer> layers = new ArrayList<>();
