@@ -1,20 +1,17 @@
 package dev.onnxprune.maven;
 
 import dev.onnxprune.errors.InvalidOptionException;
-import dev.onnxprune.graph.OutputPaths;
-import java.util.Comparator;
+import dev.onnxprune.errors.OptionSpelling;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The one table from the library's option keys ({@code target.flops}, {@code fineTuning.epochs},
  * ...) and the plugin's own keys to POM elements, and the one place that words a configuration
  * error: {@code <flops> must be in (0, 1): 1.5}. The library names options by key in its errors,
  * warnings and phase details; {@link #translate} and {@link #render} put the elements in their
- * place. A key with no element stays as the library wrote it.
+ * place ({@link OptionSpelling}, which the command line's table uses too). A key with no element
+ * stays as the library wrote it.
  */
 final class PomNames {
   private static final Map<String, String> ELEMENTS = new LinkedHashMap<>();
@@ -62,16 +59,8 @@ final class PomNames {
     element("maxAccuracyDrop", "<maxAccuracyDrop>");
   }
 
-  /**
-   * The keys {@link #render} replaces in free text, longest first, matched whole: those with a dot
-   * or an upper-case letter ({@code fineTuning.epochs}, {@code recovery.recalibrateBn}), never
-   * plain words such as {@code model} that a sentence uses in their ordinary sense; nor a key that
-   * is only the start of a longer one ({@code fineTuning} in {@code fineTuning.momentum}).
-   */
-  private static final Pattern KEYS = Pattern.compile("(?<![\\w.<-])(" + String.join("|",
-      ELEMENTS.keySet().stream().filter(k -> k.contains(".") || !k.equals(k.toLowerCase(Locale.ROOT)))
-          .sorted(Comparator.comparingInt(String::length).reversed()).map(Pattern::quote).toList())
-      + ")(?![\\w>]|\\.\\w)");
+  /** The table at work: in errors ({@link #translate}) and in free text ({@link #render}). */
+  private static final OptionSpelling SPELLING = new OptionSpelling(ELEMENTS);
 
   private PomNames() {}
 
@@ -79,30 +68,13 @@ final class PomNames {
     ELEMENTS.put(key, element);
   }
 
-  /** The element of {@code key} ({@code <flops>}), or the key itself when the POM has none. */
-  static String element(String key) {
-    return ELEMENTS.getOrDefault(key, key);
-  }
-
   /** The refusal in the POM's words: {@code <flops> must be in (0, 1): 1.5}. */
   static String translate(InvalidOptionException e) {
-    if (e instanceof OutputPaths.SameFileException same) {
-      return render(same.messageFor(element(same.key()), element(same.otherKey())));
-    }
-    return render(e.messageFor(element(e.key())));
+    return SPELLING.translate(e);
   }
 
-  /** {@code message} with every option key it names replaced by its element. */
+  /** {@code message} with every option key it names replaced by its element; null becomes empty. */
   static String render(String message) {
-    if (message == null) {
-      return "";
-    }
-    Matcher m = KEYS.matcher(message);
-    StringBuilder sb = new StringBuilder();
-    while (m.find()) {
-      m.appendReplacement(sb, Matcher.quoteReplacement(ELEMENTS.get(m.group(1))));
-    }
-    m.appendTail(sb);
-    return sb.toString();
+    return message == null ? "" : SPELLING.render(message);
   }
 }
