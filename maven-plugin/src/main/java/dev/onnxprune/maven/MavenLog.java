@@ -1,7 +1,9 @@
 package dev.onnxprune.maven;
 
 import dev.onnxprune.methods.TrajectoryPoint;
+import dev.onnxprune.prune.Equivalence;
 import dev.onnxprune.prune.PipelineResult;
+import dev.onnxprune.prune.PruneReport;
 import dev.onnxprune.prune.PruningPipeline;
 import dev.onnxprune.training.Trainer;
 import java.time.Duration;
@@ -60,6 +62,15 @@ final class MavenLog implements PruningPipeline.Listener {
       log.info(String.format(Locale.ROOT, "  %-13s %7s %7s %7s %,10d %8.1f", s.name(),
           a == null ? "-" : percent(a.top1()), a == null ? "-" : percent(a.top5()),
           a == null ? "-" : String.format(Locale.ROOT, "%.4f", a.loss()), s.params(), s.flops() / 1e6));
+    }
+  }
+
+  /** The verification's numbers, when the run verified the prune. */
+  void verification(PipelineResult r) {
+    PruneReport.Verification v = r.report() == null ? null : r.report().verify();
+    if (v != null) {
+      log.info(String.format(Locale.ROOT, "  verify %s: max rel diff %.2e to the masked original (tolerance %.0e, %d"
+          + " random batches)", v.passed() ? "PASS" : "FAIL", v.maxRelDiff(), Equivalence.TOLERANCE, v.batches()));
     }
   }
 

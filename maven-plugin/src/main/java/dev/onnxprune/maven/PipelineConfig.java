@@ -16,9 +16,9 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
-import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -94,29 +94,28 @@ final class PipelineConfig {
 
   /** The one target given; none is the library's error to report. */
   private static Target target(ModelSettings s) {
-    List<String> given = new ArrayList<>();
+    Map<Target.Kind, Double> given = new EnumMap<>(Target.Kind.class);
+    given.put(Target.Kind.FLOPS, s.flops);
+    given.put(Target.Kind.PARAMS, s.params);
+    given.put(Target.Kind.RATIO, s.ratio);
+    given.put(Target.Kind.LATENCY, s.latency);
     Target t = null;
-    if (s.flops != null) {
-      given.add("flops");
-      t = Target.flops(s.flops);
-    }
-    if (s.params != null) {
-      given.add("params");
-      t = Target.params(s.params);
-    }
-    if (s.ratio != null) {
-      given.add("ratio");
-      t = Target.ratio(s.ratio);
-    }
-    if (s.latency != null) {
-      given.add("latency");
-      t = Target.latency(s.latency);
-    }
-    if (given.size() > 1) {
-      throw new InvalidOptionException("target." + given.get(1), t.fraction(),
-          "cannot go with <" + given.get(0) + ">: give one target");
+    for (Map.Entry<Target.Kind, Double> e : given.entrySet()) {
+      if (e.getValue() != null) {
+        Target next = new Target(e.getKey(), e.getValue()); // the library checks the fraction
+        if (t != null) {
+          throw new InvalidOptionException("target." + element(next), next.fraction(), "cannot go with <"
+              + element(t) + ">: give one target");
+        }
+        t = next;
+      }
     }
     return t;
+  }
+
+  /** The element of a target's kind: {@code flops}, {@code params}, {@code ratio}, {@code latency}. */
+  private static String element(Target t) {
+    return t.kind().name().toLowerCase(Locale.ROOT);
   }
 
   private static Device device(String name) {

@@ -22,20 +22,22 @@ import org.apache.maven.plugins.annotations.LifecyclePhase;
 import org.apache.maven.plugins.annotations.Parameter;
 
 /**
- * Prunes one model ({@code <model>} and the settings beside it) or several ({@code <models>}, each
- * {@code <model>} with its own settings, the plugin-level ones as defaults) through the library's
- * {@link dev.onnxprune.prune.PruningPipeline}, into {@code <outputDirectory>}.
+ * Prunes one model ({@code <model>} and the elements beside it) or several ({@code <models>}, each
+ * {@code <model>} with its own elements, the plugin-level ones as its defaults) into
+ * {@code <outputDirectory>}.
  *
  * <p>Bound to {@code process-resources}: after the project's resources are copied to
  * {@code target/classes}, so the pruned model lands there and is packaged into the jar like a
  * resource, and before {@code test}, so that tests can load it from the class path.
  *
- * <p>Up to date by content ({@link BuildStamp}): a model whose input, configuration and plugin
- * version match the record beside its unchanged output is skipped with one line; otherwise the log
- * says what changed. Configuration errors fail with {@link MojoExecutionException} naming the POM
- * element ({@link PomNames}); work that fails (the target cannot be reached, verification failed,
- * top-1 fell by more than {@code <maxAccuracyDrop>}) with {@link MojoFailureException}.
+ * <p>Up to date by content: a model whose input files, configuration and plugin version match the
+ * record beside its unchanged output ({@code OUTPUT.onnx-prune.json}) is skipped with one line;
+ * otherwise the log says what changed. A configuration error fails the build naming the POM
+ * element; so does work that fails: the target cannot be reached, verification failed, or top-1
+ * fell by more than {@code <maxAccuracyDrop>}.
  */
+// An adapter over the library's PruningPipeline (PipelineConfig); BuildStamp decides what is up to
+// date, PomNames words the errors, MavenLog writes the run to the log.
 @org.apache.maven.plugins.annotations.Mojo(name = "prune", defaultPhase = LifecyclePhase.PROCESS_RESOURCES,
     threadSafe = true)
 public final class PruneMojo extends ModelSettings implements Mojo {
@@ -116,6 +118,7 @@ public final class PruneMojo extends ModelSettings implements Mojo {
       MavenLog log = new MavenLog(getLog());
       PipelineResult r = PipelineConfig.pipeline(s, output, log).run();
       log.stages(r);
+      log.verification(r);
       Gate gate = gate(r, s.maxAccuracyDrop);
       if (gate != null && !gate.passed()) {
         Files.deleteIfExists(output); // a model that failed the gate is not packaged by a later build
