@@ -1,12 +1,9 @@
 package dev.onnxprune.cli;
 
 import dev.onnxprune.errors.InvalidOptionException;
-import dev.onnxprune.graph.OutputPaths;
-import java.util.Comparator;
+import dev.onnxprune.errors.OptionSpelling;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The one table from the library's option keys ({@code target.flops}, {@code fineTuning.epochs},
@@ -88,15 +85,8 @@ final class OptionNames {
     flag("data.limit", "--limit");
   }
 
-  /**
-   * The keys that {@link #render} replaces in free text, longest first, matched whole: those with a
-   * dot or an upper-case letter ({@code fineTuning.epochs}, {@code minChannels}), never plain words
-   * such as {@code model} or {@code target} that a sentence uses in their ordinary sense.
-   */
-  private static final Pattern KEYS = Pattern.compile("(?<![\\w.-])(" + String.join("|",
-      FLAGS.keySet().stream().filter(k -> k.contains(".") || !k.equals(k.toLowerCase(java.util.Locale.ROOT)))
-          .sorted(Comparator.comparingInt(String::length).reversed()).map(Pattern::quote).toList())
-      + ")(?![\\w])");
+  /** The table at work: in errors ({@link #translate}) and in free text ({@link #render}). */
+  private static final OptionSpelling SPELLING = new OptionSpelling(FLAGS);
 
   private OptionNames() {}
 
@@ -106,28 +96,16 @@ final class OptionNames {
 
   /** The flag of {@code key}, or the key itself when the command line has none. */
   static String flag(String key) {
-    return FLAGS.getOrDefault(key, key);
+    return SPELLING.name(key);
   }
 
   /** The library's refusal in the command line's words: {@code "--flops must be in (0, 1): 1.5"}. */
   static String translate(InvalidOptionException e) {
-    if (e instanceof OutputPaths.SameFileException same) {
-      return render(same.messageFor(flag(same.key()), flag(same.otherKey())));
-    }
-    return render(e.messageFor(flag(e.key())));
+    return SPELLING.translate(e);
   }
 
-  /** {@code message} with every option key it names replaced by its flag. */
+  /** {@code message} with every option key it names replaced by its flag (see {@link OptionSpelling}). */
   static String render(String message) {
-    if (message == null) {
-      return null;
-    }
-    Matcher m = KEYS.matcher(message);
-    StringBuilder sb = new StringBuilder();
-    while (m.find()) {
-      m.appendReplacement(sb, Matcher.quoteReplacement(FLAGS.get(m.group(1))));
-    }
-    m.appendTail(sb);
-    return sb.toString();
+    return SPELLING.render(message);
   }
 }
