@@ -35,36 +35,31 @@ public final class ConvertCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx file to read.")
   Path model;
 
-  @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "The .onnx file to write.")
-  Path output;
+  @Mixin
+  ModelOutputOptions output;
 
   @Option(names = "--fold-bn",
       description = "Fold every inference-mode BatchNormalization into the Conv, ConvTranspose or Gemm that feeds it"
           + " (same outputs within float rounding); prints how many were folded and why any was left.")
   boolean foldBn;
 
-  @Option(names = "--external-data",
-      description = "Write every tensor of 1 KiB or more to a data file beside OUT, OUT.<hash>.data (default: all"
-          + " data inside OUT, unless the model is over protobuf's 2 GiB limit).")
-  boolean externalData;
-
   @Override
   public Integer call() {
     return common.run(() -> {
-      new OutputPaths().inputModel("model", model).modelOutput("output", output).check();
+      new OutputPaths().inputModel("model", model).modelOutput("output", output.file).check();
       Model m = OnnxModels.read(model);
       long inBytes = Files.size(model);
       long inExternal = ModelFiles.externalDataBytes(m, model);
       int nodesIn = m.graph().nodes().size();
 
       BatchNormFolding.Result folding = foldBn ? new BatchNormFolding().run(m) : null;
-      ModelFiles.Written w = ModelFiles.write(m, output, externalData);
+      ModelFiles.Written w = ModelFiles.write(m, output.file, output.externalData);
 
       PrintWriter out = common.out();
       if (folding != null) {
         printFolding(folding, out);
       }
-      out.println("wrote " + output + ": " + (nodesIn == m.graph().nodes().size() ? "" : nodesIn + " -> ")
+      out.println("wrote " + output.file + ": " + (nodesIn == m.graph().nodes().size() ? "" : nodesIn + " -> ")
           + m.graph().nodes().size() + " nodes, " + ModelFiles.describeSize(inBytes, inExternal) + " -> " + w.describe()
           + (w.dataFile() != null ? " (" + w.dataFile().getFileName() + ")" : ""));
       return ExitCodes.OK;

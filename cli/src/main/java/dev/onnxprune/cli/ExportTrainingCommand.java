@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -28,17 +29,16 @@ import picocli.CommandLine.Parameters;
 @Command(name = "export-training",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
+    sortOptions = false,
+    parameterListHeading = "%nInput and output:%n",
     description = {
         "Writes the training artifact of MODEL into DIR: train_step.onnx (forward with batch statistics, softmax"
             + " cross-entropy, gradients and the optimizer update, standard ONNX ops only), eval.onnx,"
-            + " checkpoint.onnx (the initial parameters, optimizer state and BatchNorm statistics) and"
-            + " artifact.json (which input and output is which)."},
+            + " checkpoint.onnx (the initial parameters, optimizer state and BatchNorm statistics) and the file"
+            + " artifact.json, which says which input and output is which."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE})
 public final class ExportTrainingCommand implements Callable<Integer> {
-  @Mixin
-  CommonOptions common;
-
   @Parameters(index = "0", paramLabel = "MODEL", description = "The inference .onnx file (opset 13 or newer).")
   Path model;
 
@@ -46,24 +46,33 @@ public final class ExportTrainingCommand implements Callable<Integer> {
   Path output;
 
   @Mixin
-  TrainingStepOptions step;
+  CommonOptions common;
 
-  @Option(names = "--freeze", paramLabel = "NAME", split = ",",
-      description = "Initializers to keep constant (comma-separated or repeated).")
-  List<String> freeze = new ArrayList<>();
+  @ArgGroup(validate = false, heading = "%nOptimizer and loss:%n", order = 1)
+  TrainingStepOptions step = new TrainingStepOptions();
 
-  @Option(names = "--bn-eval",
-      description = "Keep BatchNormalization on its running statistics (frozen) instead of batch statistics.")
-  boolean bnEval;
+  @ArgGroup(validate = false, heading = "%nParameters and BatchNorm:%n", order = 2)
+  Trained trained = new Trained();
 
-  @Option(names = "--running-var", paramLabel = "KIND", defaultValue = "unbiased",
-      description = "unbiased (PyTorch) or biased (ONNX Runtime) batch variance in the running variance"
-          + " (default: ${DEFAULT-VALUE}).")
-  String runningVar;
+  /** What the training step updates, and how; an option section, defaults as field initialisers. */
+  static final class Trained {
+    @Option(names = "--freeze", paramLabel = "NAME", split = ",",
+        description = "Initializers to keep constant (comma-separated or repeated).")
+    List<String> freeze = new ArrayList<>();
 
-  @Option(names = "--keep-zeros",
-      description = "Weights that are exactly zero (unstructured masking) stay zero.")
-  boolean keepZeros;
+    @Option(names = "--bn-eval",
+        description = "Keep BatchNormalization on its running statistics (frozen) instead of batch statistics.")
+    boolean bnEval;
+
+    @Option(names = "--running-var", paramLabel = "KIND",
+        description = "unbiased (PyTorch) or biased (ONNX Runtime) batch variance in the running variance"
+            + " (default: ${DEFAULT-VALUE}).")
+    String runningVar = "unbiased";
+
+    @Option(names = "--keep-zeros",
+        description = "Weights that are exactly zero (unstructured masking) stay zero.")
+    boolean keepZeros;
+  }
 
   @Override
   public Integer call() {
@@ -99,14 +108,15 @@ public final class ExportTrainingCommand implements Callable<Integer> {
 
   private TrainingOptions options() throws UsageFailure {
     Optimizer opt = step.optimizer();
+    String runningVar = trained.runningVar;
     RunningVariance rv = UsageFailure.check("--running-var", () -> switch (runningVar) {
       case "unbiased" -> RunningVariance.UNBIASED;
       case "biased" -> RunningVariance.BIASED;
       default -> throw new IllegalArgumentException("must be unbiased or biased: '" + runningVar + "'");
     });
     TrainingOptions.Builder b = TrainingOptions.builder().optimizer(opt).runningVariance(rv)
-        .batchNormMode(bnEval ? BatchNormMode.INFERENCE : BatchNormMode.TRAINING).freeze(freeze)
-        .maskZeroWeights(keepZeros);
+        .batchNormMode(trained.bnEval ? BatchNormMode.INFERENCE : BatchNormMode.TRAINING).freeze(trained.freeze)
+        .maskZeroWeights(trained.keepZeros);
     b.labelSmoothing(step.labelSmoothing());
     return b.build();
   }

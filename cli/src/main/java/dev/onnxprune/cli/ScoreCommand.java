@@ -21,6 +21,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -35,6 +36,8 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     sortOptions = false,
+    customSynopsis = "onnx-prune score MODEL --criterion NAME [--images PATH [--labels PATH]] [OPTIONS]",
+    parameterListHeading = "%nModel, criterion and output:%n",
     description = {
         "Scores every channel of every prunable channel group with a criterion (higher = more important) and"
             + " prints the scores per group. Nothing is pruned or written.",
@@ -54,9 +57,6 @@ import picocli.CommandLine.Parameters;
         "            (data-driven criteria; null otherwise)",
         "  groups[]  {id, channels, prunable, producers[], scores[] (null: not scored), reasons[]}"})
 public final class ScoreCommand implements Callable<Integer> {
-  @Mixin
-  CommonOptions common;
-
   @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx file to score.")
   Path model;
 
@@ -64,22 +64,25 @@ public final class ScoreCommand implements Callable<Integer> {
       description = "l1, l2, bn, fpgm, random (data-free), or apoz, mean, oracle, aofp, taylor (need --images).")
   String criterion;
 
-  @Mixin
-  DataOptions data;
-
-  @Mixin
-  CalibrationOptions calibration;
-
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
       description = "Seed of random and of aofp's random ablations (default ${DEFAULT-VALUE}).")
   long seed;
 
-  /** Where data-driven criteria run. */
-  @Mixin
-  RuntimeOptions runtime;
-
   @Option(names = "--json", description = "Print the scores as one JSON document (fields listed below).")
   boolean json;
+
+  @Mixin
+  CommonOptions common;
+
+  @ArgGroup(validate = false, heading = "%nCalibration data (apoz, mean, oracle, aofp, taylor):%n", order = 1)
+  DataOptions data = new DataOptions();
+
+  @ArgGroup(validate = false, heading = "%nData-driven criteria:%n", order = 2)
+  CalibrationOptions calibration = new CalibrationOptions();
+
+  /** Where data-driven criteria run. */
+  @ArgGroup(validate = false, heading = "%nRuntime:%n", order = 3)
+  RuntimeOptions runtime = new RuntimeOptions();
 
   /** The JSON document. */
   record Scores(String model, String criterion, ScoringStats stats, List<Group> groups) {}
