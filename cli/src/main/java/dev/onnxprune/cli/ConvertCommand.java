@@ -1,5 +1,6 @@
 package dev.onnxprune.cli;
 
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
@@ -7,6 +8,7 @@ import dev.onnxprune.surgery.BatchNormFolding;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -27,8 +29,17 @@ import picocli.CommandLine.Parameters;
             + " into the Conv/Gemm before it. OUT is written atomically (temporary file, then rename), so it may be"
             + " MODEL itself; nothing is written when reading fails."},
     exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE})
+    exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
+    footerHeading = "%nJSON fields (--json):%n",
+    footer = {
+        "  format             \"" + ConvertCommand.FORMAT + "\"",
+        "  input, output, dataFile (null: all data inside output)",
+        "  nodesBefore, nodesAfter, bytesBefore, bytesAfter (model file and external data together)",
+        "  foldBn             {folded, skipped[] (each node left, with the reason)} (null: no --fold-bn)"})
 public final class ConvertCommand implements Callable<Integer> {
+  /** Version tag of the --json layout. */
+  static final String FORMAT = "onnx-prune.convert/1";
+
   @Mixin
   CommonOptions common;
 
@@ -43,6 +54,18 @@ public final class ConvertCommand implements Callable<Integer> {
           + " (same outputs within float rounding); prints how many were folded and why any was left.")
   boolean foldBn;
 
+  @Option(names = "--json", description = "Print what was written as one JSON document (fields below).")
+  boolean json;
+
+  /** What --json prints. */
+  @JsonPropertyOrder({"format", "input", "output", "dataFile", "nodesBefore", "nodesAfter", "bytesBefore",
+      "bytesAfter", "foldBn"})
+  record Report(String format, String input, String output, String dataFile, int nodesBefore, int nodesAfter,
+      long bytesBefore, long bytesAfter, Folding foldBn) {}
+
+  /** --fold-bn's result. */
+  record Folding(int folded, List<String> skipped) {}
+
   @Override
   public Integer call() {
     return common.run(() -> {
@@ -56,6 +79,13 @@ public final class ConvertCommand implements Callable<Integer> {
       ModelFiles.Written w = ModelFiles.write(m, output.file, output.externalData);
 
       PrintWriter out = common.out();
+      if (json) {
+        Json.print(out, new Report(FORMAT, model.toString(), output.file.toString(),
+            w.dataFile() == null ? null : w.dataFile().toString(), nodesIn, m.graph().nodes().size(),
+            inBytes + inExternal, w.totalBytes(), folding == null ? null
+                : new Folding(folding.folded(), folding.skipped())));
+        return ExitCodes.OK;
+      }
       if (folding != null) {
         printFolding(folding, out);
       }

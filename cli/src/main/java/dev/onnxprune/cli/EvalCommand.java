@@ -2,8 +2,6 @@ package dev.onnxprune.cli;
 
 import ai.onnxruntime.OrtException;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.DatasetOptions;
 import dev.onnxprune.runtime.Datasets;
@@ -145,7 +143,7 @@ public final class EvalCommand implements Callable<Integer> {
       Report r = new Report(FORMAT, model.toString(), images.toString(), labels == null ? null : labels.toString(),
           provider, batch, e.samples(), e.top1(), e.top5(), e.loss(), e.seconds(), e.imagesPerSecond());
       if (json) {
-        common.out().println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(r));
+        Json.print(common.out(), r);
       } else {
         print(r, data, common.out());
       }
@@ -170,7 +168,8 @@ public final class EvalCommand implements Callable<Integer> {
     DatasetOptions limited = UsageFailure.check("--limit", () -> normalised.withLimit(d.limit));
     DatasetOptions sized = UsageFailure.check("--size", () -> limited.withSize(d.size, d.resize));
     DatasetOptions o = UsageFailure.check("--channels", () -> sized.withChannels(d.channels));
-    return o.withSeed(d.seed).withKeys(d.npzKeys == null ? null : d.npzKeys[0], d.npzKeys == null ? null : d.npzKeys[1]);
+    return o.withSeed(d.seed)
+        .withKeys(d.npzKeys == null ? null : d.npzKeys[0], d.npzKeys == null ? null : d.npzKeys[1]);
   }
 
   private static void print(Report r, Dataset data, PrintWriter out) {

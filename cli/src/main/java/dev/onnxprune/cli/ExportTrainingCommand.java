@@ -1,5 +1,6 @@
 package dev.onnxprune.cli;
 
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
@@ -37,13 +38,33 @@ import picocli.CommandLine.Parameters;
             + " checkpoint.onnx (the initial parameters, optimizer state and BatchNorm statistics) and the file"
             + " artifact.json, which says which input and output is which."},
     exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE})
+    exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
+    footerHeading = "%nJSON fields (--json):%n",
+    footer = {
+        "  format             \"" + ExportTrainingCommand.FORMAT + "\"",
+        "  model, output (the folder), files {trainStep, eval, checkpoint, spec} (names in the folder)",
+        "  parameterTensors, parameters (values), batchNormStatistics (tensors), optimizer (its type)"})
 public final class ExportTrainingCommand implements Callable<Integer> {
+  /** Version tag of the --json layout. */
+  static final String FORMAT = "onnx-prune.export-training/1";
+
   @Parameters(index = "0", paramLabel = "MODEL", description = "The inference .onnx file (opset 13 or newer).")
   Path model;
 
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "DIR", description = "The folder to write.")
   Path output;
+
+  @Option(names = "--json", description = "Print what was written as one JSON document (fields below).")
+  boolean json;
+
+  /** What --json prints. */
+  @JsonPropertyOrder({"format", "model", "output", "files", "parameterTensors", "parameters", "batchNormStatistics",
+      "optimizer"})
+  record Report(String format, String model, String output, ArtifactFiles files, int parameterTensors, long parameters,
+      int batchNormStatistics, String optimizer) {}
+
+  /** The artifact's files, by name in the output folder. */
+  record ArtifactFiles(String trainStep, String eval, String checkpoint, String spec) {}
 
   @Mixin
   CommonOptions common;
@@ -98,10 +119,19 @@ public final class ExportTrainingCommand implements Callable<Integer> {
       for (ArtifactSpec.StateTensor s : spec.state(ArtifactSpec.PARAMETER)) {
         params += s.shape().stream().mapToLong(Long::longValue).reduce(1, (a, b) -> a * b);
       }
+      int tensors = spec.state(ArtifactSpec.PARAMETER).size();
+      int statistics = spec.state(ArtifactSpec.BUFFER).size();
+      String optimizer = String.valueOf(spec.optimizer().get("type"));
+      if (json) {
+        ArtifactFiles files =
+            new ArtifactFiles(spec.trainStep(), spec.eval(), spec.checkpoint(), TrainingArtifact.SPEC);
+        Json.print(common.out(), new Report(FORMAT, model.toString(), output.toString(), files, tensors, params,
+            statistics, optimizer));
+        return ExitCodes.OK;
+      }
       common.out().println("wrote " + output + ": " + spec.trainStep() + ", " + spec.eval() + ", "
-          + spec.checkpoint() + ", " + TrainingArtifact.SPEC + " (" + spec.state(ArtifactSpec.PARAMETER).size()
-          + " parameter tensors, " + params + " values; " + spec.state(ArtifactSpec.BUFFER).size()
-          + " BatchNorm statistics; optimizer " + spec.optimizer().get("type") + ")");
+          + spec.checkpoint() + ", " + TrainingArtifact.SPEC + " (" + tensors + " parameter tensors, " + params
+          + " values; " + statistics + " BatchNorm statistics; optimizer " + optimizer + ")");
       return ExitCodes.OK;
     });
   }

@@ -83,7 +83,8 @@ public final class Main implements Runnable {
       row[0] = i;
       for (int j = 1; j <= b.length(); j++) {
         int above = row[j];
-        row[j] = Math.min(Math.min(row[j] + 1, row[j - 1] + 1), diagonal + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+        int substitution = diagonal + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+        row[j] = Math.min(Math.min(row[j] + 1, row[j - 1] + 1), substitution);
         diagonal = above;
       }
     }

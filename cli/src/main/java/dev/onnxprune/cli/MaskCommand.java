@@ -1,8 +1,6 @@
 package dev.onnxprune.cli;
 
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.onnxprune.cli.TextTable.Align;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
@@ -112,7 +110,7 @@ public final class MaskCommand implements Callable<Integer> {
       Report report = new Report(FORMAT, model.toString(), output.file.toString(), modeText(), layers, r.elements(),
           r.zeros(), r.sparsity());
       if (json) {
-        common.out().println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report));
+        Json.print(common.out(), report);
       } else {
         print(report, common.out());
       }

@@ -47,7 +47,7 @@ import picocli.CommandLine.Parameters;
     footer = {PruneCommand.REPORT_FIELDS,
         "The report is written also when verification fails, to show what was removed."})
 public final class PruneCommand implements Callable<Integer> {
-  /** The fields of the report ({@link PipelineResult}'s JSON), as {@code prune --help} and {@code finetune --help} list them. */
+  /** The fields of the report ({@link PipelineResult}'s JSON), as prune's and finetune's help list them. */
   static final String REPORT_FIELDS = ""
       + "  format          \"" + PipelineResult.FORMAT + "\"%n"
       + "  criterion, target, output, warnings[]%n"

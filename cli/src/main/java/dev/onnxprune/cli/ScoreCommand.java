@@ -1,7 +1,6 @@
 package dev.onnxprune.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.onnxprune.criteria.Criteria;
 import dev.onnxprune.criteria.Criterion;
 import dev.onnxprune.criteria.DataCriteria;
@@ -52,11 +51,15 @@ import picocli.CommandLine.Parameters;
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
     footerHeading = "%nJSON fields (--json):%n",
     footer = {
+        "  format    \"" + ScoreCommand.FORMAT + "\"",
         "  model, criterion",
         "  stats     {criterion, seconds, sessionRuns, sampleForwards, ablations, forwardEquivalents}",
         "            (data-driven criteria; null otherwise)",
         "  groups[]  {id, channels, prunable, producers[], scores[] (null: not scored), reasons[]}"})
 public final class ScoreCommand implements Callable<Integer> {
+  /** Version tag of the --json layout. */
+  static final String FORMAT = "onnx-prune.score/1";
+
   @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx file to score.")
   Path model;
 
@@ -85,7 +88,8 @@ public final class ScoreCommand implements Callable<Integer> {
   RuntimeOptions runtime = new RuntimeOptions();
 
   /** The JSON document. */
-  record Scores(String model, String criterion, ScoringStats stats, List<Group> groups) {}
+  @JsonPropertyOrder({"format", "model", "criterion", "stats", "groups"})
+  record Scores(String format, String model, String criterion, ScoringStats stats, List<Group> groups) {}
 
   /** One group's scores. */
   record Group(int id, int channels, boolean prunable, List<String> producers, double[] scores,
@@ -103,9 +107,9 @@ public final class ScoreCommand implements Callable<Integer> {
         groups.add(new Group(g.id(), g.size(), g.prunable(), g.producers(), s[g.id()], g.blockReasons()));
       }
       ScoringStats stats = c instanceof DataCriterion dc ? dc.lastStats() : null;
-      Scores doc = new Scores(model.toString(), c.name(), stats, groups);
+      Scores doc = new Scores(FORMAT, model.toString(), c.name(), stats, groups);
       if (json) {
-        common.out().println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
+        Json.print(common.out(), doc);
       } else {
         print(doc, common.out());
       }

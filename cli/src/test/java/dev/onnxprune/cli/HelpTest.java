@@ -84,13 +84,13 @@ class HelpTest {
     }
     for (OptionSpec o : spec.options()) {
       if (o.required() && o.group() == null) {
-        assertTrue(synopsis.contains(o.shortestName()), command + ": " + o.shortestName() + " missing from " + synopsis);
+        assertTrue(synopsis.contains(o.shortestName()), command + ": " + o.shortestName() + " not in " + synopsis);
       }
     }
     for (ArgGroupSpec g : spec.argGroups()) {
       if (g.validate() && g.multiplicity().min() > 0) {
         for (OptionSpec o : g.allOptionsNested()) {
-          assertTrue(synopsis.contains(o.longestName()), command + ": " + o.longestName() + " missing from " + synopsis);
+          assertTrue(synopsis.contains(o.longestName()), command + ": " + o.longestName() + " not in " + synopsis);
         }
       }
     }
@@ -114,8 +114,8 @@ class HelpTest {
 
   @Test
   void scoreEvalAndExportTrainingHelpAreInTitledSections() {
-    assertSections(help("score"), "Model, criterion and output:", "Calibration data (apoz, mean, oracle, aofp, taylor):",
-        "Data-driven criteria:", "Runtime:", "Exit codes:", "JSON fields (--json):");
+    assertSections(help("score"), "Model, criterion and output:",
+        "Calibration data (apoz, mean, oracle, aofp, taylor):", "Data-driven criteria:", "Runtime:", "Exit codes:", "JSON fields (--json):");
     assertSections(help("eval"), "Input and output:", "Data:", "Runtime:", "Exit codes:", "JSON fields (--json):");
     assertSections(help("export-training"), "Input and output:", "Optimizer and loss:", "Parameters and BatchNorm:",
         "Exit codes:");

@@ -108,8 +108,8 @@ class OptionDefaultsTest {
 
   @Test
   void defaultsAreTheDocumentedOnes() {
-    PruneCommand prune = (PruneCommand) parse("prune", List.of("m.onnx", "-o", "o.onnx", "--flops", "0.5", "--lr", "0.5",
-        "--momentum", "0.8")).commandSpec().userObject();
+    PruneCommand prune = (PruneCommand) parse("prune", List.of("m.onnx", "-o", "o.onnx", "--flops", "0.5", "--lr",
+        "0.5", "--momentum", "0.8")).commandSpec().userObject();
     assertEquals(0.5, prune.recovery.lr);
     assertEquals(0.8, prune.recovery.step.momentum);
     assertEquals(64, prune.recovery.batch);
