@@ -10,11 +10,12 @@ import picocli.CommandLine.Option;
 
 /**
  * The data options of every command that reads data, declared once: {@code --images},
- * {@code --labels}, {@code --mean}, {@code --std}. Every format goes through the library's one
- * opener ({@link Datasets#open}): IDX (gzipped or not), .npy, .npz, or a folder of class
- * subfolders. Commands hold it as an option section ({@code @ArgGroup(validate = false)},
- * initialised), alone or inside their own data section; its options come first there
- * ({@code order} 1 to 4).
+ * {@code --labels}, {@code --mean}, {@code --std} and how the files are read ({@code --size},
+ * {@code --resize}, {@code --channels}, {@code --npz-keys}). Every format goes through the
+ * library's one opener ({@link Datasets#open}): IDX (gzipped or not), .npy, .npz, or a folder of
+ * class subfolders. Commands hold it as an option section ({@code @ArgGroup(validate = false)},
+ * initialised, defaults as field initialisers), alone or inside their own data section; its
+ * options come first there ({@code order} 1 to 8).
  */
 final class DataOptions {
   @Option(names = "--images", paramLabel = "PATH", order = 1,
@@ -36,6 +37,23 @@ final class DataOptions {
       description = "Per-channel standard deviations divided by, e.g. 0.3530 or 0.229,0.224,0.225; with --mean.")
   float[] std;
 
+  @Option(names = "--size", paramLabel = "S", order = 5,
+      description = "Image folders: centre-crop to S x S after resizing (default: the images' own size).")
+  int size = 0;
+
+  @Option(names = "--resize", paramLabel = "R", order = 6,
+      description = "Image folders: resize the shorter side to R before the crop (default: --size).")
+  int resize = 0;
+
+  @Option(names = "--channels", paramLabel = "C", order = 7,
+      description = "Image folders: 1 (grayscale) or 3 (RGB) (default: as the first image is).")
+  int channels = 0;
+
+  @Option(names = "--npz-keys", split = ",", paramLabel = "X,Y", order = 8,
+      description = "The .npz arrays of the samples and the labels (default: x,y, else images,labels, else the"
+          + " first two).")
+  String[] npzKeys;
+
   /** True when data was given. */
   boolean given() {
     return images != null;
@@ -55,27 +73,45 @@ final class DataOptions {
     return n == null ? new float[] {0f} : n.zeroPixel();
   }
 
-  /** The options to open --images with: normalised by --mean/--std, with the checks every command makes. */
+  /**
+   * The options to open --images with: normalised by --mean/--std and read as the format options
+   * say; each refused value names its option.
+   *
+   * @param why what needs the data, for the message when --images is missing ("--criterion taylor")
+   */
   DatasetOptions options(String why) throws UsageFailure {
     if (images == null) {
       throw new UsageFailure(why + " needs data: give --images (and --labels)");
     }
-    return DatasetOptions.defaults().withNormalization(normalization());
+    return format();
+  }
+
+  /** The normalisation and the format options, checked. */
+  private DatasetOptions format() throws UsageFailure {
+    Normalization norm = normalization();
+    if (npzKeys != null && npzKeys.length != 2) {
+      throw new UsageFailure("--npz-keys needs two names, samples and labels, e.g. x,y: " + String.join(",", npzKeys));
+    }
+    if (resize < 0) {
+      throw new UsageFailure("--resize must be >= 0: " + resize);
+    }
+    DatasetOptions sized = UsageFailure.check("--size", () -> DatasetOptions.defaults().withSize(size, resize));
+    return UsageFailure.check("--channels", () -> sized.withChannels(channels)).withNormalization(norm)
+        .withKeys(npzKeys == null ? null : npzKeys[0], npzKeys == null ? null : npzKeys[1]);
   }
 
   /**
    * The data, in file order or shuffled by {@code seed}, at most {@code limit} samples (0: all).
    *
-   * @param why what needs the data, for the message when --images is missing ("--criterion taylor")
+   * @param why what needs the data, for the message when --images is missing
    */
   Dataset open(String why, Long seed, int limit) throws IOException, UsageFailure {
     DatasetOptions o = options(why);
     return Datasets.open(images, labels, UsageFailure.check("--limit", () -> o.withLimit(limit)).withSeed(seed));
   }
 
-  /** {@code images}/{@code labels} (validation data), normalised like --images; null when {@code images} is. */
+  /** {@code images}/{@code labels} (validation data), read like --images; null when {@code images} is. */
   Dataset openLike(Path images, Path labels) throws IOException, UsageFailure {
-    return images == null ? null
-        : Datasets.open(images, labels, DatasetOptions.defaults().withNormalization(normalization()));
+    return images == null ? null : Datasets.open(images, labels, format());
   }
 }

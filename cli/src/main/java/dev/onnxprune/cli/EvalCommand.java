@@ -63,8 +63,8 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the result as one JSON document (fields below).")
   boolean json;
 
-  @Option(names = {"-q", "--quiet"}, description = "No progress bar (there is none when stderr is not a terminal).")
-  boolean quiet;
+  @Mixin
+  QuietOption quiet;
 
   @Mixin
   CommonOptions common;
@@ -77,33 +77,17 @@ public final class EvalCommand implements Callable<Integer> {
     @ArgGroup(validate = false)
     DataOptions files = new DataOptions();
 
-    @Option(names = "--limit", paramLabel = "N", order = 5,
+    @Option(names = "--limit", paramLabel = "N", order = 10,
         description = "Evaluate at most N samples (default ${DEFAULT-VALUE}: all); with --seed, N shuffled ones.")
     int limit = 0;
 
-    @Option(names = "--seed", paramLabel = "S", order = 6,
+    @Option(names = "--seed", paramLabel = "S", order = 11,
         description = "Shuffle the samples in the order this seed fixes (default: file order).")
     Long seed;
 
-    @Option(names = "--batch", paramLabel = "N", order = 7,
+    @Option(names = "--batch", paramLabel = "N", order = 12,
         description = "Samples per run (default ${DEFAULT-VALUE}).")
     int batch = 256;
-
-    @Option(names = "--size", paramLabel = "S", order = 8,
-        description = "Image folders: centre-crop to S x S after resizing (default: the images' own size).")
-    int size = 0;
-
-    @Option(names = "--resize", paramLabel = "R", order = 9,
-        description = "Image folders: resize the shorter side to R before the crop (default: --size).")
-    int resize = 0;
-
-    @Option(names = "--channels", paramLabel = "C", order = 10,
-        description = "Image folders: 1 (grayscale) or 3 (RGB) (default: as the first image is).")
-    int channels = 0;
-
-    @Option(names = "--npz-keys", split = ",", paramLabel = "X,Y", order = 11,
-        description = "The .npz arrays of the samples and the labels.")
-    String[] npzKeys;
   }
 
   @ArgGroup(validate = false, heading = "%nRuntime:%n", order = 2)
@@ -130,7 +114,7 @@ public final class EvalCommand implements Callable<Integer> {
       String provider;
       try (Runner runner = Runner.open(sessions, model)) {
         provider = runner.provider();
-        try (Progress progress = Progress.start(data.size(), batch, quiet)) {
+        try (Progress progress = Progress.start(data.size(), batch, quiet.on)) {
           e = new Evaluator(runner).evaluate(data, batch, progress);
         } catch (IllegalArgumentException ex) {
           // the data does not fit the model: shapes, or labels outside its classes
@@ -156,20 +140,8 @@ public final class EvalCommand implements Callable<Integer> {
     if (d.batch <= 0) {
       throw new UsageFailure("--batch must be > 0: " + d.batch);
     }
-    DatasetOptions normalised = d.files.options("eval");
-    if (d.npzKeys != null && d.npzKeys.length != 2) {
-      throw new UsageFailure("--npz-keys needs two names, samples and labels, e.g. x,y: "
-          + String.join(",", d.npzKeys));
-    }
-    if (d.resize < 0) {
-      throw new UsageFailure("--resize must be >= 0: " + d.resize);
-    }
-    // each check names the option its value came from
-    DatasetOptions limited = UsageFailure.check("--limit", () -> normalised.withLimit(d.limit));
-    DatasetOptions sized = UsageFailure.check("--size", () -> limited.withSize(d.size, d.resize));
-    DatasetOptions o = UsageFailure.check("--channels", () -> sized.withChannels(d.channels));
-    return o.withSeed(d.seed)
-        .withKeys(d.npzKeys == null ? null : d.npzKeys[0], d.npzKeys == null ? null : d.npzKeys[1]);
+    DatasetOptions read = d.files.options("eval");
+    return UsageFailure.check("--limit", () -> read.withLimit(d.limit)).withSeed(d.seed);
   }
 
   private static void print(Report r, Dataset data, PrintWriter out) {

@@ -60,8 +60,8 @@ public final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the report on stdout instead of the tables.")
   boolean json;
 
-  @Option(names = {"-q", "--quiet"}, description = "No progress bar (there is none when stderr is not a terminal).")
-  boolean quiet;
+  @Mixin
+  QuietOption quiet;
 
   @Mixin
   CommonOptions common;
@@ -123,7 +123,7 @@ public final class FinetuneCommand implements Callable<Integer> {
         n = scratchEpochs(m, epochs);
         m = Scratch.reinitialize(m, data.seed);
       }
-      try (PipelineLog log = new PipelineLog(common.err(), quiet)) {
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
         PruningPipeline.Builder b = PruningPipeline.builder().model(m).inPlace(true).recovery(recovery.recovery(n))
             .trainingData(train).sessions(runtime.sessions()).seed(data.seed).cropFill(data.data.zeroPixel())
             .output(output.file).externalData(output.externalData).report(report).listener(log);

@@ -81,8 +81,8 @@ public final class PruneCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the report (as --report writes it) on stdout instead of the tables.")
   boolean json;
 
-  @Option(names = {"-q", "--quiet"}, description = "No progress bar (there is none when stderr is not a terminal).")
-  boolean quiet;
+  @Mixin
+  QuietOption quiet;
 
   @Mixin
   CommonOptions common;
@@ -210,7 +210,7 @@ public final class PruneCommand implements Callable<Integer> {
           .input("valImages", evaluation.images).input("valLabels", evaluation.labels)
           .modelOutput("output", output.file).output("report", report)
           .output("checkpointDir", recovery.checkpointFile()).check();
-      try (PipelineLog log = new PipelineLog(common.err(), quiet)) {
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
         PruningPipeline pipeline = configure(log);
         PipelineResult r;
         try {

@@ -14,12 +14,12 @@ final class TrainingDataOptions {
   @ArgGroup(validate = false)
   DataOptions data = new DataOptions();
 
-  @Option(names = "--limit", paramLabel = "N", order = 5,
+  @Option(names = "--limit", paramLabel = "N", order = 10,
       description = "Train on N samples of --images drawn by --seed (default ${DEFAULT-VALUE}: all); the"
           + " calibration of a data-driven criterion has --calib-limit.")
   int limit = 0;
 
-  @Option(names = "--seed", paramLabel = "S", order = 6,
+  @Option(names = "--seed", paramLabel = "S", order = 11,
       description = "Seed of the shuffling and augmentation of training and of --limit's draw; in prune also of the"
           + " random criterion and aofp's random ablations, in finetune of --scratch (default ${DEFAULT-VALUE}).")
   long seed = 0;

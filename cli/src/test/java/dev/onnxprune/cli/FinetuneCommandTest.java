@@ -113,6 +113,12 @@ class FinetuneCommandTest {
     assertUsage("finetune needs data: give --images (and --labels)", "finetune", VGG, "-o", out,
         "--epochs", "1");
     assertUsage("--epochs must be >= 1: 0", args(DATA, "finetune", VGG, "-o", out, "--epochs", "0"));
+    assertUsage("missing required option: '--epochs=N'", args(DATA, "finetune", VGG, "-o", out));
+    // the data format options are every data-reading command's, not eval's only
+    assertUsage("--channels must be 1 or 3: 2", args(DATA, "finetune", VGG, "-o", out, "--epochs", "1",
+        "--channels", "2"));
+    assertUsage("--npz-keys needs two names, samples and labels, e.g. x,y: x", args(DATA, "prune", VGG, "-o", out,
+        "--flops", "0.5", "--epochs", "1", "--npz-keys", "x"));
   }
 
   @Test
