@@ -75,6 +75,7 @@ final class OptionNames {
     flag("fineTuning.cropPadding", "--crop-padding");
     flag("fineTuning.checkpointDir", "--checkpoint-dir");
     flag("fineTuning.resume", "--resume");
+    flag("fineTuning.keepSparsity", "--keep-sparsity");
     flag("normalization.mean", "--mean");
     flag("normalization.std", "--std");
     flag("sessions.threads", "--threads");

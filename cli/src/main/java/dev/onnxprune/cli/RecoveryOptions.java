@@ -81,6 +81,11 @@ public final class RecoveryOptions {
       description = "Continue from the checkpoint in --checkpoint-dir (a fresh start when there is none yet).")
   boolean resume;
 
+  @Option(names = "--keep-sparsity", order = 29, paramLabel = "WHEN",
+      description = "Keep zero weights at zero while training (unstructured or N:M sparsity): auto (when at least 1%%"
+          + " of the weights are zero, as after mask; default), on, off.")
+  String keepSparsity = "auto";
+
   /** The checkpoint file training writes into --checkpoint-dir; null without it. */
   Path checkpointFile() {
     return checkpointDir == null ? null : checkpointDir.resolve(dev.onnxprune.training.Trainer.CHECKPOINT);
@@ -92,7 +97,8 @@ public final class RecoveryOptions {
       FineTuning.Builder b = FineTuning.builder().epochs(epochs).learningRate(lr).batchSize(batch)
           .optimizer(step.optimizer, step.momentum, step.weightDecay).labelSmoothing(step.labelSmoothing)
           .schedule(FineTuning.Schedule.byName(schedule)).lrDecay(lrDecay).warmupEpochs(warmupEpochs)
-          .augment(augment).cropPadding(cropPadding).checkpointDir(checkpointDir).resume(resume);
+          .augment(augment).cropPadding(cropPadding).checkpointDir(checkpointDir).resume(resume)
+          .keepSparsity(FineTuning.KeepSparsity.byName(keepSparsity));
       if (milestones != null) {
         b.milestones(milestones);
       }

@@ -143,6 +143,28 @@ class FinetuneCommandTest {
     assertEquals(Cli.usageError("prune", "--images/--labels is required by --epochs"), bad.err());
   }
 
+  @Test
+  void maskThenFinetuneKeepsExactlyTheZeros() throws Exception {
+    Path sparse = tmp.resolve("sparse.onnx");
+    Cli.Result m = Cli.run("mask", RESNET, "-o", sparse.toString(), "--sparsity", "0.8");
+    assertEquals(0, m.exitCode(), m.err());
+    Path out = tmp.resolve("tuned.onnx");
+    Cli.Result r = Cli.run(args(DATA, "finetune", sparse.toString(), "-o", out.toString(), "--epochs", "1", "--limit",
+        "128", "--batch", "32", "--val-images", TEST, "--val-labels", TEST_LABELS));
+    assertEquals(0, r.exitCode(), r.err());
+    dev.onnxprune.surgery.WeightSparsity before = dev.onnxprune.surgery.WeightSparsity.of(OnnxModels.read(sparse));
+    dev.onnxprune.surgery.WeightSparsity after = dev.onnxprune.surgery.WeightSparsity.of(OnnxModels.read(out));
+    assertEquals(before, after);
+    assertTrue(r.err().contains("zero weights kept"), r.err());
+    assertTrue(r.out().matches("(?s).*latency +zero weights\\n  original .* 80\\.00%\\n  fine-tuned .* 80\\.00%\\n.*"),
+        r.out());
+
+    Cli.Result off = Cli.run(args(DATA, "finetune", sparse.toString(), "-o", tmp.resolve("free.onnx").toString(),
+        "--epochs", "1", "--limit", "64", "--batch", "32", "--keep-sparsity", "off", "-q"));
+    assertEquals(0, off.exitCode(), off.err());
+    assertTrue(dev.onnxprune.surgery.WeightSparsity.of(OnnxModels.read(tmp.resolve("free.onnx"))).fraction() < 0.1);
+  }
+
   static String[] append(String[] first, String... more) {
     List<String> a = new ArrayList<>(Arrays.asList(first));
     a.addAll(Arrays.asList(more));

@@ -44,6 +44,29 @@ public final class FineTuning {
     }
   }
 
+  /** Whether fine-tuning keeps the model's zero weights at zero (unstructured or N:M sparsity). */
+  public enum KeepSparsity {
+    /**
+     * When the model is masked: at least {@link dev.onnxprune.surgery.WeightSparsity#MASKED_AT} of its
+     * weights are zero (the default).
+     */
+    AUTO,
+    /** Always: every zero weight of a Conv, Gemm or MatMul stays zero. */
+    ON,
+    /** Never: zero weights train like the others. */
+    OFF;
+
+    /** The setting named {@code name} (case-insensitive). */
+    public static KeepSparsity byName(String name) {
+      for (KeepSparsity k : values()) {
+        if (k.name().equalsIgnoreCase(name)) {
+          return k;
+        }
+      }
+      throw new InvalidOptionException("fineTuning.keepSparsity", name, "must be auto, on or off");
+    }
+  }
+
   private final int epochs;
   private final double learningRate;
   private final int batchSize;
@@ -58,6 +81,7 @@ public final class FineTuning {
   private final int cropPadding;
   private final Path checkpointDir;
   private final boolean resume;
+  private final KeepSparsity keepSparsity;
 
   private FineTuning(Builder b) {
     this.epochs = b.epochs;
@@ -74,6 +98,7 @@ public final class FineTuning {
     this.cropPadding = b.cropPadding;
     this.checkpointDir = b.checkpointDir;
     this.resume = b.resume;
+    this.keepSparsity = b.keepSparsity;
   }
 
   /** Fine-tuning for {@code epochs} epochs with the defaults (SGD 0.01, momentum 0.9, cosine, batch 64). */
@@ -105,9 +130,32 @@ public final class FineTuning {
     return schedule;
   }
 
+  /** Whether the zero weights stay zero ({@link KeepSparsity}). */
+  public KeepSparsity keepSparsity() {
+    return keepSparsity;
+  }
+
+  /**
+   * Whether fine-tuning {@code model} keeps its zeros: {@link KeepSparsity#ON}, or {@link
+   * KeepSparsity#AUTO} and the model is masked.
+   */
+  public boolean keepsSparsityOf(dev.onnxprune.surgery.WeightSparsity sparsity) {
+    return keepSparsity == KeepSparsity.ON || keepSparsity == KeepSparsity.AUTO && sparsity.masked();
+  }
+
   /** The training step's options: optimizer and label smoothing. */
   public TrainingOptions trainingOptions() {
-    return TrainingOptions.builder().optimizer(optimizer).labelSmoothing(labelSmoothing).build();
+    return trainingOptions(false);
+  }
+
+  /** The training step's options: optimizer, label smoothing and, with {@code keepZeros}, zero weights masked. */
+  public TrainingOptions trainingOptions(boolean keepZeros) {
+    return trainingOptionsBuilder(keepZeros).build();
+  }
+
+  /** {@link #trainingOptions(boolean)}, to be added to. */
+  public TrainingOptions.Builder trainingOptionsBuilder(boolean keepZeros) {
+    return TrainingOptions.builder().optimizer(optimizer).labelSmoothing(labelSmoothing).maskZeroWeights(keepZeros);
   }
 
   /** The crop-and-flip augmentation; {@code fill} is what a padding pixel becomes (per channel). */
@@ -177,6 +225,7 @@ public final class FineTuning {
     private int cropPadding = 4;
     private Path checkpointDir;
     private boolean resume;
+    private KeepSparsity keepSparsity = KeepSparsity.AUTO;
 
     private Builder() {}
 
@@ -281,6 +330,15 @@ public final class FineTuning {
     /** Continue from the checkpoint in {@link #checkpointDir} when there is one. */
     public Builder resume(boolean on) {
       this.resume = on;
+      return this;
+    }
+
+    /**
+     * Whether zero weights stay zero: {@link KeepSparsity#AUTO} (default: when at least 1% of the
+     * weights are zero, as after unstructured or N:M masking), on or off.
+     */
+    public Builder keepSparsity(KeepSparsity k) {
+      this.keepSparsity = Objects.requireNonNull(k, "keepSparsity");
       return this;
     }
 

@@ -46,8 +46,11 @@ public record PipelineResult(String format, @JsonIgnore Model model, @JsonIgnore
    * @param params parameters
    * @param flops FLOPs (a lower bound when some shapes are unknown)
    * @param latencySeconds measured latency of one batch (median), or null when not measured
+   * @param weightSparsity fraction of the Conv/Gemm/MatMul weights that are exactly zero
+   *     ({@link dev.onnxprune.surgery.WeightSparsity})
    */
-  public record Stage(String name, Accuracy accuracy, long params, long flops, Double latencySeconds) {}
+  public record Stage(String name, Accuracy accuracy, long params, long flops, Double latencySeconds,
+      double weightSparsity) {}
 
   /**
    * Accuracy of a classifier on labelled data.

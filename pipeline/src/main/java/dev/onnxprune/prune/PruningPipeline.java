@@ -22,6 +22,7 @@ import dev.onnxprune.runtime.Evaluator;
 import dev.onnxprune.runtime.Progress;
 import dev.onnxprune.runtime.Runner;
 import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.surgery.WeightSparsity;
 import dev.onnxprune.training.BnRecalibration;
 import dev.onnxprune.training.GradientException;
 import dev.onnxprune.training.Trainer;
@@ -224,6 +225,8 @@ public final class PruningPipeline {
           throw new DataMismatchException("the training data has " + b.trainingData.size() + " sample(s); a"
               + " fine-tuning step needs at least 2");
         }
+        WeightSparsity before = WeightSparsity.of(model);
+        boolean keepZeros = f.keepsSparsityOf(before);
         begin(Phase.FINE_TUNING, f.toString());
         TrainerOptions to = f.trainer(f.epochs(), steps, b.seed, b.padFill).validation(b.evaluation)
             .listener(new Trainer.Listener() {
@@ -238,16 +241,23 @@ public final class PruningPipeline {
               }
             }).build();
         Model input = model;
-        Trainer.Result tr = call(() -> Trainer.train(input, f.trainingOptions(), b.trainingData, to, b.sessions));
+        Trainer.Result tr = call(() -> Trainer.train(input, f.trainingOptions(keepZeros), b.trainingData, to,
+            b.sessions));
         model = tr.model();
+        if (keepZeros && WeightSparsity.of(model).zeros() < before.zeros()) {
+          throw new IllegalStateException("fine-tuning lost zero weights: " + before + " before, "
+              + WeightSparsity.of(model) + " after");
+        }
         history = tr.history();
-        endPhase(String.format(Locale.ROOT, "%d epoch(s)", tr.history().size() - tr.resumedAfter()));
+        endPhase(String.format(Locale.ROOT, "%d epoch(s)%s", tr.history().size() - tr.resumedAfter(),
+            keepZeros ? "; zero weights kept: " + WeightSparsity.of(model) : ""));
         stage("fine-tuned", model, null);
       }
       if (b.latencyBatch > 0) {
         Double after = latency(model);
         PipelineResult.Stage last = stages.remove(stages.size() - 1);
-        stages.add(new PipelineResult.Stage(last.name(), last.accuracy(), last.params(), last.flops(), after));
+        stages.add(new PipelineResult.Stage(last.name(), last.accuracy(), last.params(), last.flops(), after,
+            last.weightSparsity()));
         if (after != null && originalLatency != null && after >= originalLatency) {
           warn(String.format(Locale.ROOT, "the pruned model is not faster than the original on this device: %.2f ms"
               + " against %.2f ms at batch %d", 1e3 * after, 1e3 * originalLatency, b.latencyBatch));
@@ -350,7 +360,8 @@ public final class PruningPipeline {
         endPhase(String.format(Locale.ROOT, "%s: top-1 %.2f%%", name, 100 * e.top1()));
       }
       CostReport c = CostModel.analyze(model);
-      PipelineResult.Stage s = new PipelineResult.Stage(name, acc, c.totalParams(), c.totalFlops(), latency);
+      PipelineResult.Stage s = new PipelineResult.Stage(name, acc, c.totalParams(), c.totalFlops(), latency,
+          WeightSparsity.of(model).fraction());
       stages.add(s);
       b.listener.stage(s);
     }
