@@ -57,6 +57,7 @@ final class OptionNames {
     flag("prunenet.objective", "--objective");
     flag("prunenet.lambda", "--lambda");
     flag("recovery.bnSamples", "--bn-samples");
+    flag("recovery.insertBn", "--insert-bn");
     flag("recoverBn", "--recalibrate-bn");
     flag("recovery.recalibrateBn", "--recalibrate-bn");
     flag("fineTuning", "--epochs");

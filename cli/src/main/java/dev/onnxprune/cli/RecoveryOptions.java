@@ -24,6 +24,12 @@ public final class RecoveryOptions {
       description = "Samples for --recalibrate-bn (default ${DEFAULT-VALUE}; 0: all).")
   int bnSamples = 4096;
 
+  @Option(names = "--insert-bn", order = 9, paramLabel = "WHEN",
+      description = "Train through BatchNormalization put after every convolution that has none (a model exported"
+          + " with BatchNorm folded): inserted before pruning with the original's statistics, recalibrated and"
+          + " trained like BatchNorm, folded back before writing. auto (when recovering; default), on, off.")
+  String insertBn = "auto";
+
   @Option(names = {"--epochs", "--finetune-epochs"}, order = 12, paramLabel = "N",
       description = "Passes of fine-tuning over --images (prune: default none; finetune: required, and with --scratch"
           + " --original the budget before the Scratch-B scaling).")
@@ -117,7 +123,8 @@ public final class RecoveryOptions {
   /** The recovery: --recalibrate-bn, then {@code epochs} of fine-tuning (0: none). */
   Recovery recovery(int epochs) throws UsageFailure {
     FineTuning f = epochs > 0 ? fineTuning(epochs) : null;
-    return UsageFailure.check(null, () -> new Recovery(recalibrateBn, bnSamples, f));
+    return UsageFailure.check(null, () -> new Recovery(recalibrateBn, bnSamples, f,
+        Recovery.InsertBn.byName(insertBn)));
   }
 
   /** True when a recovery stage was asked for. */

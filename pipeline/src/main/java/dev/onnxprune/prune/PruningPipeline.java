@@ -22,7 +22,10 @@ import dev.onnxprune.runtime.Evaluator;
 import dev.onnxprune.runtime.Progress;
 import dev.onnxprune.runtime.Runner;
 import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.graph.pass.PassManager;
+import dev.onnxprune.surgery.BatchNormFolding;
 import dev.onnxprune.surgery.WeightSparsity;
+import dev.onnxprune.training.BatchNormInsertion;
 import dev.onnxprune.training.BnRecalibration;
 import dev.onnxprune.training.GradientException;
 import dev.onnxprune.training.Trainer;
@@ -77,6 +80,11 @@ public final class PruningPipeline {
     EVALUATING,
     /** Channel-dependency analysis and costs (and, for a latency target, the per-channel timing). */
     ANALYSING,
+    /**
+     * BatchNormalization is put after the convolutions that have none, for the recovery
+     * ({@link Recovery.InsertBn}); folded back before the model is written.
+     */
+    INSERTING_BN,
     /** The criterion scores the channels, or the training-time method trains and chooses them. */
     SCORING,
     /** Channels are chosen to meet the target. */
@@ -173,12 +181,16 @@ public final class PruningPipeline {
     private Phase phase;
     private long phaseStart;
     private double lastFraction = -1;
+    /** Whether BatchNormalizations were inserted (and must be folded back). */
+    private boolean insertedBn;
 
     PipelineResult execute() throws IOException {
       Model model = read();
-      Model original = b.latencyBatch > 0 ? model.copy() : null;
       Double originalLatency = b.latencyBatch > 0 ? latency(model) : null;
       stage("original", model, originalLatency);
+      if (b.recovery.insertsBn() && !BatchNormInsertion.targets(model).isEmpty()) {
+        model = insertBn(model);
+      }
 
       PruneResult pruned = null;
       if (b.target != null) {
@@ -253,6 +265,9 @@ public final class PruningPipeline {
             keepZeros ? "; zero weights kept: " + WeightSparsity.of(model) : ""));
         stage("fine-tuned", model, null);
       }
+      if (insertedBn) {
+        model = foldInsertedBn(model);
+      }
       if (b.latencyBatch > 0) {
         Double after = latency(model);
         PipelineResult.Stage last = stages.remove(stages.size() - 1);
@@ -266,6 +281,28 @@ public final class PruningPipeline {
       PipelineResult result = result(model, pruned, history, b.output);
       write(model, result);
       return result;
+    }
+
+    /** The model with BatchNormalization after each convolution that has none (see {@link Recovery}). */
+    private Model insertBn(Model model) throws IOException {
+      Recovery r = b.recovery;
+      begin(Phase.INSERTING_BN, "");
+      BatchNormInsertion.Result ins = call(() -> BatchNormInsertion.run(model, b.trainingData, batch(),
+          r.bnSamples() == 0 ? 0 : (r.bnSamples() + batch() - 1) / batch(), b.sessions));
+      insertedBn = !ins.inserted().isEmpty();
+      endPhase(ins.inserted().size() + " BatchNorm layers after convolutions that had none, statistics of "
+          + ins.samples() + " samples; folded back before writing");
+      return ins.model();
+    }
+
+    private Model foldInsertedBn(Model model) {
+      Model out = model.copy();
+      BatchNormFolding.Result f = (BatchNormFolding.Result) PassManager.run(out,
+          BatchNormFolding.marked(BatchNormInsertion.MARK));
+      if (!f.skipped().isEmpty()) {
+        throw new IllegalStateException("inserted BatchNormalizations that cannot be folded back: " + f.skipped());
+      }
+      return out;
     }
 
     private Model read() throws IOException {
@@ -359,7 +396,8 @@ public final class PruningPipeline {
         acc = new PipelineResult.Accuracy(e.samples(), e.top1(), e.top5(), e.loss());
         endPhase(String.format(Locale.ROOT, "%s: top-1 %.2f%%", name, 100 * e.top1()));
       }
-      CostReport c = CostModel.analyze(model);
+      // the costs of the model as it is written: inserted BatchNorms folded
+      CostReport c = CostModel.analyze(insertedBn ? foldInsertedBn(model) : model);
       PipelineResult.Stage s = new PipelineResult.Stage(name, acc, c.totalParams(), c.totalFlops(), latency,
           WeightSparsity.of(model).fraction());
       stages.add(s);
