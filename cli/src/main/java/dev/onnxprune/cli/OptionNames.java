@@ -77,6 +77,10 @@ final class OptionNames {
     flag("fineTuning.checkpointDir", "--checkpoint-dir");
     flag("fineTuning.resume", "--resume");
     flag("fineTuning.keepSparsity", "--keep-sparsity");
+    flag("fineTuning.distillation", "--distill");
+    flag("fineTuning.temperature", "--temperature");
+    flag("fineTuning.distillWeight", "--distill-weight");
+    flag("teacher", "--teacher");
     flag("normalization.mean", "--mean");
     flag("normalization.std", "--std");
     flag("sessions.threads", "--threads");

@@ -27,7 +27,8 @@ public final class RecoveryOptions {
   @Option(names = "--insert-bn", order = 9, paramLabel = "WHEN",
       description = "Train through BatchNormalization put after every convolution that has none (a model exported"
           + " with BatchNorm folded): inserted before pruning with the original's statistics, recalibrated and"
-          + " trained like BatchNorm, folded back before writing. auto (when recovering; default), on, off.")
+          + " trained like BatchNorm, folded back before writing. auto (when recovering a model without any"
+          + " BatchNormalization; default), on (after every convolution without one), off.")
   String insertBn = "auto";
 
   @Option(names = {"--epochs", "--finetune-epochs"}, order = 12, paramLabel = "N",
@@ -92,6 +93,22 @@ public final class RecoveryOptions {
           + " of the weights are zero, as after mask; default), on, off.")
   String keepSparsity = "auto";
 
+  @Option(names = "--distill", order = 30, paramLabel = "KIND",
+      description = "Distil from the unpruned model while fine-tuning: kl (KL divergence of the class"
+          + " distributions softened by --temperature, mixed with the cross-entropy by --distill-weight), mse"
+          + " (mean-squared error on every output; any model), none (default ${DEFAULT-VALUE}). Without --labels, or"
+          + " for a model that is not a classifier, it distils anyway (kl, or mse), having no other loss.")
+  String distill = "none";
+
+  @Option(names = "--temperature", order = 31, paramLabel = "T",
+      description = "--distill kl: the softmax temperature (default ${DEFAULT-VALUE}).")
+  double temperature = FineTuning.DEFAULT_TEMPERATURE;
+
+  @Option(names = "--distill-weight", order = 32, paramLabel = "W",
+      description = "The distillation term's share of the loss, the cross-entropy getting 1 - W (default"
+          + " ${DEFAULT-VALUE}; without labels it is the whole loss).")
+  double distillWeight = 0.5;
+
   /** The checkpoint file training writes into --checkpoint-dir; null without it. */
   Path checkpointFile() {
     return checkpointDir == null ? null : checkpointDir.resolve(dev.onnxprune.training.Trainer.CHECKPOINT);
@@ -104,7 +121,8 @@ public final class RecoveryOptions {
           .optimizer(step.optimizer, step.momentum, step.weightDecay).labelSmoothing(step.labelSmoothing)
           .schedule(FineTuning.Schedule.byName(schedule)).lrDecay(lrDecay).warmupEpochs(warmupEpochs)
           .augment(augment).cropPadding(cropPadding).checkpointDir(checkpointDir).resume(resume)
-          .keepSparsity(FineTuning.KeepSparsity.byName(keepSparsity));
+          .keepSparsity(FineTuning.KeepSparsity.byName(keepSparsity))
+          .distillation(distill, temperature, distillWeight);
       if (milestones != null) {
         b.milestones(milestones);
       }

@@ -165,6 +165,37 @@ class FinetuneCommandTest {
     assertTrue(dev.onnxprune.surgery.WeightSparsity.of(OnnxModels.read(tmp.resolve("free.onnx"))).fraction() < 0.1);
   }
 
+  @Test
+  void distillsFromTheUnprunedModelWithLabelsOrWithout() throws Exception {
+    Path out = tmp.resolve("kl.onnx");
+    Cli.Result r = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5",
+        "--epochs", "1", "--limit", "256", "--batch", "32", "--distill", "kl", "--temperature", "2", "--val-images",
+        TEST, "--val-labels", TEST_LABELS));
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.err().contains("1 epoch(s); distilled (KL, T 2.0, weight 0.5) from the unpruned model"), r.err());
+    assertTrue(top1(r.out(), "fine-tuned") > top1(r.out(), "pruned") + 0.1, r.out());
+
+    // a model pruned elsewhere, recovered on images without labels: the teacher is the unpruned model
+    Path pruned = tmp.resolve("pruned.onnx");
+    Cli.Result p = Cli.run("prune", RESNET, "-o", pruned.toString(), "--criterion", "l1", "--flops", "0.5", "-q");
+    assertEquals(0, p.exitCode(), p.err());
+    String[] unlabelled = {"--images", TRAIN, "--mean", "0.2860", "--std", "0.3530", "--device", "cpu", "--threads",
+        "2"};
+    Path tuned = tmp.resolve("tuned.onnx");
+    Cli.Result u = Cli.run(args(unlabelled, "finetune", pruned.toString(), "-o", tuned.toString(), "--epochs", "1",
+        "--limit", "256", "--batch", "32", "--teacher", RESNET, "--val-images", TEST, "--val-labels", TEST_LABELS));
+    assertEquals(0, u.exitCode(), u.err());
+    assertTrue(u.err().contains("the training data has no labels; distilling from the unpruned model instead"
+        + " (distilled (KL, T 4.0, weight 1.0))"), u.err());
+    assertTrue(top1(u.out(), "fine-tuned") > top1(u.out(), "original") + 0.1, "no label seen:\n" + u.out());
+
+    String o = tmp.resolve("x.onnx").toString();
+    assertUsage("--teacher is required to distil when nothing is pruned (by --distill, or training data without"
+        + " labels): the unpruned model", args(unlabelled, "finetune", pruned.toString(), "-o", o, "--epochs", "1"));
+    assertUsage("--distill must be kl, mse or none: 'soft'", args(DATA, "finetune", VGG, "-o", o, "--epochs", "1",
+        "--distill", "soft"));
+  }
+
   static String[] append(String[] first, String... more) {
     List<String> a = new ArrayList<>(Arrays.asList(first));
     a.addAll(Arrays.asList(more));

@@ -2,6 +2,7 @@ package dev.onnxprune.prune;
 
 import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.training.Augmentation;
+import dev.onnxprune.training.Distillation;
 import dev.onnxprune.training.LrSchedule;
 import dev.onnxprune.training.Optimizer;
 import dev.onnxprune.training.Schedules;
@@ -82,6 +83,7 @@ public final class FineTuning {
   private final Path checkpointDir;
   private final boolean resume;
   private final KeepSparsity keepSparsity;
+  private final Distillation distillation;
 
   private FineTuning(Builder b) {
     this.epochs = b.epochs;
@@ -99,6 +101,7 @@ public final class FineTuning {
     this.checkpointDir = b.checkpointDir;
     this.resume = b.resume;
     this.keepSparsity = b.keepSparsity;
+    this.distillation = b.distillation;
   }
 
   /** Fine-tuning for {@code epochs} epochs with the defaults (SGD 0.01, momentum 0.9, cosine, batch 64). */
@@ -129,6 +132,19 @@ public final class FineTuning {
   public Schedule schedule() {
     return schedule;
   }
+
+  /**
+   * Distillation from the unpruned model (the teacher), or null for none: then the pipeline still
+   * distils when the training data has no labels or the model is not a classifier (KL at
+   * temperature {@value #DEFAULT_TEMPERATURE} for classifiers, mean-squared error on every output
+   * otherwise), since there is no other loss.
+   */
+  public Distillation distillation() {
+    return distillation;
+  }
+
+  /** The temperature of the KL distillation the pipeline chooses by itself. */
+  public static final double DEFAULT_TEMPERATURE = 4;
 
   /** Whether the zero weights stay zero ({@link KeepSparsity}). */
   public KeepSparsity keepSparsity() {
@@ -205,8 +221,15 @@ public final class FineTuning {
 
   @Override
   public String toString() {
-    return String.format(Locale.ROOT, "%d epoch(s), %s lr %s, %s schedule, batch %d", epochs, optimizer, learningRate,
-        schedule.name().toLowerCase(Locale.ROOT), batchSize);
+    return String.format(Locale.ROOT, "%d epoch(s), %s lr %s, %s schedule, batch %d%s", epochs, optimizer, learningRate,
+        schedule.name().toLowerCase(Locale.ROOT), batchSize, distillation == null ? "" : ", " + describe(distillation));
+  }
+
+  /** The distillation in words: {@code distilled (KL, T 4, weight 0.5)}. */
+  static String describe(Distillation d) {
+    return d.kind() == Distillation.Kind.KL
+        ? String.format(Locale.ROOT, "distilled (KL, T %s, weight %s)", d.temperature(), d.weight())
+        : String.format(Locale.ROOT, "distilled (MSE on every output, weight %s)", d.weight());
   }
 
   /** Configures {@link FineTuning}; each setter checks its value. */
@@ -226,6 +249,7 @@ public final class FineTuning {
     private Path checkpointDir;
     private boolean resume;
     private KeepSparsity keepSparsity = KeepSparsity.AUTO;
+    private Distillation distillation;
 
     private Builder() {}
 
@@ -339,6 +363,33 @@ public final class FineTuning {
      */
     public Builder keepSparsity(KeepSparsity k) {
       this.keepSparsity = Objects.requireNonNull(k, "keepSparsity");
+      return this;
+    }
+
+    /**
+     * Distil from the unpruned model (the teacher; {@link PruningPipeline.Builder#teacher} when the
+     * pipeline does not prune): {@link Distillation} with the kind, temperature and the share of the
+     * distillation term against the cross-entropy (default none; see {@link #distillation()}).
+     */
+    public Builder distillation(Distillation d) {
+      this.distillation = d;
+      return this;
+    }
+
+    /**
+     * {@link #distillation} by name: kl (temperature {@code temperature}) or mse, {@code weight} the
+     * distillation term's share in [0, 1], or none.
+     */
+    public Builder distillation(String kind, double temperature, double weight) {
+      InvalidOptionException.require(temperature > 0 && temperature < 1e6, "fineTuning.temperature", "> 0",
+          temperature);
+      InvalidOptionException.require(weight >= 0 && weight <= 1, "fineTuning.distillWeight", "in [0, 1]", weight);
+      this.distillation = switch (kind.toLowerCase(Locale.ROOT)) {
+        case "kl" -> Distillation.kl(temperature, weight);
+        case "mse" -> Distillation.mse(weight);
+        case "none" -> null;
+        default -> throw new InvalidOptionException("fineTuning.distillation", kind, "must be kl, mse or none");
+      };
       return this;
     }
 

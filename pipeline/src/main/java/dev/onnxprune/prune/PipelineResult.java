@@ -48,9 +48,11 @@ public record PipelineResult(String format, @JsonIgnore Model model, @JsonIgnore
    * @param latencySeconds measured latency of one batch (median), or null when not measured
    * @param weightSparsity fraction of the Conv/Gemm/MatMul weights that are exactly zero
    *     ({@link dev.onnxprune.surgery.WeightSparsity})
+   * @param outputError for a model that is not a classifier (or evaluation data without labels):
+   *     its outputs against the original model's on the evaluation data; else null
    */
   public record Stage(String name, Accuracy accuracy, long params, long flops, Double latencySeconds,
-      double weightSparsity) {}
+      double weightSparsity, dev.onnxprune.runtime.OutputError outputError) {}
 
   /**
    * Accuracy of a classifier on labelled data.

@@ -19,6 +19,7 @@ import dev.onnxprune.methods.TrajectoryPoint;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.Evaluation;
 import dev.onnxprune.runtime.Evaluator;
+import dev.onnxprune.runtime.OutputError;
 import dev.onnxprune.runtime.Progress;
 import dev.onnxprune.runtime.Runner;
 import dev.onnxprune.runtime.Sessions;
@@ -27,9 +28,11 @@ import dev.onnxprune.surgery.BatchNormFolding;
 import dev.onnxprune.surgery.WeightSparsity;
 import dev.onnxprune.training.BatchNormInsertion;
 import dev.onnxprune.training.BnRecalibration;
+import dev.onnxprune.training.Distillation;
 import dev.onnxprune.training.GradientException;
 import dev.onnxprune.training.Trainer;
 import dev.onnxprune.training.TrainerOptions;
+import dev.onnxprune.training.TrainingOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -183,12 +186,24 @@ public final class PruningPipeline {
     private double lastFraction = -1;
     /** Whether BatchNormalizations were inserted (and must be folded back). */
     private boolean insertedBn;
+    /** Whether the model's first output is a classifier's logits {@code [N, K]}. */
+    private boolean classifier;
+    /** The unpruned model (the teacher, the reference of output errors), or null when there is none. */
+    private Model reference;
 
     PipelineResult execute() throws IOException {
       Model model = read();
+      classifier = Classifiers.isClassifier(model);
+      // the unpruned model: the teacher of distillation, the reference of output errors
+      FineTuning tuning = b.recovery.fineTuning();
+      boolean distils = tuning != null && (tuning.distillation() != null || !classifier
+          || b.trainingData.numClasses() == 0);
+      boolean compares = b.evaluation != null && (!classifier || b.evaluation.numClasses() == 0);
+      reference = b.teacherFile != null ? OnnxModels.read(b.teacherFile) : b.teacher != null ? b.teacher
+          : b.target != null && (distils || compares) ? model.copy() : null;
       Double originalLatency = b.latencyBatch > 0 ? latency(model) : null;
       stage("original", model, originalLatency);
-      if (b.recovery.insertsBn() && !BatchNormInsertion.targets(model).isEmpty()) {
+      if (b.recovery.insertsBn(model) && !BatchNormInsertion.targets(model).isEmpty()) {
         model = insertBn(model);
       }
 
@@ -252,16 +267,22 @@ public final class PruningPipeline {
                 b.listener.epochEnded(s);
               }
             }).build();
+        boolean labelled = b.trainingData.numClasses() > 0;
+        Distillation d = distillation(f, labelled);
+        TrainingOptions training = f.trainingOptionsBuilder(keepZeros).distillation(d)
+            .labels(labelled && classifier).build();
+        TrainerOptions run = d == null ? to : f.trainer(f.epochs(), steps, b.seed, b.padFill)
+            .validation(classifier ? b.evaluation : null).listener(to.listener()).teacher(reference).build();
         Model input = model;
-        Trainer.Result tr = call(() -> Trainer.train(input, f.trainingOptions(keepZeros), b.trainingData, to,
-            b.sessions));
+        Trainer.Result tr = call(() -> Trainer.train(input, training, b.trainingData, run, b.sessions));
         model = tr.model();
         if (keepZeros && WeightSparsity.of(model).zeros() < before.zeros()) {
           throw new IllegalStateException("fine-tuning lost zero weights: " + before + " before, "
               + WeightSparsity.of(model) + " after");
         }
         history = tr.history();
-        endPhase(String.format(Locale.ROOT, "%d epoch(s)%s", tr.history().size() - tr.resumedAfter(),
+        endPhase(String.format(Locale.ROOT, "%d epoch(s)%s%s", tr.history().size() - tr.resumedAfter(),
+            d == null ? "" : "; " + FineTuning.describe(d) + " from the unpruned model",
             keepZeros ? "; zero weights kept: " + WeightSparsity.of(model) : ""));
         stage("fine-tuned", model, null);
       }
@@ -272,7 +293,7 @@ public final class PruningPipeline {
         Double after = latency(model);
         PipelineResult.Stage last = stages.remove(stages.size() - 1);
         stages.add(new PipelineResult.Stage(last.name(), last.accuracy(), last.params(), last.flops(), after,
-            last.weightSparsity()));
+            last.weightSparsity(), last.outputError()));
         if (after != null && originalLatency != null && after >= originalLatency) {
           warn(String.format(Locale.ROOT, "the pruned model is not faster than the original on this device: %.2f ms"
               + " against %.2f ms at batch %d", 1e3 * after, 1e3 * originalLatency, b.latencyBatch));
@@ -281,6 +302,29 @@ public final class PruningPipeline {
       PipelineResult result = result(model, pruned, history, b.output);
       write(model, result);
       return result;
+    }
+
+    /**
+     * The distillation of {@code f}: as configured, or chosen when there is no other loss (no labels,
+     * or not a classifier): KL at {@link FineTuning#DEFAULT_TEMPERATURE} for a classifier, MSE on
+     * every output otherwise.
+     */
+    private Distillation distillation(FineTuning f, boolean labelled) {
+      Distillation d = f.distillation();
+      if (d == null && (!labelled || !classifier)) {
+        d = classifier ? Distillation.kl(FineTuning.DEFAULT_TEMPERATURE, 1) : Distillation.mse(1);
+        warn("fineTuning.distillation: " + (classifier ? "the training data has no labels" : "the model is not a"
+            + " classifier") + "; distilling from the unpruned model instead (" + FineTuning.describe(d) + ")");
+      }
+      if (d != null && reference == null) {
+        throw new InvalidOptionException("teacher", null, "is required to distil when nothing is pruned (the"
+            + " unpruned model)");
+      }
+      if (d != null && d.kind() == Distillation.Kind.KL && !classifier) {
+        throw new InvalidOptionException("fineTuning.distillation", "kl", "needs a classifier (logits [N, K]);"
+            + " distil a model of other outputs by mse");
+      }
+      return d;
     }
 
     /** The model with BatchNormalization after each convolution that has none (see {@link Recovery}). */
@@ -386,7 +430,8 @@ public final class PruningPipeline {
     /** Evaluates (when there is evaluation data) and records the stage. */
     private void stage(String name, Model model, Double latency) throws IOException {
       PipelineResult.Accuracy acc = null;
-      if (b.evaluation != null) {
+      OutputError error = null;
+      if (b.evaluation != null && classifier && b.evaluation.numClasses() > 0) {
         begin(Phase.EVALUATING, name);
         Evaluation e = call(() -> {
           try (Runner runner = Runner.open(b.sessions, model)) {
@@ -395,11 +440,21 @@ public final class PruningPipeline {
         });
         acc = new PipelineResult.Accuracy(e.samples(), e.top1(), e.top5(), e.loss());
         endPhase(String.format(Locale.ROOT, "%s: top-1 %.2f%%", name, 100 * e.top1()));
+      } else if (b.evaluation != null) {
+        begin(Phase.EVALUATING, name);
+        Model ref = reference != null ? reference : model;
+        error = call(() -> {
+          try (Runner runner = Runner.open(b.sessions, model); Runner r = Runner.open(b.sessions, ref)) {
+            return OutputError.compare(runner, r, b.evaluation, b.evalBatchSize);
+          }
+        });
+        endPhase(String.format(Locale.ROOT, "%s: output error against the unpruned model %.4g (relative), %.4g"
+            + " (mean squared)", name, error.relative(), error.meanSquared()));
       }
       // the costs of the model as it is written: inserted BatchNorms folded
       CostReport c = CostModel.analyze(insertedBn ? foldInsertedBn(model) : model);
       PipelineResult.Stage s = new PipelineResult.Stage(name, acc, c.totalParams(), c.totalFlops(), latency,
-          WeightSparsity.of(model).fraction());
+          WeightSparsity.of(model).fraction(), error);
       stages.add(s);
       b.listener.stage(s);
     }
@@ -519,8 +574,28 @@ public final class PruningPipeline {
     private boolean externalData;
     private Path report;
     private Listener listener = new Listener() {};
+    private Model teacher;
+    private Path teacherFile;
 
     private Builder() {}
+
+    /**
+     * The unpruned model, when the pipeline only recovers a model pruned elsewhere: the teacher of
+     * distillation and the reference of output errors (default: the model the pipeline prunes, as
+     * it was read).
+     */
+    public Builder teacher(Model m) {
+      this.teacher = Objects.requireNonNull(m, "teacher");
+      this.teacherFile = null;
+      return this;
+    }
+
+    /** {@link #teacher(Model)} from a file (read by the run). */
+    public Builder teacher(Path file) {
+      this.teacherFile = Objects.requireNonNull(file, "teacher");
+      this.teacher = null;
+      return this;
+    }
 
     /** The model file to prune (read by the run). */
     public Builder model(Path file) {
@@ -763,6 +838,11 @@ public final class PruningPipeline {
       if ("adversarial".equals(methodName) && evaluation == null) {
         throw new InvalidOptionException("evaluation", null, "is required by the method adversarial (it decides"
             + " whether a removal recovered by validation top-1)");
+      }
+      if (recovery.fineTuning() != null && target == null && teacher == null && teacherFile == null
+          && (recovery.fineTuning().distillation() != null || trainingData != null && trainingData.numClasses() == 0)) {
+        throw new InvalidOptionException("teacher", null, "is required to distil when nothing is pruned (by"
+            + " fineTuning.distillation, or training data without labels): the unpruned model");
       }
       if (recovery.any() && trainingData == null) {
         throw new InvalidOptionException("trainingData", null, "is required by "

@@ -29,11 +29,12 @@ public record Recovery(boolean recalibrateBn, int bnSamples, FineTuning fineTuni
   /** When BatchNormalization is put after the convolutions that have none, for the recovery. */
   public enum InsertBn {
     /**
-     * When the recovery recalibrates or fine-tunes and some convolution has no BatchNormalization
-     * after it (the default).
+     * When the recovery recalibrates or fine-tunes and the model has convolutions and no
+     * BatchNormalization at all, as a BN-folded export (the default). A model with BatchNorm in
+     * places (a pre-activation DenseNet, whose convolutions feed a Concat) is left as it is.
      */
     AUTO,
-    /** As AUTO (the name says it is meant). */
+    /** When the recovery recalibrates or fine-tunes: after every convolution that has none. */
     ON,
     /** Never: a BN-folded model is recovered as it is. */
     OFF;
@@ -84,8 +85,12 @@ public record Recovery(boolean recalibrateBn, int bnSamples, FineTuning fineTuni
     return recalibrateBn || fineTuning != null;
   }
 
-  /** True when BatchNormalization is to be inserted where a convolution has none. */
-  public boolean insertsBn() {
-    return any() && insertBn != InsertBn.OFF;
+  /** True when BatchNormalization is to be inserted into {@code model} where a convolution has none. */
+  public boolean insertsBn(dev.onnxprune.graph.Model model) {
+    if (!any() || insertBn == InsertBn.OFF) {
+      return false;
+    }
+    return insertBn == InsertBn.ON
+        || model.graph().nodes().stream().noneMatch(n -> n.is("BatchNormalization"));
   }
 }

@@ -116,8 +116,11 @@ public final class Trainer {
   public static Result train(Model model, TrainingOptions training, Dataset data, TrainerOptions options,
       Sessions sessions) throws IOException, OrtException {
     long start = System.nanoTime();
-    TrainingData samples = TrainingData.of(data);
+    TrainingData samples = TrainingData.of(data, training.labels());
     TrainingArtifact artifact = TrainingArtifact.build(model, training);
+    if (training.distillation() != null && options.teacher() == null) {
+      throw new IllegalArgumentException("the training step distils; give the teacher (TrainerOptions.teacher)");
+    }
     Listener listener = options.listener();
     int batch = options.batchSize();
     int steps = stepsPerEpoch(samples.count(), batch);
@@ -125,7 +128,9 @@ public final class Trainer {
       throw new IllegalArgumentException("the training data has " + samples.count() + " sample(s); a step needs 2");
     }
     List<EpochStats> history = new ArrayList<>();
-    try (TrainingSession session = TrainingSession.open(artifact, sessions)) {
+    try (TrainingSession session = TrainingSession.open(artifact, sessions);
+        Teacher teacher = training.distillation() == null ? null : Teacher.open(options.teacher(), artifact.spec(),
+            sessions, samples.count(), options.augmentation().isNone())) {
       int done = 0;
       Path ck = options.checkpointDir() == null ? null : options.checkpointDir().resolve(CHECKPOINT);
       if (options.resume() && Files.isRegularFile(ck)) {
@@ -135,7 +140,7 @@ public final class Trainer {
       }
       listener.started(done + 1, options.epochs(), steps, samples.count(), done > 0);
       for (int epoch = done; epoch < options.epochs(); epoch++) {
-        history.add(epoch(session, samples, options, epoch, steps));
+        history.add(epoch(session, teacher, samples, options, epoch, steps));
         if (ck != null) {
           Files.createDirectories(options.checkpointDir());
           Position p = new Position(epoch + 1, options.epochs(), batch, options.seed(), samples.count(), history);
@@ -178,8 +183,8 @@ public final class Trainer {
     return new double[] {n == 0 ? Double.NaN : loss / n, n == 0 ? Double.NaN : (double) right / n, n};
   }
 
-  private static EpochStats epoch(TrainingSession session, TrainingData data, TrainerOptions o, int epoch, int steps)
-      throws OrtException {
+  private static EpochStats epoch(TrainingSession session, Teacher teacher, TrainingData data, TrainerOptions o,
+      int epoch, int steps) throws OrtException {
     Listener listener = o.listener();
     listener.epochStarted(epoch + 1, o.epochs(), steps);
     long t0 = System.nanoTime();
@@ -198,7 +203,8 @@ public final class Trainer {
       o.augmentation().apply(b.inputs(), b.shape(), random);
       long t = o.scheduleUnit() == TrainerOptions.ScheduleUnit.STEP ? session.steps() : epoch;
       lr = o.schedule().at(t);
-      TrainingSession.StepResult r = session.step(b, lr);
+      TrainingSession.StepResult r = teacher == null ? session.step(b, lr)
+          : session.step(b, lr, teacher.outputs(b, order, from));
       if (!Double.isFinite(r.loss())) {
         throw new ArithmeticException("the loss is " + r.loss() + " at epoch " + (epoch + 1) + ", step " + (s + 1)
             + " (learning rate " + lr + "); training diverged: lower the learning rate");

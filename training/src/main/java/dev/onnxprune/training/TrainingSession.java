@@ -14,6 +14,7 @@ import dev.onnxprune.graph.Value;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.HostTensor;
 import dev.onnxprune.runtime.OrtTensors;
+import dev.onnxprune.runtime.Runner;
 import dev.onnxprune.runtime.Sessions;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -142,7 +143,18 @@ public final class TrainingSession implements AutoCloseable {
    * @throws IllegalArgumentException when the batch has no labels
    */
   public StepResult step(Batch batch, double lr) throws OrtException {
-    return run(batch, lr, true);
+    return run(batch, lr, true, Map.of());
+  }
+
+  /**
+   * One optimizer step of an artifact that distils ({@link ArtifactSpec#teacher}): {@code teacher}
+   * holds the teacher's value of each matched output on this batch, by output name.
+   *
+   * @throws IllegalArgumentException when the batch lacks labels the step needs, or a teacher
+   *     value is missing
+   */
+  public StepResult step(Batch batch, double lr, Map<String, Runner.Output> teacher) throws OrtException {
+    return run(batch, lr, true, teacher);
   }
 
   /**
@@ -152,7 +164,7 @@ public final class TrainingSession implements AutoCloseable {
    * uses batch statistics as in a step (when the artifact trains it that way).
    */
   public StepResult probe(Batch batch) throws OrtException {
-    return run(batch, 0, false);
+    return run(batch, 0, false, Map.of());
   }
 
   /**
@@ -253,15 +265,26 @@ public final class TrainingSession implements AutoCloseable {
     return t;
   }
 
-  private StepResult run(Batch batch, double lr, boolean commit) throws OrtException {
-    if (batch.labels() == null) {
+  private StepResult run(Batch batch, double lr, boolean commit, Map<String, Runner.Output> teacher)
+      throws OrtException {
+    if (batch.labels() == null && !spec.unlabelled()) {
       throw new IllegalArgumentException("a training batch needs labels");
     }
     Map<String, OnnxTensor> in = new LinkedHashMap<>(state);
     List<OnnxTensor> temp = new ArrayList<>();
     try {
       in.put(spec.input(), inputSlot.fill(HostTensor.floats(batch.inputs(), batch.shape())));
-      in.put(spec.labels(), labelSlot.fill(HostTensor.longs(batch.labels(), batch.size())));
+      if (!spec.unlabelled()) {
+        in.put(spec.labels(), labelSlot.fill(HostTensor.longs(batch.labels(), batch.size())));
+      }
+      for (Map.Entry<String, String> e : spec.teacher().entrySet()) {
+        Runner.Output t = teacher.get(e.getKey());
+        if (t == null) {
+          throw new IllegalArgumentException("the training step distils output '" + e.getKey() + "' and was given"
+              + " no teacher value for it");
+        }
+        temp.add(put(in, e.getValue(), OrtTensors.create(t.values(), t.shape())));
+      }
       temp.add(put(in, spec.learningRate(), OrtTensors.scalar((float) lr)));
       if (spec.step() != null) {
         temp.add(put(in, spec.step(), OrtTensors.scalar(steps + 1)));
@@ -272,7 +295,8 @@ public final class TrainingSession implements AutoCloseable {
       try {
         OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
         float[] lf = floats(logits);
-        int correct = correct(lf, (int) logits.getInfo().getShape()[1], batch.labels());
+        int correct = batch.labels() == null || spec.numClasses() <= 0 ? 0
+            : correct(lf, (int) logits.getInfo().getShape()[1], batch.labels());
         result = new StepResult(scalar(r.get(spec.loss()).orElseThrow()), correct, batch.size(), lf);
         keepGradients(r);
       } catch (RuntimeException | OrtException e) {
@@ -312,13 +336,16 @@ public final class TrainingSession implements AutoCloseable {
     try {
       temp.add(put(in, spec.input(), OrtTensors.create(batch.inputs(), batch.shape())));
       putFeeds(in);
-      long[] labels = batch.labels() != null ? batch.labels() : new long[batch.size()];
-      temp.add(put(in, spec.labels(), OrtTensors.create(labels, labels.length)));
+      boolean scored = spec.labels() != null && batch.labels() != null;
+      if (spec.labels() != null) {
+        long[] labels = batch.labels() != null ? batch.labels() : new long[batch.size()];
+        temp.add(put(in, spec.labels(), OrtTensors.create(labels, labels.length)));
+      }
       try (OrtSession.Result r = eval.run(in)) {
         OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
         float[] out = floats(logits);
-        double loss = batch.labels() == null ? Double.NaN : scalar(r.get(spec.loss()).orElseThrow());
-        int correct = batch.labels() == null ? 0 : correct(out, (int) logits.getInfo().getShape()[1], batch.labels());
+        double loss = !scored ? Double.NaN : scalar(r.get(spec.loss()).orElseThrow());
+        int correct = !scored ? 0 : correct(out, (int) logits.getInfo().getShape()[1], batch.labels());
         return new EvalResult(loss, correct, batch.size(), out);
       }
     } finally {
