@@ -156,7 +156,8 @@ public final class PruneCommand implements Callable<Integer> {
         description = "l1 or l2 (filter norm), bn (BatchNormalization |gamma|), fpgm (geometric median), random; or,"
             + " on calibration data (--images), apoz (average percentage of zeros), mean (mean activation), oracle"
             + " (loss increase when ablated), aofp (AOFP isolated damage and binary filter search), taylor"
-            + " (first-order Taylor estimate of the loss change, |activation x gradient|). Default: l1 unless"
+            + " (first-order Taylor estimate of the loss change, |activation x gradient|), thinet (ThiNet: greedy"
+            + " selection by the next convolution's reconstruction error; no labels). Default: l1 unless"
             + " --method is given.")
     String name;
 

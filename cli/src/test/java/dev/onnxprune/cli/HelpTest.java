@@ -115,7 +115,7 @@ class HelpTest {
   @Test
   void scoreEvalAndExportTrainingHelpAreInTitledSections() {
     assertSections(help("score"), "Model, criterion and output:",
-        "Calibration data (apoz, mean, oracle, aofp, taylor):", "Data-driven criteria:", "Runtime:", "Exit codes:", "JSON fields (--json):");
+        "Calibration data (apoz, mean, oracle, aofp, taylor, thinet):", "Data-driven criteria:", "Runtime:", "Exit codes:", "JSON fields (--json):");
     assertSections(help("eval"), "Input and output:", "Data:", "Runtime:", "Exit codes:", "JSON fields (--json):");
     assertSections(help("export-training"), "Input and output:", "Optimizer and loss:", "Parameters and BatchNorm:",
         "Exit codes:");
