@@ -160,6 +160,18 @@ class DistillationTest {
       }
       assertEquals(4, t.runs(), "the second epoch comes from the cache");
     }
+    // outputs too large to keep (128 samples x 10 logits > 1000 floats): the teacher runs on every batch
+    try (Teacher t = Teacher.open(teacher, a.spec(), Ort.SESSIONS, td.count(), true, 1000)) {
+      for (int epoch = 0; epoch < 2; epoch++) {
+        int[] order = TrainingData.order(td.count(), new java.util.SplittableRandom(epoch));
+        for (int from = 0; from < td.count(); from += 32) {
+          Map<String, Runner.Output> got = t.outputs(td.batch(order, from, 32), order, from);
+          assertEquals(32 * 10, got.get("logits").values().length);
+        }
+      }
+      assertEquals(8, t.runs());
+      assertTrue(!t.caches());
+    }
   }
 
   @Test
