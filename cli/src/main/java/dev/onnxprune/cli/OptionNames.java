@@ -35,6 +35,8 @@ final class OptionNames {
     flag("maxGroupRatio", "--max-group-ratio");
     flag("roundTo", "--round");
     flag("keepPartial", "--keep-partial");
+    flag("steps", "--steps");
+    flag("stepSchedule", "--step-schedule");
     flag("verify", "--verify");
     flag("measureLatency", "--measure-latency");
     flag("latencyTimingBatch", "--latency-batch");

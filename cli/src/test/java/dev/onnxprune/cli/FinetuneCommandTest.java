@@ -144,6 +144,25 @@ class FinetuneCommandTest {
   }
 
   @Test
+  void pruneInStepsWithFineTuningBetween() throws Exception {
+    Path out = tmp.resolve("steps.onnx");
+    Cli.Result r = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5",
+        "--steps", "2", "--step-schedule", "agp", "--epochs", "1", "--limit", "128", "--batch", "32", "--val-images",
+        TEST, "--val-labels", TEST_LABELS));
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().matches("(?s).*\n  original .*\n  pruned 1/2 .*\n  fine-tuned 1/2 .*\n  pruned .*\n"
+        + "  fine-tuned .*"), r.out());
+    assertTrue(r.err().contains("1 epoch(s) (step 1/2)"), r.err());
+
+    Cli.Result ratio = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--ratio", "0.5", "--steps", "2"));
+    assertEquals(2, ratio.exitCode());
+    assertTrue(ratio.err().startsWith("onnx-prune: error: --steps needs a FLOPs or parameter target"), ratio.err());
+    Cli.Result schedule = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--flops", "0.5", "--steps", "2",
+        "--step-schedule", "cubic"));
+    assertEquals(Cli.usageError("prune", "--step-schedule must be linear or agp: 'cubic'"), schedule.err());
+  }
+
+  @Test
   void maskThenFinetuneKeepsExactlyTheZeros() throws Exception {
     Path sparse = tmp.resolve("sparse.onnx");
     Cli.Result m = Cli.run("mask", RESNET, "-o", sparse.toString(), "--sparsity", "0.8");

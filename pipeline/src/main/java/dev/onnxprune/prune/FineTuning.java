@@ -146,6 +146,11 @@ public final class FineTuning {
   /** The temperature of the KL distillation the pipeline chooses by itself. */
   public static final double DEFAULT_TEMPERATURE = 4;
 
+  /** The folder of the training checkpoint, or null. */
+  public Path checkpointDir() {
+    return checkpointDir;
+  }
+
   /** Whether the zero weights stay zero ({@link KeepSparsity}). */
   public KeepSparsity keepSparsity() {
     return keepSparsity;

@@ -186,6 +186,8 @@ public final class PruningPipeline {
     private double lastFraction = -1;
     /** Whether BatchNormalizations were inserted (and must be folded back). */
     private boolean insertedBn;
+    /** The FLOPs or parameters of the model before the first of several prune steps. */
+    private double originalCost;
     /** Whether the model's first output is a classifier's logits {@code [N, K]}. */
     private boolean classifier;
     /** The unpruned model (the teacher, the reference of output errors), or null when there is none. */
@@ -208,83 +210,90 @@ public final class PruningPipeline {
       }
 
       PruneResult pruned = null;
-      if (b.target != null) {
-        Pruner pruner = pruner();
-        try {
-          pruned = pruner.prune(model);
-        } catch (VerificationFailedException e) {
-          if (b.report != null) {
-            PipelineResult partial = result(e.result().model(), e.result(), List.of(), null);
-            partial.writeJson(b.report);
-          }
-          throw e;
-        } finally {
-          endPhase("");
-        }
-        if (pruned.report().shortOfTarget() != null) {
-          warn(String.format(Locale.ROOT, "%s; kept what it reached (keepPartial): %.1f%% removed",
-              pruned.report().shortOfTarget(), 100 * pruned.report().achieved()));
-        }
-        model = pruned.model();
-        stage("pruned", model, null);
-      }
-
-      List<Trainer.EpochStats> history = List.of();
+      List<Trainer.EpochStats> history = new ArrayList<>();
       Recovery r = b.recovery;
-      if (r.recalibrateBn()) {
-        begin(Phase.RECALIBRATING, b.trainingData.size() + " samples");
-        Model input = model;
-        BnRecalibration.Result bn = call(() -> BnRecalibration.run(input, b.trainingData, batch(),
-            r.bnSamples() == 0 ? 0 : (r.bnSamples() + batch() - 1) / batch(), b.sessions));
-        model = bn.model();
-        endPhase(bn.batchNorms() == 0 ? "no BatchNormalization: nothing to recalibrate"
-            : bn.batchNorms() + " BatchNorm layers on " + bn.samples() + " samples (" + bn.batches() + " batches)");
-        if (bn.batchNorms() == 0) {
-          warn("recovery.recalibrateBn: the model has no BatchNormalization; nothing was recalibrated");
-        } else {
-          stage("recalibrated", model, null);
+      // the costs of the model as the pruner sees it (inserted BatchNorms included): the reference of the steps
+      originalCost = b.steps > 1 ? cost(model) : 0;
+      for (int step = 1; step <= b.steps; step++) {
+        String tag = step == b.steps ? "" : " " + step + "/" + b.steps;
+        Target target = b.target == null ? null : stepTarget(step, model);
+        if (target != null) {
+          Pruner pruner = pruner(target);
+          try {
+            pruned = pruner.prune(model);
+          } catch (VerificationFailedException e) {
+            if (b.report != null) {
+              PipelineResult partial = result(e.result().model(), e.result(), List.of(), null);
+              partial.writeJson(b.report);
+            }
+            throw e;
+          } finally {
+            endPhase("");
+          }
+          if (pruned.report().shortOfTarget() != null) {
+            warn(String.format(Locale.ROOT, "%s; kept what it reached (keepPartial): %.1f%% removed",
+                pruned.report().shortOfTarget(), 100 * pruned.report().achieved()));
+          }
+          model = pruned.model();
+          stage("pruned" + tag, model, null);
         }
-      }
-      if (r.fineTuning() != null) {
-        FineTuning f = r.fineTuning();
-        int steps = Trainer.stepsPerEpoch(b.trainingData.size(), f.batchSize());
-        if (steps == 0) {
-          throw new DataMismatchException("the training data has " + b.trainingData.size() + " sample(s); a"
-              + " fine-tuning step needs at least 2");
-        }
-        WeightSparsity before = WeightSparsity.of(model);
-        boolean keepZeros = f.keepsSparsityOf(before);
-        begin(Phase.FINE_TUNING, f.toString());
-        TrainerOptions to = f.trainer(f.epochs(), steps, b.seed, b.padFill).validation(b.evaluation)
-            .listener(new Trainer.Listener() {
-              @Override
-              public void started(int epoch, int epochs, int stepsPerEpoch, int samples, boolean resumed) {
-                b.listener.fineTuningStarted(epoch, epochs, stepsPerEpoch, samples, resumed);
-              }
 
-              @Override
-              public void epochEnded(Trainer.EpochStats s) {
-                b.listener.epochEnded(s);
-              }
-            }).build();
-        boolean labelled = b.trainingData.numClasses() > 0;
-        Distillation d = distillation(f, labelled);
-        TrainingOptions training = f.trainingOptionsBuilder(keepZeros).distillation(d)
-            .labels(labelled && classifier).build();
-        TrainerOptions run = d == null ? to : f.trainer(f.epochs(), steps, b.seed, b.padFill)
-            .validation(classifier ? b.evaluation : null).listener(to.listener()).teacher(reference).build();
-        Model input = model;
-        Trainer.Result tr = call(() -> Trainer.train(input, training, b.trainingData, run, b.sessions));
-        model = tr.model();
-        if (keepZeros && WeightSparsity.of(model).zeros() < before.zeros()) {
-          throw new IllegalStateException("fine-tuning lost zero weights: " + before + " before, "
-              + WeightSparsity.of(model) + " after");
+        if (r.recalibrateBn()) {
+          begin(Phase.RECALIBRATING, b.trainingData.size() + " samples");
+          Model input = model;
+          BnRecalibration.Result bn = call(() -> BnRecalibration.run(input, b.trainingData, batch(),
+              r.bnSamples() == 0 ? 0 : (r.bnSamples() + batch() - 1) / batch(), b.sessions));
+          model = bn.model();
+          endPhase(bn.batchNorms() == 0 ? "no BatchNormalization: nothing to recalibrate"
+              : bn.batchNorms() + " BatchNorm layers on " + bn.samples() + " samples (" + bn.batches() + " batches)");
+          if (bn.batchNorms() == 0) {
+            warn("recovery.recalibrateBn: the model has no BatchNormalization; nothing was recalibrated");
+          } else {
+            stage("recalibrated" + tag, model, null);
+          }
         }
-        history = tr.history();
-        endPhase(String.format(Locale.ROOT, "%d epoch(s)%s%s", tr.history().size() - tr.resumedAfter(),
-            d == null ? "" : "; " + FineTuning.describe(d) + " from the unpruned model",
-            keepZeros ? "; zero weights kept: " + WeightSparsity.of(model) : ""));
-        stage("fine-tuned", model, null);
+        if (r.fineTuning() != null) {
+          FineTuning f = r.fineTuning();
+          int steps = Trainer.stepsPerEpoch(b.trainingData.size(), f.batchSize());
+          if (steps == 0) {
+            throw new DataMismatchException("the training data has " + b.trainingData.size() + " sample(s); a"
+                + " fine-tuning step needs at least 2");
+          }
+          WeightSparsity before = WeightSparsity.of(model);
+          boolean keepZeros = f.keepsSparsityOf(before);
+          begin(Phase.FINE_TUNING, f.toString());
+          TrainerOptions to = f.trainer(f.epochs(), steps, b.seed, b.padFill).validation(b.evaluation)
+              .listener(new Trainer.Listener() {
+                @Override
+                public void started(int epoch, int epochs, int stepsPerEpoch, int samples, boolean resumed) {
+                  b.listener.fineTuningStarted(epoch, epochs, stepsPerEpoch, samples, resumed);
+                }
+
+                @Override
+                public void epochEnded(Trainer.EpochStats s) {
+                  b.listener.epochEnded(s);
+                }
+              }).build();
+          boolean labelled = b.trainingData.numClasses() > 0;
+          Distillation d = distillation(f, labelled);
+          TrainingOptions training = f.trainingOptionsBuilder(keepZeros).distillation(d)
+              .labels(labelled && classifier).build();
+          TrainerOptions run = d == null ? to : f.trainer(f.epochs(), steps, b.seed, b.padFill)
+              .validation(classifier ? b.evaluation : null).listener(to.listener()).teacher(reference).build();
+          Model input = model;
+          Trainer.Result tr = call(() -> Trainer.train(input, training, b.trainingData, run, b.sessions));
+          model = tr.model();
+          if (keepZeros && WeightSparsity.of(model).zeros() < before.zeros()) {
+            throw new IllegalStateException("fine-tuning lost zero weights: " + before + " before, "
+                + WeightSparsity.of(model) + " after");
+          }
+          history.addAll(tr.history());
+          endPhase(String.format(Locale.ROOT, "%d epoch(s)%s%s%s", tr.history().size() - tr.resumedAfter(),
+              tag.isEmpty() ? "" : " (step" + tag + ")",
+              d == null ? "" : "; " + FineTuning.describe(d) + " from the unpruned model",
+              keepZeros ? "; zero weights kept: " + WeightSparsity.of(model) : ""));
+          stage("fine-tuned" + tag, model, null);
+        }
       }
       if (insertedBn) {
         model = foldInsertedBn(model);
@@ -362,8 +371,33 @@ public final class PruningPipeline {
       return b.inPlace ? b.model : b.model.copy();
     }
 
-    private Pruner pruner() {
-      Pruner.Builder p = Pruner.builder().target(b.target).global(b.global).minChannels(b.minChannels)
+    /**
+     * The target of prune step {@code step} of {@link Builder#steps}: what {@code model} must lose so
+     * that the original has lost {@code target * schedule(step)}; null when it already has. The whole
+     * target when there is one step.
+     */
+    private Target stepTarget(int step, Model model) {
+      if (b.steps == 1) {
+        return b.target;
+      }
+      double f = b.target.fraction() * b.stepSchedule.at(step, b.steps);
+      double remove = 1 - (1 - f) * originalCost / cost(model);
+      if (remove < 1e-6) {
+        warn(String.format(Locale.ROOT, "step %d/%d: the model already has %.1f%% less than the original; nothing"
+            + " pruned", step, b.steps, 100 * (1 - cost(model) / originalCost)));
+        return null;
+      }
+      return new Target(b.target.kind(), remove);
+    }
+
+    /** The FLOPs or parameters of {@code model}, as {@link Builder#target} counts them. */
+    private double cost(Model model) {
+      CostReport c = CostModel.analyze(model);
+      return b.target.kind() == Target.Kind.PARAMS ? c.totalParams() : c.totalFlops();
+    }
+
+    private Pruner pruner(Target target) {
+      Pruner.Builder p = Pruner.builder().target(target).global(b.global).minChannels(b.minChannels)
           .maxGroupRatio(b.maxGroupRatio).roundTo(b.roundTo).verify(b.verify).keepPartial(b.keepPartial)
           .sessions(b.sessions).latencyTimer(LatencyModel.ort(b.sessions, b.latencyTimingBatch, 3, 15))
           .progress((ph, took) -> {
@@ -576,6 +610,8 @@ public final class PruningPipeline {
     private Listener listener = new Listener() {};
     private Model teacher;
     private Path teacherFile;
+    private int steps = 1;
+    private PruneSchedule stepSchedule = PruneSchedule.LINEAR;
 
     private Builder() {}
 
@@ -658,6 +694,26 @@ public final class PruningPipeline {
     /** What to remove (required). */
     public Builder target(Target t) {
       this.target = t;
+      return this;
+    }
+
+    /**
+     * Prune in {@code n} steps (default 1: one shot), each followed by the recovery (BatchNorm
+     * recalibration, {@link FineTuning#epochs} epochs of fine-tuning each step): the iterative
+     * schedule of Han et al., or Zhu &amp; Gupta's gradual one with {@link PruneSchedule#AGP}. Each
+     * step's stages are recorded ({@code pruned 1/3}, {@code fine-tuned 1/3}, ..., the last step's
+     * {@code pruned}, {@code fine-tuned}); the result's prune report is the last step's. Needs a
+     * FLOPs or parameter target (a fraction of the original's), a criterion (not a training-time
+     * method), and no fine-tuning checkpoint folder when {@code n > 1}.
+     */
+    public Builder steps(int n) {
+      this.steps = n;
+      return this;
+    }
+
+    /** How {@link #steps} spread the target (default {@link PruneSchedule#LINEAR}). */
+    public Builder stepSchedule(PruneSchedule s) {
+      this.stepSchedule = Objects.requireNonNull(s, "stepSchedule");
       return this;
     }
 
@@ -847,6 +903,20 @@ public final class PruningPipeline {
       if (recovery.any() && trainingData == null) {
         throw new InvalidOptionException("trainingData", null, "is required by "
             + (recovery.fineTuning() != null ? "fineTuning.epochs" : "recovery.recalibrateBn"));
+      }
+      InvalidOptionException.atLeast("steps", steps, 1);
+      if (steps > 1) {
+        if (target == null || (target.kind() != Target.Kind.FLOPS && target.kind() != Target.Kind.PARAMS)) {
+          throw new InvalidOptionException("steps", steps, "needs a FLOPs or parameter target (each step removes a"
+              + " share of the original's)");
+        }
+        if (byMethod) {
+          throw new InvalidOptionException("steps", steps, "applies to a criterion, not to a training-time method");
+        }
+        if (recovery.fineTuning() != null && recovery.fineTuning().checkpointDir() != null) {
+          throw new InvalidOptionException("fineTuning.checkpointDir", recovery.fineTuning().checkpointDir(),
+              "resumes one fine-tuning, not the several of steps > 1");
+        }
       }
       InvalidOptionException.atLeast("evalBatchSize", evalBatchSize, 1);
       InvalidOptionException.atLeast("measureLatency", latencyBatch, 0);
