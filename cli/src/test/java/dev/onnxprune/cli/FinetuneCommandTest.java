@@ -99,6 +99,26 @@ class FinetuneCommandTest {
     assertTrue(r.out().contains("trained " + m.group(3) + " epochs"), r.out());
   }
 
+  /**
+   * Issue 16, point 3: a learning rate that makes the weights infinite in the last step exited 0
+   * and wrote a model of NaN (every step's loss, computed before its update, was finite).
+   */
+  @Test
+  void trainingThatDivergesFailsNamingTheStepAndWritesNothing() {
+    Path out = tmp.resolve("nan.onnx");
+    Cli.Result r = Cli.run(args(DATA, "finetune", VGG, "-o", out.toString(), "--epochs", "1", "--limit", "64",
+        "--batch", "64", "--lr", "1e30", "-q"));
+    assertEquals(1, r.exitCode(), r.err());
+    assertTrue(r.err().contains("\nonnx-prune: error: training diverged after epoch 1 (step 1, learning rate"
+        + " 1.0E30): the trained model's output is NaN on the first 64 training samples; nothing was kept of this"
+        + " run. Lower the learning rate"), r.err());
+    assertFalse(Files.exists(out));
+    assertUsage("--lr must be > 0 and at most 3.4e38 (a finite float): 1.0E39", args(DATA, "finetune", VGG, "-o",
+        out.toString(), "--epochs", "1", "--lr", "1e39"));
+    assertUsage("--lr must be > 0 and at most 3.4e38 (a finite float): Infinity", args(DATA, "finetune", VGG, "-o",
+        out.toString(), "--epochs", "1", "--lr", "Infinity"));
+  }
+
   @Test
   void badCombinationsAreUsageErrors() {
     String out = tmp.resolve("x.onnx").toString();

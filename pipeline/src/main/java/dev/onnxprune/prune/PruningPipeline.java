@@ -422,8 +422,6 @@ public final class PruningPipeline {
       throw new IOException("ONNX Runtime failed: " + e.getMessage(), e);
     } catch (GradientException e) {
       throw new dev.onnxprune.errors.OnnxPruneException("the model cannot be fine-tuned: " + e.getMessage(), e);
-    } catch (ArithmeticException e) {
-      throw new dev.onnxprune.errors.OnnxPruneException(e.getMessage(), e);
     }
   }
 

@@ -13,6 +13,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.onnxprune.criteria.Criteria;
 import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.errors.TargetUnreachableException;
+import dev.onnxprune.errors.TrainingDivergedException;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.methods.MethodParameters;
@@ -177,6 +178,31 @@ class PruningPipelineTest {
     try (var files = Files.list(dir)) {
       assertEquals(0, files.count(), "no temporary file either");
     }
+  }
+
+  /** Issue 16, point 3: fine-tuning that sends the weights to NaN wrote the NaN model. */
+  @Test
+  void fineTuningThatDivergesStopsNamingTheStepAndWritesNothing() throws Exception {
+    Path out = dir.resolve("never.onnx");
+    Path report = dir.resolve("never.json");
+    PruningPipeline p = PruningPipeline.builder()
+        .model(TestModels.model("vgg_bn.onnx"))
+        .target(Target.flops(0.5))
+        .trainingData(train().shuffled(0, 64))
+        .recovery(Recovery.fineTuning(FineTuning.builder().epochs(1).batchSize(32).learningRate(1e30).build()))
+        .sessions(CPU)
+        .output(out)
+        .report(report)
+        .build();
+    TrainingDivergedException e = assertThrows(TrainingDivergedException.class, p::run);
+    assertTrue(e.getMessage().startsWith("training diverged at epoch 1, step 2 of 2: the loss is NaN (learning rate"
+        + " 5.0E29)"), e.getMessage());
+    assertFalse(Files.exists(out));
+    assertFalse(Files.exists(report));
+    assertEquals("fineTuning.learningRate", assertThrows(InvalidOptionException.class,
+        () -> FineTuning.builder().learningRate(1e39)).key());
+    assertEquals("fineTuning.learningRate", assertThrows(InvalidOptionException.class,
+        () -> FineTuning.builder().learningRate(Double.NaN)).key());
   }
 
   @Test

@@ -5,6 +5,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import dev.onnxprune.errors.TrainingDivergedException;
 import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.Graph;
 import dev.onnxprune.graph.Model;
@@ -140,9 +141,18 @@ public final class TrainingSession implements AutoCloseable {
   /**
    * One optimizer step on {@code batch} (labels required) with learning rate {@code lr}.
    *
-   * @throws IllegalArgumentException when the batch has no labels
+   * <p>A step whose loss is not finite, or after which a parameter or buffer (a BatchNorm
+   * statistic) holds a value that is not finite, is not applied: the state stays as it was before
+   * the step and the step count too.
+   *
+   * @throws IllegalArgumentException when the batch has no labels, or {@code lr} is not a finite
+   *     float
+   * @throws TrainingDivergedException when the step's loss or updated state is not finite
    */
   public StepResult step(Batch batch, double lr) throws OrtException {
+    if (!Float.isFinite((float) lr)) {
+      throw new IllegalArgumentException("the learning rate must be a finite float: " + lr);
+    }
     return run(batch, lr, true);
   }
 
@@ -290,6 +300,12 @@ public final class TrainingSession implements AutoCloseable {
         r.close();
         return result;
       }
+      try {
+        checkFinite(r, result.loss(), lr);
+      } catch (RuntimeException | OrtException e) {
+        r.close();
+        throw e;
+      }
       for (ArtifactSpec.StateTensor s : spec.state()) {
         state.put(s.name(), (OnnxTensor) r.get(s.updated()).orElseThrow());
       }
@@ -305,6 +321,36 @@ public final class TrainingSession implements AutoCloseable {
     } finally {
       temp.forEach(OnnxTensor::close);
     }
+  }
+
+  /**
+   * Refuses a step whose loss, or one of whose updated parameters and buffers, is not finite
+   * (optimizer state is left out: it reaches the parameters at the next step, where this sees it).
+   */
+  private void checkFinite(OrtSession.Result r, double loss, double lr) throws OrtException {
+    long step = steps + 1;
+    if (!Double.isFinite(loss)) {
+      throw diverged(step, "the loss is " + loss, lr);
+    }
+    for (ArtifactSpec.StateTensor s : spec.state()) {
+      if (s.kind().equals(ArtifactSpec.OPTIMIZER)) {
+        continue;
+      }
+      FloatBuffer fb = ((OnnxTensor) r.get(s.updated()).orElseThrow()).getFloatBuffer();
+      for (int i = 0, n = fb.limit(); i < n; i++) {
+        float v = fb.get(i);
+        if (!Float.isFinite(v)) {
+          throw diverged(step, s.kind() + " '" + s.name() + "' is " + v + " at index " + i + " after the update",
+              lr);
+        }
+      }
+    }
+  }
+
+  private static TrainingDivergedException diverged(long step, String what, double lr) {
+    return new TrainingDivergedException(step, what, "training diverged at step " + step + ": " + what
+        + " (learning rate " + lr + "); the step was not applied. Lower the learning rate, or check the data for"
+        + " NaN or infinite values");
   }
 
   /** Loss and logits of {@code batch} under the current parameters (inference mode). */

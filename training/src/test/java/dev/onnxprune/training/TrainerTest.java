@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.onnxprune.errors.TrainingDivergedException;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.runtime.ArrayDataset;
@@ -100,6 +101,67 @@ class TrainerTest {
         .optimizer(Optimizer.adam(0)).build(), data, TrainerOptions.builder().epochs(2).batchSize(16)
         .checkpointDir(dir).resume(true).build(), Ort.SESSIONS));
     assertTrue(e.getMessage().contains("exp_avg"), e.getMessage());
+  }
+
+  /**
+   * Issue 16, point 3: a learning rate that sends the weights far out in the last step gave a
+   * finite loss in every step and a model that computes NaN; the loss of a step is that of the
+   * weights before it, so only the updated weights show it.
+   */
+  @Test
+  void aLastStepThatBreaksTheWeightsStopsTrainingNamingEpochAndStep() throws Exception {
+    Model m = Fixtures.model("vgg_bn.onnx");
+    TrainerOptions o = TrainerOptions.builder().epochs(1).batchSize(32).learningRate(1e30).seed(3).build();
+    TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
+        () -> Trainer.train(m, TrainingOptions.defaults(), calibration(32), o, Ort.SESSIONS));
+    assertEquals(1, e.step());
+    assertTrue(e.getMessage().startsWith("training diverged after epoch 1 (step 1, learning rate 1.0E30): the trained"
+        + " model's "), e.getMessage());
+
+  }
+
+  /**
+   * x (1e30 per feature) through a 2x2 MatMul of zeros: the logits are 0 and the loss ln 2, the
+   * gradient about 1e30, and a step of learning rate 1e20 overflows the weights.
+   */
+  @Test
+  void aStepThatMakesAParameterInfiniteIsNotAppliedAndNamesIt() throws Exception {
+    OpModel om = new OpModel(dev.onnxprune.graph.DataType.FLOAT);
+    Value x = om.input("x", 2, 2);
+    Value w = om.g.addInitializer("fc.weight", dev.onnxprune.graph.Tensor.ofFloats(new long[] {2, 2}, new float[4]));
+    om.output(om.op("MatMul", List.of(x, w)));
+    ArrayDataset data = new ArrayDataset(new float[] {1e30f, 1e30f, 1e30f, 1e30f}, new long[] {2}, new long[] {0, 0});
+    try (TrainingSession s = TrainingSession.open(TrainingArtifact.build(om.model, TrainingOptions.defaults()),
+        Ort.SESSIONS)) {
+      TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
+          () -> s.step(data.batches(2).next(), 1e20));
+      assertEquals(1, e.step());
+      assertEquals("parameter 'fc.weight' is Infinity at index 0 after the update", e.what());
+      assertEquals(0, s.steps());
+      assertArrayEquals(new float[4], s.get("fc.weight"));
+    }
+  }
+
+  @Test
+  void aStepWhoseLossIsNotFiniteIsNotAppliedAndNamesTheStep() throws Exception {
+    Model m = Fixtures.model("vgg_bn.onnx");
+    ArrayDataset good = calibration(4);
+    float[] x = good.batches(4).next().inputs().clone();
+    x[5] = Float.NaN; // in the first sample
+    long[] shape = good.sampleShape();
+    ArrayDataset bad = new ArrayDataset(x, shape, good.batches(4).next().labels());
+    try (TrainingSession s = TrainingSession.open(TrainingArtifact.build(m, TrainingOptions.defaults()),
+        Ort.SESSIONS)) {
+      s.step(good.batches(2).next(), 0.01);
+      float[] before = s.get("features.0.0.weight");
+      TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
+          () -> s.step(bad.batches(4).next(), 0.01));
+      assertEquals(2, e.step());
+      assertEquals("the loss is NaN", e.what());
+      assertEquals(1, s.steps());
+      assertArrayEquals(before, s.get("features.0.0.weight"));
+      assertThrows(IllegalArgumentException.class, () -> s.step(good.batches(2).next(), 1e300));
+    }
   }
 
   @Test
