@@ -4,6 +4,7 @@ import ai.onnxruntime.OrtException;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.onnxprune.errors.DataMismatchException;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.DatasetOptions;
 import dev.onnxprune.runtime.Datasets;
@@ -136,7 +137,7 @@ public final class EvalCommand implements Callable<Integer> {
         provider = runner.provider();
         try (Progress progress = Progress.start(data.size(), batch, quiet)) {
           e = new Evaluator(runner).evaluate(data, batch, progress);
-        } catch (IllegalArgumentException ex) {
+        } catch (IllegalArgumentException | DataMismatchException ex) {
           // the data does not fit the model: shapes, or labels outside its classes
           throw new CommandFailure(Messages.dataDoesNotFit(model, ex.getMessage()));
         }

@@ -119,6 +119,34 @@ class FinetuneCommandTest {
         out.toString(), "--epochs", "1", "--lr", "Infinity"));
   }
 
+  /**
+   * Issue 16, point 4: labels outside the model's 10 classes (10, 255) were accepted by finetune
+   * and by --criterion taylor, which trained and scored against no class.
+   */
+  @Test
+  void labelsOutsideTheClassesAreRefusedByFinetuneAndTaylor() throws Exception {
+    byte[] labels;
+    try (var in = new java.util.zip.GZIPInputStream(Files.newInputStream(Path.of(TRAIN_LABELS)))) {
+      labels = in.readAllBytes();
+    }
+    for (int bad : new int[] {10, 255}) {
+      java.util.Arrays.fill(labels, 8, labels.length, (byte) bad); // every sample: --limit draws them by --seed
+      Path file = Files.write(tmp.resolve("labels-" + bad + ".idx1"), labels);
+      String[] data = DATA.clone();
+      data[3] = file.toString();
+      Path out = tmp.resolve("never.onnx");
+      String expected = "label " + bad + " of sample 0 is outside the 10 classes of output '";
+      Cli.Result r = Cli.run(args(data, "finetune", VGG, "-o", out.toString(), "--epochs", "1", "--limit", "64", "-q"));
+      assertEquals(1, r.exitCode(), r.err());
+      assertTrue(r.err().contains("onnx-prune: error: " + expected), r.err());
+      r = Cli.run(args(data, "prune", VGG, "-o", out.toString(), "--criterion", "taylor", "--flops", "0.3",
+          "--calib-limit", "64", "-q"));
+      assertEquals(1, r.exitCode(), r.err());
+      assertTrue(r.err().contains("onnx-prune: error: " + expected), r.err());
+      assertFalse(Files.exists(out));
+    }
+  }
+
   @Test
   void badCombinationsAreUsageErrors() {
     String out = tmp.resolve("x.onnx").toString();

@@ -128,6 +128,11 @@ final class TaylorCriterion implements DataCriterion {
     }
     Calibration cal = Calibration.of(data, options.batchSize(), options.limit());
     boolean labelled = cal.labelled();
+    if (labelled) {
+      // the loss compares each label with the classes 0..K-1: one outside them would match none, silently
+      dev.onnxprune.graph.Shape ls = gradModel.graph().lookup(logits).shape();
+      cal.checkLabels(ls.dim(1).get(), "output '" + logits + "' " + ls);
+    }
     long runs = 0;
     long forwards = 0;
     double equivalents = 0;

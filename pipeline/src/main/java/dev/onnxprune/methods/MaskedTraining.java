@@ -95,6 +95,7 @@ final class MaskedTraining implements AutoCloseable {
       extension.extend(copy, consumers, java.util.Collections.unmodifiableMap(maskInputs), options);
     }
     TrainingArtifact artifact = TrainingArtifact.build(work, options.build());
+    data.checkLabels(artifact.spec().numClasses(), artifact.spec().classesOf());
     this.masks = new float[analysis.groups().size()][];
     try {
       this.session = TrainingSession.open(artifact, setup.sessions());

@@ -7,6 +7,7 @@ import dev.onnxprune.errors.TrainingDivergedException;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.Labels;
 import dev.onnxprune.runtime.Sessions;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -110,6 +111,8 @@ public final class Trainer {
    *
    * @throws IllegalArgumentException when the data has no labels, or a checkpoint to resume from
    *     was written for other data, batch size, seed, model or optimizer
+   * @throws dev.onnxprune.errors.DataMismatchException when a label of the training or validation
+   *     data is outside the model's classes (it names the sample)
    * @throws GradientException when the model cannot be differentiated
    * @throws IOException when a checkpoint cannot be read or written
    * @throws OrtException when ONNX Runtime fails (for example, the data does not fit the model)
@@ -121,6 +124,7 @@ public final class Trainer {
     long start = System.nanoTime();
     TrainingData samples = TrainingData.of(data);
     TrainingArtifact artifact = TrainingArtifact.build(model, training);
+    samples.checkLabels(artifact.spec().numClasses(), artifact.spec().classesOf());
     Listener listener = options.listener();
     int batch = options.batchSize();
     int steps = stepsPerEpoch(samples.count(), batch);
@@ -174,6 +178,7 @@ public final class Trainer {
         throw new IllegalArgumentException("the validation data has no labels");
       }
       dev.onnxprune.runtime.Progress.checkCancelled();
+      Labels.check(b.labels(), n, session.spec().numClasses(), session.spec().classesOf() + " (validation data)");
       TrainingSession.EvalResult r = session.evaluate(b);
       loss += r.loss() * r.size();
       right += r.correct();

@@ -14,6 +14,7 @@ import dev.onnxprune.graph.OpsetId;
 import dev.onnxprune.graph.Tensor;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.runtime.Batch;
+import dev.onnxprune.runtime.Labels;
 import dev.onnxprune.runtime.Sessions;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -147,6 +148,7 @@ public final class TrainingSession implements AutoCloseable {
    *
    * @throws IllegalArgumentException when the batch has no labels, or {@code lr} is not a finite
    *     float
+   * @throws dev.onnxprune.errors.DataMismatchException when a label is outside the model's classes
    * @throws TrainingDivergedException when the step's loss or updated state is not finite
    */
   public StepResult step(Batch batch, double lr) throws OrtException {
@@ -268,6 +270,7 @@ public final class TrainingSession implements AutoCloseable {
     if (batch.labels() == null) {
       throw new IllegalArgumentException("a training batch needs labels");
     }
+    Labels.check(batch.labels(), 0, spec.numClasses(), spec.classesOf() + " (samples counted in the batch)");
     Map<String, OnnxTensor> in = new LinkedHashMap<>(state);
     List<OnnxTensor> temp = new ArrayList<>();
     try {
@@ -367,6 +370,7 @@ public final class TrainingSession implements AutoCloseable {
           batch.shape())));
       putFeeds(in);
       long[] labels = batch.labels() != null ? batch.labels() : new long[batch.size()];
+      Labels.check(labels, 0, spec.numClasses(), spec.classesOf() + " (samples counted in the batch)");
       temp.add(put(in, spec.labels(), OnnxTensor.createTensor(Sessions.environment(),
           ByteBuffer.allocateDirect(8 * labels.length).order(ByteOrder.nativeOrder()).asLongBuffer().put(labels)
               .flip(), new long[] {labels.length})));

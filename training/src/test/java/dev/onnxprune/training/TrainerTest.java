@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.onnxprune.errors.DataMismatchException;
 import dev.onnxprune.errors.TrainingDivergedException;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.runtime.ArrayDataset;
+import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.IdxDataset;
 import dev.onnxprune.testmodels.TestModels;
 import java.nio.file.Files;
@@ -161,6 +163,29 @@ class TrainerTest {
       assertEquals(1, s.steps());
       assertArrayEquals(before, s.get("features.0.0.weight"));
       assertThrows(IllegalArgumentException.class, () -> s.step(good.batches(2).next(), 1e300));
+    }
+  }
+
+  /** Issue 16, point 4: labels outside the classes matched no class in the loss, and training went on. */
+  @Test
+  void labelsOutsideTheClassesAreRefusedNamingTheSample() throws Exception {
+    Model m = Fixtures.model("vgg_bn.onnx");
+    ArrayDataset good = calibration(8);
+    Batch all = good.batches(8).next();
+    for (long label : new long[] {10, 255, 1L << 40, -1}) {
+      long[] y = all.labels().clone();
+      y[5] = label;
+      ArrayDataset bad = new ArrayDataset(all.inputs(), good.sampleShape(), y);
+      DataMismatchException e = assertThrows(DataMismatchException.class, () -> Trainer.train(m,
+          TrainingOptions.defaults(), bad, TrainerOptions.builder().batchSize(4).build(), Ort.SESSIONS));
+      assertTrue(e.getMessage().startsWith("label " + label + " of sample 5 is outside the 10 classes of output '"),
+          e.getMessage());
+      // and in the validation data
+      e = assertThrows(DataMismatchException.class, () -> Trainer.train(m, TrainingOptions.defaults(), good,
+          TrainerOptions.builder().batchSize(4).validation(bad).evalBatchSize(4).build(), Ort.SESSIONS));
+      assertTrue(e.getMessage().startsWith("label " + label + " of sample 5 is outside the 10 classes of output '"),
+          e.getMessage());
+      assertTrue(e.getMessage().endsWith("(validation data)"), e.getMessage());
     }
   }
 
