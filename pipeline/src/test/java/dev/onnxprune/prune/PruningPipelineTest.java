@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.onnxprune.criteria.Criteria;
+import dev.onnxprune.errors.InvalidModelException;
 import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.errors.TargetUnreachableException;
 import dev.onnxprune.errors.TrainingDivergedException;
@@ -203,6 +204,20 @@ class PruningPipelineTest {
         () -> FineTuning.builder().learningRate(1e39)).key());
     assertEquals("fineTuning.learningRate", assertThrows(InvalidOptionException.class,
         () -> FineTuning.builder().learningRate(Double.NaN)).key());
+  }
+
+  /** Issue 16, point 6: a model ONNX's checker refuses (here opset 0) was pruned and written. */
+  @Test
+  void anInvalidModelIsRefusedBeforeAnyWork() throws Exception {
+    Model m = OnnxModels.read(TestModels.model("vgg_bn.onnx"));
+    m.opsets().set(0, new dev.onnxprune.graph.OpsetId("", 0));
+    Path out = dir.resolve("never.onnx");
+    InvalidModelException e = assertThrows(InvalidModelException.class, () -> PruningPipeline.builder().model(m)
+        .target(Target.flops(0.5)).sessions(CPU).output(out).build().run());
+    assertEquals(List.of("opset 0 of the default domain (ai.onnx) is outside the versions ONNX defines (1 to "
+        + dev.onnxprune.graph.ModelChecker.maxOpset() + ")"), e.problems());
+    assertEquals(TestModels.model("vgg_bn.onnx"), e.file());
+    assertFalse(Files.exists(out));
   }
 
   @Test
