@@ -98,7 +98,7 @@ public final class AtomicFiles {
    * ("a directory", "a character device", "a FIFO (named pipe)"); null when it is a regular file or
    * does not exist.
    */
-  static String notRegular(Path real) throws IOException {
+  public static String notRegular(Path real) throws IOException {
     BasicFileAttributes a;
     try {
       a = Files.readAttributes(real, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);

@@ -148,6 +148,11 @@ final class ProtoReader {
     if (Files.isDirectory(file)) {
       throw new ModelFormatException(file, "is a directory, not an ONNX model file");
     }
+    // a FIFO would block the open until a writer comes, a device would never end: refused unopened
+    String kind = AtomicFiles.notRegular(file.toRealPath());
+    if (kind != null) {
+      throw new ModelFormatException(file, "is " + kind + ", not a regular file; an ONNX model must be a file");
+    }
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
       if (size == 0) {

@@ -67,6 +67,7 @@ public final class Datasets {
     if (!Files.exists(file)) {
       throw new DatasetException(file, "no such file or directory");
     }
+    refuseNonRegular(file);
     byte[] head = new byte[6];
     int got;
     try (InputStream in = Files.newInputStream(file)) {
@@ -89,6 +90,18 @@ public final class Datasets {
     }
     throw new DatasetException(file, "not a dataset file: expected IDX (gzipped or not), .npy, .npz, or a folder"
         + " with one subfolder of images per class");
+  }
+
+  /**
+   * Refuses a file that is not a regular one before opening it: a FIFO would block the open until
+   * a writer comes, a device would never end.
+   */
+  static void refuseNonRegular(Path file) throws IOException {
+    String other = dev.onnxprune.graph.AtomicFiles.notRegular(file.toRealPath());
+    if (other != null) {
+      throw new DatasetException(file, "is " + other + ", not a regular file; data must be a file (or, for"
+          + " images, a folder of class subfolders)");
+    }
   }
 
   private static Dataset idx(Path images, Path labels, DatasetOptions o) throws IOException {

@@ -90,9 +90,10 @@ public final class IdxDataset {
   }
 
   private static DataInputStream open(Path file) throws IOException {
-    if (!Files.isRegularFile(file)) {
+    if (!Files.exists(file)) {
       throw new DatasetException(file, "no such file");
     }
+    Datasets.refuseNonRegular(file);
     InputStream raw = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
     raw.mark(2);
     int b0 = raw.read();

@@ -44,9 +44,18 @@ class SessionsTest {
         .startsWith("it needs an NVIDIA GPU with its driver and the CUDA 12 libraries"));
   }
 
+  /** Issue 16, point 10: {@code --threads 100000} grew the heap by 65 MB/s and never ran. */
   @Test
-  void negativeThreadsAreRefused() {
+  void threadsOutOfRangeAreRefused() {
+    int cpus = Runtime.getRuntime().availableProcessors();
+    String rule = "sessions.threads must be in [0, " + 4 * cpus + "] (0: ONNX Runtime's choice; at most 4 per"
+        + " available processor, " + cpus + " here): ";
     InvalidOptionException e = assertThrows(InvalidOptionException.class, () -> new Sessions(Device.CPU, 0, -1));
-    assertEquals("sessions.threads must be >= 0: -1", e.getMessage());
+    assertEquals(rule + "-1", e.getMessage());
+    e = assertThrows(InvalidOptionException.class, () -> new Sessions(Device.CPU, 0, 100000));
+    assertEquals("sessions.threads", e.key());
+    assertEquals(rule + "100000", e.getMessage());
+    assertEquals(4 * cpus, Sessions.maxThreads());
+    new Sessions(Device.CPU, 0, Sessions.maxThreads()); // the bound itself is taken
   }
 }
