@@ -138,7 +138,7 @@ public final class EvalCommand implements Callable<Integer> {
         try (Progress progress = Progress.start(data.size(), batch, quiet)) {
           e = new Evaluator(runner).evaluate(data, batch, progress);
         } catch (IllegalArgumentException | DataMismatchException ex) {
-          // the data does not fit the model: shapes, or labels outside its classes
+          // the data does not fit the model: shapes, names, or labels outside its classes
           throw new CommandFailure(Messages.dataDoesNotFit(model, ex.getMessage()));
         }
       } catch (OrtException ex) {

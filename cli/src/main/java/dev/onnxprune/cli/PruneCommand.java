@@ -45,7 +45,8 @@ import picocli.CommandLine.Parameters;
     footer = {
         "  criterion, target  as given; allocation: uniform or global",
         "  achieved           fraction of the target's measure removed",
-        "  before, after      {params, macs, flops, nodes}",
+        "  before, after      {params, macs, flops, nodes, unknownShapeNodes} (macs and flops leave out the",
+        "                      unknownShapeNodes nodes whose cost is unknown: lower bounds when not 0)",
         "  groups[]           {id, producers[], members[] (\"node (Op, role)\"),",
         "                      channels, kept, removed[], prunable, reasons[],",
         "                      scores {min, mean, max, removedMean} (null: not scored)}",

@@ -71,6 +71,27 @@ class PruneCommandTest {
   }
 
   @Test
+  void tokenModelVerifiesAndItsUnknownCostIsNotAChangeOfZero() throws Exception {
+    Path in = TestModels.model(TestModels.BERT);
+    Path out = tmp.resolve("bert.onnx");
+    Path report = tmp.resolve("report.json");
+
+    Cli.Result r = Cli.run("prune", in.toString(), "-o", out.toString(), "--criterion", "l1", "--ratio", "0.3",
+        "--verify", "--report", report.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().matches("(?s).*\\nverify +PASS +max abs diff .*"), r.out());
+    assertTrue(r.out().matches("(?s).*\\n  FLOPs +>= [\\d.]+K +>= [\\d.]+K +\\?\\n.*"), r.out());
+    JsonNode totals = new ObjectMapper().readTree(report.toFile()).get("prune").get("before");
+    int unknown = totals.get("unknownShapeNodes").asInt();
+    assertTrue(unknown > 0, totals.toString());
+    assertTrue(r.out().contains("\n  " + unknown + " node(s) before and " + unknown + " after have unknown shapes and"
+        + " are not in MACs/FLOPs: those are lower bounds, and their change is not known\n"), r.out());
+    assertTrue(r.out().contains("\ngroups    3 of 10 pruned, 7 unprunable\n"), r.out());
+    assertTrue(Files.size(out) < Files.size(in));
+  }
+
+  @Test
   void flopsTargetIsReachedAndSaidSo() throws Exception {
     Path in = TestModels.model("resnet20.onnx");
     Path out = tmp.resolve("out.onnx");

@@ -9,6 +9,8 @@ import dev.onnxprune.graph.Node;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.HostTensor;
+import dev.onnxprune.runtime.InputBinding;
 import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelAnalysis.ConsumerInput;
@@ -99,7 +101,7 @@ final class TaylorCriterion implements DataCriterion {
   private double[][] run(ChannelAnalysis analysis) throws OrtException {
     long t0 = System.nanoTime();
     Model masked = analysis.model().copy();
-    String input = Ort.singleInput(masked).name();
+    InputBinding samples = InputBinding.of(masked);
     String logits = masked.graph().outputs().get(0).name();
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);
     // read before masking: afterwards the consumers read the masked copies
@@ -128,9 +130,10 @@ final class TaylorCriterion implements DataCriterion {
     }
     Calibration cal = Calibration.of(data, options.batchSize(), options.limit());
     boolean labelled = cal.labelled();
-    if (labelled) {
-      // the loss compares each label with the classes 0..K-1: one outside them would match none, silently
-      dev.onnxprune.graph.Shape ls = gradModel.graph().lookup(logits).shape();
+    dev.onnxprune.graph.Shape ls = gradModel.graph().lookup(logits).shape();
+    if (labelled && ls != null && ls.rank() == 2 && ls.dim(1).isKnown()) {
+      // the loss compares each label with the classes 0..K-1 (the loss needs K known): one outside them
+      // would match none, silently
       cal.checkLabels(ls.dim(1).get(), "output '" + logits + "' " + ls);
     }
     long runs = 0;
@@ -141,17 +144,16 @@ final class TaylorCriterion implements DataCriterion {
       Set<String> inputs = grads.getInputNames();
       for (Batch b : cal.batches) {
         int n = b.size();
-        Ort.Tensor x = Ort.Tensor.of(b.inputs(), b.shape());
+        Map<String, HostTensor> x = samples.feeds(b);
         long[] y = b.labels();
         if (!labelled) {
-          float[] z = Ort.run(plain, Map.of(input, x), Set.of(logits)).get(logits).data();
+          float[] z = Ort.run(plain, Map.of(), x, Set.of(logits)).get(logits).data();
           y = Ort.argmax(z, n);
           runs++;
           forwards += n;
           equivalents += (double) n / cal.samples;
         }
         Map<String, Ort.Tensor> feeds = new HashMap<>();
-        feeds.put(input, x);
         for (Map.Entry<Integer, String> e : mi.maskInputs().entrySet()) {
           if (inputs.contains(e.getValue())) {
             int c = a.groups().get(e.getKey()).size();
@@ -160,7 +162,9 @@ final class TaylorCriterion implements DataCriterion {
             feeds.put(e.getValue(), Ort.Tensor.of(ones, n, c));
           }
         }
-        Map<String, Ort.Tensor> out = Ort.run(grads, feeds, Map.of(labels, y), gradOutputs.keySet());
+        Map<String, HostTensor> typed = new HashMap<>(x);
+        typed.put(labels, HostTensor.longs(y, y.length));
+        Map<String, Ort.Tensor> out = Ort.run(grads, feeds, typed, gradOutputs.keySet());
         runs++;
         forwards += n;
         equivalents += 3.0 * n / cal.samples;

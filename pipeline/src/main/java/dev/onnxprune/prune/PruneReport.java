@@ -49,8 +49,13 @@ public record PruneReport(String criterion, String target, String allocation, Li
   /** Min, mean and max of a group's scores, and the mean of the removed ones. */
   public record ScoreSummary(double min, double mean, double max, Double removedMean) {}
 
-  /** Model totals (FLOPs = 2 x MACs for Conv/Gemm/MatMul plus elementwise FLOPs). */
-  public record Totals(long params, long macs, long flops, int nodes) {}
+  /**
+   * Model totals (FLOPs = 2 x MACs for Conv/Gemm/MatMul plus elementwise FLOPs).
+   * {@code unknownShapeNodes} nodes have a cost the cost model cannot count (shapes unknown, e.g.
+   * a symbolic sequence length or sizes computed at run time): when it is not 0, {@code macs} and
+   * {@code flops} count only the other nodes and are lower bounds.
+   */
+  public record Totals(long params, long macs, long flops, int nodes, int unknownShapeNodes) {}
 
   /** The pruned model against the original with removed channels masked, on the same inputs. */
   public record Verification(double maxAbsDiff, double maxRelDiff, int batches, boolean passed) {}

@@ -227,7 +227,7 @@ public final class Pruner {
   }
 
   private static PruneReport.Totals totals(CostReport c, int nodes) {
-    return new PruneReport.Totals(c.totalParams(), c.totalMacs(), c.totalFlops(), nodes);
+    return new PruneReport.Totals(c.totalParams(), c.totalMacs(), c.totalFlops(), nodes, c.unknownNodes());
   }
 
   private static List<PruneReport.Group> describe(ChannelAnalysis a, double[][] scores, PrunePlan plan) {
