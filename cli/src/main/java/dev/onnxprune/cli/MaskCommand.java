@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.onnxprune.cli.TextTable.Align;
 import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.ModelChecker;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.surgery.MagnitudeMasking;
@@ -106,6 +107,7 @@ public final class MaskCommand implements Callable<Integer> {
       MagnitudeMasking pass = configure();
       new OutputPaths().inputModel("model", model).modelOutput("output", output).check();
       Model m = OnnxModels.read(model);
+      ModelChecker.requireValid(m); // a pass needs a valid graph
       MagnitudeMasking.Result r = pass.run(m);
       ModelFiles.write(m, output, externalData);
 

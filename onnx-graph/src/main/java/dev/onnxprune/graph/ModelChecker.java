@@ -33,7 +33,10 @@ import java.util.Set;
  *   <li>nodes are in topological order, and no nodes form a cycle (each named with its path);
  *   <li>weights match their ops where shapes are known ({@link GraphVerifier}'s weight rules:
  *       Conv/ConvTranspose {@code group} at least 1 and dividing the channels, bias, BatchNorm
- *       parameters, Gemm inner dimensions).
+ *       parameters, Gemm inner dimensions);
+ *   <li>Conv's and pooling's {@code strides}, {@code dilations} and {@code kernel_shape} are at
+ *       least 1, and {@code pads} are at least 0, a begin and an end per axis;
+ *   <li>no declared dimension (of an input, output or value_info) is negative.
  * </ol>
  * Subgraphs are checked with their parent model's imports. Functions are not checked.
  */
@@ -99,9 +102,15 @@ public final class ModelChecker {
     for (Graph g : model.allGraphs()) {
       for (Node n : g.nodes()) {
         checkOperator(n, opset, domains, problems);
-        GraphVerifier.checkWeights(n, problems);
+        try {
+          GraphVerifier.checkWeights(n, problems);
+          checkWindow(n, problems);
+        } catch (InvalidModelException e) {
+          problems.addAll(e.problems()); // an attribute of another type
+        }
       }
       checkOrder(g, problems);
+      checkDims(g, problems);
     }
     return problems;
   }
@@ -179,6 +188,53 @@ public final class ModelChecker {
     } else if (schema < 0) {
       problems.add(n.describe() + ": operator " + n.opType() + " is deprecated from opset " + -schema
           + "; the model imports opset " + opset);
+    }
+  }
+
+  private static final Set<String> WINDOWED = Set.of("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool",
+      "ConvInteger", "QLinearConv");
+
+  /** Conv's and pooling's window: strides, dilations and kernel sizes of at least 1, pads of at least 0 in pairs. */
+  private static void checkWindow(Node n, List<String> problems) {
+    if (!(n.domain().isEmpty() || n.domain().equals("ai.onnx")) || !WINDOWED.contains(n.opType())) {
+      return;
+    }
+    for (String attr : List.of("strides", "dilations", "kernel_shape", "pads")) {
+      long[] v = n.attrLongs(attr);
+      if (v == null) {
+        continue;
+      }
+      long min = attr.equals("pads") ? 0 : 1;
+      for (long x : v) {
+        if (x < min) {
+          problems.add(n.describe() + ": attribute '" + attr + "' " + java.util.Arrays.toString(v) + " holds " + x
+              + "; its values must be at least " + min);
+          break;
+        }
+      }
+      if (attr.equals("pads") && v.length % 2 != 0) {
+        problems.add(n.describe() + ": attribute 'pads' has " + v.length + " values; it takes a begin and an end per"
+            + " spatial axis");
+      }
+    }
+  }
+
+  /** Declared dimensions (of inputs, outputs and value_info) below 0. */
+  private static void checkDims(Graph g, List<String> problems) {
+    Set<Value> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+    for (List<Value> list : List.of(g.inputs(), g.outputs(), g.valueInfos())) {
+      for (Value v : list) {
+        Shape s = v.shape();
+        if (s == null || !seen.add(v)) {
+          continue;
+        }
+        for (int i = 0; i < s.rank(); i++) {
+          if (s.dim(i).isKnown() && s.dim(i).get() < 0) {
+            problems.add("value '" + v.name() + "' declares dimension " + s.dim(i).get() + " at axis " + i
+                + "; dimensions are at least 0");
+          }
+        }
+      }
     }
   }
 

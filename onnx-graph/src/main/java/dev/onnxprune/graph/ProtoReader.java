@@ -614,9 +614,10 @@ final class ProtoReader {
     } catch (IOException e) {
       throw unreadable(t, dataFile, e);
     }
-    if (offset < 0 || offset + length > size) {
+    if (offset < 0 || offset > size || length > size - offset) { // no offset + length: it may overflow
       throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data file " + dataFile
-          + " has " + size + " bytes, the tensor needs bytes [" + offset + ", " + (offset + length) + ")");
+          + " has " + size + " bytes, the tensor needs " + (length >= 0 && offset <= Long.MAX_VALUE - length
+              ? "bytes [" + offset + ", " + (offset + length) + ")" : length + " bytes from offset " + offset));
     }
     if (length != expected && t.getDataType() != TensorProto.DataType.STRING_VALUE) {
       throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data length " + length

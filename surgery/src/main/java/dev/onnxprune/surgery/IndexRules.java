@@ -26,7 +26,7 @@ final class IndexRules {
     @Override
     public void analyze(Node n, Analyzer a) {
       int rank = Analyzer.rank(n.output(0));
-      int axis = normAxis(n.attrLong("axis", 0), rank);
+      int axis = normAxis(n, "axis", n.attrLong("axis", 0), rank);
       List<ChannelMap> maps = new ArrayList<>();
       boolean anyOnAxis = false;
       boolean anyOffAxis = false;
@@ -95,7 +95,7 @@ final class IndexRules {
     @Override
     public void analyze(Node n, Analyzer a, ChannelMap m) {
       int rank = Analyzer.rank(n.input(0));
-      int axis = normAxis(n.attrLong("axis", 0), rank);
+      int axis = normAxis(n, "axis", n.attrLong("axis", 0), rank);
       if (m.axis() != axis) {
         for (Value out : n.outputs()) {
           a.setMap(out, m);
@@ -144,7 +144,7 @@ final class IndexRules {
       if (m == null || rm == null) {
         return;
       }
-      int axis = normAxis(n.attrLong("axis", 0), Analyzer.rank(n.input(0)));
+      int axis = normAxis(n, "axis", n.attrLong("axis", 0), Analyzer.rank(n.input(0)));
       if (m.axis() != axis) {
         return;
       }
@@ -216,7 +216,7 @@ final class IndexRules {
         return new Bounds(-2, 0, 0, 0, true);
       }
       for (int i = 0; i < starts.length; i++) {
-        int ax = axes == null ? i : normAxis(axes[i], rank);
+        int ax = axes == null ? i : normAxis(n, "axes", axes[i], rank);
         if (ax == axis) {
           return new Bounds(i, starts[i], ends[i], steps == null ? 1 : steps[i], dynamic[0]);
         }
