@@ -231,11 +231,25 @@ public final class AtomicFiles {
       move(tmp, target);
       tmp = null;
       syncDirectory(dir);
+    } catch (IOException e) {
+      throw cannotWrite(target, e);
     } finally {
       if (tmp != null) {
         Files.deleteIfExists(tmp);
       }
     }
+  }
+
+  /**
+   * {@code e} naming the file it failed to write: the operating system's "No space left on device"
+   * or "File too large" names none. An exception that names its file already is returned as it is.
+   */
+  static IOException cannotWrite(Path file, IOException e) {
+    if (e instanceof java.nio.file.FileSystemException f && f.getFile() != null) {
+      return e;
+    }
+    String why = e.getMessage() == null || e.getMessage().isBlank() ? e.getClass().getSimpleName() : e.getMessage();
+    return new IOException(file + ": cannot write it: " + why, e);
   }
 
   /**
