@@ -126,7 +126,27 @@ public final class IdxDataset {
     int b0 = raw.read();
     int b1 = raw.read();
     raw.reset();
-    InputStream in = (b0 == 0x1f && b1 == 0x8b) ? new GZIPInputStream(raw, 1 << 16) : raw;
+    InputStream in = (b0 == 0x1f && b1 == 0x8b) ? checkedAtClose(new GZIPInputStream(raw, 1 << 16)) : raw;
     return new DataInputStream(in);
+  }
+
+  /**
+   * {@code gz} whose close reads it to its end: GZIPInputStream checks the CRC-32 and length of the
+   * gzip trailer only there, and a reader that stops at the last pixel it wants would never see a
+   * corrupt file. A mismatch is a {@link java.util.zip.ZipException} ("Corrupt GZIP trailer").
+   */
+  private static InputStream checkedAtClose(InputStream gz) {
+    return new java.io.FilterInputStream(gz) {
+      @Override
+      public void close() throws IOException {
+        try {
+          in.transferTo(java.io.OutputStream.nullOutputStream());
+        } catch (EOFException e) {
+          throw new java.util.zip.ZipException("the gzip data ends before its trailer (CRC-32 and length)");
+        } finally {
+          super.close();
+        }
+      }
+    };
   }
 }
