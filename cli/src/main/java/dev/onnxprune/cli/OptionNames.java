@@ -1,12 +1,9 @@
 package dev.onnxprune.cli;
 
 import dev.onnxprune.errors.InvalidOptionException;
-import dev.onnxprune.graph.OutputPaths;
-import java.util.Comparator;
+import dev.onnxprune.errors.OptionSpelling;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The one table from the library's option keys ({@code target.flops}, {@code fineTuning.epochs},
@@ -42,18 +39,15 @@ final class OptionNames {
     flag("measureLatency", "--measure-latency");
     flag("latencyTimingBatch", "--latency-batch");
     flag("externalData", "--external-data");
-    flag("evalBatchSize", "--eval-batch");
     flag("calibration", "--images");
     flag("trainingData", "--images/--labels");
     flag("evaluation", "--val-images/--val-labels");
     flag("calibration.batchSize", "--calib-batch");
     flag("calibration.limit", "--calib-limit");
-    flag("calibration.runSamples", "--run-samples");
     flag("oracle.rescore", "--rescore");
     flag("oracle.rescoreStep", "--rescore-step");
     flag("aofp.theta", "--theta");
     flag("aofp.phi", "--phi");
-    flag("aofp.maxSteps", "--method-steps");
     flag("method.maxSteps", "--method-steps");
     flag("method.learningRate", "--method-lr");
     flag("method.batchSize", "--batch");
@@ -88,15 +82,8 @@ final class OptionNames {
     flag("data.limit", "--limit");
   }
 
-  /**
-   * The keys that {@link #render} replaces in free text, longest first, matched whole: those with a
-   * dot or an upper-case letter ({@code fineTuning.epochs}, {@code minChannels}), never plain words
-   * such as {@code model} or {@code target} that a sentence uses in their ordinary sense.
-   */
-  private static final Pattern KEYS = Pattern.compile("(?<![\\w.-])(" + String.join("|",
-      FLAGS.keySet().stream().filter(k -> k.contains(".") || !k.equals(k.toLowerCase(java.util.Locale.ROOT)))
-          .sorted(Comparator.comparingInt(String::length).reversed()).map(Pattern::quote).toList())
-      + ")(?![\\w])");
+  /** The table at work: in errors ({@link #translate}) and in free text ({@link #render}). */
+  private static final OptionSpelling SPELLING = new OptionSpelling(FLAGS);
 
   private OptionNames() {}
 
@@ -104,30 +91,23 @@ final class OptionNames {
     FLAGS.put(key, flag);
   }
 
+  /** Every key's flag as the table spells it ("--images/--labels", "-o/--output"), for tests. */
+  static java.util.Collection<String> flags() {
+    return FLAGS.values();
+  }
+
   /** The flag of {@code key}, or the key itself when the command line has none. */
   static String flag(String key) {
-    return FLAGS.getOrDefault(key, key);
+    return SPELLING.name(key);
   }
 
   /** The library's refusal in the command line's words: {@code "--flops must be in (0, 1): 1.5"}. */
   static String translate(InvalidOptionException e) {
-    if (e instanceof OutputPaths.SameFileException same) {
-      return render(same.messageFor(flag(same.key()), flag(same.otherKey())));
-    }
-    return render(e.messageFor(flag(e.key())));
+    return SPELLING.translate(e);
   }
 
-  /** {@code message} with every option key it names replaced by its flag. */
+  /** {@code message} with every option key it names replaced by its flag (see {@link OptionSpelling}). */
   static String render(String message) {
-    if (message == null) {
-      return null;
-    }
-    Matcher m = KEYS.matcher(message);
-    StringBuilder sb = new StringBuilder();
-    while (m.find()) {
-      m.appendReplacement(sb, Matcher.quoteReplacement(FLAGS.get(m.group(1))));
-    }
-    m.appendTail(sb);
-    return sb.toString();
+    return SPELLING.render(message);
   }
 }

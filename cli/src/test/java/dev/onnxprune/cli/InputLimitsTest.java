@@ -28,16 +28,21 @@ class InputLimitsTest {
   void threadsBeyondFourPerProcessorAreAUsageError() {
     int cpus = Runtime.getRuntime().availableProcessors();
     String expected = "onnx-prune: error: --threads must be in [0, " + 4 * cpus + "] (0: ONNX Runtime's choice; at most"
-        + " 4 per available processor, " + cpus + " here): 100000\n";
+        + " 4 per available processor, " + cpus + " here): 100000";
     Cli.Result r = Cli.run("eval", VGG, "--images", IMAGES, "--labels", LABELS, "--threads", "100000");
     assertEquals(2, r.exitCode(), r.err());
-    assertEquals(expected, r.err());
+    assertEquals(expected, firstLine(r));
     Path out = tmp.resolve("never.onnx");
     r = Cli.run("finetune", VGG, "-o", out.toString(), "--epochs", "1", "--images", IMAGES, "--labels", LABELS,
         "--threads", "100000");
     assertEquals(2, r.exitCode(), r.err());
-    assertEquals(expected, r.err());
+    assertEquals(expected, firstLine(r));
     assertFalse(Files.exists(out));
+  }
+
+  /** A usage error's line (a hint to --help follows it). */
+  private static String firstLine(Cli.Result r) {
+    return r.err().lines().findFirst().orElse("");
   }
 
   @Test
@@ -50,16 +55,16 @@ class InputLimitsTest {
           "--labels", LABELS);
       assertEquals(2, r.exitCode(), r.err());
       assertEquals("onnx-prune: error: --images must be a regular file or a folder, not a FIFO (named pipe): '" + fifo
-          + "'\n", r.err());
+          + "'", firstLine(r));
       r = Cli.run("prune", VGG, "-o", out.toString(), "--criterion", "taylor", "--flops", "0.3", "--images", IMAGES,
           "--labels", fifo.toString());
       assertEquals(2, r.exitCode(), r.err());
       assertEquals("onnx-prune: error: --labels must be a regular file or a folder, not a FIFO (named pipe): '" + fifo
-          + "'\n", r.err());
+          + "'", firstLine(r));
       r = Cli.run("prune", fifo.toString(), "-o", out.toString(), "--flops", "0.3");
       assertEquals(2, r.exitCode(), r.err());
-      assertEquals("onnx-prune: error: MODEL must be a regular file, not a FIFO (named pipe): '" + fifo + "'\n",
-          r.err());
+      assertEquals("onnx-prune: error: MODEL must be a regular file, not a FIFO (named pipe): '" + fifo + "'",
+          firstLine(r));
       // eval checks no outputs; the dataset reader refuses it
       r = Cli.run("eval", VGG, "--images", fifo.toString(), "--labels", LABELS);
       assertEquals(1, r.exitCode(), r.err());

@@ -24,6 +24,16 @@ public final class OnnxModels {
     return ProtoReader.read(file);
   }
 
+  /**
+   * The external data files the model in {@code file} refers to, resolved against its folder, in
+   * order of first use; none when all its data is inline (or the file is missing, not a model, or
+   * over 64 MiB, which no model that keeps its weights outside is). For tools that treat a model as
+   * the files it consists of, such as the Maven plugin's content hash.
+   */
+  public static java.util.List<Path> externalDataFiles(Path file) {
+    return ProtoReader.externalDataFiles(file);
+  }
+
   /** Reads a model from bytes; {@code nameForMessages} names it in errors (may be null). */
   public static Model read(byte[] bytes, Path nameForMessages) throws IOException {
     return ProtoReader.read(bytes, nameForMessages);

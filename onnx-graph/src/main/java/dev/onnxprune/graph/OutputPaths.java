@@ -167,5 +167,10 @@ public final class OutputPaths {
     public String messageFor(String name, String otherName) {
       return name + " " + relation + " " + otherName + " (" + otherPath + "): " + value();
     }
+
+    @Override
+    public String messageFor(java.util.function.UnaryOperator<String> names) {
+      return messageFor(names.apply(key()), names.apply(otherKey));
+    }
   }
 }

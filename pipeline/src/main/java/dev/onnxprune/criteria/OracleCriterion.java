@@ -1,5 +1,6 @@
 package dev.onnxprune.criteria;
 
+import dev.onnxprune.graph.pass.PassManager;
 import dev.onnxprune.internal.SuffixModel;
 import dev.onnxprune.internal.Ort;
 import dev.onnxprune.internal.RemovalOrder;
@@ -135,7 +136,7 @@ final class OracleCriterion implements DataCriterion {
     String logits = masked.graph().outputs().get(0).name();
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);
     MaskInsertion mi = MaskInsertion.inputs(a);
-    mi.run();
+    PassManager.run(masked, mi);
     List<ChannelGroup> scored = a.prunableGroups().stream().filter(g -> g.size() >= 2).toList();
     Calibration cal = Calibration.of(data, options.batchSize(), options.limit());
     Run st = new Run(a, mi.maskInputs(), inputs, logits, cal);

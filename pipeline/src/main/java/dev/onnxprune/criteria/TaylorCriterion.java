@@ -1,5 +1,6 @@
 package dev.onnxprune.criteria;
 
+import dev.onnxprune.graph.pass.PassManager;
 import dev.onnxprune.internal.Ort;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
@@ -107,7 +108,7 @@ final class TaylorCriterion implements DataCriterion {
     // read before masking: afterwards the consumers read the masked copies
     List<ConsumerInput> consumerInputs = a.consumerInputs();
     MaskInsertion mi = MaskInsertion.inputs(a);
-    mi.run();
+    PassManager.run(masked, mi);
     Map<String, ConsumerInput> positions = differentiableMasks(masked.graph(), consumerInputs);
     String labels = masked.graph().uniqueName("onnxprune_labels");
     Model gradModel;

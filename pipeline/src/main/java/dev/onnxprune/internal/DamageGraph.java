@@ -59,7 +59,7 @@ public final class DamageGraph {
     ChannelAnalysis a = ChannelAnalysis.analyze(model);
     List<ConsumerInput> consumers = a.consumerInputs();
     MaskInsertion base = MaskInsertion.inputs(a);
-    base.run();
+    dev.onnxprune.graph.pass.PassManager.run(model, base);
     this.baseMasks = base.maskInputs();
     addScoringPaths(a, consumers, scored, false);
   }

@@ -1,5 +1,6 @@
 package dev.onnxprune.methods;
 
+import dev.onnxprune.graph.pass.PassManager;
 import dev.onnxprune.internal.Ort;
 import ai.onnxruntime.OrtException;
 import dev.onnxprune.graph.Model;
@@ -86,7 +87,7 @@ final class MaskedTraining implements AutoCloseable {
     }
     List<ChannelAnalysis.ConsumerInput> consumers = extension == null ? null : copy.consumerInputs();
     MaskInsertion mi = MaskInsertion.inputs(copy).rows(1);
-    mi.run();
+    PassManager.run(work, mi);
     this.maskInputs = new LinkedHashMap<>(mi.maskInputs());
     if (maskGradients) {
       options.gradientOutputs(maskInputs.values());

@@ -1,5 +1,6 @@
 package dev.onnxprune.prune;
 
+import dev.onnxprune.graph.pass.PassManager;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.onnxprune.graph.Model;
@@ -44,7 +45,7 @@ public final class Equivalence {
       int batches, long seed) throws IOException, OrtException {
     Model masked = OnnxModels.read(originalBytes, null);
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);
-    new MaskInsertion(plan.rebind(a)).run();
+    PassManager.run(masked, new MaskInsertion(plan.rebind(a)));
     RandomInputs inputs;
     try {
       inputs = RandomInputs.of(masked);

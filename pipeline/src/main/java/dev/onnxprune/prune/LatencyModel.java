@@ -1,5 +1,6 @@
 package dev.onnxprune.prune;
 
+import dev.onnxprune.graph.pass.PassManager;
 import dev.onnxprune.internal.Ort;
 import dev.onnxprune.methods.PruneNet;
 import ai.onnxruntime.OrtException;
@@ -96,7 +97,8 @@ public final class LatencyModel {
         ChannelAnalysis ca = ChannelAnalysis.analyze(copy);
         int w = widths.get(i);
         int[] units = java.util.stream.IntStream.range(w, g.size()).toArray();
-        new ChannelPruningPass(PrunePlan.builder(ca).remove(ca.groups().get(g.id()), units).build()).run();
+        PassManager.run(copy, new ChannelPruningPass(PrunePlan.builder(ca).remove(ca.groups().get(g.id()), units)
+            .build()));
         secs[i] = timer.seconds(copy);
       }
       fits.put(g.id(), fit(g.id(), widths.stream().mapToInt(Integer::intValue).toArray(), secs));

@@ -1,5 +1,6 @@
 package dev.onnxprune.prune;
 
+import dev.onnxprune.graph.pass.PassManager;
 import ai.onnxruntime.OrtException;
 import dev.onnxprune.criteria.Criteria;
 import dev.onnxprune.criteria.Criterion;
@@ -166,7 +167,7 @@ public final class Pruner {
     }
     List<PruneReport.Group> groups = describe(analysis, scores, plan);
     t = done(PruneProgress.Phase.ALLOCATING, t);
-    new ChannelPruningPass(plan).run();
+    PassManager.run(model, new ChannelPruningPass(plan));
     CostReport after = CostModel.analyze(model);
     double achieved = switch (target.kind()) {
       case FLOPS -> 1 - (double) after.totalFlops() / before.totalFlops();

@@ -279,12 +279,19 @@ public final class PruningPipeline {
           .maxGroupRatio(b.maxGroupRatio).roundTo(b.roundTo).verify(b.verify).keepPartial(b.keepPartial)
           .sessions(b.sessions).latencyTimer(LatencyModel.ort(b.sessions, b.latencyTimingBatch, 3, 15))
           .progress((ph, took) -> {
-            // the pruner's phases map one to one onto the pipeline's
-            Phase next = Phase.valueOf(ph.name());
-            if (phase != next) {
+            // the pruner's phases map one to one onto the pipeline's: the one that ended was begun
+            // when the one before it ended (the first before the prune), so its time is measured
+            endPhase("");
+            Phase next = switch (ph) {
+              case ANALYSING -> Phase.SCORING;
+              case SCORING -> Phase.ALLOCATING;
+              case ALLOCATING -> Phase.APPLYING;
+              case APPLYING -> b.verify ? Phase.VERIFYING : null;
+              case VERIFYING -> null;
+            };
+            if (next != null) {
               begin(next, "");
             }
-            endPhase("");
           });
       if (b.method != null || b.methodName != null) {
         p.method(method());

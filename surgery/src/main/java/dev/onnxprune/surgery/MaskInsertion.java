@@ -1,5 +1,8 @@
 package dev.onnxprune.surgery;
 
+import dev.onnxprune.graph.pass.GraphPass;
+import dev.onnxprune.graph.pass.PassResult;
+import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.Attribute;
 import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.Dim;
@@ -47,7 +50,7 @@ import java.util.Set;
  * mask of shape {@code [C]} broadcasts over any rank. Its element type comes from the consumer's
  * weight when the value's own is unknown.
  */
-public final class MaskInsertion {
+public final class MaskInsertion implements GraphPass {
   /** Prefix of the mask input names; the group id follows. */
   public static final String INPUT_PREFIX = "onnxprune_mask_";
 
@@ -100,15 +103,37 @@ public final class MaskInsertion {
     return this;
   }
 
+  /** What the pass inserted: {@code masks} {@code Mul} nodes. */
+  public record Result(int masks) implements PassResult {
+    @Override
+    public boolean changed() {
+      return masks > 0;
+    }
+
+    @Override
+    public String summary() {
+      return "inserted " + masks + " mask(s)";
+    }
+  }
+
+  @Override
+  public String name() {
+    return "mask-insertion";
+  }
+
   /**
-   * Masks {@code analysis.model()} in place.
+   * Masks {@code model}, the analysis's model, in place.
    *
-   * @return the number of masks ({@code Mul} nodes) inserted
+   * @throws IllegalArgumentException when {@code model} is not the analysis's model
    * @throws GraphException when a masked value's rank is unknown and its consumer does not give
    *     it, or it is not FLOAT; in inputs mode also when its channel axis is the batch axis
    */
-  public int run() {
-    return plan != null ? runConstant() : runInputs();
+  @Override
+  public Result run(Model model) {
+    if (model != analysis.model()) {
+      throw new IllegalArgumentException("the masks were chosen on another model; analyse this one");
+    }
+    return new Result(plan != null ? runConstant() : runInputs());
   }
 
   /**

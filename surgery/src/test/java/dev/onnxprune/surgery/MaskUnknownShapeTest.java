@@ -54,7 +54,7 @@ class MaskUnknownShapeTest {
     Model masked = Oracle.copy(model);
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);
     MaskInsertion mi = MaskInsertion.inputs(a);
-    assertEquals(1, mi.run());
+    assertEquals(1, mi.run(masked).masks());
     String mask = mi.maskInputs().values().iterator().next();
     float[] x = random(X);
     float[] ones = new float[8];
@@ -83,10 +83,10 @@ class MaskUnknownShapeTest {
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);
     afterAnalysis.accept(masked);
     PrunePlan plan = PrunePlan.builder(a).remove(a.prunableGroups().get(0), units).build();
-    assertEquals(1, new MaskInsertion(plan).run());
+    assertEquals(1, new MaskInsertion(plan).run(masked).masks());
     Node mul = masked.graph().nodes().stream().filter(n -> n.is("Mul")).findFirst().orElseThrow();
     assertArrayEquals(maskDims, mul.input(1).initializer().dims());
-    new ChannelPruningPass(plan.rebind(ChannelAnalysis.analyze(pruned))).run();
+    new ChannelPruningPass(plan.rebind(ChannelAnalysis.analyze(pruned))).run(pruned);
     assertEquivalent(model, masked, pruned, shape);
   }
 
