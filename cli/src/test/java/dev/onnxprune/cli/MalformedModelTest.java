@@ -149,6 +149,22 @@ class MalformedModelTest {
         + tmp.resolve("w.bin") + " has 64 bytes, the tensor needs 576 bytes from offset " + (Long.MAX_VALUE - 100));
   }
 
+  /** Found by the fuzzer (PruneFuzzTest): mask listed the model's data files, and a NUL in a location threw. */
+  @Test
+  void anExternalDataLocationThatIsNotAPathIsNamed() throws Exception {
+    Path m = vgg("nul.onnx", b -> {
+      b.getGraphBuilder().getInitializerBuilder(0).setRawData(ByteString.EMPTY)
+          .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+          .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue("w.bin\u0000x"));
+      return b;
+    });
+    String expected = m + ": tensor 'features.0.0.weight': external data location 'w.bin\u0000x' is not a path (Nul"
+        + " character not allowed)";
+    assertOneLine(Cli.run("mask", m.toString(), "-o", tmp.resolve("out.onnx").toString(), "--sparsity", "0.5"),
+        expected);
+    assertOneLine(Cli.run("inspect", m.toString()), expected);
+  }
+
   @Test
   void anAttributeOfAnotherTypeIsNamed() throws Exception {
     Path m = vgg("float.onnx", b -> attr(b, "Conv", 0, AttributeProto.newBuilder().setName("group")

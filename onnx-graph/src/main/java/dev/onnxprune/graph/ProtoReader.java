@@ -103,7 +103,15 @@ final class ProtoReader {
       return List.of();
     }
     Path dir = file.toAbsolutePath().getParent();
-    return locations.stream().map(dir::resolve).toList();
+    List<Path> out = new ArrayList<>();
+    for (String location : locations) {
+      try {
+        out.add(dir.resolve(location));
+      } catch (java.nio.file.InvalidPathException e) {
+        // not a path (a NUL character): no file it could be; reading the model says so
+      }
+    }
+    return out;
   }
 
   private static void collectLocations(GraphProto g, Set<String> into) {
@@ -646,7 +654,13 @@ final class ProtoReader {
     if (known != null) {
       return known;
     }
-    Path relative = Path.of(location);
+    Path relative;
+    try {
+      relative = Path.of(location);
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data location '" + location
+          + "' is not a path (" + e.getReason() + ")");
+    }
     if (relative.isAbsolute() || relative.normalize().startsWith("..")) {
       throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data location '" + location
           + "' must be a path relative to the model's folder and inside it (ONNX forbids absolute and '..' paths)");
