@@ -111,6 +111,11 @@ public final class ModelChecker {
       }
       checkOrder(g, problems);
       checkDims(g, problems);
+      for (Value v : g.initializers()) {
+        if (v.initializer().dataType() == DataType.UNDEFINED) {
+          problems.add("initializer '" + v.name() + "' has data type UNDEFINED; ONNX needs a tensor's type set");
+        }
+      }
     }
     return problems;
   }

@@ -149,6 +149,9 @@ final class ProtoReader {
     return new ProtoReader(file).parseModelProto(map(file));
   }
 
+  /** Model files from this size on are mapped, smaller ones read onto the heap. */
+  private static final long MAP_FROM = 64L << 20;
+
   private static ByteBuffer map(Path file) throws IOException {
     if (!Files.exists(file)) {
       throw new ModelFormatException(file, "no such file");
@@ -169,6 +172,18 @@ final class ProtoReader {
       if (size > Integer.MAX_VALUE) {
         throw new ModelFormatException(file, "is " + size + " bytes; a protobuf file is limited to 2 GiB"
             + " (larger models keep their weights in external data files)");
+      }
+      if (size < MAP_FROM) {
+        // a small file is read: each mapping holds one of the process's limited map areas
+        // (vm.max_map_count) until the buffer is collected; 100,000 reads in one JVM ran out
+        ByteBuffer b = ByteBuffer.allocate((int) size);
+        while (b.hasRemaining() && ch.read(b) >= 0) {
+          // read to the end
+        }
+        if (b.hasRemaining()) {
+          throw new ModelFormatException(file, "changed while being read (" + b.position() + " of " + size + " bytes)");
+        }
+        return b.flip();
       }
       return ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
     } catch (NoSuchFileException e) {

@@ -96,6 +96,20 @@ class ModelCheckerTest {
     }
   }
 
+  /** Found by the fuzzer: prune scored a weight of data type UNDEFINED and ended in an internal error. */
+  @Test
+  void anInitializerOfUndefinedTypeIsNamed() throws IOException {
+    String[] name = new String[1];
+    Model m = edited(g -> {
+      name[0] = g.getInitializer(0).getName();
+      return g.setInitializer(0, g.getInitializer(0).toBuilder().setDataType(0));
+    });
+    List<String> problems = ModelChecker.check(m);
+    assertTrue(problems.contains("initializer '" + name[0] + "' has data type UNDEFINED; ONNX needs a tensor's type set"),
+        problems.toString());
+    assertThrows(InvalidModelException.class, () -> ModelChecker.requireValid(m));
+  }
+
   @Test
   void aCycleIsNamedNodeByNode() throws IOException {
     // the stem Conv reads the output of the next Conv, which depends on it through BatchNorm and Relu
