@@ -233,7 +233,7 @@ final class ProtoWriter {
     }
   }
 
-  private static long tensorBytes(Model model) {
+  static long tensorBytes(Model model) {
     long total = 0;
     for (Graph g : model.allGraphs()) {
       for (Value v : g.initializers()) {

@@ -151,7 +151,9 @@ public final class Pruner {
         }
       }
     }
-    byte[] original = verify ? OnnxModels.toBytes(model) : null;
+    // the original as it is before surgery, for verification: a copy sharing the tensors (no
+    // weight bytes; serializing it was a second copy of the model, impossible over 2 GiB)
+    Model original = verify ? model.copy() : null;
     t = done(PruneProgress.Phase.SCORING, t);
     Allocator allocator = new Allocator(analysis, scores, cost, minChannels, maxGroupRatio, roundTo, lat);
     PrunePlan plan;
