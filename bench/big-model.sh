@@ -25,7 +25,7 @@ run() {
   wall=$(grep "Elapsed (wall clock)" "$work/$name.log" | grep -o "[0-9:.]*$")
   printf '%-28s peak RSS %6.2f GB = %.2f x the model (%.2f GB), %s wall; %s\n' "$name" "$(echo "$rss/1000000" | bc -l)" \
     "$(echo "$rss*1000/$size" | bc -l)" "$(echo "$size/1000000000" | bc -l)" "$wall" \
-    "$(grep -E "^verify" "$work/$name.log" | head -1)"
+    "$(grep -E "^verify " "$work/$name.log" | head -1)"
 }
 VERIFY= run "prune${*:+ $*}" "$@"
 VERIFY=1 run "prune --verify${*:+ $*}" "$@"
