@@ -73,8 +73,12 @@ final class IndexRules {
       for (int i = 0; i < maps.size(); i++) {
         ChannelMap m = maps.get(i);
         if (m == null) {
+          if (n.input(i) == null) { // an empty input name: Concat has no optional operand
+            a.unknown(n, "operand " + i + " is missing (an empty input name)");
+            return;
+          }
           long d = Analyzer.dim(n.input(i), axis);
-          if (d < 0) {
+          if (d < 0 || d > Integer.MAX_VALUE) {
             a.unknown(n, "operand '" + n.input(i).name() + "' has an unknown size on the concat axis");
             return;
           }
