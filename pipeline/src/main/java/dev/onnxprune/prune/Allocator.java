@@ -1,5 +1,6 @@
 package dev.onnxprune.prune;
 
+import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelGroup;
 import dev.onnxprune.surgery.PlanCost;
@@ -22,8 +23,10 @@ import java.util.Map;
  *       one channel of the group carries (FLOPs, parameters or measured latency; 1 for a channel
  *       ratio), and ranked across groups; the k lowest go, with k found by bisection.
  *   <li>Every group keeps at least {@code minChannels}, and loses at most {@code maxGroupRatio}
- *       of its channels; with {@code roundTo} > 1, kept counts
- *       are rounded up to a multiple of it (groups smaller than it are left whole).
+ *       of its channels; with a channel multiple ({@link GroupWidths}), kept counts are rounded
+ *       up to a multiple of the group's step (groups narrower than it are left whole), and since
+ *       rounding moves many groups at once, {@link Landing} then brings the widths down onto the
+ *       target.
  * </ol>
  * The cost of a candidate is evaluated without applying it ({@link PlanCost}); the smallest
  * candidate reaching the target is chosen.
@@ -34,7 +37,7 @@ final class Allocator {
   private final PlanCost cost;
   private final int minChannels;
   private final double maxGroupRatio;
-  private final int roundTo;
+  private final GroupWidths widths;
   private final LatencyModel latency;
   private final List<ChannelGroup> scored = new ArrayList<>();
   /** Units of each scored group, lowest score first. */
@@ -48,18 +51,22 @@ final class Allocator {
   /** With {@code latency} (may be null unless the target is latency). */
   Allocator(ChannelAnalysis analysis, double[][] scores, PlanCost cost, int minChannels, double maxGroupRatio,
       int roundTo, LatencyModel latency) {
+    this(analysis, scores, cost, minChannels, maxGroupRatio,
+        GroupWidths.of(analysis, InvalidOptionException.atLeast("roundTo", roundTo, 1)), latency);
+  }
+
+  /** With the widths each group may keep. */
+  Allocator(ChannelAnalysis analysis, double[][] scores, PlanCost cost, int minChannels, double maxGroupRatio,
+      GroupWidths widths, LatencyModel latency) {
     if (minChannels < 1) {
       throw new IllegalArgumentException("--min-channels must be >= 1: " + minChannels);
-    }
-    if (roundTo < 1) {
-      throw new IllegalArgumentException("--round must be >= 1: " + roundTo);
     }
     this.analysis = analysis;
     this.scores = scores;
     this.cost = cost;
     this.minChannels = minChannels;
     this.maxGroupRatio = maxGroupRatio;
-    this.roundTo = roundTo;
+    this.widths = widths;
     this.latency = latency;
     for (ChannelGroup g : analysis.prunableGroups()) {
       double[] s = scores[g.id()];
@@ -100,8 +107,12 @@ final class Allocator {
         lo = mid;
       }
     }
-    if (roundTo > 1) {
-      return uniform(hi); // steps are whole multiples of roundTo: no finer landing
+    if (!widths.exactEverywhere()) {
+      Map<Integer, Double> ideal = new LinkedHashMap<>();
+      for (ChannelGroup g : scored) {
+        ideal.put(g.id(), g.size() * (1 - hi));
+      }
+      return plan(landing(target).land(uniformCounts(lo), uniformCounts(hi), ideal));
     }
     return refine(uniformCounts(lo), target);
   }
@@ -120,7 +131,7 @@ final class Allocator {
       double fallbackRed = Double.NEGATIVE_INFINITY;
       for (ChannelGroup g : scored) {
         int n = cur.get(g.id());
-        if (g.size() - (n + 1) < Math.max(minChannels, (int) Math.ceil(g.size() * (1 - maxGroupRatio) - 1e-9))) {
+        if (g.size() - (n + 1) < floor(g)) {
           continue;
         }
         Map<Integer, Integer> next = new LinkedHashMap<>(cur);
@@ -163,11 +174,21 @@ final class Allocator {
   }
 
   private int rounded(ChannelGroup g, int keep) {
-    keep = Math.max(keep, Math.max(minChannels, (int) Math.ceil(g.size() * (1 - maxGroupRatio) - 1e-9)));
-    if (roundTo > 1 && g.size() >= roundTo) {
-      keep = Math.max(roundTo, (keep + roundTo - 1) / roundTo * roundTo);
+    return widths.roundUp(g, keep, floor(g));
+  }
+
+  /** The fewest units {@code g} keeps: {@code minChannels}, and what {@code maxGroupRatio} leaves. */
+  private int floor(ChannelGroup g) {
+    return Math.max(minChannels, (int) Math.ceil(g.size() * (1 - maxGroupRatio) - 1e-9));
+  }
+
+  /** Lands rounded widths on {@code target} (see {@link Landing}). */
+  private Landing landing(Target target) {
+    Map<Integer, Integer> floors = new LinkedHashMap<>();
+    for (ChannelGroup g : scored) {
+      floors.put(g.id(), floor(g));
     }
-    return Math.min(keep, g.size());
+    return new Landing(scored, widths, floors, counts -> reduction(plan(counts), target), target.fraction());
   }
 
   private PrunePlan plan(Map<Integer, Integer> removeCount) {
@@ -249,11 +270,35 @@ final class Allocator {
         lo = mid + 1;
       }
     }
+    if (!widths.exactEverywhere() && hi > 0) {
+      Map<Integer, Integer> unrounded = rankedCounts(ranked, hi);
+      Map<Integer, Double> ideal = new LinkedHashMap<>();
+      for (ChannelGroup g : scored) {
+        ideal.put(g.id(), (double) g.size() - unrounded.get(g.id()));
+      }
+      return plan(landing(target).land(globalCounts(ranked, hi - 1), globalCounts(ranked, hi), ideal));
+    }
     return globalPlan(ranked, hi);
   }
 
   /** Removes the first {@code k} ranked units, honouring the floor and rounding per group. */
   private PrunePlan globalPlan(List<int[]> ranked, int k) {
+    return plan(globalCounts(ranked, k));
+  }
+
+  /** Units removed per group by {@link #globalPlan}. */
+  private Map<Integer, Integer> globalCounts(List<int[]> ranked, int k) {
+    Map<Integer, Integer> count = rankedCounts(ranked, k);
+    Map<Integer, Integer> removeCount = new LinkedHashMap<>();
+    for (ChannelGroup g : scored) {
+      int keep = rounded(g, g.size() - count.get(g.id()));
+      removeCount.put(g.id(), g.size() - keep);
+    }
+    return removeCount;
+  }
+
+  /** How many of the first {@code k} ranked units each group has. */
+  private Map<Integer, Integer> rankedCounts(List<int[]> ranked, int k) {
     Map<Integer, Integer> count = new LinkedHashMap<>();
     for (ChannelGroup g : scored) {
       count.put(g.id(), 0);
@@ -262,11 +307,6 @@ final class Allocator {
       int[] u = ranked.get(i);
       count.merge(u[0], 1, Integer::sum);
     }
-    Map<Integer, Integer> removeCount = new LinkedHashMap<>();
-    for (ChannelGroup g : scored) {
-      int keep = rounded(g, g.size() - count.get(g.id()));
-      removeCount.put(g.id(), g.size() - keep);
-    }
-    return plan(removeCount);
+    return count;
   }
 }

@@ -5,7 +5,8 @@ import java.time.Duration;
 /**
  * Hears when each phase of {@link Pruner#prune} ends and how long it took (wall time), so a
  * caller can show progress; it must not change the model. Phases run in the order of
- * {@link Phase}; {@link Phase#VERIFYING} only with {@link Pruner.Builder#verify(boolean)}.
+ * {@link Phase}; {@link Phase#VERIFYING} only with {@link Pruner.Builder#verify(boolean)},
+ * {@link Phase#TIMING} only when the result is timed ({@link Pruner.Builder#speedCheck}).
  */
 @FunctionalInterface
 public interface PruneProgress {
@@ -20,7 +21,9 @@ public interface PruneProgress {
     /** The plan is applied to the model and its cost after is measured. */
     APPLYING,
     /** The pruned model is run against the masked original in ONNX Runtime. */
-    VERIFYING
+    VERIFYING,
+    /** The pruned model is timed against the original in ONNX Runtime ({@link SpeedCheck}). */
+    TIMING
   }
 
   /** Ignores every phase (the default). */

@@ -59,7 +59,7 @@ class ZooPruneTest {
         reasons.merge(r, 1, Integer::sum);
       }
     }
-    PruneResult r = Pruner.builder().criterion(Criteria.l1()).target(Target.ratio(0.3)).verify(true).build()
+    PruneResult r = Pruner.builder().criterion(Criteria.l1()).target(Target.ratio(0.3)).roundTo(1).verify(true).build()
         .prune(model);
     PruneReport rep = r.report();
     ROWS.add(String.format("| %s | %d | %d | %s | %.3fG -> %.3fG | %.2fM -> %.2fM | %.2e |", file.replace(".onnx", ""),
