@@ -96,12 +96,12 @@ final class Allocator {
     }
     double lo = 0;
     double hi = 1;
-    if (reduction(uniform(hi), target) < target.fraction()) {
-      throw unreachable(target, reduction(uniform(hi), target));
+    if (reductionOf(uniformCounts(hi), target) < target.fraction()) {
+      throw unreachable(target, reductionOf(uniformCounts(hi), target));
     }
     for (int i = 0; i < 30; i++) {
       double mid = (lo + hi) / 2;
-      if (reduction(uniform(mid), target) >= target.fraction()) {
+      if (reductionOf(uniformCounts(mid), target) >= target.fraction()) {
         hi = mid;
       } else {
         lo = mid;
@@ -124,7 +124,7 @@ final class Allocator {
    */
   private PrunePlan refine(Map<Integer, Integer> counts, Target target) {
     Map<Integer, Integer> cur = new LinkedHashMap<>(counts);
-    while (reduction(plan(cur), target) < target.fraction()) {
+    while (reductionOf(cur, target) < target.fraction()) {
       Map<Integer, Integer> best = null;
       double bestRed = Double.POSITIVE_INFINITY;
       Map<Integer, Integer> fallback = null;
@@ -136,7 +136,7 @@ final class Allocator {
         }
         Map<Integer, Integer> next = new LinkedHashMap<>(cur);
         next.put(g.id(), n + 1);
-        double red = reduction(plan(next), target);
+        double red = reductionOf(next, target);
         if (red >= target.fraction() && red < bestRed) {
           best = next;
           bestRed = red;
@@ -147,7 +147,7 @@ final class Allocator {
         }
       }
       if (best == null && fallback == null) {
-        throw unreachable(target, reduction(plan(cur), target));
+        throw unreachable(target, reductionOf(cur, target));
       }
       cur = best != null ? best : fallback;
     }
@@ -188,7 +188,7 @@ final class Allocator {
     for (ChannelGroup g : scored) {
       floors.put(g.id(), floor(g));
     }
-    return new Landing(scored, widths, floors, counts -> reduction(plan(counts), target), target.fraction());
+    return new Landing(scored, widths, floors, counts -> reductionOf(counts, target), target.fraction());
   }
 
   private PrunePlan plan(Map<Integer, Integer> removeCount) {
@@ -202,8 +202,18 @@ final class Allocator {
     return b.build();
   }
 
-  private double reduction(PrunePlan plan, Target target) {
-    return reduction(plan.removals(), target);
+  /**
+   * The fraction of {@code target}'s measure that {@code removeCount} (group id -> how many of its
+   * lowest-ranked units) removes; evaluated without building a plan, as searches do it many times.
+   */
+  private double reductionOf(Map<Integer, Integer> removeCount, Target target) {
+    Map<Integer, int[]> removals = new LinkedHashMap<>();
+    removeCount.forEach((g, n) -> {
+      if (n > 0) {
+        removals.put(g, Arrays.copyOf(order.get(g), n));
+      }
+    });
+    return reduction(removals, target);
   }
 
   /** The fraction of {@code target}'s measure that {@code removals} (group id -> units) remove. */
@@ -257,14 +267,14 @@ final class Allocator {
     units.sort(Comparator.comparingDouble(Unit::key).thenComparingInt(Unit::group).thenComparingInt(Unit::unit));
     int lo = 0;
     int hi = units.size();
-    double best = reduction(globalPlan(units.stream().map(u -> new int[] {u.group(), u.unit()}).toList(), hi), target);
+    List<int[]> ranked = units.stream().map(u -> new int[] {u.group(), u.unit()}).toList();
+    double best = reductionOf(globalCounts(ranked, hi), target);
     if (best < target.fraction()) {
       throw unreachable(target, best);
     }
-    List<int[]> ranked = units.stream().map(u -> new int[] {u.group(), u.unit()}).toList();
     while (lo < hi) {
       int mid = (lo + hi) / 2;
-      if (reduction(globalPlan(ranked, mid), target) >= target.fraction()) {
+      if (reductionOf(globalCounts(ranked, mid), target) >= target.fraction()) {
         hi = mid;
       } else {
         lo = mid + 1;

@@ -100,12 +100,12 @@ public final class Pruner {
           new double[] {0.75, 0.5, 0.25}, GroupWidths.of(analysis, widthChoice.multiple()));
     }
     t = done(PruneProgress.Phase.ANALYSING, t);
-    // Measures a criterion's own removals against the target (scores play no part in it).
-    double[][] none = new double[analysis.groups().size()][];
-    analysis.prunableGroups().forEach(g -> none[g.id()] = new double[g.size()]);
-    Allocator planning = new Allocator(analysis, none, cost, minChannels, maxGroupRatio, GroupWidths.exact(), lat);
     PlanningCriterion pc = criterion instanceof PlanningCriterion p && p.plans() ? p : null;
     if (pc != null) {
+      // Measures a criterion's own removals against the target (scores play no part in it).
+      double[][] none = new double[analysis.groups().size()][];
+      analysis.prunableGroups().forEach(g -> none[g.id()] = new double[g.size()]);
+      Allocator planning = new Allocator(analysis, none, cost, minChannels, maxGroupRatio, GroupWidths.exact(), lat);
       pc.aim(removals -> planning.reduction(removals, target) >= target.fraction());
     }
     double[][] scores;
