@@ -108,14 +108,9 @@ final class Landing {
       if (step == null) {
         return null;
       }
-      cur = narrower(cur, step);
-      r = measure.applyAsDouble(cur);
-      Map<Integer, Integer> next = narrower(cur, step);
-      if (next == null) {
-        gain.remove(step.id());
-      } else {
-        gain.put(step.id(), measure.applyAsDouble(next) - r);
-      }
+      Move m = step(cur, step, gain, -1);
+      cur = m.counts();
+      r = m.r();
     }
     return cur;
   }
@@ -208,16 +203,24 @@ final class Landing {
       if (g == null) {
         return null;
       }
-      cur = narrower(cur, g);
-      r = measure.applyAsDouble(cur);
-      Map<Integer, Integer> next = narrower(cur, g);
-      if (next == null) {
-        gain.remove(g.id());
-      } else {
-        gain.put(g.id(), measure.applyAsDouble(next) - r);
-      }
+      Move m = step(cur, g, gain, from.widened());
+      cur = m.counts();
+      r = m.r();
     }
     return r >= target ? new Move(cur, r, from.widened()) : null;
+  }
+
+  /** {@code cur} with {@code g} one step narrower, measured; {@code gain} gets the gain of g's next step. */
+  private Move step(Map<Integer, Integer> cur, ChannelGroup g, Map<Integer, Double> gain, int widened) {
+    Map<Integer, Integer> counts = narrower(cur, g);
+    double r = measure.applyAsDouble(counts);
+    Map<Integer, Integer> next = narrower(counts, g);
+    if (next == null) {
+      gain.remove(g.id());
+    } else {
+      gain.put(g.id(), measure.applyAsDouble(next) - r);
+    }
+    return new Move(counts, r, widened);
   }
 
   /** {@code cur} with {@code g} one step narrower; null when it cannot be. */

@@ -8,7 +8,6 @@ import dev.onnxprune.criteria.Criteria;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.testmodels.TestModels;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,14 +52,7 @@ class ZooRoundingTest {
 
   @AfterAll
   static void writeTable() throws Exception {
-    if (ROWS.isEmpty()) {
-      return;
-    }
-    List<String> lines = new ArrayList<>();
-    lines.add("| model | FLOPs, uniform | FLOPs, global | params, uniform | params, global |");
-    lines.add("|---|---:|---:|---:|---:|");
-    lines.addAll(ROWS);
-    Files.createDirectories(Path.of("target"));
-    Files.write(Path.of("target", "zoo-rounding.md"), lines);
+    ZooPruneTest.writeTable("zoo-rounding.md", "| model | FLOPs, uniform | FLOPs, global | params, uniform | params,"
+        + " global |", "|---|---:|---:|---:|---:|", ROWS);
   }
 }

@@ -7,7 +7,6 @@ import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.cost.CostModel;
 import dev.onnxprune.graph.cost.CostReport;
 import dev.onnxprune.testmodels.TestModels;
-import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -17,12 +16,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * exporter's merged BatchNormalization parameters) whole while others slice their copy.
  */
 class PlanCostTest {
-  static Stream<String> fixtures() {
-    return TestModels.modelFiles().stream();
-  }
-
   @ParameterizedTest
-  @MethodSource("fixtures")
+  @MethodSource("dev.onnxprune.surgery.FixtureSurgeryTest#fixtures")
   void predictionEqualsTheCostOfThePrunedModel(String file) throws Exception {
     for (int every : new int[] {1, 2}) {
       Model model = OnnxModels.read(TestModels.model(file));
