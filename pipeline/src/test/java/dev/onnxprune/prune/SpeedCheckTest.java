@@ -35,6 +35,20 @@ class SpeedCheckTest {
   }
 
   @Test
+  void aLatencyTargetReportsItsMeasuredSpeedupAtTheLatencyBatch() throws Exception {
+    PruneReport r = Pruner.builder().criterion(Criteria.l1()).target(Target.latency(0.2)).roundTo(8)
+        .latencyTimer(LatencyModelTest.LINEAR).build().prune(OnnxModels.read(TestModels.model("vgg_bn.onnx")))
+        .report();
+    assertEquals(32, r.speed().batch(), "the batch the default latency timer measures");
+    assertNull(r.speed().skipped());
+    assertTrue(r.speed().pairs() >= 3);
+    assertTrue(r.achieved() >= 0.2 && r.achieved() <= 0.21, "predicted " + r.achieved());
+    for (PruneReport.Group g : r.groups()) {
+      assertTrue(g.kept() % 8 == 0 || g.kept() == g.channels(), "group " + g.id() + " keeps " + g.kept());
+    }
+  }
+
+  @Test
   void onlyALatencyTargetIsTimedByDefault() {
     assertFalse(SpeedCheck.wanted(SpeedCheck.Mode.LATENCY_TARGETS, Target.flops(0.5), 1));
     assertTrue(SpeedCheck.wanted(SpeedCheck.Mode.LATENCY_TARGETS, Target.latency(0.5), Long.MAX_VALUE));
