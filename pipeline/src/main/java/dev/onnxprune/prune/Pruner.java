@@ -166,7 +166,7 @@ public final class Pruner {
       }
       t = done(PruneProgress.Phase.VERIFYING, t);
     }
-    PruneReport.Speed speed = null;
+    PruneReport.Speed speed = SpeedCheck.notTimed(speedCheck, before.totalFlops());
     if (timed) {
       speed = SpeedCheck.ofResult(sessions, original, model,
           speedBatch > 0 ? speedBatch : target.kind() == Target.Kind.LATENCY ? 32 : 1);

@@ -99,6 +99,16 @@ public final class SpeedCheck {
   }
 
   /**
+   * Why {@code mode} does not time a model of {@code flops} per sample when that is its cost (a
+   * {@link #skipped} entry for the report); null otherwise.
+   */
+  static PruneReport.Speed notTimed(Mode mode, long flops) {
+    return mode == Mode.IF_CHEAP && flops > CHEAP_FLOPS ? skipped(String.format(java.util.Locale.ROOT,
+        "%.1f GFLOPs per sample is over the %.0f GFLOPs a cheap check times (speedCheck ALWAYS times it)", flops / 1e9,
+        CHEAP_FLOPS / 1e9)) : null;
+  }
+
+  /**
    * {@link Timing#quick} timing of {@code pruned} against {@code original} (serialized); a failure
    * to run them becomes a {@link #skipped} entry saying why.
    */

@@ -56,6 +56,10 @@ class SpeedCheckTest {
     assertFalse(SpeedCheck.wanted(SpeedCheck.Mode.IF_CHEAP, Target.flops(0.5), SpeedCheck.CHEAP_FLOPS + 1));
     assertFalse(SpeedCheck.wanted(SpeedCheck.Mode.NEVER, Target.latency(0.5), 1));
     assertTrue(SpeedCheck.wanted(SpeedCheck.Mode.ALWAYS, Target.params(0.5), Long.MAX_VALUE));
+    assertEquals("31.0 GFLOPs per sample is over the 20 GFLOPs a cheap check times (speedCheck ALWAYS times it)",
+        SpeedCheck.notTimed(SpeedCheck.Mode.IF_CHEAP, 31_000_000_000L).skipped());
+    assertNull(SpeedCheck.notTimed(SpeedCheck.Mode.IF_CHEAP, SpeedCheck.CHEAP_FLOPS));
+    assertNull(SpeedCheck.notTimed(SpeedCheck.Mode.NEVER, Long.MAX_VALUE));
   }
 
   @Test
