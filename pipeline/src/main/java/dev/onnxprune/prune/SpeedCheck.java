@@ -66,13 +66,51 @@ public final class SpeedCheck {
     }
   }
 
+  /**
+   * The times of alternating pairs, in milliseconds, in the order run.
+   *
+   * @param provider the execution provider
+   * @param batch the batch size timed
+   * @param originalMs each pair's run of the original
+   * @param prunedMs each pair's run of the pruned model
+   * @param skipped null when timed; otherwise why not (no pairs then)
+   */
+  public record Pairs(String provider, int batch, double[] originalMs, double[] prunedMs, String skipped) {
+    /** These pairs followed by {@code more} (the same two models at the same batch). */
+    public Pairs plus(Pairs more) {
+      if (skipped != null || more.skipped() != null) {
+        return skipped != null ? this : more;
+      }
+      double[] o = Arrays.copyOf(originalMs, originalMs.length + more.originalMs().length);
+      double[] p = Arrays.copyOf(prunedMs, prunedMs.length + more.prunedMs().length);
+      System.arraycopy(more.originalMs(), 0, o, originalMs.length, more.originalMs().length);
+      System.arraycopy(more.prunedMs(), 0, p, prunedMs.length, more.prunedMs().length);
+      return new Pairs(provider, batch, o, p, null);
+    }
+
+    /** Medians, bests, the median over pairs of original / pruned, and best / best. */
+    public PruneReport.Speed summary() {
+      if (skipped != null) {
+        return SpeedCheck.skipped(skipped);
+      }
+      double[] ratio = new double[originalMs.length];
+      for (int i = 0; i < ratio.length; i++) {
+        ratio[i] = originalMs[i] / prunedMs[i];
+      }
+      double bestO = Arrays.stream(originalMs).min().orElse(0);
+      double bestP = Arrays.stream(prunedMs).min().orElse(0);
+      return new PruneReport.Speed(provider, batch, ratio.length, median(originalMs), median(prunedMs), bestO, bestP,
+          median(ratio), bestO / bestP, null);
+    }
+  }
+
   private SpeedCheck() {}
 
   /** Times serialized models (each under 2 GiB). */
   public static PruneReport.Speed measure(Sessions sessions, byte[] original, byte[] pruned, Timing timing)
       throws IOException {
     try (OrtSession o = sessions.open(original); OrtSession p = sessions.open(pruned)) {
-      return measure(o, p, sessions.provider(), timing);
+      return pairs(o, p, sessions.provider(), timing).summary();
     } catch (OrtException e) {
       throw new IOException("timing the models in ONNX Runtime: " + e.getMessage(), e);
     }
@@ -81,8 +119,13 @@ public final class SpeedCheck {
   /** Times model files. */
   public static PruneReport.Speed measure(Sessions sessions, Path original, Path pruned, Timing timing)
       throws IOException {
+    return pairs(sessions, original, pruned, timing).summary();
+  }
+
+  /** Times model files, returning every pair (a benchmark adds up pairs taken at different times). */
+  public static Pairs pairs(Sessions sessions, Path original, Path pruned, Timing timing) throws IOException {
     try (OrtSession o = sessions.open(original); OrtSession p = sessions.open(pruned)) {
-      return measure(o, p, sessions.provider(), timing);
+      return pairs(o, p, sessions.provider(), timing);
     } catch (OrtException e) {
       throw new IOException("timing the models in ONNX Runtime: " + e.getMessage(), e);
     }
@@ -125,15 +168,16 @@ public final class SpeedCheck {
     return new PruneReport.Speed(null, 0, 0, 0, 0, 0, 0, 0, 0, why);
   }
 
-  private static PruneReport.Speed measure(OrtSession original, OrtSession pruned, String provider, Timing t)
+  private static Pairs pairs(OrtSession original, OrtSession pruned, String provider, Timing t)
       throws OrtException {
     if (original.getNumInputs() != 1) {
-      return skipped("the model has " + original.getNumInputs() + " inputs; only one-input models are timed");
+      return new Pairs(provider, t.batch(), null, null, "the model has " + original.getNumInputs()
+          + " inputs; only one-input models are timed");
     }
     String name = original.getInputNames().iterator().next();
     NodeInfo info = original.getInputInfo().get(name);
     if (!(info.getInfo() instanceof TensorInfo ti) || ti.type != OnnxJavaType.FLOAT) {
-      return skipped("input '" + name + "' is not a float tensor");
+      return new Pairs(provider, t.batch(), null, null, "input '" + name + "' is not a float tensor");
     }
     long[] shape = ti.getShape().clone();
     long n = 1;
@@ -167,16 +211,7 @@ public final class SpeedCheck {
         }
         pairs++;
       }
-      double[] ratio = new double[pairs];
-      for (int i = 0; i < pairs; i++) {
-        ratio[i] = to[i] / tp[i];
-      }
-      double[] o = Arrays.copyOf(to, pairs);
-      double[] p = Arrays.copyOf(tp, pairs);
-      double bestO = Arrays.stream(o).min().orElse(0);
-      double bestP = Arrays.stream(p).min().orElse(0);
-      return new PruneReport.Speed(provider, (int) shape[0], pairs, median(o), median(p), bestO, bestP, median(ratio),
-          bestO / bestP, null);
+      return new Pairs(provider, (int) shape[0], Arrays.copyOf(to, pairs), Arrays.copyOf(tp, pairs), null);
     }
   }
 
