@@ -59,10 +59,11 @@ import picocli.CommandLine.Parameters;
         "  trajectory[]       --method only, one point per step of the method: {step, event, seconds,",
         "                      flops, flopsKept, widths {group id: channels kept}, loss, accuracy}",
         "  shortOfTarget      null; with --keep-partial, why the method stopped before the target",
-        "  widths             {multiple, automatic, reason, keptWhole}: kept channel counts are multiples of",
-        "                      multiple (--round), why it was chosen, groups too narrow to round (kept whole)",
-        "  speed              {provider, batch, pairs, originalMs, prunedMs, originalBestMs, prunedBestMs,",
-        "                      speedup (median of pairs), bestSpeedup, skipped} (null: not timed)",
+        "  widths             {multiple, automatic, reason, keptWhole}: the multiple",
+        "                      kept widths were rounded to (--round), and why",
+        "  speed              {provider, batch, pairs, originalMs, prunedMs,",
+        "                      originalBestMs, prunedBestMs, speedup (median of",
+        "                      pairs), bestSpeedup, skipped} (null: not timed)",
         "The report is written also when verification fails, to show what was removed."})
 public final class PruneCommand implements Callable<Integer> {
   @Mixin
