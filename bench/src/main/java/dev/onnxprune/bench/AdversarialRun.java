@@ -70,13 +70,11 @@ public final class AdversarialRun {
     long t0 = System.nanoTime();
     PruneResult r;
     try {
-      r = Pruner.builder().criterion(method).target(Target.flops(flops)).verify(true).sessions(sessions).build()
+      r = Pruner.builder().method(method).target(Target.flops(flops)).verify(true).sessions(sessions).build()
           .prune(model);
-    } catch (IllegalArgumentException e) {
-      TrajectoryPoint end = method.trajectory().get(method.trajectory().size() - 1);
-      System.out.printf(Locale.ROOT, "%nstopped short after %.1f s: %s%n%s%nreached %.4f of the FLOPs, validation top-1"
-          + " %s, widths %s%n", (System.nanoTime() - t0) / 1e9, e.getMessage(), method.summary(), end.flopsKept(),
-          end.accuracy(), end.widths().values());
+    } catch (dev.onnxprune.errors.TargetUnreachableException e) {
+      System.out.printf(Locale.ROOT, "%nstopped short after %.1f s: %s%n%s%n", (System.nanoTime() - t0) / 1e9,
+          e.getMessage(), method.summary());
       return;
     }
     double secs = (System.nanoTime() - t0) / 1e9;

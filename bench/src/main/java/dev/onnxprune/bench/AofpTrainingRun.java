@@ -69,7 +69,7 @@ public final class AofpTrainingRun {
         .trimFinalMove(!flags.contains("--no-trim"));
     AofpTraining method = AofpTraining.create(setup, o);
     long t0 = System.nanoTime();
-    PruneResult r = Pruner.builder().criterion(method).target(Target.flops(flops)).verify(true).sessions(sessions)
+    PruneResult r = Pruner.builder().method(method).target(Target.flops(flops)).verify(true).sessions(sessions)
         .build().prune(m);
     double seconds = (System.nanoTime() - t0) / 1e9;
     long after = CostModel.analyze(r.model()).totalFlops();

@@ -184,7 +184,7 @@ public final class CriteriaBench {
       }
       Model c = OnnxModels.read(bytes, null);
       ChannelAnalysis ca = ChannelAnalysis.analyze(c);
-      new MaskInsertion(PrunePlan.builder(ca).remove(ca.groups().get(g.id()), 0).build()).run();
+      new MaskInsertion(PrunePlan.builder(ca).remove(ca.groups().get(g.id()), 0).build()).run(c);
       forwardSeconds(OnnxModels.toBytes(c), data, sessions);
       naiveChannels++;
     }

@@ -156,6 +156,10 @@ public final class MethodsBench {
     return Pruner.builder().criterion(c).target(t).verify(true).build().prune(m);
   }
 
+  static PruneResult prune(Model m, dev.onnxprune.methods.TrainingMethod method, Target t) throws Exception {
+    return Pruner.builder().method(method).target(t).verify(true).build().prune(m);
+  }
+
   private static String describe(String name, PruneReport r) {
     return r.criterion() + ", " + r.allocation() + (r.trajectory() == null ? ""
         : ", " + r.trajectory().size() + " trajectory points");

@@ -95,7 +95,7 @@ public final class PruneNetRun {
             p.step(), p.flopsKept(), p.loss(), p.accuracy() == null ? "-" : String.format(Locale.ROOT, "%.4f",
                 p.accuracy()), p.widths().values()));
     long t0 = System.nanoTime();
-    PruneResult r = Pruner.builder().criterion(PruneNet.create(setup, o)).target(target).verify(true)
+    PruneResult r = Pruner.builder().method(PruneNet.create(setup, o)).target(target).verify(true)
         .sessions(sessions).build().prune(OnnxModels.read(OnnxModels.toBytes(original), null));
     double wall = (System.nanoTime() - t0) / 1e9;
     PruneReport rep = r.report();

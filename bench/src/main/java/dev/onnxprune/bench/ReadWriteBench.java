@@ -3,7 +3,6 @@ package dev.onnxprune.bench;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.proto.Onnx;
-import dev.onnxprune.testmodels.TestModels;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -65,33 +64,12 @@ public final class ReadWriteBench {
   }
 
   public static void main(String[] args) throws Exception {
-    String mode = "compare";
-    Path model = null;
-    Path outDir = Path.of(".bench-out");
-    int warmup = 2;
-    int pairs = 7;
-    for (int i = 0; i < args.length; i++) {
-      String value = i + 1 < args.length ? args[i + 1] : null;
-      switch (args[i]) {
-        case "--mode" -> mode = value;
-        case "--model" -> model = Path.of(value);
-        case "--out" -> outDir = Path.of(value);
-        case "--warmup" -> warmup = Integer.parseInt(value);
-        case "--pairs" -> pairs = Integer.parseInt(value);
-        default -> {
-          System.err.println("unknown argument " + args[i] + "; see the class comment of " + ReadWriteBench.class.getName());
-          System.exit(2);
-        }
-      }
-      i++;
-    }
-    if (model == null) {
-      model = TestModels.zooDir().map(z -> z.resolve("resnet50.onnx")).orElse(Path.of("testmodels/zoo/resnet50.onnx"));
-    }
-    if (!Files.isRegularFile(model)) {
-      System.err.println(model + " does not exist; export it with: /usr/bin/python3 testmodels/export_zoo.py resnet50");
-      System.exit(2);
-    }
+    BenchArgs a = BenchArgs.parse(args, ReadWriteBench.class, "--mode", "--model", "--out", "--warmup", "--pairs");
+    String mode = a.string("--mode", "compare");
+    Path model = a.zooModel();
+    Path outDir = Path.of(a.string("--out", ".bench-out"));
+    int warmup = a.integer("--warmup", 2);
+    int pairs = a.integer("--pairs", 7);
     Files.createDirectories(outDir);
     switch (mode) {
       case "compare" -> compare(model, outDir, warmup, pairs);

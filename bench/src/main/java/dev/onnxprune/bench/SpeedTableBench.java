@@ -61,6 +61,7 @@ public final class SpeedTableBench {
         }
       }
     }
+    String file = arg(args, "--out", null);
     Sessions sessions = new Sessions(Device.CPU, 0, threads);
     Path out = Files.createDirectories(Path.of(".bench-out"));
     Map<String, PruneReport> reports = new LinkedHashMap<>();
@@ -89,13 +90,30 @@ public final class SpeedTableBench {
         }
       }
       System.err.printf("round %d of %d done, load %s%n", r + 1, rounds, load());
+      if (file != null) { // the table so far, in case the run is cut short
+        List<String> so = new ArrayList<>(loads);
+        so.add(load());
+        Files.write(Path.of(file), table(models, reports, times, so, flops, global, round, threads, batches, pairs,
+            r + 1));
+      }
     }
     loads.add(load());
+    List<String> lines = table(models, reports, times, loads, flops, global, round, threads, batches, pairs, rounds);
+    lines.forEach(System.out::println);
+    for (String name : models) {
+      Files.delete(out.resolve(name + ".pruned.onnx"));
+    }
+  }
+
+  /** The table after {@code done} rounds; the header lists the load at each round so far. */
+  private static List<String> table(List<String> models, Map<String, PruneReport> reports,
+      Map<String, SpeedCheck.Pairs[]> times, List<String> loads, double flops, boolean global, String round,
+      int threads, int[] batches, int[] pairs, int done) {
     List<String> lines = new ArrayList<>();
     lines.add(String.format(Locale.ROOT, "L1, --flops %s, %s, --round %s; ONNX Runtime CPU, %d threads; batches %s,"
         + " %s pairs each over %d rounds; speed-up = best / best (median of pairs); ratio = speed-up / FLOPs"
         + " reduction; 1-minute load average at each round: %s", flops, global ? "global" : "uniform", round, threads,
-        Arrays.toString(batches), Arrays.toString(Arrays.stream(pairs).map(p -> p * rounds).toArray()), rounds,
+        Arrays.toString(batches), Arrays.toString(Arrays.stream(pairs).map(p -> p * done).toArray()), done,
         String.join(", ", loads)));
     lines.add("");
     StringBuilder head = new StringBuilder("| model | FLOPs | FLOPs reduction | widths |");
@@ -119,13 +137,8 @@ public final class SpeedTableBench {
             s.speedup(), s.bestSpeedup() / reduction, s.speedup() / reduction));
       }
       lines.add(row.toString());
-      Files.delete(out.resolve(name + ".pruned.onnx"));
     }
-    lines.forEach(System.out::println);
-    String file = arg(args, "--out", null);
-    if (file != null) {
-      Files.write(Path.of(file), lines);
-    }
+    return lines;
   }
 
   private static String giga(long flops) {

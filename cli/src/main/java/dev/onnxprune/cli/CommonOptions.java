@@ -1,5 +1,7 @@
 package dev.onnxprune.cli;
 
+import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.errors.OnnxPruneException;
 import dev.onnxprune.graph.GraphException;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -44,8 +46,8 @@ public final class CommonOptions {
   /**
    * Runs {@code body}; a failure prints {@code onnx-prune: error: <reason>} (one line) to
    * stderr and gives {@link ExitCodes#ERROR}; a {@link UsageFailure} (a bad option value) prints
-   * the same one line and gives {@link ExitCodes#USAGE}. Picocli's own usage errors go on to
-   * picocli (its message and the usage help, exit code 2).
+   * the same line and a hint ({@link Messages#usageHint}) and gives {@link ExitCodes#USAGE}, as
+   * picocli's own usage errors do through {@link Main#commandLine()}.
    */
   int run(Body body) {
     try {
@@ -54,15 +56,17 @@ public final class CommonOptions {
       return code;
     } catch (ParameterException e) {
       throw e;
-    } catch (UsageFailure e) {
+    } catch (UsageFailure | InvalidOptionException e) {
+      // a value the library refused is a usage error, in the command line's words
       out().flush();
-      err().println("onnx-prune: error: " + Messages.oneLine(Messages.describe(e)));
+      err().println(Messages.error(Messages.describe(e)));
+      err().println(Messages.usageHint(mixee.qualifiedName(), null));
       err().flush();
       return ExitCodes.USAGE;
     } catch (Exception e) {
       out().flush();
       PrintWriter err = err();
-      err.println("onnx-prune: error: " + Messages.oneLine(Messages.describe(e)));
+      err.println(Messages.error(Messages.describe(e)));
       if (verbose) {
         e.printStackTrace(err);
       } else if (!isExpected(e)) {
@@ -75,6 +79,6 @@ public final class CommonOptions {
 
   private static boolean isExpected(Exception e) {
     return e instanceof IOException || e instanceof UncheckedIOException || e instanceof GraphException
-        || e instanceof CommandFailure;
+        || e instanceof CommandFailure || e instanceof OnnxPruneException;
   }
 }

@@ -2,13 +2,17 @@ package dev.onnxprune.cli;
 
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
-import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.graph.OutputPaths;
+import dev.onnxprune.prune.PipelineResult;
+import dev.onnxprune.prune.PruningPipeline;
+import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.training.Scratch;
 import dev.onnxprune.training.Trainer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -18,12 +22,15 @@ import picocli.CommandLine.Parameters;
  * {@code onnx-prune finetune MODEL --images X --labels Y --epochs N -o OUT}: trains MODEL (a
  * pruned one, typically) through its training artifact in ONNX Runtime, with optional BatchNorm
  * recalibration first, or from a fresh initialization ({@code --scratch}, the baseline of Liu et
- * al.); see {@link Trainer}, {@link Scratch}.
+ * al.; {@link Scratch}). The recovery is the library's {@link PruningPipeline} without a prune;
+ * this class adapts options and prints.
  */
 @Command(name = "finetune",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     sortOptions = false,
+    customSynopsis = "onnx-prune finetune MODEL -o OUT --images PATH [--labels PATH] --epochs N [OPTIONS]",
+    parameterListHeading = "%nInput and output:%n",
     description = {
         "Fine-tunes a classifier (a pruned model, typically) on labelled data and writes the trained model: the"
             + " training step is MODEL's exported training artifact (forward with batch statistics, cross-entropy,"
@@ -36,104 +43,124 @@ import picocli.CommandLine.Parameters;
             + " by the FLOPs reduction (Scratch-B of Liu et al., Rethinking the Value of Network Pruning).",
         "Data formats as for eval. Progress on stderr; the summary on stdout."},
     exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE})
+    exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
+    footerHeading = "%nReport (--report FILE or --json):%n",
+    footer = PruneCommand.REPORT_FIELDS)
 public final class FinetuneCommand implements Callable<Integer> {
-  @Mixin
-  CommonOptions common;
-
   @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx classifier to train (opset 13 or newer).")
   Path model;
 
-  @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "The .onnx file to write.")
-  Path output;
+  @Mixin
+  ModelOutputOptions output;
 
-  @Option(names = "--epochs", required = true, paramLabel = "N",
-      description = "Passes over the training data (with --scratch and --original: before the Scratch-B scaling).")
-  int epochs;
+  @Option(names = "--report", paramLabel = "FILE",
+      description = "Write the stages and epochs as JSON (fields below).")
+  Path report;
+
+  @Option(names = "--json", description = "Print the report on stdout instead of the tables.")
+  boolean json;
 
   @Mixin
-  TrainDataOptions data;
+  QuietOption quiet;
 
   @Mixin
-  RecoveryOptions recovery;
+  CommonOptions common;
 
-  @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
-      description = "Seed of the shuffling, the augmentation, --limit and --scratch (default ${DEFAULT-VALUE}).")
-  long seed;
+  @ArgGroup(validate = false, heading = "%nTraining data:%n", order = 1)
+  TrainingDataOptions data = new TrainingDataOptions();
 
-  @Option(names = "--scratch",
-      description = "Re-initialise MODEL (He-normal weights, zero biases, fresh BatchNorm) and train it from scratch.")
-  boolean scratch;
+  @ArgGroup(validate = false, heading = "%nEvaluation:%n", order = 2)
+  EvaluationOptions evaluation = new EvaluationOptions();
 
-  @Option(names = "--original", paramLabel = "MODEL",
-      description = "--scratch: the unpruned model; the epochs become --epochs x its FLOPs / MODEL's (Scratch-B)."
-          + " Without it the epochs stay --epochs (Scratch-E).")
-  Path original;
+  @ArgGroup(validate = false, heading = "%nFine-tuning:%n", order = 3)
+  RecoveryOptions recovery = new RecoveryOptions();
 
-  @Mixin
-  RuntimeOptions runtime;
+  @ArgGroup(validate = false, heading = "%nScratch baseline (Liu et al.):%n", order = 4)
+  ScratchOptions scratch = new ScratchOptions();
 
-  @Option(names = {"-q", "--quiet"}, description = "No progress bar (there is none when stderr is not a terminal).")
-  boolean quiet;
+  /** --scratch and --original; an option section. */
+  static final class ScratchOptions {
+    @Option(names = "--scratch",
+        description = "Re-initialise MODEL (He-normal weights, zero biases, fresh BatchNorm) and train it from"
+            + " scratch.")
+    boolean on;
+
+    @Option(names = "--original", paramLabel = "MODEL",
+        description = "--scratch: the unpruned model; the epochs become --epochs x its FLOPs / MODEL's (Scratch-B)."
+            + " Without it the epochs stay --epochs (Scratch-E).")
+    Path original;
+  }
+
+  @ArgGroup(validate = false, heading = "%nRuntime:%n", order = 5)
+  RuntimeOptions runtime = new RuntimeOptions();
 
   @Override
   public Integer call() {
     return common.run(() -> {
+      if (recovery.epochs == null) {
+        throw new UsageFailure("missing required option: '--epochs=N'");
+      }
+      int epochs = recovery.epochs;
       if (epochs < 1) {
         throw new UsageFailure("--epochs must be >= 1: " + epochs);
       }
-      data.check("finetune");
-      recovery.check();
-      if (original != null && !scratch) {
+      if (scratch.original != null && !scratch.on) {
         throw new UsageFailure("--original is the unpruned model of --scratch; give --scratch too");
       }
-      if (scratch && recovery.recalibrateBn) {
+      if (scratch.on && recovery.recalibrateBn) {
         throw new UsageFailure("--recalibrate-bn has nothing to recalibrate in a --scratch model; give one of them");
       }
-      if (Files.isDirectory(output)) {
-        throw new CommandFailure(Messages.outputIsDirectory(output));
-      }
-      Sessions sessions = runtime.sessions();
+      new OutputPaths().inputModel("model", model).input("original", scratch.original)
+          .input("images", data.data.images).input("labels", data.data.labels).input("valImages", evaluation.images)
+          .input("valLabels", evaluation.labels).modelOutput("output", output.file).output("report", report)
+          .output("checkpointDir", recovery.checkpointFile()).check();
+      recovery.recovery(epochs); // checks the values before the data is read
+      Dataset train = data.open("finetune");
+      Dataset val = evaluation.open(data.data);
       Model m = OnnxModels.read(model);
       int n = epochs;
-      if (scratch) {
-        n = scratchEpochs(m);
-        m = Scratch.reinitialize(m, seed);
+      if (scratch.on) {
+        n = scratchEpochs(m, epochs);
+        m = Scratch.reinitialize(m, data.seed);
       }
-      Recovery.Outcome r = Recovery.run(m, n, data, recovery, seed, sessions, common.err(), quiet);
-      ModelFiles.Written w = ModelFiles.write(r.model(), output, false);
-      print(r, w);
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
+        PruningPipeline.Builder b = PruningPipeline.builder().model(m).inPlace(true).recovery(recovery.recovery(n))
+            .trainingData(train).sessions(runtime.sessions()).seed(data.seed).cropFill(data.data.zeroPixel())
+            .output(output.file).externalData(output.externalData).report(report).listener(log);
+        if (val != null) {
+          b.evaluation(val);
+        }
+        PipelineResult r = b.build().run();
+        print(r, log.epochsTrained());
+      }
       return ExitCodes.OK;
     });
   }
 
-  private int scratchEpochs(Model pruned) throws Exception {
-    if (original == null) {
+  private int scratchEpochs(Model pruned, int epochs) throws Exception {
+    if (scratch.original == null) {
       common.err().println("scratch: " + epochs + " epochs (Scratch-E; give --original for the Scratch-B budget)");
       return epochs;
     }
-    double before;
-    double after;
-    try {
-      before = Scratch.flops(OnnxModels.read(original));
-      after = Scratch.flops(pruned);
-    } catch (IllegalArgumentException e) {
-      throw new CommandFailure("--original: " + e.getMessage());
-    }
+    double before = Scratch.flops(OnnxModels.read(scratch.original));
+    double after = Scratch.flops(pruned);
     int n = Scratch.budgetEpochs(epochs, before, after);
     common.err().println(String.format(Locale.ROOT, "scratch (Scratch-B): %d epochs x %s / %s FLOPs = %d epochs",
         epochs, Units.count(Math.round(before)), Units.count(Math.round(after)), n));
     return n;
   }
 
-  private void print(Recovery.Outcome r, ModelFiles.Written w) {
+  private void print(PipelineResult r, int trained) throws Exception {
     var out = common.out();
-    Trainer.Result t = r.trained();
-    if (t != null) {
+    if (json) {
+      out.println(r.toJson());
+      return;
+    }
+    if (!r.fineTuning().isEmpty()) {
       TextTable table = new TextTable("", TextTable.Align.RIGHT, TextTable.Align.RIGHT, TextTable.Align.RIGHT,
           TextTable.Align.RIGHT, TextTable.Align.RIGHT, TextTable.Align.RIGHT, TextTable.Align.RIGHT);
       table.row("epoch", "lr", "train loss", "train acc", "val loss", "val top-1", "seconds");
-      for (Trainer.EpochStats s : t.history()) {
+      for (Trainer.EpochStats s : r.fineTuning()) {
         boolean val = !Double.isNaN(s.valAccuracy());
         table.row(Integer.toString(s.epoch()), String.format(Locale.ROOT, "%.3g", s.lr()),
             String.format(Locale.ROOT, "%.4f", s.trainLoss()),
@@ -143,14 +170,11 @@ public final class FinetuneCommand implements Callable<Integer> {
             String.format(Locale.ROOT, "%.1f", s.seconds()));
       }
       table.print(out);
-      out.println();
     }
-    if (!r.stages().isEmpty()) {
-      Recovery.print(r.stages(), out);
-      out.println();
-    }
-    out.println("wrote " + output + " (" + ModelFiles.describeSize(w.fileBytes(), w.dataBytes()) + ")"
-        + (t == null ? "" : String.format(Locale.ROOT, "; trained %d epochs in %.1f s", t.history().size()
-            - t.resumedAfter(), t.seconds())));
+    StagesText.print(r, out);
+    out.println();
+    double seconds = r.phaseSeconds().getOrDefault(PruningPipeline.Phase.FINE_TUNING.label(), 0.0);
+    out.println("wrote " + output.file + " (" + Units.bytes(ModelFiles.bytesOnDisk(output.file)) + ")"
+        + String.format(Locale.ROOT, "; trained %d epochs in %.1f s", trained, seconds));
   }
 }

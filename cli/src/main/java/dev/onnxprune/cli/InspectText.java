@@ -47,12 +47,16 @@ final class InspectText {
     TextTable tot = new TextTable("  ", Align.LEFT, Align.RIGHT, Align.LEFT);
     tot.row("parameters", Units.count(t.parameters()), "(" + Units.grouped(t.parameters()) + "; initializers "
         + Units.bytes(t.initializerBytes()) + ")");
-    tot.row("MACs", Units.count(t.macs()), "(" + Units.grouped(t.macs()) + ")");
-    tot.row("FLOPs", Units.count(t.flops()), "(" + Units.grouped(t.flops()) + ")");
-    tot.row("activations", Units.bytes(t.activationBytes()), "(output bytes of all nodes)");
+    boolean partial = t.costUnknownNodes() > 0;
+    String bound = partial ? "; lower bound)" : ")";
+    tot.row("MACs", (partial ? ">= " : "") + Units.count(t.macs()), "(" + Units.grouped(t.macs()) + bound);
+    tot.row("FLOPs", (partial ? ">= " : "") + Units.count(t.flops()), "(" + Units.grouped(t.flops()) + bound);
+    tot.row("activations", (partial ? ">= " : "") + Units.bytes(t.activationBytes()), "(output bytes of all nodes"
+        + bound);
     tot.print(out);
-    if (t.costUnknownNodes() > 0) {
-      out.println("  " + t.costUnknownNodes() + " node(s) with unknown shapes are not in MACs/FLOPs (shown as ?)");
+    if (partial) {
+      out.println("  " + t.costUnknownNodes() + " node(s) with unknown shapes are not in MACs/FLOPs (shown as ?):"
+          + " the totals are lower bounds");
     }
     if (!s.shapeUnknown().isEmpty()) {
       int shown = verbose ? s.shapeUnknown().size() : Math.min(3, s.shapeUnknown().size());

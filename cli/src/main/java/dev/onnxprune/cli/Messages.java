@@ -1,5 +1,7 @@
 package dev.onnxprune.cli;
 
+import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.errors.OnnxPruneException;
 import dev.onnxprune.graph.GraphException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -14,12 +16,31 @@ import java.util.Locale;
 final class Messages {
   private Messages() {}
 
-  static String outputIsDirectory(Path output) {
-    return "-o/--output " + output + " is a directory; give the path of the .onnx file to write";
+  /** The one line of every failure: {@code onnx-prune: error: <reason>}, line breaks folded. */
+  static String error(String reason) {
+    return "onnx-prune: error: " + oneLine(reason);
   }
 
-  static String optionIsDirectory(String option, Path path) {
-    return option + " " + path + " is a directory; give the path of the file to write";
+  /**
+   * A usage error's message as picocli words it, made one line of ours: its "Error: " prefix
+   * dropped and a capitalised first word in lower case ("Unknown option: '--frobnicate'" becomes
+   * "unknown option: '--frobnicate'").
+   */
+  static String parseError(String picocliMessage) {
+    String m = oneLine(String.valueOf(picocliMessage)).replaceFirst("^Error: ", "");
+    if (m.length() > 1 && Character.isUpperCase(m.charAt(0)) && Character.isLowerCase(m.charAt(1))) {
+      m = Character.toLowerCase(m.charAt(0)) + m.substring(1);
+    }
+    return m;
+  }
+
+  /**
+   * The line after a usage error: where to read about the options, with picocli's best guess at
+   * what was meant when it has one ({@code onnx-prune: did you mean --flops? try 'onnx-prune prune --help'}).
+   */
+  static String usageHint(String command, String suggestion) {
+    return "onnx-prune: " + (suggestion == null ? "" : "did you mean " + suggestion + "? ") + "try '" + command
+        + " --help'";
   }
 
   /**
@@ -86,6 +107,12 @@ final class Messages {
     }
     if (e instanceof FileAlreadyExistsException fe) {
       return fe.getFile() + ": already exists";
+    }
+    if (e instanceof InvalidOptionException ioe) {
+      return OptionNames.translate(ioe);
+    }
+    if (e instanceof OnnxPruneException) {
+      return OptionNames.render(e.getMessage());
     }
     String msg = e.getMessage();
     if (e instanceof IOException || e instanceof CommandFailure || e instanceof UsageFailure

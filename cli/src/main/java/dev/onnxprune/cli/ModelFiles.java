@@ -9,8 +9,6 @@ import dev.onnxprune.graph.WriteOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.LinkedHashSet;
 import java.util.Set;
 
@@ -55,18 +53,19 @@ final class ModelFiles {
   }
 
   /**
-   * Writes {@code model} to {@code output} (atomically), with its tensors of 1 KiB or more in
-   * {@code OUT.data} when {@code externalData}; without it the data is inline unless the model
-   * passes protobuf's 2 GiB limit.
+   * Writes {@code model} to {@code output} (atomically), with its tensors of 1 KiB or more in a data
+   * file beside it ({@code OUT.<hash>.data}) when {@code externalData}; without it the data is
+   * inline unless the model passes protobuf's 2 GiB limit.
    */
   static Written write(Model model, Path output, boolean externalData) throws IOException {
-    Instant writeStart = Instant.now().truncatedTo(ChronoUnit.SECONDS);
-    OnnxModels.write(model, output, externalData ? WriteOptions.withExternalData() : WriteOptions.defaults());
-    // the default options also move data out when the model passes protobuf's 2 GiB limit
-    Path dataFile = output.resolveSibling(output.getFileName() + ".data");
-    boolean wroteData = Files.exists(dataFile)
-        && (externalData || !Files.getLastModifiedTime(dataFile).toInstant().isBefore(writeStart));
-    return new Written(output, Files.size(output), wroteData ? dataFile : null, wroteData ? Files.size(dataFile) : 0);
+    Path dataFile = OnnxModels.write(model, output,
+        externalData ? WriteOptions.withExternalData() : WriteOptions.defaults());
+    return new Written(output, Files.size(output), dataFile, dataFile == null ? 0 : Files.size(dataFile));
+  }
+
+  /** Bytes of the model {@code file} and of the external data files it refers to. */
+  static long bytesOnDisk(Path file) throws IOException {
+    return Files.size(file) + externalDataBytes(OnnxModels.read(file), file);
   }
 
   /** "1.1 MiB", or "12.0 KiB + 1.1 MiB external data" when some data lives beside the file. */

@@ -1,21 +1,17 @@
 package dev.onnxprune.cli;
 
-import dev.onnxprune.criteria.Criterion;
 import dev.onnxprune.criteria.DataCriteria;
-import dev.onnxprune.prune.Equivalence;
-import dev.onnxprune.prune.LatencyModel;
-import dev.onnxprune.methods.MethodSetup;
-import dev.onnxprune.prune.PruneReport;
-import dev.onnxprune.errors.InvalidOptionException;
-import dev.onnxprune.prune.PruneResult;
-import dev.onnxprune.prune.Pruner;
+import dev.onnxprune.errors.NothingPrunableException;
+import dev.onnxprune.errors.TargetUnreachableException;
+import dev.onnxprune.prune.PipelineResult;
+import dev.onnxprune.prune.PruningPipeline;
 import dev.onnxprune.prune.Rounding;
 import dev.onnxprune.prune.SpeedCheck;
 import dev.onnxprune.prune.Target;
-import dev.onnxprune.graph.Model;
+import dev.onnxprune.prune.VerificationFailedException;
 import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.runtime.Dataset;
-import dev.onnxprune.runtime.Sessions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -27,13 +23,15 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P | --latency L) ...}:
- * structured channel pruning through {@link Pruner}; this class only adapts options, prints
- * and writes. OUT is written last, and only when {@code --verify} (if given) passed.
+ * structured channel pruning through the library's {@link PruningPipeline}; this class only adapts
+ * options and prints. OUT is written last, and only when {@code --verify} (if given) passed.
  */
 @Command(name = "prune",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     sortOptions = false,
+    customSynopsis = "onnx-prune prune MODEL -o OUT (--ratio R | --flops F | --params P | --latency L) [OPTIONS]",
+    parameterListHeading = "%nInput and output:%n",
     description = {
         "Removes whole channels (filters) from a model: channel groups that must go together are found by"
             + " dependency analysis, scored by a criterion, and the lowest-scored channels are removed until the"
@@ -45,53 +43,61 @@ import picocli.CommandLine.Parameters;
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE,
         "1:Failed: the target cannot be reached, verification failed (OUT not written), or reading/writing failed.",
-        "2:Usage error: no target or more than one, a data-driven criterion without --images, or a bad option value"
-            + " (one line naming the option)."},
-    footerHeading = "%nReport (--report FILE, JSON):%n",
-    footer = {
-        "  criterion, target  as given; allocation: uniform or global",
-        "  achieved           fraction of the target's measure removed",
-        "  before, after      {params, macs, flops, nodes}",
-        "  groups[]           {id, producers[], members[] (\"node (Op, role)\"),",
-        "                      channels, kept, removed[], prunable, reasons[],",
-        "                      scores {min, mean, max, removedMean} (null: not scored)}",
-        "  verify             {maxAbsDiff, maxRelDiff, batches, passed} (null: no --verify)",
-        "  trajectory[]       --method only, one point per step of the method: {step, event, seconds,",
-        "                      flops, flopsKept, widths {group id: channels kept}, loss, accuracy}",
-        "  shortOfTarget      null; with --keep-partial, why the method stopped before the target",
-        "  widths             {multiple, automatic, reason, keptWhole}: the multiple",
-        "                      kept widths were rounded to (--round), and why",
-        "  speed              {provider, batch, pairs, originalMs, prunedMs,",
-        "                      originalBestMs, prunedBestMs, speedup (median of",
-        "                      pairs), bestSpeedup, skipped} (null: not timed)",
+        "2:Usage error: no target or more than one, a data-driven criterion without --images, or a bad option"
+            + " value; one line says which, one where to read more."},
+    footerHeading = "%nReport (--report FILE or --json):%n",
+    footer = {PruneCommand.REPORT_FIELDS,
         "The report is written also when verification fails, to show what was removed."})
 public final class PruneCommand implements Callable<Integer> {
-  @Mixin
-  CommonOptions common;
+  /** The fields of the report ({@link PipelineResult}'s JSON), as prune's and finetune's help list them. */
+  static final String REPORT_FIELDS = ""
+      + "  format          \"" + PipelineResult.FORMAT + "\"%n"
+      + "  criterion, target, output, warnings[]%n"
+      + "  stages[]        {name (original, pruned, recalibrated, fine-tuned), params, flops,%n"
+      + "                  accuracy {samples, top1, top5, loss} (null: no --val-images),%n"
+      + "                  latencySeconds (null: not measured)}%n"
+      + "  phaseSeconds    {phase: seconds}%n"
+      + "  prune           the prune step (null in finetune):%n"
+      + "    criterion, target, allocation, achieved (fraction of the target's measure removed)%n"
+      + "    before, after {params, macs, flops, nodes, unknownShapeNodes} (macs and flops leave out the%n"
+      + "                  unknownShapeNodes nodes whose cost is unknown: lower bounds when not 0)%n"
+      + "    groups[]      {id, producers[], members[] (\"node (Op, role)\"), channels, kept, removed[],%n"
+      + "                  scores {min, mean, max, removedMean} (null: not scored), prunable, reasons[]}%n"
+      + "    verify        {maxAbsDiff, maxRelDiff, batches, passed} (null: no --verify)%n"
+      + "    trajectory[]  --method only, per step: {step, event, seconds, flops, flopsKept,%n"
+      + "                  widths {group id: channels kept}, loss, accuracy}%n"
+      + "    shortOfTarget null; with --keep-partial, why the method stopped before the target%n"
+      + "    widths        {multiple, automatic, reason, keptWhole}: the multiple kept widths were rounded%n"
+      + "                  to (--round) and why; keptWhole: groups no wider than one step%n"
+      + "    speed         {provider, batch, pairs, originalMs, prunedMs, originalBestMs, prunedBestMs,%n"
+      + "                  speedup (median of pairs), bestSpeedup, skipped} (null: not timed; --speed-check)%n"
+      + "  fineTuning[]    per epoch: {epoch, epochs, steps, lr, trainLoss, trainAccuracy, trainSamples,%n"
+      + "                  valLoss, valAccuracy, valSamples, seconds, evalSeconds}";
 
   @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx file to prune.")
   Path model;
 
-  @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "The .onnx file to write.")
-  Path output;
+  @Mixin
+  ModelOutputOptions output;
 
-  @Option(names = "--criterion", paramLabel = "NAME",
-      description = "How channels are scored: l1 or l2 (filter norm), bn (BatchNormalization |gamma|), fpgm"
-          + " (geometric median), random; or, on calibration data (--images), apoz (average percentage of zeros),"
-          + " mean (mean activation), oracle (loss increase when ablated), aofp (AOFP isolated damage and binary"
-          + " filter search), taylor (first-order Taylor estimate of the loss change, |activation x gradient|).")
-  String criterion;
+  @Option(names = "--report", paramLabel = "FILE",
+      description = "Write what was done as JSON (fields below): stages with their accuracy and costs, phases,"
+          + " warnings, and the prune per group.")
+  Path report;
+
+  @Option(names = "--json", description = "Print the report (as --report writes it) on stdout instead of the tables.")
+  boolean json;
 
   @Mixin
-  CalibrationOptions calibration;
+  QuietOption quiet;
 
   @Mixin
-  MethodOptions methods;
+  CommonOptions common;
 
-  @ArgGroup(exclusive = true, multiplicity = "1", heading = "Target (exactly one):%n")
+  @ArgGroup(exclusive = true, multiplicity = "1", heading = "%nTarget (exactly one):%n", order = 1)
   TargetOption target;
 
-  /** The three ways to say how much to remove; picocli allows exactly one. */
+  /** The four ways to say how much to remove; picocli allows exactly one. */
   static final class TargetOption {
     @Option(names = "--ratio", required = true, paramLabel = "R",
         description = "Remove this fraction (0..1) of the channels of each prunable group (of all, with --global).")
@@ -109,253 +115,211 @@ public final class PruneCommand implements Callable<Integer> {
         description = "Remove at least this fraction (0..1) of the model's latency on --device, as predicted by"
             + " per-channel costs measured first (each group timed at a few widths, least-squares fit).")
     Double latency;
+
+    /** The target given; the library checks the fraction. */
+    Target target() {
+      return ratio != null ? Target.ratio(ratio) : flops != null ? Target.flops(flops) : params != null
+          ? Target.params(params) : Target.latency(latency);
+    }
   }
 
-  @Option(names = "--latency-batch", paramLabel = "N", defaultValue = "32",
-      description = "Batch size at which --latency is measured (default ${DEFAULT-VALUE}).")
-  int latencyBatch;
+  @ArgGroup(validate = false, heading = "%nAllocation (how the target is spread over the groups):%n", order = 2)
+  Allocation allocation = new Allocation();
 
-  @Option(names = "--global",
-      description = "Rank channels across groups (scores normalised per group and by cost) instead of removing the"
-          + " same fraction from every group.")
-  boolean global;
+  /** How the allocator meets the target; an option section, defaults as field initialisers. */
+  static final class Allocation {
+    @Option(names = "--global",
+        description = "Rank channels across groups (scores normalised per group and by cost) instead of removing the"
+            + " same fraction from every group.")
+    boolean global;
 
-  @Option(names = "--round", paramLabel = "N|auto", defaultValue = "auto",
-      description = "Keep channel counts in multiples of N; 1 keeps exact widths. auto (default): the multiple --device"
-          + " runs fast (CPU: 16 with AVX-512, 8 with AVX2; CUDA: 8), halved when the target cannot be met within 1%"
-          + " with it. The output says which multiple was used and why.")
-  String round;
+    @Option(names = "--round", paramLabel = "N|auto",
+        description = "Keep channel counts in multiples of N; 1 keeps exact widths. auto (default): the multiple"
+            + " --device runs fast (CPU: 16 with AVX-512, 8 with AVX2; CUDA: 8), halved when the target cannot be"
+            + " met within 1% with it. The output says which multiple was used and why.")
+    String round = "auto";
 
-  @Option(names = "--speed-check", paramLabel = "auto|on|off", defaultValue = "auto",
-      description = "Time the pruned model against MODEL on --device afterwards (alternating pairs, batch 1, or"
-          + " --latency-batch with --latency) and warn when it is not faster. auto (default): for models of at most"
-          + " 20 GFLOPs per sample and for --latency.")
-  String speedCheck;
+    /** {@code --round}: auto, or a whole number the library checks (key roundTo). */
+    Rounding rounding() throws UsageFailure {
+      if (round.equals("auto")) {
+        return Rounding.auto();
+      }
+      try {
+        return Rounding.to(Integer.parseInt(round));
+      } catch (NumberFormatException e) {
+        throw new UsageFailure("--round must be auto or a whole number >= 1: '" + round + "'");
+      }
+    }
 
-  @Option(names = "--min-channels", paramLabel = "N", defaultValue = "1",
-      description = "Channels every group keeps at least (default ${DEFAULT-VALUE}).")
-  int minChannels;
+    @Option(names = "--min-channels", paramLabel = "N",
+        description = "Channels every group keeps at least (default ${DEFAULT-VALUE}).")
+    int minChannels = 1;
 
-  @Option(names = "--max-group-ratio", paramLabel = "R", defaultValue = "1",
-      description = "The largest fraction of its channels any one group may lose (default ${DEFAULT-VALUE}: only"
-          + " --min-channels limits it). With --global a FLOPs or parameter target removes the channels that cost"
-          + " most first, so a cap such as 0.8 keeps an expensive group from collapsing.")
-  double maxGroupRatio;
+    @Option(names = "--max-group-ratio", paramLabel = "R",
+        description = "The largest fraction of its channels any one group may lose (default ${DEFAULT-VALUE}: only"
+            + " --min-channels limits it). With --global a FLOPs or parameter target removes the channels that cost"
+            + " most first, so a cap such as 0.8 keeps an expensive group from collapsing.")
+    double maxGroupRatio = 1;
 
-  @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
-      description = "Seed of the random criterion, of aofp's random ablations, and of the shuffling and augmentation"
-          + " of --finetune-epochs (default ${DEFAULT-VALUE}).")
-  long seed;
-
-  @Option(names = "--verify",
-      description = "Run the pruned model against MODEL with the removed channels masked, in ONNX Runtime on random"
-          + " inputs; write OUT only when they agree.")
-  boolean verify;
-
-  @Option(names = "--keep-partial",
-      description = "When --method (or --criterion aofp --aofp-plan) stops short of the target (its step budget or thresholds),"
-          + " write the model pruned as far as it got instead of failing; a warning and the report's shortOfTarget"
-          + " say why, achieved how far.")
-  boolean keepPartial;
-
-  @Option(names = "--report", paramLabel = "FILE", description = "Write what was pruned, per group, as JSON.")
-  Path report;
-
-  /** Where data-driven criteria, --latency and --verify run. */
-  @Mixin
-  RuntimeOptions runtime;
-
-  @Option(names = "--external-data",
-      description = "Write every tensor of 1 KiB or more to OUT.data beside OUT.")
-  boolean externalData;
-
-  @Option(names = "--finetune-epochs", paramLabel = "N", defaultValue = "0",
-      description = "Fine-tune the pruned model for N epochs on --images/--labels before writing it (default"
-          + " ${DEFAULT-VALUE}: none); the hyper-parameters are finetune's options.")
-  int finetuneEpochs;
-
-  /** Data and hyper-parameters of --recalibrate-bn and --finetune-epochs. */
-  @Option(names = "--val-images", paramLabel = "PATH",
-      description = "With --recalibrate-bn or --finetune-epochs: validation samples, evaluated after each stage.")
-  Path valImages;
-
-  @Option(names = "--val-labels", paramLabel = "PATH", description = "Validation labels.")
-  Path valLabels;
-
-  /**
-   * The data of --recalibrate-bn and --finetune-epochs: the same --images/--labels/--mean/--std
-   * as calibration (--calib-limit samples), so prune has one set of data options.
-   */
-  private TrainDataOptions trainData() {
-    TrainDataOptions t = new TrainDataOptions();
-    t.images = calibration.images;
-    t.labels = calibration.labels;
-    boolean identity = calibration.mean.length == 1 && calibration.mean[0] == 0f && calibration.std.length == 1
-        && calibration.std[0] == 1f;
-    t.mean = identity ? null : calibration.mean;
-    t.std = identity ? null : calibration.std;
-    t.limit = calibration.limit;
-    t.valImages = valImages;
-    t.valLabels = valLabels;
-    return t;
+    @Option(names = "--latency-batch", paramLabel = "N",
+        description = "Batch size at which --latency measures the per-channel costs (default ${DEFAULT-VALUE}).")
+    int latencyBatch = 32;
   }
 
-  @Mixin
-  RecoveryOptions recovery;
+  @ArgGroup(validate = false, heading = "%nCriterion (how channels are scored):%n", order = 3)
+  CriterionSection criterion = new CriterionSection();
+
+  /** --criterion and the settings of the data-driven ones; an option section. */
+  static final class CriterionSection {
+    @Option(names = "--criterion", paramLabel = "NAME", order = 1,
+        description = "l1 or l2 (filter norm), bn (BatchNormalization |gamma|), fpgm (geometric median), random; or,"
+            + " on calibration data (--images), apoz (average percentage of zeros), mean (mean activation), oracle"
+            + " (loss increase when ablated), aofp (AOFP isolated damage and binary filter search), taylor"
+            + " (first-order Taylor estimate of the loss change, |activation x gradient|). Default: l1 unless"
+            + " --method is given.")
+    String name;
+
+    @ArgGroup(validate = false)
+    CalibrationOptions calibration = new CalibrationOptions();
+  }
+
+  @ArgGroup(validate = false, heading = "%nTraining-time method (instead of a criterion; trains on --images):%n",
+      order = 4)
+  MethodOptions methods = new MethodOptions();
+
+  @ArgGroup(validate = false, heading = "%nData (calibration of data-driven criteria; training of --method and"
+      + " recovery):%n", order = 5)
+  TrainingDataOptions data = new TrainingDataOptions();
+
+  @ArgGroup(validate = false, heading = "%nEvaluation:%n", order = 6)
+  EvaluationOptions evaluation = new EvaluationOptions();
+
+  @ArgGroup(validate = false, heading = "%nRecovery (after pruning, before OUT is written):%n", order = 7)
+  RecoveryOptions recovery = new RecoveryOptions();
+
+  @ArgGroup(validate = false, heading = "%nChecks:%n", order = 8)
+  Checks checks = new Checks();
+
+  /** What is checked before OUT is written; an option section. */
+  static final class Checks {
+    @Option(names = "--verify",
+        description = "Run the pruned model against MODEL with the removed channels masked, in ONNX Runtime on random"
+            + " inputs; write OUT only when they agree.")
+    boolean verify;
+
+    @Option(names = "--keep-partial",
+        description = "When --method (or --criterion aofp --aofp-plan) stops short of the target (its step budget or"
+            + " thresholds), write the model pruned as far as it got instead of failing; a warning and the report's"
+            + " shortOfTarget say why, achieved how far.")
+    boolean keepPartial;
+
+    @Option(names = "--measure-latency", paramLabel = "N",
+        description = "Measure the latency of MODEL and OUT at batch N in ONNX Runtime on --device and warn when OUT"
+            + " is not faster (default ${DEFAULT-VALUE}: do not).")
+    int measureLatency = 0;
+
+    @Option(names = "--speed-check", paramLabel = "auto|on|off",
+        description = "Time the pruned model against MODEL on --device (alternating pairs, batch 1, or --latency-batch"
+            + " with --latency) and warn when it is not faster. auto (default): for models of at most 20 GFLOPs per"
+            + " sample and for --latency.")
+    String speedCheck = "auto";
+
+    /** {@code --speed-check}. */
+    SpeedCheck.Mode speedCheck() throws UsageFailure {
+      return switch (speedCheck) {
+        case "auto" -> SpeedCheck.Mode.IF_CHEAP;
+        case "on" -> SpeedCheck.Mode.ALWAYS;
+        case "off" -> SpeedCheck.Mode.NEVER;
+        default -> throw new UsageFailure("--speed-check must be auto, on or off: '" + speedCheck + "'");
+      };
+    }
+  }
+
+  /** Where data-driven criteria, --latency, --verify and training run. */
+  @ArgGroup(validate = false, heading = "%nRuntime:%n", order = 9)
+  RuntimeOptions runtime = new RuntimeOptions();
 
   @Override
   public Integer call() {
     return common.run(() -> {
-      PhaseLog log = new PhaseLog(common.err());
-      Pruner pruner = configure(log);
-      if (Files.isDirectory(output)) {
-        throw new CommandFailure(Messages.outputIsDirectory(output));
-      }
-      if (report != null && Files.isDirectory(report)) {
-        throw new CommandFailure(Messages.optionIsDirectory("--report", report));
-      }
-      log.start();
-      Model m = OnnxModels.read(model);
-      long bytesBefore = Files.size(model) + ModelFiles.externalDataBytes(m, model);
-      log.done("reading", model.getFileName().toString());
-
-      PruneResult result;
-      try {
-        result = pruner.prune(m);
-      } catch (IllegalArgumentException e) {
-        // from prune() (not from configuration): the target cannot be reached, or nothing can be pruned
-        throw new CommandFailure(Messages.cannotPrune(e.getMessage()));
-      }
-      PruneReport r = result.report();
-      if (r.speed() != null && r.speed().notFaster()) {
-        common.err().println("warning: " + PruneText.notFaster(r.speed()));
-      }
-      if (r.shortOfTarget() != null) {
-        common.err().printf(java.util.Locale.ROOT, "warning: %s; kept what it reached (--keep-partial):"
-            + " %.1f%% removed%n", r.shortOfTarget(), 100 * r.achieved());
-      }
-      if (report != null) {
-        r.write(report);
-      }
-      ModelFiles.Written written = null;
-      boolean failed = r.verify() != null && !r.verify().passed();
-      Recovery.Outcome recovered = null;
-      if (!failed && (recovery.recalibrateBn || finetuneEpochs > 0)) {
-        recovered = Recovery.run(result.model(), finetuneEpochs, trainData(), recovery, seed, runtime.sessions(),
-            common.err(), false);
-      }
-      if (!failed) {
-        log.start();
-        written = ModelFiles.write(recovered != null ? recovered.model() : result.model(), output, externalData);
-        log.done("writing", output.getFileName().toString());
-      }
-      PruneText.print(r, chosenTarget(), bytesBefore, written == null ? null : written.totalBytes(),
-          common.verbose(), common.out());
-      if (failed) {
-        throw new CommandFailure(Messages.verificationFailed(r.verify().maxRelDiff(), Equivalence.TOLERANCE, output));
-      }
-      if (recovered != null) {
+      new OutputPaths().inputModel("model", model).input("images", data.data.images).input("labels", data.data.labels)
+          .input("valImages", evaluation.images).input("valLabels", evaluation.labels)
+          .modelOutput("output", output.file).output("report", report)
+          .output("checkpointDir", recovery.checkpointFile()).check();
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
+        PruningPipeline pipeline = configure(log);
+        PipelineResult r;
+        try {
+          r = pipeline.run();
+        } catch (TargetUnreachableException | NothingPrunableException e) {
+          throw new CommandFailure(Messages.cannotPrune(OptionNames.render(e.getMessage())));
+        } catch (VerificationFailedException e) {
+          if (!json) { // --json keeps stdout for JSON; the report still says what was removed
+            PruneText.print(e.result().report(), target.target(), Files.size(model), null, common.verbose(),
+                common.out());
+          }
+          throw new CommandFailure(Messages.verificationFailed(e.result().report().verify().maxRelDiff(),
+              dev.onnxprune.prune.Equivalence.TOLERANCE, output.file));
+        }
+        if (json) {
+          common.out().println(r.toJson());
+          return ExitCodes.OK;
+        }
+        long before = Files.size(model) + ModelFiles.externalDataBytes(OnnxModels.read(model), model);
+        PruneText.print(r.report(), target.target(), before, ModelFiles.bytesOnDisk(output.file), common.verbose(),
+            common.out());
+        StagesText.print(r, common.out());
         common.out().println();
-        Recovery.print(recovered.stages(), common.out());
+        common.out().println("wrote " + output.file + (report != null ? "; report " + report : ""));
+        return ExitCodes.OK;
       }
-      common.out().println();
-      common.out().println("wrote " + output + (report != null ? "; report " + report : ""));
-      return ExitCodes.OK;
     });
   }
 
-  /** The pruner the options describe; a bad value is a {@link UsageFailure} naming its option. */
-  private Pruner configure(PhaseLog log) throws Exception {
-    if (finetuneEpochs < 0) {
-      throw new UsageFailure("--finetune-epochs must be >= 0: " + finetuneEpochs);
+  /** The pipeline the options describe; the library checks every value, naming it by key. */
+  private PruningPipeline configure(PipelineLog log) throws Exception {
+    int epochs = recovery.epochs(0);
+    if (epochs < 0) {
+      throw new UsageFailure("--epochs must be >= 0: " + epochs);
     }
-    if (recovery.recalibrateBn || finetuneEpochs > 0) {
-      trainData().check(finetuneEpochs > 0 ? "--finetune-epochs" : "--recalibrate-bn");
-      recovery.check();
+    CalibrationOptions calibration = criterion.calibration;
+    long seed = data.seed;
+    boolean byMethod = methods.method != null;
+    boolean trains = byMethod || recovery.asked(epochs);
+    boolean scoresOnData = !byMethod && criterion.name != null && DataCriteria.isDataDriven(criterion.name);
+    PruningPipeline.Builder b = PruningPipeline.builder().model(model).target(target.target())
+        .global(allocation.global).minChannels(allocation.minChannels).maxGroupRatio(allocation.maxGroupRatio)
+        .rounding(allocation.rounding()).speedCheck(checks.speedCheck(), 0).verify(checks.verify)
+        .keepPartial(checks.keepPartial)
+        .sessions(runtime.sessions()).seed(seed).latencyTimingBatch(allocation.latencyBatch)
+        .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData).report(report)
+        .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log);
+    if (byMethod) {
+      log.method(methods.method);
+      b.method(methods.method, methods.parameters(calibration.theta, calibration.phi));
+    } else if (methods.parameters(null, null).any()) {
+      throw new UsageFailure(OptionNames.flag(methods.parameters(null, null).firstMethodOnly())
+          + " applies to --method only");
     }
-    methods.check(criterion);
-    if (keepPartial && methods.method == null && !("aofp".equals(criterion) && calibration.aofpPlan)) {
-      throw new UsageFailure("--keep-partial applies to --method and to --criterion aofp --aofp-plan (they choose"
-          + " their own removals and can stop short of the target); the allocator always meets the target");
+    if (criterion.name != null) {
+      // with --method too: the library refuses both
+      b.criterion(criterion.name).criterionOptions(calibration.options(seed));
     }
-    Target t = chosenTarget();
-    Sessions sessions = runtime.sessions();
-    if (latencyBatch < 1) {
-      throw new UsageFailure("--latency-batch must be >= 1: " + latencyBatch);
+    // without --images the library says which option needs data
+    if (scoresOnData && data.data.given()) {
+      Dataset calib = calibration.read(data.data, criterion.name);
+      log.detail("calibrating", calib.size() + " samples of " + data.data.images.getFileName());
+      b.calibration(calib);
     }
-    Criterion c;
-    if (methods.method != null) {
-      c = method(sessions, log);
-    } else {
-      boolean data = DataCriteria.isDataDriven(criterion);
-      if (data) {
-        log.start();
-      }
-      c = ScoreCommand.criterion(criterion, calibration, seed, sessions);
-      if (data) {
-        log.done("calibrating", calibration.images.getFileName().toString());
-      }
+    if (trains && data.data.given()) {
+      Dataset train = data.open("training");
+      log.detail("reading data", train.size() + " training samples");
+      b.trainingData(train);
     }
-    Rounding rounding = rounding();
-    SpeedCheck.Mode timing = switch (speedCheck) {
-      case "auto" -> SpeedCheck.Mode.IF_CHEAP;
-      case "on" -> SpeedCheck.Mode.ALWAYS;
-      case "off" -> SpeedCheck.Mode.NEVER;
-      default -> throw new UsageFailure("--speed-check must be auto, on or off: '" + speedCheck + "'");
-    };
-    // the builder names --min-channels in its messages
-    return UsageFailure.check(null, () -> Pruner.builder().criterion(c).target(t).global(global)
-        .minChannels(minChannels).maxGroupRatio(maxGroupRatio).rounding(rounding).verify(verify)
-        .keepPartial(keepPartial).sessions(sessions).speedCheck(timing, target.latency != null ? latencyBatch : 1)
-        .latencyTimer(LatencyModel.ort(sessions, latencyBatch, 3, 15)).progress(log).build());
-  }
-
-  /** {@code --round}: auto or a whole number >= 1. */
-  private Rounding rounding() throws UsageFailure {
-    if (round.equals("auto")) {
-      return Rounding.auto();
+    Dataset val = evaluation.open(data.data);
+    if (val != null) {
+      b.evaluation(val);
     }
-    try {
-      return Rounding.to(Integer.parseInt(round));
-    } catch (NumberFormatException e) {
-      throw new UsageFailure("--round must be auto or a whole number >= 1: '" + round + "'");
-    } catch (InvalidOptionException e) {
-      throw new UsageFailure(e.messageFor("--round"));
-    }
-  }
-
-  /** The --method, on the training data of --images/--labels (and --val-images for its trajectory). */
-  private Criterion method(Sessions sessions, PhaseLog log) throws Exception {
-    TrainDataOptions data = trainData();
-    data.check("--method " + methods.method);
-    recovery.check();
-    log.start();
-    Dataset train = data.training(seed);
-    Dataset val = data.validation();
-    log.done("reading data", train.size() + " training samples" + (val == null ? "" : ", " + val.size()
-        + " validation"));
-    java.io.PrintWriter err = common.err();
-    String name = methods.method;
-    MethodSetup setup = new MethodSetup(train, val, sessions).batchSize(recovery.batch).seed(seed)
-        .augmentation(recovery.augmentation(data.blackPixel()))
-        .listener(p -> err.printf(java.util.Locale.ROOT, "  %s %-8s step %5d  FLOPs %5.1f%%  loss %s  top-1 %s"
-            + "  %.1f s%n", name, p.event(), p.step(), 100 * p.flopsKept(),
-            Double.isNaN(p.loss()) ? "-" : String.format(java.util.Locale.ROOT, "%.4f", p.loss()),
-            p.accuracy() == null ? "-" : String.format(java.util.Locale.ROOT, "%.2f%%", 100 * p.accuracy()),
-            p.seconds()));
-    return methods.create(setup, calibration.theta, calibration.phi);
-  }
-
-  private Target chosenTarget() throws UsageFailure {
-    if (target.ratio != null) {
-      return UsageFailure.check("--ratio", () -> Target.ratio(target.ratio));
-    }
-    if (target.flops != null) {
-      return UsageFailure.check("--flops", () -> Target.flops(target.flops));
-    }
-    if (target.latency != null) {
-      return UsageFailure.check("--latency", () -> Target.latency(target.latency));
-    }
-    return UsageFailure.check("--params", () -> Target.params(target.params));
+    return b.build();
   }
 }

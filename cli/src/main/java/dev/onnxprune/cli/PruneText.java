@@ -23,20 +23,28 @@ final class PruneText {
     TextTable t = new TextTable("  ", Align.LEFT, Align.RIGHT, Align.RIGHT, Align.RIGHT)
         .row("", "before", "after", "change");
     t.row("parameters", Units.count(b.params()), Units.count(a.params()), change(b.params(), a.params()));
-    t.row("MACs", Units.count(b.macs()), Units.count(a.macs()), change(b.macs(), a.macs()));
-    t.row("FLOPs", Units.count(b.flops()), Units.count(a.flops()), change(b.flops(), a.flops()));
+    boolean partial = b.unknownShapeNodes() > 0 || a.unknownShapeNodes() > 0;
+    t.row("MACs", cost(b.macs(), b), cost(a.macs(), a), partial ? "?" : change(b.macs(), a.macs()));
+    t.row("FLOPs", cost(b.flops(), b), cost(a.flops(), a), partial ? "?" : change(b.flops(), a.flops()));
     t.row("nodes", Integer.toString(b.nodes()), Integer.toString(a.nodes()), change(b.nodes(), a.nodes()));
     t.row("file size", Units.bytes(bytesBefore), bytesAfter == null ? "not written" : Units.bytes(bytesAfter),
         bytesAfter == null ? "" : change(bytesBefore, bytesAfter));
     out.println("before / after");
     t.print(out);
+    if (partial) {
+      out.println("  " + b.unknownShapeNodes() + " node(s) before and " + a.unknownShapeNodes() + " after have unknown"
+          + " shapes and are not in MACs/FLOPs: those are lower bounds, and their change is not known");
+    }
     out.println();
 
     TextTable s = new TextTable("", Align.LEFT, Align.LEFT);
     s.row("achieved", String.format(Locale.ROOT, "%s of %s removed (target %s; criterion %s, %s)",
-        percent(r.achieved()), measure(target.kind()), percent(target.fraction()), r.criterion(), r.allocation()));
+        percent(r.achieved()), measure(target.kind()) + (partial && target.kind() == Target.Kind.FLOPS
+            ? " (of the nodes whose cost is known)" : ""), percent(target.fraction()), r.criterion(), r.allocation()));
     s.row("groups", groupCounts(r.groups()));
-    s.row("widths", widths(r.widths()));
+    if (r.widths() != null) {
+      s.row("widths", widths(r.widths()));
+    }
     if (r.speed() != null) {
       s.row("speed", speed(r.speed()));
     }
@@ -82,10 +90,9 @@ final class PruneText {
         s.prunedMs(), s.bestSpeedup());
   }
 
-  /** The warning when the pruned model is not faster. */
-  static String notFaster(PruneReport.Speed s) {
-    return String.format(Locale.ROOT, "the pruned model is not faster than MODEL on %s at batch %d (%.2fx, median of"
-        + " %d pairs; best %.2fx)", s.provider(), s.batch(), s.speedup(), s.pairs(), s.bestSpeedup());
+  /** A MAC or FLOP total, marked as a lower bound when some nodes' cost is unknown. */
+  private static String cost(long count, PruneReport.Totals totals) {
+    return (totals.unknownShapeNodes() > 0 ? ">= " : "") + Units.count(count);
   }
 
   private static String groupCounts(List<PruneReport.Group> groups) {

@@ -1,168 +1,121 @@
 package dev.onnxprune.cli;
 
-import dev.onnxprune.training.Augmentation;
-import dev.onnxprune.training.LrSchedule;
-import dev.onnxprune.training.Schedules;
-import dev.onnxprune.training.TrainerOptions;
-import dev.onnxprune.training.TrainingOptions;
+import dev.onnxprune.prune.FineTuning;
+import dev.onnxprune.prune.Recovery;
 import java.nio.file.Path;
-import java.util.Arrays;
-import picocli.CommandLine.Mixin;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Option;
 
 /**
- * How accuracy is recovered after pruning, shared by {@code finetune} and {@code prune}: BatchNorm
- * recalibration and the fine-tuning hyper-parameters (optimizer, learning-rate schedule, batch,
- * augmentation, checkpoints; the optimizer's options are {@link TrainingStepOptions}, which
- * {@code export-training} shares). Adapts them to {@link TrainingOptions} and {@link TrainerOptions}.
+ * How accuracy is recovered, shared by {@code finetune} and {@code prune}: BatchNorm recalibration,
+ * the epochs and the fine-tuning hyper-parameters, adapted to the library's {@link Recovery} and
+ * {@link FineTuning} (which check the values; their keys map to these flags in {@link OptionNames}).
+ * An option section (an initialised {@code @ArgGroup(validate = false)}), so defaults are field
+ * initialisers; {@code order} keeps {@link TrainingStepOptions}' options after {@code --batch}.
  */
 public final class RecoveryOptions {
-  @Option(names = "--recalibrate-bn",
+  @Option(names = "--recalibrate-bn", order = 10,
       description = "Re-estimate every BatchNormalization's running mean and variance on --bn-samples training"
           + " samples (a forward pass on batch statistics, cumulative average, no weight update) before any"
           + " fine-tuning.")
   boolean recalibrateBn;
 
-  @Option(names = "--bn-samples", paramLabel = "N", defaultValue = "4096",
+  @Option(names = "--bn-samples", order = 11, paramLabel = "N",
       description = "Samples for --recalibrate-bn (default ${DEFAULT-VALUE}; 0: all).")
-  int bnSamples;
+  int bnSamples = 4096;
 
-  @Option(names = "--lr", paramLabel = "LR", defaultValue = "0.01",
-      description = "Learning rate (the peak of the schedule; default ${DEFAULT-VALUE}).")
-  double lr;
+  @Option(names = {"--epochs", "--finetune-epochs"}, order = 12, paramLabel = "N",
+      description = "Passes of fine-tuning over --images (prune: default none; finetune: required, and with --scratch"
+          + " --original the budget before the Scratch-B scaling).")
+  Integer epochs;
 
-  @Option(names = "--batch", paramLabel = "N", defaultValue = "64",
-      description = "Samples per step (default ${DEFAULT-VALUE}).")
-  int batch;
+  @Option(names = "--lr", order = 13, paramLabel = "LR",
+      description = "Fine-tuning learning rate (the peak of the schedule; default ${DEFAULT-VALUE}).")
+  double lr = 0.01;
 
-  @Mixin
-  TrainingStepOptions step;
+  @Option(names = "--batch", order = 14, paramLabel = "N",
+      description = "Samples per training step (default ${DEFAULT-VALUE}).")
+  int batch = 64;
 
-  @Option(names = "--schedule", paramLabel = "NAME", defaultValue = "cosine",
-      description = "Learning-rate schedule: constant; step (times --gamma at each of --milestones epochs); cosine"
+  @ArgGroup(validate = false)
+  TrainingStepOptions step = new TrainingStepOptions();
+
+  @Option(names = "--schedule", order = 20, paramLabel = "NAME",
+      description = "Learning-rate schedule: constant; step (times --lr-decay at each of --milestones epochs); cosine"
           + " (annealed to 0 over all steps; default); rewind (learning-rate rewinding, Renda et al. 2020: the last"
           + " --epochs epochs of the original training's step schedule over --original-epochs epochs).")
-  String schedule;
+  String schedule = "cosine";
 
-  @Option(names = "--milestones", split = ",", paramLabel = "E",
-      description = "Epochs at which step and rewind multiply the rate by --gamma (default: at 1/2 and 3/4 of the"
+  @Option(names = "--milestones", order = 21, split = ",", paramLabel = "E",
+      description = "Epochs at which step and rewind multiply the rate by --lr-decay (default: at 1/2 and 3/4 of the"
           + " schedule's epochs).")
   long[] milestones;
 
-  @Option(names = "--gamma", paramLabel = "G", defaultValue = "0.1",
-      description = "Factor of each step of the step and rewind schedules (default ${DEFAULT-VALUE}).")
-  double gamma;
+  @Option(names = "--lr-decay", order = 22, paramLabel = "G",
+      description = "Factor of each step of the step and rewind schedules, in (0, 1] (default ${DEFAULT-VALUE}).")
+  double lrDecay = 0.1;
 
-  @Option(names = "--original-epochs", paramLabel = "T",
+  @Option(names = "--original-epochs", order = 23, paramLabel = "T",
       description = "rewind: the epochs of the original training, at least --epochs.")
   Integer originalEpochs;
 
-  @Option(names = "--warmup-epochs", paramLabel = "W", defaultValue = "0",
+  @Option(names = "--warmup-epochs", order = 24, paramLabel = "W",
       description = "Linear warm-up over the first W epochs (fractions allowed), then the schedule (default"
           + " ${DEFAULT-VALUE}).")
-  double warmupEpochs;
+  double warmupEpochs = 0;
 
-  @Option(names = "--augment", negatable = true, defaultValue = "true", fallbackValue = "true",
+  @Option(names = "--augment", order = 25, negatable = true, defaultValue = "true", fallbackValue = "true",
       description = "Random crop (--crop-padding) and horizontal flip of the training images (default: on;"
           + " --no-augment turns it off).")
-  boolean augment;
+  boolean augment = true; // and defaultValue: picocli negates a negatable option's default value
 
-  @Option(names = "--crop-padding", paramLabel = "P", defaultValue = "4",
+  @Option(names = "--crop-padding", order = 26, paramLabel = "P",
       description = "Pixels of padding for the random crop (default ${DEFAULT-VALUE}; 0: flips only).")
-  int cropPadding;
+  int cropPadding = 4;
 
-  @Option(names = "--checkpoint-dir", paramLabel = "DIR",
+  @Option(names = "--checkpoint-dir", order = 27, paramLabel = "DIR",
       description = "Write a checkpoint (parameters, optimizer state, position) into DIR after every epoch.")
   Path checkpointDir;
 
-  @Option(names = "--resume",
+  @Option(names = "--resume", order = 28,
       description = "Continue from the checkpoint in --checkpoint-dir (a fresh start when there is none yet).")
   boolean resume;
 
-  /** Checks values that do not depend on the data. */
-  void check() throws UsageFailure {
-    if (batch < 2) {
-      throw new UsageFailure("--batch must be >= 2 (BatchNorm needs two samples): " + batch);
-    }
-    if (!(lr > 0)) {
-      throw new UsageFailure("--lr must be > 0: " + lr);
-    }
-    if (bnSamples < 0) {
-      throw new UsageFailure("--bn-samples must be >= 0: " + bnSamples);
-    }
-    if (resume && checkpointDir == null) {
-      throw new UsageFailure("--resume needs --checkpoint-dir");
-    }
-    if (warmupEpochs < 0) {
-      throw new UsageFailure("--warmup-epochs must be >= 0: " + warmupEpochs);
-    }
-    if (cropPadding < 0) {
-      throw new UsageFailure("--crop-padding must be >= 0: " + cropPadding);
-    }
-    if (!Arrays.asList("constant", "step", "cosine", "rewind").contains(schedule)) {
-      throw new UsageFailure("--schedule must be constant, step, cosine or rewind: '" + schedule + "'");
-    }
-    trainingOptions();
+  /** The checkpoint file training writes into --checkpoint-dir; null without it. */
+  Path checkpointFile() {
+    return checkpointDir == null ? null : checkpointDir.resolve(dev.onnxprune.training.Trainer.CHECKPOINT);
   }
 
-  /** BatchNorm recalibration batches for {@code --bn-samples} (0: all). */
-  int bnBatches() {
-    return bnSamples == 0 ? 0 : (bnSamples + batch - 1) / batch;
-  }
-
-  /** The training step's options: optimizer, label smoothing. */
-  TrainingOptions trainingOptions() throws UsageFailure {
-    TrainingOptions.Builder b = TrainingOptions.builder().optimizer(step.optimizer());
-    step.applyLabelSmoothing(b);
-    return b.build();
-  }
-
-  /** The per-step learning rate of {@code epochs} epochs of {@code stepsPerEpoch} steps. */
-  LrSchedule schedule(int epochs, int stepsPerEpoch) throws UsageFailure {
-    long total = (long) epochs * stepsPerEpoch;
-    LrSchedule s = switch (schedule) {
-      case "constant" -> Schedules.constant(lr);
-      case "step" -> Schedules.perEpoch(Schedules.multiStep(lr, milestones(epochs), gamma), stepsPerEpoch);
-      case "cosine" -> Schedules.cosine(lr, total, 0);
-      case "rewind" -> {
-        if (originalEpochs == null || originalEpochs < epochs) {
-          throw new UsageFailure("--schedule rewind needs --original-epochs T with T >= --epochs (" + epochs + "): "
-              + originalEpochs);
-        }
-        // Renda et al. sec. 2: retrain t epochs with the last t epochs of the original schedule
-        LrSchedule original = Schedules.multiStep(lr, milestones(originalEpochs), gamma);
-        yield Schedules.perEpoch(Schedules.rewind(original, originalEpochs - epochs), stepsPerEpoch);
+  /** The fine-tuning for {@code epochs} epochs; the library checks every value. */
+  FineTuning fineTuning(int epochs) throws UsageFailure {
+    return UsageFailure.check(null, () -> {
+      FineTuning.Builder b = FineTuning.builder().epochs(epochs).learningRate(lr).batchSize(batch)
+          .optimizer(step.optimizer, step.momentum, step.weightDecay).labelSmoothing(step.labelSmoothing)
+          .schedule(FineTuning.Schedule.byName(schedule)).lrDecay(lrDecay).warmupEpochs(warmupEpochs)
+          .augment(augment).cropPadding(cropPadding).checkpointDir(checkpointDir).resume(resume);
+      if (milestones != null) {
+        b.milestones(milestones);
       }
-      default -> throw new UsageFailure("--schedule must be constant, step, cosine or rewind: '" + schedule + "'");
-    };
-    long warm = Math.round(warmupEpochs * stepsPerEpoch);
-    return warm > 0 ? Schedules.warmup(warm, shifted(s, warm)) : s;
+      if (originalEpochs != null) {
+        b.originalEpochs(originalEpochs);
+      }
+      return b.build();
+    });
   }
 
-  /** The schedule continuing after the warm-up (its time runs on), rather than starting over. */
-  private static LrSchedule shifted(LrSchedule s, long by) {
-    return t -> s.at(t + by);
+  /** --epochs, or {@code otherwise} when it is not given. */
+  int epochs(int otherwise) {
+    return epochs == null ? otherwise : epochs;
   }
 
-  private long[] milestones(int epochs) {
-    if (milestones != null) {
-      return milestones.clone();
-    }
-    return new long[] {Math.max(1, Math.round(epochs * 0.5)), Math.max(1, Math.round(epochs * 0.75))};
+  /** The recovery: --recalibrate-bn, then {@code epochs} of fine-tuning (0: none). */
+  Recovery recovery(int epochs) throws UsageFailure {
+    FineTuning f = epochs > 0 ? fineTuning(epochs) : null;
+    return UsageFailure.check(null, () -> new Recovery(recalibrateBn, bnSamples, f));
   }
 
-  /** The augmentation: black pixels pad the crop ({@code fill}, normalised). */
-  Augmentation augmentation(float[] fill) {
-    if (!augment) {
-      return Augmentation.none();
-    }
-    return Augmentation.cropAndFlip(cropPadding, fill);
-  }
-
-  /** The trainer's options but for the data, epochs and listener. */
-  TrainerOptions.Builder trainer(int epochs, int stepsPerEpoch, long seed, float[] fill) throws UsageFailure {
-    return TrainerOptions.builder().epochs(epochs).batchSize(batch).seed(seed)
-        .schedule(schedule(epochs, stepsPerEpoch), TrainerOptions.ScheduleUnit.STEP).augmentation(augmentation(fill))
-        .checkpointDir(checkpointDir).resume(resume);
+  /** True when a recovery stage was asked for. */
+  boolean asked(int epochs) {
+    return recalibrateBn || epochs > 0;
   }
 }

@@ -32,6 +32,23 @@ class EvalCommandTest {
   }
 
   @Test
+  void tokenDataFeedsEachArrayToItsInputAndAMissingOneIsNamed() throws Exception {
+    String bert = TestModels.model(TestModels.BERT).toString();
+    String tokens = TestModels.file(TestModels.BERT_CALIBRATION).toString();
+
+    Cli.Result r = Cli.run("eval", bert, "--images", tokens, "--device", "cpu", "--json");
+    Cli.Result gpt = Cli.run("eval", TestModels.model(TestModels.GPT).toString(), "--images", tokens, "--device", "cpu");
+
+    assertEquals(0, r.exitCode(), r.err());
+    JsonNode doc = new ObjectMapper().readTree(r.out());
+    assertEquals(256, doc.get("samples").asInt());
+    assertTrue(doc.get("top1").asDouble() > 0.8, doc.toString());
+    assertEquals(1, gpt.exitCode());
+    assertEquals("onnx-prune: error: the data does not fit " + TestModels.model(TestModels.GPT) + ": the data has an"
+        + " array 'attention_mask' but the model has no input of that name; inputs: [input_ids]\n", gpt.err());
+  }
+
+  @Test
   void textShowsAccuracyLossAndThroughput() {
     Cli.Result r = Cli.run("eval", MODEL, "--images", IMAGES, "--labels", LABELS, "--mean", "0.2860", "--std",
         "0.3530", "--limit", "100", "--batch", "32", "--device", "cpu");
@@ -69,7 +86,7 @@ class EvalCommandTest {
     Cli.Result r = Cli.run("eval", MODEL, "--images", IMAGES, "--labels", LABELS, "--limit", "10", "--device", "cuda");
 
     assertEquals(1, r.exitCode(), r.out());
-    assertTrue(r.err().startsWith("onnx-prune: error: --device cuda: the CUDA execution provider cannot be started: "),
+    assertTrue(r.err().startsWith("onnx-prune: error: device CUDA was asked for, and the CUDA execution provider cannot be started: "),
         r.err());
   }
 
@@ -95,6 +112,6 @@ class EvalCommandTest {
     System.arraycopy(options, 0, args, 5, options.length);
     Cli.Result r = Cli.run(args);
     assertEquals(2, r.exitCode(), r.err());
-    assertEquals("onnx-prune: error: " + message + "\n", r.err());
+    assertEquals(Cli.usageError("eval", message), r.err());
   }
 }

@@ -44,14 +44,14 @@ class FinetuneCommandTest {
 
     assertEquals(0, r.exitCode(), r.err());
     assertTrue(r.err().contains("training from epoch 1 of 1: 256 samples, 4 steps per epoch"), r.err());
-    assertTrue(r.err().contains("recalibrated 21 BatchNorm layers on 128 samples (2 batches)"), r.err());
+    assertTrue(r.err().contains("21 BatchNorm layers on 128 samples (2 batches)"), r.err());
     assertTrue(r.err().matches("(?s).*epoch 1/1  loss \\d\\.\\d{4}  acc \\d+\\.\\d\\d%  val loss \\d\\.\\d{4}"
         + "  val top-1 \\d+\\.\\d\\d%  lr .*"), r.err());
     assertTrue(r.out().matches("(?s)epoch +lr +train loss +train acc +val loss +val top-1 +seconds\\n +1 .*"), r.out());
-    assertTrue(r.out().contains("stage            val loss  val top-1\ninput"), r.out());
+    assertTrue(r.out().matches("(?s).*\n  stage +top-1 +top-5 +loss +params +FLOPs +latency\n  original .*"), r.out());
     assertTrue(r.out().contains("\nwrote " + out + " ("), r.out());
     // a fine-tuned trained model keeps its accuracy (0.9225 on this subset)
-    double after = top1(r.out(), "epoch 1");
+    double after = top1(r.out(), "fine-tuned");
     assertTrue(after > 0.88, r.out());
     Model m = OnnxModels.read(out);
     Model before = OnnxModels.read(Path.of(RESNET));
@@ -108,23 +108,29 @@ class FinetuneCommandTest {
         "--epochs", "1", "--schedule", "linear"));
     assertUsage("--original is the unpruned model of --scratch; give --scratch too", args(DATA, "finetune", VGG, "-o",
         out, "--epochs", "1", "--original", VGG));
-    assertUsage("--schedule rewind needs --original-epochs T with T >= --epochs (2): null", args(DATA, "finetune",
+    assertUsage("--original-epochs must be given and at least --epochs (2) with the rewind schedule", args(DATA, "finetune",
         VGG, "-o", out, "--epochs", "2", "--schedule", "rewind"));
-    assertUsage("finetune needs training data: give --images (and --labels)", "finetune", VGG, "-o", out,
+    assertUsage("finetune needs data: give --images (and --labels)", "finetune", VGG, "-o", out,
         "--epochs", "1");
     assertUsage("--epochs must be >= 1: 0", args(DATA, "finetune", VGG, "-o", out, "--epochs", "0"));
+    assertUsage("missing required option: '--epochs=N'", args(DATA, "finetune", VGG, "-o", out));
+    // the data format options are every data-reading command's, not eval's only
+    assertUsage("--channels must be 1 or 3: 2", args(DATA, "finetune", VGG, "-o", out, "--epochs", "1",
+        "--channels", "2"));
+    assertUsage("--npz-keys needs two names, samples and labels, e.g. x,y: x", args(DATA, "prune", VGG, "-o", out,
+        "--flops", "0.5", "--epochs", "1", "--npz-keys", "x"));
   }
 
   @Test
   void pruneRecalibratesAndFineTunesBeforeWriting() throws Exception {
     Path out = tmp.resolve("p.onnx");
     Cli.Result r = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5",
-        "--recalibrate-bn", "--bn-samples", "512", "--finetune-epochs", "1", "--calib-limit", "256", "--no-augment",
+        "--round", "1", "--recalibrate-bn", "--bn-samples", "512", "--finetune-epochs", "1", "--calib-limit", "256", "--no-augment",
         "--val-images", TEST, "--val-labels", TEST_LABELS));
     assertEquals(0, r.exitCode(), r.err());
-    double pruned = top1(r.out(), "input");
-    double recalibrated = top1(r.out(), "BN recalibrated");
-    double tuned = top1(r.out(), "epoch 1");
+    double pruned = top1(r.out(), "pruned");
+    double recalibrated = top1(r.out(), "recalibrated");
+    double tuned = top1(r.out(), "fine-tuned");
     // pruning shifts every BatchNorm's input statistics; re-estimating them recovers much of the loss
     assertTrue(recalibrated > pruned + 0.05, r.out());
     assertTrue(tuned > 0.5, r.out());
@@ -134,8 +140,7 @@ class FinetuneCommandTest {
     Cli.Result bad = Cli.run("prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5",
         "--finetune-epochs", "1");
     assertEquals(2, bad.exitCode());
-    assertEquals("onnx-prune: error: --finetune-epochs needs training data: give --images (and --labels)\n",
-        bad.err());
+    assertEquals(Cli.usageError("prune", "--images/--labels is required by --epochs"), bad.err());
   }
 
   static String[] append(String[] first, String... more) {
@@ -146,7 +151,7 @@ class FinetuneCommandTest {
 
   /** The val top-1 of a stage in the printed stage table. */
   static double top1(String out, String stage) {
-    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(stage) + " +\\d+\\.\\d{4} +(\\d+\\.\\d\\d)%$").matcher(out);
+    Matcher m = Pattern.compile("(?m)^  " + Pattern.quote(stage) + " +(\\d+\\.\\d\\d)% ").matcher(out);
     assertTrue(m.find(), stage + " in\n" + out);
     return Double.parseDouble(m.group(1)) / 100;
   }
@@ -154,6 +159,6 @@ class FinetuneCommandTest {
   private static void assertUsage(String message, String... args) {
     Cli.Result r = Cli.run(args);
     assertEquals(2, r.exitCode(), r.err());
-    assertEquals("onnx-prune: error: " + message + "\n", r.err());
+    assertEquals(Cli.usageError(Arrays.asList(args).contains("prune") ? "prune" : "finetune", message), r.err());
   }
 }

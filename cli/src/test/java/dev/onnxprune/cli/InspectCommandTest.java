@@ -101,6 +101,26 @@ class InspectCommandTest {
   }
 
   @Test
+  void symbolicSequenceLengthMakesTheCostALowerBoundAndSaysForHowManyNodes() throws Exception {
+    Path file = TestModels.model(TestModels.BERT);
+    CostReport cost = CostModel.analyze(OnnxModels.read(file));
+    int unknown = cost.unknownNodes();
+
+    Cli.Result r = Cli.run("inspect", "--summary", file.toString());
+    JsonNode doc = new ObjectMapper().readTree(Cli.run("inspect", "--json", file.toString()).out());
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(unknown > 100, "most nodes depend on the sequence length: " + unknown);
+    assertTrue(r.out().contains("input   input_ids       INT64  [batch, seq]"), r.out());
+    assertTrue(r.out().matches("(?s).*\\n  FLOPs +>= [\\d.]+K +\\(" + Units.grouped(cost.totalFlops())
+        + "; lower bound\\)\\n.*"), r.out());
+    assertTrue(r.out().contains("\n  " + unknown + " node(s) with unknown shapes are not in MACs/FLOPs (shown as ?):"
+        + " the totals are lower bounds\n"), r.out());
+    assertTrue(!r.out().contains("shape inference left"), "shapes are known, only symbolic: " + r.out());
+    assertEquals(unknown, doc.get("totals").get("costUnknownNodes").asInt());
+  }
+
+  @Test
   void summaryLeavesOutTheLayerTable() throws Exception {
     Path file = Cli.write(Cli.convFlattenMatMul(), tmp.resolve("tiny.onnx"));
 

@@ -1,6 +1,7 @@
 package dev.onnxprune.errors;
 
 import java.util.Arrays;
+import java.util.function.UnaryOperator;
 
 /**
  * An option has a value the API does not accept. The option is named by its key in the API's own
@@ -42,11 +43,21 @@ public class InvalidOptionException extends OnnxPruneException {
   }
 
   /**
-   * The message with the option named {@code name} instead of its key: how an adapter says it
-   * (e.g. {@code "--flops must be in (0, 1): 1.5"} or {@code "<flops> must be in (0, 1): 1.5"}).
+   * The message with the option named {@code name} instead of its key: how an adapter says it, by
+   * its command line's flag or its POM element ({@code messageFor("<flops>")} gives
+   * {@code "<flops> must be in (0, 1): 1.5"}).
    */
   public String messageFor(String name) {
     return message(name, value, rule);
+  }
+
+  /**
+   * The message with the options it names spelled by {@code names} (key -> an adapter's name), as
+   * {@link OptionSpelling#translate} uses it: {@link #messageFor(String)} with this option's name;
+   * an error that names two options names both.
+   */
+  public String messageFor(UnaryOperator<String> names) {
+    return messageFor(names.apply(key));
   }
 
   private static String message(String name, String value, String rule) {

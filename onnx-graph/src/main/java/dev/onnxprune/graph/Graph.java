@@ -239,6 +239,11 @@ public final class Graph {
     outputs.add(v);
   }
 
+  /** Appends a graph output as it is ({@link ModelCopier}: the original's outputs were checked when added). */
+  void addOutputValue(Value v) {
+    outputs.add(v);
+  }
+
   /** Replaces graph output {@code i}. */
   public void setOutput(int i, Value v) {
     checkVisibleFromGraph(v);

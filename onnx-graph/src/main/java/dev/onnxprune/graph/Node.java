@@ -126,6 +126,11 @@ public final class Node {
     }
   }
 
+  /** Appends an input without recording its use ({@link ModelCopier} adds the uses in the original's order). */
+  void appendInputEdge(Value value) {
+    inputs.add(value);
+  }
+
   /** Drops trailing inputs from index {@code from} on. */
   public void truncateInputs(int from) {
     while (inputs.size() > from) {

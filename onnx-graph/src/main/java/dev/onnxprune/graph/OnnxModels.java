@@ -24,25 +24,56 @@ public final class OnnxModels {
     return ProtoReader.read(file);
   }
 
+  /**
+   * The external data files the model in {@code file} refers to, resolved against its folder, in
+   * order of first use; none when all its data is inline (or the file is missing, not a model, or
+   * over 64 MiB, which no model that keeps its weights outside is). For tools that treat a model as
+   * the files it consists of, such as the Maven plugin's content hash.
+   */
+  public static java.util.List<Path> externalDataFiles(Path file) {
+    return ProtoReader.externalDataFiles(file);
+  }
+
   /** Reads a model from bytes; {@code nameForMessages} names it in errors (may be null). */
   public static Model read(byte[] bytes, Path nameForMessages) throws IOException {
     return ProtoReader.read(bytes, nameForMessages);
   }
 
-  /** Writes a model atomically, tensor data inline unless it passes protobuf's 2 GiB limit. */
-  public static void write(Model model, Path file) throws IOException {
-    write(model, file, WriteOptions.defaults());
+  /**
+   * Writes a model atomically, tensor data inline unless it passes protobuf's 2 GiB limit; as
+   * {@link #write(Model, Path, WriteOptions)}.
+   */
+  public static Path write(Model model, Path file) throws IOException {
+    return write(model, file, WriteOptions.defaults());
   }
 
   /**
    * Writes a model atomically: to temporary files beside {@code file}, then renamed into place,
-   * so a failure never leaves a partial output. When {@code file} was written before with its
-   * data in {@code file.data} and this write no longer uses that file (inline data, or another
-   * data file name), {@code file.data} is deleted after the new model is in place; a data file
-   * that the old model did not refer to is never touched.
+   * so that whenever the writer stops (a failure, a kill), {@code file} is the complete previous
+   * model with its previous data or the complete new model with its data, never a mix and never
+   * a part.
+   *
+   * <p>External data goes to a file beside {@code file} named after its content:
+   * {@code <file name>.<16 hex digits of its SHA-256>.data} (or {@link WriteOptions#dataFileName()}
+   * with the digits inserted before its extension). The same data gets the same name, and new
+   * data never takes the name of the data the previous model uses. After the new model is in
+   * place, the data files of the previous model at {@code file} that the new one does not use are
+   * removed when this writer named them for {@code file} ({@code <file name>.data} as earlier
+   * versions named it, or a hashed name as above); a data file that the old model did not refer
+   * to, or that someone else named, is never touched. Temporary files that killed writes of
+   * {@code file} left behind are removed first ({@link AtomicFiles#removeStaleTemps}).
+   *
+   * <p>A symbolic link at {@code file} is written through: the file it leads to gets the model,
+   * the link stays, and external data goes beside the link (locations are relative to the folder
+   * of the path a loader is given).
+   *
+   * @return the external data file written, or null when all data is inline
+   * @throws dev.onnxprune.errors.InvalidOptionException (key {@code output}) when {@code file}
+   *     exists and is not a regular file (a directory, a device, a FIFO): it is never replaced
+   * @throws IOException when writing fails; {@code file} is then as it was
    */
-  public static void write(Model model, Path file, WriteOptions options) throws IOException {
-    ProtoWriter.write(model, file, options);
+  public static Path write(Model model, Path file, WriteOptions options) throws IOException {
+    return ProtoWriter.write(model, file, options);
   }
 
   /** The serialized model, all data inline (for in-memory sessions; limited to 2 GiB). */

@@ -83,6 +83,59 @@ final class ProtoReader {
     return new ProtoReader(nameForMessages).parse(ByteBuffer.wrap(bytes));
   }
 
+  /** Model files larger than this are not parsed for their external data files. */
+  static final long LOCATION_SCAN_LIMIT = 64L << 20;
+
+  /**
+   * The external data files the model in {@code file} refers to, each resolved against the folder
+   * of {@code file} as named, in order of first use. A model that keeps its weights outside is
+   * small, so only files up to {@link #LOCATION_SCAN_LIMIT} bytes are parsed; a larger file, a
+   * missing one or one that is not a model counts as referring to none.
+   */
+  static List<Path> externalDataFiles(Path file) {
+    Set<String> locations = new java.util.LinkedHashSet<>();
+    try {
+      if (!Files.isRegularFile(file) || Files.size(file) > LOCATION_SCAN_LIMIT) {
+        return List.of();
+      }
+      collectLocations(new ProtoReader(file).parseModelProto(map(file)).getGraph(), locations);
+    } catch (IOException | RuntimeException e) {
+      return List.of();
+    }
+    Path dir = file.toAbsolutePath().getParent();
+    return locations.stream().map(dir::resolve).toList();
+  }
+
+  private static void collectLocations(GraphProto g, Set<String> into) {
+    g.getInitializerList().forEach(t -> collectLocation(t, into));
+    for (SparseTensorProto s : g.getSparseInitializerList()) {
+      collectLocation(s.getValues(), into);
+      collectLocation(s.getIndices(), into);
+    }
+    for (NodeProto n : g.getNodeList()) {
+      for (AttributeProto a : n.getAttributeList()) {
+        if (a.hasT()) {
+          collectLocation(a.getT(), into);
+        }
+        a.getTensorsList().forEach(t -> collectLocation(t, into));
+        if (a.hasG()) {
+          collectLocations(a.getG(), into);
+        }
+        a.getGraphsList().forEach(sub -> collectLocations(sub, into));
+      }
+    }
+  }
+
+  private static void collectLocation(TensorProto t, Set<String> into) {
+    if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+      for (StringStringEntryProto e : t.getExternalDataList()) {
+        if (e.getKey().equals("location") && !e.getValue().isEmpty()) {
+          into.add(e.getValue());
+        }
+      }
+    }
+  }
+
   /** Parses only the protobuf (no IR), for benchmarks and tests. */
   static ModelProto parseProto(Path file) throws IOException {
     return new ProtoReader(file).parseModelProto(map(file));
@@ -548,24 +601,17 @@ final class ProtoReader {
     if (length < 0) {
       length = expected;
     }
-    Path relative = Path.of(location);
-    if (relative.isAbsolute() || relative.normalize().startsWith("..")) {
-      throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data location '" + location
-          + "' must be a path relative to the model's folder and inside it (ONNX forbids absolute and '..' paths)");
-    }
-    Path dataFile = baseDir == null ? relative : baseDir.resolve(relative);
+    Path real = dataFile(t, location);
+    Path dataFile = namedDataFile(location);
+    long size;
     try {
-      long size = Files.size(dataFile);
-      if (offset < 0 || offset + length > size) {
-        throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data file " + dataFile
-            + " has " + size + " bytes, the tensor needs bytes [" + offset + ", " + (offset + length) + ")");
-      }
-    } catch (NoSuchFileException e) {
-      throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data file " + dataFile
-          + " does not exist", e);
+      size = Files.size(real);
     } catch (IOException e) {
-      throw new ModelFormatException(file, "tensor '" + t.getName() + "': cannot read external data file "
-          + dataFile + ": " + e.getMessage(), e);
+      throw unreadable(t, dataFile, e);
+    }
+    if (offset < 0 || offset + length > size) {
+      throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data file " + dataFile
+          + " has " + size + " bytes, the tensor needs bytes [" + offset + ", " + (offset + length) + ")");
     }
     if (length != expected && t.getDataType() != TensorProto.DataType.STRING_VALUE) {
       throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data length " + length
@@ -579,15 +625,73 @@ final class ProtoReader {
 
   private final Map<Path, ExternalFile> externalFiles = new HashMap<>();
 
-  private ByteBuffer mapExternal(TensorProto t, Tensor.ExternalLocation loc) throws ModelFormatException {
-    Path dataFile = baseDir == null ? Path.of(loc.location()) : baseDir.resolve(loc.location());
+  /** Real paths of the external data files by location, checked once each. */
+  private final Map<String, Path> dataFiles = new HashMap<>();
+  private Path realBaseDir;
+
+  /**
+   * The real path of the external data file at {@code location}: inside the model's folder, also
+   * after symbolic links are followed (ONNX Runtime refuses the same: "External data path escapes
+   * model directory"), so a link in the model's folder cannot make any file on the machine a weight.
+   * Data is read from this path, not through the links again.
+   */
+  private Path dataFile(TensorProto t, String location) throws ModelFormatException {
+    Path known = dataFiles.get(location);
+    if (known != null) {
+      return known;
+    }
+    Path relative = Path.of(location);
+    if (relative.isAbsolute() || relative.normalize().startsWith("..")) {
+      throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data location '" + location
+          + "' must be a path relative to the model's folder and inside it (ONNX forbids absolute and '..' paths)");
+    }
+    Path dataFile = namedDataFile(location);
+    Path real;
     try {
-      ExternalFile f = externalFiles.get(dataFile);
+      if (realBaseDir == null) {
+        realBaseDir = folder().toRealPath();
+      }
+      real = dataFile.toRealPath();
+    } catch (IOException e) {
+      throw unreadable(t, dataFile, e);
+    }
+    if (!real.startsWith(realBaseDir)) {
+      throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data location '" + location
+          + "' leads to " + real + ", outside the model's folder " + realBaseDir + " (through a symbolic link);"
+          + " external data must stay inside the model's folder (ONNX Runtime refuses it too)");
+    }
+    dataFiles.put(location, real);
+    return real;
+  }
+
+  private ModelFormatException unreadable(TensorProto t, Path dataFile, IOException e) {
+    return e instanceof NoSuchFileException
+        ? new ModelFormatException(file, "tensor '" + t.getName() + "': external data file " + dataFile
+            + " does not exist", e)
+        : new ModelFormatException(file, "tensor '" + t.getName() + "': cannot read external data file " + dataFile
+            + ": " + e.getMessage(), e);
+  }
+
+  /** The folder external data locations are relative to: the model file's as named, as ONNX Runtime takes it. */
+  private Path folder() {
+    return baseDir == null ? Path.of("").toAbsolutePath() : baseDir;
+  }
+
+  /** The external data file at {@code location} as the model names it (for messages). */
+  private Path namedDataFile(String location) {
+    return folder().resolve(location);
+  }
+
+  private ByteBuffer mapExternal(TensorProto t, Tensor.ExternalLocation loc) throws ModelFormatException {
+    Path real = dataFile(t, loc.location());
+    Path dataFile = namedDataFile(loc.location());
+    try {
+      ExternalFile f = externalFiles.get(real);
       if (f == null) {
-        FileChannel ch = FileChannel.open(dataFile, StandardOpenOption.READ);
+        FileChannel ch = FileChannel.open(real, StandardOpenOption.READ);
         long size = ch.size();
         f = new ExternalFile(ch, size <= Integer.MAX_VALUE ? ch.map(FileChannel.MapMode.READ_ONLY, 0, size) : null);
-        externalFiles.put(dataFile, f);
+        externalFiles.put(real, f);
       }
       // Kept as a ByteBuffer: protobuf-java 4's ByteString would copy a mapping onto the heap.
       return f.whole() != null

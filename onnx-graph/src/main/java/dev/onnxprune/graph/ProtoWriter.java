@@ -19,13 +19,14 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HexFormat;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,15 +36,41 @@ import java.util.Set;
 /**
  * IR to ONNX protobuf. Parts of the model that were read and not changed are written from
  * the messages they were read as, so a read-write round trip keeps every field, unknown ones
- * included. Writing is atomic: temporary files beside the target, then renames.
+ * included.
+ *
+ * <p>Writing is atomic, external data included: whatever kills the writer, the target is the
+ * complete previous model with its previous data or the complete new model with its new data.
+ * The steps ({@link #write}):
+ * <ol>
+ *   <li>the tensor data goes to a temporary file, hashed as it is written;
+ *   <li>the data file's name is made from that hash ({@code out.onnx.<16 hex digits>.data}): a name
+ *       no other content has, so the previous model's data file (another name) is never touched;
+ *   <li>the model, referring to that name, goes to a temporary file;
+ *   <li>the data file is renamed into place: nothing refers to it yet (or, under the same name, the
+ *       previous model refers to the very same bytes);
+ *   <li>the model is renamed over the target: the one instant the target changes, old to new;
+ *   <li>the data files of the previous model that the new one does not use are removed, when they
+ *       are this writer's ({@link #removableDataFiles}).
+ * </ol>
+ * Each temporary file is forced to the disk before its rename, and the folder after it.
+ *
+ * <p>Test hook: with the system property {@code onnxprune.test.pauseWriteAt} set to a step name
+ * ({@code data-partly-written}, {@code data-written}, {@code model-written}, {@code data-renamed},
+ * {@code model-renamed}, {@code done}), a writer prints {@code paused at <step>} on stdout when it
+ * gets there and waits forever, so that a test can kill it at that step.
  */
 final class ProtoWriter {
   private static final int EXTERNAL_ALIGNMENT = 4096;
+  private static final byte[] ZEROS = new byte[EXTERNAL_ALIGNMENT];
+  /** Hex digits of the data hash in a data file name: 64 bits. */
+  private static final int HASH_DIGITS = 16;
 
   private final WriteOptions options;
   private final boolean external;
   private final String dataFileName;
+  /** Where external tensors are written; null when only their offsets are wanted. */
   private FileChannel dataChannel;
+  private MessageDigest dataHash;
   private long dataOffset;
 
   private ProtoWriter(WriteOptions options, boolean external, String dataFileName) {
@@ -52,9 +79,13 @@ final class ProtoWriter {
     this.dataFileName = dataFileName;
   }
 
-  static void write(Model model, Path target, WriteOptions options) throws IOException {
-    Path dir = target.toAbsolutePath().getParent();
+  /** Writes {@code model} to {@code target}; returns the external data file written, or null (all inline). */
+  static Path write(Model model, Path target, WriteOptions options) throws IOException {
+    // external data locations are relative to the folder of the model as named, as every loader takes them
+    Path named = target.toAbsolutePath();
+    Path dir = named.getParent();
     Files.createDirectories(dir);
+    Path file = AtomicFiles.target(named, "output"); // a link is written through
     long tensorBytes = tensorBytes(model);
     // AUTO leaves headroom for the graph structure itself.
     boolean external = options.externalData() == WriteOptions.ExternalData.ALWAYS
@@ -62,50 +93,59 @@ final class ProtoWriter {
             && tensorBytes > WriteOptions.PROTOBUF_LIMIT - (64L << 20));
     if (!external && tensorBytes > WriteOptions.PROTOBUF_LIMIT) {
       throw new IOException(target + ": the model holds " + tensorBytes + " bytes of tensor data, over protobuf's"
-          + " 2 GiB limit; write it with external data (--external-data)");
+          + " 2 GiB limit; write it with external data (WriteOptions.withExternalData())");
     }
-    String dataName = options.dataFileName() != null ? options.dataFileName() : target.getFileName() + ".data";
-    // the data file an earlier write with external data left beside this target, which this write will no
-    // longer use: removed once the new model is in place
-    String defaultDataName = target.getFileName() + ".data";
-    Path staleData = !(external && dataName.equals(defaultDataName)) && Files.isRegularFile(target)
-        && Files.isRegularFile(dir.resolve(defaultDataName)) && references(target, defaultDataName)
-        ? dir.resolve(defaultDataName) : null;
-    Path modelTmp = AtomicFiles.createTemp(dir, "." + target.getFileName() + ".");
+    String dataBase = dataBaseName(named, options);
+    AtomicFiles.removeStaleTemps(file.getParent(), file.getFileName().toString());
+    AtomicFiles.removeStaleTemps(dir, dataBase);
+    List<Path> previousData = Files.isRegularFile(file) ? removableDataFiles(named, options) : List.of();
+    Path modelTmp = null;
     Path dataTmp = null;
     try {
-      ProtoWriter w = new ProtoWriter(options, external, dataName);
-      ModelProto proto;
+      String dataName = null;
       if (external) {
-        dataTmp = AtomicFiles.createTemp(dir, "." + dataName + ".");
-        try (FileChannel ch = FileChannel.open(dataTmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-          w.dataChannel = ch;
-          proto = w.toProto(model);
+        dataTmp = AtomicFiles.createTemp(dir, dataBase);
+        try (FileChannel ch = FileChannel.open(dataTmp, StandardOpenOption.WRITE)) {
+          ProtoWriter dataPass = new ProtoWriter(options, true, dataBase);
+          dataPass.dataChannel = ch;
+          dataPass.dataHash = sha256();
+          dataPass.toProto(model); // only its data is wanted: the model proto follows, naming the data file
           ch.force(false);
+          dataName = hashedName(dataBase, dataPass.dataHash.digest());
         }
-      } else {
-        proto = w.toProto(model);
+        step("data-written");
       }
-      try (FileChannel ch = FileChannel.open(modelTmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+      ModelProto proto = new ProtoWriter(options, external, dataName).toProto(model);
+      modelTmp = AtomicFiles.createTemp(file.getParent(), file.getFileName().toString());
+      try (FileChannel ch = FileChannel.open(modelTmp, StandardOpenOption.WRITE);
           OutputStream out = Channels.newOutputStream(ch)) {
         CodedOutputStream cos = CodedOutputStream.newInstance(out, 1 << 16);
         proto.writeTo(cos);
         cos.flush();
         ch.force(false);
       }
+      step("model-written");
       if (dataTmp != null) {
-        move(dataTmp, dir.resolve(dataName));
+        AtomicFiles.move(dataTmp, dir.resolve(dataName));
         dataTmp = null;
+        AtomicFiles.syncDirectory(dir);
+        step("data-renamed");
       }
-      move(modelTmp, target);
+      AtomicFiles.move(modelTmp, file);
       modelTmp = null;
-      if (staleData != null) {
-        try {
-          Files.deleteIfExists(staleData);
-        } catch (IOException e) {
-          // still open elsewhere (a platform that cannot delete a mapped file): left in place, unused
+      AtomicFiles.syncDirectory(file.getParent());
+      step("model-renamed");
+      for (Path previous : previousData) {
+        if (!previous.getFileName().toString().equals(dataName)) {
+          try {
+            Files.deleteIfExists(previous);
+          } catch (IOException e) {
+            // still open elsewhere (a platform that cannot delete a mapped file): left in place, unused
+          }
         }
       }
+      step("done");
+      return dataName == null ? null : dir.resolve(dataName);
     } catch (UncheckedIOException e) {
       throw e.getCause();
     } finally {
@@ -118,67 +158,55 @@ final class ProtoWriter {
     }
   }
 
-  /** Model files larger than this are not parsed to look for external data references. */
-  private static final long REFERENCE_SCAN_LIMIT = 64L << 20;
+  /** The name data file names are made from: the option's, or "{model file name}.data". */
+  private static String dataBaseName(Path named, WriteOptions options) {
+    return options.dataFileName() != null ? options.dataFileName() : named.getFileName() + ".data";
+  }
+
+  /** {@code base} with the hash inserted before its extension: "m.onnx.data" becomes "m.onnx.<hash>.data". */
+  static String hashedName(String base, byte[] hash) {
+    String hex = HexFormat.of().formatHex(hash, 0, HASH_DIGITS / 2);
+    int dot = base.lastIndexOf('.');
+    return dot > 0 ? base.substring(0, dot) + "." + hex + base.substring(dot) : base + "." + hex;
+  }
+
+  /** Whether {@code fileName} is {@code base} with a hash inserted by {@link #hashedName}. */
+  private static boolean isHashedName(String base, String fileName) {
+    int dot = base.lastIndexOf('.');
+    String stem = dot > 0 ? base.substring(0, dot) : base;
+    String ext = dot > 0 ? base.substring(dot) : "";
+    return fileName.length() == stem.length() + 1 + HASH_DIGITS + ext.length() && fileName.startsWith(stem + ".")
+        && fileName.endsWith(ext)
+        && fileName.substring(stem.length() + 1, stem.length() + 1 + HASH_DIGITS).matches("[0-9a-f]+");
+  }
 
   /**
-   * Whether the ONNX model in {@code modelFile} keeps tensor data in the file {@code dataName}
-   * (a tensor's external data location). A model that keeps its weights outside is small, so only
-   * files up to {@link #REFERENCE_SCAN_LIMIT} are parsed; a larger or unreadable one counts as not
-   * referring to it (the data file is then left alone).
+   * The data files of the model now at {@code named} (an absolute path) that a write there removes
+   * once the new model is in place, unless the new model uses them too: those the model refers to
+   * that this writer names for this target, beside it: {@code <model name>.data} (as earlier
+   * versions named it) or that name with a data hash inserted, or the hashed form of {@code options}'
+   * data file name. A data file that another tool or the user named is never removed.
    */
-  static boolean references(Path modelFile, String dataName) {
+  static List<Path> removableDataFiles(Path named, WriteOptions options) {
+    String plain = named.getFileName() + ".data";
+    String base = dataBaseName(named, options);
+    List<Path> ours = new ArrayList<>();
+    for (Path p : ProtoReader.externalDataFiles(named)) {
+      String name = p.getFileName().toString();
+      if (named.getParent().equals(p.getParent())
+          && (name.equals(plain) || isHashedName(plain, name) || isHashedName(base, name))) {
+        ours.add(p);
+      }
+    }
+    return ours;
+  }
+
+  private static MessageDigest sha256() {
     try {
-      if (Files.size(modelFile) > REFERENCE_SCAN_LIMIT) {
-        return false;
-      }
-      return references(ModelProto.parseFrom(Files.readAllBytes(modelFile)).getGraph(), dataName);
-    } catch (IOException | RuntimeException e) {
-      return false;
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java platform has SHA-256", e);
     }
-  }
-
-  private static boolean references(GraphProto g, String dataName) {
-    for (TensorProto t : g.getInitializerList()) {
-      if (references(t, dataName)) {
-        return true;
-      }
-    }
-    for (SparseTensorProto t : g.getSparseInitializerList()) {
-      if (references(t.getValues(), dataName) || references(t.getIndices(), dataName)) {
-        return true;
-      }
-    }
-    for (NodeProto n : g.getNodeList()) {
-      for (AttributeProto a : n.getAttributeList()) {
-        if (a.hasT() && references(a.getT(), dataName) || a.hasG() && references(a.getG(), dataName)) {
-          return true;
-        }
-        for (TensorProto t : a.getTensorsList()) {
-          if (references(t, dataName)) {
-            return true;
-          }
-        }
-        for (GraphProto sub : a.getGraphsList()) {
-          if (references(sub, dataName)) {
-            return true;
-          }
-        }
-      }
-    }
-    return false;
-  }
-
-  private static boolean references(TensorProto t, String dataName) {
-    if (t.getDataLocation() != TensorProto.DataLocation.EXTERNAL) {
-      return false;
-    }
-    for (StringStringEntryProto e : t.getExternalDataList()) {
-      if (e.getKey().equals("location") && Path.of(e.getValue()).normalize().toString().equals(dataName)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** The ModelProto of {@code model}, all data inline (for tests and in-memory sessions). */
@@ -186,8 +214,21 @@ final class ProtoWriter {
     return new ProtoWriter(WriteOptions.inline(), false, null).toProto(model);
   }
 
-  private static void move(Path from, Path to) throws IOException {
-    AtomicFiles.move(from, to);
+  /** The test hook of the class comment: pauses at {@code name} when the system property names it. */
+  private static void step(String name) {
+    if (!name.equals(System.getProperty("onnxprune.test.pauseWriteAt"))) {
+      return;
+    }
+    System.out.println("paused at " + name);
+    System.out.flush();
+    while (true) {
+      try {
+        Thread.sleep(60_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
   }
 
   private static long tensorBytes(Model model) {
@@ -477,7 +518,7 @@ final class ProtoWriter {
   private TensorProto toProto(Tensor t, String name, boolean mayGoExternal) {
     TensorProto origin = (TensorProto) t.protoOrigin;
     boolean wasExternal = t.externalLocation() != null;
-    boolean goesExternal = mayGoExternal && external && dataChannel != null && t.dataType() != DataType.STRING
+    boolean goesExternal = mayGoExternal && external && t.dataType() != DataType.STRING
         && t.byteSize() >= options.externalThreshold();
     if (origin != null && !wasExternal && !goesExternal) {
       if (Objects.equals(name, origin.hasName() ? origin.getName() : null)) {
@@ -523,18 +564,27 @@ final class ProtoWriter {
     return StringStringEntryProto.newBuilder().setKey(k).setValue(v).build();
   }
 
+  /**
+   * The offset {@code bytes} get in the data file (aligned); written there, and hashed with the
+   * alignment's zeros, when this pass writes the data.
+   */
   private long appendExternal(ByteBuffer bytes) {
-    try {
-      long offset = (dataOffset + EXTERNAL_ALIGNMENT - 1) / EXTERNAL_ALIGNMENT * EXTERNAL_ALIGNMENT;
-      long length = bytes.remaining();
-      dataChannel.position(offset);
-      while (bytes.hasRemaining()) {
-        dataChannel.write(bytes);
+    long offset = (dataOffset + EXTERNAL_ALIGNMENT - 1) / EXTERNAL_ALIGNMENT * EXTERNAL_ALIGNMENT;
+    long length = bytes.remaining();
+    if (dataChannel != null) {
+      try {
+        dataHash.update(ZEROS, 0, (int) (offset - dataOffset));
+        dataHash.update(bytes.duplicate());
+        dataChannel.position(offset);
+        while (bytes.hasRemaining()) {
+          dataChannel.write(bytes);
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
       }
-      dataOffset = offset + length;
-      return offset;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+      step("data-partly-written");
     }
+    dataOffset = offset + length;
+    return offset;
   }
 }

@@ -12,7 +12,8 @@ import java.util.function.Supplier;
  *
  * <p>Data stays in the bytes it was read from: a slice of the model file's bytes, a
  * memory-mapped external-data file, or the typed fields of the original TensorProto, and is
- * only decoded when asked for. Editing produces a new tensor ({@link #ofFloats}, ...).
+ * only decoded when asked for. Editing produces a new tensor ({@link #ofFloats}, ...), so
+ * {@link Model#copy()} shares tensors instead of copying their data.
  *
  * <p>Data in an external-data file stays off the heap: {@link #buffer()} and the
  * {@code to*Array} methods read the mapping directly, and writing copies it from the mapping.

@@ -5,7 +5,9 @@ package dev.onnxprune.graph;
  *
  * @param externalData where tensor data goes
  * @param externalThreshold tensors of at least this many bytes go to the external file
- * @param dataFileName external data file name, beside the model; null for "{model file}.data"
+ * @param dataFileName the name external data file names are made from, beside the model: the
+ *     writer inserts 16 hex digits of the data's SHA-256 before its extension ("weights.bin"
+ *     gives "weights.0123456789abcdef.bin"); null for "{model file}.data"
  */
 public record WriteOptions(ExternalData externalData, long externalThreshold, String dataFileName) {
 
@@ -33,7 +35,7 @@ public record WriteOptions(ExternalData externalData, long externalThreshold, St
     return new WriteOptions(ExternalData.AUTO, 1024, null);
   }
 
-  /** Tensors of 1 KiB or more in "{model}.data" beside the model. */
+  /** Tensors of 1 KiB or more in "{model}.{hash}.data" beside the model. */
   public static WriteOptions withExternalData() {
     return new WriteOptions(ExternalData.ALWAYS, 1024, null);
   }

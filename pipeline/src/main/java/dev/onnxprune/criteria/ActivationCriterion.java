@@ -7,6 +7,7 @@ import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.InputBinding;
 import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelAnalysis.ConsumerInput;
@@ -61,9 +62,9 @@ final class ActivationCriterion implements DataCriterion {
   @Override
   public double[][] score(ChannelAnalysis analysis) {
     long t0 = System.nanoTime();
-    Model copy = Ort.copy(analysis.model());
+    Model copy = analysis.model().copy();
     ChannelAnalysis a = ChannelAnalysis.analyze(copy);
-    String input = Ort.singleInput(copy).name();
+    InputBinding inputs = InputBinding.of(copy);
     // The values to observe, each once, with the consumer input describing its channel layout.
     Map<Value, ConsumerInput> observed = new IdentityHashMap<>();
     List<Value> order = new ArrayList<>();
@@ -96,7 +97,7 @@ final class ActivationCriterion implements DataCriterion {
     long runs = 0;
     try (OrtSession s = sessions.open(copy)) {
       for (Batch b : cal.batches) {
-        Map<String, Ort.Tensor> out = Ort.run(s, Map.of(input, Ort.Tensor.of(b.inputs(), b.shape())), names);
+        Map<String, Ort.Tensor> out = Ort.run(s, Map.of(), inputs.feeds(b), names);
         runs++;
         for (Value v : order) {
           accumulate(observed.get(v), out.get(v.name()), zeros, abs, count);

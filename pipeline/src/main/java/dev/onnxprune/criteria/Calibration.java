@@ -3,7 +3,6 @@ package dev.onnxprune.criteria;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Dataset;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 
@@ -24,13 +23,7 @@ final class Calibration {
     Iterator<Batch> it = data.batches(batchSize);
     while (left > 0 && it.hasNext()) {
       Batch b = it.next();
-      if (b.size() > left) {
-        int per = b.inputs().length / b.size();
-        long[] shape = b.shape().clone();
-        shape[0] = left;
-        b = new Batch(Arrays.copyOf(b.inputs(), left * per), shape,
-            b.labels() == null ? null : Arrays.copyOf(b.labels(), left));
-      }
+      b = b.firstRows(left);
       out.add(b);
       left -= b.size();
     }

@@ -49,7 +49,8 @@ public final class Criteria {
   /**
    * The criterion called {@code name}: l1, l2, bn, fpgm or random.
    *
-   * @throws IllegalArgumentException naming the bad value and the choices
+   * @throws dev.onnxprune.errors.InvalidOptionException naming {@code criterion}, the bad value and
+   *     the choices
    */
   public static Criterion byName(String name, long seed) {
     return switch (name) {
@@ -58,7 +59,8 @@ public final class Criteria {
       case "bn" -> bnGamma();
       case "fpgm" -> fpgm();
       case "random" -> random(seed);
-      default -> throw new IllegalArgumentException("criterion must be one of l1, l2, bn, fpgm, random: '" + name + "'");
+      default -> throw new dev.onnxprune.errors.InvalidOptionException("criterion", name, "must be one of l1, l2, bn,"
+          + " fpgm, random, " + String.join(", ", DataCriteria.NAMES));
     };
   }
 

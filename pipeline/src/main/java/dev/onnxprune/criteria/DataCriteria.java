@@ -1,6 +1,6 @@
 package dev.onnxprune.criteria;
 
-import dev.onnxprune.internal.Checks;
+import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.prune.Pruner;
 import dev.onnxprune.prune.Target;
 import dev.onnxprune.runtime.Dataset;
@@ -98,8 +98,8 @@ public final class DataCriteria {
       case "oracle" -> oracle(calibration, sessions, options);
       case "aofp" -> aofp(calibration, sessions, options);
       case "taylor" -> taylor(calibration, sessions, options);
-      default -> throw new IllegalArgumentException("criterion must be one of " + String.join(", ", NAMES) + ": '"
-          + name + "'");
+      default -> throw new dev.onnxprune.errors.InvalidOptionException("criterion", name, "must be one of "
+          + String.join(", ", NAMES));
     };
   }
 
@@ -109,7 +109,7 @@ public final class DataCriteria {
 
   /**
    * Settings of the data-driven criteria (each uses the ones that concern it). Setters check
-   * their value and name the command-line option in the message.
+   * their value and name the option by its key ({@code calibration.batchSize}) when they refuse it.
    */
   public static final class Options {
     private int batchSize = 64;
@@ -127,13 +127,13 @@ public final class DataCriteria {
 
     /** Samples per batch of calibration data (default 64). */
     public Options batchSize(int n) {
-      this.batchSize = Checks.atLeast("--batch", n, 1);
+      this.batchSize = InvalidOptionException.atLeast("calibration.batchSize", n, 1);
       return this;
     }
 
     /** Use at most this many calibration samples (default 0: all). */
     public Options limit(int n) {
-      this.limit = Checks.atLeast("--calib-limit", n, 0);
+      this.limit = InvalidOptionException.atLeast("calibration.limit", n, 0);
       return this;
     }
 
@@ -149,7 +149,7 @@ public final class DataCriteria {
      * ablation per run is the unpacked baseline.
      */
     public Options runSamples(int n) {
-      this.runSamples = Checks.atLeast("--run-samples", n, 1);
+      this.runSamples = InvalidOptionException.atLeast("calibration.runSamples", n, 1);
       return this;
     }
 
@@ -160,8 +160,8 @@ public final class DataCriteria {
      */
     public Options rescore(int rounds, double step) {
       // both checked before either is set
-      Checks.atLeast("--rescore", rounds, 0);
-      Checks.inOpenUnit("--rescore-step", step);
+      InvalidOptionException.atLeast("oracle.rescore", rounds, 0);
+      InvalidOptionException.inOpenUnit("oracle.rescoreStep", step);
       this.rescoreRounds = rounds;
       this.rescoreStep = step;
       return this;
@@ -179,20 +179,20 @@ public final class DataCriteria {
 
     /** AOFP refinement threshold theta: the largest isolated damage a move may do (default 0.05). */
     public Options theta(double t) {
-      // not Checks.positive: an infinite theta is accepted (every move prunes)
-      this.theta = Checks.require(t > 0, "--theta", "> 0", t);
+      // not InvalidOptionException.positive: an infinite theta is accepted (every move prunes)
+      this.theta = InvalidOptionException.require(t > 0, "aofp.theta", "> 0", t);
       return this;
     }
 
     /** AOFP search cost phi: damage samples collected per binary-search step of each layer (default 256). */
     public Options phi(int n) {
-      this.phi = Checks.atLeast("--phi", n, 1);
+      this.phi = InvalidOptionException.atLeast("aofp.phi", n, 1);
       return this;
     }
 
     /** AOFP: stop after this many search steps of all layers together (default 400). */
     public Options maxSteps(int n) {
-      this.maxSteps = Checks.atLeast("--max-steps", n, 1);
+      this.maxSteps = InvalidOptionException.atLeast("aofp.maxSteps", n, 1);
       return this;
     }
 

@@ -1,5 +1,6 @@
 package dev.onnxprune.criteria;
 
+import dev.onnxprune.graph.pass.PassManager;
 import dev.onnxprune.internal.SuffixModel;
 import dev.onnxprune.internal.Ort;
 import dev.onnxprune.internal.RemovalOrder;
@@ -9,7 +10,10 @@ import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.runtime.Batch;
+import dev.onnxprune.runtime.Progress;
 import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.HostTensor;
+import dev.onnxprune.runtime.InputBinding;
 import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelGroup;
@@ -80,7 +84,7 @@ final class OracleCriterion implements DataCriterion {
   private final class Run {
     final ChannelAnalysis a;
     final Map<Integer, String> maskNames;
-    final String input;
+    final InputBinding inputs;
     final String logits;
     final Calibration cal;
     final boolean[][] removed;
@@ -90,10 +94,10 @@ final class OracleCriterion implements DataCriterion {
     long ablations;
     double equivalents;
 
-    Run(ChannelAnalysis a, Map<Integer, String> maskNames, String input, String logits, Calibration cal) {
+    Run(ChannelAnalysis a, Map<Integer, String> maskNames, InputBinding inputs, String logits, Calibration cal) {
       this.a = a;
       this.maskNames = maskNames;
-      this.input = input;
+      this.inputs = inputs;
       this.logits = logits;
       this.cal = cal;
       this.removed = new boolean[a.groups().size()][];
@@ -127,15 +131,15 @@ final class OracleCriterion implements DataCriterion {
 
   private double[][] run(ChannelAnalysis analysis) throws OrtException {
     long t0 = System.nanoTime();
-    Model masked = Ort.copy(analysis.model());
-    String input = Ort.singleInput(masked).name();
+    Model masked = analysis.model().copy();
+    InputBinding inputs = InputBinding.of(masked); // before the mask inputs join them
     String logits = masked.graph().outputs().get(0).name();
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);
     MaskInsertion mi = MaskInsertion.inputs(a);
-    mi.run();
+    PassManager.run(masked, mi);
     List<ChannelGroup> scored = a.prunableGroups().stream().filter(g -> g.size() >= 2).toList();
     Calibration cal = Calibration.of(data, options.batchSize(), options.limit());
-    Run st = new Run(a, mi.maskInputs(), input, logits, cal);
+    Run st = new Run(a, mi.maskInputs(), inputs, logits, cal);
     byte[] maskedBytes = OnnxModels.toBytes(masked);
 
     // Suffix models first: the base model must output every value they are cut at.
@@ -143,7 +147,7 @@ final class OracleCriterion implements DataCriterion {
     Set<String> cutValues = new LinkedHashSet<>();
     if (options.suffix()) {
       for (ChannelGroup g : scored) {
-        SuffixModel s = SuffixModel.of(maskedBytes, st.maskNames.get(g.id()), input);
+        SuffixModel s = SuffixModel.of(maskedBytes, st.maskNames.get(g.id()), inputs.names());
         if (s != null) {
           suffixes.put(g.id(), s);
           cutValues.addAll(s.cut().keySet());
@@ -164,9 +168,11 @@ final class OracleCriterion implements DataCriterion {
       Arrays.fill(roundRemoved[g.id()], -1);
     }
     try (OrtSession base = sessions.open(masked)) {
+      int done = 0;
       for (int round = 0; round <= options.rescoreRounds(); round++) {
         double[] baseLoss = baseLosses(st, base);
         for (ChannelGroup g : scored) {
+          Progress.report(done++, (long) scored.size() * (options.rescoreRounds() + 1));
           int[] units = remaining(st.removed[g.id()]);
           if (units.length < 2 && round > 0) {
             continue;
@@ -222,8 +228,7 @@ final class OracleCriterion implements DataCriterion {
     for (int bi = 0; bi < st.cal.batches.size(); bi++) {
       Batch b = st.cal.batches.get(bi);
       Map<String, Ort.Tensor> feeds = st.baseMasks(base.getInputNames(), -1);
-      feeds.put(st.input, Ort.Tensor.of(b.inputs(), b.shape()));
-      float[] y = Ort.run(base, feeds, Set.of(st.logits)).get(st.logits).data();
+      float[] y = Ort.run(base, feeds, st.inputs.feeds(b), Set.of(st.logits)).get(st.logits).data();
       st.runs++;
       st.forwards += b.size();
       st.equivalents += (double) b.size() / st.cal.samples;
@@ -248,32 +253,33 @@ final class OracleCriterion implements DataCriterion {
       for (int bi = 0; bi < st.cal.batches.size(); bi++) {
         Batch b = st.cal.batches.get(bi);
         int n = b.size();
-        Map<String, Ort.Tensor> live = new HashMap<>();
+        Map<String, HostTensor> data = st.inputs.feeds(b);
+        Map<String, HostTensor> live = new HashMap<>();
         if (suffix == null) {
-          live.put(st.input, Ort.Tensor.of(b.inputs(), b.shape()));
+          live.putAll(data);
         } else {
           Map<String, Ort.Tensor> feeds = st.baseMasks(base.getInputNames(), -1);
-          feeds.put(st.input, Ort.Tensor.of(b.inputs(), b.shape()));
-          Map<String, Ort.Tensor> out = Ort.run(base, feeds, suffix.cut().keySet());
+          Map<String, Ort.Tensor> out = Ort.run(base, feeds, data, suffix.cut().keySet());
           st.runs++;
           st.forwards += n;
           st.equivalents += (1 - share) * n / st.cal.samples;
           for (Map.Entry<String, String> c : suffix.cut().entrySet()) {
-            live.put(c.getValue(), out.get(c.getKey()));
+            Ort.Tensor t = out.get(c.getKey());
+            live.put(c.getValue(), HostTensor.floats(t.data(), t.shape()));
           }
-          if (inputs.contains(st.input)) {
-            live.put(st.input, Ort.Tensor.of(b.inputs(), b.shape()));
-          }
+          data.forEach((name, t) -> {
+            if (inputs.contains(name)) {
+              live.put(name, t);
+            }
+          });
         }
         int k = Math.max(1, options.runSamples() / n);
         float[] row = st.baseMask(g.id());
         for (int from = 0; from < units.length; from += k) {
           int kk = Math.min(k, units.length - from);
           Map<String, Ort.Tensor> feeds = st.baseMasks(inputs, g.id());
-          for (Map.Entry<String, Ort.Tensor> e : live.entrySet()) {
-            Ort.Tensor t = e.getValue();
-            feeds.put(e.getKey(), kk == 1 ? t : new Ort.Tensor(Ort.repeat(t.data(), kk), Ort.repeatShape(t.shape(), kk)));
-          }
+          Map<String, HostTensor> repeated = new HashMap<>();
+          live.forEach((name, t) -> repeated.put(name, kk == 1 ? t : t.repeat(kk)));
           float[] mask = new float[kk * n * row.length];
           for (int i = 0; i < kk; i++) {
             for (int s = 0; s < n; s++) {
@@ -286,7 +292,7 @@ final class OracleCriterion implements DataCriterion {
           if (inputs.contains(maskName)) {
             feeds.put(maskName, Ort.Tensor.of(mask, (long) kk * n, row.length));
           }
-          float[] y = Ort.run(session, feeds, Set.of(st.logits)).get(st.logits).data();
+          float[] y = Ort.run(session, feeds, repeated, Set.of(st.logits)).get(st.logits).data();
           st.runs++;
           st.forwards += (long) kk * n;
           st.equivalents += share * kk * n / st.cal.samples;

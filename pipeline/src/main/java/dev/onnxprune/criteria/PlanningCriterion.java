@@ -30,6 +30,6 @@ public interface PlanningCriterion {
 
   /** Why {@link #chosen} is null: what stopped the search short of the target, and what to change. */
   default String stopReason() {
-    return "its threshold (--theta) lets it remove less";
+    return "its threshold (aofp.theta) lets it remove less";
   }
 }

@@ -1,5 +1,6 @@
 package dev.onnxprune.criteria;
 
+import dev.onnxprune.graph.pass.PassManager;
 import dev.onnxprune.internal.Ort;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
@@ -9,6 +10,8 @@ import dev.onnxprune.graph.Node;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.HostTensor;
+import dev.onnxprune.runtime.InputBinding;
 import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelAnalysis.ConsumerInput;
@@ -98,14 +101,14 @@ final class TaylorCriterion implements DataCriterion {
 
   private double[][] run(ChannelAnalysis analysis) throws OrtException {
     long t0 = System.nanoTime();
-    Model masked = Ort.copy(analysis.model());
-    String input = Ort.singleInput(masked).name();
+    Model masked = analysis.model().copy();
+    InputBinding samples = InputBinding.of(masked);
     String logits = masked.graph().outputs().get(0).name();
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);
     // read before masking: afterwards the consumers read the masked copies
     List<ConsumerInput> consumerInputs = a.consumerInputs();
     MaskInsertion mi = MaskInsertion.inputs(a);
-    mi.run();
+    PassManager.run(masked, mi);
     Map<String, ConsumerInput> positions = differentiableMasks(masked.graph(), consumerInputs);
     String labels = masked.graph().uniqueName("onnxprune_labels");
     Model gradModel;
@@ -136,17 +139,16 @@ final class TaylorCriterion implements DataCriterion {
       Set<String> inputs = grads.getInputNames();
       for (Batch b : cal.batches) {
         int n = b.size();
-        Ort.Tensor x = Ort.Tensor.of(b.inputs(), b.shape());
+        Map<String, HostTensor> x = samples.feeds(b);
         long[] y = b.labels();
         if (!labelled) {
-          float[] z = Ort.run(plain, Map.of(input, x), Set.of(logits)).get(logits).data();
+          float[] z = Ort.run(plain, Map.of(), x, Set.of(logits)).get(logits).data();
           y = Ort.argmax(z, n);
           runs++;
           forwards += n;
           equivalents += (double) n / cal.samples;
         }
         Map<String, Ort.Tensor> feeds = new HashMap<>();
-        feeds.put(input, x);
         for (Map.Entry<Integer, String> e : mi.maskInputs().entrySet()) {
           if (inputs.contains(e.getValue())) {
             int c = a.groups().get(e.getKey()).size();
@@ -155,7 +157,9 @@ final class TaylorCriterion implements DataCriterion {
             feeds.put(e.getValue(), Ort.Tensor.of(ones, n, c));
           }
         }
-        Map<String, Ort.Tensor> out = Ort.run(grads, feeds, Map.of(labels, y), gradOutputs.keySet());
+        Map<String, HostTensor> typed = new HashMap<>(x);
+        typed.put(labels, HostTensor.longs(y, y.length));
+        Map<String, Ort.Tensor> out = Ort.run(grads, feeds, typed, gradOutputs.keySet());
         runs++;
         forwards += n;
         equivalents += 3.0 * n / cal.samples;

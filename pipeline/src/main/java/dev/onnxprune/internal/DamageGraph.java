@@ -54,12 +54,12 @@ public final class DamageGraph {
 
   /** Builds the scoring graph on a copy of {@code analysis}'s model, for {@code scored} groups. */
   public DamageGraph(ChannelAnalysis analysis, List<ChannelGroup> scored) {
-    this.model = Ort.copy(analysis.model());
+    this.model = analysis.model().copy();
     this.input = Ort.singleInput(model).name();
     ChannelAnalysis a = ChannelAnalysis.analyze(model);
     List<ConsumerInput> consumers = a.consumerInputs();
     MaskInsertion base = MaskInsertion.inputs(a);
-    base.run();
+    dev.onnxprune.graph.pass.PassManager.run(model, base);
     this.baseMasks = base.maskInputs();
     addScoringPaths(a, consumers, scored, false);
   }

@@ -1,20 +1,14 @@
 package dev.onnxprune.internal;
 
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.Value;
-import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.runtime.HostTensor;
+import dev.onnxprune.runtime.OrtTensors;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
-import java.nio.LongBuffer;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,41 +35,17 @@ public final class Ort {
   }
 
   /**
-   * {@link #run(OrtSession, Map, Set)} with INT64 vectors fed too ({@code longFeeds}: name to
-   * data of shape {@code [length]}, e.g. class labels).
+   * {@link #run(OrtSession, Map, Set)} with inputs of any element type fed too ({@code typed}:
+   * the batch's token ids, class labels, ...). Outputs must be FLOAT.
    */
-  public static Map<String, Tensor> run(OrtSession session, Map<String, Tensor> feeds, Map<String, long[]> longFeeds,
+  public static Map<String, Tensor> run(OrtSession session, Map<String, Tensor> feeds, Map<String, HostTensor> typed,
       Set<String> outputs) throws OrtException {
-    Map<String, OnnxTensor> in = new HashMap<>();
-    try {
-      for (Map.Entry<String, Tensor> e : feeds.entrySet()) {
-        float[] d = e.getValue().data();
-        FloatBuffer fb = ByteBuffer.allocateDirect(d.length * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
-        fb.put(d).rewind();
-        in.put(e.getKey(), OnnxTensor.createTensor(Sessions.environment(), fb, e.getValue().shape()));
-      }
-      for (Map.Entry<String, long[]> e : longFeeds.entrySet()) {
-        long[] d = e.getValue();
-        LongBuffer lb = ByteBuffer.allocateDirect(d.length * 8).order(ByteOrder.nativeOrder()).asLongBuffer();
-        lb.put(d).rewind();
-        in.put(e.getKey(), OnnxTensor.createTensor(Sessions.environment(), lb, new long[] {d.length}));
-      }
-      Map<String, Tensor> out = new LinkedHashMap<>();
-      try (OrtSession.Result res = outputs.isEmpty() ? session.run(in) : session.run(in, outputs)) {
-        for (Map.Entry<String, OnnxValue> e : res) {
-          OnnxTensor t = (OnnxTensor) e.getValue();
-          FloatBuffer fb = t.getFloatBuffer();
-          float[] f = new float[fb.remaining()];
-          fb.get(f);
-          out.put(e.getKey(), new Tensor(f, t.getInfo().getShape()));
-        }
-      }
-      return out;
-    } finally {
-      for (OnnxTensor t : in.values()) {
-        t.close();
-      }
-    }
+    dev.onnxprune.runtime.Progress.checkCancelled(); // every data criterion's runs come here
+    Map<String, HostTensor> in = new LinkedHashMap<>(typed);
+    feeds.forEach((name, t) -> in.put(name, HostTensor.floats(t.data(), t.shape())));
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    OrtTensors.run(session, in, outputs).forEach((name, t) -> out.put(name, new Tensor(t.floats(), t.shape())));
+    return out;
   }
 
   /** Work that runs ONNX Runtime. */
@@ -98,15 +68,6 @@ public final class Ort {
    */
   public static UncheckedIOException failure(String what, OrtException e) {
     return new UncheckedIOException(new IOException(what + " in ONNX Runtime: " + e.getMessage(), e));
-  }
-
-  /** An independent copy of {@code model} (a criterion never changes the model it scores). */
-  public static Model copy(Model model) {
-    try {
-      return OnnxModels.read(OnnxModels.toBytes(model), model.source());
-    } catch (IOException e) {
-      throw new UncheckedIOException("copying the model for scoring: " + e.getMessage(), e);
-    }
   }
 
   /**

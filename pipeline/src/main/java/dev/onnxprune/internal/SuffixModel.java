@@ -31,9 +31,10 @@ public record SuffixModel(Model model, Map<String, String> cut, double flopsShar
   /**
    * The suffix of {@code maskedBytes} (a model with mask inputs) after the first reader of
    * {@code maskInput}, or null when it cannot be cut there (a graph output is produced before,
-   * or a cut value's type is unknown).
+   * or a cut value's type is unknown or not FLOAT). {@code dataInputs} are the inputs the samples
+   * feed (images; token ids and attention masks).
    */
-  public static SuffixModel of(byte[] maskedBytes, String maskInput, String dataInput) {
+  public static SuffixModel of(byte[] maskedBytes, String maskInput, java.util.Collection<String> dataInputs) {
     Model m;
     try {
       m = OnnxModels.read(maskedBytes, null);
@@ -55,7 +56,9 @@ public record SuffixModel(Model model, Map<String, String> cut, double flopsShar
     // Only values computed from the samples are cut (they have the batch axis); constants behind
     // Identity nodes and mask expansions stay computed in the suffix.
     java.util.Set<Value> perSample = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-    perSample.add(g.value(dataInput));
+    for (String in : dataInputs) {
+      perSample.add(g.value(in));
+    }
     for (Node n : nodes) {
       if (n.inputs().stream().anyMatch(perSample::contains)) {
         n.outputs().stream().filter(java.util.Objects::nonNull).forEach(perSample::add);
@@ -71,8 +74,8 @@ public record SuffixModel(Model model, Map<String, String> cut, double flopsShar
           return null;
         }
         if (perSample.contains(out) && out.consumers().stream().anyMatch(c -> index.getOrDefault(c, -1) >= first)) {
-          if (out.type() == null) {
-            return null;
+          if (out.tensorType() == null || out.tensorType().elemType() != dev.onnxprune.graph.DataType.FLOAT) {
+            return null; // the base run hands cut values over as floats
           }
           cut.add(out);
         }

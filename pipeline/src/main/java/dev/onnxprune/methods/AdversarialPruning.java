@@ -1,6 +1,6 @@
 package dev.onnxprune.methods;
 
-import dev.onnxprune.internal.Checks;
+import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.criteria.PlanningCriterion;
 import dev.onnxprune.prune.Pruner;
 import dev.onnxprune.prune.Target;
@@ -85,7 +85,7 @@ import java.util.function.Predicate;
  * last iteration) or {@code reverse} (the previous removals and top-1 restored), and {@code end}.
  * Every point goes to the setup's listener as it happens.
  */
-public final class AdversarialPruning implements TrainingMethod, PlanningCriterion {
+public final class AdversarialPruning extends PlanningMethod {
 
   /** What a removal's accuracy must come back to (within {@link Options#tolerance}). */
   public enum Reference {
@@ -114,61 +114,61 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
 
     /** Half-width of the projection box around 1, in (0, 1) (default 0.1, the paper's ResNet-20). */
     public Options epsilon(double e) {
-      this.epsilon = Checks.inOpenUnit("--epsilon", e);
+      this.epsilon = InvalidOptionException.inOpenUnit("adversarial.epsilon", e);
       return this;
     }
 
     /** Case-1 threshold: keep |m-hat| >= 1 + tau * eps, in [0, 1] (default 0.9). */
     public Options tau(double v) {
-      this.tau = Checks.inUnit("--tau", v);
+      this.tau = InvalidOptionException.inUnit("adversarial.tau", v);
       return this;
     }
 
     /** Regular-phase iterations before a removal is reversed, >= 0 (default 10). */
     public Options iterations(int n) {
-      this.t = Checks.atLeast("--T", n, 0);
+      this.t = InvalidOptionException.atLeast("adversarial.iterations", n, 0);
       return this;
     }
 
     /** PGD step size on the mask (default 1e-2). */
     public Options etaAdv(double v) {
-      this.etaAdv = Checks.positive("--eta-adv", v);
+      this.etaAdv = InvalidOptionException.positive("adversarial.etaAdv", v);
       return this;
     }
 
     /** PGD steps (one training batch each) per adversarial phase, >= 1 (default 10). */
     public Options pgdSteps(int n) {
-      this.pgdSteps = Checks.atLeast("--pgd-steps", n, 1);
+      this.pgdSteps = InvalidOptionException.atLeast("adversarial.pgdSteps", n, 1);
       return this;
     }
 
     /** Adam learning rate of the regular phase (default 1e-4, the paper's ResNet-20). */
     public Options etaReg(double v) {
-      this.etaReg = Checks.positive("--eta-reg", v);
+      this.etaReg = InvalidOptionException.positive("adversarial.etaReg", v);
       return this;
     }
 
     /** The regular phase divides its learning rate by 10 every I iterations, >= 1 (default 5). */
     public Options decayInterval(int n) {
-      this.decayInterval = Checks.atLeast("--decay-interval", n, 1);
+      this.decayInterval = InvalidOptionException.atLeast("adversarial.decayInterval", n, 1);
       return this;
     }
 
     /** Optimizer steps per regular-phase iteration (one validation after each), >= 1 (default 10). */
     public Options iterationBatches(int n) {
-      this.iterationBatches = Checks.atLeast("--iteration-batches", n, 1);
+      this.iterationBatches = InvalidOptionException.atLeast("adversarial.iterationBatches", n, 1);
       return this;
     }
 
     /** Budget: optimizer steps plus PGD probes over the whole run, >= 1 (default 20000). */
     public Options maxSteps(long n) {
-      this.maxSteps = Checks.atLeast("--method-steps", n, 1);
+      this.maxSteps = InvalidOptionException.atLeast("method.maxSteps", n, 1);
       return this;
     }
 
     /** Top-1 a recovered removal may lose against the reference, in [0, 1] (default 0.01). */
     public Options tolerance(double v) {
-      this.tolerance = Checks.inUnit("--tolerance", v);
+      this.tolerance = InvalidOptionException.inUnit("adversarial.tolerance", v);
       return this;
     }
 
@@ -180,13 +180,13 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
 
     /** Adam's L2 weight decay in the regular phase, >= 0 (default 0; eq. 1's alpha R(theta)). */
     public Options weightDecay(double v) {
-      this.weightDecay = Checks.nonNegative("--weight-decay", v);
+      this.weightDecay = InvalidOptionException.nonNegative("adversarial.weightDecay", v);
       return this;
     }
 
     /** Channels every layer keeps at least, >= 1 (default 1). */
     public Options minChannels(int n) {
-      this.minChannels = Checks.atLeast("--min-channels", n, 1);
+      this.minChannels = InvalidOptionException.atLeast("adversarial.minChannels", n, 1);
       return this;
     }
 
@@ -283,10 +283,6 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
 
   private final MethodSetup setup;
   private final Options options;
-  private final List<TrajectoryPoint> trajectory = new ArrayList<>();
-  private Predicate<Map<Integer, int[]>> reached;
-  private Map<Integer, int[]> chosen;
-  private Map<Integer, int[]> partial;
   private Summary summary;
 
   private AdversarialPruning(MethodSetup setup, Options options) {
@@ -297,13 +293,14 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
   /**
    * The method on {@code setup}'s data, with {@code options}.
    *
-   * @throws IllegalArgumentException when the setup has no validation data (the recovery check
-   *     and the k rule compare validation top-1)
+   * @throws dev.onnxprune.errors.InvalidOptionException naming {@code evaluation} when the setup has
+   *     no validation data (the recovery check and the k rule compare validation top-1)
    */
   public static AdversarialPruning create(MethodSetup setup, Options options) {
     if (setup.validation() == null) {
-      throw new IllegalArgumentException("adversarial pruning needs validation data: it decides whether a removal"
-          + " recovered, and how many channels to try next, by validation top-1");
+      throw new dev.onnxprune.errors.InvalidOptionException("evaluation", null, "is required by adversarial"
+          + " pruning: it decides whether a removal recovered, and how many channels to try next, by validation"
+          + " top-1");
     }
     return new AdversarialPruning(setup, options);
   }
@@ -314,32 +311,7 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
   }
 
   @Override
-  public List<TrajectoryPoint> trajectory() {
-    return Collections.unmodifiableList(trajectory);
-  }
-
-  @Override
-  public boolean plans() {
-    return true;
-  }
-
-  @Override
-  public void aim(Predicate<Map<Integer, int[]>> reached) {
-    this.reached = reached;
-  }
-
-  @Override
-  public Map<Integer, int[]> chosen() {
-    return chosen;
-  }
-
-  @Override
-  public Map<Integer, int[]> partial() {
-    return partial;
-  }
-
-  @Override
-  public String stopReason() {
+  String stopReason() {
     return summary == null ? "it has not run" : summary.stopReason();
   }
 
@@ -375,10 +347,7 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
   }
 
   @Override
-  public double[][] score(ChannelAnalysis analysis) {
-    trajectory.clear();
-    chosen = null;
-    partial = null;
+  double[][] train(ChannelAnalysis analysis) {
     summary = null;
     TrainingData data = TrainingData.of(setup.train());
     TrainingOptions.Builder training = TrainingOptions.builder().optimizer(Optimizer.adam(options.weightDecay));
@@ -433,7 +402,7 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
       while (true) {
         if (layers.stream().allMatch(l -> l.exhausted)) {
           stopReason = "no layer can be sparsified any more (every layer's last single-channel removal was"
-              + " reversed, or it is at " + options.minChannels + " channel(s)); raise --tolerance or --T";
+              + " reversed, or it is at " + options.minChannels + " channel(s)); raise adversarial.tolerance or adversarial.iterations";
           break;
         }
         passes++;
@@ -443,9 +412,9 @@ public final class AdversarialPruning implements TrainingMethod, PlanningCriteri
             continue;
           }
           if (steps + perVisit > options.maxSteps) {
-            stopReason = "the step budget (--method-steps " + options.maxSteps + ") ran out after " + steps
+            stopReason = "the step budget (method.maxSteps " + options.maxSteps + ") ran out after " + steps
                 + " steps at " + String.format(java.util.Locale.ROOT, "%.3f", flopsKept())
-                + " of the FLOPs; raise --method-steps";
+                + " of the FLOPs; raise method.maxSteps";
             stop = true;
             break;
           }

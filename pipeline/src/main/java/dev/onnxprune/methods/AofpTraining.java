@@ -1,7 +1,7 @@
 package dev.onnxprune.methods;
 
 import dev.onnxprune.internal.BinaryFilterSearch;
-import dev.onnxprune.internal.Checks;
+import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.internal.DamageGraph;
 import dev.onnxprune.criteria.PlanningCriterion;
 import dev.onnxprune.internal.RemovalOrder;
@@ -78,7 +78,7 @@ import java.util.function.Predicate;
  * steps; loss = mean training loss of the last {@code phi} steps; accuracy at the start, the end
  * and every {@link Options#validateEvery} prune moves.
  */
-public final class AofpTraining implements TrainingMethod, PlanningCriterion {
+public final class AofpTraining extends PlanningMethod {
   /** The method's name in reports and on the command line. */
   public static final String NAME = "aofp-train";
 
@@ -96,44 +96,44 @@ public final class AofpTraining implements TrainingMethod, PlanningCriterion {
 
     /** Refinement threshold theta (eq. 11): the largest mean isolated damage a move may do (default 0.01). */
     public Options theta(double t) {
-      // not Checks.positive: an infinite theta is accepted (every move prunes)
-      this.theta = Checks.require(t > 0, "--theta", "> 0", t);
+      // not InvalidOptionException.positive: an infinite theta is accepted (every move prunes)
+      this.theta = InvalidOptionException.require(t > 0, "aofp.theta", "> 0", t);
       return this;
     }
 
     /** Search cost phi: training batches per binary-search step of each layer (default 20). */
     public Options phi(int n) {
-      this.phi = Checks.atLeast("--phi", n, 1);
+      this.phi = InvalidOptionException.atLeast("aofp.phi", n, 1);
       return this;
     }
 
     /** Constant learning rate of the base path's SGD (default 0.01: fine-tuning, not training). */
     public Options learningRate(double lr) {
-      this.learningRate = Checks.nonNegative("--lr", lr);
+      this.learningRate = InvalidOptionException.nonNegative("method.learningRate", lr);
       return this;
     }
 
     /** SGD momentum (default 0.9). */
     public Options momentum(double m) {
-      this.momentum = Checks.require(m >= 0 && m < 1, "--momentum", "in [0, 1)", m);
+      this.momentum = InvalidOptionException.require(m >= 0 && m < 1, "aofp.momentum", "in [0, 1)", m);
       return this;
     }
 
     /** L2 weight decay (default 5e-4). */
     public Options weightDecay(double wd) {
-      this.weightDecay = Checks.nonNegative("--weight-decay", wd);
+      this.weightDecay = InvalidOptionException.nonNegative("aofp.weightDecay", wd);
       return this;
     }
 
     /** Optimizer steps at most (default 20000): the method always ends. */
     public Options maxSteps(int n) {
-      this.maxSteps = Checks.atLeast("--method-steps", n, 1);
+      this.maxSteps = InvalidOptionException.atLeast("method.maxSteps", n, 1);
       return this;
     }
 
     /** Validate after every {@code k}-th prune move (default 10), besides the start and the end. */
     public Options validateEvery(int k) {
-      this.validateEvery = Checks.atLeast("--validate-every", k, 1);
+      this.validateEvery = InvalidOptionException.atLeast("aofp.validateEvery", k, 1);
       return this;
     }
 
@@ -202,10 +202,6 @@ public final class AofpTraining implements TrainingMethod, PlanningCriterion {
 
   private final MethodSetup setup;
   private final Options options;
-  private final List<TrajectoryPoint> trajectory = new ArrayList<>();
-  private Predicate<Map<Integer, int[]>> reached;
-  private Map<Integer, int[]> chosen;
-  private Map<Integer, int[]> partial;
   private String stopReason;
   private BinaryFilterSearch.Result lastSearch;
   private int moves;
@@ -226,33 +222,7 @@ public final class AofpTraining implements TrainingMethod, PlanningCriterion {
   }
 
   @Override
-  public List<TrajectoryPoint> trajectory() {
-    return List.copyOf(trajectory);
-  }
-
-  /** Always: the method chooses its removals itself. */
-  @Override
-  public boolean plans() {
-    return true;
-  }
-
-  @Override
-  public void aim(Predicate<Map<Integer, int[]>> reached) {
-    this.reached = reached;
-  }
-
-  @Override
-  public Map<Integer, int[]> chosen() {
-    return chosen;
-  }
-
-  @Override
-  public Map<Integer, int[]> partial() {
-    return partial;
-  }
-
-  @Override
-  public String stopReason() {
+  String stopReason() {
     return stopReason != null ? stopReason : "it has not run";
   }
 
@@ -275,10 +245,7 @@ public final class AofpTraining implements TrainingMethod, PlanningCriterion {
    *     (or every layer stopped, without restarts); the model is then left unchanged
    */
   @Override
-  public double[][] score(ChannelAnalysis analysis) {
-    trajectory.clear();
-    chosen = null;
-    partial = null;
+  double[][] train(ChannelAnalysis analysis) {
     stopReason = null;
     moves = 0;
     DamageGraph[] built = new DamageGraph[1];
@@ -396,10 +363,10 @@ public final class AofpTraining implements TrainingMethod, PlanningCriterion {
       boolean budget = lastSearch.steps() >= options.maxSteps;
       stopReason = String.format(Locale.ROOT, "it ended %s after %d steps (%d moves) with the FLOPs at %.1f%% of"
           + " the original; %s",
-          budget ? "at its budget (--method-steps " + options.maxSteps + ")" : "with every layer stopped",
+          budget ? "at its budget (method.maxSteps " + options.maxSteps + ")" : "with every layer stopped",
           lastSearch.steps(), moves, 100 * end.flopsKept(), budget
-              ? "raise --method-steps, raise --theta (larger moves) or lower --phi (faster steps)"
-              : "raise --theta or let stopped layers restart");
+              ? "raise method.maxSteps, raise aofp.theta (larger moves) or lower aofp.phi (faster steps)"
+              : "raise aofp.theta or let stopped layers restart");
       partial = removals;
     } else {
       chosen = removals;

@@ -1,5 +1,6 @@
 package dev.onnxprune.methods;
 
+import dev.onnxprune.graph.pass.PassManager;
 import dev.onnxprune.internal.Ort;
 import ai.onnxruntime.OrtException;
 import dev.onnxprune.graph.Model;
@@ -78,7 +79,7 @@ final class MaskedTraining implements AutoCloseable {
       TrainingData data, Extension extension) {
     this.analysis = analysis;
     this.setup = setup;
-    Model work = Ort.copy(analysis.model());
+    Model work = analysis.model().copy();
     ChannelAnalysis copy = ChannelAnalysis.analyze(work);
     if (copy.groups().size() != analysis.groups().size()) {
       throw new IllegalStateException("the copy of the model analyses into " + copy.groups().size()
@@ -86,7 +87,7 @@ final class MaskedTraining implements AutoCloseable {
     }
     List<ChannelAnalysis.ConsumerInput> consumers = extension == null ? null : copy.consumerInputs();
     MaskInsertion mi = MaskInsertion.inputs(copy).rows(1);
-    mi.run();
+    PassManager.run(work, mi);
     this.maskInputs = new LinkedHashMap<>(mi.maskInputs());
     if (maskGradients) {
       options.gradientOutputs(maskInputs.values());
@@ -167,6 +168,7 @@ final class MaskedTraining implements AutoCloseable {
 
   /** One optimizer step on the next batch. */
   TrainingSession.StepResult step(double lr) {
+    dev.onnxprune.runtime.Progress.checkCancelled();
     try {
       TrainingSession.StepResult r = session.step(stream.next(), lr);
       if (!Double.isFinite(r.loss())) {

@@ -1,6 +1,6 @@
 package dev.onnxprune.methods;
 
-import dev.onnxprune.internal.Checks;
+import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.training.Augmentation;
@@ -35,7 +35,7 @@ public final class MethodSetup {
 
   /** Samples per training step (default 64). */
   public MethodSetup batchSize(int n) {
-    this.batchSize = Checks.atLeast("--batch-size", n, 2);
+    this.batchSize = InvalidOptionException.atLeast("method.batchSize", n, 2);
     return this;
   }
 
@@ -53,7 +53,7 @@ public final class MethodSetup {
 
   /** At most this many validation samples are evaluated per trajectory point (default 1000). */
   public MethodSetup validationLimit(int n) {
-    this.validationLimit = Checks.atLeast("validation limit", n, 1);
+    this.validationLimit = InvalidOptionException.atLeast("method.validationLimit", n, 1);
     return this;
   }
 

@@ -1,6 +1,6 @@
 package dev.onnxprune.methods;
 
-import dev.onnxprune.internal.Checks;
+import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.criteria.PlanningCriterion;
 import dev.onnxprune.prune.LatencyModel;
 import dev.onnxprune.prune.Pruner;
@@ -102,7 +102,7 @@ import java.util.function.Predicate;
  * removed ones, and writes the trained parameters into the model (removed channels' gammas 0,
  * masks folded into the consumers), so the masked model computes what the pruned model will.
  */
-public final class PruneNet implements TrainingMethod, PlanningCriterion {
+public final class PruneNet extends PlanningMethod {
   /** What the per-channel costs of the regulariser and the step size measure (GCP-f, GCP-p, GCP-latency). */
   public enum Objective {
     FLOPS,
@@ -120,7 +120,7 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
           return o;
         }
       }
-      throw new IllegalArgumentException("--objective must be one of flops, params, latency: '" + name + "'");
+      throw new dev.onnxprune.errors.InvalidOptionException("prunenet.objective", name, "must be flops, params or latency");
     }
   }
 
@@ -149,37 +149,37 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
      * drives every scale to 0 within one epoch).
      */
     public Options lambda(double l) {
-      this.lambda = Checks.nonNegative("--lambda", l);
+      this.lambda = InvalidOptionException.nonNegative("prunenet.lambda", l);
       return this;
     }
 
     /** Learning rate of the regularised phase's gradient and proximal steps (plain SGD; default 0.1). */
     public Options regularisedLr(double lr) {
-      this.regularisedLr = Checks.positive("regularised learning rate", lr);
+      this.regularisedLr = InvalidOptionException.positive("prunenet.regularisedLearningRate", lr);
       return this;
     }
 
     /** Learning rate of the recovery phase (default 0.01). */
     public Options recoveryLr(double lr) {
-      this.recoveryLr = Checks.positive("recovery learning rate", lr);
+      this.recoveryLr = InvalidOptionException.positive("method.learningRate", lr);
       return this;
     }
 
     /** Fraction of the objective's current cost each pruning step removes, in (0, 1) (default 0.2). */
     public Options stepFraction(double f) {
-      this.stepFraction = Checks.inOpenUnit("--step-fraction", f);
+      this.stepFraction = InvalidOptionException.inOpenUnit("prunenet.stepFraction", f);
       return this;
     }
 
     /** Optimizer steps per regularised phase; 0 (default) for one epoch of the training data. */
     public Options regularisedSteps(int n) {
-      this.regularisedSteps = Checks.atLeast("regularised steps", n, 0);
+      this.regularisedSteps = InvalidOptionException.atLeast("prunenet.regularisedSteps", n, 0);
       return this;
     }
 
     /** Optimizer steps per recovery phase; 0 (default) for one epoch of the training data. */
     public Options recoverySteps(int n) {
-      this.recoverySteps = Checks.atLeast("recovery steps", n, 0);
+      this.recoverySteps = InvalidOptionException.atLeast("prunenet.recoverySteps", n, 0);
       return this;
     }
 
@@ -188,7 +188,7 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
      * the rest of the way to the target by the current importance, without training.
      */
     public Options maxSteps(long n) {
-      this.maxSteps = Checks.atLeast("--method-steps", n, 0);
+      this.maxSteps = InvalidOptionException.atLeast("method.maxSteps", n, 0);
       return this;
     }
 
@@ -247,9 +247,6 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
 
   private final MethodSetup setup;
   private final Options options;
-  private final List<TrajectoryPoint> trajectory = new ArrayList<>();
-  private Predicate<Map<Integer, int[]>> reached;
-  private Map<Integer, int[]> chosen;
 
   private PruneNet(MethodSetup setup, Options options) {
     this.setup = Objects.requireNonNull(setup, "setup");
@@ -266,26 +263,6 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
     return "prunenet";
   }
 
-  @Override
-  public boolean plans() {
-    return true;
-  }
-
-  @Override
-  public void aim(Predicate<Map<Integer, int[]>> target) {
-    this.reached = Objects.requireNonNull(target, "target");
-  }
-
-  @Override
-  public Map<Integer, int[]> chosen() {
-    return chosen;
-  }
-
-  @Override
-  public List<TrajectoryPoint> trajectory() {
-    return List.copyOf(trajectory);
-  }
-
   /**
    * Runs the method (see the class comment) and writes the trained parameters into
    * {@code analysis.model()}.
@@ -295,14 +272,18 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
    *     target cannot be reached with one channel left in every group
    * @throws UncheckedIOException when ONNX Runtime fails (or the latency cannot be measured)
    */
+  /** PruneNet fails rather than stopping short (see {@link #train}); it never reports a stop. */
   @Override
-  public double[][] score(ChannelAnalysis analysis) {
+  String stopReason() {
+    return "every group is down to one channel";
+  }
+
+  @Override
+  double[][] train(ChannelAnalysis analysis) {
     if (reached == null) {
-      throw new IllegalStateException("prunenet chooses its own removals against a target: run it through Pruner,"
-          + " which aims it at the target first");
+      throw new IllegalStateException("prunenet chooses its own removals against a target: give run() the"
+          + " target's test (the Pruner does)");
     }
-    trajectory.clear();
-    chosen = null;
     return new Run(analysis).run();
   }
 
@@ -395,7 +376,7 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
       }
       Map<Integer, int[]> removals = removals();
       if (!reached.test(removals)) {
-        throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, Messages.UNREACHABLE,
+        throw new dev.onnxprune.errors.TargetUnreachableException(String.format(java.util.Locale.ROOT, Messages.UNREACHABLE,
             cost.evaluate(removals).flops() / (double) baseFlops));
       }
       chosen = removals;
@@ -924,7 +905,7 @@ public final class PruneNet implements TrainingMethod, PlanningCriterion {
       groups.add(new GroupState(g, kind, bns, readable));
     }
     if (!anyBn) {
-      throw new IllegalArgumentException(Messages.NO_BATCH_NORM);
+      throw new dev.onnxprune.errors.OnnxPruneException(Messages.NO_BATCH_NORM);
     }
   }
 

@@ -58,9 +58,7 @@ final class Allocator {
   /** With the widths each group may keep. */
   Allocator(ChannelAnalysis analysis, double[][] scores, PlanCost cost, int minChannels, double maxGroupRatio,
       GroupWidths widths, LatencyModel latency) {
-    if (minChannels < 1) {
-      throw new IllegalArgumentException("--min-channels must be >= 1: " + minChannels);
-    }
+    InvalidOptionException.atLeast("minChannels", minChannels, 1);
     this.analysis = analysis;
     this.scores = scores;
     this.cost = cost;
@@ -86,7 +84,9 @@ final class Allocator {
   /** The plan for {@code target}, uniform or global. */
   PrunePlan allocate(Target target, boolean global) {
     if (scored.isEmpty()) {
-      throw new IllegalArgumentException("no prunable channel group can be scored; nothing to prune");
+      throw new dev.onnxprune.errors.NothingPrunableException("no prunable channel group can be scored (the"
+          + " criterion scores none of them, or each has no more than minChannels channels); nothing to prune",
+          java.util.List.of());
     }
     if (global) {
       return global(target);
@@ -154,9 +154,10 @@ final class Allocator {
     return plan(cur);
   }
 
-  private IllegalArgumentException unreachable(Target target, double best) {
-    return new IllegalArgumentException(String.format("target %s cannot be reached: with at least %d channel(s) per"
-        + " group the most that can be removed is %.3f", target, minChannels, best));
+  private dev.onnxprune.errors.TargetUnreachableException unreachable(Target target, double best) {
+    return new dev.onnxprune.errors.TargetUnreachableException(String.format(java.util.Locale.ROOT, "target %s cannot"
+        + " be reached: with at least %d channel(s) per group the most that can be removed is %.3f", target,
+        minChannels, best));
   }
 
   /** Every scored group loses a fraction {@code r} of its channels. */
@@ -220,7 +221,7 @@ final class Allocator {
   double reduction(Map<Integer, int[]> removals, Target target) {
     if (target.kind() == Target.Kind.LATENCY) {
       if (latency == null) {
-        throw new IllegalArgumentException("a latency target needs a latency model (measured per channel)");
+        throw new IllegalStateException("a latency target needs a latency model (measured per channel)");
       }
       return latency.reduction(removals);
     }

@@ -1,5 +1,6 @@
 package dev.onnxprune.prune;
 
+import dev.onnxprune.graph.pass.PassManager;
 import dev.onnxprune.internal.Ort;
 import dev.onnxprune.methods.PruneNet;
 import ai.onnxruntime.OrtException;
@@ -88,7 +89,7 @@ public final class LatencyModel {
   static LatencyModel measure(ChannelAnalysis analysis, Timer timer, double[] fractions, GroupWidths steps)
       throws IOException {
     Model model = analysis.model();
-    double t0 = timer.seconds(Ort.copy(model));
+    double t0 = timer.seconds(model.copy());
     Map<Integer, Fit> fits = new HashMap<>();
     for (ChannelGroup g : analysis.prunableGroups()) {
       if (g.size() < 2) {
@@ -109,11 +110,12 @@ public final class LatencyModel {
       double[] secs = new double[widths.size()];
       secs[0] = t0;
       for (int i = 1; i < widths.size(); i++) {
-        Model copy = Ort.copy(model);
+        Model copy = model.copy();
         ChannelAnalysis ca = ChannelAnalysis.analyze(copy);
         int w = widths.get(i);
         int[] units = java.util.stream.IntStream.range(w, g.size()).toArray();
-        new ChannelPruningPass(PrunePlan.builder(ca).remove(ca.groups().get(g.id()), units).build()).run();
+        PassManager.run(copy, new ChannelPruningPass(PrunePlan.builder(ca).remove(ca.groups().get(g.id()), units)
+            .build()));
         secs[i] = timer.seconds(copy);
       }
       fits.put(g.id(), fit(g.id(), widths.stream().mapToInt(Integer::intValue).toArray(), secs));

@@ -31,4 +31,10 @@ public interface PruneProgress {
 
   /** {@code phase} has ended after {@code took}. */
   void finished(Phase phase, Duration took);
+
+  /**
+   * {@link Phase#TIMING} is about to start (the other phases follow one another, so the end of
+   * one is the start of the next; timing runs only when the speed check chooses to).
+   */
+  default void starting(Phase phase) {}
 }

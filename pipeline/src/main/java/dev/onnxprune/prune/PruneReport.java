@@ -4,9 +4,10 @@ import dev.onnxprune.methods.TrainingMethod;
 import dev.onnxprune.methods.TrajectoryPoint;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.onnxprune.graph.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -85,8 +86,13 @@ public record PruneReport(String criterion, String target, String allocation, Li
   /** Min, mean and max of a group's scores, and the mean of the removed ones. */
   public record ScoreSummary(double min, double mean, double max, Double removedMean) {}
 
-  /** Model totals (FLOPs = 2 x MACs for Conv/Gemm/MatMul plus elementwise FLOPs). */
-  public record Totals(long params, long macs, long flops, int nodes) {}
+  /**
+   * Model totals (FLOPs = 2 x MACs for Conv/Gemm/MatMul plus elementwise FLOPs).
+   * {@code unknownShapeNodes} nodes have a cost the cost model cannot count (shapes unknown, e.g.
+   * a symbolic sequence length or sizes computed at run time): when it is not 0, {@code macs} and
+   * {@code flops} count only the other nodes and are lower bounds.
+   */
+  public record Totals(long params, long macs, long flops, int nodes, int unknownShapeNodes) {}
 
   /** The pruned model against the original with removed channels masked, on the same inputs. */
   public record Verification(double maxAbsDiff, double maxRelDiff, int batches, boolean passed) {}
@@ -100,14 +106,13 @@ public record PruneReport(String criterion, String target, String allocation, Li
     }
   }
 
-  /** Writes the JSON report to {@code file}. */
+  /**
+   * Writes the JSON report to {@code file}, atomically ({@link AtomicFiles#write}).
+   *
+   * @throws dev.onnxprune.errors.InvalidOptionException (key {@code report}) when {@code file}
+   *     exists and is not a regular file
+   */
   public void write(Path file) throws IOException {
-    Path tmp = dev.onnxprune.graph.AtomicFiles.createTemp(file.toAbsolutePath().getParent(), "." + file.getFileName() + ".");
-    try {
-      Files.writeString(tmp, toJson());
-      Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    AtomicFiles.write(file, "report", toJson().getBytes(StandardCharsets.UTF_8));
   }
 }

@@ -1,15 +1,19 @@
 package dev.onnxprune.prune;
 
+import dev.onnxprune.graph.pass.PassManager;
+import ai.onnxruntime.OrtException;
 import dev.onnxprune.criteria.Criteria;
 import dev.onnxprune.criteria.Criterion;
-import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.criteria.PlanningCriterion;
-import dev.onnxprune.methods.TrainingMethod;
-import ai.onnxruntime.OrtException;
+import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.errors.NothingPrunableException;
+import dev.onnxprune.errors.TargetUnreachableException;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.cost.CostModel;
 import dev.onnxprune.graph.cost.CostReport;
+import dev.onnxprune.methods.MethodResult;
+import dev.onnxprune.methods.TrainingMethod;
 import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelGroup;
@@ -26,22 +30,25 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Structured channel pruning: analyse channel groups, score them with a {@link Criterion},
- * allocate removals to meet a {@link Target}, apply the plan, and optionally verify the result
- * against the masked original in ONNX Runtime.
+ * The pruning step: analyse channel groups, score them with a {@link Criterion} (or let a
+ * {@link TrainingMethod} train and choose), allocate removals to meet a {@link Target}, apply the
+ * plan, and optionally verify the result against the masked original in ONNX Runtime.
+ * {@link PruningPipeline} wraps it with evaluation, recovery and writing; use this class directly
+ * for the step alone.
  *
  * <pre>{@code
  * Model m = OnnxModels.read(path);
  * PruneResult r = Pruner.builder().criterion(Criteria.l1()).target(Target.flops(0.5)).build().prune(m);
  * OnnxModels.write(r.model(), out);
  * }</pre>
- * Data-driven criteria ({@link DataCriteria}) carry their calibration data and sessions:
+ * Data-driven criteria ({@code DataCriteria}) carry their calibration data and sessions:
  * {@code .criterion(DataCriteria.oracle(calibration, sessions))}. A {@link Target#latency}
  * target uses {@link Builder#latency} or measures a {@link LatencyModel} first (during the
  * analysing phase).
  */
 public final class Pruner {
   private final Criterion criterion;
+  private final TrainingMethod method;
   private final Target target;
   private final boolean global;
   private final int minChannels;
@@ -59,7 +66,8 @@ public final class Pruner {
   private Pruner(Builder b) {
     this.latency = b.latency;
     this.latencyTimer = b.latencyTimer;
-    this.criterion = Objects.requireNonNull(b.criterion, "criterion");
+    this.criterion = b.method == null ? Objects.requireNonNull(b.criterion, "criterion") : null;
+    this.method = b.method;
     this.target = Objects.requireNonNull(b.target, "target");
     this.global = b.global;
     this.minChannels = b.minChannels;
@@ -77,21 +85,35 @@ public final class Pruner {
     return new Builder();
   }
 
+  /** The name of the criterion or method, as in the report. */
+  String chooser() {
+    return method != null ? method.name() : criterion.name();
+  }
+
+  /** True when a training-time method chooses the channels. */
+  boolean trains() {
+    return method != null;
+  }
+
   /**
-   * Prunes {@code model} in place. A {@link TrainingMethod} writes the weights it trained into
-   * {@code model} before the channels are removed, also when it then stops short of the target and
-   * the prune fails (without {@link Builder#keepPartial}): keep a copy to go back to.
+   * Prunes {@code model}. With a {@link Criterion} the model is pruned in place and returned in
+   * the result. With a {@link TrainingMethod} the method trains a copy, which is pruned and
+   * returned; {@code model} is left as it was.
    *
-   * @throws IllegalArgumentException when the target cannot be reached or nothing can be pruned
-   * @throws IOException when verification cannot run the models
+   * @throws NothingPrunableException when no channel group can be pruned (or scored)
+   * @throws TargetUnreachableException when the target cannot be reached, or a method stopped short
+   *     of it (without {@link Builder#keepPartial})
+   * @throws VerificationFailedException when {@link Builder#verify} is on and the pruned model does
+   *     not compute what the masked original computes; the result is in the exception
+   * @throws IOException when verification or a latency measurement cannot run the models
    */
   public PruneResult prune(Model model) throws IOException {
     long t = System.nanoTime();
     ChannelAnalysis analysis = ChannelAnalysis.analyze(model);
+    requirePrunable(analysis);
     PlanCost cost = PlanCost.of(analysis);
     CostReport before = cost.baselineReport();
     boolean timed = SpeedCheck.wanted(speedCheck, target, before.totalFlops());
-    byte[] original = verify || timed ? OnnxModels.toBytes(model) : null;
     int nodesBefore = model.graph().nodes().size();
     HardwareWidths.Choice widthChoice = rounding.choose(sessions);
     LatencyModel lat = latency;
@@ -100,45 +122,56 @@ public final class Pruner {
           new double[] {0.75, 0.5, 0.25}, GroupWidths.of(analysis, widthChoice.multiple()));
     }
     t = done(PruneProgress.Phase.ANALYSING, t);
+    // Measures a criterion's own removals against the target (scores play no part in it).
+    double[][] none = new double[analysis.groups().size()][];
+    analysis.prunableGroups().forEach(g -> none[g.id()] = new double[g.size()]);
+    Allocator planning = new Allocator(analysis, none, cost, minChannels, maxGroupRatio, GroupWidths.exact(), lat);
+    java.util.function.Predicate<Map<Integer, int[]>> reached =
+        removals -> planning.reduction(removals, target) >= target.fraction();
     PlanningCriterion pc = criterion instanceof PlanningCriterion p && p.plans() ? p : null;
     if (pc != null) {
-      // Measures a criterion's own removals against the target (scores play no part in it).
-      double[][] none = new double[analysis.groups().size()][];
-      analysis.prunableGroups().forEach(g -> none[g.id()] = new double[g.size()]);
-      Allocator planning = new Allocator(analysis, none, cost, minChannels, maxGroupRatio, GroupWidths.exact(), lat);
-      pc.aim(removals -> planning.reduction(removals, target) >= target.fraction());
+      pc.aim(reached);
     }
     double[][] scores;
-    try {
-      scores = criterion.score(analysis);
-    } catch (java.io.UncheckedIOException e) {
-      throw e.getCause(); // a data-driven criterion could not run the model
+    Map<Integer, int[]> chosen = null;
+    String shortOfTarget = null;
+    List<dev.onnxprune.methods.TrajectoryPoint> trajectory = null;
+    if (method != null) {
+      MethodResult mr = method.run(model, reached);
+      model = mr.model();
+      analysis = ChannelAnalysis.analyze(model); // the trained copy: the same groups
+      scores = mr.scores() != null ? mr.scores() : new double[analysis.groups().size()][];
+      trajectory = mr.trajectory();
+      chosen = mr.targetMet() ? mr.removals() : shortOf(mr.removals(), mr.stopReason());
+      shortOfTarget = mr.targetMet() ? null : chooser() + " stopped before reaching " + target + "; " + mr.stopReason();
+    } else {
+      try {
+        scores = criterion.score(analysis);
+      } catch (java.io.UncheckedIOException e) {
+        throw e.getCause(); // a data-driven criterion could not run the model
+      }
+      if (pc != null) {
+        chosen = pc.chosen();
+        if (chosen == null) {
+          chosen = shortOf(pc.partial(), pc.stopReason());
+          shortOfTarget = chooser() + " stopped before reaching " + target + "; " + pc.stopReason();
+        }
+      }
     }
-    if (verify && criterion instanceof TrainingMethod) {
-      original = OnnxModels.toBytes(model); // the method trained the weights: check against those
-    }
+    byte[] original = verify || timed ? OnnxModels.toBytes(model) : null;
     t = done(PruneProgress.Phase.SCORING, t);
     Allocator allocator;
     PruneReport.Widths widths;
     PrunePlan plan;
     String allocation = global ? "global" : "uniform";
-    String shortOfTarget = null;
-    if (pc != null) {
-      Map<Integer, int[]> chosen = pc.chosen();
-      if (chosen == null) {
-        String why = criterion.name() + " stopped before reaching " + target + "; " + pc.stopReason();
-        chosen = keepPartial ? pc.partial() : null;
-        if (chosen == null) {
-          throw new IllegalArgumentException(why);
-        }
-        shortOfTarget = why;
-      }
+    if (chosen != null) {
       PrunePlan.Builder b = PrunePlan.builder(analysis);
-      chosen.forEach((g, units) -> b.remove(analysis.groups().get(g), units));
+      ChannelAnalysis a = analysis;
+      chosen.forEach((g, units) -> b.remove(a.groups().get(g), units));
       plan = b.build();
-      allocation = criterion.name();
+      allocation = chooser();
       allocator = new Allocator(analysis, scores, cost, minChannels, maxGroupRatio, GroupWidths.exact(), lat);
-      widths = new PruneReport.Widths(1, false, criterion.name() + " chose its own widths", 0);
+      widths = new PruneReport.Widths(1, false, chooser() + " chose its own widths", 0);
     } else {
       RoundedAllocation.Result a = RoundedAllocation.allocate(analysis, scores, cost, minChannels, maxGroupRatio,
           rounding, widthChoice, lat, target, global);
@@ -148,7 +181,7 @@ public final class Pruner {
     }
     List<PruneReport.Group> groups = describe(analysis, scores, plan);
     t = done(PruneProgress.Phase.ALLOCATING, t);
-    new ChannelPruningPass(plan).run();
+    PassManager.run(model, new ChannelPruningPass(plan));
     CostReport after = CostModel.analyze(model);
     double achieved = switch (target.kind()) {
       case FLOPS -> 1 - (double) after.totalFlops() / before.totalFlops();
@@ -168,14 +201,44 @@ public final class Pruner {
     }
     PruneReport.Speed speed = SpeedCheck.notTimed(speedCheck, before.totalFlops());
     if (timed) {
+      progress.starting(PruneProgress.Phase.TIMING);
       speed = SpeedCheck.ofResult(sessions, original, model,
           speedBatch > 0 ? speedBatch : target.kind() == Target.Kind.LATENCY ? 32 : 1);
       done(PruneProgress.Phase.TIMING, t);
     }
-    PruneReport report = new PruneReport(criterion.name(), target.toString(), allocation, groups,
-        totals(before, nodesBefore), totals(after, model.graph().nodes().size()), achieved, v,
-        criterion instanceof TrainingMethod tm ? List.copyOf(tm.trajectory()) : null, shortOfTarget, widths, speed);
-    return new PruneResult(model, plan, report);
+    PruneReport report = new PruneReport(chooser(), target.toString(), allocation, groups,
+        totals(before, nodesBefore), totals(after, model.graph().nodes().size()), achieved, v, trajectory,
+        shortOfTarget, widths, speed);
+    PruneResult result = new PruneResult(model, plan, report);
+    if (v != null && !v.passed()) {
+      throw new VerificationFailedException(result);
+    }
+    return result;
+  }
+
+  /** A stopped search's partial removals, kept with {@link Builder#keepPartial}; otherwise the target is unreachable. */
+  private Map<Integer, int[]> shortOf(Map<Integer, int[]> partial, String why) {
+    String message = chooser() + " stopped before reaching " + target + "; " + why;
+    if (!keepPartial || partial == null) {
+      throw new TargetUnreachableException(message);
+    }
+    return partial;
+  }
+
+  /** Refuses a model without a prunable group, with every group's reason. */
+  private static void requirePrunable(ChannelAnalysis analysis) {
+    if (!analysis.prunableGroups().isEmpty()) {
+      return;
+    }
+    List<String> reasons = new ArrayList<>();
+    for (ChannelGroup g : analysis.groups()) {
+      for (String r : g.blockReasons()) {
+        reasons.add("group " + g.id() + " (" + String.join(", ", g.producers()) + "): " + r);
+      }
+    }
+    throw new NothingPrunableException("no channel group of the model can be pruned"
+        + (analysis.groups().isEmpty() ? ": the analysis found no channel producer (Conv, Gemm, MatMul)"
+            : "; " + reasons.size() + " reason(s): " + String.join("; ", reasons)), reasons);
   }
 
   /** Tells the listener {@code phase} ended; returns the time the next phase starts. */
@@ -186,7 +249,7 @@ public final class Pruner {
   }
 
   private static PruneReport.Totals totals(CostReport c, int nodes) {
-    return new PruneReport.Totals(c.totalParams(), c.totalMacs(), c.totalFlops(), nodes);
+    return new PruneReport.Totals(c.totalParams(), c.totalMacs(), c.totalFlops(), nodes, c.unknownNodes());
   }
 
   private static List<PruneReport.Group> describe(ChannelAnalysis a, double[][] scores, PrunePlan plan) {
@@ -213,6 +276,7 @@ public final class Pruner {
   /** Configures a {@link Pruner}. */
   public static final class Builder {
     private Criterion criterion = Criteria.l1();
+    private TrainingMethod method;
     private Target target;
     private boolean global;
     private int minChannels = 1;
@@ -245,9 +309,19 @@ public final class Pruner {
       return this;
     }
 
-    /** The importance criterion (default L1). */
+    /** The importance criterion (default L1); replaces a {@link #method}. */
     public Builder criterion(Criterion c) {
-      this.criterion = c;
+      this.criterion = Objects.requireNonNull(c, "criterion");
+      this.method = null;
+      return this;
+    }
+
+    /**
+     * A training-time method that trains the model while it chooses the channels, instead of a
+     * criterion; replaces a {@link #criterion}.
+     */
+    public Builder method(TrainingMethod m) {
+      this.method = Objects.requireNonNull(m, "method");
       return this;
     }
 
@@ -263,7 +337,6 @@ public final class Pruner {
       return this;
     }
 
-    /** Channels every group keeps at least (default 1). */
     /**
      * The largest fraction of its channels any one group may lose, in (0, 1] (default 1: only
      * {@link #minChannels} limits it). Global allocation to a FLOPs or parameter target removes
@@ -274,6 +347,7 @@ public final class Pruner {
       return this;
     }
 
+    /** Channels every group keeps at least (default 1). */
     public Builder minChannels(int n) {
       this.minChannels = n;
       return this;
@@ -340,15 +414,19 @@ public final class Pruner {
       return this;
     }
 
+    /**
+     * @throws InvalidOptionException naming {@code target}, {@code minChannels},
+     *     {@code maxGroupRatio}, {@code roundTo} or {@code keepPartial} when its value is not accepted
+     */
     public Pruner build() {
-      if (minChannels < 1) {
-        throw new IllegalArgumentException("--min-channels must be >= 1: " + minChannels);
-      }
-      if (!(maxGroupRatio > 0 && maxGroupRatio <= 1)) {
-        throw new IllegalArgumentException("--max-group-ratio must be in (0, 1]: " + maxGroupRatio);
-      }
+      InvalidOptionException.atLeast("minChannels", minChannels, 1);
+      InvalidOptionException.inHalfOpenUnit("maxGroupRatio", maxGroupRatio);
       if (target == null) {
-        throw new IllegalArgumentException("a target is required: one of --ratio, --flops or --params");
+        throw new InvalidOptionException("target", null, "is required: one of Target.ratio, flops, params or latency");
+      }
+      if (keepPartial && method == null && !(criterion instanceof PlanningCriterion p && p.plans())) {
+        throw new InvalidOptionException("keepPartial", true, "applies to a training-time method and to a criterion"
+            + " that chooses its own removals (AOFP with ownPlan); the allocator always meets the target");
       }
       return new Pruner(this);
     }

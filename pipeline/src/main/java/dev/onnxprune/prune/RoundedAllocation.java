@@ -32,7 +32,7 @@ final class RoundedAllocation {
    * Allocates {@code target} over {@code analysis} (uniform or {@code global}) with the widths
    * {@code rounding} allows, starting from the hardware multiple {@code choice}.
    *
-   * @throws IllegalArgumentException when the target cannot be reached even with the finest widths tried
+   * @throws dev.onnxprune.errors.TargetUnreachableException when the target cannot be reached even with the finest widths tried
    */
   static Result allocate(ChannelAnalysis analysis, double[][] scores, PlanCost cost, int minChannels,
       double maxGroupRatio, Rounding rounding, HardwareWidths.Choice choice, LatencyModel latency, Target target,
@@ -45,7 +45,7 @@ final class RoundedAllocation {
       PrunePlan plan;
       try {
         plan = allocator.allocate(target, global);
-      } catch (IllegalArgumentException unreachable) {
+      } catch (dev.onnxprune.errors.TargetUnreachableException unreachable) {
         if (!finer) {
           throw unreachable;
         }

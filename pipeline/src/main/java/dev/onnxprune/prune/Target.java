@@ -24,12 +24,8 @@ public record Target(Kind kind, double fraction) {
 
   public Target {
     if (!(fraction > 0 && fraction < 1)) {
-      throw new IllegalArgumentException(switch (kind) {
-        case RATIO -> "--ratio";
-        case FLOPS -> "--flops";
-        case PARAMS -> "--params";
-        case LATENCY -> "--latency";
-      } + " must be in (0, 1): " + fraction);
+      throw new dev.onnxprune.errors.InvalidOptionException("target." + kind.name().toLowerCase(java.util.Locale.ROOT),
+          fraction, "must be in (0, 1)");
     }
   }
 

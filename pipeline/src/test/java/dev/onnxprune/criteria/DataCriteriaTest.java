@@ -32,6 +32,7 @@ import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.testmodels.TestModels;
 import java.util.List;
 import java.util.Random;
+import dev.onnxprune.errors.TargetUnreachableException;
 import org.junit.jupiter.api.Test;
 
 /** The data-driven criteria on a network small enough to score by hand, and on a fixture. */
@@ -164,14 +165,14 @@ class DataCriteriaTest {
   @Test
   void aofpOwnPlanStoppedByThetaFailsOrWithKeepPartialKeepsWhatItPruned() throws Exception {
     // the search prunes {0} and {1}, then {2, 3} stop (above): a target of 3 of the 4 channels is out of reach
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Pruner.builder()
+    TargetUnreachableException e = assertThrows(TargetUnreachableException.class, () -> Pruner.builder()
         .criterion(DataCriteria.aofp(ladderData(), CPU, small().theta(0.1).phi(64).ownPlan(true)))
         .target(Target.ratio(0.75)).sessions(CPU).build().prune(ladder()));
     assertTrue(e.getMessage().contains("stopped before reaching"), e.getMessage());
     PruneResult r = Pruner.builder().criterion(DataCriteria.aofp(ladderData(), CPU, small().theta(0.1).phi(64)
         .ownPlan(true))).target(Target.ratio(0.75)).keepPartial(true).verify(true).sessions(CPU).build()
         .prune(ladder());
-    assertTrue(r.report().shortOfTarget().contains("its threshold (--theta)"), r.report().shortOfTarget());
+    assertTrue(r.report().shortOfTarget().contains("its threshold (aofp.theta)"), r.report().shortOfTarget());
     assertTrue(r.report().verify().passed());
     PruneReport.Group g = r.report().groups().stream().filter(PruneReport.Group::prunable).findFirst().orElseThrow();
     assertArrayEquals(new int[] {0, 1}, g.removed());

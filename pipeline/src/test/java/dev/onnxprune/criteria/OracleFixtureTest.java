@@ -41,7 +41,7 @@ class OracleFixtureTest {
       for (int u : new int[] {0, g.size() - 1}) {
         Model c = OnnxModels.read(OnnxModels.toBytes(m), null);
         ChannelAnalysis ca = ChannelAnalysis.analyze(c);
-        new MaskInsertion(PrunePlan.builder(ca).remove(ca.groups().get(g.id()), u).build()).run();
+        new MaskInsertion(PrunePlan.builder(ca).remove(ca.groups().get(g.id()), u).build()).run(ca.model());
         double expected = loss(OnnxModels.toBytes(c), calib) - base;
         assertEquals(expected, s[g.id()][u], 1e-4 + 1e-3 * Math.abs(expected), g + " channel " + u);
       }

@@ -294,10 +294,10 @@ class TaylorCriterionTest {
     c.score(a);
     double[][] signed = c.lastSignedSums();
 
-    Model masked = Ort.copy(m);
+    Model masked = m.copy();
     ChannelAnalysis ma = ChannelAnalysis.analyze(masked);
     MaskInsertion mi = MaskInsertion.inputs(ma);
-    mi.run();
+    mi.run(masked);
     List<ChannelGroup> groups = a.prunableGroups();
     Batch b = d.batches(16).next();
     double h = 1e-3;

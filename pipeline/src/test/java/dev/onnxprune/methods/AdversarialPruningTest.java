@@ -1,5 +1,7 @@
 package dev.onnxprune.methods;
 
+import dev.onnxprune.errors.TargetUnreachableException;
+import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.prune.PruneReport;
 import dev.onnxprune.prune.PruneResult;
 import dev.onnxprune.prune.Pruner;
@@ -163,24 +165,24 @@ class AdversarialPruningTest {
     // Adam at learning rate 1 moves every weight by about 1 in one step: the accuracy cannot recover
     AdversarialPruning method = AdversarialPruning.create(setup, new AdversarialPruning.Options().pgdSteps(1)
         .iterations(1).iterationBatches(1).etaReg(1).maxSteps(4));
-    ChannelAnalysis a = ChannelAnalysis.analyze(m);
-    method.score(a);
+    MethodResult res = method.run(m, null);
     AdversarialPruning.Summary s = method.summary();
     assertEquals(2, s.visits(), s.toString());
     assertEquals(2, s.reversals(), s.toString());
     assertEquals(0, s.recovered(), s.toString());
     assertEquals(4, s.steps());
-    assertTrue(s.stopReason().contains("--method-steps 4"), s.stopReason());
+    assertTrue(s.stopReason().contains("method.maxSteps 4"), s.stopReason());
     assertEquals(List.of("start", "prune", "reverse", "prune", "reverse", "end"),
-        method.trajectory().stream().map(TrajectoryPoint::event).toList());
-    assertEquals(method.trajectory(), heard, "the listener hears every point");
-    TrajectoryPoint start = method.trajectory().get(0);
-    TrajectoryPoint reverse = method.trajectory().get(2);
-    assertTrue(method.trajectory().get(1).flops() < start.flops(), "the removal lowered the FLOPs");
+        res.trajectory().stream().map(TrajectoryPoint::event).toList());
+    assertEquals(res.trajectory(), heard, "the listener hears every point");
+    TrajectoryPoint start = res.trajectory().get(0);
+    TrajectoryPoint reverse = res.trajectory().get(2);
+    assertTrue(res.trajectory().get(1).flops() < start.flops(), "the removal lowered the FLOPs");
     assertEquals(start.flops(), reverse.flops(), "the reversal restored the mask");
     assertEquals(start.accuracy(), reverse.accuracy());
-    assertEquals(Map.of(), method.chosen(), "not aimed: it returns what it removed, nothing");
-    Map<String, float[]> after = initializers(a.model());
+    assertEquals(Map.of(), res.removals(), "not aimed: it returns what it removed, nothing");
+    assertTrue(res.targetMet());
+    Map<String, float[]> after = initializers(res.model());
     for (Map.Entry<String, float[]> e : original.entrySet()) {
       assertArrayEquals(e.getValue(), after.get(e.getKey()), e.getKey() + " was not restored");
     }
@@ -189,10 +191,11 @@ class AdversarialPruningTest {
   @Test
   void withoutValidationDataItRefusesToStart() {
     MethodSetup setup = new MethodSetup(ones(8), null, CPU);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+    InvalidOptionException e = assertThrows(InvalidOptionException.class,
         () -> AdversarialPruning.create(setup, new AdversarialPruning.Options()));
-    assertTrue(e.getMessage().startsWith("adversarial pruning needs validation data"), e.getMessage());
-    assertEquals("--epsilon must be in (0, 1): 1.5", assertThrows(IllegalArgumentException.class,
+    assertEquals("evaluation", e.key());
+    assertTrue(e.getMessage().startsWith("evaluation is required by adversarial pruning"), e.getMessage());
+    assertEquals("adversarial.epsilon must be in (0, 1): 1.5", assertThrows(InvalidOptionException.class,
         () -> new AdversarialPruning.Options().epsilon(1.5)).getMessage());
     assertNull(AdversarialPruning.create(new MethodSetup(ones(8), ones(8), CPU), new AdversarialPruning.Options())
         .summary());
@@ -207,7 +210,7 @@ class AdversarialPruningTest {
     AdversarialPruning method = AdversarialPruning.create(new MethodSetup(data, data, CPU).batchSize(16)
         .validationLimit(64), new AdversarialPruning.Options().epsilon(1e-3).etaAdv(1).pgdSteps(1).iterations(1)
         .iterationBatches(1).tolerance(1).maxSteps(60));
-    PruneResult r = Pruner.builder().criterion(method).target(Target.flops(0.5)).verify(true).sessions(CPU).build()
+    PruneResult r = Pruner.builder().method(method).target(Target.flops(0.5)).verify(true).sessions(CPU).build()
         .prune(m);
     PruneReport rep = r.report();
     AdversarialPruning.Summary s = method.summary();
@@ -233,11 +236,10 @@ class AdversarialPruningTest {
   void aRunThatStopsShortOfTheTargetSaysWhyThroughThePruner() throws Exception {
     Model m = OnnxModels.read(TestModels.model("resnet20.onnx"));
     AdversarialPruning method = twoStepBudget();
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Pruner.builder().criterion(method).target(Target.flops(0.5)).build().prune(m));
+    TargetUnreachableException e = assertThrows(TargetUnreachableException.class,
+        () -> Pruner.builder().method(method).target(Target.flops(0.5)).build().prune(m));
     assertTrue(e.getMessage().startsWith("adversarial stopped before reaching flops 0.5; the step budget"
-        + " (--method-steps 2) ran out after 2 steps at 0.9"), e.getMessage());
-    assertNull(method.chosen());
+        + " (method.maxSteps 2) ran out after 2 steps at 0.9"), e.getMessage());
     assertEquals(1, method.summary().visits());
   }
 
@@ -245,14 +247,18 @@ class AdversarialPruningTest {
   void withKeepPartialAShortRunKeepsWhatItReachedAndVerifies() throws Exception {
     Model m = OnnxModels.read(TestModels.model("resnet20.onnx"));
     AdversarialPruning method = twoStepBudget();
-    PruneResult r = Pruner.builder().criterion(method).target(Target.flops(0.5)).keepPartial(true).verify(true)
+    PruneResult r = Pruner.builder().method(method).target(Target.flops(0.5)).keepPartial(true).verify(true)
         .sessions(CPU).build().prune(m);
     assertTrue(r.report().shortOfTarget().startsWith("adversarial stopped before reaching flops 0.5; the step"
-        + " budget (--method-steps 2)"), r.report().shortOfTarget());
+        + " budget (method.maxSteps 2)"), r.report().shortOfTarget());
     assertTrue(r.report().verify().passed(), "verify " + r.report().verify());
     assertTrue(r.report().achieved() > 0 && r.report().achieved() < 0.5, "achieved " + r.report().achieved());
-    assertEquals(method.partial().values().stream().mapToInt(u -> u.length).sum(),
-        r.report().groups().stream().mapToInt(g -> g.channels() - g.kept()).sum());
+    TrajectoryPoint end = r.report().trajectory().get(r.report().trajectory().size() - 1);
+    for (PruneReport.Group g : r.report().groups()) {
+      if (g.prunable() && end.widths().containsKey(g.id())) {
+        assertEquals((int) end.widths().get(g.id()), g.kept(), "what it reached is applied: group " + g.id());
+      }
+    }
   }
 
   /** Adversarial pruning with a budget of 2 steps: it stops after its first layer visit, far from -50%. */

@@ -1,5 +1,7 @@
 package dev.onnxprune.methods;
 
+import dev.onnxprune.prune.PruneReport;
+import dev.onnxprune.errors.TargetUnreachableException;
 import dev.onnxprune.internal.BinaryFilterSearch;
 import dev.onnxprune.internal.DamageGraph;
 import dev.onnxprune.prune.PruneResult;
@@ -387,7 +389,7 @@ class AofpTrainingTest {
     MethodSetup setup = new MethodSetup(tinyData(64), tinyData(32), CPU).batchSize(16).listener(heard::add);
     AofpTraining method = AofpTraining.create(setup, new AofpTraining.Options().theta(2).phi(2).maxSteps(200)
         .validateEvery(1));
-    PruneResult r = Pruner.builder().criterion(method).target(Target.flops(0.3)).verify(true).sessions(CPU).build()
+    PruneResult r = Pruner.builder().method(method).target(Target.flops(0.3)).verify(true).sessions(CPU).build()
         .prune(m);
     assertTrue(r.report().verify().passed(), "verify " + r.report().verify());
     assertTrue(r.report().achieved() >= 0.3, "achieved " + r.report().achieved());
@@ -413,8 +415,11 @@ class AofpTrainingTest {
     assertEquals(end.flops(), last.flops());
     prunes.subList(0, prunes.size() - 1).forEach(p -> assertTrue(p.flopsKept() > 0.7, "continued past the target: "
         + p));
-    assertEquals(method.chosen().values().stream().mapToInt(u -> u.length).sum(),
-        r.report().groups().stream().mapToInt(g -> g.channels() - g.kept()).sum());
+    for (PruneReport.Group g : r.report().groups()) {
+      if (g.prunable() && end.widths().containsKey(g.id())) {
+        assertEquals((int) end.widths().get(g.id()), g.kept(), "the method's choice is what was applied: group " + g.id());
+      }
+    }
   }
 
   @Test
@@ -422,25 +427,27 @@ class AofpTrainingTest {
     MethodSetup setup = new MethodSetup(tinyData(64), tinyData(32), CPU).batchSize(16);
     // a target beyond what 4 steps of moves can reach
     AofpTraining method = AofpTraining.create(setup, new AofpTraining.Options().theta(2).phi(2).maxSteps(4));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Pruner.builder().criterion(method).target(Target.flops(0.9)).sessions(CPU).build().prune(tiny()));
+    TargetUnreachableException e = assertThrows(TargetUnreachableException.class,
+        () -> Pruner.builder().method(method).target(Target.flops(0.9)).sessions(CPU).build().prune(tiny()));
     assertTrue(e.getMessage().startsWith("aofp-train stopped before reaching flops 0.9; it ended at its budget"
-        + " (--method-steps 4) after 4 steps"), e.getMessage());
-    assertTrue(e.getMessage().endsWith("raise --method-steps, raise --theta (larger moves) or lower --phi (faster"
+        + " (method.maxSteps 4) after 4 steps"), e.getMessage());
+    assertTrue(e.getMessage().endsWith("raise method.maxSteps, raise aofp.theta (larger moves) or lower aofp.phi (faster"
         + " steps)"), e.getMessage());
     Model m = tiny();
     long before = CostModel.analyze(m).totalFlops();
-    PruneResult r = Pruner.builder().criterion(method).target(Target.flops(0.9)).keepPartial(true).verify(true)
+    PruneResult r = Pruner.builder().method(method).target(Target.flops(0.9)).keepPartial(true).verify(true)
         .sessions(CPU).build().prune(m);
-    assertNull(method.chosen());
     assertTrue(r.report().shortOfTarget().startsWith("aofp-train stopped before reaching flops 0.9; it ended at its"
         + " budget"), r.report().shortOfTarget());
     assertTrue(r.report().verify().passed(), "the kept prune verifies against the trained, masked model: "
         + r.report().verify());
     assertTrue(r.report().achieved() < 0.9, "achieved " + r.report().achieved());
-    assertEquals(method.partial().values().stream().mapToInt(u -> u.length).sum(),
-        r.report().groups().stream().mapToInt(g -> g.channels() - g.kept()).sum(), "what it reached is applied");
     TrajectoryPoint end = r.report().trajectory().get(r.report().trajectory().size() - 1);
+    for (PruneReport.Group g : r.report().groups()) {
+      if (g.prunable() && end.widths().containsKey(g.id())) {
+        assertEquals((int) end.widths().get(g.id()), g.kept(), "what it reached is applied: group " + g.id());
+      }
+    }
     assertEquals((double) CostModel.analyze(r.model()).totalFlops() / before, end.flopsKept(), 1e-9);
   }
 
@@ -459,7 +466,7 @@ class AofpTrainingTest {
     AofpTraining method = AofpTraining.create(setup, new AofpTraining.Options().theta(0.5).phi(1).maxSteps(40)
         .validateEvery(1000));
     long t0 = System.nanoTime();
-    PruneResult r = Pruner.builder().criterion(method).target(Target.flops(0.5)).verify(true).sessions(CPU).build()
+    PruneResult r = Pruner.builder().method(method).target(Target.flops(0.5)).verify(true).sessions(CPU).build()
         .prune(m);
     double seconds = (System.nanoTime() - t0) / 1e9;
     double achieved = 1 - (double) CostModel.analyze(r.model()).totalFlops() / before;

@@ -1,5 +1,8 @@
 package dev.onnxprune.methods;
 
+import dev.onnxprune.errors.TargetUnreachableException;
+import dev.onnxprune.errors.OnnxPruneException;
+import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.prune.LatencyModel;
 import dev.onnxprune.prune.LatencyModelTest;
 import dev.onnxprune.prune.PruneReport;
@@ -63,13 +66,13 @@ class PruneNetTest {
   @Test
   void optionsRefuseBadValuesNamingThem() {
     assertEquals(PruneNet.Objective.LATENCY, PruneNet.Objective.byName("Latency"));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PruneNet.Objective.byName("macs"));
-    assertEquals("--objective must be one of flops, params, latency: 'macs'", e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> new PruneNet.Options().stepFraction(1));
-    assertEquals("--step-fraction must be in (0, 1): 1.0", e.getMessage());
-    assertThrows(IllegalArgumentException.class, () -> new PruneNet.Options().lambda(-1));
-    assertThrows(IllegalArgumentException.class, () -> new PruneNet.Options().regularisedLr(0));
-    assertThrows(IllegalArgumentException.class, () -> new PruneNet.Options().maxSteps(-1));
+    InvalidOptionException e = assertThrows(InvalidOptionException.class, () -> PruneNet.Objective.byName("macs"));
+    assertEquals("prunenet.objective must be flops, params or latency: 'macs'", e.getMessage());
+    e = assertThrows(InvalidOptionException.class, () -> new PruneNet.Options().stepFraction(1));
+    assertEquals("prunenet.stepFraction must be in (0, 1): 1.0", e.getMessage());
+    assertThrows(InvalidOptionException.class, () -> new PruneNet.Options().lambda(-1));
+    assertThrows(InvalidOptionException.class, () -> new PruneNet.Options().regularisedLr(0));
+    assertThrows(InvalidOptionException.class, () -> new PruneNet.Options().maxSteps(-1));
   }
 
   /**
@@ -238,13 +241,15 @@ class PruneNetTest {
     List<String> problems = new ArrayList<>();
     List<String> checked = new ArrayList<>();
     List<TrajectoryPoint> heard = new ArrayList<>();
+    PruneNet[] running = new PruneNet[1]; // the listener reads the copy the method trains
     MethodSetup setup = new MethodSetup(randomData(32, 6, 3, 1), randomData(16, 6, 3, 2), CPU).batchSize(8)
         .listener(p -> {
+          Model w = running[0].working;
           heard.add(p);
           if (p.event().equals("prune") && heard.stream().filter(q -> q.event().equals("prune")).count() == 1) {
             // right after the first regularised phase (the recovery has not run yet)
             checked.add("prune");
-            constants(m).forEach((name, v) -> {
+            constants(w).forEach((name, v) -> {
               if (!java.util.Arrays.equals(v, fixed.get(name))) {
                 problems.add(name + " changed in the regularised phase");
               }
@@ -253,8 +258,8 @@ class PruneNetTest {
           if (p.event().equals("end")) {
             // both BNs of the residual group have gamma 0 at the same channels, as many as were removed
             checked.add("end");
-            float[] b = gamma(m, "bnB");
-            float[] s = gamma(m, "bnS");
+            float[] b = gamma(w, "bnB");
+            float[] s = gamma(w, "bnS");
             int removed = 4 - p.widths().get(residual);
             int zeros = 0;
             for (int c = 0; c < 4; c++) {
@@ -270,8 +275,9 @@ class PruneNetTest {
         });
     PruneNet pn = PruneNet.create(setup, new PruneNet.Options().lambda(1).regularisedLr(0.05).regularisedSteps(3)
         .recoverySteps(2).stepFraction(0.3));
+    running[0] = pn;
     // 0.6 of the FLOPs cannot come from convA's channels alone: the residual group must lose some
-    PruneResult r = Pruner.builder().criterion(pn).target(Target.flops(0.6)).verify(true).sessions(CPU).build()
+    PruneResult r = Pruner.builder().method(pn).target(Target.flops(0.6)).verify(true).sessions(CPU).build()
         .prune(m);
     assertEquals(List.of("prune", "end"), checked);
     assertTrue(problems.isEmpty(), problems.toString());
@@ -290,22 +296,25 @@ class PruneNetTest {
     float[] gamma1 = gamma(m, "bn1");
     List<String> problems = new ArrayList<>();
     List<String> checked = new ArrayList<>();
+    PruneNet[] running = new PruneNet[1]; // the listener reads the copy the method trains
     MethodSetup setup = new MethodSetup(randomData(32, 4, 2, 3), null, CPU).batchSize(8).listener(p -> {
+      Model w = running[0].working;
       if (p.event().equals("prune") && p.step() == 4) {
         checked.add("after the regularised phase");
-        constants(m).forEach((name, v) -> {
+        constants(w).forEach((name, v) -> {
           if (!java.util.Arrays.equals(v, fixed.get(name))) {
             problems.add(name + " changed in the regularised phase");
           }
         });
-        if (java.util.Arrays.equals(gamma(m, "bn1"), gamma1)) {
+        if (java.util.Arrays.equals(gamma(w, "bn1"), gamma1)) {
           problems.add("the regularised phase left BN1's gammas as they were");
         }
       }
     });
     // lambda so large that one proximal step zeroes every gamma: the ranking then goes by cost
     PruneNet pn = PruneNet.create(setup, new PruneNet.Options().lambda(1000).regularisedSteps(4).recoverySteps(1));
-    PruneResult r = Pruner.builder().criterion(pn).target(Target.flops(0.1)).verify(true).sessions(CPU).build()
+    running[0] = pn;
+    PruneResult r = Pruner.builder().method(pn).target(Target.flops(0.1)).verify(true).sessions(CPU).build()
         .prune(m);
     assertEquals(List.of("after the regularised phase"), checked);
     assertTrue(problems.isEmpty(), problems.toString());
@@ -337,7 +346,7 @@ class PruneNetTest {
     };
     PruneNet pn = PruneNet.create(new MethodSetup(randomData(32, 4, 2, 4), null, CPU).batchSize(8),
         new PruneNet.Options().objective(objective).latency(lm).regularisedSteps(2).recoverySteps(2));
-    PruneResult r = Pruner.builder().criterion(pn).target(target).latency(lm).verify(true).sessions(CPU).build()
+    PruneResult r = Pruner.builder().method(pn).target(target).latency(lm).verify(true).sessions(CPU).build()
         .prune(m);
     assertTrue(r.report().achieved() >= 0.3, objective + " achieved " + r.report().achieved());
     assertTrue(r.report().verify().passed(), r.report().verify().toString());
@@ -370,8 +379,8 @@ class PruneNetTest {
   void unreachableTargetSaysEveryGroupIsDownToOneChannel() throws Exception {
     PruneNet pn = PruneNet.create(new MethodSetup(randomData(16, 4, 2, 5), null, CPU).batchSize(8),
         new PruneNet.Options().regularisedSteps(1).recoverySteps(1));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Pruner.builder().criterion(pn).target(Target.flops(0.99)).sessions(CPU).build().prune(costNet()));
+    TargetUnreachableException e = assertThrows(TargetUnreachableException.class,
+        () -> Pruner.builder().method(pn).target(Target.flops(0.99)).sessions(CPU).build().prune(costNet()));
     assertTrue(e.getMessage().startsWith("prunenet cannot reach the target: every group is down to one channel"),
         e.getMessage());
   }
@@ -380,13 +389,13 @@ class PruneNetTest {
   void modelWithoutBatchNormIsRefusedNamingTheLack() throws Exception {
     Model m = OnnxModels.read(TestModels.model("resnet20_folded.onnx"));
     PruneNet pn = PruneNet.create(new MethodSetup(randomData(8, 28, 10, 1), null, CPU), new PruneNet.Options());
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Pruner.builder().criterion(pn).target(Target.flops(0.5)).build().prune(m));
+    OnnxPruneException e = assertThrows(OnnxPruneException.class,
+        () -> Pruner.builder().method(pn).target(Target.flops(0.5)).build().prune(m));
     assertTrue(e.getMessage().contains("no BatchNormalization over any prunable channel group"), e.getMessage());
     PruneNet unaimed = PruneNet.create(new MethodSetup(randomData(8, 28, 10, 1), null, CPU), new PruneNet.Options());
     IllegalStateException s = assertThrows(IllegalStateException.class,
-        () -> unaimed.score(ChannelAnalysis.analyze(OnnxModels.read(TestModels.model("resnet20.onnx")))));
-    assertTrue(s.getMessage().contains("through Pruner"), s.getMessage());
+        () -> unaimed.run(OnnxModels.read(TestModels.model("resnet20.onnx")), null));
+    assertTrue(s.getMessage().contains("the Pruner does"), s.getMessage());
   }
 
   @Test
@@ -401,7 +410,7 @@ class PruneNetTest {
     MethodSetup setup = new MethodSetup(train, val, CPU).batchSize(32).validationLimit(200).listener(heard::add);
     PruneNet pn = PruneNet.create(setup, new PruneNet.Options().regularisedSteps(8).recoverySteps(8)
         .stepFraction(0.3).maxSteps(40));
-    PruneResult r = Pruner.builder().criterion(pn).target(Target.flops(0.5)).verify(true).sessions(CPU).build()
+    PruneResult r = Pruner.builder().method(pn).target(Target.flops(0.5)).verify(true).sessions(CPU).build()
         .prune(m);
     assertTrue(r.report().achieved() >= 0.5 && r.report().achieved() < 0.52, "achieved " + r.report().achieved());
     assertTrue(r.report().verify().passed(), r.report().verify().toString());

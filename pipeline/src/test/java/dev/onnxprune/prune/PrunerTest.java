@@ -11,6 +11,8 @@ import dev.onnxprune.graph.cost.CostModel;
 import dev.onnxprune.testmodels.TestModels;
 import java.util.ArrayList;
 import java.util.List;
+import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.errors.TargetUnreachableException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -47,7 +49,7 @@ class PrunerTest {
   @Test
   void unreachableTargetSaysWhatCanBeReached() throws Exception {
     Model m = OnnxModels.read(TestModels.model("resnet20.onnx"));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+    TargetUnreachableException e = assertThrows(TargetUnreachableException.class,
         () -> Pruner.builder().target(Target.flops(0.999)).minChannels(8).build().prune(m));
     assertTrue(e.getMessage().startsWith("target flops 0.999 cannot be reached: with at least 8 channel(s) per group"),
         e.getMessage());
@@ -67,10 +69,13 @@ class PrunerTest {
 
   @Test
   void badTargetsNameTheOption() {
-    assertEquals("--flops must be in (0, 1): 1.5",
-        assertThrows(IllegalArgumentException.class, () -> Target.flops(1.5)).getMessage());
-    assertEquals("--ratio must be in (0, 1): 0.0",
-        assertThrows(IllegalArgumentException.class, () -> Target.ratio(0)).getMessage());
+    assertEquals("target.flops must be in (0, 1): 1.5",
+        assertThrows(InvalidOptionException.class, () -> Target.flops(1.5)).getMessage());
+    InvalidOptionException e = assertThrows(InvalidOptionException.class, () -> Target.ratio(0));
+    assertEquals("target.ratio must be in (0, 1): 0.0", e.getMessage());
+    assertEquals("target.ratio", e.key());
+    assertEquals("0.0", e.value());
+    assertEquals("must be in (0, 1)", e.rule());
   }
 
   @Test
@@ -82,7 +87,7 @@ class PrunerTest {
       assertTrue(g.kept() >= Math.ceil(g.channels() * 0.25), "group " + g.id() + " keeps " + g.kept() + " of "
           + g.channels());
     }
-    assertEquals("--max-group-ratio must be in (0, 1]: 0.0", assertThrows(IllegalArgumentException.class,
+    assertEquals("maxGroupRatio must be in (0, 1]: 0.0", assertThrows(InvalidOptionException.class,
         () -> Pruner.builder().target(Target.flops(0.5)).maxGroupRatio(0).build()).getMessage());
   }
 }

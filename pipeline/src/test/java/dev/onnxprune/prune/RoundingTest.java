@@ -167,7 +167,7 @@ class RoundingTest {
     assertEquals(8, r.widths().multiple());
     assertEquals("sixteen; multiples of 16 cannot reach flops 0.5, so multiples of 8", r.widths().reason());
     assertTrue(r.widths().automatic());
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoundedAllocation.allocate(a,
+    var e = assertThrows(dev.onnxprune.errors.TargetUnreachableException.class, () -> RoundedAllocation.allocate(a,
         scores, PlanCost.of(a), 1, 1, Rounding.to(16), sixteen, null, Target.flops(0.5), false));
     assertTrue(e.getMessage().startsWith("target flops 0.5 cannot be reached"), e.getMessage());
   }

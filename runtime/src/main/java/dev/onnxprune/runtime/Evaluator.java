@@ -127,6 +127,7 @@ public final class Evaluator {
       }
       samples += n;
       progress.accept(samples);
+      Progress.report(samples, data.size());
     }
     double seconds = (System.nanoTime() - start) / 1e9;
     if (samples == 0) {

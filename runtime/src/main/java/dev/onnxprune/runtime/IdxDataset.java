@@ -25,6 +25,7 @@ public final class IdxDataset {
    */
   public static ArrayDataset read(Path images, Path labels, Normalization norm, int limit) throws IOException {
     int[] dims;
+    int inFile;
     byte[] pixels;
     try (DataInputStream in = open(images)) {
       int magic = in.readInt();
@@ -36,6 +37,7 @@ public final class IdxDataset {
       if (dims[0] < 0 || dims[1] <= 0 || dims[2] <= 0) {
         throw new DatasetException(images, "bad IDX dimensions " + java.util.Arrays.toString(dims));
       }
+      inFile = dims[0];
       int n = limit > 0 ? Math.min(limit, dims[0]) : dims[0];
       dims[0] = n;
       pixels = new byte[Math.multiplyExact(Math.multiplyExact(n, dims[1]), dims[2])];
@@ -50,7 +52,7 @@ public final class IdxDataset {
     } catch (java.util.zip.ZipException e) {
       throw new DatasetException(images, "corrupt gzip data: " + e.getMessage(), e);
     }
-    long[] y = labels == null ? null : readLabels(labels, dims[0], images);
+    long[] y = labels == null ? null : java.util.Arrays.copyOf(readLabels(labels, inFile, images), dims[0]);
     float[] x = new float[pixels.length];
     for (int i = 0; i < x.length; i++) {
       x[i] = (pixels[i] & 0xff) / 255f;
@@ -60,8 +62,9 @@ public final class IdxDataset {
   }
 
   /**
-   * Reads the first {@code count} labels of an IDX label file ({@code count} < 0: all of them);
-   * {@code images} names the image file in the message when there are fewer.
+   * Reads the labels of an IDX label file, which must hold exactly {@code count} of them, one per
+   * image of {@code images} ({@code count} < 0: as many as it holds). A label file of another length
+   * belongs to other images (the training labels given with the test images, say): refused.
    */
   static long[] readLabels(Path labels, int count, Path images) throws IOException {
     try (DataInputStream in = open(labels)) {
@@ -74,8 +77,9 @@ public final class IdxDataset {
       if (total < 0) {
         throw new DatasetException(labels, "bad IDX label count " + total);
       }
-      if (total < count) {
-        throw new DatasetException(labels, "has " + total + " labels for " + count + " images in " + images);
+      if (count >= 0 && total != count) {
+        throw new DatasetException(labels, "has " + total + " labels for the " + count + " images in " + images
+            + "; a label file belongs to the image file with as many images");
       }
       long[] y = new long[count < 0 ? total : count];
       for (int i = 0; i < y.length; i++) {

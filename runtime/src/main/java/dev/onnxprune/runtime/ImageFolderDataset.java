@@ -105,7 +105,7 @@ public final class ImageFolderDataset implements Dataset {
     Normalization norm = o.normalizationOrNone();
     try {
       norm.apply(new float[channels], channels, 1);
-    } catch (IllegalArgumentException e) {
+    } catch (dev.onnxprune.errors.DataMismatchException e) {
       throw new DatasetException(root, e.getMessage());
     }
     int resize = o.size() == 0 ? 0 : o.resize() > 0 ? o.resize() : o.size();

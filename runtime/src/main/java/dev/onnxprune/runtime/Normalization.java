@@ -15,15 +15,29 @@ public record Normalization(float[] mean, float[] std) {
 
   public Normalization {
     if (mean.length == 0 || std.length == 0) {
-      throw new IllegalArgumentException("--mean and --std need at least one value");
+      throw new dev.onnxprune.errors.InvalidOptionException("normalization.mean", null,
+          "and normalization.std need at least one value each");
     }
     for (float s : std) {
       if (!(s > 0)) {
-        throw new IllegalArgumentException("--std values must be > 0: " + Arrays.toString(std));
+        throw new dev.onnxprune.errors.InvalidOptionException("normalization.std", std, "values must be > 0");
       }
     }
     mean = mean.clone();
     std = std.clone();
+  }
+
+  /**
+   * What a black pixel (0 after scaling to [0, 1]) becomes, per channel: {@code -mean/std}; the
+   * padding value of a random crop of normalised images. One value when mean and std have one.
+   */
+  public float[] zeroPixel() {
+    int c = Math.max(mean.length, std.length);
+    float[] f = new float[c];
+    for (int i = 0; i < c; i++) {
+      f[i] = -mean[mean.length == 1 ? 0 : i] / std[std.length == 1 ? 0 : i];
+    }
+    return f;
   }
 
   /** True when this normalisation changes nothing. */
@@ -48,8 +62,8 @@ public record Normalization(float[] mean, float[] std) {
    */
   public void apply(float[] x, int channels, int plane) {
     if ((mean.length != 1 && mean.length != channels) || (std.length != 1 && std.length != channels)) {
-      throw new IllegalArgumentException("--mean/--std have " + mean.length + "/" + std.length
-          + " values; the data has " + channels + " channels (give 1 or " + channels + ")");
+      throw new dev.onnxprune.errors.DataMismatchException("the normalization has " + mean.length + " mean(s) and "
+          + std.length + " std(s); the data has " + channels + " channels (give 1 or " + channels + " of each)");
     }
     int sample = channels * plane;
     for (int base = 0; base < x.length; base += sample) {

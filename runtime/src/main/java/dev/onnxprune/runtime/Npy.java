@@ -185,6 +185,42 @@ final class Npy {
     return out;
   }
 
+  /** True for the integer dtypes read as model inputs (token ids, masks): int64 and int32. */
+  static boolean isInteger(Header h) {
+    return h.type().equals("i8") || h.type().equals("i4");
+  }
+
+  /**
+   * Reads the first {@code rows} rows of an int64, int32, uint8 or bool array (token ids, attention
+   * masks) as int64, then checks that the rest of the data is there and nothing follows it.
+   */
+  static long[] readIntegers(DataInputStream in, Header h, int rows) throws IOException {
+    int size = switch (h.type()) {
+      case "i8" -> 8;
+      case "i4" -> 4;
+      case "u1", "b1" -> 1;
+      default -> throw h.error("expected int64, int32, uint8 or bool, not '" + h.descr() + "'");
+    };
+    int n = Math.toIntExact(rows * h.rowElements());
+    long[] out = new long[n];
+    byte[] chunk = new byte[1 << 16];
+    ByteBuffer bb = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN);
+    try {
+      for (int done = 0; done < n; ) {
+        int k = Math.min(chunk.length / size, n - done);
+        in.readFully(chunk, 0, k * size);
+        for (int i = 0; i < k; i++) {
+          out[done + i] = size == 8 ? bb.getLong(i * 8) : size == 4 ? bb.getInt(i * 4) : chunk[i] & 0xff;
+        }
+        done += k;
+      }
+      finish(in, h, (h.rows() - rows) * h.rowElements() * size);
+    } catch (EOFException e) {
+      throw truncated(h, e);
+    }
+    return out;
+  }
+
   /** Reads the first {@code rows} labels of an int64, int32 or uint8 array of shape (N,) or (N, 1). */
   static long[] readLabels(DataInputStream in, Header h, int rows) throws IOException {
     if (h.shape().length == 0 || h.shape().length > 2 || h.rowElements() != 1) {

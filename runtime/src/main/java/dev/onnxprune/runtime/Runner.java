@@ -5,14 +5,11 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import dev.onnxprune.graph.Dim;
+import dev.onnxprune.errors.DataMismatchException;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
-import dev.onnxprune.graph.Shape;
 import dev.onnxprune.graph.Value;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -26,10 +23,13 @@ import java.util.Set;
 /**
  * Runs one model in one ONNX Runtime session, batch after batch.
  *
- * <p>The data input (the graph's first runtime input unless {@link #dataInput(String)} names
- * another) is fed from a direct buffer in native byte order that is reused across batches and
- * reallocated only when a batch is larger than any before. Extra float inputs (masks, for
- * example) are set once with {@link #setInput} and kept for every later run. Outputs come back
+ * <p>Each array of a batch feeds its model input ({@link InputBinding}: the batch's data array
+ * goes to the data input, the graph's first runtime input unless {@link #dataInput(String)} names
+ * another; named arrays, e.g. {@code input_ids} and {@code attention_mask}, to the inputs of
+ * those names), in the element type the model declares for it, from a direct buffer in native
+ * byte order that is reused across batches and reallocated only when a batch is larger than any
+ * before ({@link OrtTensors.Slot}). Extra float inputs (masks, for example) are set once with
+ * {@link #setInput} and kept for every later run. Outputs come back
  * as {@code float[]}; after the first run at a batch size, the requested outputs are written by
  * ONNX Runtime straight into pre-allocated direct buffers ({@code run(inputs, pinnedOutputs)};
  * the Java API has no IOBinding), from which they are copied once into the caller's arrays.
@@ -49,13 +49,11 @@ public final class Runner implements AutoCloseable {
   private final String provider;
   private final Set<String> sessionInputs;
   private final List<String> outputNames;
-  private final Map<String, Value> graphInputs = new HashMap<>();
-  private String dataInput;
+  private InputBinding binding;
 
   private final Map<String, Fed> extras = new LinkedHashMap<>();
-  private FloatBuffer inputBuffer;
-  private OnnxTensor inputTensor;
-  private long[] inputTensorShape;
+  /** One reused buffer and tensor per input that batches feed. */
+  private final Map<String, OrtTensors.Slot> slots = new HashMap<>();
 
   private boolean pinning = true;
   /** Output shapes seen per batch size, for pinning; and the pinned buffers per batch size. */
@@ -71,11 +69,7 @@ public final class Runner implements AutoCloseable {
     this.provider = provider;
     this.sessionInputs = new LinkedHashSet<>(session.getInputNames());
     this.outputNames = model.graph().outputs().stream().map(Value::name).toList();
-    for (Value v : model.graph().runtimeInputs()) {
-      graphInputs.put(v.name(), v);
-    }
-    List<Value> inputs = model.graph().runtimeInputs();
-    this.dataInput = inputs.isEmpty() ? null : inputs.get(0).name();
+    this.binding = InputBinding.of(model);
   }
 
   /**
@@ -116,9 +110,9 @@ public final class Runner implements AutoCloseable {
     return provider;
   }
 
-  /** The input that batches feed. */
+  /** The input that the batches' data array feeds. */
   public String dataInput() {
-    return dataInput;
+    return binding.dataInput();
   }
 
   /**
@@ -128,7 +122,7 @@ public final class Runner implements AutoCloseable {
    */
   public Runner dataInput(String name) {
     requireInput(name);
-    dataInput = name;
+    binding = binding.withDataInput(name);
     return this;
   }
 
@@ -159,7 +153,7 @@ public final class Runner implements AutoCloseable {
    */
   public void setInput(String name, float[] values, long[] shape) throws OrtException {
     requireInput(name);
-    if (name.equals(dataInput)) {
+    if (name.equals(binding.dataInput())) {
       throw new IllegalArgumentException("'" + name + "' is the data input; batches feed it");
     }
     if (count(shape) != values.length) {
@@ -167,13 +161,14 @@ public final class Runner implements AutoCloseable {
           + count(shape) + " values, got " + values.length);
     }
     Fed old = extras.get(name);
-    FloatBuffer buf = old != null && old.buffer.capacity() == values.length ? old.buffer : direct(values.length);
+    FloatBuffer buf = old != null && old.buffer.capacity() == values.length ? old.buffer
+        : OrtTensors.floatBuffer(values.length);
     if (old != null) {
       old.tensor.close();
     }
     buf.clear();
     buf.put(values).flip();
-    extras.put(name, new Fed(buf, OnnxTensor.createTensor(Sessions.environment(), buf, shape.clone()), shape.clone()));
+    extras.put(name, new Fed(buf, OrtTensors.wrap(buf, shape), shape.clone()));
   }
 
   /** Runs one batch and returns the model's first output. */
@@ -184,8 +179,10 @@ public final class Runner implements AutoCloseable {
   /**
    * Runs one batch and fetches {@code outputs} (float tensors), in the order asked.
    *
-   * @throws IllegalArgumentException when an output is unknown or not float, the batch does not
-   *     fit the data input's declared shape, or an input has no value
+   * @throws IllegalArgumentException when an output is unknown or not float, or an input has no
+   *     value (set it with {@link #setInput})
+   * @throws DataMismatchException when an array of the batch names no model input or does not fit
+   *     its declared shape, or the batch lacks an input the model has
    * @throws OrtException when ONNX Runtime fails
    */
   public Map<String, Output> run(Batch batch, List<String> outputs) throws OrtException {
@@ -232,14 +229,16 @@ public final class Runner implements AutoCloseable {
         throw new IllegalArgumentException("the model has no output '" + name + "'; outputs: " + outputNames);
       }
     }
-    Map<String, OnnxTensor> inputs = new HashMap<>();
-    inputs.put(feed(batch), inputTensor);
+    Map<String, OnnxTensor> inputs = feed(batch);
     for (Map.Entry<String, Fed> e : extras.entrySet()) {
       inputs.put(e.getKey(), e.getValue().tensor);
     }
     for (String name : sessionInputs) {
-      if (!inputs.containsKey(name)) {
+      if (!inputs.containsKey(name) && batch.isFloat()) {
         throw new IllegalArgumentException("model input '" + name + "' has no value; set it with setInput");
+      } else if (!inputs.containsKey(name)) {
+        throw new DataMismatchException("model input '" + name + "' has no value; set it with setInput or give the"
+            + " data an array of that name (it holds " + batch.describe() + ")");
       }
     }
     Set<String> wanted = new LinkedHashSet<>(outputs);
@@ -286,8 +285,8 @@ public final class Runner implements AutoCloseable {
     for (String name : wanted) {
       if (!pins.containsKey(name)) {
         long[] shape = shapes.get(name);
-        FloatBuffer buf = direct(Math.toIntExact(count(shape)));
-        pins.put(name, new Fed(buf, OnnxTensor.createTensor(Sessions.environment(), buf, shape), shape));
+        FloatBuffer buf = OrtTensors.floatBuffer(Math.toIntExact(count(shape)));
+        pins.put(name, new Fed(buf, OrtTensors.wrap(buf, shape), shape));
       }
     }
     while (pinned.size() > PINNED_SIZES) {
@@ -302,47 +301,23 @@ public final class Runner implements AutoCloseable {
     return subset;
   }
 
-  /** Copies the batch into the input buffer and returns the data input's name. */
-  private String feed(Batch batch) throws OrtException {
-    if (dataInput == null) {
-      throw new IllegalArgumentException("the model has no runtime input to feed batches to");
-    }
-    checkShape(batch.shape());
-    int n = batch.inputs().length;
-    if (inputBuffer == null || inputBuffer.capacity() < n) {
-      closeInput();
-      inputBuffer = direct(n);
-    }
-    if (inputTensor == null || !Arrays.equals(inputTensorShape, batch.shape())) {
-      if (inputTensor != null) {
-        inputTensor.close();
+  /** Copies each array of the batch into its input's slot; the tensors by input name. */
+  private Map<String, OnnxTensor> feed(Batch batch) throws OrtException {
+    Map<String, OnnxTensor> inputs = new HashMap<>();
+    for (Map.Entry<String, HostTensor> e : batch.features().entrySet()) {
+      String name = binding.inputFor(e.getKey());
+      if (extras.containsKey(name)) {
+        throw new IllegalArgumentException("input '" + name + "' is fed by both the batch and setInput");
       }
-      // ONNX Runtime reads a direct buffer in place: it must be native order, and exactly the batch long
-      inputTensor = OnnxTensor.createTensor(Sessions.environment(), inputBuffer.slice(0, n), batch.shape());
-      inputTensorShape = batch.shape().clone();
+      binding.checkShape(name, e.getValue().shape());
+      OrtTensors.Slot slot = slots.get(name);
+      if (slot == null) {
+        slot = new OrtTensors.Slot(binding.typeOf(name));
+        slots.put(name, slot);
+      }
+      inputs.put(name, slot.fill(e.getValue()));
     }
-    inputBuffer.clear();
-    inputBuffer.put(batch.inputs(), 0, n);
-    return dataInput;
-  }
-
-  private void checkShape(long[] shape) {
-    Shape declared = graphInputs.get(dataInput).shape();
-    if (declared == null) {
-      return;
-    }
-    boolean fits = declared.rank() == shape.length;
-    for (int i = 0; fits && i < shape.length; i++) {
-      Dim d = declared.dim(i);
-      fits = !d.isKnown() || d.get() == shape[i];
-    }
-    if (!fits) {
-      String hint = declared.rank() == shape.length && declared.dim(0).isKnown() && declared.dim(0).get() != shape[0]
-          ? " (its batch size is fixed at " + declared.dim(0).get() + ")"
-          : "";
-      throw new IllegalArgumentException("model input '" + dataInput + "' is " + declared + hint + "; the batch is "
-          + Arrays.toString(shape));
-    }
+    return inputs;
   }
 
   private void requireInput(String name) {
@@ -351,25 +326,12 @@ public final class Runner implements AutoCloseable {
     }
   }
 
-  private static FloatBuffer direct(int floats) {
-    return ByteBuffer.allocateDirect(Math.multiplyExact(floats, Float.BYTES)).order(ByteOrder.nativeOrder())
-        .asFloatBuffer();
-  }
-
   private static long count(long[] shape) {
     long n = 1;
     for (long d : shape) {
       n *= d;
     }
     return n;
-  }
-
-  private void closeInput() {
-    if (inputTensor != null) {
-      inputTensor.close();
-      inputTensor = null;
-      inputTensorShape = null;
-    }
   }
 
   private void clearPinned() {
@@ -383,7 +345,8 @@ public final class Runner implements AutoCloseable {
   /** Closes the session and every tensor this runner made. */
   @Override
   public void close() throws OrtException {
-    closeInput();
+    slots.values().forEach(OrtTensors.Slot::close);
+    slots.clear();
     clearPinned();
     extras.values().forEach(f -> f.tensor.close());
     extras.clear();

@@ -32,12 +32,20 @@ public final class Sessions {
    * @param threads intra-op threads; 0 lets ONNX Runtime choose
    */
   public Sessions(Device device, int deviceId, int threads) {
-    if (threads < 0) {
-      throw new IllegalArgumentException("threads must be >= 0: " + threads);
-    }
+    dev.onnxprune.errors.InvalidOptionException.atLeast("sessions.threads", threads, 0);
+    dev.onnxprune.errors.InvalidOptionException.atLeast("sessions.deviceId", deviceId, 0);
     this.device = device;
     this.deviceId = deviceId;
     this.threads = threads;
+  }
+
+  /**
+   * Sessions on CUDA when it starts (an NVIDIA GPU, its driver, the CUDA 12 libraries and
+   * ONNX Runtime's GPU jar), otherwise on the CPU, said once in the log; ONNX Runtime's default
+   * threading.
+   */
+  public static Sessions auto() {
+    return new Sessions(Device.AUTO, 0, 0);
   }
 
   /** CPU sessions with ONNX Runtime's default threading. */
@@ -101,7 +109,7 @@ public final class Sessions {
       opts.setIntraOpNumThreads(threads);
     }
     if (device == Device.CPU) {
-      say("CPU", "--device cpu");
+      say("CPU", "device CPU as asked");
       provider = "CPU";
       return opts;
     }
@@ -119,7 +127,7 @@ public final class Sessions {
       String why = whyNoCuda(e);
       if (device == Device.CUDA) {
         opts.close();
-        throw new OrtException("--device cuda: the CUDA execution provider cannot be started: " + why);
+        throw new OrtException("device CUDA was asked for, and the CUDA execution provider cannot be started: " + why);
       }
       cudaFailure = why;
       say("CPU", "CUDA is not available: " + why);

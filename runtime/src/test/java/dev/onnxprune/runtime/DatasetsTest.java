@@ -54,10 +54,30 @@ class DatasetsTest {
 
   @Test
   void npyFloatSamplesAreNormalisedPerChannelWhenAsked() throws Exception {
-    Normalization n = new Normalization(new float[] {1, 2}, new float[] {1, 0.5f});
-    Batch b = all(Datasets.open(images(), labels(), DatasetOptions.defaults().withNormalization(n)));
+    float[] unit = new float[X.length];
+    for (int i = 0; i < unit.length; i++) {
+      unit[i] = X[i] / 16f;
+    }
+    Path x = write(tmp.resolve("unit.npy"), npy("<f4", false, new long[] {3, 2, 1, 2}, f4(unit)));
+    Normalization n = new Normalization(new float[] {0.5f, 0.25f}, new float[] {0.5f, 0.25f});
+    Batch b = all(Datasets.open(x, labels(), DatasetOptions.defaults().withNormalization(n)));
 
-    assertArrayEquals(new float[] {-1, 0, 0, 2, 3, 4, 8, 10, 7, 8, 16, 18}, b.inputs());
+    float[] want = new float[unit.length];
+    for (int i = 0; i < unit.length; i++) {
+      int c = (i / 2) % 2;
+      want[i] = c == 0 ? (unit[i] - 0.5f) / 0.5f : (unit[i] - 0.25f) / 0.25f;
+    }
+    assertArrayEquals(want, b.inputs(), 1e-6f);
+  }
+
+  @Test
+  void aNormalizationOfFloatDataOutsideUnitRangeIsRefusedAsNormalisedTwice() throws Exception {
+    // values 0..11 are no pixels in [0, 1]: such data was normalised already
+    DatasetException e = assertThrows(DatasetException.class,
+        () -> Datasets.open(images(), labels(), DatasetOptions.defaults().withNormalization(FMNIST)));
+    assertTrue(e.getMessage().startsWith(tmp.resolve("x.npy") + ": the float samples range over [0.000, 11.00],"
+        + " outside [0, 1]: they look normalised already"), e.getMessage());
+    assertEquals(3, Datasets.open(images(), labels(), DatasetOptions.defaults()).size(), "without one it is read");
   }
 
   @Test
@@ -146,6 +166,55 @@ class DatasetsTest {
   }
 
   @Test
+  void npzOfTokenArraysFeedsEachArrayByItsKeyAsInt64() throws Exception {
+    Map<String, byte[]> arrays = new LinkedHashMap<>();
+    arrays.put("input_ids", npy("<i8", false, new long[] {3, 4}, i8(5, 6, 7, 0, 8, 9, 0, 0, 1, 2, 3, 4)));
+    arrays.put("attention_mask", npy("|b1", false, new long[] {3, 4},
+        new byte[] {1, 1, 1, 0, 1, 1, 0, 0, 1, 1, 1, 1}));
+    arrays.put("labels", npy("<i4", false, new long[] {3}, i4(2, 0, 1)));
+    Path npz = NpyFiles.npz(tmp.resolve("tokens.npz"), arrays, true);
+
+    Dataset d = Datasets.open(npz, null, DatasetOptions.defaults());
+    assertEquals(3, d.size());
+    assertArrayEquals(new long[] {4}, d.sampleShape());
+    assertEquals(3, d.numClasses());
+    Batch b = all(d);
+    assertEquals(List.of("input_ids", "attention_mask"), List.copyOf(b.features().keySet()));
+    assertEquals("input_ids INT64[3, 4], attention_mask INT64[3, 4]", b.describe());
+    assertArrayEquals(new long[] {5, 6, 7, 0, 8, 9, 0, 0, 1, 2, 3, 4}, b.features().get("input_ids").longs());
+    assertArrayEquals(new long[] {1, 1, 1, 0, 1, 1, 0, 0, 1, 1, 1, 1}, b.features().get("attention_mask").longs());
+    assertArrayEquals(new long[] {2, 0, 1}, b.labels());
+    IllegalStateException notImages = assertThrows(IllegalStateException.class, b::inputs);
+    assertEquals("this needs one float input (images); the data holds input_ids INT64[3, 4], attention_mask"
+        + " INT64[3, 4]", notImages.getMessage());
+
+    Iterator<Batch> two = Datasets.open(npz, null, DatasetOptions.defaults().withLimit(2)).batches(1);
+    two.next();
+    assertArrayEquals(new long[] {8, 9, 0, 0}, two.next().features().get("input_ids").longs());
+    Batch shuffled = all(Datasets.open(npz, null, DatasetOptions.defaults().withSeed(7L)));
+    for (int i = 0; i < 3; i++) {
+      // each sample keeps its mask and label: the label is fixed by the first token
+      long first = shuffled.features().get("input_ids").longs()[4 * i];
+      assertEquals(first == 5 ? 2 : first == 8 ? 0 : 1, shuffled.labels()[i]);
+    }
+    DatasetException normalised = assertThrows(DatasetException.class, () -> Datasets.open(npz, null,
+        DatasetOptions.defaults().withNormalization(FMNIST)));
+    assertEquals(npz + ": array 'input_ids': int64/int32 arrays are model inputs as they are (token ids, masks);"
+        + " a normalization does not apply to them", normalised.getMessage());
+  }
+
+  @Test
+  void npyOfInt32TokenIdsFeedsTheDataInput() throws Exception {
+    Path x = write(tmp.resolve("ids.npy"), npy("<i4", false, new long[] {2, 3}, i4(1, 2, 3, 4, 5, 6)));
+    Path y = write(tmp.resolve("y.npy"), npy("<i8", false, new long[] {2}, i8(1, 0)));
+    Batch b = all(Datasets.open(x, y, DatasetOptions.defaults()));
+    assertEquals(List.of(Batch.DATA), List.copyOf(b.features().keySet()));
+    assertArrayEquals(new long[] {1, 2, 3, 4, 5, 6}, b.features().get(Batch.DATA).longs());
+    assertArrayEquals(new long[] {2, 3}, b.shape());
+    assertArrayEquals(new long[] {1, 0}, b.labels());
+  }
+
+  @Test
   void badNpyFilesAreNamedWithWhatIsWrong() throws Exception {
     Path y = labels();
     assertError("x.npy: the array is in Fortran order; save a C-order copy (np.save(path, np.ascontiguousarray(x)))",
@@ -229,8 +298,18 @@ class DatasetsTest {
     Path fewLabels = write(tmp.resolve("l-idx1-ubyte"), new byte[] {0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3});
     DatasetException few = assertThrows(DatasetException.class,
         () -> Datasets.open(TestModels.file("fmnist-test-images-idx3-ubyte.gz"), fewLabels, DatasetOptions.defaults()));
-    assertEquals(fewLabels + ": has 3 labels for 2000 images in " + TestModels.file("fmnist-test-images-idx3-ubyte.gz"),
-        few.getMessage());
+    assertEquals(fewLabels + ": has 3 labels for the 2000 images in " + TestModels.file("fmnist-test-images-idx3-ubyte.gz")
+        + "; a label file belongs to the image file with as many images", few.getMessage());
+
+    // the training labels (1000 here) given with the test images (2000): refused, also with a limit
+    Path calibLabels = TestModels.file("fmnist-calib-labels-idx1-ubyte.gz");
+    Path testImages = TestModels.file("fmnist-test-images-idx3-ubyte.gz");
+    Path calibImages = TestModels.file("fmnist-calib-images-idx3-ubyte.gz");
+    Path testLabels = TestModels.file("fmnist-test-labels-idx1-ubyte.gz");
+    DatasetException more = assertThrows(DatasetException.class,
+        () -> Datasets.open(calibImages, testLabels, DatasetOptions.defaults().withLimit(10)));
+    assertTrue(more.getMessage().startsWith(testLabels + ": has 2000 labels for the 1000 images in "), more.getMessage());
+    assertThrows(DatasetException.class, () -> Datasets.open(testImages, calibLabels, DatasetOptions.defaults()));
   }
 
   private void assertError(String expected, byte[] imageFile, Path labels) throws IOException {

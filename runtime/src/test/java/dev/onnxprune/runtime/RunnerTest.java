@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtSession;
+import dev.onnxprune.errors.DataMismatchException;
 import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.Dim;
 import dev.onnxprune.graph.Graph;
@@ -82,7 +83,7 @@ class RunnerTest {
   void fixedBatchSizeIsRefusedWithTheReason() throws Exception {
     try (Runner runner = Runner.open(Sessions.cpu(), timesMask(Dim.of(1)))) {
       runner.setInput("mask", new float[] {1, 1, 1, 1}, new long[] {4});
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+      DataMismatchException e = assertThrows(DataMismatchException.class,
           () -> runner.run(new Batch(new float[8], new long[] {2, 4}, null)));
       assertEquals("model input 'x' is [1, 4] (its batch size is fixed at 1); the batch is [2, 4]", e.getMessage());
     }
@@ -100,6 +101,28 @@ class RunnerTest {
       IllegalArgumentException data = assertThrows(IllegalArgumentException.class,
           () -> runner.setInput("x", new float[4], new long[] {1, 4}));
       assertEquals("'x' is the data input; batches feed it", data.getMessage());
+    }
+  }
+
+  @Test
+  void tokenBatchesFeedEachInputInItsOwnType() throws Exception {
+    Dataset data = Datasets.open(TestModels.file(TestModels.BERT_CALIBRATION), null, DatasetOptions.defaults());
+    try (Runner runner = Runner.open(Sessions.cpu(), TestModels.model(TestModels.BERT))) {
+      Evaluation e = new Evaluator(runner).evaluate(data, 64);
+      assertEquals(256, e.samples());
+      assertTrue(e.top1() > 0.8, "the fixture learned its synthetic task: " + e);
+      Batch b = data.batches(5).next();
+      float[] logits = runner.run(b);
+      assertEquals(15, logits.length);
+      // without the mask the model has no value for it; a name the model lacks is refused
+      Batch ids = new Batch(Map.of("input_ids", b.features().get("input_ids")), null);
+      assertEquals("model input 'attention_mask' has no value; set it with setInput or give the data an array of"
+          + " that name (it holds input_ids INT64[5, 12])", assertThrows(DataMismatchException.class,
+              () -> runner.run(ids)).getMessage());
+      Batch typo = new Batch(Map.of("input_ids", b.features().get("input_ids"), "mask",
+          b.features().get("attention_mask")), null);
+      assertEquals("the data has an array 'mask' but the model has no input of that name; inputs: [input_ids,"
+          + " attention_mask]", assertThrows(DataMismatchException.class, () -> runner.run(typo)).getMessage());
     }
   }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.onnxprune.testmodels.TestModels;
+import dev.onnxprune.errors.InvalidOptionException;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -29,7 +30,7 @@ class SessionsTest {
     try (OrtSession s = new Sessions(Device.CUDA, 0, 0).open(TestModels.model("vgg_bn.onnx"))) {
       Assumptions.abort("CUDA started here");
     } catch (OrtException e) {
-      assertTrue(e.getMessage().startsWith("--device cuda: the CUDA execution provider cannot be started: "),
+      assertTrue(e.getMessage().startsWith("device CUDA was asked for, and the CUDA execution provider cannot be started: "),
           e.getMessage());
     }
   }
@@ -45,7 +46,7 @@ class SessionsTest {
 
   @Test
   void negativeThreadsAreRefused() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Sessions(Device.CPU, 0, -1));
-    assertEquals("threads must be >= 0: -1", e.getMessage());
+    InvalidOptionException e = assertThrows(InvalidOptionException.class, () -> new Sessions(Device.CPU, 0, -1));
+    assertEquals("sessions.threads must be >= 0: -1", e.getMessage());
   }
 }

@@ -1,5 +1,7 @@
 package dev.onnxprune.surgery;
 
+import dev.onnxprune.graph.pass.GraphPass;
+import dev.onnxprune.graph.pass.PassResult;
 import dev.onnxprune.graph.Graph;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.Node;
@@ -18,11 +20,28 @@ import java.util.List;
  * no such producer, the producer's output has other users or is a graph output, a parameter is
  * not constant, or its training-mode outputs are used.
  */
-public final class BatchNormFolding {
+public final class BatchNormFolding implements GraphPass {
   /** What the pass did. */
-  public record Result(int folded, List<String> skipped) {}
+  public record Result(int folded, List<String> skipped) implements PassResult {
+    @Override
+    public boolean changed() {
+      return folded > 0;
+    }
+
+    @Override
+    public String summary() {
+      return "folded " + folded + " BatchNormalization node(s)" + (skipped.isEmpty() ? ""
+          : ", " + skipped.size() + " left");
+    }
+  }
+
+  @Override
+  public String name() {
+    return "bn-folding";
+  }
 
   /** Folds every BatchNormalization it can in the main graph of {@code model}. */
+  @Override
   public Result run(Model model) {
     Graph g = model.graph();
     int folded = 0;

@@ -1,5 +1,7 @@
 package dev.onnxprune.surgery;
 
+import dev.onnxprune.graph.pass.GraphPass;
+import dev.onnxprune.graph.pass.PassResult;
 import dev.onnxprune.graph.Graph;
 import dev.onnxprune.graph.GraphVerifier;
 import dev.onnxprune.graph.Model;
@@ -21,25 +23,46 @@ import java.util.BitSet;
  *   <li>value types of the changed values are inferred again and the graph is verified.
  * </ol>
  */
-public final class ChannelPruningPass {
+public final class ChannelPruningPass implements GraphPass {
   private final PrunePlan plan;
+
+  /** What the pass removed: {@code units} channels over all groups. */
+  public record Result(int units) implements PassResult {
+    @Override
+    public boolean changed() {
+      return units > 0;
+    }
+
+    @Override
+    public String summary() {
+      return "removed " + units + " channel(s)";
+    }
+  }
 
   public ChannelPruningPass(PrunePlan plan) {
     this.plan = plan;
   }
 
+  @Override
+  public String name() {
+    return "channel-pruning";
+  }
+
   /**
-   * Prunes {@code plan.analysis().model()}.
+   * Prunes {@code model}, the model of {@code plan.analysis()}.
    *
-   * @return the number of units removed
+   * @throws IllegalArgumentException when {@code model} is not the plan's model
    * @throws dev.onnxprune.graph.GraphException when the plan cannot be applied (e.g. a split
    *     output would lose all its channels) or the result fails verification
    */
-  public int run() {
+  @Override
+  public Result run(Model model) {
     ChannelAnalysis analysis = plan.analysis();
-    Model model = analysis.model();
+    if (model != analysis.model()) {
+      throw new IllegalArgumentException("the plan was made on another model; analyse this one and make its plan");
+    }
     if (plan.removals().isEmpty()) {
-      return 0;
+      return new Result(0);
     }
     BitSet removed = analysis.removedIds(plan.removals());
     Applier p = new Applier(analysis, removed);
@@ -58,6 +81,6 @@ public final class ChannelPruningPass {
     }
     ChannelRules.checkDynamicSlices(p.dynamicChecks, ShapeInference.infer(model));
     GraphVerifier.verify(model);
-    return plan.removedCount();
+    return new Result(plan.removedCount());
   }
 }

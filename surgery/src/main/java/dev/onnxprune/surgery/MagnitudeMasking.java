@@ -1,5 +1,7 @@
 package dev.onnxprune.surgery;
 
+import dev.onnxprune.graph.pass.GraphPass;
+import dev.onnxprune.graph.pass.PassResult;
 import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.Graph;
 import dev.onnxprune.graph.Model;
@@ -26,7 +28,7 @@ import java.util.Map;
  * Ties at the threshold are broken by position so the count is exact. The graph keeps its
  * shapes; the zeros are in the weights.
  */
-public final class MagnitudeMasking {
+public final class MagnitudeMasking implements GraphPass {
   /** Per-layer outcome. */
   public record Layer(String weight, String node, long elements, long zeros, String note) {
     public double sparsity() {
@@ -35,7 +37,17 @@ public final class MagnitudeMasking {
   }
 
   /** What the pass reached. */
-  public record Result(List<Layer> layers, long elements, long zeros) {
+  public record Result(List<Layer> layers, long elements, long zeros) implements PassResult {
+    @Override
+    public boolean changed() {
+      return zeros > 0;
+    }
+
+    @Override
+    public String summary() {
+      return String.format(java.util.Locale.ROOT, "%d of %d weights zero (%.1f%%)", zeros, elements, 100 * sparsity());
+    }
+
     public double sparsity() {
       return elements == 0 ? 0 : (double) zeros / elements;
     }
@@ -102,6 +114,12 @@ public final class MagnitudeMasking {
   }
 
   /** Masks the weights of {@code model} in place and reports the sparsity reached. */
+  @Override
+  public String name() {
+    return "magnitude-masking";
+  }
+
+  @Override
   public Result run(Model model) {
     Map<Value, Object[]> ws = weights(model.graph());
     Map<Value, float[]> data = new IdentityHashMap<>();

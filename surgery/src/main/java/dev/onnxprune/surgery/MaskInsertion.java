@@ -1,5 +1,8 @@
 package dev.onnxprune.surgery;
 
+import dev.onnxprune.graph.pass.GraphPass;
+import dev.onnxprune.graph.pass.PassResult;
+import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.Attribute;
 import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.Dim;
@@ -39,8 +42,15 @@ import java.util.Set;
  * </ol>
  * Consumers reading the same value share one masked copy of it. The inputs mode needs the
  * channel axis after the batch axis (axis 0 is the sample axis of the masks).
+ *
+ * <p>A mask needs only the channel axis and the number of axes after it, not the other sizes:
+ * where shape inference could not work out a masked value's shape (sizes computed at run time,
+ * e.g. a detector resizing its input), its rank comes from the consumer (a Conv's input has the
+ * rank of its weight, a Gemm's is 2) and, before a MatMul, whose features are the last axis, a
+ * mask of shape {@code [C]} broadcasts over any rank. Its element type comes from the consumer's
+ * weight when the value's own is unknown.
  */
-public final class MaskInsertion {
+public final class MaskInsertion implements GraphPass {
   /** Prefix of the mask input names; the group id follows. */
   public static final String INPUT_PREFIX = "onnxprune_mask_";
 
@@ -93,15 +103,37 @@ public final class MaskInsertion {
     return this;
   }
 
+  /** What the pass inserted: {@code masks} {@code Mul} nodes. */
+  public record Result(int masks) implements PassResult {
+    @Override
+    public boolean changed() {
+      return masks > 0;
+    }
+
+    @Override
+    public String summary() {
+      return "inserted " + masks + " mask(s)";
+    }
+  }
+
+  @Override
+  public String name() {
+    return "mask-insertion";
+  }
+
   /**
-   * Masks {@code analysis.model()} in place.
+   * Masks {@code model}, the analysis's model, in place.
    *
-   * @return the number of masks ({@code Mul} nodes) inserted
-   * @throws GraphException when a masked value's shape is unknown or it is not FLOAT; in inputs
-   *     mode also when its channel axis is the batch axis
+   * @throws IllegalArgumentException when {@code model} is not the analysis's model
+   * @throws GraphException when a masked value's rank is unknown and its consumer does not give
+   *     it, or it is not FLOAT; in inputs mode also when its channel axis is the batch axis
    */
-  public int run() {
-    return plan != null ? runConstant() : runInputs();
+  @Override
+  public Result run(Model model) {
+    if (model != analysis.model()) {
+      throw new IllegalArgumentException("the masks were chosen on another model; analyse this one");
+    }
+    return new Result(plan != null ? runConstant() : runInputs());
   }
 
   /**
@@ -129,11 +161,19 @@ public final class MaskInsertion {
         continue;
       }
       ChannelMap m = p.map(v);
-      ValueType.TensorType type = checkMaskable(v);
-      int rank = type.shape().rank();
-      long[] dims = new long[rank];
-      Arrays.fill(dims, 1);
-      dims[m.axis()] = rm.length;
+      ValueType.TensorType type = checkMaskable(v, n);
+      int rank = rankOf(v, n, end.inputIndex());
+      long[] dims;
+      if (rank >= 0) {
+        dims = new long[rank];
+        Arrays.fill(dims, 1);
+        dims[m.axis()] = rm.length;
+      } else if (n.is("MatMul") && end.inputIndex() == 0) {
+        dims = new long[] {rm.length}; // the features are the last axis: [C] broadcasts over any rank
+      } else {
+        throw new GraphException("cannot mask '" + v.name() + "' before " + n.describe()
+            + ": its rank is unknown and the consumer does not give it");
+      }
       float[] mask = new float[rm.length];
       for (int i = 0; i < mask.length; i++) {
         mask[i] = rm[i] ? 0f : 1f;
@@ -169,7 +209,7 @@ public final class MaskInsertion {
       if (mask == null) {
         continue;
       }
-      Value out = multiply(n, ci.input(), v, mask, checkMaskable(v));
+      Value out = multiply(n, ci.input(), v, mask, checkMaskable(v, n));
       // the mask's sample axis is a symbol of its own: keep the value's type in the file
       out.graph().recordValueInfo(out);
       masked.put(v, out);
@@ -192,15 +232,41 @@ public final class MaskInsertion {
     return mul.output(0);
   }
 
-  private static ValueType.TensorType checkMaskable(Value v) {
+  /**
+   * The type of the masked value {@code v} read by {@code consumer}: its own, or, when unknown,
+   * FLOAT of unknown shape if the consumer's weight is FLOAT.
+   *
+   * @throws GraphException when it is not FLOAT
+   */
+  private static ValueType.TensorType checkMaskable(Value v, Node consumer) {
     ValueType.TensorType type = v.tensorType();
-    if (type == null || type.shape() == null) {
-      throw new GraphException("cannot mask '" + v.name() + "': its shape is unknown");
+    DataType elem = type == null ? null : type.elemType();
+    if (elem == null || elem == DataType.UNDEFINED) {
+      Tensor w = consumer.inputCount() > 1 ? Analyzer.constant(consumer.input(1)) : null;
+      elem = w == null ? null : w.dataType();
+      type = elem == null ? null : new ValueType.TensorType(elem, type == null ? null : type.shape());
     }
-    if (type.elemType() != DataType.FLOAT) {
-      throw new GraphException("cannot mask '" + v.name() + "' of " + type.elemType() + ": only FLOAT is masked");
+    if (elem != DataType.FLOAT) {
+      throw new GraphException("cannot mask '" + v.name() + "' of " + (elem == null ? "unknown type" : elem)
+          + ": only FLOAT is masked");
     }
     return type;
+  }
+
+  /**
+   * Rank of {@code v}, read as input {@code input} of {@code consumer}: from its shape, else from
+   * the consumer (a Conv or ConvTranspose input has its weight's rank; a Gemm operand rank 2);
+   * -1 when neither says.
+   */
+  static int rankOf(Value v, Node consumer, int input) {
+    if (v.shape() != null) {
+      return v.shape().rank();
+    }
+    if ((consumer.is("Conv") || consumer.is("ConvTranspose")) && input == 0) {
+      Tensor w = Analyzer.constant(consumer.input(1));
+      return w == null ? -1 : w.rank();
+    }
+    return consumer.is("Gemm") && input <= 1 ? 2 : -1;
   }
 
   /**
@@ -211,7 +277,8 @@ public final class MaskInsertion {
    * (e.g. a second, per-sample ablation mask next to the one {@link #inputs} inserted).
    *
    * @param opset the model's default-domain opset (Pad's form changed at 11)
-   * @throws GraphException when the value's rank is unknown or its channel axis is axis 0
+   * @throws GraphException when the value's rank is unknown (from its shape and from its
+   *     consumer) or its channel axis is axis 0
    */
   public static Value broadcastMask(ChannelAnalysis.ConsumerInput ci, Map<Integer, Value> groupMasks, Node before,
       long opset) {
@@ -226,7 +293,8 @@ public final class MaskInsertion {
     }
     Value v = ci.value();
     Shape shape = v.shape();
-    if (shape == null) {
+    int rank = rankOf(v, ci.node(), ci.input());
+    if (rank < 0) {
       throw new GraphException("cannot mask '" + v.name() + "': its rank is unknown");
     }
     if (ci.axis() == 0) {
@@ -263,7 +331,6 @@ public final class MaskInsertion {
           : g.addNodeBefore(before, "Mul", g.uniqueNodeName(base + "_combine"), List.of(product, gathered),
               List.of(g.uniqueName(base + "_combined"))).output(0);
     }
-    int rank = shape.rank();
     if (rank == 2 && ci.axis() == 1 && ci.span() == 1) {
       return product;
     }
@@ -271,10 +338,11 @@ public final class MaskInsertion {
     Arrays.fill(target, 1);
     target[0] = 0; // Reshape copies the mask's sample axis (M)
     for (int a = ci.axis(); a < ci.axis() + ci.span(); a++) {
-      if (a >= rank || !shape.dim(a).isKnown()) {
+      boolean known = shape != null && a < rank && shape.dim(a).isKnown();
+      if (!known && !(ci.span() == 1 && a < rank)) {
         throw new GraphException("cannot mask '" + v.name() + "': axis " + a + " carries channels but its size is unknown");
       }
-      target[a] = shape.dim(a).get();
+      target[a] = known ? shape.dim(a).get() : ci.length(); // one axis: as many positions as the map has
     }
     Value shapeConst = g.addInitializer(g.uniqueName(base + "_shape"), Tensor.vector(target));
     return g.addNodeBefore(before, "Reshape", g.uniqueNodeName(base + "_reshape"), List.of(product, shapeConst),

@@ -141,7 +141,7 @@ class ChannelRulesTest {
     net.output(net.op("Add", List.of(o1, o2)));
     ChannelAnalysis a = ChannelAnalysis.analyze(net.model);
     PrunePlan plan = PrunePlan.builder(a).remove(a.groups().get(0), 0).build();
-    Exception e = assertThrows(dev.onnxprune.graph.GraphException.class, () -> new ChannelPruningPass(plan).run());
+    Exception e = assertThrows(dev.onnxprune.graph.GraphException.class, () -> new ChannelPruningPass(plan).run(net.model));
     assertEquals("'split' (Split): output 0 would lose all 1 channels", e.getMessage());
   }
 

@@ -30,10 +30,10 @@ class MaskInputsTest {
     Model inputs = Oracle.copy(original);
     ChannelAnalysis ca = ChannelAnalysis.analyze(constant);
     PrunePlan plan = Oracle.everyKth(ca, 3, 1);
-    new MaskInsertion(plan).run();
+    new MaskInsertion(plan).run(plan.analysis().model());
     ChannelAnalysis ia = ChannelAnalysis.analyze(inputs);
     MaskInsertion mi = MaskInsertion.inputs(ia);
-    int inserted = mi.run();
+    int inserted = mi.run(inputs).masks();
     assertTrue(inserted > 0);
     assertEquals(ia.prunableGroups().size(), mi.maskInputs().size());
 

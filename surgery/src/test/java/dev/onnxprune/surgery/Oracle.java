@@ -48,8 +48,8 @@ final class Oracle {
     ChannelAnalysis a = ChannelAnalysis.analyze(toPrune);
     PrunePlan plan = planner.apply(a);
     ChannelAnalysis b = ChannelAnalysis.analyze(toMask);
-    new MaskInsertion(plan.rebind(b)).run();
-    int removed = new ChannelPruningPass(plan).run();
+    new MaskInsertion(plan.rebind(b)).run(b.model());
+    int removed = new ChannelPruningPass(plan).run(plan.analysis().model()).units();
     Map<String, float[]> feeds = new HashMap<>();
     Map<String, long[]> shapes = new HashMap<>();
     Random r = new Random(seed);

@@ -30,7 +30,7 @@ class PlanCostTest {
       }
       PrunePlan plan = b.build();
       PlanCost.Costs predicted = PlanCost.of(a).evaluate(plan.removals());
-      new ChannelPruningPass(plan).run();
+      new ChannelPruningPass(plan).run(model);
       CostReport actual = CostModel.analyze(model);
       String what = file + ", every " + every + ". group";
       assertEquals(actual.totalParams(), predicted.params(), what);

@@ -15,8 +15,9 @@ import java.util.Optional;
 
 /**
  * The fixture models and data bundled in this module (exported from Debian's PyTorch by
- * {@code testmodels/export_fixtures.py}), plus the optional, not committed, torchvision zoo
- * exported by {@code testmodels/export_zoo.py}.
+ * {@code testmodels/export_fixtures.py}, and the transformers with token inputs by {@code
+ * testmodels/export_transformers.py}), plus the optional, not committed, torchvision zoo exported
+ * by {@code testmodels/export_zoo.py} and {@code testmodels/export_detection.py}.
  *
  * <p>Resources are copied once per JVM into a temporary folder so callers get real file paths.
  */
@@ -56,6 +57,57 @@ public final class TestModels {
   /** Path of a bundled model file, e.g. {@code "resnet20.onnx"} or {@code "resnet20_folded.onnx"}. */
   public static Path model(String fileName) {
     return file(fileName);
+  }
+
+  /**
+   * BERT-like encoder classifier with integer token inputs ({@code input_ids}, {@code
+   * attention_mask}: INT64 [batch, seq], seq up to 16), exported by {@code
+   * testmodels/export_transformers.py}; output {@code logits} [batch, 3].
+   */
+  public static final String BERT = "bert_tiny.onnx";
+
+  /** {@link #BERT}'s calibration set: {@code input_ids}, {@code attention_mask} [256, 12] and {@code labels}. */
+  public static final String BERT_CALIBRATION = "bert_tiny-calib.npz";
+
+  /**
+   * GPT-like decoder with a causal mask and a tied LM head: {@code input_ids} INT64 [batch, seq]
+   * (seq up to 16) to {@code logits} [batch, seq, 64].
+   */
+  public static final String GPT = "gpt_tiny.onnx";
+
+  /** {@link #GPT}'s calibration set: {@code input_ids} [128, 12]. */
+  public static final String GPT_CALIBRATION = "gpt_tiny-calib.npz";
+
+  /**
+   * File names of the transformer fixtures (manifest key {@code transformers}; not in {@link
+   * #modelFiles()}, which lists the Fashion-MNIST image classifiers).
+   */
+  public static List<String> transformerFiles() {
+    List<String> out = new ArrayList<>();
+    for (JsonNode m : manifest().get("transformers")) {
+      out.add(m.get("file").asText());
+    }
+    return out;
+  }
+
+  /**
+   * A file of the git-ignored {@code testmodels/zoo} folder when it has been exported (e.g. the
+   * detector of {@code testmodels/export_detection.py}), found like {@link #zooDir()} but without
+   * needing the classifier zoo's manifest.
+   */
+  public static Optional<Path> zooFile(String fileName) {
+    Optional<Path> zoo = zooDir();
+    if (zoo.isPresent()) {
+      return Files.isRegularFile(zoo.get().resolve(fileName)) ? zoo.map(z -> z.resolve(fileName)) : Optional.empty();
+    }
+    Path dir = Paths.get("").toAbsolutePath();
+    for (int i = 0; i < 4 && dir != null; i++, dir = dir.getParent()) {
+      Path f = dir.resolve("testmodels").resolve("zoo").resolve(fileName);
+      if (Files.isRegularFile(f)) {
+        return Optional.of(f);
+      }
+    }
+    return Optional.empty();
   }
 
   /** The parsed {@code manifest.json}: one entry per model file with accuracy and input facts. */

@@ -2,6 +2,7 @@ package dev.onnxprune.training;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.onnxprune.graph.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -81,8 +82,9 @@ public record ArtifactSpec(int version, String trainStep, String eval, String ch
 
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
+  /** Writes the description as JSON to {@code file}, atomically ({@link AtomicFiles#write}). */
   public void write(Path file) throws IOException {
-    JSON.writeValue(file.toFile(), this);
+    AtomicFiles.write(file, "output", JSON.writeValueAsBytes(this));
   }
 
   /**

@@ -45,7 +45,7 @@ public final class Autodiff {
    *     shape a rule needs is unknown (the message names the node)
    */
   public static Model gradients(Model model, Loss loss, List<String> wrt, BatchNormMode mode) {
-    Model work = Models.copy(model);
+    Model work = model.copy();
     Models.prepare(work);
     ShapeInference.infer(work);
     Graph g = work.graph();

@@ -13,10 +13,8 @@ import dev.onnxprune.graph.Value;
 import dev.onnxprune.graph.shape.ShapeInference;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.OrtTensors;
 import dev.onnxprune.runtime.Sessions;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -81,7 +79,7 @@ public final class BnRecalibration {
       throw new IllegalArgumentException("the number of batches must be >= 0 (0: all): " + maxBatches);
     }
     long t0 = System.nanoTime();
-    Model out = Models.copy(model);
+    Model out = model.copy();
     List<Node> bns = batchNorms(out.graph());
     if (bns.isEmpty()) {
       return new Result(out, 0, 0, 0, (System.nanoTime() - t0) / 1e9);
@@ -109,18 +107,18 @@ public final class BnRecalibration {
         if (b.size() < 2) {
           continue;
         }
-        FloatBuffer fb = ByteBuffer.allocateDirect(4 * b.inputs().length).order(ByteOrder.nativeOrder())
-            .asFloatBuffer().put(b.inputs()).flip();
-        try (OnnxTensor x = OnnxTensor.createTensor(Sessions.environment(), fb, b.shape());
+        try (OnnxTensor x = OrtTensors.create(b.inputs(), b.shape());
             OrtSession.Result r = s.run(Map.of(input, x))) {
           for (int i = 0; i < c; i++) {
-            mean[i] = accumulate(mean[i], floats(r.get(i * 2)), batches);
-            var[i] = accumulate(var[i], floats(r.get(i * 2 + 1)), batches);
+            mean[i] = accumulate(mean[i], OrtTensors.floats(r.get(i * 2)), batches);
+            var[i] = accumulate(var[i], OrtTensors.floats(r.get(i * 2 + 1)), batches);
           }
         }
         batches++;
         samples += b.size();
         progress.accept(samples);
+        int total = (data.size() + batchSize - 1) / batchSize;
+        dev.onnxprune.runtime.Progress.report(batches, maxBatches == 0 ? total : Math.min(maxBatches, total));
       }
     }
     if (batches == 0) {
@@ -153,7 +151,7 @@ public final class BnRecalibration {
    * i-th BatchNormalization (graph order), each BatchNormalization normalising with them.
    */
   static Model statsModel(Model model) {
-    Model work = Models.copy(model);
+    Model work = model.copy();
     Models.prepare(work);
     ShapeInference.infer(work);
     Graph g = work.graph();
@@ -186,13 +184,6 @@ public final class BnRecalibration {
       running[j] += (batch[j] - running[j]) / (k + 1);
     }
     return running;
-  }
-
-  private static float[] floats(ai.onnxruntime.OnnxValue v) throws OrtException {
-    FloatBuffer fb = ((OnnxTensor) v).getFloatBuffer();
-    float[] f = new float[fb.remaining()];
-    fb.get(f);
-    return f;
   }
 
   /** Gives input {@code slot} of {@code bn} the values {@code v}, in an initializer of its own. */

@@ -3,30 +3,18 @@ package dev.onnxprune.training;
 import dev.onnxprune.graph.Graph;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.Node;
-import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OpsetId;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.graph.ValueType;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Copying a model for rewriting, and the opset the generated graphs use. */
+/** The opset the generated graphs use. */
 final class Models {
   /** The default-domain opset of generated graphs (ScatterElements reduction needs 16). */
   static final long MIN_OPSET = 17;
 
   private Models() {}
-
-  /** A deep copy (serialized and read back), so the caller's model is never changed. */
-  static Model copy(Model model) {
-    try {
-      return OnnxModels.read(OnnxModels.toBytes(model), model.source());
-    } catch (IOException e) {
-      throw new UncheckedIOException("copying the model", e);
-    }
-  }
 
   /**
    * Raises the default-domain opset to at least {@link #MIN_OPSET}. Between opsets 13 and 17 the

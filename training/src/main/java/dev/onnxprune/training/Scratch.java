@@ -51,7 +51,7 @@ public final class Scratch {
    * (through {@code Identity}) is drawn once.
    */
   public static Model reinitialize(Model model, long seed, Fan fan) {
-    Model out = Models.copy(model);
+    Model out = model.copy();
     Graph g = out.graph();
     Random random = new Random(seed);
     Set<Value> done = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -110,7 +110,7 @@ public final class Scratch {
 
   /** FLOPs of one sample through {@code model} ({@link CostModel}). */
   public static long flops(Model model) {
-    long f = CostModel.analyze(Models.copy(model)).totalFlops();
+    long f = CostModel.analyze(model.copy()).totalFlops();
     if (f <= 0) {
       throw new IllegalArgumentException("the FLOPs of the model are unknown (give its input static sizes)");
     }

@@ -169,6 +169,7 @@ public final class Trainer {
       if (b.labels() == null) {
         throw new IllegalArgumentException("the validation data has no labels");
       }
+      dev.onnxprune.runtime.Progress.checkCancelled();
       TrainingSession.EvalResult r = session.evaluate(b);
       loss += r.loss() * r.size();
       right += r.correct();
@@ -207,6 +208,7 @@ public final class Trainer {
       seen += n;
       listener.stepped(new StepProgress(epoch + 1, o.epochs(), s + 1, steps, seen, lr, lossSum / seen,
           (double) right / seen));
+      dev.onnxprune.runtime.Progress.report((long) epoch * steps + s + 1, (long) o.epochs() * steps);
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
     double[] val = {Double.NaN, Double.NaN, 0};

@@ -112,7 +112,7 @@ public final class TrainingArtifact {
    */
   public static TrainingArtifact build(Model model, TrainingOptions o) {
     // ---- training step
-    Model work = Models.copy(model);
+    Model work = model.copy();
     Models.prepare(work);
     ShapeInference.infer(work);
     Graph g = work.graph();
@@ -235,7 +235,7 @@ public final class TrainingArtifact {
   }
 
   private static Model evalModel(Model model, TrainingOptions o) {
-    Model work = Models.copy(model);
+    Model work = model.copy();
     Models.prepare(work);
     ShapeInference.infer(work);
     Graph g = work.graph();
@@ -258,7 +258,7 @@ public final class TrainingArtifact {
    * model shares through an {@code Identity} gets an initializer of its own.
    */
   public static Model applyState(Model model, Map<String, Tensor> state) {
-    Model out = Models.copy(model);
+    Model out = model.copy();
     applyStateInPlace(out, state);
     return out;
   }

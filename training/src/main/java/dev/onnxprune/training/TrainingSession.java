@@ -1,6 +1,5 @@
 package dev.onnxprune.training;
 
-import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtException;
@@ -13,11 +12,10 @@ import dev.onnxprune.graph.OpsetId;
 import dev.onnxprune.graph.Tensor;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.runtime.Batch;
+import dev.onnxprune.runtime.HostTensor;
+import dev.onnxprune.runtime.OrtTensors;
 import dev.onnxprune.runtime.Sessions;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -57,8 +55,9 @@ public final class TrainingSession implements AutoCloseable {
   private final Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
   private final Map<String, float[]> gradients = new LinkedHashMap<>();
   private final Map<String, float[]> outputs = new LinkedHashMap<>();
-  private FloatBuffer inputBuffer;
-  private java.nio.LongBuffer labelBuffer;
+  /** The batch and its labels go into direct buffers kept from step to step (ONNX Runtime reads them in place). */
+  private final OrtTensors.Slot inputSlot = new OrtTensors.Slot(DataType.FLOAT);
+  private final OrtTensors.Slot labelSlot = new OrtTensors.Slot(DataType.INT64);
 
   private TrainingSession(ArtifactSpec spec, OrtSession train, OrtSession eval, Model checkpoint) throws OrtException {
     this.spec = spec;
@@ -100,7 +99,7 @@ public final class TrainingSession implements AutoCloseable {
     OrtSession e = sessions.open(a.eval());
     OrtSession t;
     try {
-      t = "CPU".equals(sessions.provider()) ? openTrainStep(Models.copy(a.trainStep()), sessions)
+      t = "CPU".equals(sessions.provider()) ? openTrainStep(a.trainStep().copy(), sessions)
           : sessions.open(a.trainStep());
     } catch (OrtException | RuntimeException ex) {
       e.close();
@@ -175,7 +174,7 @@ public final class TrainingSession implements AutoCloseable {
       throw new IllegalArgumentException("input '" + name + "': " + values.length + " values for shape "
           + java.util.Arrays.toString(shape));
     }
-    OnnxTensor old = feeds.put(name, OnnxTensor.createTensor(Sessions.environment(), direct(values), shape));
+    OnnxTensor old = feeds.put(name, OrtTensors.create(values, shape));
     if (old != null) {
       old.close();
     }
@@ -241,7 +240,7 @@ public final class TrainingSession implements AutoCloseable {
       throw new IllegalArgumentException("state tensor '" + name + "' has " + t.getInfo().getNumElements()
           + " values, not " + values.length);
     }
-    OnnxTensor fresh = OnnxTensor.createTensor(Sessions.environment(), direct(values), shape);
+    OnnxTensor fresh = OrtTensors.create(values, shape);
     owned.add(fresh); // freed after the next step, like the checkpoint's tensors
     state.put(name, fresh);
   }
@@ -261,17 +260,11 @@ public final class TrainingSession implements AutoCloseable {
     Map<String, OnnxTensor> in = new LinkedHashMap<>(state);
     List<OnnxTensor> temp = new ArrayList<>();
     try {
-      // the batch goes into direct buffers kept from step to step (ONNX Runtime reads them in place)
-      inputBuffer = reuse(inputBuffer, batch.inputs().length);
-      labelBuffer = labelBuffer != null && labelBuffer.capacity() >= batch.size() ? labelBuffer
-          : ByteBuffer.allocateDirect(8 * batch.size()).order(ByteOrder.nativeOrder()).asLongBuffer();
-      temp.add(put(in, spec.input(), OnnxTensor.createTensor(Sessions.environment(),
-          inputBuffer.clear().put(batch.inputs()).flip(), batch.shape())));
-      temp.add(put(in, spec.labels(), OnnxTensor.createTensor(Sessions.environment(),
-          labelBuffer.clear().put(batch.labels()).flip(), new long[] {batch.size()})));
-      temp.add(put(in, spec.learningRate(), OnnxTensor.createTensor(Sessions.environment(), (float) lr)));
+      in.put(spec.input(), inputSlot.fill(HostTensor.floats(batch.inputs(), batch.shape())));
+      in.put(spec.labels(), labelSlot.fill(HostTensor.longs(batch.labels(), batch.size())));
+      temp.add(put(in, spec.learningRate(), OrtTensors.scalar((float) lr)));
       if (spec.step() != null) {
-        temp.add(put(in, spec.step(), OnnxTensor.createTensor(Sessions.environment(), steps + 1)));
+        temp.add(put(in, spec.step(), OrtTensors.scalar(steps + 1)));
       }
       putFeeds(in);
       OrtSession.Result r = train.run(in);
@@ -317,13 +310,10 @@ public final class TrainingSession implements AutoCloseable {
     }
     List<OnnxTensor> temp = new ArrayList<>();
     try {
-      temp.add(put(in, spec.input(), OnnxTensor.createTensor(Sessions.environment(), direct(batch.inputs()),
-          batch.shape())));
+      temp.add(put(in, spec.input(), OrtTensors.create(batch.inputs(), batch.shape())));
       putFeeds(in);
       long[] labels = batch.labels() != null ? batch.labels() : new long[batch.size()];
-      temp.add(put(in, spec.labels(), OnnxTensor.createTensor(Sessions.environment(),
-          ByteBuffer.allocateDirect(8 * labels.length).order(ByteOrder.nativeOrder()).asLongBuffer().put(labels)
-              .flip(), new long[] {labels.length})));
+      temp.add(put(in, spec.labels(), OrtTensors.create(labels, labels.length)));
       try (OrtSession.Result r = eval.run(in)) {
         OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
         float[] out = floats(logits);
@@ -429,6 +419,8 @@ public final class TrainingSession implements AutoCloseable {
     }
     owned.forEach(OnnxTensor::close);
     feeds.values().forEach(OnnxTensor::close);
+    inputSlot.close();
+    labelSlot.close();
     train.close();
     eval.close();
   }
@@ -454,10 +446,7 @@ public final class TrainingSession implements AutoCloseable {
   }
 
   private static float[] floats(OnnxTensor t) {
-    FloatBuffer fb = t.getFloatBuffer();
-    float[] f = new float[fb.remaining()];
-    fb.get(f);
-    return f;
+    return OrtTensors.floats(t);
   }
 
   private static OnnxTensor put(Map<String, OnnxTensor> in, String name, OnnxTensor t) {
@@ -465,8 +454,8 @@ public final class TrainingSession implements AutoCloseable {
     return t;
   }
 
-  private static double scalar(OnnxValue v) throws OrtException {
-    return ((OnnxTensor) v).getFloatBuffer().get(0);
+  private static double scalar(OnnxValue v) {
+    return OrtTensors.floats(v)[0];
   }
 
   /** Samples whose largest logit (row-major {@code [N, k]}) is at their label. */
@@ -484,21 +473,10 @@ public final class TrainingSession implements AutoCloseable {
     return right;
   }
 
-  private static FloatBuffer reuse(FloatBuffer b, int n) {
-    return b != null && b.capacity() >= n ? b
-        : ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder()).asFloatBuffer();
-  }
-
-  private static FloatBuffer direct(float[] data) {
-    return ByteBuffer.allocateDirect(4 * data.length).order(ByteOrder.nativeOrder()).asFloatBuffer().put(data).flip();
-  }
-
   private static OnnxTensor toOrt(Tensor t) throws OrtException {
     if (t.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException("state tensor of " + t.dataType() + "; the session holds FLOAT state");
     }
-    ByteBuffer b = ByteBuffer.allocateDirect((int) t.byteSize()).order(ByteOrder.nativeOrder());
-    b.asFloatBuffer().put(t.buffer().asFloatBuffer());
-    return OnnxTensor.createTensor(Sessions.environment(), b, t.dims(), OnnxJavaType.FLOAT);
+    return OrtTensors.create(t);
   }
 }

@@ -29,7 +29,7 @@ class AutodiffTest {
   private static String masked(Model m) {
     ChannelAnalysis a = ChannelAnalysis.analyze(m);
     ChannelGroup group = a.prunableGroups().get(0);
-    new MaskInsertion(PrunePlan.builder(a).remove(group, 0, 3).build()).run();
+    new MaskInsertion(PrunePlan.builder(a).remove(group, 0, 3).build()).run(a.model());
     for (Value v : m.graph().initializers()) {
       if (v.name().endsWith("_mask")) {
         return v.name();

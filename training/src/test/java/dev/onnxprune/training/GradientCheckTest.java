@@ -466,7 +466,7 @@ class GradientCheckTest {
     OpModel m = new OpModel(DataType.FLOAT);
     Value y = m.op("Dropout", List.of(m.input("x", 4, 50), m.scalar("ratio", 0.25)));
     m.output(y);
-    dev.onnxprune.graph.Model work = Models.copy(m.model);
+    dev.onnxprune.graph.Model work = m.model.copy();
     Models.prepare(work);
     dev.onnxprune.graph.shape.ShapeInference.infer(work);
     GradContext ctx = new GradContext(work);

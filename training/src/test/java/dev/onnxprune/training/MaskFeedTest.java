@@ -26,7 +26,7 @@ class MaskFeedTest {
     Model m = Fixtures.model("resnet20.onnx");
     ChannelAnalysis a = ChannelAnalysis.analyze(m);
     MaskInsertion mi = MaskInsertion.inputs(a).rows(1);
-    mi.run();
+    mi.run(a.model());
     Map<Integer, String> masks = mi.maskInputs();
     String first = masks.values().iterator().next();
     TrainingOptions o = TrainingOptions.builder().gradientOutputs(masks.values()).build();

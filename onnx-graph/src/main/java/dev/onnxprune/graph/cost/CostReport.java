@@ -30,12 +30,18 @@ public final class CostReport {
     return byNode.get(node);
   }
 
-  /** Sum of the nodes' MACs (unknown nodes count 0). */
+  /**
+   * Sum of the nodes' MACs (unknown nodes count 0): a lower bound when {@link #unknownNodes()} is
+   * not 0.
+   */
   public long totalMacs() {
     return nodes.stream().mapToLong(NodeCost::macs).sum();
   }
 
-  /** Sum of the nodes' FLOPs (unknown nodes count 0). */
+  /**
+   * Sum of the nodes' FLOPs (unknown nodes count 0): a lower bound when {@link #unknownNodes()} is
+   * not 0.
+   */
   public long totalFlops() {
     return nodes.stream().mapToLong(NodeCost::flops).sum();
   }
@@ -58,6 +64,15 @@ public final class CostReport {
     return nodes.stream().allMatch(NodeCost::known);
   }
 
+  /**
+   * How many nodes have a cost that is not (fully) known, mostly because a shape it needs is
+   * unknown (a symbolic dim other than the batch, a size computed at run time), else because the
+   * op has no cost rule; their MACs and FLOPs are not in the totals.
+   */
+  public int unknownNodes() {
+    return (int) nodes.stream().filter(c -> !c.known()).count();
+  }
+
   /** Nodes whose cost is not (fully) known. */
   public List<NodeCost> unknown() {
     List<NodeCost> out = new ArrayList<>();
@@ -73,6 +88,6 @@ public final class CostReport {
   public String toString() {
     return "CostReport(" + nodes.size() + " nodes, " + totalMacs() + " MACs, " + totalFlops() + " FLOPs, "
         + totalParams + " params, " + totalActivationBytes() + " activation bytes"
-        + (complete() ? "" : ", " + unknown().size() + " nodes unknown") + ")";
+        + (complete() ? "" : ", " + unknownNodes() + " nodes unknown") + ")";
   }
 }

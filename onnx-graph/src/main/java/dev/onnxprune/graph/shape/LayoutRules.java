@@ -231,31 +231,50 @@ final class LayoutRules {
    * negative starts/ends count from the end; for step > 0 both clamp to [0, dim], for step < 0
    * start clamps to [0, dim-1] and end to [-1, dim-1]; size {@code max(0, ceil((end - start) /
    * step))}. A symbolic dim survives a full slice (start 0, end >= dim, step 1); otherwise it is
-   * unknown. 1-D data is sliced.
+   * unknown. Bounds computed at run time keep the rank: {@code [0:end]} with step 1 and a symbolic
+   * {@code end} (e.g. a position table sliced to the sequence length) is that symbol, as in every
+   * run where the result fits what reads it; other run-time bounds make the axis unknown (all axes
+   * when the axes are not known either). 1-D data is sliced.
    */
   static void slice(InferenceContext c) {
     Shape x = c.requireShape(0);
-    long[] starts;
-    long[] ends;
+    List<Dim> starts;
+    List<Dim> ends;
     long[] axes;
     long[] steps = null;
     if (c.opset() >= 10) {
-      starts = c.ints(1);
-      ends = c.ints(2);
-      axes = c.intsOrNull(3);
-      steps = c.intsOrNull(4);
+      starts = c.data(1);
+      ends = c.data(2);
+      axes = c.has(3) && c.data(3) != null ? c.ints(3) : null;
+      steps = c.has(4) && c.data(4) != null ? c.ints(4) : null;
+      if ((c.has(3) && axes == null) || (c.has(4) && steps == null) || starts == null || ends == null) {
+        // bounds, axes or steps computed at run time, beyond what shape data follows
+        List<Dim> out = ShapeMath.dims(x, 0, x.rank());
+        if (axes == null && c.has(3)) {
+          out.replaceAll(d -> Dim.unknown());
+        } else {
+          int k = axes != null ? axes.length : starts != null ? starts.size() : ends != null ? ends.size() : x.rank();
+          for (int i = 0; i < k; i++) {
+            out.set(c.axis(axes == null ? i : axes[i], x.rank()), Dim.unknown());
+          }
+        }
+        c.set(0, c.elemType(0), Shape.of(out));
+        return;
+      }
     } else {
-      starts = c.node().attrLongs("starts");
-      ends = c.node().attrLongs("ends");
+      long[] s = c.node().attrLongs("starts");
+      long[] e = c.node().attrLongs("ends");
       axes = c.node().attrLongs("axes");
-      if (starts == null || ends == null) {
+      if (s == null || e == null) {
         throw c.fail("attributes starts and ends are required");
       }
+      starts = Arrays.stream(s).mapToObj(Dim::of).toList();
+      ends = Arrays.stream(e).mapToObj(Dim::of).toList();
     }
-    int k = starts.length;
-    if (ends.length != k || (axes != null && axes.length != k) || (steps != null && steps.length != k)) {
-      throw c.fail("starts " + Arrays.toString(starts) + ", ends " + Arrays.toString(ends) + ", axes "
-          + Arrays.toString(axes) + " and steps " + Arrays.toString(steps) + " differ in length");
+    int k = starts.size();
+    if (ends.size() != k || (axes != null && axes.length != k) || (steps != null && steps.length != k)) {
+      throw c.fail("starts " + starts + ", ends " + ends + ", axes " + Arrays.toString(axes) + " and steps "
+          + Arrays.toString(steps) + " differ in length");
     }
     List<Dim> out = ShapeMath.dims(x, 0, x.rank());
     List<Dim> data = c.data(0);
@@ -266,13 +285,21 @@ final class LayoutRules {
         throw c.fail("step 0 on axis " + axis);
       }
       Dim d = x.dim(axis);
+      Dim start = starts.get(i);
+      Dim end = ends.get(i);
+      if (!start.isKnown() || !end.isKnown()) {
+        boolean prefix = step == 1 && start.isKnown() && start.get() == 0 && end.isSymbolic();
+        out.set(axis, prefix ? ShapeMath.plain(end) : Dim.unknown());
+        data = null;
+        continue;
+      }
       if (!d.isKnown()) {
-        boolean whole = step == 1 && starts[i] == 0 && ends[i] >= Integer.MAX_VALUE;
+        boolean whole = step == 1 && start.get() == 0 && end.get() >= Integer.MAX_VALUE;
         out.set(axis, whole ? ShapeMath.plain(d) : Dim.unknown());
         data = null;
         continue;
       }
-      long[] range = clampedRange(d.get(), starts[i], ends[i], step);
+      long[] range = clampedRange(d.get(), start.get(), end.get(), step);
       long size = Math.max(0, ceilDiv(range[1] - range[0], step));
       out.set(axis, Dim.of(size));
       if (data != null && x.rank() == 1) {
@@ -368,14 +395,24 @@ final class LayoutRules {
 
   /**
    * Each padded axis grows by its begin and end pads ({@code pads} attribute before opset 11,
-   * input 1 from 11, restricted to input 3 {@code axes} from 18). Negative pads crop.
+   * input 1 from 11, restricted to input 3 {@code axes} from 18). Negative pads crop. Pads computed
+   * at run time keep the rank, with those axes unknown.
    */
   static void pad(InferenceContext c) {
     Shape x = c.requireShape(0);
     int r = x.rank();
-    long[] pads = c.opset() >= 11 ? c.ints(1) : c.node().attrLongs("pads");
-    if (pads == null) {
-      throw c.fail("pads are required");
+    List<Dim> pads;
+    if (c.opset() >= 11) {
+      if (!c.has(1)) {
+        throw c.fail("pads are required");
+      }
+      pads = c.data(1);
+    } else {
+      long[] attr = c.node().attrLongs("pads");
+      if (attr == null) {
+        throw c.fail("pads are required");
+      }
+      pads = Arrays.stream(attr).mapToObj(Dim::of).toList();
     }
     long[] axes = c.opset() >= 18 ? c.intsOrNull(3) : null;
     int[] axisList = new int[axes == null ? r : axes.length];
@@ -383,14 +420,26 @@ final class LayoutRules {
       axisList[i] = axes == null ? i : c.axis(axes[i], r);
     }
     int n = axisList.length;
-    if (pads.length != 2 * n) {
-      throw c.fail("pads " + Arrays.toString(pads) + " needs " + 2 * n + " values for " + n + " axes");
-    }
     List<Dim> out = ShapeMath.dims(x, 0, r);
+    if (pads == null) {
+      // pads computed at run time (e.g. up to a multiple of the stride): the rank stays
+      for (int a : axisList) {
+        out.set(a, Dim.unknown());
+      }
+      c.set(0, c.elemType(0), Shape.of(out));
+      return;
+    }
+    if (pads.size() != 2 * n) {
+      throw c.fail("pads " + pads + " needs " + 2 * n + " values for " + n + " axes");
+    }
     for (int i = 0; i < n; i++) {
-      Dim grown = SymbolicDims.add(out.get(axisList[i]), pads[i] + pads[i + n]);
+      if (!pads.get(i).isKnown() || !pads.get(i + n).isKnown()) {
+        out.set(axisList[i], Dim.unknown());
+        continue;
+      }
+      Dim grown = SymbolicDims.add(out.get(axisList[i]), pads.get(i).get() + pads.get(i + n).get());
       if (grown.isKnown() && grown.get() < 0) {
-        throw c.fail("pads " + Arrays.toString(pads) + " crop axis " + axisList[i] + " of " + x + " below 0");
+        throw c.fail("pads " + pads + " crop axis " + axisList[i] + " of " + x + " below 0");
       }
       out.set(axisList[i], grown);
     }

@@ -19,7 +19,8 @@ final class ResizeRules {
    * Inputs X, roi, scales, sizes (opset 11+; opset 10 has X, scales). A non-empty {@code sizes}
    * gives the output sizes (on {@code axes}, opset 18+, scaled to keep the aspect ratio under
    * keep_aspect_ratio_policy not_larger/not_smaller); otherwise each size is
-   * {@code floor(in * scale)} computed in float, as ONNX Runtime does.
+   * {@code floor(in * scale)} computed in float, as ONNX Runtime does. Sizes or scales computed at
+   * run time keep the rank, with the resized axes unknown.
    */
   static void resize(InferenceContext c) {
     Shape x = c.requireShape(0);
@@ -31,10 +32,18 @@ final class ResizeRules {
       axes[i] = axesAttr == null ? i : c.axis(axesAttr[i], r);
     }
     List<Dim> sizes = c.opset() >= 11 && c.has(3) ? c.data(3) : null;
-    if (c.opset() >= 11 && c.has(3) && sizes == null) {
-      throw c.fail(c.describeInput(3) + " (sizes) is not a constant this inference can compute");
-    }
     List<Dim> out = ShapeMath.dims(x, 0, r);
+    boolean runtimeSizes = c.opset() >= 11 && c.has(3) && sizes == null;
+    boolean runtimeScales = !runtimeSizes && (sizes == null || sizes.isEmpty()) && c.has(scalesIndex)
+        && ConstantData.constantTensor(c.node().input(scalesIndex)) == null;
+    if (runtimeSizes || runtimeScales) {
+      // computed at run time (e.g. from the input image's size): the rank stays, the sizes are unknown
+      for (int a : axes) {
+        out.set(a, Dim.unknown());
+      }
+      c.set(0, c.elemType(0), Shape.of(out));
+      return;
+    }
     if (sizes != null && !sizes.isEmpty()) {
       if (sizes.size() != axes.length) {
         throw c.fail("sizes " + sizes + " needs " + axes.length + " values");

@@ -155,9 +155,23 @@ final class ShapeDataRules {
     c.setWithData(0, c.elemType(0), Shape.of(out), data);
   }
 
-  /** Length {@code max(0, ceil((limit - start) / delta))} from constant scalar inputs; integer data kept. */
+  /**
+   * Length {@code max(0, ceil((limit - start) / delta))} from constant scalar inputs; integer data
+   * kept. An integer range whose limit is computed at run time is 1-D: of the limit's symbol for
+   * {@code Range(0, n, 1)} (positions up to a sequence length), else of unknown length.
+   */
   static void range(InferenceContext c) {
     DataType t = c.elemType(0);
+    if (ConstantData.isInteger(t) && !known(c.data(0), c.data(1), c.data(2))) {
+      List<Dim> s = c.data(0);
+      List<Dim> l = c.data(1);
+      List<Dim> d = c.data(2);
+      boolean count = s != null && d != null && l != null && s.size() == 1 && l.size() == 1 && d.size() == 1
+          && s.get(0).isKnown() && s.get(0).get() == 0 && d.get(0).isKnown() && d.get(0).get() == 1
+          && l.get(0).isSymbolic();
+      c.set(0, t, Shape.of(count ? ShapeMath.plain(l.get(0)) : Dim.unknown()));
+      return;
+    }
     double start;
     double limit;
     double delta;
@@ -185,6 +199,17 @@ final class ShapeDataRules {
       }
     }
     c.setWithData(0, t, Shape.of(n), data);
+  }
+
+  /** True when every element of every list is known. */
+  @SafeVarargs
+  private static boolean known(List<Dim>... lists) {
+    for (List<Dim> l : lists) {
+      if (l == null || !l.stream().allMatch(Dim::isKnown)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Values and INT64 indices: the input's shape with {@code k} (input 1, or attribute before opset 10) on axis. */

@@ -2,7 +2,6 @@ package dev.onnxprune.graph.conformance;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.onnxruntime.OrtException;
 import com.google.protobuf.CodedInputStream;
@@ -33,15 +32,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * ONNX's own test corpus ({@code libonnx-testdata}: node, pytorch-converted, pytorch-operator,
- * real, simple): every model must survive our read and write exactly, and every rewritten
- * model must compute the corpus's expected outputs in ONNX Runtime wherever ORT runs the
- * original. Skipped when the corpus is not installed. Summaries go to stdout and to
+ * ONNX's own test corpus ({@link Corpus}): every model must survive our read and write exactly,
+ * and every rewritten model must compute the corpus's expected outputs in ONNX Runtime wherever
+ * ORT runs the original. Skipped when the corpus is not installed. Summaries go to stdout and to
  * {@code target/conformance-summary.txt}.
  */
 class OnnxBackendCorpusTest {
-  private static final Path CORPUS =
-      Path.of(System.getProperty("onnxprune.onnxTestData", "/usr/share/libonnx-testdata/data"));
   /** ONNX's runner uses rtol 1e-3 and atol 1e-7; ORT's CPU kernels need a little more absolute slack. */
   private static final double RTOL = 1e-3;
   private static final double ATOL = 1e-5;
@@ -53,7 +49,7 @@ class OnnxBackendCorpusTest {
 
   @Test
   void everyCorpusModelRoundTripsToAnEqualModelProtoWithStableBytes() throws IOException {
-    List<Path> models = corpusModels();
+    List<Path> models = Corpus.models();
     List<String> failures = new ArrayList<>();
     int equal = 0;
     int identicalToOriginal = 0;
@@ -61,7 +57,7 @@ class OnnxBackendCorpusTest {
     Path first = tmp.resolve("first.onnx");
     Path second = tmp.resolve("second.onnx");
     for (Path file : models) {
-      String name = CORPUS.relativize(file.getParent()).toString();
+      String name = Corpus.caseName(file);
       try {
         byte[] original = Files.readAllBytes(file);
         ModelProto expected = parse(original);
@@ -98,13 +94,13 @@ class OnnxBackendCorpusTest {
 
   @Test
   void everyRewrittenCorpusModelComputesTheExpectedOutputsInOnnxRuntime() throws IOException {
-    List<Path> models = corpusModels();
+    List<Path> models = Corpus.models();
     Map<Outcome, Integer> counts = new TreeMap<>();
     List<String> failures = new ArrayList<>();
     List<String> notes = new ArrayList<>();
     int dataSets = 0;
     for (Path file : models) {
-      String name = CORPUS.relativize(file.getParent()).toString();
+      String name = Corpus.caseName(file);
       List<Path> sets = dataSets(file.getParent());
       if (sets.isEmpty()) {
         continue;
@@ -136,7 +132,7 @@ class OnnxBackendCorpusTest {
     List<String> lines = new ArrayList<>(failures);
     lines.addAll(notes);
     record("2 onnx runtime", summary, lines);
-    assertTrue(cases > 0, "no test case with test_data_set_* under " + CORPUS);
+    assertTrue(cases > 0, "no test case with test_data_set_* under " + Corpus.DIR);
     assertEquals(List.of(), failures, summary);
   }
 
@@ -252,16 +248,6 @@ class OnnxBackendCorpusTest {
     return ModelProto.parseFrom(in);
   }
 
-  private static List<Path> corpusModels() throws IOException {
-    assumeTrue(Files.isDirectory(CORPUS), CORPUS + " absent (install libonnx-testdata)");
-    try (Stream<Path> s = Files.walk(CORPUS)) {
-      List<Path> models = s.filter(p -> p.getFileName().toString().equals("model.onnx")).sorted()
-          .collect(Collectors.toList());
-      assumeTrue(!models.isEmpty(), "no model.onnx under " + CORPUS);
-      return models;
-    }
-  }
-
   private static List<Path> dataSets(Path caseDir) throws IOException {
     try (Stream<Path> s = Files.list(caseDir)) {
       return s.filter(p -> Files.isDirectory(p) && p.getFileName().toString().startsWith("test_data_set_"))
@@ -293,7 +279,7 @@ class OnnxBackendCorpusTest {
     }
     Files.createDirectories(SUMMARY.getParent());
     List<String> out = new ArrayList<>();
-    out.add("ONNX test corpus " + CORPUS);
+    out.add("ONNX test corpus " + Corpus.DIR);
     REPORT.values().forEach(out::addAll);
     Files.write(SUMMARY, out);
   }

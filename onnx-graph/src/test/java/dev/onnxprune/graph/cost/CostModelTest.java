@@ -132,6 +132,8 @@ class CostModelTest {
     assertFalse(gap.known(), "GlobalAveragePool counts its input's elements, which are not known");
     assertEquals(32, gap.outputBytes(), "its output [N, 8, 1, 1] is countable with batch 1");
     assertFalse(r.complete());
+    assertEquals(2, r.unknownNodes(), "neither node is in the totals, which are lower bounds");
+    assertEquals(0, r.totalFlops());
   }
 
   @Test

@@ -52,7 +52,9 @@ class ExternalDataTest {
     Path original = TestModels.model("resnet20.onnx");
     Path ext = resnetWithExternalData();
 
-    Path data = dir.resolve("resnet20.onnx.data");
+    Path data = dataFileOf(ext);
+    assertTrue(data.getFileName().toString().matches("resnet20\\.onnx\\.[0-9a-f]{16}\\.data"),
+        data.toString());
     assertTrue(Files.isRegularFile(data), "no " + data);
     assertTrue(Files.size(ext) < Files.size(original) / 10,
         "model file is " + Files.size(ext) + " bytes, the original " + Files.size(original));
@@ -65,7 +67,7 @@ class ExternalDataTest {
       if (t.externalLocation() != null) {
         external++;
         assertEquals(0, t.externalLocation().offset() % 4096, "offset of " + v.name() + " is not page-aligned");
-        assertEquals("resnet20.onnx.data", t.externalLocation().location());
+        assertEquals(data.getFileName().toString(), t.externalLocation().location());
       } else {
         assertTrue(t.byteSize() < WriteOptions.withExternalData().externalThreshold(), v.name() + " stayed inline");
       }
@@ -128,17 +130,18 @@ class ExternalDataTest {
   @Test
   void missingDataFileIsNamedInTheError() throws IOException {
     Path ext = resnetWithExternalData();
-    Files.delete(dir.resolve("resnet20.onnx.data"));
+    Path data = dataFileOf(ext);
+    Files.delete(data);
     ModelFormatException e = assertThrows(ModelFormatException.class, () -> OnnxModels.read(ext));
     assertEquals(ext, e.file());
-    assertTrue(e.getMessage().contains("external data file " + dir.resolve("resnet20.onnx.data") + " does not exist"),
+    assertTrue(e.getMessage().contains("external data file " + data + " does not exist"),
         e.getMessage());
   }
 
   @Test
   void dataFileTooShortForATensorIsNamedWithTheBytesNeeded() throws IOException {
     Path ext = resnetWithExternalData();
-    Path data = dir.resolve("resnet20.onnx.data");
+    Path data = dataFileOf(ext);
     long size = Files.size(data);
     try (FileChannel ch = FileChannel.open(data, StandardOpenOption.WRITE)) {
       ch.truncate(size - 100);
@@ -161,6 +164,51 @@ class ExternalDataTest {
     assertTrue(e.getMessage().contains("../../etc/passwd"), e.getMessage());
   }
 
+  /** The one external data file {@code model} refers to (its name is the writer's choice). */
+  static Path dataFileOf(Path model) throws IOException {
+    List<Path> files = dataFilesOf(model);
+    assertEquals(1, files.size(), files.toString());
+    return files.get(0);
+  }
+
+  static List<Path> dataFilesOf(Path model) throws IOException {
+    return Protos.parse(model).getGraph().getInitializerList().stream()
+        .flatMap(t -> t.getExternalDataList().stream()).filter(e -> e.getKey().equals("location"))
+        .map(e -> model.resolveSibling(e.getValue())).distinct().toList();
+  }
+
+  @Test
+  void dataFileThatIsALinkOutOfTheModelsFolderIsRefusedNamingTensorAndLocation() throws IOException {
+    Path folder = Files.createDirectories(dir.resolve("models"));
+    Path ext = folder.resolve("resnet20.onnx");
+    OnnxModels.write(OnnxModels.read(TestModels.model("resnet20.onnx")), ext, WriteOptions.withExternalData());
+    Path data = dataFileOf(ext);
+    // the data file's name now leads out of the folder (as a link to /usr/share/... would)
+    Path outside = Files.move(data, dir.resolve("outside.bin"));
+    Files.createSymbolicLink(data, outside);
+
+    ModelFormatException e = assertThrows(ModelFormatException.class, () -> OnnxModels.read(ext));
+
+    assertEquals(ext, e.file());
+    String location = data.getFileName().toString();
+    assertTrue(e.getMessage().contains("tensor '"), e.getMessage());
+    assertTrue(e.getMessage().contains("external data location '" + location + "' leads to " + outside.toRealPath()
+        + ", outside the model's folder " + folder.toRealPath()), e.getMessage());
+  }
+
+  @Test
+  void dataFileLinkedWithinTheModelsFolderIsRead() throws IOException {
+    Path ext = resnetWithExternalData();
+    Path data = dataFileOf(ext);
+    Path moved = Files.move(data, Files.createDirectories(dir.resolve("weights")).resolve("w.bin"));
+    Files.createSymbolicLink(data, dir.relativize(moved));
+
+    Model m = OnnxModels.read(ext);
+
+    assertNull(ProtoDiff.firstDifference(Protos.parse(TestModels.model("resnet20.onnx")),
+        ModelProto.parseFrom(OnnxModels.toBytes(m))));
+  }
+
   @Test
   void replacingTheDataFileAfterReadingDoesNotChangeTheReadModel() throws IOException {
     Path ext = resnetWithExternalData();
@@ -170,7 +218,7 @@ class ExternalDataTest {
     byte[] expected = Protos.parse(TestModels.model("resnet20.onnx")).getGraph().getInitializerList().stream()
         .filter(t -> t.getName().equals(w.name())).findFirst().orElseThrow().getRawData().toByteArray();
 
-    // Another model written to the same path replaces resnet20.onnx.data.
+    // Another model written to the same path removes the data file of this one.
     Model other = OnnxModels.read(TestModels.model("vgg_bn.onnx"));
     OnnxModels.write(other, ext, WriteOptions.withExternalData());
 

@@ -171,6 +171,34 @@ class LayoutRulesTest {
   }
 
   @Test
+  void runTimeBoundsKeepTheRank() {
+    // a position table sliced to the sequence length, positions from Range(0, seq), and an image
+    // padded and resized by amounts computed from its own size: ranks stay, sizes are symbolic or unknown
+    Model m = model(13);
+    Value ids = m.graph().addInput("ids", new dev.onnxprune.graph.ValueType.TensorType(dev.onnxprune.graph.DataType.INT64,
+        shape("N", "seq")));
+    Value table = TestGraphs.weight(m, "table", 1, 16);
+    Value seq = op(m, "Gather", "seq", List.of(op(m, "Shape", "ids_shape", List.of(ids)), TestGraphs.scalar(m, "one", 1)));
+    Value end = op(m, "Unsqueeze", "end", List.of(seq, ints(m, "ax0", 0)));
+    Value prefix = op(m, "Slice", "prefix", List.of(table, ints(m, "st", 0), end, ints(m, "ax1", 1)));
+    Value positions = op(m, "Range", "positions", List.of(TestGraphs.scalar(m, "zero", 0), seq,
+        TestGraphs.scalar(m, "step", 1)));
+    Value image = input(m, "image", 1, 3, "h", "w");
+    Value hw = op(m, "Slice", "hw", List.of(op(m, "Shape", "image_shape", List.of(image)), ints(m, "st2", 2),
+        ints(m, "en2", 4)));
+    Value pads = op(m, "Concat", "pads", List.of(ints(m, "zeros", 0, 0, 0, 0, 0, 0), hw), attr("axis", 0));
+    Value padded = op(m, "Pad", "padded", List.of(image, pads));
+    Value scales = op(m, "Cast", "scales", List.of(op(m, "Concat", "ones_hw", List.of(ints(m, "ones", 1, 1), hw),
+        attr("axis", 0))), attr("to", (long) dev.onnxprune.graph.DataType.FLOAT.code()));
+    Value resized = op(m, "Resize", "resized", List.of(padded, TestGraphs.floats(m, "roi"), scales));
+    ShapeInference.infer(m);
+    assertEquals(shape(1, "seq"), prefix.shape());
+    assertEquals(shape("seq"), positions.shape());
+    assertEquals(shape(1, 3, "?", "?"), padded.shape());
+    assertEquals(shape("?", "?", "?", "?"), resized.shape());
+  }
+
+  @Test
   void sliceAttributeFormBeforeOpset10() {
     Model m = model(9);
     Value x = input(m, "x", 10, 20);

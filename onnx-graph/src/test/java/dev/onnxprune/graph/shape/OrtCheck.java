@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.Node;
-import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.graph.ValueType.TensorType;
 import java.util.HashMap;
@@ -48,7 +47,7 @@ final class OrtCheck {
     }
     Map<String, long[]> actual;
     try {
-      Model copy = OnnxModels.read(OnnxModels.toBytes(m), null);
+      Model copy = m.copy();
       for (Node n : copy.graph().nodes()) {
         for (Value v : n.outputs()) {
           if (v != null) {

@@ -1,0 +1,95 @@
+package dev.onnxprune.methods;
+
+import dev.onnxprune.errors.InvalidOptionException;
+import java.util.List;
+
+/** The training-time methods by name, configured from {@link MethodParameters}: what adapters call. */
+public final class Methods {
+  /** The names {@link #create} knows. */
+  public static final List<String> NAMES = List.of("aofp", "adversarial", "prunenet");
+
+  private Methods() {}
+
+  /**
+   * Checks that {@code name} is a method and that {@code p} gives only settings it takes.
+   *
+   * @throws InvalidOptionException naming {@code method}, or the key of a setting of another method
+   */
+  public static void check(String name, MethodParameters p) {
+    switch (name) {
+      case "aofp" -> p.onlyFor(name, "aofp.theta", "aofp.phi");
+      case "adversarial" -> p.onlyFor(name, "adversarial.epsilon", "adversarial.tau", "adversarial.iterations");
+      case "prunenet" -> {
+        p.onlyFor(name, "prunenet.objective", "prunenet.lambda");
+        if (p.objective != null) {
+          PruneNet.Objective.byName(p.objective);
+        }
+      }
+      default -> throw new InvalidOptionException("method", name, "must be one of " + String.join(", ", NAMES));
+    }
+  }
+
+  /**
+   * The method called {@code name} on {@code setup}'s data and sessions.
+   *
+   * @throws InvalidOptionException naming {@code method} for an unknown name, or the key of a
+   *     setting that is out of range or belongs to another method
+   */
+  public static TrainingMethod create(String name, MethodSetup setup, MethodParameters p) {
+    check(name, p);
+    switch (name) {
+      case "aofp" -> {
+        AofpTraining.Options o = new AofpTraining.Options();
+        if (p.theta != null) {
+          o.theta(p.theta);
+        }
+        if (p.phi != null) {
+          o.phi(p.phi);
+        }
+        if (p.learningRate != null) {
+          o.learningRate(p.learningRate);
+        }
+        if (p.maxSteps != null) {
+          o.maxSteps(Math.toIntExact(Math.min(p.maxSteps, Integer.MAX_VALUE)));
+        }
+        return AofpTraining.create(setup, o);
+      }
+      case "adversarial" -> {
+        AdversarialPruning.Options o = new AdversarialPruning.Options();
+        if (p.epsilon != null) {
+          o.epsilon(p.epsilon);
+        }
+        if (p.tau != null) {
+          o.tau(p.tau);
+        }
+        if (p.iterations != null) {
+          o.iterations(p.iterations);
+        }
+        if (p.learningRate != null) {
+          o.etaReg(p.learningRate);
+        }
+        if (p.maxSteps != null) {
+          o.maxSteps(p.maxSteps);
+        }
+        return AdversarialPruning.create(setup, o);
+      }
+      case "prunenet" -> {
+        PruneNet.Options o = new PruneNet.Options();
+        if (p.objective != null) {
+          o.objective(PruneNet.Objective.byName(p.objective));
+        }
+        if (p.lambda != null) {
+          o.lambda(p.lambda);
+        }
+        if (p.learningRate != null) {
+          o.recoveryLr(p.learningRate);
+        }
+        if (p.maxSteps != null) {
+          o.maxSteps(p.maxSteps);
+        }
+        return PruneNet.create(setup, o);
+      }
+      default -> throw new InvalidOptionException("method", name, "must be one of " + String.join(", ", NAMES));
+    }
+  }
+}

@@ -1,0 +1,789 @@
+package dev.onnxprune.prune;
+
+import ai.onnxruntime.OrtException;
+import dev.onnxprune.criteria.Criteria;
+import dev.onnxprune.criteria.Criterion;
+import dev.onnxprune.criteria.DataCriteria;
+import dev.onnxprune.errors.DataMismatchException;
+import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.WriteOptions;
+import dev.onnxprune.graph.cost.CostModel;
+import dev.onnxprune.graph.cost.CostReport;
+import dev.onnxprune.methods.MethodParameters;
+import dev.onnxprune.methods.MethodSetup;
+import dev.onnxprune.methods.Methods;
+import dev.onnxprune.methods.TrainingMethod;
+import dev.onnxprune.methods.TrajectoryPoint;
+import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.Evaluation;
+import dev.onnxprune.runtime.Evaluator;
+import dev.onnxprune.runtime.Progress;
+import dev.onnxprune.runtime.Runner;
+import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.training.BnRecalibration;
+import dev.onnxprune.training.GradientException;
+import dev.onnxprune.training.Trainer;
+import dev.onnxprune.training.TrainerOptions;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The whole job, as deployment pipelines, the command line and the Maven plugin run it: read the
+ * model, evaluate it, prune it ({@link Pruner}: a criterion or a training-time method, a target,
+ * allocation, verification), recover (BatchNorm recalibration, fine-tuning), evaluate after every
+ * stage, measure latency when asked, and write the model and a JSON report.
+ *
+ * <pre>{@code
+ * PipelineResult r = PruningPipeline.builder()
+ *     .model(Path.of("model.onnx"))
+ *     .criterion(Criteria.l1())
+ *     .target(Target.flops(0.5))
+ *     .trainingData(train)                       // for recovery (and data-driven criteria)
+ *     .recovery(Recovery.recalibrateBnThenFineTune(FineTuning.epochs(2)))
+ *     .evaluation(test)
+ *     .verify(true)
+ *     .output(Path.of("pruned.onnx"))
+ *     .build()
+ *     .run();
+ * r.stage("fine-tuned").orElseThrow().accuracy().top1();
+ * }</pre>
+ *
+ * <p>The model it is given is never changed: it works on a copy, unless {@link Builder#inPlace}
+ * says otherwise. Progress of every long phase goes to one {@link Listener}, with the fraction
+ * done; {@link #cancel()} (from any thread) or an interrupt stops the run within a second or two
+ * with a {@link dev.onnxprune.runtime.CancelledException}, and nothing is written. Errors are
+ * typed ({@link dev.onnxprune.errors.OnnxPruneException}): an option the pipeline does not accept
+ * is an {@link InvalidOptionException} naming its key, thrown by {@link Builder#build()} before
+ * any work; a failed verification is a {@link VerificationFailedException} (nothing written but
+ * the report).
+ */
+public final class PruningPipeline {
+  /** The phases of a run, in the order they first run. */
+  public enum Phase {
+    /** Reading the model file. */
+    READING,
+    /** Evaluating a stage's model on the evaluation data (runs after each stage). */
+    EVALUATING,
+    /** Channel-dependency analysis and costs (and, for a latency target, the per-channel timing). */
+    ANALYSING,
+    /** The criterion scores the channels, or the training-time method trains and chooses them. */
+    SCORING,
+    /** Channels are chosen to meet the target. */
+    ALLOCATING,
+    /** The plan is applied. */
+    APPLYING,
+    /** The pruned model is checked against the masked original in ONNX Runtime. */
+    VERIFYING,
+    /** BatchNorm statistics are re-estimated. */
+    RECALIBRATING,
+    /** The pruned model is fine-tuned. */
+    FINE_TUNING,
+    /** Latency of the original and the final model is measured. */
+    MEASURING_LATENCY,
+    /** The model and the report are written. */
+    WRITING;
+
+    /** The phase's name in lower case with spaces, as in reports ({@code fine tuning}). */
+    public String label() {
+      return name().toLowerCase(Locale.ROOT).replace('_', ' ');
+    }
+  }
+
+  /** Hears what a run does; every method has a default that ignores it. Called on the run's thread. */
+  public interface Listener {
+    /** {@code phase} begins; {@code detail} says on what (may be empty). */
+    default void phaseStarted(Phase phase, String detail) {}
+
+    /** {@code phase} is {@code fraction} (0 to 1) done; called often (per batch or step). */
+    default void progress(Phase phase, double fraction, String detail) {}
+
+    /** {@code phase} ended after {@code took}. */
+    default void phaseFinished(Phase phase, Duration took, String detail) {}
+
+    /** A stage's model was evaluated (or, without evaluation data, costed). */
+    default void stage(PipelineResult.Stage stage) {}
+
+    /** A training-time method recorded a step of its trajectory. */
+    default void methodStep(TrajectoryPoint point) {}
+
+    /**
+     * Fine-tuning starts at {@code epoch} of {@code epochs} ({@code resumed}: from a checkpoint),
+     * {@code stepsPerEpoch} steps over {@code samples} samples each.
+     */
+    default void fineTuningStarted(int epoch, int epochs, int stepsPerEpoch, int samples, boolean resumed) {}
+
+    /** An epoch of fine-tuning ended. */
+    default void epochEnded(Trainer.EpochStats epoch) {}
+
+    /** Something the user should know; also in {@link PipelineResult#warnings()}. */
+    default void warning(String message) {}
+  }
+
+  private final Builder b;
+  private volatile boolean cancelled;
+
+  private PruningPipeline(Builder b) {
+    this.b = b;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Asks a running {@link #run} to stop (at its next batch or step); safe from any thread. */
+  public void cancel() {
+    cancelled = true;
+  }
+
+  /**
+   * Runs the job.
+   *
+   * @throws dev.onnxprune.errors.OnnxPruneException typed: the model cannot be pruned to the target
+   *     ({@link dev.onnxprune.errors.TargetUnreachableException},
+   *     {@link dev.onnxprune.errors.NothingPrunableException}), verification failed
+   *     ({@link VerificationFailedException}), the data does not fit the model
+   *     ({@link DataMismatchException}), or the run was cancelled
+   * @throws IOException when a file cannot be read or written, or ONNX Runtime cannot run a model
+   */
+  public PipelineResult run() throws IOException {
+    Run run = new Run();
+    try (Progress.Scope scope = Progress.open(run::progress, () -> cancelled)) {
+      return run.execute();
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
+    }
+  }
+
+  /** The state of one run. */
+  private final class Run {
+    private final Map<String, Double> seconds = new LinkedHashMap<>();
+    private final List<PipelineResult.Stage> stages = new ArrayList<>();
+    private final List<String> warnings = new ArrayList<>();
+    private Phase phase;
+    private long phaseStart;
+    private double lastFraction = -1;
+
+    PipelineResult execute() throws IOException {
+      Model model = read();
+      Model original = b.latencyBatch > 0 ? model.copy() : null;
+      Double originalLatency = b.latencyBatch > 0 ? latency(model) : null;
+      stage("original", model, originalLatency);
+
+      PruneResult pruned = null;
+      if (b.target != null) {
+        Pruner pruner = pruner();
+        try {
+          pruned = pruner.prune(model);
+        } catch (VerificationFailedException e) {
+          if (b.report != null) {
+            PipelineResult partial = result(e.result().model(), e.result(), List.of(), null);
+            partial.writeJson(b.report);
+          }
+          throw e;
+        } finally {
+          endPhase("");
+        }
+        PruneReport.Speed speed = pruned.report().speed();
+        if (speed != null && speed.notFaster()) {
+          warn(String.format(Locale.ROOT, "the pruned model is not faster than the original on %s at batch %d"
+              + " (%.2fx, median of %d pairs; best %.2fx)", speed.provider(), speed.batch(), speed.speedup(),
+              speed.pairs(), speed.bestSpeedup()));
+        }
+        if (pruned.report().shortOfTarget() != null) {
+          warn(String.format(Locale.ROOT, "%s; kept what it reached (keepPartial): %.1f%% removed",
+              pruned.report().shortOfTarget(), 100 * pruned.report().achieved()));
+        }
+        model = pruned.model();
+        stage("pruned", model, null);
+      }
+
+      List<Trainer.EpochStats> history = List.of();
+      Recovery r = b.recovery;
+      if (r.recalibrateBn()) {
+        begin(Phase.RECALIBRATING, b.trainingData.size() + " samples");
+        Model input = model;
+        BnRecalibration.Result bn = call(() -> BnRecalibration.run(input, b.trainingData, batch(),
+            r.bnSamples() == 0 ? 0 : (r.bnSamples() + batch() - 1) / batch(), b.sessions));
+        model = bn.model();
+        endPhase(bn.batchNorms() == 0 ? "no BatchNormalization: nothing to recalibrate"
+            : bn.batchNorms() + " BatchNorm layers on " + bn.samples() + " samples (" + bn.batches() + " batches)");
+        if (bn.batchNorms() == 0) {
+          warn("recovery.recalibrateBn: the model has no BatchNormalization; nothing was recalibrated");
+        } else {
+          stage("recalibrated", model, null);
+        }
+      }
+      if (r.fineTuning() != null) {
+        FineTuning f = r.fineTuning();
+        int steps = Trainer.stepsPerEpoch(b.trainingData.size(), f.batchSize());
+        if (steps == 0) {
+          throw new DataMismatchException("the training data has " + b.trainingData.size() + " sample(s); a"
+              + " fine-tuning step needs at least 2");
+        }
+        begin(Phase.FINE_TUNING, f.toString());
+        TrainerOptions to = f.trainer(f.epochs(), steps, b.seed, b.padFill).validation(b.evaluation)
+            .listener(new Trainer.Listener() {
+              @Override
+              public void started(int epoch, int epochs, int stepsPerEpoch, int samples, boolean resumed) {
+                b.listener.fineTuningStarted(epoch, epochs, stepsPerEpoch, samples, resumed);
+              }
+
+              @Override
+              public void epochEnded(Trainer.EpochStats s) {
+                b.listener.epochEnded(s);
+              }
+            }).build();
+        Model input = model;
+        Trainer.Result tr = call(() -> Trainer.train(input, f.trainingOptions(), b.trainingData, to, b.sessions));
+        model = tr.model();
+        history = tr.history();
+        endPhase(String.format(Locale.ROOT, "%d epoch(s)", tr.history().size() - tr.resumedAfter()));
+        stage("fine-tuned", model, null);
+      }
+      if (b.latencyBatch > 0) {
+        Double after = latency(model);
+        PipelineResult.Stage last = stages.remove(stages.size() - 1);
+        stages.add(new PipelineResult.Stage(last.name(), last.accuracy(), last.params(), last.flops(), after));
+        if (after != null && originalLatency != null && after >= originalLatency) {
+          warn(String.format(Locale.ROOT, "the pruned model is not faster than the original on this device: %.2f ms"
+              + " against %.2f ms at batch %d", 1e3 * after, 1e3 * originalLatency, b.latencyBatch));
+        }
+      }
+      PipelineResult result = result(model, pruned, history, b.output);
+      write(model, result);
+      return result;
+    }
+
+    private Model read() throws IOException {
+      // an output that is the input, or another output, is refused before any work
+      new dev.onnxprune.graph.OutputPaths().inputModel("model", b.modelFile).modelOutput("output", b.output)
+          .output("report", b.report).check();
+      if (b.modelFile != null) {
+        begin(Phase.READING, b.modelFile.getFileName().toString());
+        Model m = OnnxModels.read(b.modelFile);
+        endPhase("");
+        return m;
+      }
+      return b.inPlace ? b.model : b.model.copy();
+    }
+
+    private Pruner pruner() {
+      Pruner.Builder p = Pruner.builder().target(b.target).global(b.global).minChannels(b.minChannels)
+          .maxGroupRatio(b.maxGroupRatio).rounding(b.rounding()).verify(b.verify)
+          .speedCheck(b.speedCheck, b.speedBatch > 0 ? b.speedBatch : b.target.kind() == Target.Kind.LATENCY
+              ? b.latencyTimingBatch : 1).keepPartial(b.keepPartial)
+          .sessions(b.sessions).latencyTimer(LatencyModel.ort(b.sessions, b.latencyTimingBatch, 3, 15))
+          .progress(new PruneProgress() {
+            @Override
+            public void finished(PruneProgress.Phase ph, Duration took) {
+              // the pruner's phases map one to one onto the pipeline's: the one that ended was begun
+              // when the one before it ended (the first before the prune), so its time is measured
+              endPhase("");
+              PruningPipeline.Phase next = switch (ph) {
+                case ANALYSING -> PruningPipeline.Phase.SCORING;
+                case SCORING -> PruningPipeline.Phase.ALLOCATING;
+                case ALLOCATING -> PruningPipeline.Phase.APPLYING;
+                case APPLYING -> b.verify ? PruningPipeline.Phase.VERIFYING : null;
+                case VERIFYING, TIMING -> null;
+              };
+              if (next != null) {
+                begin(next, "");
+              }
+            }
+
+            @Override
+            public void starting(PruneProgress.Phase ph) {
+              begin(PruningPipeline.Phase.MEASURING_LATENCY, "speed check");
+            }
+          });
+      if (b.method != null || b.methodName != null) {
+        p.method(method());
+      } else {
+        p.criterion(criterion());
+      }
+      begin(Phase.ANALYSING, "");
+      return p.build();
+    }
+
+    private Criterion criterion() {
+      if (b.criterion != null) {
+        return b.criterion;
+      }
+      String name = b.criterionName == null ? "l1" : b.criterionName;
+      if (DataCriteria.isDataDriven(name)) {
+        return DataCriteria.byName(name, calibration(), b.sessions, b.criterionOptions);
+      }
+      return Criteria.byName(name, b.seed);
+    }
+
+    private TrainingMethod method() {
+      if (b.method != null) {
+        return b.method;
+      }
+      MethodSetup setup = new MethodSetup(b.trainingData, b.evaluation, b.sessions).seed(b.seed)
+          .augmentation(b.recovery.fineTuning() != null ? b.recovery.fineTuning().augmentation(b.padFill)
+              : FineTuning.builder().build().augmentation(b.padFill))
+          .listener(point -> {
+            b.listener.methodStep(point);
+            Progress.report(Math.min(1, (1 - point.flopsKept()) / Math.max(1e-9, b.target.fraction())),
+                point.event() + " at step " + point.step());
+          });
+      if (b.recovery.fineTuning() != null) {
+        setup.batchSize(b.recovery.fineTuning().batchSize());
+      }
+      return Methods.create(b.methodName, setup, b.methodParameters);
+    }
+
+    private Dataset calibration() {
+      return b.calibration != null ? b.calibration : b.trainingData;
+    }
+
+    private int batch() {
+      return b.recovery.fineTuning() != null ? b.recovery.fineTuning().batchSize() : 64;
+    }
+
+    /** Evaluates (when there is evaluation data) and records the stage. */
+    private void stage(String name, Model model, Double latency) throws IOException {
+      PipelineResult.Accuracy acc = null;
+      if (b.evaluation != null) {
+        begin(Phase.EVALUATING, name);
+        Evaluation e = call(() -> {
+          try (Runner runner = Runner.open(b.sessions, model)) {
+            return new Evaluator(runner).evaluate(b.evaluation, b.evalBatchSize);
+          }
+        });
+        acc = new PipelineResult.Accuracy(e.samples(), e.top1(), e.top5(), e.loss());
+        endPhase(String.format(Locale.ROOT, "%s: top-1 %.2f%%", name, 100 * e.top1()));
+      }
+      CostReport c = CostModel.analyze(model);
+      PipelineResult.Stage s = new PipelineResult.Stage(name, acc, c.totalParams(), c.totalFlops(), latency);
+      stages.add(s);
+      b.listener.stage(s);
+    }
+
+    private Double latency(Model model) throws IOException {
+      begin(Phase.MEASURING_LATENCY, "batch " + b.latencyBatch);
+      double s = LatencyModel.ort(b.sessions, b.latencyBatch, 3, 15).seconds(model);
+      endPhase(String.format(Locale.ROOT, "%.2f ms", 1e3 * s));
+      return s;
+    }
+
+    private void write(Model model, PipelineResult result) throws IOException {
+      if (b.output == null && b.report == null) {
+        return;
+      }
+      Progress.checkCancelled(); // the last point at which a cancel leaves nothing written
+      begin(Phase.WRITING, b.output == null ? b.report.getFileName().toString() : b.output.getFileName().toString());
+      if (b.output != null) {
+        OnnxModels.write(model, b.output, b.externalData ? WriteOptions.withExternalData() : WriteOptions.defaults());
+      }
+      if (b.report != null) {
+        result.writeJson(b.report);
+      }
+      endPhase("");
+    }
+
+    private PipelineResult result(Model model, PruneResult pruned, List<Trainer.EpochStats> history, Path output) {
+      return new PipelineResult(PipelineResult.FORMAT, model, pruned, List.copyOf(stages), history,
+          new LinkedHashMap<>(seconds), List.copyOf(warnings), output);
+    }
+
+    private void warn(String message) {
+      warnings.add(message);
+      b.listener.warning(message);
+    }
+
+    private void begin(Phase p, String detail) {
+      if (phase != null) {
+        endPhase("");
+      }
+      phase = p;
+      phaseStart = System.nanoTime();
+      lastFraction = -1;
+      b.listener.phaseStarted(p, detail);
+    }
+
+    private void endPhase(String detail) {
+      if (phase == null) {
+        return;
+      }
+      Duration took = Duration.ofNanos(System.nanoTime() - phaseStart);
+      seconds.merge(phase.label(), took.toNanos() / 1e9, Double::sum);
+      Phase p = phase;
+      phase = null;
+      b.listener.phaseFinished(p, took, detail);
+    }
+
+    void progress(double fraction, String detail) {
+      if (phase != null && fraction != lastFraction) {
+        lastFraction = fraction;
+        b.listener.progress(phase, fraction, detail);
+      }
+    }
+  }
+
+  /** Work that runs ONNX Runtime or trains. */
+  private interface Work<T> {
+    T call() throws IOException, OrtException;
+  }
+
+  /** {@code work}'s result; ONNX Runtime's and the training step's failures as I/O or typed errors. */
+  private static <T> T call(Work<T> work) throws IOException {
+    try {
+      return work.call();
+    } catch (OrtException e) {
+      throw new IOException("ONNX Runtime failed: " + e.getMessage(), e);
+    } catch (GradientException e) {
+      throw new dev.onnxprune.errors.OnnxPruneException("the model cannot be fine-tuned: " + e.getMessage(), e);
+    } catch (ArithmeticException e) {
+      throw new dev.onnxprune.errors.OnnxPruneException(e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Configures a {@link PruningPipeline}. Exactly one of {@link #model(Path)} and
+   * {@link #model(Model)}; a {@link #target}; a criterion ({@link #criterion(Criterion)}, by
+   * name, or L1 by default) or a method. Data as the chosen steps need it.
+   */
+  public static final class Builder {
+    private Path modelFile;
+    private Model model;
+    private boolean inPlace;
+    private Criterion criterion;
+    private String criterionName;
+    private DataCriteria.Options criterionOptions = new DataCriteria.Options();
+    private TrainingMethod method;
+    private String methodName;
+    private MethodParameters methodParameters = new MethodParameters();
+    private Target target;
+    private boolean global;
+    private int minChannels = 1;
+    private double maxGroupRatio = 1;
+    private int roundTo;
+    private Rounding rounding = Rounding.auto();
+    private SpeedCheck.Mode speedCheck = SpeedCheck.Mode.LATENCY_TARGETS;
+    private int speedBatch;
+    private boolean keepPartial;
+    private Dataset calibration;
+    private Dataset trainingData;
+    private Dataset evaluation;
+    private int evalBatchSize = 256;
+    private Recovery recovery = Recovery.NONE;
+    private boolean verify;
+    private Sessions sessions = Sessions.auto();
+    private long seed;
+    private float[] padFill = {0f};
+    private int latencyBatch;
+    private int latencyTimingBatch = 32;
+    private Path output;
+    private boolean externalData;
+    private Path report;
+    private Listener listener = new Listener() {};
+
+    private Builder() {}
+
+    /** The model file to prune (read by the run). */
+    public Builder model(Path file) {
+      this.modelFile = Objects.requireNonNull(file, "model");
+      this.model = null;
+      return this;
+    }
+
+    /** The model to prune; the run works on a copy unless {@link #inPlace}. */
+    public Builder model(Model m) {
+      this.model = Objects.requireNonNull(m, "model");
+      this.modelFile = null;
+      return this;
+    }
+
+    /** Prune the {@link #model(Model)} given in place instead of a copy (saves its memory; default false). */
+    public Builder inPlace(boolean on) {
+      this.inPlace = on;
+      return this;
+    }
+
+    /** The criterion that scores channels (default L1). */
+    public Builder criterion(Criterion c) {
+      this.criterion = Objects.requireNonNull(c, "criterion");
+      this.criterionName = null;
+      return this;
+    }
+
+    /**
+     * The criterion by name: l1, l2, bn, fpgm, random, or on calibration data apoz, mean, oracle,
+     * aofp, taylor (with {@link #criterionOptions}).
+     */
+    public Builder criterion(String name) {
+      this.criterionName = Objects.requireNonNull(name, "criterion");
+      this.criterion = null;
+      return this;
+    }
+
+    /** Settings of the data-driven criteria chosen by name (batch, limit, re-scoring, AOFP's theta and phi). */
+    public Builder criterionOptions(DataCriteria.Options o) {
+      this.criterionOptions = Objects.requireNonNull(o, "criterionOptions");
+      return this;
+    }
+
+    /** A training-time method instead of a criterion; it trains on {@link #trainingData}. */
+    public Builder method(TrainingMethod m) {
+      this.method = Objects.requireNonNull(m, "method");
+      this.methodName = null;
+      return this;
+    }
+
+    /** A training-time method by name (aofp, adversarial, prunenet) with its settings. */
+    public Builder method(String name, MethodParameters parameters) {
+      this.methodName = Objects.requireNonNull(name, "method");
+      this.methodParameters = Objects.requireNonNull(parameters, "parameters");
+      this.method = null;
+      return this;
+    }
+
+    /** What to remove (required). */
+    public Builder target(Target t) {
+      this.target = t;
+      return this;
+    }
+
+    /** Rank channels across groups instead of removing the same fraction from each (default false). */
+    public Builder global(boolean g) {
+      this.global = g;
+      return this;
+    }
+
+    /** Channels every group keeps at least (default 1). */
+    public Builder minChannels(int n) {
+      this.minChannels = n;
+      return this;
+    }
+
+    /** The largest fraction of its channels one group may lose, in (0, 1] (default 1). */
+    public Builder maxGroupRatio(double r) {
+      this.maxGroupRatio = r;
+      return this;
+    }
+
+    /**
+     * Kept channel counts in multiples of {@code n}; 1 keeps exact widths. Replaces the default
+     * {@link Rounding#auto()}: the multiple the {@link #sessions}' device runs fast.
+     */
+    public Builder roundTo(int n) {
+      this.roundTo = n;
+      this.rounding = null;
+      return this;
+    }
+
+    /** How kept widths are rounded (default {@link Rounding#auto()}). */
+    public Builder rounding(Rounding r) {
+      this.rounding = java.util.Objects.requireNonNull(r, "rounding");
+      return this;
+    }
+
+    /** The rounding asked for: {@link #rounding} or {@link #roundTo}. */
+    private Rounding rounding() {
+      return rounding != null ? rounding : Rounding.to(roundTo);
+    }
+
+    /**
+     * Whether the prune step times the pruned model against the original on the {@link #sessions}
+     * ({@link SpeedCheck}; the prune report's {@code speed}, and a warning when it is not faster),
+     * at batch {@code batch} (0: 1, or the latency timing batch for a latency target). Default
+     * {@link SpeedCheck.Mode#LATENCY_TARGETS}.
+     */
+    public Builder speedCheck(SpeedCheck.Mode mode, int batch) {
+      this.speedCheck = java.util.Objects.requireNonNull(mode, "mode");
+      this.speedBatch = batch;
+      return this;
+    }
+
+    /** Keep what a method reached when it stops short of the target, with a warning (default false: fail). */
+    public Builder keepPartial(boolean k) {
+      this.keepPartial = k;
+      return this;
+    }
+
+    /** Data for the data-driven criteria (default: the {@link #trainingData}). */
+    public Builder calibration(Dataset d) {
+      this.calibration = d;
+      return this;
+    }
+
+    /** Labelled data for training-time methods, BatchNorm recalibration and fine-tuning. */
+    public Builder trainingData(Dataset d) {
+      this.trainingData = d;
+      return this;
+    }
+
+    /** Labelled data evaluated after each stage (top-1, top-5, loss); none by default. */
+    public Builder evaluation(Dataset d) {
+      this.evaluation = d;
+      return this;
+    }
+
+    /** Samples per batch of evaluation (default 256). */
+    public Builder evalBatchSize(int n) {
+      this.evalBatchSize = n;
+      return this;
+    }
+
+    /** Recovery after pruning (default none). */
+    public Builder recovery(Recovery r) {
+      this.recovery = Objects.requireNonNull(r, "recovery");
+      return this;
+    }
+
+    /** Check the pruned model against the masked original in ONNX Runtime (default false). */
+    public Builder verify(boolean v) {
+      this.verify = v;
+      return this;
+    }
+
+    /** Where models run (default {@link Sessions#auto()}: CUDA when present, else CPU). */
+    public Builder sessions(Sessions s) {
+      this.sessions = Objects.requireNonNull(s, "sessions");
+      return this;
+    }
+
+    /** Seed of the random criterion, of shuffling and augmentation (default 0). */
+    public Builder seed(long s) {
+      this.seed = s;
+      return this;
+    }
+
+    /**
+     * What a padding pixel of the fine-tuning's random crop becomes, per channel: the normalised
+     * black (default 0, right for data that is not normalised; see
+     * {@link dev.onnxprune.runtime.Normalization#zeroPixel()}).
+     */
+    public Builder cropFill(float... fill) {
+      this.padFill = fill.clone();
+      return this;
+    }
+
+    /**
+     * Measure the latency of the original and the final model at batch {@code n} (median of 15
+     * runs after 3 warm-up runs) and warn when the final one is not faster; 0: do not (default).
+     */
+    public Builder measureLatency(int n) {
+      this.latencyBatch = n;
+      return this;
+    }
+
+    /** Batch at which a {@link Target#latency} target's per-channel costs are timed (default 32). */
+    public Builder latencyTimingBatch(int n) {
+      this.latencyTimingBatch = n;
+      return this;
+    }
+
+    /** Where to write the final model (default: not written; the result holds it). */
+    public Builder output(Path file) {
+      this.output = file;
+      return this;
+    }
+
+    /** Write tensors of 1 KiB or more to a data file beside {@link #output} (default false). */
+    public Builder externalData(boolean on) {
+      this.externalData = on;
+      return this;
+    }
+
+    /** Where to write the JSON report ({@link PipelineResult#toJson()}); default none. */
+    public Builder report(Path file) {
+      this.report = file;
+      return this;
+    }
+
+    /** Hears progress, stages and warnings (default: nobody). */
+    public Builder listener(Listener l) {
+      this.listener = Objects.requireNonNull(l, "listener");
+      return this;
+    }
+
+    /**
+     * Checks the configuration as a whole, before any work.
+     *
+     * @throws InvalidOptionException naming the key of the first option that is missing, out of
+     *     range, or does not fit the others
+     */
+    public PruningPipeline build() {
+      if (modelFile == null && model == null) {
+        throw new InvalidOptionException("model", null, "is required: a model file or a Model");
+      }
+      if (target == null && !recovery.any()) {
+        throw new InvalidOptionException("target", null, "is required (one of Target.ratio, flops, params or latency),"
+            + " unless the pipeline only recovers a model (recovery without a target)");
+      }
+      if (target == null && (criterion != null || criterionName != null || method != null || methodName != null
+          || verify || keepPartial)) {
+        throw new InvalidOptionException("target", null, "is required by "
+            + (verify ? "verify" : keepPartial ? "keepPartial" : "a criterion or method") + ": there is no prune"
+            + " without a target");
+      }
+      boolean byMethod = method != null || methodName != null;
+      if (byMethod && (criterion != null || criterionName != null)) {
+        throw new InvalidOptionException("method", methodName != null ? methodName : method.name(),
+            "excludes a criterion (a method chooses the channels itself)");
+      }
+      if (methodName != null) {
+        Methods.check(methodName, methodParameters);
+      }
+      if (!byMethod && methodParameters.any()) {
+        String key = methodParameters.firstMethodOnly();
+        if (key != null) {
+          throw new InvalidOptionException(key, null, "applies to a training-time method only");
+        }
+      }
+      if (criterionName != null) {
+        boolean data = DataCriteria.isDataDriven(criterionName);
+        if (!data) {
+          Criteria.byName(criterionName, seed); // an unknown name fails here
+        } else if (calibration == null && trainingData == null) {
+          throw new InvalidOptionException("calibration", null, "is required by the criterion " + criterionName
+              + " (it scores channels on data; labels give it the loss)");
+        }
+      }
+      if (byMethod && methodName != null && trainingData == null) {
+        throw new InvalidOptionException("trainingData", null, "is required by the method " + methodName
+            + " (it trains while it prunes)");
+      }
+      if ("adversarial".equals(methodName) && evaluation == null) {
+        throw new InvalidOptionException("evaluation", null, "is required by the method adversarial (it decides"
+            + " whether a removal recovered by validation top-1)");
+      }
+      if (recovery.any() && trainingData == null) {
+        throw new InvalidOptionException("trainingData", null, "is required by "
+            + (recovery.fineTuning() != null ? "fineTuning.epochs" : "recovery.recalibrateBn"));
+      }
+      InvalidOptionException.atLeast("evalBatchSize", evalBatchSize, 1);
+      InvalidOptionException.atLeast("measureLatency", latencyBatch, 0);
+      InvalidOptionException.atLeast("latencyTimingBatch", latencyTimingBatch, 1);
+      if (externalData && output == null) {
+        throw new InvalidOptionException("externalData", true, "needs an output file");
+      }
+      // the prune step's own checks, now rather than after reading and evaluating
+      InvalidOptionException.atLeast("minChannels", minChannels, 1);
+      InvalidOptionException.inHalfOpenUnit("maxGroupRatio", maxGroupRatio);
+      if (rounding == null) {
+        InvalidOptionException.atLeast("roundTo", roundTo, 1);
+      }
+      InvalidOptionException.atLeast("speedCheck.batch", speedBatch, 0);
+      if (keepPartial && !byMethod && !("aofp".equals(criterionName) && criterionOptions.ownPlan())
+          && !(criterion instanceof dev.onnxprune.criteria.PlanningCriterion pc && pc.plans())) {
+        throw new InvalidOptionException("keepPartial", true, "applies to a training-time method and to a criterion"
+            + " that chooses its own removals (AOFP with ownPlan); the allocator always meets the target");
+      }
+      return new PruningPipeline(this);
+    }
+  }
+}
