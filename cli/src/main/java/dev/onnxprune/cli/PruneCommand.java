@@ -100,7 +100,8 @@ public final class PruneCommand implements Callable<Integer> {
   /** The four ways to say how much to remove; picocli allows exactly one. */
   static final class TargetOption {
     @Option(names = "--ratio", required = true, paramLabel = "R",
-        description = "Remove this fraction (0..1) of the channels of each prunable group (of all, with --global).")
+        description = "Remove this fraction (0..1) of the channels of each prunable group (of all, with --global;"
+            + " with rounded widths, at least this fraction of all, each group keeping a multiple).")
     Double ratio;
 
     @Option(names = "--flops", required = true, paramLabel = "F",

@@ -91,9 +91,11 @@ final class Allocator {
     if (global) {
       return global(target);
     }
-    if (target.kind() == Target.Kind.RATIO) {
+    if (target.kind() == Target.Kind.RATIO && widths.exactEverywhere()) {
       return uniform(target.fraction());
     }
+    // A ratio with rounded widths lands like the other targets: at least that fraction of the
+    // scored channels goes, each group keeping a multiple (a group of 64 at 0.3 would keep 48 alone).
     double lo = 0;
     double hi = 1;
     if (reductionOf(uniformCounts(hi), target) < target.fraction()) {

@@ -100,11 +100,13 @@ class RoundingTest {
     PruneResult r = Pruner.builder().criterion(Criteria.l1()).target(Target.ratio(0.4)).roundTo(16).verify(true)
         .build().prune(m);
     PruneReport.Group rg = r.report().groups().get(g.id());
-    assertEquals(12, rg.kept(), "ceil(16 * 0.6) = 10 conv groups, rounded up to 12: 48 channels");
+    assertEquals(8, rg.kept(), "at least 40% of the 16 conv groups go, 4 at a time (16 channels): 8 stay, not"
+        + " ceil(16 * 0.6) = 10 rounded up to 12 (only 25% removed)");
+    assertTrue(r.report().achieved() >= 0.4, "the ratio is met: " + r.report().achieved());
     assertTrue(r.report().verify().passed(), r.report().verify().toString());
     for (Node n : r.model().graph().nodes()) {
       long out = n.input(1).initializer().dim(0);
-      assertTrue(out == 32 || out == 48, n.name() + " has " + out + " output channels");
+      assertEquals(32, out, n.name() + " has " + out + " output channels");
     }
   }
 
@@ -143,12 +145,20 @@ class RoundingTest {
 
   @ParameterizedTest
   @CsvSource({"resnet20.onnx,flops,false", "resnet20.onnx,flops,true", "mobilenetv2.onnx,flops,false",
-      "mobilenetv2.onnx,params,true", "vgg_bn.onnx,params,false", "densenet.onnx,flops,true"})
+      "mobilenetv2.onnx,params,true", "vgg_bn.onnx,params,false", "densenet.onnx,flops,true",
+      "resnet20.onnx,ratio,false", "mobilenetv2.onnx,ratio,false", "vgg_bn.onnx,ratio,true"})
   void roundedWidthsLandWithinOnePercentOfTheTarget(String file, String kind, boolean global) throws Exception {
-    Target t = kind.equals("flops") ? Target.flops(0.4) : Target.params(0.4);
+    Target t = switch (kind) {
+      case "flops" -> Target.flops(0.4);
+      case "params" -> Target.params(0.4);
+      default -> Target.ratio(0.4);
+    };
     PruneReport r = Pruner.builder().criterion(Criteria.l1()).target(t).global(global).roundTo(8).build()
         .prune(OnnxModels.read(TestModels.model(file))).report();
-    assertTrue(r.achieved() >= 0.4 && r.achieved() <= 0.41, file + " " + t + " reached " + r.achieved());
+    // A ratio counts channels: one step of 8 is 1.8% of resnet20's 448 scored channels and 7% of vgg_bn's
+    // 112, so the closest multiples above 0.4 are 184/448 = 0.411 and 48/112 = 0.429.
+    double within = kind.equals("ratio") ? 0.03 : 0.01;
+    assertTrue(r.achieved() >= 0.4 && r.achieved() <= 0.4 + within, file + " " + t + " reached " + r.achieved());
     assertEquals(0, r.widths().keptWhole());
     for (PruneReport.Group g : r.groups()) {
       // DenseNet's 12-channel pieces keep 8 or 12: each piece is a multiple or whole, their Concat may be neither
