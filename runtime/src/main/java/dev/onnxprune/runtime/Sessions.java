@@ -72,6 +72,16 @@ public final class Sessions {
     return OrtEnvironment.getEnvironment();
   }
 
+  /** The execution provider asked for (AUTO: CUDA when it starts, else CPU). */
+  public Device device() {
+    return device;
+  }
+
+  /** Intra-op threads per session; 0 lets ONNX Runtime choose. */
+  public int threads() {
+    return threads;
+  }
+
   /** The provider the last session used ("CUDA" or "CPU"), or null before the first. */
   public String provider() {
     return provider;
