@@ -18,7 +18,8 @@
 #   steps      resnet20, L1 to half the FLOPs on DISTILL_LIMIT images: one shot then 3 epochs, against
 #              3 AGP steps of 1 epoch each (same budget)
 #
-# JAR=path runs that jar instead of building cli/target/onnx-prune.jar.
+# JAR=path runs that jar instead of building cli/target/onnx-prune.jar. Prunes keep exact widths (--round 1),
+# as measured in the README.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -67,7 +68,7 @@ for s in "${sections[@]}"; do
       echo "| resnet20_folded, L1 --flops 0.5, 2 epochs on $folded_limit images | original | pruned | fine-tuned | seconds | zero weights |"
       echo "|---|---:|---:|---:|---:|---|"
       for mode in ${FOLDED_MODES:-off auto}; do
-        run "folded-$mode" prune "$fx/resnet20_folded.onnx" -o "$out/folded-$mode.onnx" --criterion l1 --flops 0.5 \
+        run "folded-$mode" prune "$fx/resnet20_folded.onnx" -o "$out/folded-$mode.onnx" --criterion l1 --flops 0.5 --round 1 \
           --epochs 2 --limit "$folded_limit" --insert-bn "$mode" "${train[@]}" "${val[@]}"
         echo "| --insert-bn $mode | $(stages "$out/folded-$mode.json") |"
       done ;;
@@ -75,7 +76,7 @@ for s in "${sections[@]}"; do
       echo "| model, L1 --flops 0.5, 1 epoch on $distill_limit images | original | pruned | fine-tuned | seconds | zero weights |"
       echo "|---|---:|---:|---:|---:|---|"
       for m in resnet20 vgg_bn; do
-        common=(prune "$fx/$m.onnx" --criterion l1 --flops 0.5 --epochs 1 --limit "$distill_limit" "${val[@]}")
+        common=(prune "$fx/$m.onnx" --criterion l1 --flops 0.5 --round 1 --epochs 1 --limit "$distill_limit" "${val[@]}")
         run "$m-plain" "${common[@]}" -o "$out/$m-plain.onnx" "${train[@]}"
         echo "| $m, plain fine-tuning | $(stages "$out/$m-plain.json") |"
         run "$m-kl" "${common[@]}" -o "$out/$m-kl.onnx" "${train[@]}" --distill kl --temperature 4 --distill-weight 0.5
@@ -94,7 +95,7 @@ onnx.save(keep, sys.argv[2])
 PY
       echo "| resnet20 features [N,64,1,1], L1 --flops 0.5, 1 epoch on $distill_limit unlabelled | original | pruned | fine-tuned | seconds | zero weights |"
       echo "|---|---:|---:|---:|---:|---|"
-      run embedding prune "$out/resnet20_embedding.onnx" -o "$out/embedding-pruned.onnx" --criterion l1 --flops 0.5 \
+      run embedding prune "$out/resnet20_embedding.onnx" -o "$out/embedding-pruned.onnx" --criterion l1 --flops 0.5 --round 1 \
         --epochs 1 --limit "$distill_limit" "${unlabelled[@]}" --val-images "$data/t10k-images-idx3-ubyte.gz"
       echo "| output error (relative L2) against the original, distilled by MSE | $(stages "$out/embedding.json") |" ;;
     sparsity)
@@ -106,7 +107,7 @@ PY
     steps)
       echo "| resnet20, L1 --flops 0.5, 3 epochs in all on $distill_limit images | original | pruned (last step) | fine-tuned | seconds | zero weights |"
       echo "|---|---:|---:|---:|---:|---|"
-      common=(prune "$fx/resnet20.onnx" --criterion l1 --flops 0.5 --limit "$distill_limit" "${train[@]}" "${val[@]}")
+      common=(prune "$fx/resnet20.onnx" --criterion l1 --flops 0.5 --round 1 --limit "$distill_limit" "${train[@]}" "${val[@]}")
       run oneshot "${common[@]}" -o "$out/oneshot.onnx" --epochs 3
       echo "| one shot, then 3 epochs | $(stages "$out/oneshot.json") |"
       run agp "${common[@]}" -o "$out/agp.onnx" --steps 3 --step-schedule agp --epochs 1

@@ -195,7 +195,7 @@ class FinetuneCommandTest {
   void pruneInStepsWithFineTuningBetween() throws Exception {
     Path out = tmp.resolve("steps.onnx");
     Cli.Result r = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5",
-        "--steps", "2", "--step-schedule", "agp", "--epochs", "1", "--limit", "128", "--batch", "32", "--val-images",
+        "--round", "1", "--steps", "2", "--step-schedule", "agp", "--epochs", "1", "--limit", "128", "--batch", "32", "--val-images",
         TEST, "--val-labels", TEST_LABELS));
     assertEquals(0, r.exitCode(), r.err());
     assertTrue(r.out().matches("(?s).*\n  original .*\n  pruned 1/2 .*\n  fine-tuned 1/2 .*\n  pruned .*\n"
@@ -236,7 +236,7 @@ class FinetuneCommandTest {
   void distillsFromTheUnprunedModelWithLabelsOrWithout() throws Exception {
     Path out = tmp.resolve("kl.onnx");
     Cli.Result r = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5",
-        "--epochs", "1", "--limit", "256", "--batch", "32", "--distill", "kl", "--temperature", "2", "--val-images",
+        "--round", "1", "--epochs", "1", "--limit", "256", "--batch", "32", "--distill", "kl", "--temperature", "2", "--val-images",
         TEST, "--val-labels", TEST_LABELS));
     assertEquals(0, r.exitCode(), r.err());
     assertTrue(r.err().contains("1 epoch(s); distilled (KL, T 2.0, weight 0.5) from the unpruned model"), r.err());
@@ -244,7 +244,8 @@ class FinetuneCommandTest {
 
     // a model pruned elsewhere, recovered on images without labels: the teacher is the unpruned model
     Path pruned = tmp.resolve("pruned.onnx");
-    Cli.Result p = Cli.run("prune", RESNET, "-o", pruned.toString(), "--criterion", "l1", "--flops", "0.5", "-q");
+    Cli.Result p = Cli.run("prune", RESNET, "-o", pruned.toString(), "--criterion", "l1", "--flops", "0.5", "--round",
+        "1", "-q");
     assertEquals(0, p.exitCode(), p.err());
     String[] unlabelled = {"--images", TRAIN, "--mean", "0.2860", "--std", "0.3530", "--device", "cpu", "--threads",
         "2"};

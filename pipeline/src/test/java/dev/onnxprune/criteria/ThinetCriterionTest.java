@@ -197,12 +197,14 @@ class ThinetCriterionTest {
           assertTrue(Double.isFinite(v) && v >= 0, g + ": " + v);
         }
       }
-      PruneResult r = Pruner.builder().criterion(c).target(Target.flops(0.5)).verify(true).sessions(CPU).build()
+      PruneResult r = Pruner.builder().criterion(c).target(Target.flops(0.5)).roundTo(1).verify(true).sessions(CPU)
+          .build()
           .prune(m);
       assertEquals("thinet", r.report().criterion());
       assertTrue(r.report().achieved() >= 0.5, "achieved " + r.report().achieved());
       assertTrue(r.report().verify().passed(), "verify " + r.report().verify());
-      PruneResult l1 = Pruner.builder().criterion(Criteria.l1()).target(Target.flops(0.5)).sessions(CPU).build()
+      PruneResult l1 = Pruner.builder().criterion(Criteria.l1()).target(Target.flops(0.5)).roundTo(1).sessions(CPU)
+          .build()
           .prune(OnnxModels.read(TestModels.model(name)));
       double top1 = top1(r.model(), test);
       double l1Top1 = top1(l1.model(), test);

@@ -37,6 +37,7 @@ class IterativePruningTest {
         .criterion(Criteria.l1())
         .target(Target.flops(0.5))
         .steps(2)
+        .roundTo(1)
         .trainingData(PruningPipelineTest.train().shuffled(5, 128))
         .recovery(Recovery.fineTuning(FineTuning.builder().epochs(1).batchSize(32).build()))
         .evaluation(PruningPipelineTest.test(200))

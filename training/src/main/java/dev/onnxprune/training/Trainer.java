@@ -246,9 +246,11 @@ public final class Trainer {
   private static void checkTrainedOutputs(TrainingSession session, TrainingData data, TrainerOptions o,
       List<EpochStats> history) throws OrtException {
     int n = Math.min(o.batchSize(), data.count());
-    TrainingSession.EvalResult r = session.evaluate(data.batch(TrainingData.order(data.count(), null), 0, n));
+    Batch first = data.batch(TrainingData.order(data.count(), null), 0, n);
+    TrainingSession.EvalResult r = session.evaluate(first);
     int bad = firstNonFinite(r.logits());
-    if (Double.isFinite(r.loss()) && bad < 0) {
+    // without labels (distillation alone) there is no loss to check, only the outputs
+    if ((Double.isFinite(r.loss()) || first.labels() == null) && bad < 0) {
       return;
     }
     EpochStats last = history.isEmpty() ? null : history.get(history.size() - 1);
