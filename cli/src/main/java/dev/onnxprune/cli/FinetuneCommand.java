@@ -4,6 +4,7 @@ import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.prune.PipelineResult;
+import dev.onnxprune.report.Reports;
 import dev.onnxprune.prune.PruningPipeline;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.training.Scratch;
@@ -85,8 +86,9 @@ public final class FinetuneCommand implements Callable<Integer> {
           + " Without it the epochs stay --epochs (Scratch-E).")
   Path original;
 
-  @Option(names = "--report", paramLabel = "FILE",
-      description = "Write the stages and epochs as JSON (format " + PipelineResult.FORMAT + ").")
+  @Option(names = "--report", paramLabel = "DIR|FILE.json",
+      description = "Write the stages and epochs: into folder DIR as report.json and report.html, or as FILE.json"
+          + " alone (a path ending in .json, or an existing file); format " + PipelineResult.FORMAT + ".")
   Path report;
 
   @Option(names = "--json", description = "Print the report on stdout instead of the tables.")
@@ -112,8 +114,8 @@ public final class FinetuneCommand implements Callable<Integer> {
       }
       new OutputPaths().inputModel("model", model).input("original", original).input("images", data.images)
           .input("labels", data.labels).input("valImages", valImages).input("valLabels", valLabels)
-          .modelOutput("output", output).output("report", report).output("checkpointDir", recovery.checkpointFile())
-          .check();
+          .modelOutput("output", output).outputs("report", Reports.files(report))
+          .output("checkpointDir", recovery.checkpointFile()).check();
       recovery.recovery(epochs); // checks the values before the data is read
       Dataset train = data.open("finetune", seed, limit);
       Dataset val = data.validation(valImages, valLabels);
@@ -175,6 +177,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     out.println();
     double seconds = r.phaseSeconds().getOrDefault(PruningPipeline.Phase.FINE_TUNING.label(), 0.0);
     out.println("wrote " + output + " (" + Units.bytes(ModelFiles.bytesOnDisk(output)) + ")"
-        + String.format(Locale.ROOT, "; trained %d epochs in %.1f s", trained, seconds));
+        + String.format(Locale.ROOT, "; trained %d epochs in %.1f s", trained, seconds)
+        + (report != null ? "; report " + Reports.main(report) : ""));
   }
 }

@@ -4,6 +4,7 @@ import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.errors.NothingPrunableException;
 import dev.onnxprune.errors.TargetUnreachableException;
 import dev.onnxprune.prune.PipelineResult;
+import dev.onnxprune.report.Reports;
 import dev.onnxprune.prune.PruningPipeline;
 import dev.onnxprune.prune.Target;
 import dev.onnxprune.prune.VerificationFailedException;
@@ -41,7 +42,7 @@ import picocli.CommandLine.Parameters;
         "1:Failed: the target cannot be reached, verification failed (OUT not written), or reading/writing failed.",
         "2:Usage error: no target or more than one, a data-driven criterion without --images, or a bad option value"
             + " (one line naming the option)."},
-    footerHeading = "%nReport (--report FILE, JSON):%n",
+    footerHeading = "%nReport (--report DIR: report.json and report.html; --report FILE.json: the JSON alone):%n",
     footer = {
         "  criterion, target  as given; allocation: uniform or global",
         "  achieved           fraction of the target's measure removed",
@@ -167,9 +168,11 @@ public final class PruneCommand implements Callable<Integer> {
           + " say why, achieved how far.")
   boolean keepPartial;
 
-  @Option(names = "--report", paramLabel = "FILE",
-      description = "Write what was done as JSON: stages with their accuracy and costs, phases, warnings, and the"
-          + " prune per group (format " + PipelineResult.FORMAT + ").")
+  @Option(names = "--report", paramLabel = "DIR|FILE.json",
+      description = "Write what was done: into folder DIR (created when missing) as report.json and report.html (a"
+          + " page with charts that opens from disk), or as FILE.json alone (any path ending in .json, or an existing"
+          + " file). The JSON holds stages with their accuracy and costs, phases, warnings, and the prune per group"
+          + " (format " + PipelineResult.FORMAT + ").")
   Path report;
 
   @Option(names = "--json", description = "Print the report (as --report writes it) on stdout instead of the tables.")
@@ -199,7 +202,7 @@ public final class PruneCommand implements Callable<Integer> {
     return common.run(() -> {
       new OutputPaths().inputModel("model", model).input("images", data.images).input("labels", data.labels)
           .input("valImages", valImages).input("valLabels", valLabels).modelOutput("output", output)
-          .output("report", report).output("checkpointDir", recovery.checkpointFile()).check();
+          .outputs("report", Reports.files(report)).output("checkpointDir", recovery.checkpointFile()).check();
       try (PipelineLog log = new PipelineLog(common.err(), quiet)) {
         PruningPipeline pipeline = configure(log);
         PipelineResult r;
@@ -222,7 +225,7 @@ public final class PruneCommand implements Callable<Integer> {
             common.out());
         StagesText.print(r, common.out());
         common.out().println();
-        common.out().println("wrote " + output + (report != null ? "; report " + report : ""));
+        common.out().println("wrote " + output + (report != null ? "; report " + Reports.main(report) : ""));
         return ExitCodes.OK;
       }
     });

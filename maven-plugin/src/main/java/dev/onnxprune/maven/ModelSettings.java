@@ -30,7 +30,11 @@ public class ModelSettings {
   @Parameter
   String output;
 
-  /** Where to write the JSON report of the run (stages, accuracy, groups); default: none. */
+  /**
+   * Where to write the report of the run (stages, accuracy, costs, groups): a path ending in
+   * {@code .json} gets the JSON alone; any other path is a folder that gets {@code report.json} and
+   * {@code report.html}, a page with charts that opens from disk. Default: none.
+   */
   @Parameter
   File report;
 

@@ -69,6 +69,12 @@ public final class OutputPaths {
     return this;
   }
 
+  /** Files a job writes as one output (a report folder's files), each checked like {@link #output}. */
+  public OutputPaths outputs(String key, java.util.Collection<Path> files) {
+    files.forEach(f -> output(key, f));
+    return this;
+  }
+
   private static Named named(String key, Path file, boolean model, List<Path> data) {
     List<Path> realData = data.stream().map(AtomicFiles::realPath).toList();
     return new Named(key, file, AtomicFiles.realPath(file), model, realData);

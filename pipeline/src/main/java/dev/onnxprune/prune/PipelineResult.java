@@ -21,6 +21,7 @@ import java.util.Optional;
  * as JSON by {@link #toJson()} ({@link #FORMAT} names the layout).
  *
  * @param format the JSON layout's name and version, {@value #FORMAT}
+ * @param input the model file read, or null when the pipeline was given a {@link Model}
  * @param model the final model: pruned, and recovered when recovery ran
  * @param prune the prune step's plan and report (groups with their widths before and after, costs,
  *     verification, a training-time method's trajectory); null when the pipeline only recovered
@@ -31,9 +32,9 @@ import java.util.Optional;
  * @param warnings what the user should know (a method stopped short, a model that is not faster, ...)
  * @param output the model file written, or null
  */
-@JsonPropertyOrder({"format", "criterion", "target", "stages", "phaseSeconds", "warnings", "output", "prune",
+@JsonPropertyOrder({"format", "input", "criterion", "target", "stages", "phaseSeconds", "warnings", "output", "prune",
     "fineTuning"})
-public record PipelineResult(String format, @JsonIgnore Model model, @JsonIgnore PruneResult prune, List<Stage> stages,
+public record PipelineResult(String format, Path input, @JsonIgnore Model model, @JsonIgnore PruneResult prune, List<Stage> stages,
     List<Trainer.EpochStats> fineTuning, Map<String, Double> phaseSeconds, List<String> warnings, Path output) {
   /** The name and version of the JSON layout. */
   public static final String FORMAT = "onnx-prune.pipeline/1";

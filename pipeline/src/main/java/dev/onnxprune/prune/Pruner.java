@@ -236,12 +236,7 @@ public final class Pruner {
     for (ChannelGroup g : a.groups()) {
       int[] removed = plan.removed(g);
       double[] s = scores[g.id()];
-      PruneReport.ScoreSummary summary = null;
-      if (s != null) {
-        Double removedMean = removed.length == 0 ? null : Arrays.stream(removed).mapToDouble(i -> s[i]).average().orElse(0);
-        summary = new PruneReport.ScoreSummary(Arrays.stream(s).min().orElse(0), Arrays.stream(s).average().orElse(0),
-            Arrays.stream(s).max().orElse(0), removedMean);
-      }
+      PruneReport.ScoreSummary summary = s == null ? null : PruneReport.ScoreSummary.of(s, removed);
       List<String> members = new ArrayList<>();
       for (GroupMember m : g.members()) {
         members.add(m.node() + " (" + m.opType() + ", " + m.role().name().toLowerCase() + ")");

@@ -16,6 +16,7 @@ import dev.onnxprune.methods.MethodSetup;
 import dev.onnxprune.methods.Methods;
 import dev.onnxprune.methods.TrainingMethod;
 import dev.onnxprune.methods.TrajectoryPoint;
+import dev.onnxprune.report.Reports;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.Evaluation;
 import dev.onnxprune.runtime.Evaluator;
@@ -186,8 +187,7 @@ public final class PruningPipeline {
           pruned = pruner.prune(model);
         } catch (VerificationFailedException e) {
           if (b.report != null) {
-            PipelineResult partial = result(e.result().model(), e.result(), List.of(), null);
-            partial.writeJson(b.report);
+            Reports.write(result(e.result().model(), e.result(), List.of(), null), b.report);
           }
           throw e;
         } finally {
@@ -261,7 +261,7 @@ public final class PruningPipeline {
     private Model read() throws IOException {
       // an output that is the input, or another output, is refused before any work
       new dev.onnxprune.graph.OutputPaths().inputModel("model", b.modelFile).modelOutput("output", b.output)
-          .output("report", b.report).check();
+          .outputs("report", Reports.files(b.report)).check();
       if (b.modelFile != null) {
         begin(Phase.READING, b.modelFile.getFileName().toString());
         Model m = OnnxModels.read(b.modelFile);
@@ -372,13 +372,13 @@ public final class PruningPipeline {
         OnnxModels.write(model, b.output, b.externalData ? WriteOptions.withExternalData() : WriteOptions.defaults());
       }
       if (b.report != null) {
-        result.writeJson(b.report);
+        Reports.write(result, b.report);
       }
       endPhase("");
     }
 
     private PipelineResult result(Model model, PruneResult pruned, List<Trainer.EpochStats> history, Path output) {
-      return new PipelineResult(PipelineResult.FORMAT, model, pruned, List.copyOf(stages), history,
+      return new PipelineResult(PipelineResult.FORMAT, b.modelFile, model, pruned, List.copyOf(stages), history,
           new LinkedHashMap<>(seconds), List.copyOf(warnings), output);
     }
 
@@ -652,7 +652,12 @@ public final class PruningPipeline {
       return this;
     }
 
-    /** Where to write the JSON report ({@link PipelineResult#toJson()}); default none. */
+    /**
+     * Where to write the report (default none): a {@code .json} file (or an existing regular file)
+     * gets {@link PipelineResult#toJson()}; any other path is a folder that gets {@code report.json}
+     * and {@code report.html} ({@link dev.onnxprune.report.HtmlReport}). See
+     * {@link dev.onnxprune.report.Reports}.
+     */
     public Builder report(Path file) {
       this.report = file;
       return this;
