@@ -83,6 +83,9 @@ final class OptionNames {
     flag("sessions.threads", "--threads");
     flag("sessions.deviceId", "--device-id");
     flag("data.limit", "--limit");
+    flag("sensitivity.ratios", "--ratios");
+    flag("sensitivity.limit", "--limit");
+    flag("sensitivity.workers", "--workers");
   }
 
   /** The table at work: in errors ({@link #translate}) and in free text ({@link #render}). */

@@ -31,11 +31,13 @@ import java.util.Optional;
  * @param phaseSeconds wall time per phase, in the order the phases first ran
  * @param warnings what the user should know (a method stopped short, a model that is not faster, ...)
  * @param output the model file written, or null
+ * @param sensitivity the sensitivity curves the allocation used ({@link Sensitivity}), or null
  */
 @JsonPropertyOrder({"format", "input", "criterion", "target", "stages", "phaseSeconds", "warnings", "output", "prune",
-    "fineTuning"})
+    "fineTuning", "sensitivity"})
 public record PipelineResult(String format, Path input, @JsonIgnore Model model, @JsonIgnore PruneResult prune, List<Stage> stages,
-    List<Trainer.EpochStats> fineTuning, Map<String, Double> phaseSeconds, List<String> warnings, Path output) {
+    List<Trainer.EpochStats> fineTuning, Map<String, Double> phaseSeconds, List<String> warnings, Path output,
+    Sensitivity.Result sensitivity) {
   /** The name and version of the JSON layout. */
   public static final String FORMAT = "onnx-prune.pipeline/1";
 

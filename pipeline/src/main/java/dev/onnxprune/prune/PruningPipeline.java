@@ -379,7 +379,7 @@ public final class PruningPipeline {
 
     private PipelineResult result(Model model, PruneResult pruned, List<Trainer.EpochStats> history, Path output) {
       return new PipelineResult(PipelineResult.FORMAT, b.modelFile, model, pruned, List.copyOf(stages), history,
-          new LinkedHashMap<>(seconds), List.copyOf(warnings), output);
+          new LinkedHashMap<>(seconds), List.copyOf(warnings), output, null);
     }
 
     private void warn(String message) {

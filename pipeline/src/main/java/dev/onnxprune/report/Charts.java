@@ -74,6 +74,13 @@ final class Charts {
   /** One line of an XY chart. */
   record Line(String name, double[] x, double[] y, Color color, boolean dashed) {}
 
+  /** A blue from light ({@code t} 0) to dark ({@code t} 1). */
+  static Color shade(double t) {
+    t = Math.max(0, Math.min(1, t));
+    return new Color((int) Math.round(0xa5 + t * (0x0b - 0xa5)), (int) Math.round(0xd8 + t * (0x2a - 0xd8)),
+        (int) Math.round(0xff + t * (0x6b - 0xff)));
+  }
+
   /** The i-th colour of the line palette (wraps). */
   static Color palette(int i) {
     return PALETTE[Math.floorMod(i, PALETTE.length)];

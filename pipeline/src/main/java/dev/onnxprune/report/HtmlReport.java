@@ -4,6 +4,7 @@ import dev.onnxprune.graph.AtomicFiles;
 import dev.onnxprune.methods.TrajectoryPoint;
 import dev.onnxprune.prune.PipelineResult;
 import dev.onnxprune.prune.PruneReport;
+import dev.onnxprune.prune.Sensitivity;
 import dev.onnxprune.training.Trainer;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +19,7 @@ import java.util.Map;
  * The report of a {@link PipelineResult} as one self-contained HTML page: the key numbers first
  * (accuracy after each stage; parameters, FLOPs and latency before and after; verification), then
  * charts, drawn as inline SVG (channels kept per group, the criterion's scores per group,
- * fine-tuning per epoch, a training-time method's trajectory), then the
+ * fine-tuning per epoch, a training-time method's trajectory, sensitivity curves), then the
  * groups and phase times as tables. Inline CSS, no script, nothing fetched: the page opens from
  * disk with no network.
  *
@@ -56,6 +57,39 @@ public final class HtmlReport {
     return List.of(j, h);
   }
 
+  /**
+   * Writes {@value #JSON} ({@link Sensitivity.Result#toJson()}) and {@value #HTML}
+   * ({@link #page(Sensitivity.Result)}) into {@code dir}, creating it when missing.
+   *
+   * @return the two files written
+   */
+  public static List<Path> write(Sensitivity.Result result, Path dir) throws IOException {
+    return write(dir, result.toJson(), page(result));
+  }
+
+  /** The page of a sensitivity analysis on its own: its curves and the table of its measurements. */
+  public static String page(Sensitivity.Result r) {
+    Page page = new Page("onnx-prune sensitivity" + (r.model() != null ? ": " + r.model().getFileName() : ""));
+    page.h1("onnx-prune sensitivity analysis");
+    page.subtitle((r.model() != null ? Page.esc(r.model().toString()) + " &middot; " : "") + "criterion <b>"
+        + Page.esc(r.criterion()) + "</b>");
+    page.section("summary", "Summary");
+    List<Sensitivity.Curve> byDamage = new ArrayList<>(r.curves());
+    byDamage.sort(java.util.Comparator.comparingDouble(r::meanDrop));
+    page.cards(List.of(
+        new String[] {"unpruned top-1", pct(r.baseline().top1()), "on " + Page.grouped(r.baseline().samples())
+            + " samples"},
+        new String[] {"measured", r.curves().size() + " groups &times; " + r.ratios().size() + " ratios",
+            String.format(Locale.ROOT, "%.1f s on %d thread(s)", r.seconds(), r.workers())},
+        new String[] {"most robust", "group " + byDamage.get(0).group(), String.format(Locale.ROOT,
+            "loses %.1f points of top-1 on average", r.meanDrop(byDamage.get(0)))},
+        new String[] {"most sensitive", "group " + byDamage.get(byDamage.size() - 1).group(),
+            String.format(Locale.ROOT, "loses %.1f points of top-1 on average", r.meanDrop(byDamage.get(byDamage.size() - 1)))}));
+    sensitivity(page, r);
+    page.footer("Format " + r.format() + ". Every number on this page is in " + JSON + " beside it.");
+    return page.html();
+  }
+
   /** The page for {@code result}. */
   public static String page(PipelineResult r) {
     PruneReport p = r.report();
@@ -72,6 +106,9 @@ public final class HtmlReport {
     fineTuning(page, r);
     if (p != null && p.trajectory() != null && !p.trajectory().isEmpty()) {
       trajectory(page, p);
+    }
+    if (r.sensitivity() != null) {
+      sensitivity(page, r.sensitivity());
     }
     if (p != null) {
       groupsTable(page, p);
@@ -361,6 +398,61 @@ public final class HtmlReport {
     page.row(charts, "FLOPs kept in % of the original (left) and " + (hasAcc ? "top-1 on the method's validation"
         + " samples in %" : "its training loss") + " (right) at each of the method's " + Page.grouped(t.size())
         + " recorded steps (x: the method's step).");
+  }
+
+  private static void sensitivity(Page page, Sensitivity.Result r) {
+    List<Sensitivity.Curve> curves = r.curves();
+    boolean legend = curves.size() <= 16;
+    List<Charts.Line> lines = new ArrayList<>();
+    for (int i = 0; i < curves.size(); i++) {
+      Sensitivity.Curve c = curves.get(i);
+      int n = c.points().size();
+      double[] x = new double[n + 1];
+      double[] y = new double[n + 1];
+      y[0] = 100 * r.baseline().top1();
+      for (int k = 0; k < n; k++) {
+        x[k + 1] = 100 * c.points().get(k).ratio();
+        y[k + 1] = 100 * c.points().get(k).top1();
+      }
+      // many groups: a shade from light (first) to dark (last) instead of a legend
+      lines.add(new Charts.Line("group " + c.group(), x, y, legend ? Charts.palette(i)
+          : Charts.shade((double) i / Math.max(1, curves.size() - 1)), false));
+    }
+    page.section("sensitivity", "Sensitivity of each group (criterion " + Page.esc(r.criterion()) + ")");
+    page.figure(Charts.lines(lines, v -> String.format(Locale.ROOT, "%.0f%%", v), 10,
+        v -> String.format(Locale.ROOT, "%.0f%%", v), 0, 100, legend, WIDE, 380),
+        "Top-1 in % (y) when one group alone loses the given % of its channels (x), those its criterion scores"
+        + " lowest, evaluated on " + Page.grouped(r.baseline().samples()) + " samples without retraining (Li et al."
+        + " 2017, section 4.3)." + (legend ? "" : " Colour runs from the first group (light) to the last (dark)."));
+    List<String> header = new ArrayList<>(List.of("group", "producers", "channels"));
+    r.ratios().forEach(q -> header.add(String.format(Locale.ROOT, "%.0f%%", 100 * q)));
+    List<String[]> rows = new ArrayList<>();
+    for (Sensitivity.Curve c : curves) {
+      List<String> row = new ArrayList<>(List.of(Integer.toString(c.group()), firstProducer(c.producers()),
+          Integer.toString(c.channels())));
+      for (Sensitivity.Point q : c.points()) {
+        double drop = Math.max(0, r.baseline().top1() - q.top1());
+        double alpha = Math.min(0.85, drop * 1.7);
+        row.add(String.format(Locale.ROOT, "<span class=\"heat\" style=\"background:rgba(217,72,15,%.2f)%s\""
+            + " title=\"%d channel(s) removed, %.1f%% of the FLOPs\">%.1f</span>", alpha, alpha > 0.5 ? ";color:#fff"
+            : "", q.removed(), 100 * q.flopsRemoved(), 100 * q.top1()));
+      }
+      rows.add(row.toArray(new String[0]));
+    }
+    page.details(curves.size() > 30, "top-1 (%) of each group pruned alone, by ratio", () -> page.table(
+        header.toArray(new String[0]), rows, "rl" + "r".repeat(header.size() - 2)));
+    page.note(String.format(Locale.ROOT, "The unpruned model: top-1 %s. The redder a cell, the more top-1 that"
+        + " group loses at that ratio.", pct(r.baseline().top1())));
+  }
+
+  /** The first producer, and how many more there are (all of them in the tooltip). */
+  private static String firstProducer(List<String> producers) {
+    if (producers.isEmpty()) {
+      return "";
+    }
+    String more = producers.size() > 1 ? " <span class=\"more\">+" + (producers.size() - 1) + "</span>" : "";
+    return "<span class=\"s\" title=\"" + Page.esc(String.join(", ", producers)) + "\">" + Page.esc(producers.get(0))
+        + more + "</span>";
   }
 
   private static void groupsTable(Page page, PruneReport p) {

@@ -29,7 +29,9 @@ final class Page {
       th { background: #f1f4f8; font-weight: bold; }
       td.l, th.l { text-align: left; overflow-wrap: anywhere; }
       .nw { white-space: nowrap; }
+      .heat { display: inline-block; min-width: 3.2em; padding: 0 3px; border-radius: 3px; }
       td .s { font-size: 12.5px; }
+      .more { color: #8a94a3; white-space: nowrap; }
       tbody tr:hover { background: #f8fafc; }
       figure { margin: 8px 0 4px; overflow-x: auto; }
       .charts { display: flex; flex-wrap: wrap; gap: 8px; }

@@ -55,4 +55,13 @@ public final class Reports {
     }
     return HtmlReport.write(result, report);
   }
+
+  /** Writes a sensitivity analysis at {@code report}, as {@link #write(PipelineResult, Path)} does. */
+  public static List<Path> write(dev.onnxprune.prune.Sensitivity.Result result, Path report) throws IOException {
+    if (jsonOnly(report)) {
+      result.writeJson(report);
+      return List.of(report);
+    }
+    return HtmlReport.write(result, report);
+  }
 }

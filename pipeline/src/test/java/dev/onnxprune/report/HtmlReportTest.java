@@ -102,7 +102,7 @@ class HtmlReportTest {
         new PruneReport.Totals(100, 500, 1000, 3, 0), new PruneReport.Totals(50, 250, 500, 3, 0), 0.5, null, t, null);
     PipelineResult r = new PipelineResult(PipelineResult.FORMAT, null, null, new PruneResult(null, null, p),
         List.of(new PipelineResult.Stage("original", null, 100, 1000, null),
-            new PipelineResult.Stage("pruned", null, 50, 500, null)), List.of(), Map.of(), List.of(), null);
+            new PipelineResult.Stage("pruned", null, 50, 500, null)), List.of(), Map.of(), List.of(), null, null);
 
     Document doc = Jsoup.parse(HtmlReport.page(r));
 

@@ -53,6 +53,16 @@ public final class Sessions {
     return new Sessions(Device.CPU, 0, 0);
   }
 
+  /** These sessions with {@code n} intra-op threads each (0: ONNX Runtime's choice), on the same device. */
+  public Sessions withThreads(int n) {
+    return new Sessions(device, deviceId, n);
+  }
+
+  /** Intra-op threads per session; 0 when ONNX Runtime chooses. */
+  public int threads() {
+    return threads;
+  }
+
   public static OrtEnvironment environment() {
     return OrtEnvironment.getEnvironment();
   }

@@ -1,0 +1,121 @@
+package dev.onnxprune.prune;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.onnxprune.criteria.Criteria;
+import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.report.HtmlReport;
+import dev.onnxprune.runtime.ArrayDataset;
+import dev.onnxprune.runtime.CancelledException;
+import dev.onnxprune.runtime.Evaluation;
+import dev.onnxprune.runtime.Evaluator;
+import dev.onnxprune.runtime.Progress;
+import dev.onnxprune.runtime.Runner;
+import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.surgery.ChannelAnalysis;
+import dev.onnxprune.surgery.ChannelGroup;
+import dev.onnxprune.testmodels.TestModels;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jsoup.Jsoup;
+import org.jsoup.nodes.Document;
+import org.junit.jupiter.api.Test;
+
+class SensitivityTest {
+  private static final Sessions CPU = Sessions.cpu();
+
+  private static Sensitivity.Builder vgg(ArrayDataset data) {
+    return Sensitivity.builder().evaluation(data).limit(200).ratios(0.75, 0.25).sessions(CPU);
+  }
+
+  @Test
+  void everyGroupPrunedAloneAtEveryRatioIsWhatPruningThatGroupAloneGives() throws Exception {
+    Model model = OnnxModels.read(TestModels.model("vgg_bn.onnx"));
+    byte[] before = OnnxModels.toBytes(model);
+    ArrayDataset data = PruningPipelineTest.test(200);
+    List<Double> fractions = new ArrayList<>();
+
+    Sensitivity.Result r;
+    try (Progress.Scope s = Progress.open((f, d) -> fractions.add(f), () -> false)) {
+      r = vgg(data).workers(2).build().run(model);
+    }
+
+    assertTrue(Arrays.equals(before, OnnxModels.toBytes(model)), "the model is not changed");
+    assertEquals(Sensitivity.FORMAT, r.format());
+    assertEquals(List.of(0.25, 0.75), r.ratios(), "sorted");
+    assertEquals(200, r.baseline().samples());
+    ChannelAnalysis a = ChannelAnalysis.analyze(model);
+    assertEquals(a.prunableGroups().stream().map(ChannelGroup::id).toList(),
+        r.curves().stream().map(Sensitivity.Curve::group).toList());
+    assertEquals(1.0, fractions.get(fractions.size() - 1), 1e-9, "progress ends at 1");
+    try (Runner runner = Runner.open(CPU, model)) {
+      assertEquals(new Evaluator(runner).evaluate(data, 100).top1(), r.baseline().top1(), 1e-12);
+    }
+    double[][] l1 = Criteria.l1().score(a);
+    for (Sensitivity.Curve c : r.curves()) {
+      assertEquals(2, c.points().size());
+      Sensitivity.Point p = c.points().get(1);
+      assertEquals(c.channels() - (int) Math.ceil(c.channels() * 0.25 - 1e-9), p.removed(), "75% of the channels");
+      assertTrue(p.flopsRemoved() > c.points().get(0).flopsRemoved(), "more channels, more FLOPs");
+      // the same channels removed by hand: the L1-lowest of that group
+      Integer[] idx = new Integer[c.channels()];
+      Arrays.setAll(idx, i -> i);
+      double[] s = l1[c.group()];
+      Arrays.sort(idx, (x, y) -> s[x] != s[y] ? Double.compare(s[x], s[y]) : Integer.compare(x, y));
+      int[] units = Arrays.stream(idx).limit(p.removed()).mapToInt(Integer::intValue).toArray();
+      Evaluation e;
+      try (Runner runner = Runner.open(CPU, Sensitivity.prunedCopy(model, c.group(), units))) {
+        e = new Evaluator(runner).evaluate(data, 100);
+      }
+      assertEquals(e.top1(), p.top1(), 1e-12, "group " + c.group());
+      assertEquals(e.loss(), p.loss(), 1e-9, "group " + c.group());
+    }
+    Sensitivity.Result one = vgg(data).workers(1).build().run(model);
+    assertEquals(r.curves(), one.curves(), "the same curves on one thread as on two");
+
+    JsonNode json = new ObjectMapper().readTree(r.toJson());
+    assertEquals(Sensitivity.FORMAT, json.path("format").asText());
+    assertEquals(r.curves().size(), json.path("curves").size());
+
+    Document page = Jsoup.parse(HtmlReport.page(r));
+    assertNotNull(page.selectFirst("#sensitivity svg.chart"));
+    assertEquals(r.curves().size(), page.select("#sensitivity tbody tr").size());
+  }
+
+  @Test
+  void cancellingStopsTheWorkersAndThrows() throws Exception {
+    Model model = OnnxModels.read(TestModels.model("vgg_bn.onnx"));
+    AtomicBoolean cancel = new AtomicBoolean();
+    Sensitivity s = vgg(PruningPipelineTest.test(200)).ratios(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+        .workers(2).build();
+
+    try (Progress.Scope scope = Progress.open((f, d) -> cancel.set(true), cancel::get)) {
+      assertThrows(CancelledException.class, () -> s.run(model));
+    }
+
+    // the pool is shut down and waited for before run returns
+    assertFalse(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("sensitivity-")
+        && t.isAlive()), "a worker thread outlived the run");
+  }
+
+  @Test
+  void badSettingsAreRefusedByKey() throws Exception {
+    ArrayDataset data = PruningPipelineTest.test(10);
+    assertEquals("sensitivity.ratios", assertThrows(InvalidOptionException.class,
+        () -> Sensitivity.builder().evaluation(data).ratios(0.5, 1.0).build()).key());
+    assertEquals("evaluation", assertThrows(InvalidOptionException.class,
+        () -> Sensitivity.builder().build()).key());
+    assertEquals("sensitivity.limit", assertThrows(InvalidOptionException.class,
+        () -> Sensitivity.builder().evaluation(data).limit(-1).build()).key());
+  }
+}
