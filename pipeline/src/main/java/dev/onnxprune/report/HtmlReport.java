@@ -174,7 +174,8 @@ public final class HtmlReport {
     page.table(new String[] {"stage", "top-1", "top-5", "loss", "params", "FLOPs", "latency"}, rows, "lrrrrrr");
     if (first.accuracy() != null) {
       page.note("Accuracy on " + Page.grouped(first.accuracy().samples()) + " evaluation samples"
-          + (first.latencySeconds() != null ? "; latency: median time of one batch in ONNX Runtime" : "") + ".");
+          + (first.latencySeconds() != null ? "; latency: median time of one batch in ONNX Runtime, measured for the"
+          + " first and the last stage" : "") + ".");
     }
     if (p != null && p.shortOfTarget() != null) {
       page.warning(p.shortOfTarget());
@@ -192,8 +193,8 @@ public final class HtmlReport {
       String what = switch (s.name()) {
         case "original" -> "the original model";
         case "pruned" -> p == null ? "pruned" : String.format(Locale.ROOT, "pruned by <b>%s</b> to <b>%s</b> (%s"
-            + " allocation; %s of the target's measure removed)", Page.esc(p.criterion()), Page.esc(p.target()),
-            Page.esc(p.allocation()), pct(p.achieved()));
+            + " allocation; %s of the %s removed)", Page.esc(p.criterion()), Page.esc(p.target()),
+            Page.esc(p.allocation()), pct(p.achieved()), measure(p.target()));
         case "recalibrated" -> "<b>BatchNorm statistics re-estimated</b> on the training data";
         case "fine-tuned" -> "<b>fine-tuned</b> for " + r.fineTuning().size() + " epoch(s)";
         default -> Page.esc(s.name());
@@ -201,6 +202,18 @@ public final class HtmlReport {
       steps.add(what);
     }
     return String.join(" &rarr; ", steps) + ".";
+  }
+
+  /** What a target's fraction is of, in words ({@code "flops 0.5"}: the FLOPs). */
+  private static String measure(String target) {
+    String kind = target.split(" ")[0];
+    return switch (kind) {
+      case "flops" -> "FLOPs";
+      case "params" -> "parameters";
+      case "latency" -> "latency";
+      case "ratio" -> "scored groups' channels";
+      default -> Page.esc(kind);
+    };
   }
 
   private static String speed(double before, double after) {
@@ -278,9 +291,9 @@ public final class HtmlReport {
   private static String removedLine(PruneReport p) {
     int before = p.groups().stream().mapToInt(PruneReport.Group::channels).sum();
     int after = p.groups().stream().mapToInt(PruneReport.Group::kept).sum();
-    return String.format(Locale.ROOT, "%s of %s channels removed (%.1f%%); %s of the target's measure removed.",
+    return String.format(Locale.ROOT, "%s of %s channels removed (%.1f%%); %s of the %s removed.",
         Page.grouped(before - after), Page.grouped(before), 100.0 * (before - after) / Math.max(1, before),
-        pct(p.achieved()));
+        pct(p.achieved()), measure(p.target()));
   }
 
   private static void scoresChart(Page page, PruneReport p) {
@@ -459,17 +472,18 @@ public final class HtmlReport {
     List<String[]> rows = new ArrayList<>();
     for (PruneReport.Group g : p.groups()) {
       PruneReport.ScoreSummary s = g.scores();
-      rows.add(new String[] {Integer.toString(g.id()),
-          "<span class=\"s\">" + String.join("<br>", g.producers().stream().map(Page::esc).toList()) + "</span>",
-          Integer.toString(g.channels()), Integer.toString(g.kept()),
-          g.channels() == 0 ? "-" : String.format(Locale.ROOT, "%.0f%%", 100.0 * (g.channels() - g.kept()) / g.channels()),
+      String producers = "<span class=\"s\">" + String.join("<br>", g.producers().stream().map(Page::esc).toList())
+          + (g.prunable() ? "" : "<br><span class=\"why\">cannot be pruned: " + Page.esc(String.join("; ",
+              g.reasons())) + "</span>") + "</span>";
+      rows.add(new String[] {Integer.toString(g.id()), producers, Integer.toString(g.channels()),
+          Integer.toString(g.kept()), g.channels() == 0 ? "-"
+              : String.format(Locale.ROOT, "%.0f%%", 100.0 * (g.channels() - g.kept()) / g.channels()),
           s == null ? "-" : String.format(Locale.ROOT, "<span class=\"nw\">%.3g / %.3g / %.3g</span>", s.min(),
-              s.median(), s.max()),
-          g.prunable() ? "" : Page.esc(String.join("; ", g.reasons()))});
+              s.median(), s.max())});
     }
     page.section("groups", "Groups");
     page.details(p.groups().size() > 30, p.groups().size() + " channel groups", () -> page.table(new String[] {"id",
-        "producers", "channels", "kept", "removed", "scores (min / median / max)", "cannot be pruned because"}, rows, "rlrrrrl"));
+        "producers", "channels", "kept", "removed", "scores (min / median / max)"}, rows, "rlrrrr"));
   }
 
   private static void phases(Page page, Map<String, Double> seconds) {

@@ -32,6 +32,7 @@ final class Page {
       .heat { display: inline-block; min-width: 3.2em; padding: 0 3px; border-radius: 3px; }
       td .s { font-size: 12.5px; }
       .more { color: #8a94a3; white-space: nowrap; }
+      .why { color: #a15c00; }
       tbody tr:hover { background: #f8fafc; }
       figure { margin: 8px 0 4px; overflow-x: auto; }
       .charts { display: flex; flex-wrap: wrap; gap: 8px; }
