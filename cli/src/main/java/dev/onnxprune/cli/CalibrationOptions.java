@@ -8,44 +8,47 @@ import picocli.CommandLine.Option;
 
 /**
  * Settings of the data-driven criteria (apoz, mean, oracle, aofp, taylor), shared by {@code score}
- * and {@code prune}; their data is {@link DataOptions}' {@code --images}/{@code --labels}.
+ * and {@code prune}; their data is {@link DataOptions}' {@code --images}/{@code --labels}. An option
+ * section (an initialised {@code @ArgGroup(validate = false)}), so defaults are field initialisers:
+ * picocli applies a group's {@code defaultValue}s only to the instances it creates itself. Its
+ * options come after a section's own first ones ({@code order} 10 on).
  */
 final class CalibrationOptions {
-  @Option(names = "--calib-limit", paramLabel = "N", defaultValue = "0",
+  @Option(names = "--calib-limit", order = 10, paramLabel = "N",
       description = "Score on the first N samples of --images only (default ${DEFAULT-VALUE}: all; it limits the"
           + " calibration, not the training data). Oracle costs about one forward pass over them per channel.")
-  int limit;
+  int limit = 0;
 
-  @Option(names = "--calib-batch", paramLabel = "N", defaultValue = "64",
+  @Option(names = "--calib-batch", order = 11, paramLabel = "N",
       description = "Calibration batch size (default ${DEFAULT-VALUE}).")
-  int batch;
+  int batch = 64;
 
-  @Option(names = "--rescore", paramLabel = "R", defaultValue = "0",
+  @Option(names = "--rescore", order = 12, paramLabel = "R",
       description = "oracle: re-score R times, each time after removing the lowest --rescore-step of every"
           + " group's channels (default ${DEFAULT-VALUE}: score once). Each round costs about one more scoring.")
-  int rescore;
+  int rescore = 0;
 
-  @Option(names = "--rescore-step", paramLabel = "S", defaultValue = "0.1",
+  @Option(names = "--rescore-step", order = 13, paramLabel = "S",
       description = "oracle: fraction of each group's channels removed per re-scoring round (default"
           + " ${DEFAULT-VALUE}).")
-  double rescoreStep;
+  double rescoreStep = 0.1;
 
-  @Option(names = "--theta", paramLabel = "T",
+  @Option(names = "--theta", order = 14, paramLabel = "T",
       description = "aofp: refinement threshold, the largest isolated damage (relative squared change of the next"
           + " layer's output) one move may do (default 0.05 for --criterion aofp, 0.01 for --method aofp).")
   Double theta;
 
-  @Option(names = "--phi", paramLabel = "N",
+  @Option(names = "--phi", order = 15, paramLabel = "N",
       description = "aofp: search cost, damage samples per binary-search step of each layer (default 256 for"
           + " --criterion aofp); for --method aofp, training batches per binary-search step.")
   Integer phi;
 
-  @Option(names = "--aofp-exhaustive",
+  @Option(names = "--aofp-exhaustive", order = 16,
       description = "aofp: score every channel by its own isolated damage (eq. 6, one channel ablated at a time)"
           + " instead of the binary filter search.")
   boolean aofpExhaustive;
 
-  @Option(names = "--aofp-plan",
+  @Option(names = "--aofp-plan", order = 17,
       description = "aofp (prune only): let the search choose the channels and the per-layer widths, stopping"
           + " when the target is met, instead of ranking channels for the allocator.")
   boolean aofpPlan;

@@ -46,8 +46,8 @@ public final class CommonOptions {
   /**
    * Runs {@code body}; a failure prints {@code onnx-prune: error: <reason>} (one line) to
    * stderr and gives {@link ExitCodes#ERROR}; a {@link UsageFailure} (a bad option value) prints
-   * the same one line and gives {@link ExitCodes#USAGE}. Picocli's own usage errors go on to
-   * picocli (its message and the usage help, exit code 2).
+   * the same line and a hint ({@link Messages#usageHint}) and gives {@link ExitCodes#USAGE}, as
+   * picocli's own usage errors do through {@link Main#commandLine()}.
    */
   int run(Body body) {
     try {
@@ -59,13 +59,14 @@ public final class CommonOptions {
     } catch (UsageFailure | InvalidOptionException e) {
       // a value the library refused is a usage error, in the command line's words
       out().flush();
-      err().println("onnx-prune: error: " + Messages.oneLine(Messages.describe(e)));
+      err().println(Messages.error(Messages.describe(e)));
+      err().println(Messages.usageHint(mixee.qualifiedName(), null));
       err().flush();
       return ExitCodes.USAGE;
     } catch (Exception e) {
       out().flush();
       PrintWriter err = err();
-      err.println("onnx-prune: error: " + Messages.oneLine(Messages.describe(e)));
+      err.println(Messages.error(Messages.describe(e)));
       if (verbose) {
         e.printStackTrace(err);
       } else if (!isExpected(e)) {

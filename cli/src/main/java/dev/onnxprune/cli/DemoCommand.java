@@ -116,7 +116,7 @@ public final class DemoCommand implements Callable<Integer> {
     if (common.verbose()) {
       full.add("--verbose");
     }
-    CommandLine cli = new CommandLine(new Main());
+    CommandLine cli = Main.commandLine();
     cli.setOut(out);
     cli.setErr(common.err());
     return cli.execute(full.toArray(new String[0]));

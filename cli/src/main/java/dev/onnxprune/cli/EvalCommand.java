@@ -2,15 +2,12 @@ package dev.onnxprune.cli;
 
 import ai.onnxruntime.OrtException;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.onnxprune.errors.DataMismatchException;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.DatasetOptions;
 import dev.onnxprune.runtime.Datasets;
 import dev.onnxprune.runtime.Evaluation;
 import dev.onnxprune.runtime.Evaluator;
-import dev.onnxprune.runtime.Normalization;
 import dev.onnxprune.runtime.Runner;
 import dev.onnxprune.runtime.Sessions;
 import java.io.PrintWriter;
@@ -22,6 +19,7 @@ import java.util.function.IntConsumer;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -35,6 +33,8 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     sortOptions = false,
+    customSynopsis = "onnx-prune eval MODEL --images PATH [--labels PATH] [OPTIONS]",
+    parameterListHeading = "%nInput and output:%n",
     description = {
         "Runs a classifier over labelled data in ONNX Runtime and prints top-1 and top-5 accuracy, the mean"
             + " cross-entropy (softmax of the first output, unless the model already ends in Softmax or LogSoftmax)"
@@ -57,64 +57,42 @@ public final class EvalCommand implements Callable<Integer> {
   /** Version tag of the --json layout. */
   static final String FORMAT = "onnx-prune.eval/1";
 
-  @Mixin
-  CommonOptions common;
 
   @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx classifier to evaluate.")
   Path model;
 
-  @Option(names = "--images", required = true, paramLabel = "PATH",
-      description = "Samples: an IDX, .npy or .npz file, or a folder of class subfolders.")
-  Path images;
-
-  @Option(names = "--labels", paramLabel = "PATH",
-      description = "Labels: an IDX, .npy or .npz file (not with a .npz that holds them or an image folder).")
-  Path labels;
-
-  @Option(names = "--mean", split = ",", paramLabel = "M",
-      description = "Per-channel means subtracted after scaling to [0, 1], e.g. 0.2860 or 0.485,0.456,0.406.")
-  float[] mean;
-
-  @Option(names = "--std", split = ",", paramLabel = "S",
-      description = "Per-channel standard deviations divided by, e.g. 0.3530 or 0.229,0.224,0.225.")
-  float[] std;
-
-  @Option(names = "--batch", paramLabel = "N", defaultValue = "256",
-      description = "Samples per run (default ${DEFAULT-VALUE}).")
-  int batch;
-
-  @Option(names = "--limit", paramLabel = "N", defaultValue = "0",
-      description = "Evaluate at most N samples (default ${DEFAULT-VALUE}: all); with --seed, N shuffled ones.")
-  int limit;
-
-  @Option(names = "--seed", paramLabel = "S",
-      description = "Shuffle the samples in the order this seed fixes (default: file order).")
-  Long seed;
-
-  @Option(names = "--size", paramLabel = "S", defaultValue = "0",
-      description = "Image folders: centre-crop to S x S after resizing (default: the images' own size).")
-  int size;
-
-  @Option(names = "--resize", paramLabel = "R", defaultValue = "0",
-      description = "Image folders: resize the shorter side to R before the crop (default: --size).")
-  int resize;
-
-  @Option(names = "--channels", paramLabel = "C", defaultValue = "0",
-      description = "Image folders: 1 (grayscale) or 3 (RGB) (default: as the first image is).")
-  int channels;
-
-  @Option(names = "--npz-keys", split = ",", paramLabel = "X,Y",
-      description = "The .npz arrays of the samples and the labels.")
-  String[] npzKeys;
-
-  @Mixin
-  RuntimeOptions runtime;
-
-  @Option(names = "--json", description = "Print the result as one JSON document.")
+  @Option(names = "--json", description = "Print the result as one JSON document (fields below).")
   boolean json;
 
-  @Option(names = {"-q", "--quiet"}, description = "No progress bar (there is none when stderr is not a terminal).")
-  boolean quiet;
+  @Mixin
+  QuietOption quiet;
+
+  @Mixin
+  CommonOptions common;
+
+  @ArgGroup(validate = false, heading = "%nData:%n", order = 1)
+  EvalData data = new EvalData();
+
+  /** The labelled data and how it is read; an option section, defaults as field initialisers. */
+  static final class EvalData {
+    @ArgGroup(validate = false)
+    DataOptions files = new DataOptions();
+
+    @Option(names = "--limit", paramLabel = "N", order = 10,
+        description = "Evaluate at most N samples (default ${DEFAULT-VALUE}: all); with --seed, N shuffled ones.")
+    int limit = 0;
+
+    @Option(names = "--seed", paramLabel = "S", order = 11,
+        description = "Shuffle the samples in the order this seed fixes (default: file order).")
+    Long seed;
+
+    @Option(names = "--batch", paramLabel = "N", order = 12,
+        description = "Samples per run (default ${DEFAULT-VALUE}).")
+    int batch = 256;
+  }
+
+  @ArgGroup(validate = false, heading = "%nRuntime:%n", order = 2)
+  RuntimeOptions runtime = new RuntimeOptions();
 
   /** What --json prints. */
   @JsonPropertyOrder({"format", "model", "images", "labels", "provider", "batch", "samples", "top1", "top5", "loss",
@@ -127,15 +105,17 @@ public final class EvalCommand implements Callable<Integer> {
     return common.run(() -> {
       DatasetOptions options = options();
       Sessions sessions = runtime.sessions();
-      Dataset data = Datasets.open(images, labels, options);
+      Path images = this.data.files.images;
+      Dataset data = Datasets.open(images, this.data.files.labels, options);
       if (data.numClasses() == 0) {
         throw new CommandFailure(Messages.noLabels(images));
       }
+      int batch = this.data.batch;
       Evaluation e;
       String provider;
       try (Runner runner = Runner.open(sessions, model)) {
         provider = runner.provider();
-        try (Progress progress = Progress.start(data.size(), batch, quiet)) {
+        try (Progress progress = Progress.start(data.size(), batch, quiet.on)) {
           e = new Evaluator(runner).evaluate(data, batch, progress);
         } catch (IllegalArgumentException | DataMismatchException ex) {
           // the data does not fit the model: shapes, names, or labels outside its classes
@@ -144,10 +124,11 @@ public final class EvalCommand implements Callable<Integer> {
       } catch (OrtException ex) {
         throw new CommandFailure(ex.getMessage());
       }
+      Path labels = this.data.files.labels;
       Report r = new Report(FORMAT, model.toString(), images.toString(), labels == null ? null : labels.toString(),
           provider, batch, e.samples(), e.top1(), e.top5(), e.loss(), e.seconds(), e.imagesPerSecond());
       if (json) {
-        common.out().println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(r));
+        Json.print(common.out(), r);
       } else {
         print(r, data, common.out());
       }
@@ -156,22 +137,12 @@ public final class EvalCommand implements Callable<Integer> {
   }
 
   private DatasetOptions options() throws UsageFailure {
-    if (batch <= 0) {
-      throw new UsageFailure("--batch must be > 0: " + batch);
+    EvalData d = data;
+    if (d.batch <= 0) {
+      throw new UsageFailure("--batch must be > 0: " + d.batch);
     }
-    Normalization norm = MeanStd.normalization(mean, std);
-    if (npzKeys != null && npzKeys.length != 2) {
-      throw new UsageFailure("--npz-keys needs two names, samples and labels, e.g. x,y: " + String.join(",", npzKeys));
-    }
-    if (resize < 0) {
-      throw new UsageFailure("--resize must be >= 0: " + resize);
-    }
-    // each check names the option its value came from
-    DatasetOptions limited = UsageFailure.check("--limit", () -> DatasetOptions.defaults().withLimit(limit));
-    DatasetOptions sized = UsageFailure.check("--size", () -> limited.withSize(size, resize));
-    DatasetOptions o = UsageFailure.check("--channels", () -> sized.withChannels(channels));
-    return o.withNormalization(norm).withSeed(seed)
-        .withKeys(npzKeys == null ? null : npzKeys[0], npzKeys == null ? null : npzKeys[1]);
+    DatasetOptions read = d.files.options("eval");
+    return UsageFailure.check("--limit", () -> read.withLimit(d.limit)).withSeed(d.seed);
   }
 
   private static void print(Report r, Dataset data, PrintWriter out) {

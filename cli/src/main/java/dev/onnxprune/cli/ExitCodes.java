@@ -8,7 +8,8 @@ final class ExitCodes {
 
   static final String OK_LINE = "0:Success.";
   static final String ERROR_LINE = "1:Failed; the reason is one line on stderr (add --verbose for the stack trace).";
-  static final String USAGE_LINE = "2:Usage error: an unknown, missing or invalid option or argument (a bad value gets one line naming the option).";
+  static final String USAGE_LINE = "2:Usage error: an unknown, missing or invalid option or argument; one line says"
+      + " which, one where to read more.";
 
   private ExitCodes() {}
 }

@@ -4,8 +4,8 @@ import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.prune.PipelineResult;
-import dev.onnxprune.report.Reports;
 import dev.onnxprune.prune.PruningPipeline;
+import dev.onnxprune.report.Reports;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.training.Scratch;
 import dev.onnxprune.training.Trainer;
@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -29,6 +30,8 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     sortOptions = false,
+    customSynopsis = "onnx-prune finetune MODEL -o OUT --images PATH [--labels PATH] --epochs N [OPTIONS]",
+    parameterListHeading = "%nInput and output:%n",
     description = {
         "Fine-tunes a classifier (a pruned model, typically) on labelled data and writes the trained model: the"
             + " training step is MODEL's exported training artifact (forward with batch statistics, cross-entropy,"
@@ -41,94 +44,91 @@ import picocli.CommandLine.Parameters;
             + " by the FLOPs reduction (Scratch-B of Liu et al., Rethinking the Value of Network Pruning).",
         "Data formats as for eval. Progress on stderr; the summary on stdout."},
     exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE})
+    exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
+    footerHeading = "%nReport (report.json of --report DIR, --report FILE.json, or --json):%n",
+    footer = PruneCommand.REPORT_FIELDS)
 public final class FinetuneCommand implements Callable<Integer> {
-  @Mixin
-  CommonOptions common;
-
   @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx classifier to train (opset 13 or newer).")
   Path model;
 
-  @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "The .onnx file to write.")
-  Path output;
-
-  @Option(names = {"--epochs", "--finetune-epochs"}, required = true, paramLabel = "N",
-      description = "Passes over the training data (with --scratch and --original: before the Scratch-B scaling).")
-  int epochs;
-
   @Mixin
-  DataOptions data;
-
-  @Option(names = "--val-images", paramLabel = "PATH",
-      description = "Validation samples, evaluated (loss, top-1) before training and after every epoch.")
-  Path valImages;
-
-  @Option(names = "--val-labels", paramLabel = "PATH", description = "Validation labels.")
-  Path valLabels;
-
-  @Option(names = "--limit", paramLabel = "N", defaultValue = "0",
-      description = "Train on N samples drawn by --seed (default ${DEFAULT-VALUE}: all).")
-  int limit;
-
-  @Mixin
-  RecoveryOptions recovery;
-
-  @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
-      description = "Seed of the shuffling, the augmentation, --limit and --scratch (default ${DEFAULT-VALUE}).")
-  long seed;
-
-  @Option(names = "--scratch",
-      description = "Re-initialise MODEL (He-normal weights, zero biases, fresh BatchNorm) and train it from scratch.")
-  boolean scratch;
-
-  @Option(names = "--original", paramLabel = "MODEL",
-      description = "--scratch: the unpruned model; the epochs become --epochs x its FLOPs / MODEL's (Scratch-B)."
-          + " Without it the epochs stay --epochs (Scratch-E).")
-  Path original;
+  ModelOutputOptions output;
 
   @Option(names = "--report", paramLabel = "DIR|FILE.json",
-      description = "Write the stages and epochs: into folder DIR as report.json and report.html, or as FILE.json"
-          + " alone (a path ending in .json, or an existing file); format " + PipelineResult.FORMAT + ".")
+      description = "Write the stages and epochs into folder DIR as report.json (fields below) and report.html, a"
+          + " page with charts; or as FILE.json alone (a path ending in .json, or an existing file).")
   Path report;
 
   @Option(names = "--json", description = "Print the report on stdout instead of the tables.")
   boolean json;
 
   @Mixin
-  RuntimeOptions runtime;
+  QuietOption quiet;
 
-  @Option(names = {"-q", "--quiet"}, description = "No progress bar (there is none when stderr is not a terminal).")
-  boolean quiet;
+  @Mixin
+  CommonOptions common;
+
+  @ArgGroup(validate = false, heading = "%nTraining data:%n", order = 1)
+  TrainingDataOptions data = new TrainingDataOptions();
+
+  @ArgGroup(validate = false, heading = "%nEvaluation:%n", order = 2)
+  EvaluationOptions evaluation = new EvaluationOptions();
+
+  @ArgGroup(validate = false, heading = "%nFine-tuning:%n", order = 3)
+  RecoveryOptions recovery = new RecoveryOptions();
+
+  @ArgGroup(validate = false, heading = "%nScratch baseline (Liu et al.):%n", order = 4)
+  ScratchOptions scratch = new ScratchOptions();
+
+  /** --scratch and --original; an option section. */
+  static final class ScratchOptions {
+    @Option(names = "--scratch",
+        description = "Re-initialise MODEL (He-normal weights, zero biases, fresh BatchNorm) and train it from"
+            + " scratch.")
+    boolean on;
+
+    @Option(names = "--original", paramLabel = "MODEL",
+        description = "--scratch: the unpruned model; the epochs become --epochs x its FLOPs / MODEL's (Scratch-B)."
+            + " Without it the epochs stay --epochs (Scratch-E).")
+    Path original;
+  }
+
+  @ArgGroup(validate = false, heading = "%nRuntime:%n", order = 5)
+  RuntimeOptions runtime = new RuntimeOptions();
 
   @Override
   public Integer call() {
     return common.run(() -> {
+      if (recovery.epochs == null) {
+        throw new UsageFailure("missing required option: '--epochs=N'");
+      }
+      int epochs = recovery.epochs;
       if (epochs < 1) {
         throw new UsageFailure("--epochs must be >= 1: " + epochs);
       }
-      if (original != null && !scratch) {
+      if (scratch.original != null && !scratch.on) {
         throw new UsageFailure("--original is the unpruned model of --scratch; give --scratch too");
       }
-      if (scratch && recovery.recalibrateBn) {
+      if (scratch.on && recovery.recalibrateBn) {
         throw new UsageFailure("--recalibrate-bn has nothing to recalibrate in a --scratch model; give one of them");
       }
-      new OutputPaths().inputModel("model", model).input("original", original).input("images", data.images)
-          .input("labels", data.labels).input("valImages", valImages).input("valLabels", valLabels)
-          .modelOutput("output", output).outputs("report", Reports.files(report))
-          .output("checkpointDir", recovery.checkpointFile()).check();
+      new OutputPaths().inputModel("model", model).input("original", scratch.original)
+          .input("images", data.data.images).input("labels", data.data.labels).input("valImages", evaluation.images)
+          .input("valLabels", evaluation.labels).modelOutput("output", output.file)
+          .outputs("report", Reports.files(report)).output("checkpointDir", recovery.checkpointFile()).check();
       recovery.recovery(epochs); // checks the values before the data is read
-      Dataset train = data.open("finetune", seed, limit);
-      Dataset val = data.validation(valImages, valLabels);
+      Dataset train = data.open("finetune");
+      Dataset val = evaluation.open(data.data);
       Model m = OnnxModels.read(model);
       int n = epochs;
-      if (scratch) {
-        n = scratchEpochs(m);
-        m = Scratch.reinitialize(m, seed);
+      if (scratch.on) {
+        n = scratchEpochs(m, epochs);
+        m = Scratch.reinitialize(m, data.seed);
       }
-      try (PipelineLog log = new PipelineLog(common.err(), quiet)) {
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
         PruningPipeline.Builder b = PruningPipeline.builder().model(m).inPlace(true).recovery(recovery.recovery(n))
-            .trainingData(train).sessions(runtime.sessions()).seed(seed).cropFill(data.zeroPixel()).output(output)
-            .report(report).listener(log);
+            .trainingData(train).sessions(runtime.sessions()).seed(data.seed).cropFill(data.data.zeroPixel())
+            .output(output.file).externalData(output.externalData).report(report).listener(log);
         if (val != null) {
           b.evaluation(val);
         }
@@ -139,12 +139,12 @@ public final class FinetuneCommand implements Callable<Integer> {
     });
   }
 
-  private int scratchEpochs(Model pruned) throws Exception {
-    if (original == null) {
+  private int scratchEpochs(Model pruned, int epochs) throws Exception {
+    if (scratch.original == null) {
       common.err().println("scratch: " + epochs + " epochs (Scratch-E; give --original for the Scratch-B budget)");
       return epochs;
     }
-    double before = Scratch.flops(OnnxModels.read(original));
+    double before = Scratch.flops(OnnxModels.read(scratch.original));
     double after = Scratch.flops(pruned);
     int n = Scratch.budgetEpochs(epochs, before, after);
     common.err().println(String.format(Locale.ROOT, "scratch (Scratch-B): %d epochs x %s / %s FLOPs = %d epochs",
@@ -176,7 +176,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     StagesText.print(r, out);
     out.println();
     double seconds = r.phaseSeconds().getOrDefault(PruningPipeline.Phase.FINE_TUNING.label(), 0.0);
-    out.println("wrote " + output + " (" + Units.bytes(ModelFiles.bytesOnDisk(output)) + ")"
+    out.println("wrote " + output.file + " (" + Units.bytes(ModelFiles.bytesOnDisk(output.file)) + ")"
         + String.format(Locale.ROOT, "; trained %d epochs in %.1f s", trained, seconds)
         + (report != null ? "; report " + Reports.main(report) : ""));
   }

@@ -1,7 +1,5 @@
 package dev.onnxprune.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.surgery.ChannelAnalysis;
@@ -71,8 +69,7 @@ public final class InspectCommand implements Callable<Integer> {
         s = s.withGroups(ChannelAnalysis.analyze(m));
       }
       if (json) {
-        ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        common.out().println(mapper.writeValueAsString(s));
+        Json.print(common.out(), s);
       } else {
         InspectText.print(s, !summary, common.verbose(), common.out());
       }

@@ -1,8 +1,6 @@
 package dev.onnxprune.cli;
 
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.onnxprune.cli.TextTable.Align;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
@@ -58,8 +56,8 @@ public final class MaskCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx file to mask.")
   Path model;
 
-  @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "The .onnx file to write.")
-  Path output;
+  @Mixin
+  ModelOutputOptions output;
 
   @ArgGroup(exclusive = true, multiplicity = "1", heading = "How much (exactly one of):%n")
   Mode mode;
@@ -87,10 +85,6 @@ public final class MaskCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the per-layer table and totals as one JSON document.")
   boolean json;
 
-  @Option(names = "--external-data",
-      description = "Write every tensor of 1 KiB or more to a data file beside OUT, OUT.<hash>.data.")
-  boolean externalData;
-
   /** What --json prints. */
   @JsonPropertyOrder({"format", "input", "output", "mode", "layers", "elements", "zeros", "sparsity"})
   record Report(String format, String input, String output, String mode, List<Layer> layers, long elements,
@@ -104,19 +98,19 @@ public final class MaskCommand implements Callable<Integer> {
   public Integer call() {
     return common.run(() -> {
       MagnitudeMasking pass = configure();
-      new OutputPaths().inputModel("model", model).modelOutput("output", output).check();
+      new OutputPaths().inputModel("model", model).modelOutput("output", output.file).check();
       Model m = OnnxModels.read(model);
       MagnitudeMasking.Result r = (MagnitudeMasking.Result) dev.onnxprune.graph.pass.PassManager.run(m, pass);
-      ModelFiles.write(m, output, externalData);
+      ModelFiles.write(m, output.file, output.externalData);
 
       List<Layer> layers = new ArrayList<>();
       for (MagnitudeMasking.Layer l : r.layers()) {
         layers.add(new Layer(l.weight(), l.node(), l.elements(), l.zeros(), l.sparsity(), l.note()));
       }
-      Report report = new Report(FORMAT, model.toString(), output.toString(), modeText(), layers, r.elements(),
+      Report report = new Report(FORMAT, model.toString(), output.file.toString(), modeText(), layers, r.elements(),
           r.zeros(), r.sparsity());
       if (json) {
-        common.out().println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report));
+        Json.print(common.out(), report);
       } else {
         print(report, common.out());
       }

@@ -16,6 +16,33 @@ import java.util.Locale;
 final class Messages {
   private Messages() {}
 
+  /** The one line of every failure: {@code onnx-prune: error: <reason>}, line breaks folded. */
+  static String error(String reason) {
+    return "onnx-prune: error: " + oneLine(reason);
+  }
+
+  /**
+   * A usage error's message as picocli words it, made one line of ours: its "Error: " prefix
+   * dropped and a capitalised first word in lower case ("Unknown option: '--frobnicate'" becomes
+   * "unknown option: '--frobnicate'").
+   */
+  static String parseError(String picocliMessage) {
+    String m = oneLine(String.valueOf(picocliMessage)).replaceFirst("^Error: ", "");
+    if (m.length() > 1 && Character.isUpperCase(m.charAt(0)) && Character.isLowerCase(m.charAt(1))) {
+      m = Character.toLowerCase(m.charAt(0)) + m.substring(1);
+    }
+    return m;
+  }
+
+  /**
+   * The line after a usage error: where to read about the options, with picocli's best guess at
+   * what was meant when it has one ({@code onnx-prune: did you mean --flops? try 'onnx-prune prune --help'}).
+   */
+  static String usageHint(String command, String suggestion) {
+    return "onnx-prune: " + (suggestion == null ? "" : "did you mean " + suggestion + "? ") + "try '" + command
+        + " --help'";
+  }
+
   /**
    * A configuration error of the library in terms of the command line: its message names the
    * option already ("--flops must be in (0, 1): 1.5"), by its bare name ("sparsity must be in

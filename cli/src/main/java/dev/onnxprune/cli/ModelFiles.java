@@ -42,12 +42,7 @@ final class ModelFiles {
 
   /** What {@link #write} wrote: the .onnx file's bytes, and the external data file if one was written. */
   record Written(Path file, long fileBytes, Path dataFile, long dataBytes) {
-    /** Bytes of the model {@code file} and of the external data files it refers to. */
-  static long bytesOnDisk(Path file) throws IOException {
-    return Files.size(file) + externalDataBytes(OnnxModels.read(file), file);
-  }
-
-  /** "1.1 MiB", or "12.0 KiB + 1.1 MiB external data". */
+    /** "1.1 MiB", or "12.0 KiB + 1.1 MiB external data". */
     String describe() {
       return describeSize(fileBytes, dataBytes);
     }

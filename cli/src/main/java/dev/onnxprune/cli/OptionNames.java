@@ -39,18 +39,15 @@ final class OptionNames {
     flag("measureLatency", "--measure-latency");
     flag("latencyTimingBatch", "--latency-batch");
     flag("externalData", "--external-data");
-    flag("evalBatchSize", "--eval-batch");
     flag("calibration", "--images");
     flag("trainingData", "--images/--labels");
     flag("evaluation", "--val-images/--val-labels");
     flag("calibration.batchSize", "--calib-batch");
     flag("calibration.limit", "--calib-limit");
-    flag("calibration.runSamples", "--run-samples");
     flag("oracle.rescore", "--rescore");
     flag("oracle.rescoreStep", "--rescore-step");
     flag("aofp.theta", "--theta");
     flag("aofp.phi", "--phi");
-    flag("aofp.maxSteps", "--method-steps");
     flag("method.maxSteps", "--method-steps");
     flag("method.learningRate", "--method-lr");
     flag("method.batchSize", "--batch");
@@ -95,6 +92,11 @@ final class OptionNames {
 
   private static void flag(String key, String flag) {
     FLAGS.put(key, flag);
+  }
+
+  /** Every key's flag as the table spells it ("--images/--labels", "-o/--output"), for tests. */
+  static java.util.Collection<String> flags() {
+    return FLAGS.values();
   }
 
   /** The flag of {@code key}, or the key itself when the command line has none. */

@@ -4,10 +4,10 @@ import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.errors.NothingPrunableException;
 import dev.onnxprune.errors.TargetUnreachableException;
 import dev.onnxprune.prune.PipelineResult;
-import dev.onnxprune.report.Reports;
 import dev.onnxprune.prune.PruningPipeline;
 import dev.onnxprune.prune.Target;
 import dev.onnxprune.prune.VerificationFailedException;
+import dev.onnxprune.report.Reports;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.runtime.Dataset;
@@ -29,6 +29,8 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     sortOptions = false,
+    customSynopsis = "onnx-prune prune MODEL -o OUT (--ratio R | --flops F | --params P | --latency L) [OPTIONS]",
+    parameterListHeading = "%nInput and output:%n",
     description = {
         "Removes whole channels (filters) from a model: channel groups that must go together are found by"
             + " dependency analysis, scored by a criterion, and the lowest-scored channels are removed until the"
@@ -40,62 +42,56 @@ import picocli.CommandLine.Parameters;
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE,
         "1:Failed: the target cannot be reached, verification failed (OUT not written), or reading/writing failed.",
-        "2:Usage error: no target or more than one, a data-driven criterion without --images, or a bad option value"
-            + " (one line naming the option)."},
-    footerHeading = "%nReport (--report DIR: report.json and report.html; --report FILE.json: the JSON alone):%n",
-    footer = {
-        "  criterion, target  as given; allocation: uniform or global",
-        "  achieved           fraction of the target's measure removed",
-        "  before, after      {params, macs, flops, nodes, unknownShapeNodes} (macs and flops leave out the",
-        "                      unknownShapeNodes nodes whose cost is unknown: lower bounds when not 0)",
-        "  groups[]           {id, producers[], members[] (\"node (Op, role)\"),",
-        "                      channels, kept, removed[], prunable, reasons[],",
-        "                      scores {min, mean, max, removedMean} (null: not scored)}",
-        "  verify             {maxAbsDiff, maxRelDiff, batches, passed} (null: no --verify)",
-        "  trajectory[]       --method only, one point per step of the method: {step, event, seconds,",
-        "                      flops, flopsKept, widths {group id: channels kept}, loss, accuracy}",
-        "  shortOfTarget      null; with --keep-partial, why the method stopped before the target",
+        "2:Usage error: no target or more than one, a data-driven criterion without --images, or a bad option"
+            + " value; one line says which, one where to read more."},
+    footerHeading = "%nReport (report.json of --report DIR, --report FILE.json, or --json):%n",
+    footer = {PruneCommand.REPORT_FIELDS,
         "The report is written also when verification fails, to show what was removed."})
 public final class PruneCommand implements Callable<Integer> {
-  @Mixin
-  CommonOptions common;
+  /** The fields of the report ({@link PipelineResult}'s JSON), as prune's and finetune's help list them. */
+  static final String REPORT_FIELDS = ""
+      + "  format          \"" + PipelineResult.FORMAT + "\"%n"
+      + "  input, criterion, target, output, warnings[]%n"
+      + "  stages[]        {name (original, pruned, recalibrated, fine-tuned), params, flops,%n"
+      + "                  accuracy {samples, top1, top5, loss} (null: no --val-images),%n"
+      + "                  latencySeconds (null: not measured)}%n"
+      + "  phaseSeconds    {phase: seconds}%n"
+      + "  prune           the prune step (null in finetune):%n"
+      + "    criterion, target, allocation, achieved (fraction of the target's measure removed)%n"
+      + "    before, after {params, macs, flops, nodes, unknownShapeNodes} (macs and flops leave out the%n"
+      + "                  unknownShapeNodes nodes whose cost is unknown: lower bounds when not 0)%n"
+      + "    groups[]      {id, producers[], members[] (\"node (Op, role)\"), channels, kept, removed[],%n"
+      + "                  scores {min, mean, max, removedMean, q1, median, q3, removedMax} (null: not%n"
+      + "                  scored), prunable, reasons[]}%n"
+      + "    verify        {maxAbsDiff, maxRelDiff, batches, passed} (null: no --verify)%n"
+      + "    trajectory[]  --method only, per step: {step, event, seconds, flops, flopsKept,%n"
+      + "                  widths {group id: channels kept}, loss, accuracy}%n"
+      + "    shortOfTarget null; with --keep-partial, why the method stopped before the target%n"
+      + "  fineTuning[]    per epoch: {epoch, epochs, steps, lr, trainLoss, trainAccuracy, trainSamples,%n"
+      + "                  valLoss, valAccuracy, valSamples, seconds, evalSeconds}";
 
   @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx file to prune.")
   Path model;
 
-  @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "The .onnx file to write.")
-  Path output;
+  @Mixin
+  ModelOutputOptions output;
 
-  @Option(names = "--criterion", paramLabel = "NAME",
-      description = "How channels are scored: l1 or l2 (filter norm), bn (BatchNormalization |gamma|), fpgm"
-          + " (geometric median), random; or, on calibration data (--images), apoz (average percentage of zeros),"
-          + " mean (mean activation), oracle (loss increase when ablated), aofp (AOFP isolated damage and binary"
-          + " filter search), taylor (first-order Taylor estimate of the loss change, |activation x gradient|)."
-          + " Default: l1 unless --method is given.")
-  String criterion;
+  @Option(names = "--report", paramLabel = "DIR|FILE.json",
+      description = "Write what was done into folder DIR (created when missing) as report.json (fields below) and"
+          + " report.html, a page with charts that opens from disk; or as FILE.json alone (a path ending in .json, or"
+          + " an existing file).")
+  Path report;
+
+  @Option(names = "--json", description = "Print the report (as --report writes it) on stdout instead of the tables.")
+  boolean json;
 
   @Mixin
-  DataOptions data;
-
-  @Option(names = "--val-images", paramLabel = "PATH",
-      description = "Evaluation samples: top-1, top-5 and loss of the model before pruning and after every stage.")
-  Path valImages;
-
-  @Option(names = "--val-labels", paramLabel = "PATH", description = "Their labels.")
-  Path valLabels;
-
-  @Option(names = "--limit", paramLabel = "N", defaultValue = "0",
-      description = "Train (--method, --recalibrate-bn, --epochs) on N samples of --images drawn by --seed (default"
-          + " ${DEFAULT-VALUE}: all).")
-  int limit;
+  QuietOption quiet;
 
   @Mixin
-  CalibrationOptions calibration;
+  CommonOptions common;
 
-  @Mixin
-  MethodOptions methods;
-
-  @ArgGroup(exclusive = true, multiplicity = "1", heading = "Target (exactly one):%n")
+  @ArgGroup(exclusive = true, multiplicity = "1", heading = "%nTarget (exactly one):%n", order = 1)
   TargetOption target;
 
   /** The four ways to say how much to remove; picocli allows exactly one. */
@@ -124,86 +120,101 @@ public final class PruneCommand implements Callable<Integer> {
     }
   }
 
-  @Option(names = "--latency-batch", paramLabel = "N", defaultValue = "32",
-      description = "Batch size at which --latency is measured (default ${DEFAULT-VALUE}).")
-  int latencyBatch;
+  @ArgGroup(validate = false, heading = "%nAllocation (how the target is spread over the groups):%n", order = 2)
+  Allocation allocation = new Allocation();
 
-  @Option(names = "--measure-latency", paramLabel = "N", defaultValue = "0",
-      description = "Measure the latency of MODEL and OUT at batch N in ONNX Runtime on --device and warn when OUT"
-          + " is not faster (default ${DEFAULT-VALUE}: do not).")
-  int measureLatency;
+  /** How the allocator meets the target; an option section, defaults as field initialisers. */
+  static final class Allocation {
+    @Option(names = "--global",
+        description = "Rank channels across groups (scores normalised per group and by cost) instead of removing the"
+            + " same fraction from every group.")
+    boolean global;
 
-  @Option(names = "--global",
-      description = "Rank channels across groups (scores normalised per group and by cost) instead of removing the"
-          + " same fraction from every group.")
-  boolean global;
+    @Option(names = "--round", paramLabel = "N",
+        description = "Round kept channel counts up to a multiple of N, such as 8 (default ${DEFAULT-VALUE}: no"
+            + " rounding).")
+    int roundTo = 1;
 
-  @Option(names = "--round", paramLabel = "N", defaultValue = "1",
-      description = "Round kept channel counts up to a multiple of N, such as 8 (default ${DEFAULT-VALUE}: no rounding).")
-  int roundTo;
+    @Option(names = "--min-channels", paramLabel = "N",
+        description = "Channels every group keeps at least (default ${DEFAULT-VALUE}).")
+    int minChannels = 1;
 
-  @Option(names = "--min-channels", paramLabel = "N", defaultValue = "1",
-      description = "Channels every group keeps at least (default ${DEFAULT-VALUE}).")
-  int minChannels;
+    @Option(names = "--max-group-ratio", paramLabel = "R",
+        description = "The largest fraction of its channels any one group may lose (default ${DEFAULT-VALUE}: only"
+            + " --min-channels limits it). With --global a FLOPs or parameter target removes the channels that cost"
+            + " most first, so a cap such as 0.8 keeps an expensive group from collapsing.")
+    double maxGroupRatio = 1;
 
-  @Option(names = "--max-group-ratio", paramLabel = "R", defaultValue = "1",
-      description = "The largest fraction of its channels any one group may lose (default ${DEFAULT-VALUE}: only"
-          + " --min-channels limits it). With --global a FLOPs or parameter target removes the channels that cost"
-          + " most first, so a cap such as 0.8 keeps an expensive group from collapsing.")
-  double maxGroupRatio;
+    @Option(names = "--latency-batch", paramLabel = "N",
+        description = "Batch size at which --latency measures the per-channel costs (default ${DEFAULT-VALUE}).")
+    int latencyBatch = 32;
+  }
 
-  @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
-      description = "Seed of the random criterion, of aofp's random ablations, and of the shuffling and augmentation"
-          + " of training (default ${DEFAULT-VALUE}).")
-  long seed;
+  @ArgGroup(validate = false, heading = "%nCriterion (how channels are scored):%n", order = 3)
+  CriterionSection criterion = new CriterionSection();
 
-  @Option(names = "--verify",
-      description = "Run the pruned model against MODEL with the removed channels masked, in ONNX Runtime on random"
-          + " inputs; write OUT only when they agree.")
-  boolean verify;
+  /** --criterion and the settings of the data-driven ones; an option section. */
+  static final class CriterionSection {
+    @Option(names = "--criterion", paramLabel = "NAME", order = 1,
+        description = "l1 or l2 (filter norm), bn (BatchNormalization |gamma|), fpgm (geometric median), random; or,"
+            + " on calibration data (--images), apoz (average percentage of zeros), mean (mean activation), oracle"
+            + " (loss increase when ablated), aofp (AOFP isolated damage and binary filter search), taylor"
+            + " (first-order Taylor estimate of the loss change, |activation x gradient|). Default: l1 unless"
+            + " --method is given.")
+    String name;
 
-  @Option(names = "--keep-partial",
-      description = "When --method (or --criterion aofp --aofp-plan) stops short of the target (its step budget or thresholds),"
-          + " write the model pruned as far as it got instead of failing; a warning and the report's shortOfTarget"
-          + " say why, achieved how far.")
-  boolean keepPartial;
+    @ArgGroup(validate = false)
+    CalibrationOptions calibration = new CalibrationOptions();
+  }
 
-  @Option(names = "--report", paramLabel = "DIR|FILE.json",
-      description = "Write what was done: into folder DIR (created when missing) as report.json and report.html (a"
-          + " page with charts that opens from disk), or as FILE.json alone (any path ending in .json, or an existing"
-          + " file). The JSON holds stages with their accuracy and costs, phases, warnings, and the prune per group"
-          + " (format " + PipelineResult.FORMAT + ").")
-  Path report;
+  @ArgGroup(validate = false, heading = "%nTraining-time method (instead of a criterion; trains on --images):%n",
+      order = 4)
+  MethodOptions methods = new MethodOptions();
 
-  @Option(names = "--json", description = "Print the report (as --report writes it) on stdout instead of the tables.")
-  boolean json;
+  @ArgGroup(validate = false, heading = "%nData (calibration of data-driven criteria; training of --method and"
+      + " recovery):%n", order = 5)
+  TrainingDataOptions data = new TrainingDataOptions();
+
+  @ArgGroup(validate = false, heading = "%nEvaluation:%n", order = 6)
+  EvaluationOptions evaluation = new EvaluationOptions();
+
+  @ArgGroup(validate = false, heading = "%nRecovery (after pruning, before OUT is written):%n", order = 7)
+  RecoveryOptions recovery = new RecoveryOptions();
+
+  @ArgGroup(validate = false, heading = "%nChecks:%n", order = 8)
+  Checks checks = new Checks();
+
+  /** What is checked before OUT is written; an option section. */
+  static final class Checks {
+    @Option(names = "--verify",
+        description = "Run the pruned model against MODEL with the removed channels masked, in ONNX Runtime on random"
+            + " inputs; write OUT only when they agree.")
+    boolean verify;
+
+    @Option(names = "--keep-partial",
+        description = "When --method (or --criterion aofp --aofp-plan) stops short of the target (its step budget or"
+            + " thresholds), write the model pruned as far as it got instead of failing; a warning and the report's"
+            + " shortOfTarget say why, achieved how far.")
+    boolean keepPartial;
+
+    @Option(names = "--measure-latency", paramLabel = "N",
+        description = "Measure the latency of MODEL and OUT at batch N in ONNX Runtime on --device and warn when OUT"
+            + " is not faster (default ${DEFAULT-VALUE}: do not).")
+    int measureLatency = 0;
+  }
 
   /** Where data-driven criteria, --latency, --verify and training run. */
-  @Mixin
-  RuntimeOptions runtime;
-
-  @Option(names = "--external-data",
-      description = "Write every tensor of 1 KiB or more to OUT.data beside OUT.")
-  boolean externalData;
-
-  @Option(names = {"--epochs", "--finetune-epochs"}, paramLabel = "N", defaultValue = "0",
-      description = "Fine-tune the pruned model for N epochs on --images/--labels before writing it (default"
-          + " ${DEFAULT-VALUE}: none); the hyper-parameters are finetune's options.")
-  int epochs;
-
-  @Mixin
-  RecoveryOptions recovery;
-
-  @Option(names = {"-q", "--quiet"}, description = "No progress bar (there is none when stderr is not a terminal).")
-  boolean quiet;
+  @ArgGroup(validate = false, heading = "%nRuntime:%n", order = 9)
+  RuntimeOptions runtime = new RuntimeOptions();
 
   @Override
   public Integer call() {
     return common.run(() -> {
-      new OutputPaths().inputModel("model", model).input("images", data.images).input("labels", data.labels)
-          .input("valImages", valImages).input("valLabels", valLabels).modelOutput("output", output)
-          .outputs("report", Reports.files(report)).output("checkpointDir", recovery.checkpointFile()).check();
-      try (PipelineLog log = new PipelineLog(common.err(), quiet)) {
+      new OutputPaths().inputModel("model", model).input("images", data.data.images).input("labels", data.data.labels)
+          .input("valImages", evaluation.images).input("valLabels", evaluation.labels)
+          .modelOutput("output", output.file).outputs("report", Reports.files(report))
+          .output("checkpointDir", recovery.checkpointFile()).check();
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
         PruningPipeline pipeline = configure(log);
         PipelineResult r;
         try {
@@ -211,21 +222,23 @@ public final class PruneCommand implements Callable<Integer> {
         } catch (TargetUnreachableException | NothingPrunableException e) {
           throw new CommandFailure(Messages.cannotPrune(OptionNames.render(e.getMessage())));
         } catch (VerificationFailedException e) {
-          PruneText.print(e.result().report(), target.target(), Files.size(model), null, common.verbose(),
-              common.out());
+          if (!json) { // --json keeps stdout for JSON; the report still says what was removed
+            PruneText.print(e.result().report(), target.target(), Files.size(model), null, common.verbose(),
+                common.out());
+          }
           throw new CommandFailure(Messages.verificationFailed(e.result().report().verify().maxRelDiff(),
-              dev.onnxprune.prune.Equivalence.TOLERANCE, output));
+              dev.onnxprune.prune.Equivalence.TOLERANCE, output.file));
         }
         if (json) {
           common.out().println(r.toJson());
           return ExitCodes.OK;
         }
         long before = Files.size(model) + ModelFiles.externalDataBytes(OnnxModels.read(model), model);
-        PruneText.print(r.report(), target.target(), before, ModelFiles.bytesOnDisk(output), common.verbose(),
+        PruneText.print(r.report(), target.target(), before, ModelFiles.bytesOnDisk(output.file), common.verbose(),
             common.out());
         StagesText.print(r, common.out());
         common.out().println();
-        common.out().println("wrote " + output + (report != null ? "; report " + Reports.main(report) : ""));
+        common.out().println("wrote " + output.file + (report != null ? "; report " + Reports.main(report) : ""));
         return ExitCodes.OK;
       }
     });
@@ -233,17 +246,21 @@ public final class PruneCommand implements Callable<Integer> {
 
   /** The pipeline the options describe; the library checks every value, naming it by key. */
   private PruningPipeline configure(PipelineLog log) throws Exception {
+    int epochs = recovery.epochs(0);
     if (epochs < 0) {
       throw new UsageFailure("--epochs must be >= 0: " + epochs);
     }
+    CalibrationOptions calibration = criterion.calibration;
+    long seed = data.seed;
     boolean byMethod = methods.method != null;
     boolean trains = byMethod || recovery.asked(epochs);
-    boolean scoresOnData = !byMethod && criterion != null && DataCriteria.isDataDriven(criterion);
-    PruningPipeline.Builder b = PruningPipeline.builder().model(model).target(target.target()).global(global)
-        .minChannels(minChannels).maxGroupRatio(maxGroupRatio).roundTo(roundTo).verify(verify)
-        .keepPartial(keepPartial).sessions(runtime.sessions()).seed(seed).latencyTimingBatch(latencyBatch)
-        .measureLatency(measureLatency).output(output).externalData(externalData).report(report)
-        .recovery(recovery.recovery(epochs)).cropFill(data.zeroPixel()).listener(log);
+    boolean scoresOnData = !byMethod && criterion.name != null && DataCriteria.isDataDriven(criterion.name);
+    PruningPipeline.Builder b = PruningPipeline.builder().model(model).target(target.target())
+        .global(allocation.global).minChannels(allocation.minChannels).maxGroupRatio(allocation.maxGroupRatio)
+        .roundTo(allocation.roundTo).verify(checks.verify).keepPartial(checks.keepPartial)
+        .sessions(runtime.sessions()).seed(seed).latencyTimingBatch(allocation.latencyBatch)
+        .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData).report(report)
+        .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log);
     if (byMethod) {
       log.method(methods.method);
       b.method(methods.method, methods.parameters(calibration.theta, calibration.phi));
@@ -251,21 +268,22 @@ public final class PruneCommand implements Callable<Integer> {
       throw new UsageFailure(OptionNames.flag(methods.parameters(null, null).firstMethodOnly())
           + " applies to --method only");
     }
-    if (criterion != null) {
-      b.criterion(criterion).criterionOptions(calibration.options(seed)); // with --method too: the library refuses both
+    if (criterion.name != null) {
+      // with --method too: the library refuses both
+      b.criterion(criterion.name).criterionOptions(calibration.options(seed));
     }
     // without --images the library says which option needs data
-    if (scoresOnData && data.given()) {
-      Dataset calib = calibration.read(data, criterion);
-      log.detail("calibrating", calib.size() + " samples of " + data.images.getFileName());
+    if (scoresOnData && data.data.given()) {
+      Dataset calib = calibration.read(data.data, criterion.name);
+      log.detail("calibrating", calib.size() + " samples of " + data.data.images.getFileName());
       b.calibration(calib);
     }
-    if (trains && data.given()) {
-      Dataset train = data.open("training", seed, limit);
+    if (trains && data.data.given()) {
+      Dataset train = data.open("training");
       log.detail("reading data", train.size() + " training samples");
       b.trainingData(train);
     }
-    Dataset val = data.validation(valImages, valLabels);
+    Dataset val = evaluation.open(data.data);
     if (val != null) {
       b.evaluation(val);
     }

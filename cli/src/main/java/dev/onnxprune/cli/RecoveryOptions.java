@@ -3,74 +3,81 @@ package dev.onnxprune.cli;
 import dev.onnxprune.prune.FineTuning;
 import dev.onnxprune.prune.Recovery;
 import java.nio.file.Path;
-import picocli.CommandLine.Mixin;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Option;
 
 /**
- * How accuracy is recovered, shared by {@code finetune} and {@code prune}: BatchNorm recalibration
- * and the fine-tuning hyper-parameters, adapted to the library's {@link Recovery} and
+ * How accuracy is recovered, shared by {@code finetune} and {@code prune}: BatchNorm recalibration,
+ * the epochs and the fine-tuning hyper-parameters, adapted to the library's {@link Recovery} and
  * {@link FineTuning} (which check the values; their keys map to these flags in {@link OptionNames}).
+ * An option section (an initialised {@code @ArgGroup(validate = false)}), so defaults are field
+ * initialisers; {@code order} keeps {@link TrainingStepOptions}' options after {@code --batch}.
  */
 public final class RecoveryOptions {
-  @Option(names = "--recalibrate-bn",
+  @Option(names = "--recalibrate-bn", order = 10,
       description = "Re-estimate every BatchNormalization's running mean and variance on --bn-samples training"
           + " samples (a forward pass on batch statistics, cumulative average, no weight update) before any"
           + " fine-tuning.")
   boolean recalibrateBn;
 
-  @Option(names = "--bn-samples", paramLabel = "N", defaultValue = "4096",
+  @Option(names = "--bn-samples", order = 11, paramLabel = "N",
       description = "Samples for --recalibrate-bn (default ${DEFAULT-VALUE}; 0: all).")
-  int bnSamples;
+  int bnSamples = 4096;
 
-  @Option(names = "--lr", paramLabel = "LR", defaultValue = "0.01",
+  @Option(names = {"--epochs", "--finetune-epochs"}, order = 12, paramLabel = "N",
+      description = "Passes of fine-tuning over --images (prune: default none; finetune: required, and with --scratch"
+          + " --original the budget before the Scratch-B scaling).")
+  Integer epochs;
+
+  @Option(names = "--lr", order = 13, paramLabel = "LR",
       description = "Fine-tuning learning rate (the peak of the schedule; default ${DEFAULT-VALUE}).")
-  double lr;
+  double lr = 0.01;
 
-  @Option(names = "--batch", paramLabel = "N", defaultValue = "64",
+  @Option(names = "--batch", order = 14, paramLabel = "N",
       description = "Samples per training step (default ${DEFAULT-VALUE}).")
-  int batch;
+  int batch = 64;
 
-  @Mixin
-  TrainingStepOptions step;
+  @ArgGroup(validate = false)
+  TrainingStepOptions step = new TrainingStepOptions();
 
-  @Option(names = "--schedule", paramLabel = "NAME", defaultValue = "cosine",
+  @Option(names = "--schedule", order = 20, paramLabel = "NAME",
       description = "Learning-rate schedule: constant; step (times --lr-decay at each of --milestones epochs); cosine"
           + " (annealed to 0 over all steps; default); rewind (learning-rate rewinding, Renda et al. 2020: the last"
           + " --epochs epochs of the original training's step schedule over --original-epochs epochs).")
-  String schedule;
+  String schedule = "cosine";
 
-  @Option(names = "--milestones", split = ",", paramLabel = "E",
+  @Option(names = "--milestones", order = 21, split = ",", paramLabel = "E",
       description = "Epochs at which step and rewind multiply the rate by --lr-decay (default: at 1/2 and 3/4 of the"
           + " schedule's epochs).")
   long[] milestones;
 
-  @Option(names = "--lr-decay", paramLabel = "G", defaultValue = "0.1",
+  @Option(names = "--lr-decay", order = 22, paramLabel = "G",
       description = "Factor of each step of the step and rewind schedules, in (0, 1] (default ${DEFAULT-VALUE}).")
-  double lrDecay;
+  double lrDecay = 0.1;
 
-  @Option(names = "--original-epochs", paramLabel = "T",
+  @Option(names = "--original-epochs", order = 23, paramLabel = "T",
       description = "rewind: the epochs of the original training, at least --epochs.")
   Integer originalEpochs;
 
-  @Option(names = "--warmup-epochs", paramLabel = "W", defaultValue = "0",
+  @Option(names = "--warmup-epochs", order = 24, paramLabel = "W",
       description = "Linear warm-up over the first W epochs (fractions allowed), then the schedule (default"
           + " ${DEFAULT-VALUE}).")
-  double warmupEpochs;
+  double warmupEpochs = 0;
 
-  @Option(names = "--augment", negatable = true, defaultValue = "true", fallbackValue = "true",
+  @Option(names = "--augment", order = 25, negatable = true, defaultValue = "true", fallbackValue = "true",
       description = "Random crop (--crop-padding) and horizontal flip of the training images (default: on;"
           + " --no-augment turns it off).")
-  boolean augment;
+  boolean augment = true; // and defaultValue: picocli negates a negatable option's default value
 
-  @Option(names = "--crop-padding", paramLabel = "P", defaultValue = "4",
+  @Option(names = "--crop-padding", order = 26, paramLabel = "P",
       description = "Pixels of padding for the random crop (default ${DEFAULT-VALUE}; 0: flips only).")
-  int cropPadding;
+  int cropPadding = 4;
 
-  @Option(names = "--checkpoint-dir", paramLabel = "DIR",
+  @Option(names = "--checkpoint-dir", order = 27, paramLabel = "DIR",
       description = "Write a checkpoint (parameters, optimizer state, position) into DIR after every epoch.")
   Path checkpointDir;
 
-  @Option(names = "--resume",
+  @Option(names = "--resume", order = 28,
       description = "Continue from the checkpoint in --checkpoint-dir (a fresh start when there is none yet).")
   boolean resume;
 
@@ -94,6 +101,11 @@ public final class RecoveryOptions {
       }
       return b.build();
     });
+  }
+
+  /** --epochs, or {@code otherwise} when it is not given. */
+  int epochs(int otherwise) {
+    return epochs == null ? otherwise : epochs;
   }
 
   /** The recovery: --recalibrate-bn, then {@code epochs} of fine-tuning (0: none). */

@@ -9,19 +9,19 @@ import picocli.CommandLine.Option;
  * {@code --device-id}, {@code --threads}.
  */
 public final class RuntimeOptions {
-  @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
+  @Option(names = "--device", paramLabel = "DEVICE",
       description = "Execution provider: cpu, cuda, or auto (CUDA when it starts, else CPU; default). The provider in"
           + " use, and why, is logged once. CUDA needs the GPU build of onnx-prune.jar (see README-cli.md).")
-  String device;
+  String device = "auto";
 
-  @Option(names = "--device-id", paramLabel = "N", defaultValue = "0",
+  @Option(names = "--device-id", paramLabel = "N",
       description = "CUDA device index (default ${DEFAULT-VALUE}).")
-  int deviceId;
+  int deviceId = 0;
 
-  @Option(names = "--threads", paramLabel = "T", defaultValue = "0",
+  @Option(names = "--threads", paramLabel = "T",
       description = "ONNX Runtime intra-op threads (default ${DEFAULT-VALUE}: ONNX Runtime's choice, one per physical"
           + " core).")
-  int threads;
+  int threads = 0;
 
   /** Sessions as the options say; a bad value is a {@link UsageFailure} naming its option. */
   Sessions sessions() throws UsageFailure {

@@ -1,7 +1,6 @@
 package dev.onnxprune.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.onnxprune.criteria.Criteria;
 import dev.onnxprune.criteria.Criterion;
 import dev.onnxprune.criteria.DataCriteria;
@@ -21,6 +20,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -35,6 +35,8 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     sortOptions = false,
+    customSynopsis = "onnx-prune score MODEL --criterion NAME [--images PATH [--labels PATH]] [OPTIONS]",
+    parameterListHeading = "%nModel, criterion and output:%n",
     description = {
         "Scores every channel of every prunable channel group with a criterion (higher = more important) and"
             + " prints the scores per group. Nothing is pruned or written.",
@@ -49,13 +51,14 @@ import picocli.CommandLine.Parameters;
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
     footerHeading = "%nJSON fields (--json):%n",
     footer = {
+        "  format    \"" + ScoreCommand.FORMAT + "\"",
         "  model, criterion",
         "  stats     {criterion, seconds, sessionRuns, sampleForwards, ablations, forwardEquivalents}",
         "            (data-driven criteria; null otherwise)",
         "  groups[]  {id, channels, prunable, producers[], scores[] (null: not scored), reasons[]}"})
 public final class ScoreCommand implements Callable<Integer> {
-  @Mixin
-  CommonOptions common;
+  /** Version tag of the --json layout. */
+  static final String FORMAT = "onnx-prune.score/1";
 
   @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx file to score.")
   Path model;
@@ -64,25 +67,29 @@ public final class ScoreCommand implements Callable<Integer> {
       description = "l1, l2, bn, fpgm, random (data-free), or apoz, mean, oracle, aofp, taylor (need --images).")
   String criterion;
 
-  @Mixin
-  DataOptions data;
-
-  @Mixin
-  CalibrationOptions calibration;
-
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
       description = "Seed of random and of aofp's random ablations (default ${DEFAULT-VALUE}).")
   long seed;
 
-  /** Where data-driven criteria run. */
-  @Mixin
-  RuntimeOptions runtime;
-
   @Option(names = "--json", description = "Print the scores as one JSON document (fields listed below).")
   boolean json;
 
+  @Mixin
+  CommonOptions common;
+
+  @ArgGroup(validate = false, heading = "%nCalibration data (apoz, mean, oracle, aofp, taylor):%n", order = 1)
+  DataOptions data = new DataOptions();
+
+  @ArgGroup(validate = false, heading = "%nData-driven criteria:%n", order = 2)
+  CalibrationOptions calibration = new CalibrationOptions();
+
+  /** Where data-driven criteria run. */
+  @ArgGroup(validate = false, heading = "%nRuntime:%n", order = 3)
+  RuntimeOptions runtime = new RuntimeOptions();
+
   /** The JSON document. */
-  record Scores(String model, String criterion, ScoringStats stats, List<Group> groups) {}
+  @JsonPropertyOrder({"format", "model", "criterion", "stats", "groups"})
+  record Scores(String format, String model, String criterion, ScoringStats stats, List<Group> groups) {}
 
   /** One group's scores. */
   record Group(int id, int channels, boolean prunable, List<String> producers, double[] scores,
@@ -100,9 +107,9 @@ public final class ScoreCommand implements Callable<Integer> {
         groups.add(new Group(g.id(), g.size(), g.prunable(), g.producers(), s[g.id()], g.blockReasons()));
       }
       ScoringStats stats = c instanceof DataCriterion dc ? dc.lastStats() : null;
-      Scores doc = new Scores(model.toString(), c.name(), stats, groups);
+      Scores doc = new Scores(FORMAT, model.toString(), c.name(), stats, groups);
       if (json) {
-        common.out().println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
+        Json.print(common.out(), doc);
       } else {
         print(doc, common.out());
       }

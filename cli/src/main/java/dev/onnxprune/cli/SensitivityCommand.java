@@ -15,6 +15,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -29,6 +30,8 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     sortOptions = false,
+    customSynopsis = "onnx-prune sensitivity MODEL --images PATH [--labels PATH] [OPTIONS]",
+    parameterListHeading = "%nModel and output:%n",
     description = {
         "Prunes each prunable channel group alone at several ratios (its channels the criterion scores lowest go"
             + " first) and evaluates every pruned copy on --images/--labels, without retraining: the sensitivity"
@@ -38,89 +41,102 @@ import picocli.CommandLine.Parameters;
             + " --allocation sensitivity turns such curves into per-group ratios."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
-    footerHeading = "%nJSON (--json, and report.json of --report):%n",
+    footerHeading = "%nJSON fields (--json, and report.json of --report):%n",
     footer = {
-        "  format                 " + Sensitivity.FORMAT,
+        "  format                 \"" + Sensitivity.FORMAT + "\"",
         "  model, criterion       as given",
         "  baseline               {samples, top1, top5, loss} of the unpruned model",
         "  ratios[], seconds, workers",
         "  curves[]               {group, producers[], channels, points[] {ratio, removed, top1, top5, loss,",
         "                          flopsRemoved, paramsRemoved (fractions of the whole model)}}"})
 public final class SensitivityCommand implements Callable<Integer> {
+  @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx classifier to analyse.")
+  Path model;
+
+  @Option(names = "--report", paramLabel = "DIR|FILE.json",
+      description = "Write the curves into folder DIR as report.json (fields below) and report.html, a page with the"
+          + " curves that opens from disk; or as FILE.json alone (a path ending in .json, or an existing file).")
+  Path report;
+
+  @Option(names = "--json", description = "Print the curves as one JSON document (fields below) instead of the table.")
+  boolean json;
+
   @Mixin
   CommonOptions common;
 
-  @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx file to analyse.")
-  Path model;
+  @ArgGroup(validate = false, heading = "%nData (each pruned copy is evaluated on it):%n", order = 1)
+  EvaluationData data = new EvaluationData();
 
-  @Mixin
-  DataOptions data;
+  /** The labelled data and how much of it; an option section, defaults as field initialisers. */
+  static final class EvaluationData {
+    @ArgGroup(validate = false)
+    DataOptions files = new DataOptions();
 
-  @Option(names = "--criterion", paramLabel = "NAME", defaultValue = "l1",
-      description = "The ranking within each group: l1 (default), l2, bn, fpgm, random, or on --images apoz, mean,"
-          + " oracle, aofp, taylor.")
-  String criterion;
+    @Option(names = "--limit", paramLabel = "N", order = 10,
+        description = "Evaluate on the first N samples of --images (default ${DEFAULT-VALUE}; 0: all).")
+    int limit = 500;
+  }
 
-  @Option(names = "--ratios", split = ",", paramLabel = "R",
-      description = "Fractions of each group's channels to remove, each in (0, 1) (default 0.1,0.2,...,0.9).")
-  double[] ratios;
+  @ArgGroup(validate = false, heading = "%nAnalysis:%n", order = 2)
+  Analysis analysis = new Analysis();
 
-  @Option(names = "--limit", paramLabel = "N", defaultValue = "500",
-      description = "Evaluate on the first N samples of --images (default ${DEFAULT-VALUE}; 0: all).")
-  int limit;
+  /** What is measured; an option section. */
+  static final class Analysis {
+    @Option(names = "--criterion", paramLabel = "NAME",
+        description = "The ranking within each group: l1 (default), l2, bn, fpgm, random, or on --images apoz, mean,"
+            + " oracle, aofp, taylor.")
+    String criterion = "l1";
 
-  @Option(names = "--workers", paramLabel = "N", defaultValue = "0",
-      description = "Measurements run at once (default ${DEFAULT-VALUE}: one per core).")
-  int workers;
+    @Option(names = "--ratios", split = ",", paramLabel = "R",
+        description = "Fractions of each group's channels to remove, each in (0, 1) (default 0.1,0.2,...,0.9).")
+    double[] ratios;
 
-  @Option(names = "--min-channels", paramLabel = "N", defaultValue = "1",
-      description = "Channels every group keeps at least (default ${DEFAULT-VALUE}).")
-  int minChannels;
+    @Option(names = "--workers", paramLabel = "N",
+        description = "Measurements run at once (default ${DEFAULT-VALUE}: one per core).")
+    int workers = 0;
 
-  @Mixin
-  CalibrationOptions calibration;
+    @Option(names = "--min-channels", paramLabel = "N",
+        description = "Channels every group keeps at least (default ${DEFAULT-VALUE}).")
+    int minChannels = 1;
 
-  @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
-      description = "Seed of the random criterion (default ${DEFAULT-VALUE}).")
-  long seed;
+    @Option(names = "--seed", paramLabel = "S",
+        description = "Seed of the random criterion and of aofp's random ablations (default ${DEFAULT-VALUE}).")
+    long seed = 0;
+  }
 
-  @Mixin
-  RuntimeOptions runtime;
+  @ArgGroup(validate = false, heading = "%nData-driven criteria:%n", order = 3)
+  CalibrationOptions calibration = new CalibrationOptions();
 
-  @Option(names = "--report", paramLabel = "DIR|FILE.json",
-      description = "Write the curves into folder DIR as report.json and report.html (a page with the curves that"
-          + " opens from disk), or as FILE.json alone.")
-  Path report;
-
-  @Option(names = "--json", description = "Print the curves as JSON on stdout instead of the table.")
-  boolean json;
+  @ArgGroup(validate = false, heading = "%nRuntime:%n", order = 4)
+  RuntimeOptions runtime = new RuntimeOptions();
 
   @Override
   public Integer call() {
     return common.run(() -> {
-      new OutputPaths().inputModel("model", model).input("images", data.images).input("labels", data.labels)
-          .outputs("report", Reports.files(report)).check();
-      Dataset eval = data.open("sensitivity", null, limit);
-      Criterion c = ScoreCommand.criterion(criterion, data, calibration, seed, runtime.sessions());
-      Sensitivity.Builder b = Sensitivity.builder().criterion(c).evaluation(eval).limit(limit).workers(workers)
-          .minChannels(minChannels).sessions(runtime.sessions());
-      if (ratios != null) {
-        b.ratios(ratios);
+      new OutputPaths().inputModel("model", model).input("images", data.files.images)
+          .input("labels", data.files.labels).outputs("report", Reports.files(report)).check();
+      Dataset eval = data.files.open("sensitivity", null, data.limit);
+      Criterion c = ScoreCommand.criterion(analysis.criterion, data.files, calibration, analysis.seed,
+          runtime.sessions());
+      Sensitivity.Builder b = Sensitivity.builder().criterion(c).evaluation(eval).limit(data.limit)
+          .workers(analysis.workers).minChannels(analysis.minChannels).sessions(runtime.sessions());
+      if (analysis.ratios != null) {
+        b.ratios(analysis.ratios);
       }
-      Sensitivity analysis = b.build();
+      Sensitivity sensitivity = b.build();
       PrintWriter err = common.err();
       Sensitivity.Result r;
       try (Progress.Scope s = Progress.open((fraction, detail) -> {
         err.printf(Locale.ROOT, "[%5.1f%%] %s%n", 100 * fraction, detail);
         err.flush();
       }, () -> false)) {
-        r = analysis.run(model);
+        r = sensitivity.run(model);
       }
       if (report != null) {
         Reports.write(r, report);
       }
       if (json) {
-        common.out().println(r.toJson());
+        Json.print(common.out(), r);
         return ExitCodes.OK;
       }
       print(r, common.out());

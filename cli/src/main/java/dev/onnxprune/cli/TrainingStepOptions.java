@@ -8,24 +8,26 @@ import picocli.CommandLine.Option;
  * The optimizer and loss of the training step, shared by {@code export-training} and (through
  * {@link RecoveryOptions}) {@code finetune} and {@code prune}: {@code --optimizer},
  * {@code --momentum}, {@code --weight-decay}, {@code --label-smoothing}; the library
- * ({@link FineTuning.Builder#optimizer(String, double, double)}) checks and builds them.
+ * ({@link FineTuning.Builder#optimizer(String, double, double)}) checks and builds them. An option
+ * section, defaults as field initialisers; {@code order} places it after {@code --batch} in
+ * {@link RecoveryOptions}.
  */
 final class TrainingStepOptions {
-  @Option(names = "--optimizer", paramLabel = "NAME", defaultValue = "sgd",
+  @Option(names = "--optimizer", order = 15, paramLabel = "NAME",
       description = "sgd, nesterov, adam or adamw (default: ${DEFAULT-VALUE}).")
-  String optimizer;
+  String optimizer = "sgd";
 
-  @Option(names = "--momentum", paramLabel = "M", defaultValue = "0.9",
+  @Option(names = "--momentum", order = 16, paramLabel = "M",
       description = "SGD momentum (default: ${DEFAULT-VALUE}).")
-  double momentum;
+  double momentum = 0.9;
 
-  @Option(names = "--weight-decay", paramLabel = "WD", defaultValue = "5e-4",
-      description = "Weight decay (L2 for sgd/adam, decoupled for adamw; default: ${DEFAULT-VALUE}).")
-  double weightDecay;
+  @Option(names = "--weight-decay", order = 17, paramLabel = "WD",
+      description = "Weight decay (L2 for sgd/adam, decoupled for adamw; default: 5e-4).")
+  double weightDecay = 5e-4;
 
-  @Option(names = "--label-smoothing", paramLabel = "EPS", defaultValue = "0",
+  @Option(names = "--label-smoothing", order = 18, paramLabel = "EPS",
       description = "Label smoothing of the cross-entropy, in [0, 1) (default: ${DEFAULT-VALUE}).")
-  double labelSmoothing;
+  double labelSmoothing = 0;
 
   /** The optimizer of --optimizer, --momentum and --weight-decay. */
   Optimizer optimizer() throws UsageFailure {

@@ -4,7 +4,8 @@ import java.util.function.Supplier;
 
 /**
  * A value given on the command line is not acceptable (out of range, unknown name): the
- * command fails with exit code {@value ExitCodes#USAGE} and one line naming the option.
+ * command fails with exit code {@value ExitCodes#USAGE}, one line naming the option and one
+ * pointing at the command's {@code --help}, as picocli's own usage errors do.
  * The library's {@link IllegalArgumentException}s from configuration (Target, Criteria,
  * Device, builders) become this through {@link #check}; the one mapping lives here.
  */

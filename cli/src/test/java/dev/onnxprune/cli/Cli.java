@@ -24,11 +24,19 @@ final class Cli {
   /** What a command printed and returned. */
   record Result(int exitCode, String out, String err) {}
 
+  /**
+   * What a usage error of {@code command} ("prune") prints on stderr: the error line and the hint
+   * line, nothing else.
+   */
+  static String usageError(String command, String message) {
+    return "onnx-prune: error: " + message + "\nonnx-prune: try 'onnx-prune " + command + " --help'\n";
+  }
+
   /** Runs {@code onnx-prune args...} in this JVM, capturing stdout and stderr. */
   static Result run(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    CommandLine cli = new CommandLine(new Main());
+    CommandLine cli = Main.commandLine();
     cli.setOut(new PrintWriter(out, true));
     cli.setErr(new PrintWriter(err, true));
     int code = cli.execute(args);

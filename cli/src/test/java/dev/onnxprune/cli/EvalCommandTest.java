@@ -112,6 +112,6 @@ class EvalCommandTest {
     System.arraycopy(options, 0, args, 5, options.length);
     Cli.Result r = Cli.run(args);
     assertEquals(2, r.exitCode(), r.err());
-    assertEquals("onnx-prune: error: " + message + "\n", r.err());
+    assertEquals(Cli.usageError("eval", message), r.err());
   }
 }

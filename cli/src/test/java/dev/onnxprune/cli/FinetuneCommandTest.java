@@ -113,6 +113,12 @@ class FinetuneCommandTest {
     assertUsage("finetune needs data: give --images (and --labels)", "finetune", VGG, "-o", out,
         "--epochs", "1");
     assertUsage("--epochs must be >= 1: 0", args(DATA, "finetune", VGG, "-o", out, "--epochs", "0"));
+    assertUsage("missing required option: '--epochs=N'", args(DATA, "finetune", VGG, "-o", out));
+    // the data format options are every data-reading command's, not eval's only
+    assertUsage("--channels must be 1 or 3: 2", args(DATA, "finetune", VGG, "-o", out, "--epochs", "1",
+        "--channels", "2"));
+    assertUsage("--npz-keys needs two names, samples and labels, e.g. x,y: x", args(DATA, "prune", VGG, "-o", out,
+        "--flops", "0.5", "--epochs", "1", "--npz-keys", "x"));
   }
 
   @Test
@@ -134,8 +140,7 @@ class FinetuneCommandTest {
     Cli.Result bad = Cli.run("prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5",
         "--finetune-epochs", "1");
     assertEquals(2, bad.exitCode());
-    assertEquals("onnx-prune: error: --images/--labels is required by --epochs\n",
-        bad.err());
+    assertEquals(Cli.usageError("prune", "--images/--labels is required by --epochs"), bad.err());
   }
 
   static String[] append(String[] first, String... more) {
@@ -154,6 +159,6 @@ class FinetuneCommandTest {
   private static void assertUsage(String message, String... args) {
     Cli.Result r = Cli.run(args);
     assertEquals(2, r.exitCode(), r.err());
-    assertEquals("onnx-prune: error: " + message + "\n", r.err());
+    assertEquals(Cli.usageError(Arrays.asList(args).contains("prune") ? "prune" : "finetune", message), r.err());
   }
 }

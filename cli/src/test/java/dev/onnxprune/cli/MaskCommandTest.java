@@ -100,10 +100,10 @@ class MaskCommandTest {
     Cli.Result garbage = Cli.run("mask", in, "--nm", "two:four", "-o", out);
 
     assertEquals(2, sparsity.exitCode());
-    assertEquals("onnx-prune: error: --sparsity must be in (0, 1): 1.5\n", sparsity.err());
+    assertEquals(Cli.usageError("mask", "--sparsity must be in (0, 1): 1.5"), sparsity.err());
     assertEquals(2, order.exitCode());
-    assertEquals("onnx-prune: error: --nm: N:M needs 0 < N < M: 4:2\n", order.err());
+    assertEquals(Cli.usageError("mask", "--nm: N:M needs 0 < N < M: 4:2"), order.err());
     assertEquals(2, garbage.exitCode());
-    assertEquals("onnx-prune: error: " + Messages.badNm("two:four") + "\n", garbage.err());
+    assertEquals(Cli.usageError("mask", Messages.badNm("two:four")), garbage.err());
   }
 }

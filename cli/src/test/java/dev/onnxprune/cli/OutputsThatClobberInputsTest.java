@@ -3,6 +3,7 @@ package dev.onnxprune.cli;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.WriteOptions;
@@ -28,7 +29,10 @@ class OutputsThatClobberInputsTest {
 
   private static void assertRefused(String message, Cli.Result r) {
     assertEquals(2, r.exitCode(), r.err());
-    assertEquals("onnx-prune: error: " + message + "\n", r.err());
+    String[] lines = r.err().split("\n");
+    assertEquals(2, lines.length, r.err());
+    assertEquals("onnx-prune: error: " + message, lines[0]);
+    assertTrue(lines[1].matches("onnx-prune: try 'onnx-prune [a-z-]+ --help'"), r.err());
     assertEquals("", r.out());
   }
 

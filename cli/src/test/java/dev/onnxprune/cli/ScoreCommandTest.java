@@ -55,7 +55,7 @@ class ScoreCommandTest {
   void dataDrivenCriterionWithoutImagesIsAUsageError() {
     Cli.Result r = Cli.run("score", TestModels.model("vgg_bn.onnx").toString(), "--criterion", "oracle");
     assertEquals(2, r.exitCode());
-    assertEquals("onnx-prune: error: --criterion oracle needs data: give --images (and --labels)\n", r.err());
+    assertEquals(Cli.usageError("score", "--criterion oracle needs data: give --images (and --labels)"), r.err());
   }
 
   @Test
@@ -63,7 +63,7 @@ class ScoreCommandTest {
     Cli.Result r = Cli.run("score", TestModels.model("vgg_bn.onnx").toString(), "--criterion", "aofp", "--images",
         IMAGES, "--theta", "0");
     assertEquals(2, r.exitCode());
-    assertEquals("onnx-prune: error: --theta must be > 0: 0.0\n", r.err());
+    assertEquals(Cli.usageError("score", "--theta must be > 0: 0.0"), r.err());
   }
 
   @Test

@@ -55,6 +55,7 @@ class SensitivityCommandTest {
     assertEquals(ChannelAnalysis.analyze(OnnxModels.read(Path.of(MODEL))).prunableGroups().size(),
         json.path("curves").size(), "a curve per prunable group");
     assertEquals(2, bad.exitCode());
-    assertEquals("onnx-prune: error: --ratios must each be in (0, 1): 1.5\n", bad.err());
+    assertEquals("onnx-prune: error: --ratios must each be in (0, 1): 1.5\nonnx-prune: try 'onnx-prune sensitivity"
+        + " --help'\n", bad.err());
   }
 }

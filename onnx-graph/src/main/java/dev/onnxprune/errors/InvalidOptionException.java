@@ -43,8 +43,9 @@ public class InvalidOptionException extends OnnxPruneException {
   }
 
   /**
-   * The message with the option named {@code name} instead of its key: how an adapter says it
-   * (e.g. {@code "--flops must be in (0, 1): 1.5"} or {@code "<flops> must be in (0, 1): 1.5"}).
+   * The message with the option named {@code name} instead of its key: how an adapter says it, by
+   * its command line's flag or its POM element ({@code messageFor("<flops>")} gives
+   * {@code "<flops> must be in (0, 1): 1.5"}).
    */
   public String messageFor(String name) {
     return message(name, value, rule);

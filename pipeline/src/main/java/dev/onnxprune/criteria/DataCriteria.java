@@ -109,7 +109,7 @@ public final class DataCriteria {
 
   /**
    * Settings of the data-driven criteria (each uses the ones that concern it). Setters check
-   * their value and name the command-line option in the message.
+   * their value and name the option by its key ({@code calibration.batchSize}) when they refuse it.
    */
   public static final class Options {
     private int batchSize = 64;

@@ -297,7 +297,7 @@ class TaylorCriterionTest {
     Model masked = m.copy();
     ChannelAnalysis ma = ChannelAnalysis.analyze(masked);
     MaskInsertion mi = MaskInsertion.inputs(ma);
-    mi.run(a.model());
+    mi.run(masked);
     List<ChannelGroup> groups = a.prunableGroups();
     Batch b = d.batches(16).next();
     double h = 1e-3;
