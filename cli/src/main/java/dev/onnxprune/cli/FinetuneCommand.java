@@ -5,7 +5,6 @@ import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.prune.PipelineResult;
 import dev.onnxprune.prune.PruningPipeline;
-import dev.onnxprune.report.Reports;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.training.Scratch;
 import dev.onnxprune.training.Trainer;
@@ -54,13 +53,8 @@ public final class FinetuneCommand implements Callable<Integer> {
   @Mixin
   ModelOutputOptions output;
 
-  @Option(names = "--report", paramLabel = "DIR|FILE.json",
-      description = "Write the stages and epochs into folder DIR as report.json (fields below) and report.html, a"
-          + " page with charts; or as FILE.json alone (a path ending in .json, or an existing file).")
-  Path report;
-
-  @Option(names = "--json", description = "Print the report on stdout instead of the tables.")
-  boolean json;
+  @Mixin
+  ReportOptions report;
 
   @Mixin
   QuietOption quiet;
@@ -115,7 +109,7 @@ public final class FinetuneCommand implements Callable<Integer> {
       new OutputPaths().inputModel("model", model).input("original", scratch.original)
           .input("images", data.data.images).input("labels", data.data.labels).input("valImages", evaluation.images)
           .input("valLabels", evaluation.labels).modelOutput("output", output.file)
-          .outputs("report", Reports.files(report)).output("checkpointDir", recovery.checkpointFile()).check();
+          .outputs("report", report.files()).output("checkpointDir", recovery.checkpointFile()).check();
       recovery.recovery(epochs); // checks the values before the data is read
       Dataset train = data.open("finetune");
       Dataset val = evaluation.open(data.data);
@@ -128,7 +122,7 @@ public final class FinetuneCommand implements Callable<Integer> {
       try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
         PruningPipeline.Builder b = PruningPipeline.builder().model(m).inPlace(true).recovery(recovery.recovery(n))
             .trainingData(train).sessions(runtime.sessions()).seed(data.seed).cropFill(data.data.zeroPixel())
-            .output(output.file).externalData(output.externalData).report(report).listener(log);
+            .output(output.file).externalData(output.externalData).report(report.report).listener(log);
         if (val != null) {
           b.evaluation(val);
         }
@@ -154,7 +148,7 @@ public final class FinetuneCommand implements Callable<Integer> {
 
   private void print(PipelineResult r, int trained) throws Exception {
     var out = common.out();
-    if (json) {
+    if (report.json) {
       out.println(r.toJson());
       return;
     }
@@ -178,6 +172,6 @@ public final class FinetuneCommand implements Callable<Integer> {
     double seconds = r.phaseSeconds().getOrDefault(PruningPipeline.Phase.FINE_TUNING.label(), 0.0);
     out.println("wrote " + output.file + " (" + Units.bytes(ModelFiles.bytesOnDisk(output.file)) + ")"
         + String.format(Locale.ROOT, "; trained %d epochs in %.1f s", trained, seconds)
-        + (report != null ? "; report " + Reports.main(report) : ""));
+        + report.wrote());
   }
 }

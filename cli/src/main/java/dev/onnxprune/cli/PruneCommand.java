@@ -7,7 +7,6 @@ import dev.onnxprune.prune.PipelineResult;
 import dev.onnxprune.prune.PruningPipeline;
 import dev.onnxprune.prune.Target;
 import dev.onnxprune.prune.VerificationFailedException;
-import dev.onnxprune.report.Reports;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.runtime.Dataset;
@@ -76,14 +75,8 @@ public final class PruneCommand implements Callable<Integer> {
   @Mixin
   ModelOutputOptions output;
 
-  @Option(names = "--report", paramLabel = "DIR|FILE.json",
-      description = "Write what was done into folder DIR (created when missing) as report.json (fields below) and"
-          + " report.html, a page with charts that opens from disk; or as FILE.json alone (a path ending in .json, or"
-          + " an existing file).")
-  Path report;
-
-  @Option(names = "--json", description = "Print the report (as --report writes it) on stdout instead of the tables.")
-  boolean json;
+  @Mixin
+  ReportOptions report;
 
   @Mixin
   QuietOption quiet;
@@ -212,7 +205,7 @@ public final class PruneCommand implements Callable<Integer> {
     return common.run(() -> {
       new OutputPaths().inputModel("model", model).input("images", data.data.images).input("labels", data.data.labels)
           .input("valImages", evaluation.images).input("valLabels", evaluation.labels)
-          .modelOutput("output", output.file).outputs("report", Reports.files(report))
+          .modelOutput("output", output.file).outputs("report", report.files())
           .output("checkpointDir", recovery.checkpointFile()).check();
       try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
         PruningPipeline pipeline = configure(log);
@@ -222,14 +215,14 @@ public final class PruneCommand implements Callable<Integer> {
         } catch (TargetUnreachableException | NothingPrunableException e) {
           throw new CommandFailure(Messages.cannotPrune(OptionNames.render(e.getMessage())));
         } catch (VerificationFailedException e) {
-          if (!json) { // --json keeps stdout for JSON; the report still says what was removed
+          if (!report.json) { // --json keeps stdout for JSON; the report still says what was removed
             PruneText.print(e.result().report(), target.target(), Files.size(model), null, common.verbose(),
                 common.out());
           }
           throw new CommandFailure(Messages.verificationFailed(e.result().report().verify().maxRelDiff(),
               dev.onnxprune.prune.Equivalence.TOLERANCE, output.file));
         }
-        if (json) {
+        if (report.json) {
           common.out().println(r.toJson());
           return ExitCodes.OK;
         }
@@ -238,7 +231,7 @@ public final class PruneCommand implements Callable<Integer> {
             common.out());
         StagesText.print(r, common.out());
         common.out().println();
-        common.out().println("wrote " + output.file + (report != null ? "; report " + Reports.main(report) : ""));
+        common.out().println("wrote " + output.file + report.wrote());
         return ExitCodes.OK;
       }
     });
@@ -259,7 +252,7 @@ public final class PruneCommand implements Callable<Integer> {
         .global(allocation.global).minChannels(allocation.minChannels).maxGroupRatio(allocation.maxGroupRatio)
         .roundTo(allocation.roundTo).verify(checks.verify).keepPartial(checks.keepPartial)
         .sessions(runtime.sessions()).seed(seed).latencyTimingBatch(allocation.latencyBatch)
-        .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData).report(report)
+        .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData).report(report.report)
         .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log);
     if (byMethod) {
       log.method(methods.method);

@@ -53,13 +53,8 @@ public final class SensitivityCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx classifier to analyse.")
   Path model;
 
-  @Option(names = "--report", paramLabel = "DIR|FILE.json",
-      description = "Write the curves into folder DIR as report.json (fields below) and report.html, a page with the"
-          + " curves that opens from disk; or as FILE.json alone (a path ending in .json, or an existing file).")
-  Path report;
-
-  @Option(names = "--json", description = "Print the curves as one JSON document (fields below) instead of the table.")
-  boolean json;
+  @Mixin
+  ReportOptions report;
 
   @Mixin
   CommonOptions common;
@@ -114,7 +109,7 @@ public final class SensitivityCommand implements Callable<Integer> {
   public Integer call() {
     return common.run(() -> {
       new OutputPaths().inputModel("model", model).input("images", data.files.images)
-          .input("labels", data.files.labels).outputs("report", Reports.files(report)).check();
+          .input("labels", data.files.labels).outputs("report", report.files()).check();
       Dataset eval = data.files.open("sensitivity", null, data.limit);
       Criterion c = ScoreCommand.criterion(analysis.criterion, data.files, calibration, analysis.seed,
           runtime.sessions());
@@ -132,17 +127,17 @@ public final class SensitivityCommand implements Callable<Integer> {
       }, () -> false)) {
         r = sensitivity.run(model);
       }
-      if (report != null) {
-        Reports.write(r, report);
+      if (report.report != null) {
+        Reports.write(r, report.report);
       }
-      if (json) {
+      if (report.json) {
         Json.print(common.out(), r);
         return ExitCodes.OK;
       }
       print(r, common.out());
-      if (report != null) {
+      if (report.report != null) {
         common.out().println();
-        common.out().println("report " + Reports.main(report));
+        common.out().println("report " + Reports.main(report.report));
       }
       return ExitCodes.OK;
     });

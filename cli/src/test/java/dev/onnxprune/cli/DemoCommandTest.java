@@ -39,7 +39,8 @@ class DemoCommandTest {
         + "  recalibrated +\\d+\\.\\d\\d% .* 30\\.8M +-\\n"
         + "  fine-tuned +\\d+\\.\\d\\d% .* 30\\.8M +\\d+\\.\\d\\d ms\\n.*"), out);
     Matcher check = Pattern.compile("\\ncheck:  50\\.\\d% of the FLOPs removed; verified PASS against the masked"
-        + " original \\(max rel diff [^)]+\\); top-1 " + pct + " after pruning, " + pct + " after recovery\\n").matcher(out);
+        + " original \\(max rel diff [^)]+\\); top-1 " + pct + " after pruning, " + pct + " after recovery\\n")
+        .matcher(out);
     assertTrue(check.find(), out);
     assertTrue(Double.parseDouble(check.group(2)) > Double.parseDouble(check.group(1)) + 20, "recovery recovers");
     Path page = tmp.resolve("report").resolve("report.html");

@@ -109,7 +109,8 @@ class HelpTest {
   @Test
   void finetuneHelpIsInTitledSections() {
     assertSections(help("finetune"), "Input and output:", "Training data:", "Evaluation:", "Fine-tuning:",
-        "Scratch baseline (Liu et al.):", "Runtime:", "Exit codes:", "Report (report.json of --report DIR, --report FILE.json, or --json):");
+        "Scratch baseline (Liu et al.):", "Runtime:", "Exit codes:",
+        "Report (report.json of --report DIR, --report FILE.json, or --json):");
   }
 
   @Test

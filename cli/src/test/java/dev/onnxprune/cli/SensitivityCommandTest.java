@@ -32,8 +32,8 @@ class SensitivityCommandTest {
     assertEquals(0, r.exitCode(), r.err());
     assertTrue(r.out().startsWith(MODEL + ": top-1 of each group pruned alone (criterion l1, 100 samples; unpruned "),
         r.out());
-    assertTrue(r.out().matches("(?s).*\\n  group  channels   25%   50%  producers\\n      0        16  \\d+\\.\\d  +\\d+\\.\\d"
-        + "  /.*"), r.out());
+    assertTrue(r.out().matches("(?s).*\\n  group  channels   25%   50%  producers\\n"
+        + "      0        16  \\d+\\.\\d  +\\d+\\.\\d  /.*"), r.out());
     assertTrue(r.out().contains("\nmost robust:    group "), r.out());
     assertTrue(r.out().endsWith("report " + report.resolve("report.html") + "\n"), r.out());
     assertTrue(r.err().contains("] group 0 without 4 channel(s): top-1 "), r.err());

@@ -2,14 +2,10 @@ package dev.onnxprune.prune;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.onnxprune.graph.AtomicFiles;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.surgery.PrunePlan;
 import dev.onnxprune.training.Trainer;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -97,19 +93,11 @@ public record PipelineResult(String format, Path input, @JsonIgnore Model model,
 
   /** The result as indented JSON. */
   public String toJson() {
-    try {
-      return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(this);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    return JsonText.of(this);
   }
 
   /** Writes {@link #toJson()} to {@code file}, atomically. */
   public void writeJson(Path file) throws IOException {
-    writeAtomically(file, toJson());
-  }
-
-  static void writeAtomically(Path file, String text) throws IOException {
-    AtomicFiles.write(file, "report", text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    JsonText.write(file, toJson());
   }
 }

@@ -2,12 +2,7 @@ package dev.onnxprune.prune;
 
 import dev.onnxprune.methods.TrainingMethod;
 import dev.onnxprune.methods.TrajectoryPoint;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.onnxprune.graph.AtomicFiles;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -91,20 +86,16 @@ public record PruneReport(String criterion, String target, String allocation, Li
 
   /** The report as indented JSON. */
   public String toJson() {
-    try {
-      return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(this);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    return JsonText.of(this);
   }
 
   /**
-   * Writes the JSON report to {@code file}, atomically ({@link AtomicFiles#write}).
+   * Writes the JSON report to {@code file}, atomically ({@link dev.onnxprune.graph.AtomicFiles#write}).
    *
    * @throws dev.onnxprune.errors.InvalidOptionException (key {@code report}) when {@code file}
    *     exists and is not a regular file
    */
   public void write(Path file) throws IOException {
-    AtomicFiles.write(file, "report", toJson().getBytes(StandardCharsets.UTF_8));
+    JsonText.write(file, toJson());
   }
 }

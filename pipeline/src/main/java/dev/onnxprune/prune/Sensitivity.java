@@ -2,13 +2,10 @@ package dev.onnxprune.prune;
 
 import ai.onnxruntime.OrtException;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.onnxprune.criteria.Criteria;
 import dev.onnxprune.criteria.Criterion;
 import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.errors.NothingPrunableException;
-import dev.onnxprune.graph.AtomicFiles;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.pass.PassManager;
@@ -25,7 +22,6 @@ import dev.onnxprune.surgery.PlanCost;
 import dev.onnxprune.surgery.PrunePlan;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -133,16 +129,12 @@ public final class Sensitivity {
 
     /** The result as indented JSON. */
     public String toJson() {
-      try {
-        return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(this);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
+      return JsonText.of(this);
     }
 
     /** Writes {@link #toJson()} to {@code file}, atomically. */
     public void writeJson(Path file) throws IOException {
-      AtomicFiles.write(file, "report", toJson().getBytes(StandardCharsets.UTF_8));
+      JsonText.write(file, toJson());
     }
   }
 
@@ -310,7 +302,10 @@ public final class Sensitivity {
     return copy;
   }
 
-  /** Channels to remove from a group of {@code size} at {@code ratio}: as uniform allocation rounds, above the floor. */
+  /**
+   * Channels to remove from a group of {@code size} at {@code ratio}: rounded as uniform
+   * allocation does, above the floor.
+   */
   static int removedAt(int size, double ratio, int minChannels) {
     int keep = Math.max(minChannels, (int) Math.ceil(size * (1 - ratio) - 1e-9));
     return Math.max(0, size - keep);

@@ -76,15 +76,17 @@ public final class HtmlReport {
     page.section("summary", "Summary");
     List<Sensitivity.Curve> byDamage = new ArrayList<>(r.curves());
     byDamage.sort(java.util.Comparator.comparingDouble(r::meanDrop));
+    Sensitivity.Curve robust = byDamage.get(0);
+    Sensitivity.Curve sensitive = byDamage.get(byDamage.size() - 1);
     page.cards(List.of(
-        new String[] {"unpruned top-1", pct(r.baseline().top1()), "on " + Page.grouped(r.baseline().samples())
+        new String[] {"unpruned top-1", pct(r.baseline().top1()), "on " + Numbers.grouped(r.baseline().samples())
             + " samples"},
         new String[] {"measured", r.curves().size() + " groups &times; " + r.ratios().size() + " ratios",
             String.format(Locale.ROOT, "%.1f s on %d thread(s)", r.seconds(), r.workers())},
-        new String[] {"most robust", "group " + byDamage.get(0).group(), String.format(Locale.ROOT,
-            "loses %.1f points of top-1 on average", r.meanDrop(byDamage.get(0)))},
-        new String[] {"most sensitive", "group " + byDamage.get(byDamage.size() - 1).group(),
-            String.format(Locale.ROOT, "loses %.1f points of top-1 on average", r.meanDrop(byDamage.get(byDamage.size() - 1)))}));
+        new String[] {"most robust", "group " + robust.group(), String.format(Locale.ROOT, "loses %.1f points of"
+            + " top-1 on average", r.meanDrop(robust))},
+        new String[] {"most sensitive", "group " + sensitive.group(), String.format(Locale.ROOT, "loses %.1f points"
+            + " of top-1 on average", r.meanDrop(sensitive))}));
     sensitivity(page, r);
     page.footer("Format " + r.format() + ". Every number on this page is in " + JSON + " beside it.");
     return page.html();
@@ -142,12 +144,12 @@ public final class HtmlReport {
       cards.add(new String[] {"top-1", pct(first.accuracy().top1()) + " &rarr; " + pct(last.accuracy().top1()),
           String.format(Locale.ROOT, "%+.2f points, %s to %s", d, first.name(), last.name())});
     }
-    cards.add(new String[] {"parameters", Page.count(first.params()) + " &rarr; " + Page.count(last.params()),
+    cards.add(new String[] {"parameters", Numbers.count(first.params()) + " &rarr; " + Numbers.count(last.params()),
         change(first.params(), last.params())});
     PruneReport p = r.report();
     boolean lowerBound = p != null && (p.before().unknownShapeNodes() > 0 || p.after().unknownShapeNodes() > 0);
-    cards.add(new String[] {"FLOPs", (lowerBound ? "&ge; " : "") + Page.count(first.flops()) + " &rarr; "
-        + (lowerBound ? "&ge; " : "") + Page.count(last.flops()),
+    cards.add(new String[] {"FLOPs", (lowerBound ? "&ge; " : "") + Numbers.count(first.flops()) + " &rarr; "
+        + (lowerBound ? "&ge; " : "") + Numbers.count(last.flops()),
         lowerBound ? "lower bounds: " + p.after().unknownShapeNodes() + " node(s) of unknown shape"
             : change(first.flops(), last.flops())});
     if (first.latencySeconds() != null && last.latencySeconds() != null) {
@@ -168,12 +170,12 @@ public final class HtmlReport {
     for (PipelineResult.Stage s : stages) {
       PipelineResult.Accuracy a = s.accuracy();
       rows.add(new String[] {s.name(), a == null ? "-" : pct(a.top1()), a == null ? "-" : pct(a.top5()),
-          a == null ? "-" : String.format(Locale.ROOT, "%.4f", a.loss()), Page.grouped(s.params()),
-          Page.count(s.flops()), s.latencySeconds() == null ? "-" : ms(s.latencySeconds())});
+          a == null ? "-" : String.format(Locale.ROOT, "%.4f", a.loss()), Numbers.grouped(s.params()),
+          Numbers.count(s.flops()), s.latencySeconds() == null ? "-" : ms(s.latencySeconds())});
     }
     page.table(new String[] {"stage", "top-1", "top-5", "loss", "params", "FLOPs", "latency"}, rows, "lrrrrrr");
     if (first.accuracy() != null) {
-      page.note("Accuracy on " + Page.grouped(first.accuracy().samples()) + " evaluation samples"
+      page.note("Accuracy on " + Numbers.grouped(first.accuracy().samples()) + " evaluation samples"
           + (first.latencySeconds() != null ? "; latency: median time of one batch in ONNX Runtime, measured for the"
           + " first and the last stage" : "") + ".");
     }
@@ -192,9 +194,9 @@ public final class HtmlReport {
     for (PipelineResult.Stage s : r.stages()) {
       String what = switch (s.name()) {
         case "original" -> "the original model";
-        case "pruned" -> p == null ? "pruned" : String.format(Locale.ROOT, "pruned by <b>%s</b> to <b>%s</b> (%s"
-            + " allocation; %s of the %s removed)", Page.esc(p.criterion()), Page.esc(p.target()),
-            Page.esc(p.allocation()), pct(p.achieved()), measure(p.target()));
+        case "pruned" -> p == null ? "pruned" : String.format(Locale.ROOT, "pruned by <b>%s</b> to remove <b>%s of"
+            + " the %s</b> (%s allocation; %s removed)", Page.esc(p.criterion()), fraction(p.target()),
+            measure(p.target()), Page.esc(p.allocation()), pct(p.achieved()));
         case "recalibrated" -> "<b>BatchNorm statistics re-estimated</b> on the training data";
         case "fine-tuned" -> "<b>fine-tuned</b> for " + r.fineTuning().size() + " epoch(s)";
         default -> Page.esc(s.name());
@@ -202,6 +204,17 @@ public final class HtmlReport {
       steps.add(what);
     }
     return String.join(" &rarr; ", steps) + ".";
+  }
+
+  /** A target's fraction in percent ({@code "flops 0.5"}: 50%). */
+  private static String fraction(String target) {
+    String[] parts = target.split(" ");
+    try {
+      return String.format(Locale.ROOT, "%.4g%%", 100 * Double.parseDouble(parts[parts.length - 1]))
+          .replaceFirst("\\.?0+%$", "%");
+    } catch (NumberFormatException e) {
+      return Page.esc(target);
+    }
   }
 
   /** What a target's fraction is of, in words ({@code "flops 0.5"}: the FLOPs). */
@@ -263,8 +276,8 @@ public final class HtmlReport {
       b[i] = 100;
       a[i] = before.get(i) == 0 ? 0 : 100 * after.get(i) / before.get(i);
       boolean time = names.get(i).equals("latency");
-      absB[i] = time ? ms(before.get(i)) : Page.count(before.get(i).longValue());
-      absA[i] = time ? ms(after.get(i)) : Page.count(after.get(i).longValue());
+      absB[i] = time ? ms(before.get(i)) : Numbers.count(before.get(i).longValue());
+      absA[i] = time ? ms(after.get(i)) : Numbers.count(after.get(i).longValue());
     }
     page.section("costs", "Size and speed");
     page.figure(Charts.bars(names, List.of(
@@ -292,7 +305,7 @@ public final class HtmlReport {
     int before = p.groups().stream().mapToInt(PruneReport.Group::channels).sum();
     int after = p.groups().stream().mapToInt(PruneReport.Group::kept).sum();
     return String.format(Locale.ROOT, "%s of %s channels removed (%.1f%%); %s of the %s removed.",
-        Page.grouped(before - after), Page.grouped(before), 100.0 * (before - after) / Math.max(1, before),
+        Numbers.grouped(before - after), Numbers.grouped(before), 100.0 * (before - after) / Math.max(1, before),
         pct(p.achieved()), measure(p.target()));
   }
 
@@ -409,7 +422,7 @@ public final class HtmlReport {
           0, v -> String.format(Locale.ROOT, "%.2f", v), Double.NaN, Double.NaN, false, 440, 280));
     }
     page.row(charts, "FLOPs kept in % of the original (left) and " + (hasAcc ? "top-1 on the method's validation"
-        + " samples in %" : "its training loss") + " (right) at each of the method's " + Page.grouped(t.size())
+        + " samples in %" : "its training loss") + " (right) at each of the method's " + Numbers.grouped(t.size())
         + " recorded steps (x: the method's step).");
   }
 
@@ -435,7 +448,7 @@ public final class HtmlReport {
     page.figure(Charts.lines(lines, v -> String.format(Locale.ROOT, "%.0f%%", v), 10,
         v -> String.format(Locale.ROOT, "%.0f%%", v), 0, 100, legend, WIDE, 380),
         "Top-1 in % (y) when one group alone loses the given % of its channels (x), those its criterion scores"
-        + " lowest, evaluated on " + Page.grouped(r.baseline().samples()) + " samples without retraining (Li et al."
+        + " lowest, evaluated on " + Numbers.grouped(r.baseline().samples()) + " samples without retraining (Li et al."
         + " 2017, section 4.3)." + (legend ? "" : " Colour runs from the first group (light) to the last (dark)."));
     List<String> header = new ArrayList<>(List.of("group", "producers", "channels"));
     r.ratios().forEach(q -> header.add(String.format(Locale.ROOT, "%.0f%%", 100 * q)));

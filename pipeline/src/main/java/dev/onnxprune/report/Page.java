@@ -1,7 +1,6 @@
 package dev.onnxprune.report;
 
 import java.util.List;
-import java.util.Locale;
 
 /**
  * An HTML page built top to bottom: sections with headings, cards, tables, figures with captions.
@@ -19,7 +18,8 @@ final class Page {
       h2 { font-size: 19px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 1px solid #e3e8ee; }
       .sub { color: #5a6472; margin: 0 0 8px; overflow-wrap: anywhere; }
       .story { margin: 6px 0 4px; }
-      .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(170px, 1fr)); gap: 10px; margin: 12px 0 18px; }
+      .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(170px, 1fr)); gap: 10px;
+        margin: 12px 0 18px; }
       .card { border: 1px solid #e3e8ee; border-radius: 6px; padding: 10px 12px; }
       .card .k { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: #5a6472; }
       .card .v { font-size: 17px; font-weight: bold; margin: 2px 0; }
@@ -165,25 +165,5 @@ final class Page {
       }
     }
     return o.toString();
-  }
-
-  /** {@code 273658 -> "273.7K"}, {@code 62_600_000 -> "62.6M"}. */
-  static String count(long n) {
-    if (Math.abs(n) < 1000) {
-      return Long.toString(n);
-    }
-    String[] si = {"", "K", "M", "G", "T", "P"};
-    double v = n;
-    int unit = 0;
-    while (Math.abs(v) >= 999.95 && unit < si.length - 1) {
-      v /= 1000;
-      unit++;
-    }
-    return String.format(Locale.ROOT, "%.1f%s", v, si[unit]);
-  }
-
-  /** {@code 273658 -> "273,658"}. */
-  static String grouped(long n) {
-    return String.format(Locale.ROOT, "%,d", n);
   }
 }
