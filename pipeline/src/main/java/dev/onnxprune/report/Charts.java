@@ -104,7 +104,6 @@ final class Charts {
     r.setShadowVisible(false);
     r.setDrawBarOutline(false);
     r.setItemMargin(0.02);
-    r.setMaximumBarWidth(0.12);
     for (int i = 0; i < series.size(); i++) {
       Bars s = series.get(i);
       r.setSeriesPaint(i, s.color());
@@ -182,7 +181,9 @@ final class Charts {
       Line l = lines.get(i);
       XYSeries s = new XYSeries(l.name(), false, true);
       for (int k = 0; k < l.x().length; k++) {
-        s.add(l.x()[k], Double.isNaN(l.y()[k]) ? null : l.y()[k]);
+        if (!Double.isNaN(l.y()[k])) { // a point not measured: the line joins its neighbours
+          s.add(l.x()[k], l.y()[k]);
+        }
       }
       data.addSeries(s);
       r.setSeriesPaint(i, l.color());
@@ -225,6 +226,10 @@ final class Charts {
     a.setTickLabelPaint(TEXT);
     if (tick != null) {
       a.setNumberFormatOverride(format(tick));
+      if (!tick.apply(0.5).matches(".*\\d\\.\\d.*")) {
+        // a format without decimals on fractional ticks would print one label twice (92%, 92%)
+        a.setStandardTickUnits(NumberAxis.createIntegerTickUnits());
+      }
     }
     return a;
   }

@@ -195,8 +195,9 @@ public final class HtmlReport {
       String what = switch (s.name()) {
         case "original" -> "the original model";
         case "pruned" -> p == null ? "pruned" : String.format(Locale.ROOT, "pruned by <b>%s</b> to remove <b>%s of"
-            + " the %s</b> (%s allocation; %s removed)", Page.esc(p.criterion()), fraction(p.target()),
-            measure(p.target()), Page.esc(p.allocation()), pct(p.achieved()));
+            + " the %s</b> (%s; %s removed)", Page.esc(p.criterion()), fraction(p.target()),
+            measure(p.target()), p.allocation().equals(p.criterion()) ? "widths of its own choosing"
+                : Page.esc(p.allocation()) + " allocation", pct(p.achieved()));
         case "recalibrated" -> "<b>BatchNorm statistics re-estimated</b> on the training data";
         case "fine-tuned" -> "<b>fine-tuned</b> for " + r.fineTuning().size() + " epoch(s)";
         default -> Page.esc(s.name());
@@ -249,7 +250,8 @@ public final class HtmlReport {
     page.figure(Charts.bars(stages.stream().map(PipelineResult.Stage::name).toList(),
         List.of(new Charts.Bars("top-1", top1, Charts.AFTER, i -> String.format(Locale.ROOT, "%.1f%%", top1[i])),
             new Charts.Bars("top-5", top5, Charts.BEFORE, null)),
-        100, v -> String.format(Locale.ROOT, "%.0f%%", v), WIDE, 300),
+        // the width follows the stages: JFreeChart spreads a stage's two capped bars over its whole slot
+        100, v -> String.format(Locale.ROOT, "%.0f%%", v), Math.min(WIDE, 160 + 190 * stages.size()), 300),
         "Top-1 (labelled) and top-5 accuracy, in %, on the evaluation data after each stage.");
   }
 
@@ -283,8 +285,10 @@ public final class HtmlReport {
     page.figure(Charts.bars(names, List.of(
         new Charts.Bars(first.name(), b, Charts.BEFORE, i -> absB[i]),
         new Charts.Bars(last.name(), a, Charts.AFTER, i -> absA[i])),
-        115, v -> String.format(Locale.ROOT, "%.0f%%", v), HALF, 300),
-        "Parameters, FLOPs" + (names.contains("latency") ? " and latency" : "") + " of the " + last.name()
+        Math.max(115, 1.12 * java.util.Arrays.stream(a).max().orElse(100)), // a slower model's bar fits too
+        v -> String.format(Locale.ROOT, "%.0f%%", v), HALF, 300),
+        (names.contains("latency") ? "Parameters, FLOPs and latency" : "Parameters and FLOPs") + " of the "
+            + last.name()
             + " model as % of the " + first.name() + " one; the labels give the absolute numbers.");
   }
 
