@@ -109,7 +109,7 @@ public final class FinetuneCommand implements Callable<Integer> {
       new OutputPaths().inputModel("model", model).input("original", scratch.original)
           .input("images", data.data.images).input("labels", data.data.labels).input("valImages", evaluation.images)
           .input("valLabels", evaluation.labels).modelOutput("output", output.file)
-          .outputs("report", report.files()).output("checkpointDir", recovery.checkpointFile()).check();
+          .outputs("report", report.report, report.files()).output("checkpointDir", recovery.checkpointFile()).check();
       recovery.recovery(epochs); // checks the values before the data is read
       Dataset train = data.open("finetune");
       Dataset val = evaluation.open(data.data);

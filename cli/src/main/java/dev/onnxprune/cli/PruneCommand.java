@@ -205,7 +205,7 @@ public final class PruneCommand implements Callable<Integer> {
     return common.run(() -> {
       new OutputPaths().inputModel("model", model).input("images", data.data.images).input("labels", data.data.labels)
           .input("valImages", evaluation.images).input("valLabels", evaluation.labels)
-          .modelOutput("output", output.file).outputs("report", report.files())
+          .modelOutput("output", output.file).outputs("report", report.report, report.files())
           .output("checkpointDir", recovery.checkpointFile()).check();
       try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
         PruningPipeline pipeline = configure(log);
@@ -252,7 +252,8 @@ public final class PruneCommand implements Callable<Integer> {
         .global(allocation.global).minChannels(allocation.minChannels).maxGroupRatio(allocation.maxGroupRatio)
         .roundTo(allocation.roundTo).verify(checks.verify).keepPartial(checks.keepPartial)
         .sessions(runtime.sessions()).seed(seed).latencyTimingBatch(allocation.latencyBatch)
-        .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData).report(report.report)
+        .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData)
+        .report(report.report)
         .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log);
     if (byMethod) {
       log.method(methods.method);

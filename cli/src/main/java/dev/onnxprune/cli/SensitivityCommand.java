@@ -109,7 +109,7 @@ public final class SensitivityCommand implements Callable<Integer> {
   public Integer call() {
     return common.run(() -> {
       new OutputPaths().inputModel("model", model).input("images", data.files.images)
-          .input("labels", data.files.labels).outputs("report", report.files()).check();
+          .input("labels", data.files.labels).outputs("report", report.report, report.files()).check();
       Dataset eval = data.files.open("sensitivity", null, data.limit);
       Criterion c = ScoreCommand.criterion(analysis.criterion, data.files, calibration, analysis.seed,
           runtime.sessions());

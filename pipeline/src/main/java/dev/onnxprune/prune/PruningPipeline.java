@@ -261,7 +261,7 @@ public final class PruningPipeline {
     private Model read() throws IOException {
       // an output that is the input, or another output, is refused before any work
       new dev.onnxprune.graph.OutputPaths().inputModel("model", b.modelFile).modelOutput("output", b.output)
-          .outputs("report", Reports.files(b.report)).check();
+          .outputs("report", b.report, Reports.files(b.report)).check();
       if (b.modelFile != null) {
         begin(Phase.READING, b.modelFile.getFileName().toString());
         Model m = OnnxModels.read(b.modelFile);
