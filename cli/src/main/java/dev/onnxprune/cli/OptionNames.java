@@ -31,6 +31,7 @@ final class OptionNames {
     flag("target.latency", "--latency");
     flag("criterion", "--criterion");
     flag("method", "--method");
+    flag("allocation", "--allocation");
     flag("minChannels", "--min-channels");
     flag("maxGroupRatio", "--max-group-ratio");
     flag("roundTo", "--round");

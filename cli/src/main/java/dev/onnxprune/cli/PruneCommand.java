@@ -118,10 +118,25 @@ public final class PruneCommand implements Callable<Integer> {
 
   /** How the allocator meets the target; an option section, defaults as field initialisers. */
   static final class Allocation {
-    @Option(names = "--global",
-        description = "Rank channels across groups (scores normalised per group and by cost) instead of removing the"
-            + " same fraction from every group.")
+    @Option(names = "--allocation", paramLabel = "NAME",
+        description = "uniform: the same fraction from every group (default); global: channels ranked across groups"
+            + " (scores normalised per group and by cost); sensitivity: per-group fractions from a sensitivity"
+            + " analysis on --images (each group pruned alone at 10%%..90%% and evaluated on 500 samples, as the"
+            + " sensitivity command does), chosen for the least predicted loss of top-1.")
+    String name;
+
+    @Option(names = "--global", description = "Same as --allocation global.")
     boolean global;
+
+    /** The allocation the options name; --global and another --allocation are a usage error. */
+    dev.onnxprune.prune.Allocation allocation() throws UsageFailure {
+      if (global && name != null && !name.equals("global")) {
+        throw new UsageFailure("--global is --allocation global; it cannot go with --allocation " + name);
+      }
+      return global ? dev.onnxprune.prune.Allocation.global() : name == null
+          ? dev.onnxprune.prune.Allocation.uniform()
+          : UsageFailure.check(null, () -> dev.onnxprune.prune.Allocation.byName(name));
+    }
 
     @Option(names = "--round", paramLabel = "N",
         description = "Round kept channel counts up to a multiple of N, such as 8 (default ${DEFAULT-VALUE}: no"
@@ -249,7 +264,8 @@ public final class PruneCommand implements Callable<Integer> {
     boolean trains = byMethod || recovery.asked(epochs);
     boolean scoresOnData = !byMethod && criterion.name != null && DataCriteria.isDataDriven(criterion.name);
     PruningPipeline.Builder b = PruningPipeline.builder().model(model).target(target.target())
-        .global(allocation.global).minChannels(allocation.minChannels).maxGroupRatio(allocation.maxGroupRatio)
+        .allocation(allocation.allocation()).minChannels(allocation.minChannels)
+        .maxGroupRatio(allocation.maxGroupRatio)
         .roundTo(allocation.roundTo).verify(checks.verify).keepPartial(checks.keepPartial)
         .sessions(runtime.sessions()).seed(seed).latencyTimingBatch(allocation.latencyBatch)
         .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData)
@@ -267,8 +283,10 @@ public final class PruneCommand implements Callable<Integer> {
       b.criterion(criterion.name).criterionOptions(calibration.options(seed));
     }
     // without --images the library says which option needs data
-    if (scoresOnData && data.data.given()) {
-      Dataset calib = calibration.read(data.data, criterion.name);
+    boolean bySensitivity = allocation.allocation().kind() == dev.onnxprune.prune.Allocation.Kind.SENSITIVITY;
+    if ((scoresOnData || bySensitivity) && data.data.given()) {
+      Dataset calib = calibration.read(data.data, scoresOnData ? "--criterion " + criterion.name
+          : "--allocation sensitivity");
       log.detail("calibrating", calib.size() + " samples of " + data.data.images.getFileName());
       b.calibration(calib);
     }

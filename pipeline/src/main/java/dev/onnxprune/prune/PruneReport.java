@@ -11,7 +11,8 @@ import java.util.List;
  *
  * @param criterion criterion name
  * @param target the target asked for
- * @param allocation "uniform" or "global"
+ * @param allocation "uniform", "global" or "sensitivity"; a criterion or method that chooses its own
+ *     removals: its name
  * @param groups one entry per channel group (prunable or not)
  * @param before costs before
  * @param after costs after (measured on the pruned model by the cost model)

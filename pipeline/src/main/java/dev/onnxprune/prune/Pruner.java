@@ -50,7 +50,7 @@ public final class Pruner {
   private final Criterion criterion;
   private final TrainingMethod method;
   private final Target target;
-  private final boolean global;
+  private final Allocation allocation;
   private final int minChannels;
   private final double maxGroupRatio;
   private final int roundTo;
@@ -67,7 +67,7 @@ public final class Pruner {
     this.criterion = b.method == null ? Objects.requireNonNull(b.criterion, "criterion") : null;
     this.method = b.method;
     this.target = Objects.requireNonNull(b.target, "target");
-    this.global = b.global;
+    this.allocation = b.allocation;
     this.minChannels = b.minChannels;
     this.maxGroupRatio = b.maxGroupRatio;
     this.roundTo = b.roundTo;
@@ -155,7 +155,7 @@ public final class Pruner {
     t = done(PruneProgress.Phase.SCORING, t);
     Allocator allocator = new Allocator(analysis, scores, cost, minChannels, maxGroupRatio, roundTo, lat);
     PrunePlan plan;
-    String allocation = global ? "global" : "uniform";
+    String allocation = this.allocation.toString();
     if (chosen != null) {
       PrunePlan.Builder b = PrunePlan.builder(analysis);
       ChannelAnalysis a = analysis;
@@ -163,7 +163,7 @@ public final class Pruner {
       plan = b.build();
       allocation = chooser();
     } else {
-      plan = allocator.allocate(target, global);
+      plan = allocator.allocate(target, this.allocation);
     }
     List<PruneReport.Group> groups = describe(analysis, scores, plan);
     t = done(PruneProgress.Phase.ALLOCATING, t);
@@ -252,7 +252,7 @@ public final class Pruner {
     private Criterion criterion = Criteria.l1();
     private TrainingMethod method;
     private Target target;
-    private boolean global;
+    private Allocation allocation = Allocation.uniform();
     private int minChannels = 1;
     private double maxGroupRatio = 1;
     private int roundTo = 1;
@@ -305,7 +305,17 @@ public final class Pruner {
 
     /** Rank channels across groups (true) or remove the same fraction from each (false, default). */
     public Builder global(boolean g) {
-      this.global = g;
+      this.allocation = g ? Allocation.global() : Allocation.uniform();
+      return this;
+    }
+
+    /**
+     * How the target is spread over the groups (default {@link Allocation#uniform()}); a
+     * sensitivity allocation needs its curves here ({@link Allocation#sensitivity(Sensitivity.Result)}),
+     * which {@link PruningPipeline} measures itself.
+     */
+    public Builder allocation(Allocation a) {
+      this.allocation = Objects.requireNonNull(a, "allocation");
       return this;
     }
 
@@ -362,7 +372,8 @@ public final class Pruner {
 
     /**
      * @throws InvalidOptionException naming {@code target}, {@code minChannels},
-     *     {@code maxGroupRatio}, {@code roundTo} or {@code keepPartial} when its value is not accepted
+     *     {@code maxGroupRatio}, {@code roundTo}, {@code keepPartial} or {@code allocation} when its
+     *     value is not accepted
      */
     public Pruner build() {
       InvalidOptionException.atLeast("minChannels", minChannels, 1);
@@ -374,6 +385,14 @@ public final class Pruner {
       if (keepPartial && method == null && !(criterion instanceof PlanningCriterion p && p.plans())) {
         throw new InvalidOptionException("keepPartial", true, "applies to a training-time method and to a criterion"
             + " that chooses its own removals (AOFP with ownPlan); the allocator always meets the target");
+      }
+      if (allocation.kind() == Allocation.Kind.SENSITIVITY && allocation.curves() == null) {
+        throw new InvalidOptionException("allocation", "sensitivity", "needs the curves here:"
+            + " Allocation.sensitivity(Sensitivity.Result); PruningPipeline measures them on its calibration data");
+      }
+      if (allocation.kind() == Allocation.Kind.SENSITIVITY && method != null) {
+        throw new InvalidOptionException("allocation", "sensitivity", "applies to a criterion; a training-time"
+            + " method chooses its own widths");
       }
       return new Pruner(this);
     }

@@ -23,16 +23,24 @@ import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelGroup;
 import dev.onnxprune.testmodels.TestModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jsoup.Jsoup;
 import org.jsoup.nodes.Document;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class SensitivityTest {
   private static final Sessions CPU = Sessions.cpu();
+
+  @TempDir
+  Path dir;
 
   private static Sensitivity.Builder vgg(ArrayDataset data) {
     return Sensitivity.builder().evaluation(data).limit(200).ratios(0.75, 0.25).sessions(CPU);
@@ -106,6 +114,58 @@ class SensitivityTest {
     // the pool is shut down and waited for before run returns
     assertFalse(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("sensitivity-")
         && t.isAlive()), "a worker thread outlived the run");
+  }
+
+  @Test
+  void theSensitivityAllocationMeasuresCurvesOnTheCalibrationDataAndSparesTheSensitiveGroups() throws Exception {
+    Model model = OnnxModels.read(TestModels.model("vgg_bn.onnx"));
+    List<String> phases = new ArrayList<>();
+    Path report = dir.resolve("report");
+
+    PipelineResult r = PruningPipeline.builder().model(model).criterion("l1").target(Target.flops(0.5))
+        .allocation(Allocation.sensitivity()).calibration(PruningPipelineTest.test(200)).sessions(CPU)
+        .report(report).verify(true)
+        .listener(new PruningPipeline.Listener() {
+          @Override
+          public void phaseStarted(PruningPipeline.Phase phase, String detail) {
+            phases.add(phase.label());
+          }
+        }).build().run();
+
+    assertEquals(List.of("measuring sensitivity", "analysing"), phases.subList(0, 2), phases.toString());
+    Sensitivity.Result curves = r.sensitivity();
+    assertNotNull(curves);
+    assertEquals(200, curves.baseline().samples());
+    assertEquals("sensitivity", r.report().allocation());
+    assertTrue(r.report().achieved() >= 0.5, "the target is met: " + r.report().achieved());
+    assertTrue(r.report().verify().passed());
+    // the widths chosen are predicted to lose less than uniform's
+    Map<Integer, Integer> chosen = new LinkedHashMap<>();
+    Map<Integer, Integer> uniform = new LinkedHashMap<>();
+    PipelineResult u = PruningPipeline.builder().model(model).criterion("l1").target(Target.flops(0.5))
+        .sessions(CPU).build().run();
+    for (PruneReport.Group g : r.report().groups()) {
+      if (g.prunable()) {
+        chosen.put(g.id(), g.channels() - g.kept());
+        PruneReport.Group ug = u.report().groups().get(g.id());
+        uniform.put(g.id(), ug.channels() - ug.kept());
+      }
+    }
+    SensitivityAllocation prediction = new SensitivityAllocation(curves);
+    assertTrue(prediction.predicted(chosen) < prediction.predicted(uniform), chosen + " vs uniform " + uniform);
+    Document page = Jsoup.parse(Files.readString(report.resolve("report.html")));
+    assertNotNull(page.selectFirst("#sensitivity svg.chart"), "the curves are in the pipeline's report");
+    assertEquals(curves.curves().size(), new ObjectMapper().readTree(report.resolve("report.json").toFile())
+        .path("sensitivity").path("curves").size());
+  }
+
+  @Test
+  void theSensitivityAllocationNeedsDataOrCurvesAndACriterion() {
+    assertEquals("calibration", assertThrows(InvalidOptionException.class, () -> PruningPipeline.builder()
+        .model(Path.of("m.onnx")).target(Target.flops(0.5)).allocation(Allocation.sensitivity()).build()).key());
+    assertEquals("allocation", assertThrows(InvalidOptionException.class, () -> Pruner.builder()
+        .target(Target.flops(0.5)).allocation(Allocation.sensitivity()).build()).key());
+    assertEquals("allocation", assertThrows(InvalidOptionException.class, () -> Allocation.byName("best")).key());
   }
 
   @Test
