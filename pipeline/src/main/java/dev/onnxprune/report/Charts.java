@@ -175,6 +175,88 @@ final class Charts {
    */
   static String lines(List<Line> lines, DoubleFunction<String> xTick, double xUnit, DoubleFunction<String> yTick,
       double yMin, double yMax, boolean legend, int width, int height) {
+    return svg(chart(xyPlot(lines, xTick, xUnit, yTick, yMin, yMax, Double.NaN), legend), width, height);
+  }
+
+  /**
+   * {@link #lines} with each line's {@code labels} entry written in its colour just right of its
+   * last point, so a reader need not match colours against the legend; labels of lines that end
+   * within a label's height of each other are joined into one ("3, 6, 7") in the text colour,
+   * at their mean height. Needs {@code yMin} and {@code yMax}.
+   */
+  static String labelledLines(List<Line> lines, List<String> labels, DoubleFunction<String> xTick, double xUnit,
+      DoubleFunction<String> yTick, double yMin, double yMax, boolean legend, int width, int height) {
+    double xMax = Double.NEGATIVE_INFINITY;
+    for (Line l : lines) {
+      for (double v : l.x()) {
+        xMax = Math.max(xMax, v);
+      }
+    }
+    // ticks and grid lines stop at the last point: the labels' room is not more of the x axis
+    XYPlot plot = xyPlot(lines, xTick, xUnit, yTick, yMin, yMax, xMax);
+    // a label's height in y units: the plot takes about the chart's height less legend and axis
+    double plotPixels = height - (legend ? 24 * Math.ceil(lines.size() / 9.0) : 0) - 30;
+    double gap = 15 * (yMax - yMin) / Math.max(100, plotPixels);
+    record End(double y, List<Integer> lines) {}
+    List<End> ends = new java.util.ArrayList<>();
+    double xMin = Double.POSITIVE_INFINITY;
+    for (int i = 0; i < lines.size(); i++) {
+      Line l = lines.get(i);
+      for (int k = l.x().length - 1; k >= 0; k--) {
+        if (!Double.isNaN(l.y()[k])) {
+          ends.add(new End(l.y()[k], List.of(i)));
+          break;
+        }
+      }
+      for (double v : l.x()) {
+        xMin = Math.min(xMin, v);
+      }
+    }
+    if (ends.isEmpty()) {
+      return svg(chart(plot, legend), width, height);
+    }
+    ends.sort(java.util.Comparator.comparingDouble(End::y));
+    boolean merged = true;
+    while (merged) { // join neighbours closer than a label's height until none are
+      merged = false;
+      for (int i = 0; i + 1 < ends.size(); i++) {
+        End a = ends.get(i);
+        End b = ends.get(i + 1);
+        if (b.y() - a.y() < gap) {
+          List<Integer> both = new java.util.ArrayList<>(a.lines());
+          both.addAll(b.lines());
+          double y = (a.y() * a.lines().size() + b.y() * b.lines().size()) / both.size();
+          ends.set(i, new End(y, both));
+          ends.remove(i + 1);
+          merged = true;
+          break;
+        }
+      }
+    }
+    double span = xMax - xMin;
+    for (End e : ends) {
+      List<Integer> ids = new java.util.ArrayList<>(e.lines());
+      ids.sort(null);
+      String text = String.join(", ", ids.stream().map(labels::get).toList());
+      org.jfree.chart.annotations.XYTextAnnotation a = new org.jfree.chart.annotations.XYTextAnnotation(text,
+          xMax + 0.015 * span, Math.max(yMin + gap / 2, Math.min(yMax - gap / 2, e.y())));
+      a.setFont(FONT.deriveFont(Font.BOLD));
+      a.setPaint(ids.size() == 1 ? lines.get(ids.get(0)).color() : TEXT);
+      a.setTextAnchor(TextAnchor.HALF_ASCENT_LEFT);
+      plot.addAnnotation(a);
+    }
+    // room right of the last points for the longest label (about 7 px a character)
+    int longest = ends.stream().mapToInt(e -> e.lines().stream().mapToInt(i -> labels.get(i).length() + 2).sum())
+        .max().orElse(0);
+    double pixels = width - 60;
+    double room = Math.min(0.6, (longest * 7.5 + 12) / pixels);
+    plot.getDomainAxis().setRange(xMin, xMax + span * room / (1 - room));
+    return svg(chart(plot, legend), width, height);
+  }
+
+  /** The plot of {@link #lines}; x ticks only up to {@code xTickMax} (NaN: all). */
+  private static XYPlot xyPlot(List<Line> lines, DoubleFunction<String> xTick, double xUnit,
+      DoubleFunction<String> yTick, double yMin, double yMax, double xTickMax) {
     XYSeriesCollection data = new XYSeriesCollection();
     XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, true);
     for (int i = 0; i < lines.size(); i++) {
@@ -191,7 +273,7 @@ final class Charts {
       r.setSeriesStroke(i, l.dashed() ? new BasicStroke(1.6f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND, 1f,
           new float[] {5f, 3f}, 0f) : new BasicStroke(1.6f));
     }
-    NumberAxis x = valueAxis(Double.NaN, xTick);
+    NumberAxis x = valueAxis(Double.NaN, xTick, xTickMax);
     x.setAutoRangeIncludesZero(false);
     if (xUnit > 0) {
       x.setTickUnit(new NumberTickUnit(xUnit, format(xTick)));
@@ -206,7 +288,7 @@ final class Charts {
     plot.setDomainGridlinePaint(GRID);
     plot.setRangeGridlinePaint(GRID);
     plot.setOutlineVisible(false);
-    return svg(chart(plot, legend), width, height);
+    return plot;
   }
 
   private static CategoryAxis categoryAxis() {
@@ -221,7 +303,21 @@ final class Charts {
   }
 
   private static NumberAxis valueAxis(double max, DoubleFunction<String> tick) {
-    NumberAxis a = new NumberAxis();
+    return valueAxis(max, tick, Double.NaN);
+  }
+
+  /** A value axis whose ticks stop at {@code tickMax} (NaN: do not). */
+  @SuppressWarnings({"rawtypes", "unchecked"})
+  private static NumberAxis valueAxis(double max, DoubleFunction<String> tick, double tickMax) {
+    NumberAxis a = Double.isNaN(tickMax) ? new NumberAxis() : new NumberAxis() {
+      @Override
+      public List refreshTicks(java.awt.Graphics2D g2, org.jfree.chart.axis.AxisState state, Rectangle2D dataArea,
+          RectangleEdge edge) {
+        List ticks = new java.util.ArrayList(super.refreshTicks(g2, state, dataArea, edge));
+        ticks.removeIf(t -> ((org.jfree.chart.axis.ValueTick) t).getValue() > tickMax + 1e-9);
+        return ticks;
+      }
+    };
     a.setTickLabelFont(FONT);
     a.setTickLabelPaint(TEXT);
     if (tick != null) {

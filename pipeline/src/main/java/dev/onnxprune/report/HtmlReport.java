@@ -87,7 +87,7 @@ public final class HtmlReport {
             + " top-1 on average", r.meanDrop(robust))},
         new String[] {"most sensitive", "group " + sensitive.group(), String.format(Locale.ROOT, "loses %.1f points"
             + " of top-1 on average", r.meanDrop(sensitive))}));
-    sensitivity(page, r);
+    sensitivity(page, r, null, null);
     page.footer("Format " + r.format() + ". Every number on this page is in " + JSON + " beside it.");
     return page.html();
   }
@@ -110,7 +110,7 @@ public final class HtmlReport {
       trajectory(page, p);
     }
     if (r.sensitivity() != null) {
-      sensitivity(page, r.sensitivity());
+      sensitivity(page, r.sensitivity(), r.stages().isEmpty() ? null : r.stages().get(0).accuracy(), p);
     }
     if (p != null) {
       groupsTable(page, p);
@@ -430,10 +430,18 @@ public final class HtmlReport {
         + " recorded steps (x: the method's step).");
   }
 
-  private static void sensitivity(Page page, Sensitivity.Result r) {
+  /**
+   * The curves and their table; {@code evaluated}: the unpruned model on the run's evaluation data
+   * (null: none), which the curves' own baseline, measured on other samples, is set against;
+   * {@code pruned}: the prune the curves served (null: none), whose share removed per group the
+   * table shows beside them.
+   */
+  private static void sensitivity(Page page, Sensitivity.Result r, PipelineResult.Accuracy evaluated,
+      PruneReport pruned) {
     List<Sensitivity.Curve> curves = r.curves();
     boolean legend = curves.size() <= 16;
     List<Charts.Line> lines = new ArrayList<>();
+    List<String> labels = new ArrayList<>();
     for (int i = 0; i < curves.size(); i++) {
       Sensitivity.Curve c = curves.get(i);
       int n = c.points().size();
@@ -447,15 +455,28 @@ public final class HtmlReport {
       // many groups: a shade from light (first) to dark (last) instead of a legend
       lines.add(new Charts.Line("group " + c.group(), x, y, legend ? Charts.palette(i)
           : Charts.shade((double) i / Math.max(1, curves.size() - 1)), false));
+      labels.add(Integer.toString(c.group()));
+    }
+    String samples = "on " + Numbers.grouped(r.baseline().samples()) + " samples";
+    if (evaluated != null) {
+      samples = String.format(Locale.ROOT, "on the first %s calibration samples, where the unpruned model's top-1 is"
+          + " %s (%s on the evaluation data above)", Numbers.grouped(r.baseline().samples()), pct(r.baseline().top1()),
+          pct(evaluated.top1()));
     }
     page.section("sensitivity", "Sensitivity of each group (criterion " + Page.esc(r.criterion()) + ")");
-    page.figure(Charts.lines(lines, v -> String.format(Locale.ROOT, "%.0f%%", v), 10,
-        v -> String.format(Locale.ROOT, "%.0f%%", v), 0, 100, legend, WIDE, 380),
+    page.figure(legend ? Charts.labelledLines(lines, labels, v -> String.format(Locale.ROOT, "%.0f%%", v), 10,
+        v -> String.format(Locale.ROOT, "%.0f%%", v), 0, 100, true, WIDE, 400)
+        : Charts.lines(lines, v -> String.format(Locale.ROOT, "%.0f%%", v), 10,
+        v -> String.format(Locale.ROOT, "%.0f%%", v), 0, 100, false, WIDE, 380),
         "Top-1 in % (y) when one group alone loses the given % of its channels (x), those its criterion scores"
-        + " lowest, evaluated on " + Numbers.grouped(r.baseline().samples()) + " samples without retraining (Li et al."
-        + " 2017, section 4.3)." + (legend ? "" : " Colour runs from the first group (light) to the last (dark)."));
+        + " lowest, evaluated " + samples + ", without retraining (Li et al. 2017, section 4.3)." + (legend
+        ? " The group id is written at the end of its line; lines that end together share one label."
+        : " Colour runs from the first group (light) to the last (dark)."));
     List<String> header = new ArrayList<>(List.of("group", "producers", "channels"));
     r.ratios().forEach(q -> header.add(String.format(Locale.ROOT, "%.0f%%", 100 * q)));
+    if (pruned != null) {
+      header.add("removed");
+    }
     List<String[]> rows = new ArrayList<>();
     for (Sensitivity.Curve c : curves) {
       List<String> row = new ArrayList<>(List.of(Integer.toString(c.group()), firstProducer(c.producers()),
@@ -467,12 +488,19 @@ public final class HtmlReport {
             + " title=\"%d channel(s) removed, %.1f%% of the FLOPs\">%.1f</span>", alpha, alpha > 0.5 ? ";color:#fff"
             : "", q.removed(), 100 * q.flopsRemoved(), 100 * q.top1()));
       }
+      if (pruned != null) {
+        PruneReport.Group g = pruned.groups().stream().filter(x -> x.id() == c.group()).findFirst().orElse(null);
+        row.add(g == null || g.channels() == 0 ? "-" : String.format(Locale.ROOT, "<b>%.0f%%</b>",
+            100.0 * (g.channels() - g.kept()) / g.channels()));
+      }
       rows.add(row.toArray(new String[0]));
     }
     page.details(curves.size() > 30, "top-1 (%) of each group pruned alone, by ratio", () -> page.table(
-        header.toArray(new String[0]), rows, "rl" + "r".repeat(header.size() - 2)));
-    page.note(String.format(Locale.ROOT, "The unpruned model: top-1 %s. The redder a cell, the more top-1 that"
-        + " group loses at that ratio.", pct(r.baseline().top1())));
+        header.toArray(new String[0]), rows, "rl" + "r".repeat(header.size() - 2), "dense"));
+    page.note(String.format(Locale.ROOT, "The unpruned model: top-1 %s on these samples. The redder a cell, the"
+        + " more top-1 that group loses at that ratio; its tooltip gives the channels and FLOPs removed.%s",
+        pct(r.baseline().top1()), pruned == null ? "" : " Removed: the share of the group's channels this run"
+        + " removed (" + Page.esc(pruned.allocation()) + " allocation)."));
   }
 
   /** The first producer, and how many more there are (all of them in the tooltip). */
@@ -481,7 +509,7 @@ public final class HtmlReport {
       return "";
     }
     String more = producers.size() > 1 ? " <span class=\"more\">+" + (producers.size() - 1) + "</span>" : "";
-    return "<span class=\"s\" title=\"" + Page.esc(String.join(", ", producers)) + "\">" + Page.esc(producers.get(0))
+    return "<span class=\"s nw\" title=\"" + Page.esc(String.join(", ", producers)) + "\">" + Page.esc(producers.get(0))
         + more + "</span>";
   }
 

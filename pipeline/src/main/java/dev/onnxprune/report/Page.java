@@ -29,7 +29,8 @@ final class Page {
       th { background: #f1f4f8; font-weight: bold; }
       td.l, th.l { text-align: left; overflow-wrap: anywhere; }
       .nw { white-space: nowrap; }
-      .heat { display: inline-block; min-width: 3.2em; padding: 0 3px; border-radius: 3px; }
+      .heat { display: inline-block; min-width: 2.6em; padding: 0 3px; border-radius: 3px; }
+      table.dense th, table.dense td { padding: 4px 5px; }
       td .s { font-size: 12.5px; }
       .more { color: #8a94a3; white-space: nowrap; }
       .why { color: #a15c00; }
@@ -86,7 +87,12 @@ final class Page {
 
   /** A table; {@code align} has an {@code l} (text, left) or {@code r} (numbers, right) per column. */
   void table(String[] header, List<String[]> rows, String align) {
-    b.append("<table>\n<thead><tr>");
+    table(header, rows, align, null);
+  }
+
+  /** {@link #table(String[], List, String)} with a CSS class ({@code dense}: narrow padding), or null. */
+  void table(String[] header, List<String[]> rows, String align, String cssClass) {
+    b.append(cssClass == null ? "<table>" : "<table class=\"" + cssClass + "\">").append("\n<thead><tr>");
     for (int i = 0; i < header.length; i++) {
       b.append(align.charAt(i) == 'l' ? "<th class=\"l\">" : "<th>").append(header[i]).append("</th>");
     }

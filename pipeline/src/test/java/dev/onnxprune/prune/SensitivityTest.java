@@ -111,7 +111,13 @@ class SensitivityTest {
       assertThrows(CancelledException.class, () -> s.run(model));
     }
 
-    // the pool is shut down and waited for before run returns
+    // the pool is shut down and waited for before run returns; a worker thread may still be alive
+    // for the instants after its last task, as it leaves the pool (and so may an earlier test's)
+    for (Thread t : Thread.getAllStackTraces().keySet()) {
+      if (t.getName().startsWith("sensitivity-")) {
+        t.join(2000);
+      }
+    }
     assertFalse(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("sensitivity-")
         && t.isAlive()), "a worker thread outlived the run");
   }
@@ -155,6 +161,21 @@ class SensitivityTest {
     assertTrue(prediction.predicted(chosen) < prediction.predicted(uniform), chosen + " vs uniform " + uniform);
     Document page = Jsoup.parse(Files.readString(report.resolve("report.html")));
     assertNotNull(page.selectFirst("#sensitivity svg.chart"), "the curves are in the pipeline's report");
+    // each curve's group id is written at its line's end (ids of lines ending together joined)
+    List<String> ends = new ArrayList<>();
+    page.select("#sensitivity svg.chart text").eachText().stream().filter(t -> t.matches("\\d+(, \\d+)*"))
+        .forEach(t -> ends.addAll(Arrays.asList(t.split(", "))));
+    assertEquals(curves.curves().stream().map(c -> Integer.toString(c.group())).sorted().toList(),
+        ends.stream().sorted().toList());
+    // beside the curves, the share of each group this run removed
+    assertEquals("removed", page.select("#sensitivity table th").last().text());
+    for (PruneReport.Group g : r.report().groups()) {
+      if (curves.curve(g.id()).isPresent()) {
+        String removed = page.select("#sensitivity table tbody tr").get(curves.curves().indexOf(
+            curves.curve(g.id()).get())).select("td").last().text();
+        assertEquals(Math.round(100.0 * (g.channels() - g.kept()) / g.channels()) + "%", removed);
+      }
+    }
     assertEquals(curves.curves().size(), new ObjectMapper().readTree(report.resolve("report.json").toFile())
         .path("sensitivity").path("curves").size());
   }
