@@ -84,6 +84,12 @@ final class OptionNames {
     flag("sensitivity.ratios", "--ratios");
     flag("sensitivity.limit", "--limit");
     flag("sensitivity.workers", "--workers");
+    flag("data.size", "--size");
+    flag("data.resize", "--resize");
+    flag("data.channels", "--channels");
+    flag("device", "--device");
+    flag("masking.sparsity", "--sparsity");
+    flag("masking.nm", "--nm");
   }
 
   /** The table at work: in errors ({@link #translate}) and in free text ({@link #render}). */
