@@ -125,7 +125,7 @@ class FinetuneCommandTest {
   void pruneRecalibratesAndFineTunesBeforeWriting() throws Exception {
     Path out = tmp.resolve("p.onnx");
     Cli.Result r = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5",
-        "--recalibrate-bn", "--bn-samples", "512", "--finetune-epochs", "1", "--calib-limit", "256", "--no-augment",
+        "--round", "1", "--recalibrate-bn", "--bn-samples", "512", "--finetune-epochs", "1", "--calib-limit", "256", "--no-augment",
         "--val-images", TEST, "--val-labels", TEST_LABELS));
     assertEquals(0, r.exitCode(), r.err());
     double pruned = top1(r.out(), "pruned");

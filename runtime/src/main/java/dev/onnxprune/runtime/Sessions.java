@@ -58,13 +58,18 @@ public final class Sessions {
     return new Sessions(device, deviceId, n);
   }
 
-  /** Intra-op threads per session; 0 when ONNX Runtime chooses. */
-  public int threads() {
-    return threads;
-  }
-
   public static OrtEnvironment environment() {
     return OrtEnvironment.getEnvironment();
+  }
+
+  /** The execution provider asked for (AUTO: CUDA when it starts, else CPU). */
+  public Device device() {
+    return device;
+  }
+
+  /** Intra-op threads per session; 0 lets ONNX Runtime choose. */
+  public int threads() {
+    return threads;
   }
 
   /** The provider the last session used ("CUDA" or "CPU"), or null before the first. */
