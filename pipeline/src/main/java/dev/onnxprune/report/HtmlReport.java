@@ -179,6 +179,13 @@ public final class HtmlReport {
           + (first.latencySeconds() != null ? "; latency: median time of one batch in ONNX Runtime, measured for the"
           + " first and the last stage" : "") + ".");
     }
+    if (p != null && p.speed() != null && p.speed().skipped() == null) {
+      PruneReport.Speed sp = p.speed();
+      page.note(String.format(Locale.ROOT, "Speed check right after pruning, on %s at batch %d: %.2f ms &rarr; %.2f ms,"
+          + " %.2f&times; %s (median of %d alternating pairs; best %.2f&times;).", Page.esc(sp.provider()), sp.batch(),
+          sp.originalMs(), sp.prunedMs(), sp.speedup() >= 1 ? sp.speedup() : 1 / sp.speedup(),
+          sp.speedup() >= 1 ? "faster" : "slower", sp.pairs(), sp.bestSpeedup()));
+    }
     if (p != null && p.shortOfTarget() != null) {
       page.warning(p.shortOfTarget());
     }
@@ -195,9 +202,9 @@ public final class HtmlReport {
       String what = switch (s.name()) {
         case "original" -> "the original model";
         case "pruned" -> p == null ? "pruned" : String.format(Locale.ROOT, "pruned by <b>%s</b> to remove <b>%s of"
-            + " the %s</b> (%s; %s removed)", Page.esc(p.criterion()), fraction(p.target()),
+            + " the %s</b> (%s; %s removed%s)", Page.esc(p.criterion()), fraction(p.target()),
             measure(p.target()), p.allocation().equals(p.criterion()) ? "widths of its own choosing"
-                : Page.esc(p.allocation()) + " allocation", pct(p.achieved()));
+                : Page.esc(p.allocation()) + " allocation", pct(p.achieved()), widths(p.widths()));
         case "recalibrated" -> "<b>BatchNorm statistics re-estimated</b> on the training data";
         case "fine-tuned" -> "<b>fine-tuned</b> for " + r.fineTuning().size() + " epoch(s)";
         default -> Page.esc(s.name());
@@ -205,6 +212,16 @@ public final class HtmlReport {
       steps.add(what);
     }
     return String.join(" &rarr; ", steps) + ".";
+  }
+
+  /** The kept widths' multiple and why, for the story ("" for exact widths or none recorded). */
+  private static String widths(PruneReport.Widths w) {
+    if (w == null || w.multiple() <= 1) {
+      return "";
+    }
+    return String.format(Locale.ROOT, "; kept widths in multiples of %d: %s%s", w.multiple(), Page.esc(w.reason()),
+        w.keptWhole() > 0 ? String.format(Locale.ROOT, ", %d group(s) no wider than that kept whole", w.keptWhole())
+            : "");
   }
 
   /** A target's fraction in percent ({@code "flops 0.5"}: 50%). */
@@ -395,7 +412,8 @@ public final class HtmlReport {
             Double.NaN, Double.NaN, true, 440, 280)),
         "Mean cross-entropy (left) and top-1 in % (right) per epoch (x). Training numbers are averaged over each"
         + " epoch's batches, with augmentation"
-        + (from0 ? "; the evaluation line starts at epoch 0 with the " + start.name() + " model." : "."));
+        + (from0 ? "; the evaluation line starts at epoch 0 with the " + start.name() + " model." : ".")
+        + (epochs.size() == 1 ? " With one epoch, each training series is a single point, at epoch 1." : ""));
     List<String[]> rows = new ArrayList<>();
     for (Trainer.EpochStats e : epochs) {
       rows.add(new String[] {e.epoch() + "/" + e.epochs(), String.format(Locale.ROOT, "%.4f", e.trainLoss()),

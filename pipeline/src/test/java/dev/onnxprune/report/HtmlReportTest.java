@@ -54,6 +54,8 @@ class HtmlReportTest {
         .cropFill(FMNIST.zeroPixel())
         .verify(true)
         .measureLatency(4)
+        .roundTo(8)
+        .speedCheck(dev.onnxprune.prune.SpeedCheck.Mode.ALWAYS, 1)
         .sessions(Sessions.cpu())
         .report(report)
         .build()
@@ -81,6 +83,13 @@ class HtmlReportTest {
         doc.select("#summary table tbody tr td:first-child").eachText());
     assertTrue(doc.getElementById("summary").text().contains("PASS"), "verification in the summary");
     assertTrue(doc.getElementById("summary").text().contains("latency"), "latency in the summary");
+    // the widths' multiple and the speed check, as the CLI's summary says them
+    assertTrue(doc.selectFirst("p.story").text().contains("; kept widths in multiples of 8: as asked"),
+        doc.selectFirst("p.story").text());
+    PruneReport.Speed speed = r.report().speed();
+    assertTrue(doc.getElementById("summary").text().contains(String.format(java.util.Locale.ROOT, "Speed check right"
+        + " after pruning, on %s at batch 1: %.2f ms → %.2f ms", speed.provider(), speed.originalMs(),
+        speed.prunedMs())), doc.getElementById("summary").text());
     assertTrue(doc.select("#channels svg text").eachText().contains("12*"), "the classifier's group, unprunable");
     assertEquals(r.report().groups().size(), doc.select("#groups tbody tr").size());
     // self-contained: no script, no style sheet, image or frame to fetch; no URL at all
