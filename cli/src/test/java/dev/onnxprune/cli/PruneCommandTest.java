@@ -46,6 +46,30 @@ class PruneCommandTest {
     }
   }
 
+  /**
+   * Issue 16, point 6: prune kept ir_version 0 or 2, cycles and unknown operators, which ONNX's
+   * checker refuses; it now refuses the model before any work, naming each problem.
+   */
+  @Test
+  void anInvalidModelIsRefusedNamingEachProblem() throws Exception {
+    Path in = ConvertCommandTest.invalidResnet(tmp);
+    Path out = tmp.resolve("never.onnx");
+    Cli.Result r = Cli.run("prune", in.toString(), "-o", out.toString(), "--flops", "0.5");
+    assertEquals(1, r.exitCode(), r.err());
+    assertTrue(r.err().contains("\nonnx-prune: error: " + in + " is not a valid ONNX model (3 problems): ir_version 2"
+        + " cannot have opset imports; they came with IR version 3; '/stem/stem.2/Relu' (Frobnicate): ONNX defines no"
+        + " operator 'Frobnicate' in its default domain; graph 'torch_jit': nodes form a cycle: "), r.err());
+    assertFalse(Files.exists(out));
+
+    Path ir0 = Files.write(tmp.resolve("ir0.onnx"), dev.onnxprune.graph.proto.Onnx.ModelProto.parseFrom(
+        Files.readAllBytes(TestModels.model("resnet20.onnx"))).toBuilder().setIrVersion(0).build().toByteArray());
+    r = Cli.run("prune", ir0.toString(), "-o", out.toString(), "--flops", "0.5");
+    assertEquals(1, r.exitCode(), r.err());
+    assertTrue(r.err().contains("onnx-prune: error: " + ir0 + " is not a valid ONNX model: ir_version is 0;"),
+        r.err());
+    assertFalse(Files.exists(out));
+  }
+
   @Test
   void sensitivityAllocationMeasuresOnImagesAndSaysSoAndGlobalIsItsOwnAllocation() throws Exception {
     Path in = TestModels.model("vgg_bn.onnx");

@@ -3,6 +3,7 @@ package dev.onnxprune.criteria;
 import dev.onnxprune.internal.HeldData;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.Labels;
 import java.util.List;
 
 /** The first {@code limit} samples of a dataset in batches, held in memory (criteria run over them many times). */
@@ -22,6 +23,17 @@ final class Calibration {
       throw new IllegalArgumentException("the calibration data has no samples");
     }
     return new Calibration(out);
+  }
+
+  /** Refuses a label outside {@code [0, classes)}, naming its sample ({@link Labels#check}). */
+  void checkLabels(long classes, String where) {
+    long first = 0;
+    for (Batch b : batches) {
+      if (b.labels() != null) {
+        Labels.check(b.labels(), first, classes, where);
+      }
+      first += b.size();
+    }
   }
 
   boolean labelled() {

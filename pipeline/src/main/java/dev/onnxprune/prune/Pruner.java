@@ -158,7 +158,9 @@ public final class Pruner {
         }
       }
     }
-    byte[] original = verify || timed ? OnnxModels.toBytes(model) : null;
+    // the original as it is before surgery, for verification and timing: a copy sharing the
+    // tensors (no weight bytes; serializing it was a second copy of the model, impossible over 2 GiB)
+    Model original = verify || timed ? model.copy() : null;
     t = done(PruneProgress.Phase.SCORING, t);
     Allocator allocator;
     PruneReport.Widths widths;

@@ -7,6 +7,7 @@ import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.errors.DataMismatchException;
 import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.ModelChecker;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.WriteOptions;
 import dev.onnxprune.graph.cost.CostModel;
@@ -155,7 +156,8 @@ public final class PruningPipeline {
    *     ({@link dev.onnxprune.errors.TargetUnreachableException},
    *     {@link dev.onnxprune.errors.NothingPrunableException}), verification failed
    *     ({@link VerificationFailedException}), the data does not fit the model
-   *     ({@link DataMismatchException}), or the run was cancelled
+   *     ({@link DataMismatchException}), the model is not valid ONNX
+   *     ({@link dev.onnxprune.errors.InvalidModelException}: before any work), or the run was cancelled
    * @throws IOException when a file cannot be read or written, or ONNX Runtime cannot run a model
    */
   public PipelineResult run() throws IOException {
@@ -181,6 +183,7 @@ public final class PruningPipeline {
 
     PipelineResult execute() throws IOException {
       Model model = read();
+      ModelChecker.requireValid(model);
       Model original = b.latencyBatch > 0 ? model.copy() : null; // timed against the final model at the end
       stage("original", model, null);
 
@@ -477,8 +480,6 @@ public final class PruningPipeline {
       throw new IOException("ONNX Runtime failed: " + e.getMessage(), e);
     } catch (GradientException e) {
       throw new dev.onnxprune.errors.OnnxPruneException("the model cannot be fine-tuned: " + e.getMessage(), e);
-    } catch (ArithmeticException e) {
-      throw new dev.onnxprune.errors.OnnxPruneException(e.getMessage(), e);
     }
   }
 

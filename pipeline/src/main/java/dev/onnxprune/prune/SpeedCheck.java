@@ -152,14 +152,16 @@ public final class SpeedCheck {
   }
 
   /**
-   * {@link Timing#quick} timing of {@code pruned} against {@code original} (serialized); a failure
-   * to run them becomes a {@link #skipped} entry saying why.
+   * {@link Timing#quick} timing of {@code pruned} against {@code original} (models in memory,
+   * opened by {@link Sessions#open(dev.onnxprune.graph.Model)}: bytes, or files with external data
+   * when large); a failure to run them becomes a {@link #skipped} entry saying why.
    */
-  static PruneReport.Speed ofResult(Sessions sessions, byte[] original, dev.onnxprune.graph.Model pruned, int batch) {
-    try {
-      return measure(sessions, original, dev.onnxprune.graph.OnnxModels.toBytes(pruned), Timing.quick(batch));
-    } catch (IOException e) {
-      return skipped(e.getMessage());
+  static PruneReport.Speed ofResult(Sessions sessions, dev.onnxprune.graph.Model original,
+      dev.onnxprune.graph.Model pruned, int batch) {
+    try (OrtSession o = sessions.open(original); OrtSession p = sessions.open(pruned)) {
+      return pairs(o, p, sessions.provider(), Timing.quick(batch)).summary();
+    } catch (OrtException e) {
+      return skipped("timing the models in ONNX Runtime: " + e.getMessage());
     }
   }
 

@@ -64,7 +64,7 @@ class SpeedCheckTest {
 
   @Test
   void aModelThatCannotRunIsReportedAsSkippedWithTheReason() {
-    PruneReport.Speed s = SpeedCheck.ofResult(dev.onnxprune.runtime.Sessions.cpu(), new byte[] {1, 2, 3},
+    PruneReport.Speed s = SpeedCheck.ofResult(dev.onnxprune.runtime.Sessions.cpu(), new dev.onnxprune.graph.Model(new dev.onnxprune.graph.Graph("empty")),
         new dev.onnxprune.graph.Model(new dev.onnxprune.graph.Graph("empty")), 1);
     assertTrue(s.skipped().startsWith("timing the models in ONNX Runtime: "), s.skipped());
     assertFalse(s.notFaster());

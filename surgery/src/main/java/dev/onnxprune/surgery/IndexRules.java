@@ -26,7 +26,7 @@ final class IndexRules {
     @Override
     public void analyze(Node n, Analyzer a) {
       int rank = Analyzer.rank(n.output(0));
-      int axis = normAxis(n.attrLong("axis", 0), rank);
+      int axis = normAxis(n, "axis", n.attrLong("axis", 0), rank);
       List<ChannelMap> maps = new ArrayList<>();
       boolean anyOnAxis = false;
       boolean anyOffAxis = false;
@@ -73,8 +73,12 @@ final class IndexRules {
       for (int i = 0; i < maps.size(); i++) {
         ChannelMap m = maps.get(i);
         if (m == null) {
+          if (n.input(i) == null) { // an empty input name: Concat has no optional operand
+            a.unknown(n, "operand " + i + " is missing (an empty input name)");
+            return;
+          }
           long d = Analyzer.dim(n.input(i), axis);
-          if (d < 0) {
+          if (d < 0 || d > Integer.MAX_VALUE) {
             a.unknown(n, "operand '" + n.input(i).name() + "' has an unknown size on the concat axis");
             return;
           }
@@ -95,7 +99,7 @@ final class IndexRules {
     @Override
     public void analyze(Node n, Analyzer a, ChannelMap m) {
       int rank = Analyzer.rank(n.input(0));
-      int axis = normAxis(n.attrLong("axis", 0), rank);
+      int axis = normAxis(n, "axis", n.attrLong("axis", 0), rank);
       if (m.axis() != axis) {
         for (Value out : n.outputs()) {
           a.setMap(out, m);
@@ -144,7 +148,7 @@ final class IndexRules {
       if (m == null || rm == null) {
         return;
       }
-      int axis = normAxis(n.attrLong("axis", 0), Analyzer.rank(n.input(0)));
+      int axis = normAxis(n, "axis", n.attrLong("axis", 0), Analyzer.rank(n.input(0)));
       if (m.axis() != axis) {
         return;
       }
@@ -216,7 +220,7 @@ final class IndexRules {
         return new Bounds(-2, 0, 0, 0, true);
       }
       for (int i = 0; i < starts.length; i++) {
-        int ax = axes == null ? i : normAxis(axes[i], rank);
+        int ax = axes == null ? i : normAxis(n, "axes", axes[i], rank);
         if (ax == axis) {
           return new Bounds(i, starts[i], ends[i], steps == null ? 1 : steps[i], dynamic[0]);
         }
