@@ -37,6 +37,7 @@ final class OptionNames {
     flag("roundTo", "--round");
     flag("keepPartial", "--keep-partial");
     flag("verify", "--verify");
+    flag("verifyTolerance", "--verify-tolerance");
     flag("measureLatency", "--measure-latency");
     flag("latencyTimingBatch", "--latency-batch");
     flag("externalData", "--external-data");

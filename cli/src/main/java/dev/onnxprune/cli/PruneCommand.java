@@ -219,6 +219,11 @@ public final class PruneCommand implements Callable<Integer> {
             + " inputs; write OUT only when they agree.")
     boolean verify;
 
+    @Option(names = "--verify-tolerance", paramLabel = "T",
+        description = "--verify passes when the largest difference, relative to each output's largest magnitude, is"
+            + " at most T (default ${DEFAULT-VALUE}).")
+    double verifyTolerance = dev.onnxprune.prune.Equivalence.TOLERANCE;
+
     @Option(names = "--keep-partial",
         description = "When --method (or --criterion aofp --aofp-plan) stops short of the target (its step budget or"
             + " thresholds), write the model pruned as far as it got instead of failing; a warning and the report's"
@@ -271,7 +276,7 @@ public final class PruneCommand implements Callable<Integer> {
                 common.out());
           }
           throw new CommandFailure(Messages.verificationFailed(e.result().report().verify().maxRelDiff(),
-              dev.onnxprune.prune.Equivalence.TOLERANCE, output.file));
+              e.result().report().verify().tolerance(), output.file));
         }
         if (report.json) {
           common.out().println(r.toJson());
@@ -302,7 +307,7 @@ public final class PruneCommand implements Callable<Integer> {
     PruningPipeline.Builder b = PruningPipeline.builder().model(model).target(target.target())
         .allocation(allocation.allocation()).minChannels(allocation.minChannels)
         .maxGroupRatio(allocation.maxGroupRatio).rounding(allocation.rounding())
-        .speedCheck(checks.speedCheck(), 0).verify(checks.verify).keepPartial(checks.keepPartial)
+        .speedCheck(checks.speedCheck(), 0).verify(checks.verify).verifyTolerance(checks.verifyTolerance).keepPartial(checks.keepPartial)
         .sessions(runtime.sessions()).seed(seed).latencyTimingBatch(allocation.latencyBatch)
         .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData)
         .report(report.report)

@@ -52,7 +52,7 @@ final class PruneText {
       PruneReport.Verification v = r.verify();
       s.row("verify", String.format(Locale.ROOT, "%s  max abs diff %.3g, max rel diff %.3g (tolerance %.0e; %d"
               + " random batches, against MODEL with the removed channels masked)",
-          v.passed() ? "PASS" : "FAIL", v.maxAbsDiff(), v.maxRelDiff(), Equivalence.TOLERANCE, v.batches()));
+          v.passed() ? "PASS" : "FAIL", v.maxAbsDiff(), v.maxRelDiff(), v.tolerance(), v.batches()));
     }
     s.print(out);
     if (groups) {

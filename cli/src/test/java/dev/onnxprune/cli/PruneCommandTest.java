@@ -125,6 +125,24 @@ class PruneCommandTest {
   }
 
   @Test
+  void failedVerificationSaysByHowMuchAndWritesNothing() throws Exception {
+    Path out = tmp.resolve("never.onnx");
+
+    Cli.Result r = Cli.run("prune", TestModels.model("resnet20.onnx").toString(), "-o", out.toString(),
+        "--criterion", "l1", "--flops", "0.5", "--verify", "--verify-tolerance", "1e-12");
+    Cli.Result bad = Cli.run("prune", TestModels.model("resnet20.onnx").toString(), "-o", out.toString(),
+        "--criterion", "l1", "--flops", "0.5", "--verify", "--verify-tolerance", "-1");
+
+    assertEquals(1, r.exitCode(), r.err());
+    assertTrue(r.out().matches("(?s).*\\nverify +FAIL .*tolerance 1e-12.*"), r.out());
+    assertTrue(r.err().matches("(?s).*verification failed: the pruned model differs from the masked original by up to"
+        + " [0-9.e-]+ \\(relative; tolerance 1e-12\\); " + java.util.regex.Pattern.quote(out.toString())
+        + " was not written.*"), r.err());
+    assertFalse(Files.exists(out));
+    assertEquals(Cli.usageError("prune", "--verify-tolerance must be >= 0 and finite: -1.0"), bad.err());
+  }
+
+  @Test
   void flopsTargetIsReachedAndSaidSo() throws Exception {
     Path in = TestModels.model("resnet20.onnx");
     Path out = tmp.resolve("out.onnx");

@@ -120,7 +120,7 @@ public record PruneReport(String criterion, String target, String allocation, Li
   public record Totals(long params, long macs, long flops, int nodes, int unknownShapeNodes) {}
 
   /** The pruned model against the original with removed channels masked, on the same inputs. */
-  public record Verification(double maxAbsDiff, double maxRelDiff, int batches, boolean passed) {}
+  public record Verification(double maxAbsDiff, double maxRelDiff, int batches, boolean passed, double tolerance) {}
 
   /** The report as indented JSON. */
   public String toJson() {

@@ -57,6 +57,7 @@ public final class Pruner {
   private final SpeedCheck.Mode speedCheck;
   private final int speedBatch;
   private final boolean verify;
+  private final double verifyTolerance;
   private final boolean keepPartial;
   private final Sessions sessions;
   private final PruneProgress progress;
@@ -76,6 +77,7 @@ public final class Pruner {
     this.speedCheck = b.speedCheck;
     this.speedBatch = b.speedBatch;
     this.verify = b.verify;
+    this.verifyTolerance = b.verifyTolerance;
     this.keepPartial = b.keepPartial;
     this.sessions = b.sessions;
     this.progress = b.progress;
@@ -195,7 +197,7 @@ public final class Pruner {
     PruneReport.Verification v = null;
     if (verify) {
       try {
-        v = Equivalence.check(original, plan, model, sessions, 2, 1234);
+        v = Equivalence.check(original, plan, model, sessions, 2, 1234, verifyTolerance);
       } catch (OrtException e) {
         throw new IOException("verification could not run the models in ONNX Runtime: " + e.getMessage(), e);
       }
@@ -282,6 +284,7 @@ public final class Pruner {
     private SpeedCheck.Mode speedCheck = SpeedCheck.Mode.LATENCY_TARGETS;
     private int speedBatch;
     private boolean verify;
+    private double verifyTolerance = Equivalence.TOLERANCE;
     private boolean keepPartial;
     private Sessions sessions = Sessions.cpu();
     private PruneProgress progress = PruneProgress.NONE;
@@ -406,6 +409,21 @@ public final class Pruner {
     /** Check the pruned model against the masked original in ONNX Runtime. */
     public Builder verify(boolean v) {
       this.verify = v;
+      return this;
+    }
+
+    /**
+     * The largest relative difference (to each output's largest magnitude) that verification
+     * passes, default {@link Equivalence#TOLERANCE}; e.g. larger for float16 models.
+     *
+     * @throws dev.onnxprune.errors.InvalidOptionException (key {@code verifyTolerance}) unless
+     *     finite and >= 0
+     */
+    public Builder verifyTolerance(double t) {
+      if (!(t >= 0 && t < Double.POSITIVE_INFINITY)) {
+        throw new dev.onnxprune.errors.InvalidOptionException("verifyTolerance", t, "must be >= 0 and finite");
+      }
+      this.verifyTolerance = t;
       return this;
     }
 

@@ -293,7 +293,7 @@ public final class PruningPipeline {
     private Pruner pruner() {
       Pruner.Builder p = Pruner.builder().target(b.target).minChannels(b.minChannels)
           .allocation(curves != null ? Allocation.sensitivity(curves) : b.allocation)
-          .maxGroupRatio(b.maxGroupRatio).rounding(b.rounding()).verify(b.verify)
+          .maxGroupRatio(b.maxGroupRatio).rounding(b.rounding()).verify(b.verify).verifyTolerance(b.verifyTolerance)
           .speedCheck(b.speedCheck, b.speedBatch > 0 ? b.speedBatch : b.target.kind() == Target.Kind.LATENCY
               ? b.latencyTimingBatch : 1).keepPartial(b.keepPartial)
           .sessions(b.sessions).latencyTimer(LatencyModel.ort(b.sessions, b.latencyTimingBatch, 3, 15))
@@ -513,6 +513,7 @@ public final class PruningPipeline {
     private int evalBatchSize = 256;
     private Recovery recovery = Recovery.NONE;
     private boolean verify;
+    private double verifyTolerance = Equivalence.TOLERANCE;
     private Sessions sessions = Sessions.auto();
     private long seed;
     private float[] padFill = {0f};
@@ -690,6 +691,18 @@ public final class PruningPipeline {
     /** Check the pruned model against the masked original in ONNX Runtime (default false). */
     public Builder verify(boolean v) {
       this.verify = v;
+      return this;
+    }
+
+    /**
+     * The largest relative difference verification passes (default {@link Equivalence#TOLERANCE}).
+     *
+     * @throws dev.onnxprune.errors.InvalidOptionException (key {@code verifyTolerance}) unless
+     *     finite and >= 0
+     */
+    public Builder verifyTolerance(double t) {
+      Pruner.builder().verifyTolerance(t);
+      this.verifyTolerance = t;
       return this;
     }
 
