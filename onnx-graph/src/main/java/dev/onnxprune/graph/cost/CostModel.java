@@ -37,7 +37,7 @@ import java.util.Set;
  *       InstanceNormalization/LayerNormalization/GroupNormalization 7 (mean, subtract, square,
  *       variance sum, normalize, scale, shift). Ops that only move or describe data (Reshape,
  *       Flatten, Identity, Dropout, Concat, Split, Slice, Transpose, Squeeze, Unsqueeze, Pad,
- *       Gather, Shape, Constant, Cast, Expand, Tile, ...) are 0.
+ *       Gather, GatherND, ScatterND, ScatterElements, Shape, Constant, Cast, Expand, Tile, ...) are 0.
  *   <li><b>Parameters</b> of a node: elements of the initializers it reads, directly or through
  *       Identity nodes, each counted once per node. {@link CostReport#totalParams()} is the
  *       element count of all the model's initializers (all graphs, any element type), each once.
