@@ -12,8 +12,10 @@ import java.util.Map;
 /**
  * The cost a model would have after a set of removals, without applying them: each node's
  * MACs, FLOPs and parameters from {@link CostModel} scale with the fraction of channels it keeps
- * (input and output channels for Conv/ConvTranspose/Gemm/MatMul, output channels for depthwise
- * and grouped convs and channel-wise ops). The cost model is linear in channel counts, so this
+ * (input and output channels for Conv/ConvTranspose/Gemm and MatMul by a weight, output channels
+ * for depthwise and grouped convs, channel-wise ops and MatMuls of two activations such as
+ * attention's, whose work follows the heads; input channels for ops that output none, such as a
+ * norm's statistic). The cost model is linear in channel counts, so this
  * is what the cost model gives on the pruned model, up to parameters shared between nodes.
  */
 public final class PlanCost {
@@ -65,7 +67,14 @@ public final class PlanCost {
   }
 
   private double scale(Node n, BitSet removed) {
+    if (analysis.state.map(n.output(0)) == null) {
+      // no channels out (a norm's statistic, a Shape): its work follows the channels read
+      return kept(n.input(0), removed);
+    }
     double out = kept(n.output(0), removed);
+    if (n.is("MatMul") && Analyzer.matMulWeight(n) == null) {
+      return out; // two activations: attention's work scales with the heads kept
+    }
     if (n.is("Conv") || n.is("ConvTranspose") || n.is("Gemm") || n.is("MatMul")) {
       Tensor w = Analyzer.constant(n.input(1));
       if (n.is("Conv") && w != null && w.rank() >= 3 && ProducerRules.Conv.kind(n, w) != ProducerRules.Conv.Kind.DENSE) {
