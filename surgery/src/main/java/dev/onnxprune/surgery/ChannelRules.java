@@ -93,6 +93,7 @@ final class ChannelRules {
     register(new ChannelwiseRules.Elementwise(), "Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Mean", "Pow", "PRelu",
         "Where");
     register(new ProducerRules.Gather(), "Gather");
+    register(new ProducerRules.Recurrent(), "RNN", "GRU", "LSTM");
     register(new ChannelwiseRules.Expand(), "Expand");
     register(new ChannelwiseRules.LayerNorm(), "LayerNormalization");
     register(new IndexRules.Concat(), "Concat");

@@ -382,4 +382,62 @@ final class ProducerRules {
       p.sliceInput(n, 0, 1, p.removedPositions(n.output(0)));
     }
   }
+
+  /**
+   * RNN, GRU and LSTM: their input features are consumed like a Gemm's (the columns of W
+   * {@code [directions, gates * hidden, input]}), so what feeds them (an embedding) is pruned.
+   * Their hidden units are not: a unit is its gate rows of W, R and B and its column of R, fed
+   * back at every step, so no mask on an activation is the exact reference. The outputs' hidden
+   * units are a group that names the op as the reason.
+   */
+  static final class Recurrent implements ChannelRule {
+    @Override
+    public void analyze(Node n, Analyzer a) {
+      ChannelMap in = singleAxis(n, a, 0);
+      for (int i = 1; i < n.inputCount(); i++) {
+        if (a.map(n.input(i)) != null) {
+          a.unknown(n, n.opType() + ": input " + i + " '" + n.input(i).name() + "' carries channels (only X is"
+              + " pruned through)");
+          return;
+        }
+      }
+      Tensor w = Analyzer.constant(n.input(1));
+      if (in != null) {
+        if (w == null || w.rank() != 3 || w.dim(2) != in.length() || in.axis() != 2 || !in.untiled()) {
+          a.unknown(n, n.opType() + ": input features must be on the last axis of X and read by a constant W");
+          return;
+        }
+        a.touch(n, Role.CONSUMER, n.input(0), in);
+        a.consumerEnd(n, 0);
+      }
+      long hidden = n.attrLong("hidden_size", -1);
+      if (hidden <= 0) {
+        return;
+      }
+      String reason = n.describe() + ": " + n.opType() + " hidden units are not pruned (a unit is its gate rows of"
+          + " W, R and B and its column of R, fed back at every step)";
+      ChannelMap units = null;
+      for (int o = 0; o < n.outputCount(); o++) {
+        Value out = n.output(o);
+        if (out == null || out.consumers().isEmpty()) {
+          continue;
+        }
+        // the same units on Y [seq, directions, batch, hidden] (layout 1: [batch, seq, directions,
+        // hidden]) and Y_h, Y_c [directions, batch, hidden] ([batch, directions, hidden])
+        int axis = o == 0 ? 3 : 2;
+        if (units == null) {
+          units = a.newSpace(n, out, axis, Math.toIntExact(hidden), false);
+          a.block(units, reason);
+        }
+        ChannelMap m = units.withAxis(axis);
+        a.setMap(out, m);
+        a.touch(n, Role.PRODUCER, out, m);
+      }
+    }
+
+    @Override
+    public void apply(Node n, Applier p) {
+      p.sliceInput(n, 1, 2, p.removedPositions(n.input(0)));
+    }
+  }
 }
