@@ -151,11 +151,23 @@ class InspectCommandTest {
 
     assertEquals(0, r.exitCode(), r.err());
     String groups = r.out().substring(r.out().indexOf("\nchannel groups (13; 12 prunable)\n"));
-    assertTrue(groups.contains("\n  id  channels  prunable  members  producers\n"), groups);
-    assertTrue(groups.matches("(?s).*\\n +0 +16 +yes +\\d+ +/stem/stem\\.0/Conv, .*"), groups);
-    assertTrue(groups.matches("(?s).*\\n +12 +10 +no +1 +/fc/Gemm\\n.*"), groups);
+    assertTrue(groups.contains("\n  id  channels  kind      prunable  members  producers\n"), groups);
+    assertTrue(groups.matches("(?s).*\\n +0 +16 +channels +yes +\\d+ +/stem/stem\\.0/Conv, .*"), groups);
+    assertTrue(groups.matches("(?s).*\\n +12 +10 +channels +no +1 +/fc/Gemm\\n.*"), groups);
     assertTrue(groups.endsWith("\nwhy groups cannot be pruned\n  group 12: 'logits' is a graph output and keeps its"
         + " channels\n"), groups);
+  }
+
+  @Test
+  void groupsOfATransformerSayWhichAreAttentionHeadsAndWhichTheHiddenWidth() throws Exception {
+    Cli.Result r = Cli.run("inspect", "--summary", "--groups", TestModels.model(TestModels.BERT).toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    String groups = r.out().substring(r.out().indexOf("\nchannel groups (7; 6 prunable)\n"));
+    assertTrue(groups.matches("(?s).*\\n +0 +32 +hidden +yes +\\d+ +/word/Gather, /position/Gather \\(\\+5 more\\)\\n.*"),
+        groups);
+    assertTrue(groups.matches("(?s).*\\n +1 +4 +heads +yes +\\d+ +/attn\\.0/MatMul\\n.*"), groups);
+    assertTrue(groups.matches("(?s).*\\n +2 +64 +channels +yes +\\d+ +/fc1\\.0/MatMul\\n.*"), groups);
   }
 
   @Test

@@ -61,7 +61,7 @@ class PruneCommandTest {
     JsonNode totals = new ObjectMapper().readTree(report.toFile()).get("prune").get("before");
     assertEquals(0, totals.get("unknownShapeNodes").asInt(), totals.toString());
     // heads, MLPs and the hidden width; only the classifier's output stays
-    assertTrue(r.out().contains("\ngroups    6 of 7 pruned, 1 unprunable\n"), r.out());
+    assertTrue(r.out().contains("\ngroups    6 of 7 pruned (3 channels, 2 heads, 1 hidden), 1 unprunable\n"), r.out());
     assertTrue(Files.size(out) < Files.size(in));
   }
 

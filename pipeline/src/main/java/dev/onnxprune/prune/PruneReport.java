@@ -42,9 +42,11 @@ public record PruneReport(String criterion, String target, String allocation, Li
    * @param scores summary of the criterion's scores (null when not scored)
    * @param prunable whether the group could be pruned
    * @param reasons why not, when not
+   * @param kind what its units are: "channels" (a CNN's channels, an MLP's hidden features),
+   *     "heads" (attention heads) or "hidden" (a transformer's hidden width, the residual stream)
    */
   public record Group(int id, List<String> producers, List<String> members, int channels, int kept, int[] removed,
-      ScoreSummary scores, boolean prunable, List<String> reasons) {}
+      ScoreSummary scores, boolean prunable, List<String> reasons, String kind) {}
 
   /** Min, mean and max of a group's scores, and the mean of the removed ones. */
   public record ScoreSummary(double min, double mean, double max, Double removedMean) {}
