@@ -16,6 +16,8 @@ Writes into testmodels/src/main/resources/onnxprune/testmodels/:
                          LayerNorm and an LM head tied to the token embedding.
                          Input input_ids: int64 [batch, seq]; output logits [batch, seq, 64].
   gpt_tiny-calib.npz     input_ids (int64 [128, 12]) of the synthetic language below.
+  gpt_tiny17.onnx        gpt_tiny's architecture trained anew and exported at opset 17, where each
+                         LayerNorm is one fused LayerNormalization node (calibrated with gpt_tiny's set).
   llama_tiny.onnx        LLaMA-like decoder with grouped-query attention: token embedding, 2
                          pre-RMSNorm blocks with separate q/k/v Linear projections (4 query heads,
                          2 key/value heads, each repeated for 2 query heads by expand + reshape),
@@ -401,6 +403,20 @@ def export_gpt(gen):
             "synthetic_next_token_accuracy": round(acc, 4), "opset": 14, "nodes": nodes, "ops": ops}
 
 
+def export_gpt17(gen):
+    gpt = GptTiny()
+    acc = train_gpt(gpt, gen)
+    ops, nodes = export(gpt, (language_data(2, 64, gen),), ["input_ids"],
+                        {"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}},
+                        os.path.join(OUT, "gpt_tiny17.onnx"), 17)
+    return {"name": "gpt_tiny17", "file": "gpt_tiny17.onnx", "calibration": "gpt_tiny-calib.npz",
+            "architecture": "gpt_tiny's architecture trained anew and exported at opset 17, where each"
+                            " LayerNorm is one fused LayerNormalization node",
+            "inputs": {"input_ids": "int64 [batch, seq]"}, "vocab": 64, "max_positions": MAX_POS,
+            "params": sum(p.numel() for p in gpt.parameters()),
+            "synthetic_next_token_accuracy": round(acc, 4), "opset": 17, "nodes": nodes, "ops": ops}
+
+
 def export_llama(gen):
     llama = LlamaTiny()
     acc = train_gpt(llama, gen)
@@ -454,7 +470,8 @@ def export_lstm(gen):
 
 # name -> (exporter, manifest key); each exporter draws from its own generator, seeded by name
 FIXTURES = {"bert_tiny": (export_bert, "transformers"), "gpt_tiny": (export_gpt, "transformers"),
-            "llama_tiny": (export_llama, "transformers"), "vit_tiny": (export_vit, "transformers"),
+            "gpt_tiny17": (export_gpt17, "transformers"), "llama_tiny": (export_llama, "transformers"),
+            "vit_tiny": (export_vit, "transformers"),
             "lstm_tiny": (export_lstm, "recurrent")}
 
 

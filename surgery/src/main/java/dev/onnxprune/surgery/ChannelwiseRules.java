@@ -253,20 +253,51 @@ final class ChannelwiseRules {
   }
 
   /**
-   * LayerNormalization (opset 17) is not pruned through: the exact reference would have to
-   * normalise over the kept channels inside the op (the decomposed LayerNorm that exporters emit
-   * at lower opsets is pruned through).
+   * LayerNormalization (opset 17) over the last axis alone, which holds the channels: channel-wise
+   * (scale and bias are sliced) and a statistic of the channels (its mean and variance), so the
+   * exact reference computes it over the kept channels ({@link MaskInsertion}). A LayerNorm over
+   * other axes carries the channels. Over the channels together with other axes, or with its Mean
+   * or InvStdDev outputs used, it is refused.
    */
   static final class LayerNorm implements InputRule {
     @Override
     public void analyze(Node n, Analyzer a, ChannelMap m) {
       int rank = Analyzer.rank(n.input(0));
-      if (rank >= 0 && m.axis() < normAxis(n.attrLong("axis", -1), rank)) {
+      int axis = rank < 0 ? -1 : normAxis(n.attrLong("axis", -1), rank);
+      if (rank >= 0 && m.axis() < axis) {
         a.carry(n, m); // normalises other axes: its parameters are not per channel
         return;
       }
-      a.unknown(n, "LayerNormalization over the channel axis (the fused op is not pruned through; the decomposed"
-          + " LayerNorm of opsets below 17 is)");
+      if (rank < 0 || axis != rank - 1 || m.axis() != axis || !m.untiled()) {
+        a.unknown(n, "LayerNormalization over the channel axis together with other axes");
+        return;
+      }
+      for (int i = 1; i < n.inputCount(); i++) {
+        if (n.input(i) != null && Analyzer.constant(n.input(i)) == null) {
+          a.unknown(n, "LayerNormalization parameter '" + n.input(i).name() + "' is not a constant");
+          return;
+        }
+      }
+      for (int o = 1; o < n.outputCount(); o++) {
+        if (n.output(o) != null && !n.output(o).uses().isEmpty()) {
+          a.unknown(n, "LayerNormalization's Mean or InvStdDev output is used");
+          return;
+        }
+      }
+      a.statistics.add(n);
+      a.touch(n, Role.STATISTIC, n.input(0), m);
+      a.carry(n, m);
+    }
+
+    @Override
+    public void apply(Node n, Applier p) {
+      boolean[] rm = p.removedPositions(n.input(0));
+      for (int i = 1; i < n.inputCount(); i++) {
+        Tensor t = n.input(i) == null ? null : Analyzer.constant(n.input(i));
+        if (t != null && t.rank() >= 1) {
+          p.sliceInput(n, i, t.rank() - 1, rm);
+        }
+      }
     }
   }
 

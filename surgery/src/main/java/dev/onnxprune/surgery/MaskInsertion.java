@@ -207,6 +207,8 @@ public final class MaskInsertion implements GraphPass {
    * The exact reference for norms: each statistic over the channel axis (a LayerNorm's or
    * RMSNorm's ReduceMean) reads its input times {@code C/K} on the K kept of C positions and 0 on
    * the removed ones, so it computes the mean over the kept channels, as the pruned model does.
+   * A fused LayerNormalization is written out as its definition with the same scaled masks in
+   * both of its means ({@link #keptChannelLayerNorm}).
    */
   private int maskStatistics(Applier p) {
     int inserted = 0;
@@ -227,10 +229,50 @@ public final class MaskInsertion implements GraphPass {
       }
       Graph g = n.graph();
       Value maskValue = g.addInitializer(g.uniqueName(v.name() + "_kept_mean"), Tensor.ofFloats(dims, mask));
-      multiply(n, 0, v, maskValue, checkMaskable(v, n));
+      if (n.is("LayerNormalization")) {
+        keptChannelLayerNorm(n, maskValue);
+      } else {
+        multiply(n, 0, v, maskValue, checkMaskable(v, n));
+      }
       inserted++;
     }
     return inserted;
+  }
+
+  /**
+   * Replaces the LayerNormalization {@code n} over the last axis by its definition (ONNX
+   * LayerNormalization, stash_type 1) with the means taken over the kept channels: {@code mean =
+   * ReduceMean(x * s)}, {@code d = x - mean}, {@code var = ReduceMean(d * d * s)}, {@code y = d /
+   * sqrt(var + epsilon) * scale + bias}, where {@code s} is {@code C/K} on kept and 0 on removed
+   * channels. Removed channels' outputs are masked where they are consumed.
+   */
+  private void keptChannelLayerNorm(Node n, Value keptMean) {
+    Graph g = n.graph();
+    Value x = n.input(0);
+    String base = n.name().isEmpty() ? x.name() : n.name();
+    float eps = n.attrFloat("epsilon", 1e-5f);
+    java.util.function.BiFunction<String, List<Value>, Value> op = (type, in) -> g.addNodeBefore(n, type,
+        g.uniqueNodeName(base + "_kept_" + type), in, List.of(g.uniqueName(base + "_kept_" + type))).output(0);
+    java.util.function.Function<Value, Value> mean = in -> {
+      String name = g.uniqueNodeName(base + "_kept_ReduceMean");
+      if (opset() >= 18) {
+        Value axes = g.addInitializer(g.uniqueName(base + "_kept_axes"), Tensor.ofLongs(new long[] {1}, new long[] {-1}));
+        return g.addNodeBefore(n, "ReduceMean", name, List.of(in, axes), List.of(g.uniqueName(name))).output(0);
+      }
+      return g.addNodeBefore(n, "ReduceMean", name, List.of(in), List.of(g.uniqueName(name)),
+          Attribute.of("axes", new long[] {-1})).output(0);
+    };
+    Value mu = mean.apply(op.apply("Mul", List.of(x, keptMean)));
+    Value d = op.apply("Sub", List.of(x, mu));
+    Value var = mean.apply(op.apply("Mul", List.of(op.apply("Mul", List.of(d, d)), keptMean)));
+    Value epsilon = g.addInitializer(g.uniqueName(base + "_kept_epsilon"), Tensor.scalar(eps));
+    Value y = op.apply("Div", List.of(d, op.apply("Sqrt", List.of(op.apply("Add", List.of(var, epsilon))))));
+    y = op.apply("Mul", List.of(y, n.input(1)));
+    if (n.inputCount() > 2 && n.input(2) != null) {
+      y = op.apply("Add", List.of(y, n.input(2)));
+    }
+    n.output(0).replaceAllUsesWith(y);
+    g.removeNode(n);
   }
 
   private int runInputs() {

@@ -57,6 +57,27 @@ class TransformerFixtureTest {
     check(file, g -> true);
   }
 
+  @org.junit.jupiter.api.Test
+  void fusedLayerNormalizationOfOpset17IsPrunedThroughWithItsScaleAndBias() throws Exception {
+    Model model = OnnxModels.read(TestModels.model("gpt_tiny17.onnx"));
+    ChannelAnalysis a = ChannelAnalysis.analyze(model);
+    ChannelGroup hidden = a.prunableGroups().stream().filter(g -> g.kind() == Kind.HIDDEN).findFirst().orElseThrow();
+    // ln1 and ln2 of two blocks and the final norm, each a statistic of the hidden channels
+    assertEquals(5, hidden.members().stream().filter(m -> m.opType().equals("LayerNormalization")
+        && m.role() == GroupMember.Role.STATISTIC).count(), hidden.members().toString());
+    Oracle.Result r = Oracle.check(model, an -> {
+      ChannelGroup h = an.groups().get(hidden.id());
+      return PrunePlan.builder(an).remove(h, 1, 4, 7, 10, 13, 16, 19, 22, 25).build();
+    }, 3);
+    Oracle.assertEquivalent(r);
+    for (dev.onnxprune.graph.Node ln : r.pruned().graph().nodes()) {
+      if (ln.is("LayerNormalization")) {
+        assertEquals(23, Analyzer.constant(ln.input(1)).dim(0), ln.name());
+        assertEquals(23, Analyzer.constant(ln.input(2)).dim(0), ln.name());
+      }
+    }
+  }
+
   private static void check(String file, Predicate<ChannelGroup> which) throws Exception {
     Model model = OnnxModels.read(TestModels.model(file));
     Oracle.Result r = Oracle.check(model, an -> {

@@ -272,18 +272,40 @@ class TransformerRulesTest {
         + " attention heads are pruned, not their head_dim)"), a.groups().get(0).blockReasons());
   }
 
-  @Test
-  void fusedLayerNormalizationOverTheChannelsIsRefused() throws Exception {
+  /** x [N, S, 6] -> MatMul to D -> LayerNormalization (opset 17) over {@code axis} -> MatMul to 3. */
+  private static Net fusedLayerNormNet(long axis) {
     Net net = new Net();
     net.model.opsets().clear();
     net.model.opsets().add(new dev.onnxprune.graph.OpsetId("", 17));
     Value x = net.input(S, 6);
     Value h = matmul(net, x, 6, D);
-    Value ln = net.op("LayerNormalization", List.of(h, net.positive(D), net.weight(D)), Attribute.of("axis", -1L));
+    long[] normalized = axis == -1 ? new long[] {D} : new long[] {S, D};
+    Value ln = net.op("LayerNormalization", List.of(h, net.positive(normalized), net.weight(normalized)),
+        Attribute.of("axis", axis), Attribute.of("epsilon", 1e-3f));
     net.output(matmul(net, ln, D, 3));
+    return net;
+  }
+
+  @Test
+  void fusedLayerNormalizationOverTheChannelsMatchesTheReferenceWithStatisticsOverKeptChannels() throws Exception {
+    Net net = fusedLayerNormNet(-1);
+    ChannelAnalysis a = ChannelAnalysis.analyze(net.model);
+    ChannelGroup hidden = a.groups().get(0);
+    assertTrue(hidden.prunable(), hidden.blockReasons().toString());
+    assertEquals(Kind.HIDDEN, hidden.kind());
+    Oracle.Result r = Oracle.check(net.model, an -> Oracle.everyKth(an, 3, 1), 4);
+    Oracle.assertEquivalent(r);
+    Node ln = r.pruned().graph().nodes().stream().filter(n -> n.is("LayerNormalization")).findFirst().orElseThrow();
+    assertArrayEquals(new long[] {D - 5}, Analyzer.constant(ln.input(1)).dims(), "the scale of the kept channels");
+    assertArrayEquals(new long[] {D - 5}, Analyzer.constant(ln.input(2)).dims(), "the bias of the kept channels");
+  }
+
+  @Test
+  void fusedLayerNormalizationOverTheChannelsAndAnotherAxisIsRefused() throws Exception {
+    Net net = fusedLayerNormNet(-2);
     ChannelAnalysis a = ChannelAnalysis.analyze(net.model);
     String name = ChannelAnalysis.name(net.g.nodes().get(1));
-    assertEquals(List.of("'" + name + "' (LayerNormalization): LayerNormalization over the channel axis (the fused op"
-        + " is not pruned through; the decomposed LayerNorm of opsets below 17 is)"), a.groups().get(0).blockReasons());
+    assertEquals(List.of("'" + name + "' (LayerNormalization): LayerNormalization over the channel axis together with"
+        + " other axes"), a.groups().get(0).blockReasons());
   }
 }
