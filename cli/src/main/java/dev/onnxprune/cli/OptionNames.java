@@ -80,6 +80,12 @@ final class OptionNames {
     flag("sessions.threads", "--threads");
     flag("sessions.deviceId", "--device-id");
     flag("data.limit", "--limit");
+    flag("data.size", "--size");
+    flag("data.resize", "--resize");
+    flag("data.channels", "--channels");
+    flag("device", "--device");
+    flag("masking.sparsity", "--sparsity");
+    flag("masking.nm", "--nm");
   }
 
   /** The table at work: in errors ({@link #translate}) and in free text ({@link #render}). */

@@ -102,7 +102,7 @@ class MaskCommandTest {
     assertEquals(2, sparsity.exitCode());
     assertEquals(Cli.usageError("mask", "--sparsity must be in (0, 1): 1.5"), sparsity.err());
     assertEquals(2, order.exitCode());
-    assertEquals(Cli.usageError("mask", "--nm: N:M needs 0 < N < M: 4:2"), order.err());
+    assertEquals(Cli.usageError("mask", "--nm needs 0 < N < M: '4:2'"), order.err());
     assertEquals(2, garbage.exitCode());
     assertEquals(Cli.usageError("mask", Messages.badNm("two:four")), garbage.err());
   }

@@ -1,5 +1,7 @@
 package dev.onnxprune.runtime;
 
+import dev.onnxprune.errors.InvalidOptionException;
+
 /**
  * How {@link Datasets#open} reads samples.
  *
@@ -18,20 +20,14 @@ package dev.onnxprune.runtime;
 public record DatasetOptions(Normalization normalization, int limit, Long seed, int size, int resize, int channels,
     String imagesKey, String labelsKey) {
   public DatasetOptions {
-    if (limit < 0) {
-      throw new IllegalArgumentException("limit must be >= 0: " + limit);
-    }
-    if (size < 0) {
-      throw new IllegalArgumentException("size must be >= 0: " + size);
-    }
-    if (resize < 0) {
-      throw new IllegalArgumentException("resize must be >= 0: " + resize);
-    }
+    InvalidOptionException.atLeast("data.limit", limit, 0);
+    InvalidOptionException.atLeast("data.size", size, 0);
+    InvalidOptionException.atLeast("data.resize", resize, 0);
     if (resize > 0 && size > resize) {
-      throw new IllegalArgumentException("size " + size + " is larger than resize " + resize);
+      throw new InvalidOptionException("data.size", size, "must be at most data.resize (" + resize + ")");
     }
     if (channels != 0 && channels != 1 && channels != 3) {
-      throw new IllegalArgumentException("channels must be 1 or 3: " + channels);
+      throw new InvalidOptionException("data.channels", channels, "must be 1 or 3");
     }
   }
 

@@ -1,5 +1,7 @@
 package dev.onnxprune.runtime;
 
+import dev.onnxprune.errors.InvalidOptionException;
+
 /** Which ONNX Runtime execution provider runs a session. */
 public enum Device {
   /** CUDA when it can be started, else CPU (said once in the log). */
@@ -12,7 +14,7 @@ public enum Device {
   /**
    * Parses {@code cpu|cuda|auto} (case-insensitive).
    *
-   * @throws IllegalArgumentException naming the bad value and the choices
+   * @throws InvalidOptionException (key {@code device}) naming the bad value and the choices
    */
   public static Device parse(String s) {
     for (Device d : values()) {
@@ -20,6 +22,6 @@ public enum Device {
         return d;
       }
     }
-    throw new IllegalArgumentException("device must be cpu, cuda or auto: '" + s + "'");
+    throw new InvalidOptionException("device", s, "must be cpu, cuda or auto");
   }
 }

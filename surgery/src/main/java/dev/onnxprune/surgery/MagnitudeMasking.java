@@ -1,5 +1,6 @@
 package dev.onnxprune.surgery;
 
+import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.graph.pass.GraphPass;
 import dev.onnxprune.graph.pass.PassResult;
 import dev.onnxprune.graph.DataType;
@@ -68,11 +69,11 @@ public final class MagnitudeMasking implements GraphPass {
   /**
    * Magnitude masking to {@code sparsity} in (0, 1), per layer or with one global threshold.
    *
-   * @throws IllegalArgumentException when sparsity is outside (0, 1)
+   * @throws InvalidOptionException (key {@code masking.sparsity}) when sparsity is outside (0, 1)
    */
   public static MagnitudeMasking magnitude(double sparsity, boolean global) {
     if (!(sparsity > 0 && sparsity < 1)) {
-      throw new IllegalArgumentException("sparsity must be in (0, 1): " + sparsity);
+      throw new InvalidOptionException("masking.sparsity", sparsity, "must be in (0, 1)");
     }
     return new MagnitudeMasking(sparsity, global, 0, 0);
   }
@@ -80,11 +81,11 @@ public final class MagnitudeMasking implements GraphPass {
   /**
    * N:M masking (e.g. 2:4): N of every M consecutive weights along the input axis stay.
    *
-   * @throws IllegalArgumentException unless 0 < n < m
+   * @throws InvalidOptionException (key {@code masking.nm}) unless 0 < n < m
    */
   public static MagnitudeMasking nm(int n, int m) {
     if (n <= 0 || m <= n) {
-      throw new IllegalArgumentException("N:M needs 0 < N < M: " + n + ":" + m);
+      throw new InvalidOptionException("masking.nm", n + ":" + m, "needs 0 < N < M");
     }
     return new MagnitudeMasking(0, false, n, m);
   }

@@ -1,5 +1,7 @@
 package dev.onnxprune.surgery;
 
+import dev.onnxprune.errors.InvalidOptionException;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -74,9 +76,12 @@ class MagnitudeMaskingTest {
 
   @Test
   void badOptionsAreRefused() {
-    assertEquals("sparsity must be in (0, 1): 1.5",
-        assertThrows(IllegalArgumentException.class, () -> MagnitudeMasking.magnitude(1.5, false)).getMessage());
-    assertEquals("N:M needs 0 < N < M: 4:2",
-        assertThrows(IllegalArgumentException.class, () -> MagnitudeMasking.nm(4, 2)).getMessage());
+    InvalidOptionException sparsity =
+        assertThrows(InvalidOptionException.class, () -> MagnitudeMasking.magnitude(1.5, false));
+    assertEquals("masking.sparsity", sparsity.key());
+    assertEquals("masking.sparsity must be in (0, 1): 1.5", sparsity.getMessage());
+    InvalidOptionException nm = assertThrows(InvalidOptionException.class, () -> MagnitudeMasking.nm(4, 2));
+    assertEquals("masking.nm", nm.key());
+    assertEquals("masking.nm needs 0 < N < M: '4:2'", nm.getMessage());
   }
 }
