@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train briefly and export the two small transformer fixtures (integer token inputs).
+"""Train and export the small transformer and recurrent fixtures.
 
     /usr/bin/python3 testmodels/export_transformers.py
 
@@ -39,7 +39,8 @@ and the "transformers" (and, for the LSTM, "recurrent") entries of manifest.json
 
     /usr/bin/python3 testmodels/export_transformers.py [names...]   # default: all; others' entries kept
 
-The ViT trains for 2 epochs on the 60k Fashion-MNIST training images (a few minutes on 2 cores),
+The ViT trains for 2 epochs on the 60k Fashion-MNIST training images (about 16 CPU-minutes;
+an hour of wall time on a loaded 2-core machine),
 so that a later pruning step can measure how much accuracy fine-tuning recovers.
 
 Both are trained for a few hundred Adam steps on synthetic data (seconds on 2 cores), so their
