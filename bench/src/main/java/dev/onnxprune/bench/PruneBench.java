@@ -1,33 +1,27 @@
 package dev.onnxprune.bench;
 
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtSession;
 import dev.onnxprune.criteria.Criteria;
+import dev.onnxprune.prune.PruneReport;
 import dev.onnxprune.prune.PruneResult;
 import dev.onnxprune.prune.Pruner;
+import dev.onnxprune.prune.SpeedCheck;
 import dev.onnxprune.prune.Target;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.runtime.Device;
 import dev.onnxprune.runtime.Sessions;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
-import java.util.Random;
 
 /**
  * Benchmark of structured pruning end to end: read, analyse, score (L1), allocate (--flops
- * 0.5), apply and write a model, against reading and writing the same model, alternating in
- * one JVM; then ONNX Runtime CPU latency of the pruned and the original model at batch 32.
+ * 0.5, the library's default widths), apply and write a model, against reading and writing the
+ * same model, alternating in one JVM; then ONNX Runtime CPU latency of the pruned and the original
+ * model at batch 32, in alternating pairs ({@link SpeedCheck}).
  *
- * <p>Usage: {@code PruneBench MODEL [--pairs N] [--batch B] [--threads T] [--runs R]}.
+ * <p>Usage: {@code PruneBench MODEL [--pairs N] [--batch B] [--threads T] [--runs R] [--latency 0|1]}.
  */
 public final class PruneBench {
   public static void main(String[] args) throws Exception {
@@ -69,16 +63,16 @@ public final class PruneBench {
     if (intArg(args, "--latency", 1) == 0) {
       return;
     }
-    Model orig = OnnxModels.read(model);
-    Model after = OnnxModels.read(pruned);
-    double lo = latency(model, orig, batch, threads, runs);
-    double lp = latency(pruned, after, batch, threads, runs);
     PruneResult r = Pruner.builder().criterion(Criteria.l1()).target(Target.flops(0.5)).build()
         .prune(OnnxModels.read(model));
-    System.out.printf("ORT CPU latency, batch %d, %d threads, median of %d runs:%n", batch, threads, runs);
-    System.out.printf("  original %8.1f ms   pruned %8.1f ms   speedup %.2fx   FLOPs %.2fG -> %.2fG (%.2fx)%n", lo, lp,
-        lo / lp, r.report().before().flops() / 1e9, r.report().after().flops() / 1e9,
-        (double) r.report().before().flops() / r.report().after().flops());
+    PruneReport.Speed s = SpeedCheck.measure(new Sessions(Device.CPU, 0, threads), model, pruned,
+        new SpeedCheck.Timing(batch, 1, runs, runs, java.time.Duration.ofHours(1)));
+    System.out.printf("ORT CPU latency, batch %d, %d threads, %d alternating pairs:%n", batch, threads, runs);
+    System.out.printf("  original %8.1f ms (best %.1f)   pruned %8.1f ms (best %.1f)   speed-up %.2fx median of pairs,"
+        + " %.2fx best   FLOPs %.2fG -> %.2fG (%.2fx), widths in multiples of %d%n", s.originalMs(),
+        s.originalBestMs(), s.prunedMs(), s.prunedBestMs(), s.speedup(), s.bestSpeedup(),
+        r.report().before().flops() / 1e9, r.report().after().flops() / 1e9,
+        (double) r.report().before().flops() / r.report().after().flops(), r.report().widths().multiple());
   }
 
   private static double readWrite(Path in, Path out) throws Exception {
@@ -103,31 +97,6 @@ public final class PruneBench {
     OnnxModels.write(m, out);
     PHASES.computeIfAbsent("write", k -> new ArrayList<>()).add((System.nanoTime() - t2) / 1e9);
     return (System.nanoTime() - t0) / 1e9;
-  }
-
-  private static double latency(Path file, Model m, int batch, int threads, int runs) throws Exception {
-    Sessions sessions = new Sessions(Device.CPU, 0, threads);
-    long[] shape = m.graph().runtimeInputs().get(0).shape().dims().stream()
-        .mapToLong(d -> d.isKnown() ? d.get() : batch).toArray();
-    int n = (int) Arrays.stream(shape).reduce(1, (a, b) -> a * b);
-    FloatBuffer fb = ByteBuffer.allocateDirect(n * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
-    Random r = new Random(1);
-    for (int i = 0; i < n; i++) {
-      fb.put((float) r.nextGaussian());
-    }
-    fb.rewind();
-    String name = m.graph().runtimeInputs().get(0).name();
-    try (OrtSession s = sessions.open(file);
-        OnnxTensor x = OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), fb, shape)) {
-      s.run(Map.of(name, x)).close();
-      List<Double> t = new ArrayList<>();
-      for (int i = 0; i < runs; i++) {
-        long t0 = System.nanoTime();
-        s.run(Map.of(name, x)).close();
-        t.add((System.nanoTime() - t0) / 1e6);
-      }
-      return median(t);
-    }
   }
 
   private static double median(List<Double> xs) {

@@ -3,6 +3,7 @@ package dev.onnxprune.cli;
 import dev.onnxprune.graph.pass.PassManager;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.ModelChecker;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.surgery.BatchNormFolding;
@@ -72,6 +73,13 @@ public final class ConvertCommand implements Callable<Integer> {
     return common.run(() -> {
       new OutputPaths().inputModel("model", model).modelOutput("output", output.file).check();
       Model m = OnnxModels.read(model);
+      if (foldBn) {
+        ModelChecker.requireValid(m); // a pass needs a valid graph
+      }
+      // the model is written as it is (lossless); what ONNX's checker would refuse is said, one line each
+      for (String problem : ModelChecker.check(m)) {
+        common.err().println("onnx-prune: warning: " + model + " is not a valid ONNX model: " + problem);
+      }
       long inBytes = Files.size(model);
       long inExternal = ModelFiles.externalDataBytes(m, model);
       int nodesIn = m.graph().nodes().size();

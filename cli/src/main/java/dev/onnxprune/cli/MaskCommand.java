@@ -3,6 +3,7 @@ package dev.onnxprune.cli;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.onnxprune.cli.TextTable.Align;
 import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.ModelChecker;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.surgery.MagnitudeMasking;
@@ -100,6 +101,7 @@ public final class MaskCommand implements Callable<Integer> {
       MagnitudeMasking pass = configure();
       new OutputPaths().inputModel("model", model).modelOutput("output", output.file).check();
       Model m = OnnxModels.read(model);
+      ModelChecker.requireValid(m); // a pass needs a valid graph
       MagnitudeMasking.Result r = (MagnitudeMasking.Result) dev.onnxprune.graph.pass.PassManager.run(m, pass);
       ModelFiles.write(m, output.file, output.externalData);
 

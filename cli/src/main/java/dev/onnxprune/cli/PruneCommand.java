@@ -5,6 +5,8 @@ import dev.onnxprune.errors.NothingPrunableException;
 import dev.onnxprune.errors.TargetUnreachableException;
 import dev.onnxprune.prune.PipelineResult;
 import dev.onnxprune.prune.PruningPipeline;
+import dev.onnxprune.prune.Rounding;
+import dev.onnxprune.prune.SpeedCheck;
 import dev.onnxprune.prune.Target;
 import dev.onnxprune.prune.VerificationFailedException;
 import dev.onnxprune.graph.OnnxModels;
@@ -66,6 +68,10 @@ public final class PruneCommand implements Callable<Integer> {
       + "    trajectory[]  --method only, per step: {step, event, seconds, flops, flopsKept,%n"
       + "                  widths {group id: channels kept}, loss, accuracy}%n"
       + "    shortOfTarget null; with --keep-partial, why the method stopped before the target%n"
+      + "    widths        {multiple, automatic, reason, keptWhole}: the multiple kept widths were rounded%n"
+      + "                  to (--round) and why; keptWhole: groups no wider than one step%n"
+      + "    speed         {provider, batch, pairs, originalMs, prunedMs, originalBestMs, prunedBestMs,%n"
+      + "                  speedup (median of pairs), bestSpeedup, skipped} (null: not timed; --speed-check)%n"
       + "  fineTuning[]    per epoch: {epoch, epochs, steps, lr, trainLoss, trainAccuracy, trainSamples,%n"
       + "                  valLoss, valAccuracy, valSamples, seconds, evalSeconds}";
 
@@ -95,7 +101,8 @@ public final class PruneCommand implements Callable<Integer> {
   /** The four ways to say how much to remove; picocli allows exactly one. */
   static final class TargetOption {
     @Option(names = "--ratio", required = true, paramLabel = "R",
-        description = "Remove this fraction (0..1) of the channels of each prunable group (of all, with --global).")
+        description = "Remove this fraction (0..1) of the channels of each prunable group (of all, with --global;"
+            + " with rounded widths, at least this fraction of all, each group keeping a multiple).")
     Double ratio;
 
     @Option(names = "--flops", required = true, paramLabel = "F",
@@ -128,10 +135,23 @@ public final class PruneCommand implements Callable<Integer> {
             + " same fraction from every group.")
     boolean global;
 
-    @Option(names = "--round", paramLabel = "N",
-        description = "Round kept channel counts up to a multiple of N, such as 8 (default ${DEFAULT-VALUE}: no"
-            + " rounding).")
-    int roundTo = 1;
+    @Option(names = "--round", paramLabel = "N|auto",
+        description = "Keep channel counts in multiples of N; 1 keeps exact widths. auto (default): the multiple"
+            + " --device runs fast (CPU: 16 with AVX-512, 8 with AVX2; CUDA: 8), halved when the target cannot be"
+            + " met within 1% with it. The output says which multiple was used and why.")
+    String round = "auto";
+
+    /** {@code --round}: auto, or a whole number the library checks (key roundTo). */
+    Rounding rounding() throws UsageFailure {
+      if (round.equals("auto")) {
+        return Rounding.auto();
+      }
+      try {
+        return Rounding.to(Integer.parseInt(round));
+      } catch (NumberFormatException e) {
+        throw new UsageFailure("--round must be auto or a whole number >= 1: '" + round + "'");
+      }
+    }
 
     @Option(names = "--min-channels", paramLabel = "N",
         description = "Channels every group keeps at least (default ${DEFAULT-VALUE}).")
@@ -199,6 +219,22 @@ public final class PruneCommand implements Callable<Integer> {
         description = "Measure the latency of MODEL and OUT at batch N in ONNX Runtime on --device and warn when OUT"
             + " is not faster (default ${DEFAULT-VALUE}: do not).")
     int measureLatency = 0;
+
+    @Option(names = "--speed-check", paramLabel = "auto|on|off",
+        description = "Time the pruned model against MODEL on --device (alternating pairs, batch 1, or --latency-batch"
+            + " with --latency) and warn when it is not faster. auto (default): for models of at most 20 GFLOPs per"
+            + " sample and for --latency.")
+    String speedCheck = "auto";
+
+    /** {@code --speed-check}. */
+    SpeedCheck.Mode speedCheck() throws UsageFailure {
+      return switch (speedCheck) {
+        case "auto" -> SpeedCheck.Mode.IF_CHEAP;
+        case "on" -> SpeedCheck.Mode.ALWAYS;
+        case "off" -> SpeedCheck.Mode.NEVER;
+        default -> throw new UsageFailure("--speed-check must be auto, on or off: '" + speedCheck + "'");
+      };
+    }
   }
 
   /** Where data-driven criteria, --latency, --verify and training run. */
@@ -255,7 +291,8 @@ public final class PruneCommand implements Callable<Integer> {
     boolean scoresOnData = !byMethod && criterion.name != null && DataCriteria.isDataDriven(criterion.name);
     PruningPipeline.Builder b = PruningPipeline.builder().model(model).target(target.target())
         .global(allocation.global).minChannels(allocation.minChannels).maxGroupRatio(allocation.maxGroupRatio)
-        .roundTo(allocation.roundTo).verify(checks.verify).keepPartial(checks.keepPartial)
+        .rounding(allocation.rounding()).speedCheck(checks.speedCheck(), 0).verify(checks.verify)
+        .keepPartial(checks.keepPartial)
         .sessions(runtime.sessions()).seed(seed).latencyTimingBatch(allocation.latencyBatch)
         .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData).report(report)
         .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log);

@@ -1,14 +1,18 @@
 package dev.onnxprune.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.graph.proto.Onnx.GraphProto;
+import dev.onnxprune.graph.proto.Onnx.ModelProto;
 import dev.onnxprune.testmodels.TestModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,10 +29,66 @@ class ConvertCommandTest {
     Cli.Result r = Cli.run("convert", in.toString(), "-o", out.toString());
 
     assertEquals(0, r.exitCode(), r.err());
+    assertEquals("", r.err(), "a valid model gives no warning");
     Model written = OnnxModels.read(out);
     assertEquals(Optional.empty(), ModelComparison.firstDifference(OnnxModels.read(in), written));
     assertEquals(1, r.out().lines().count(), r.out());
     assertTrue(r.out().startsWith("wrote " + out + ": " + written.graph().nodes().size() + " nodes, "), r.out());
+  }
+
+  /**
+   * resnet20 with ir_version 2, a Relu renamed to an operator ONNX does not define, and the stem
+   * Conv reading the next Conv's output (a cycle).
+   */
+  static Path invalidResnet(Path dir) throws Exception {
+    ModelProto.Builder m = ModelProto.parseFrom(Files.readAllBytes(TestModels.model("resnet20.onnx"))).toBuilder()
+        .setIrVersion(2);
+    GraphProto.Builder g = m.getGraphBuilder();
+    int stem = -1;
+    int next = -1;
+    int relu = -1;
+    for (int i = 0; i < g.getNodeCount(); i++) {
+      String op = g.getNode(i).getOpType();
+      if (op.equals("Conv")) {
+        next = stem >= 0 && next < 0 ? i : next;
+        stem = stem < 0 ? i : stem;
+      } else if (op.equals("Relu") && relu < 0) {
+        relu = i;
+      }
+    }
+    g.setNode(stem, g.getNode(stem).toBuilder().setInput(0, g.getNode(next).getOutput(0)));
+    g.setNode(relu, g.getNode(relu).toBuilder().setOpType("Frobnicate"));
+    return Files.write(dir.resolve("invalid.onnx"), m.build().toByteArray());
+  }
+
+  /**
+   * Issue 16, point 6: convert wrote invalid models without a word. It still writes them as they
+   * are (lossless), and warns of each problem, naming the file and node.
+   */
+  @Test
+  void anInvalidModelIsWrittenAsItIsWithAWarningPerProblem() throws Exception {
+    Path in = invalidResnet(tmp);
+    Path out = tmp.resolve("out.onnx");
+
+    Cli.Result r = Cli.run("convert", in.toString(), "-o", out.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    List<String> lines = r.err().lines().toList();
+    String head = "onnx-prune: warning: " + in + " is not a valid ONNX model: ";
+    assertEquals(List.of(head + "ir_version 2 cannot have opset imports; they came with IR version 3",
+        head + "'/stem/stem.2/Relu' (Frobnicate): ONNX defines no operator 'Frobnicate' in its default domain",
+        head + "graph 'torch_jit': nodes form a cycle: '/stem/stem.0/Conv' (Conv) -> '/stem/stem.1/BatchNormalization'"
+            + " (BatchNormalization) -> '/stem/stem.2/Relu' (Frobnicate) -> '/layers/layers.0/conv1/Conv' (Conv) ->"
+            + " '/stem/stem.0/Conv' (Conv)"), lines);
+    assertArrayEquals(Files.readAllBytes(in), Files.readAllBytes(out));
+
+    // a pass needs a valid graph: --fold-bn refuses it
+    Path folded = tmp.resolve("folded.onnx");
+    r = Cli.run("convert", in.toString(), "-o", folded.toString(), "--fold-bn");
+    assertEquals(1, r.exitCode(), r.err());
+    assertTrue(r.err().startsWith("onnx-prune: error: " + in + " is not a valid ONNX model (3 problems): ir_version 2"),
+        r.err());
+    assertFalse(Files.exists(folded));
   }
 
   @Test

@@ -73,7 +73,9 @@ class EvalCommandTest {
   void badOptionValuesNameTheOption() {
     assertUsage("--batch must be > 0: 0", "--batch", "0");
     assertUsage("--device must be cpu, cuda or auto: 'gpu'", "--device", "gpu");
-    assertUsage("--threads must be >= 0: -1", "--threads", "-1");
+    int cpus = Runtime.getRuntime().availableProcessors();
+    assertUsage("--threads must be in [0, " + 4 * cpus + "] (0: ONNX Runtime's choice; at most 4 per available"
+        + " processor, " + cpus + " here): -1", "--threads", "-1");
     assertUsage("--device-id must be >= 0: -2", "--device-id", "-2");
     assertUsage("--mean and --std go together; give both (or neither)", "--mean", "0.5");
     assertUsage("--std values must be > 0: [0.0]", "--mean", "0.5", "--std", "0");

@@ -99,6 +99,54 @@ class FinetuneCommandTest {
     assertTrue(r.out().contains("trained " + m.group(3) + " epochs"), r.out());
   }
 
+  /**
+   * Issue 16, point 3: a learning rate that makes the weights infinite in the last step exited 0
+   * and wrote a model of NaN (every step's loss, computed before its update, was finite).
+   */
+  @Test
+  void trainingThatDivergesFailsNamingTheStepAndWritesNothing() {
+    Path out = tmp.resolve("nan.onnx");
+    Cli.Result r = Cli.run(args(DATA, "finetune", VGG, "-o", out.toString(), "--epochs", "1", "--limit", "64",
+        "--batch", "64", "--lr", "1e30", "-q"));
+    assertEquals(1, r.exitCode(), r.err());
+    assertTrue(r.err().contains("\nonnx-prune: error: training diverged after epoch 1 (step 1, learning rate"
+        + " 1.0E30): the trained model's output is NaN on the first 64 training samples; nothing was kept of this"
+        + " run. Lower the learning rate"), r.err());
+    assertFalse(Files.exists(out));
+    assertUsage("--lr must be > 0 and at most 3.4e38 (a finite float): 1.0E39", args(DATA, "finetune", VGG, "-o",
+        out.toString(), "--epochs", "1", "--lr", "1e39"));
+    assertUsage("--lr must be > 0 and at most 3.4e38 (a finite float): Infinity", args(DATA, "finetune", VGG, "-o",
+        out.toString(), "--epochs", "1", "--lr", "Infinity"));
+  }
+
+  /**
+   * Issue 16, point 4: labels outside the model's 10 classes (10, 255) were accepted by finetune
+   * and by --criterion taylor, which trained and scored against no class.
+   */
+  @Test
+  void labelsOutsideTheClassesAreRefusedByFinetuneAndTaylor() throws Exception {
+    byte[] labels;
+    try (var in = new java.util.zip.GZIPInputStream(Files.newInputStream(Path.of(TRAIN_LABELS)))) {
+      labels = in.readAllBytes();
+    }
+    for (int bad : new int[] {10, 255}) {
+      java.util.Arrays.fill(labels, 8, labels.length, (byte) bad); // every sample: --limit draws them by --seed
+      Path file = Files.write(tmp.resolve("labels-" + bad + ".idx1"), labels);
+      String[] data = DATA.clone();
+      data[3] = file.toString();
+      Path out = tmp.resolve("never.onnx");
+      String expected = "label " + bad + " of sample 0 is outside the 10 classes of output '";
+      Cli.Result r = Cli.run(args(data, "finetune", VGG, "-o", out.toString(), "--epochs", "1", "--limit", "64", "-q"));
+      assertEquals(1, r.exitCode(), r.err());
+      assertTrue(r.err().contains("onnx-prune: error: " + expected), r.err());
+      r = Cli.run(args(data, "prune", VGG, "-o", out.toString(), "--criterion", "taylor", "--flops", "0.3",
+          "--calib-limit", "64", "-q"));
+      assertEquals(1, r.exitCode(), r.err());
+      assertTrue(r.err().contains("onnx-prune: error: " + expected), r.err());
+      assertFalse(Files.exists(out));
+    }
+  }
+
   @Test
   void badCombinationsAreUsageErrors() {
     String out = tmp.resolve("x.onnx").toString();
@@ -125,7 +173,7 @@ class FinetuneCommandTest {
   void pruneRecalibratesAndFineTunesBeforeWriting() throws Exception {
     Path out = tmp.resolve("p.onnx");
     Cli.Result r = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5",
-        "--recalibrate-bn", "--bn-samples", "512", "--finetune-epochs", "1", "--calib-limit", "256", "--no-augment",
+        "--round", "1", "--recalibrate-bn", "--bn-samples", "512", "--finetune-epochs", "1", "--calib-limit", "256", "--no-augment",
         "--val-images", TEST, "--val-labels", TEST_LABELS));
     assertEquals(0, r.exitCode(), r.err());
     double pruned = top1(r.out(), "pruned");

@@ -121,7 +121,8 @@ class OptionDefaultsTest {
     assertEquals(4096, prune.recovery.bnSamples);
     assertTrue(prune.recovery.augment);
     assertEquals(0, prune.recovery.epochs(0));
-    assertEquals(1, prune.allocation.roundTo);
+    assertEquals("auto", prune.allocation.round);
+    assertEquals("auto", prune.checks.speedCheck);
     assertEquals(1, prune.allocation.minChannels);
     assertEquals(1.0, prune.allocation.maxGroupRatio);
     assertEquals(32, prune.allocation.latencyBatch);

@@ -33,7 +33,7 @@ class PruneCommandTest {
     Path out = tmp.resolve("out.onnx");
 
     Cli.Result r = Cli.run("prune", in.toString(), "-o", out.toString(), "--criterion", "l1", option, value,
-        "--verify", "--device", "cpu");
+        "--verify", "--device", "cpu", "--round", "1");
 
     assertEquals(0, r.exitCode(), r.err());
     assertTrue(flops(out) < flops(in), "FLOPs " + flops(out) + " vs " + flops(in));
@@ -46,6 +46,30 @@ class PruneCommandTest {
     }
   }
 
+  /**
+   * Issue 16, point 6: prune kept ir_version 0 or 2, cycles and unknown operators, which ONNX's
+   * checker refuses; it now refuses the model before any work, naming each problem.
+   */
+  @Test
+  void anInvalidModelIsRefusedNamingEachProblem() throws Exception {
+    Path in = ConvertCommandTest.invalidResnet(tmp);
+    Path out = tmp.resolve("never.onnx");
+    Cli.Result r = Cli.run("prune", in.toString(), "-o", out.toString(), "--flops", "0.5");
+    assertEquals(1, r.exitCode(), r.err());
+    assertTrue(r.err().contains("\nonnx-prune: error: " + in + " is not a valid ONNX model (3 problems): ir_version 2"
+        + " cannot have opset imports; they came with IR version 3; '/stem/stem.2/Relu' (Frobnicate): ONNX defines no"
+        + " operator 'Frobnicate' in its default domain; graph 'torch_jit': nodes form a cycle: "), r.err());
+    assertFalse(Files.exists(out));
+
+    Path ir0 = Files.write(tmp.resolve("ir0.onnx"), dev.onnxprune.graph.proto.Onnx.ModelProto.parseFrom(
+        Files.readAllBytes(TestModels.model("resnet20.onnx"))).toBuilder().setIrVersion(0).build().toByteArray());
+    r = Cli.run("prune", ir0.toString(), "-o", out.toString(), "--flops", "0.5");
+    assertEquals(1, r.exitCode(), r.err());
+    assertTrue(r.err().contains("onnx-prune: error: " + ir0 + " is not a valid ONNX model: ir_version is 0;"),
+        r.err());
+    assertFalse(Files.exists(out));
+  }
+
   @Test
   void tokenModelVerifiesWithItsCostAtThePositionTableLength() throws Exception {
     Path in = TestModels.model(TestModels.BERT);
@@ -53,7 +77,7 @@ class PruneCommandTest {
     Path report = tmp.resolve("report.json");
 
     Cli.Result r = Cli.run("prune", in.toString(), "-o", out.toString(), "--criterion", "l1", "--ratio", "0.3",
-        "--verify", "--report", report.toString());
+        "--round", "1", "--verify", "--report", report.toString());
 
     assertEquals(0, r.exitCode(), r.err());
     assertTrue(r.out().matches("(?s).*\\nverify +PASS +max abs diff .*"), r.out());
@@ -106,7 +130,7 @@ class PruneCommandTest {
     Path report = tmp.resolve("report.json");
 
     Cli.Result r = Cli.run("prune", in.toString(), "-o", out.toString(), "--criterion", "l2", "--flops", "0.5",
-        "--verify", "--report", report.toString());
+        "--verify", "--round", "1", "--report", report.toString());
 
     assertEquals(0, r.exitCode(), r.err());
     JsonNode doc = new ObjectMapper().readTree(report.toFile()).get("prune");
@@ -146,6 +170,46 @@ class PruneCommandTest {
         assertEquals(0, g.get("kept").asInt() % 8, g.toString());
       }
     }
+  }
+
+  @Test
+  void widthsAndTheMeasuredSpeedAreSaidAndReported() throws Exception {
+    Path out = tmp.resolve("out.onnx");
+    Path report = tmp.resolve("report.json");
+
+    Cli.Result r = Cli.run("prune", TestModels.model("mobilenetv2.onnx").toString(), "-o", out.toString(),
+        "--criterion", "l1", "--flops", "0.4", "--round", "8", "--speed-check", "on", "--device", "cpu",
+        "--report", report.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().contains("\nwidths    multiples of 8 (as asked)\n"), r.out());
+    assertTrue(r.out().matches("(?s).*\\nspeed     \\d+\\.\\d\\dx (faster|NOT FASTER) at batch 1 on CPU \\(median of"
+        + " \\d+ pairs: \\d+\\.\\d\\d -> \\d+\\.\\d\\d ms; best \\d+\\.\\d\\dx\\)\\n.*"), r.out());
+    assertTrue(r.err().matches("(?s).*\\nmeasuring latency +\\d+\\.\\d\\d s\\n.*"), r.err());
+    JsonNode doc = new ObjectMapper().readTree(report.toFile()).get("prune");
+    assertEquals(8, doc.get("widths").get("multiple").asInt());
+    assertFalse(doc.get("widths").get("automatic").asBoolean());
+    assertEquals(1, doc.get("speed").get("batch").asInt());
+    assertTrue(doc.get("speed").get("pairs").asInt() >= 3, doc.get("speed").toString());
+    boolean slower = doc.get("speed").get("speedup").asDouble() <= 1;
+    assertEquals(slower,
+        r.err().contains("warning: the pruned model is not faster than the original on CPU at batch 1"), r.err());
+  }
+
+  @Test
+  void automaticWidthsSayWhyAndRoundOneKeepsExactWidths() throws Exception {
+    String in = TestModels.model("resnet20.onnx").toString();
+
+    Cli.Result auto = Cli.run("prune", in, "-o", tmp.resolve("a.onnx").toString(), "--criterion", "l1", "--ratio",
+        "0.3", "--speed-check", "off", "--device", "cpu");
+    Cli.Result exact = Cli.run("prune", in, "-o", tmp.resolve("b.onnx").toString(), "--criterion", "l1", "--ratio",
+        "0.3", "--round", "1", "--speed-check", "off");
+
+    assertEquals(0, auto.exitCode(), auto.err());
+    assertTrue(auto.out().matches("(?s).*\\nwidths    multiples of \\d+ \\(auto: CPU .*"), auto.out());
+    assertFalse(auto.out().contains("\nspeed "), auto.out());
+    assertEquals(0, exact.exitCode(), exact.err());
+    assertTrue(exact.out().contains("\nwidths    exact (as asked)\n"), exact.out());
   }
 
   @Test
@@ -208,6 +272,8 @@ class PruneCommandTest {
     Cli.Result criterion = Cli.run("prune", in, "-o", out, "--criterion", "l3", "--flops", "0.5");
     Cli.Result device = Cli.run("prune", in, "-o", out, "--criterion", "l1", "--flops", "0.5", "--device", "tpu");
     Cli.Result round = Cli.run("prune", in, "-o", out, "--criterion", "l1", "--flops", "0.5", "--round", "0");
+    Cli.Result word = Cli.run("prune", in, "-o", out, "--criterion", "l1", "--flops", "0.5", "--round", "fast");
+    Cli.Result check = Cli.run("prune", in, "-o", out, "--criterion", "l1", "--flops", "0.5", "--speed-check", "maybe");
 
     assertEquals(2, criterion.exitCode());
     assertEquals(Cli.usageError("prune", "--criterion must be one of l1, l2, bn, fpgm, random, apoz, mean, oracle,"
@@ -216,6 +282,10 @@ class PruneCommandTest {
     assertEquals(Cli.usageError("prune", "--device must be cpu, cuda or auto: 'tpu'"), device.err());
     assertEquals(2, round.exitCode());
     assertEquals(Cli.usageError("prune", "--round must be >= 1: 0"), round.err());
+    assertEquals(2, word.exitCode());
+    assertEquals(Cli.usageError("prune", "--round must be auto or a whole number >= 1: 'fast'"), word.err());
+    assertEquals(2, check.exitCode());
+    assertEquals(Cli.usageError("prune", "--speed-check must be auto, on or off: 'maybe'"), check.err());
   }
 
   @Test

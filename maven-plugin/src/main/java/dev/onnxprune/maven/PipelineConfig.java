@@ -71,10 +71,13 @@ final class PipelineConfig {
       throws IOException {
     Normalization norm = normalization(s.mean, s.std);
     PruningPipeline.Builder b = PruningPipeline.builder().model(s.model.toPath()).target(target(s))
-        .global(s.global).minChannels(s.minChannels).maxGroupRatio(s.maxGroupRatio).roundTo(s.roundTo)
+        .global(s.global).minChannels(s.minChannels).maxGroupRatio(s.maxGroupRatio)
         .verify(s.verify).sessions(new Sessions(device(s.device), 0, s.threads)).output(output)
         .report(s.report == null ? null : s.report.toPath()).listener(listener)
         .cropFill(norm == null ? new float[] {0f} : norm.zeroPixel());
+    if (s.roundTo != null) {
+      b.roundTo(s.roundTo); // otherwise the library's default: the multiple the device runs fast
+    }
     FineTuning fineTuning = s.fineTuningEpochs > 0
         ? FineTuning.builder().epochs(s.fineTuningEpochs).learningRate(s.learningRate).batchSize(s.batchSize).build()
         : null;

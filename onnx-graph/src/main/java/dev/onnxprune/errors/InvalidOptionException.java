@@ -108,6 +108,16 @@ public class InvalidOptionException extends OnnxPruneException {
     return require(v >= 0 && Double.isFinite(v), key, ">= 0", v);
   }
 
+  /**
+   * {@code v} when it is a learning rate a training step can take: {@code > 0} ({@code >= 0} with
+   * {@code zeroAllowed}) and finite as a float (at most {@link Float#MAX_VALUE}, about 3.4e38), the
+   * type the step's graph computes in; else an error naming {@code key}.
+   */
+  public static double learningRate(String key, double v, boolean zeroAllowed) {
+    return require((zeroAllowed ? v >= 0 : v > 0) && v <= Float.MAX_VALUE, key,
+        (zeroAllowed ? ">= 0" : "> 0") + " and at most 3.4e38 (a finite float)", v);
+  }
+
   /** {@code v} when it is at least {@code min}, else an error naming {@code key}. */
   public static int atLeast(String key, int v, int min) {
     if (v < min) {

@@ -98,7 +98,7 @@ public final class AtomicFiles {
    * ("a directory", "a character device", "a FIFO (named pipe)"); null when it is a regular file or
    * does not exist.
    */
-  static String notRegular(Path real) throws IOException {
+  public static String notRegular(Path real) throws IOException {
     BasicFileAttributes a;
     try {
       a = Files.readAttributes(real, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
@@ -231,11 +231,25 @@ public final class AtomicFiles {
       move(tmp, target);
       tmp = null;
       syncDirectory(dir);
+    } catch (IOException e) {
+      throw cannotWrite(target, e);
     } finally {
       if (tmp != null) {
         Files.deleteIfExists(tmp);
       }
     }
+  }
+
+  /**
+   * {@code e} naming the file it failed to write: the operating system's "No space left on device"
+   * or "File too large" names none. An exception that names its file already is returned as it is.
+   */
+  static IOException cannotWrite(Path file, IOException e) {
+    if (e instanceof java.nio.file.FileSystemException f && f.getFile() != null) {
+      return e;
+    }
+    String why = e.getMessage() == null || e.getMessage().isBlank() ? e.getClass().getSimpleName() : e.getMessage();
+    return new IOException(file + ": cannot write it: " + why, e);
   }
 
   /**

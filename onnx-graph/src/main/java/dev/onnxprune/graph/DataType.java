@@ -57,8 +57,13 @@ public enum DataType {
   }
 
   /** Bytes that {@code count} elements occupy in raw_data (sub-byte types are packed). */
+  /**
+   * Bytes of {@code count} elements (sub-byte types packed, rounded up).
+   *
+   * @throws ArithmeticException when that overflows a long (never silently wrong)
+   */
   public long byteSize(long count) {
-    return (count * bits + 7) / 8;
+    return Math.addExact(Math.multiplyExact(count, (long) bits), 7) / 8;
   }
 
   public boolean isFloatingPoint() {

@@ -27,6 +27,8 @@ public final class Graph {
   private final List<Value> sparseInitializers = new ArrayList<>();
   private final Map<String, Value> values = new HashMap<>();
   private Node parent;
+  /** The model whose main graph this is (set by {@link Model}), for the file errors name; null for subgraphs. */
+  Model model;
   /** Serde: the GraphProto less the fields modeled here (annotations, metadata, unknown fields). */
   Object protoRest;
   /**
@@ -63,6 +65,15 @@ public final class Graph {
 
   void setParent(Node node) {
     this.parent = node;
+  }
+
+  /** The file of the model this graph belongs to (through enclosing graphs), or null when it was not read from one. */
+  public java.nio.file.Path sourceFile() {
+    Graph g = this;
+    while (g.parent != null) {
+      g = g.parent.graph;
+    }
+    return g.model == null || g.model.graph() != g ? null : g.model.source();
   }
 
   public List<Node> nodes() {

@@ -15,8 +15,9 @@ import java.util.Set;
  *   <li>nodes are in topological order (inputs are graph inputs, initializers, outer-scope
  *       values, or outputs of earlier nodes);
  *   <li>every node output names its producer, and graph outputs are defined;
- *   <li>weights match their ops where shapes are known: Conv/ConvTranspose weight rank and
- *       input channels (with {@code group}), bias length; BatchNormalization parameter lengths;
+ *   <li>weights match their ops where shapes are known: Conv/ConvTranspose {@code group} at
+ *       least 1, weight rank and input channels (with {@code group}), bias length;
+ *       BatchNormalization parameter lengths;
  *       Gemm inner dimensions.
  * </ol>
  */
@@ -111,7 +112,8 @@ public final class GraphVerifier {
     }
   }
 
-  private static void checkWeights(Node n, List<String> problems) {
+  /** The weight rules (5 above) for {@code n}; {@link ModelChecker} runs them too. */
+  static void checkWeights(Node n, List<String> problems) {
     if (!n.domain().isEmpty() && !n.domain().equals("ai.onnx")) {
       return;
     }
@@ -152,6 +154,10 @@ public final class GraphVerifier {
       return;
     }
     long group = n.attrLong("group", 1);
+    if (group < 1) {
+      problems.add(n.describe() + ": attribute 'group' is " + group + "; it must be at least 1");
+      return;
+    }
     long[] x = dims(n.input(0));
     boolean transpose = n.opType().equals("ConvTranspose");
     if (x != null && x.length == w.length && x[1] >= 0 && w[transpose ? 0 : 1] >= 0) {
@@ -162,8 +168,11 @@ public final class GraphVerifier {
       }
     }
     long outChannels = transpose ? w[1] * group : w[0];
-    if (!transpose && group > 0 && w[0] % group != 0) {
+    if (!transpose && w[0] % group != 0) {
       problems.add(n.describe() + ": " + w[0] + " output channels are not divisible by group " + group);
+    }
+    if (transpose && w[0] % group != 0) {
+      problems.add(n.describe() + ": " + w[0] + " input channels are not divisible by group " + group);
     }
     long[] b = dims(n.input(2));
     if (b != null && (b.length != 1 || b[0] != outChannels)) {

@@ -32,6 +32,7 @@ public final class Model {
 
   public Model(Graph graph) {
     this.graph = graph;
+    graph.model = this;
   }
 
   public Graph graph() {
@@ -40,6 +41,7 @@ public final class Model {
 
   public void setGraph(Graph graph) {
     this.graph = graph;
+    graph.model = this;
   }
 
   /** The file this model was read from, or null. */

@@ -1,5 +1,6 @@
 package dev.onnxprune.graph;
 
+import dev.onnxprune.errors.InvalidModelException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -179,26 +180,56 @@ public final class Node {
     return attributes.containsKey(attrName);
   }
 
-  /** INT attribute or the default when absent. */
+  /**
+   * INT attribute or the default when absent.
+   *
+   * @throws InvalidModelException when the attribute has another type (it names the node and attribute)
+   */
   public long attrLong(String attrName, long dflt) {
     Attribute a = attributes.get(attrName);
-    return a == null ? dflt : a.asLong();
+    return a == null ? dflt : typed(a, AttributeType.INT).asLong();
   }
 
+  /** FLOAT attribute or the default when absent; another type is an {@link InvalidModelException}. */
   public float attrFloat(String attrName, float dflt) {
     Attribute a = attributes.get(attrName);
-    return a == null ? dflt : a.asFloat();
+    return a == null ? dflt : typed(a, AttributeType.FLOAT).asFloat();
   }
 
-  /** INTS attribute or null when absent. */
+  /** INTS attribute or null when absent; another type is an {@link InvalidModelException}. */
   public long[] attrLongs(String attrName) {
     Attribute a = attributes.get(attrName);
-    return a == null ? null : a.asLongs();
+    return a == null ? null : typed(a, AttributeType.INTS).asLongs();
   }
 
+  /** STRING attribute or the default when absent; another type is an {@link InvalidModelException}. */
   public String attrString(String attrName, String dflt) {
     Attribute a = attributes.get(attrName);
-    return a == null ? dflt : a.asString();
+    return a == null ? dflt : typed(a, AttributeType.STRING).asString();
+  }
+
+  private Attribute typed(Attribute a, AttributeType type) {
+    if (a.type() != type) {
+      throw invalidAttribute(a.name(), "is " + a.type() + "; " + opType + " takes it as " + type);
+    }
+    return a;
+  }
+
+  /**
+   * The error for a value of attribute {@code attrName} this node cannot have: an {@link
+   * InvalidModelException} naming the model's file, this node and the attribute, e.g. {@code
+   * "m.onnx is not a valid ONNX model: 'conv1' (Conv): attribute 'group' is 0; it must be at
+   * least 1"}.
+   *
+   * @param what what is wrong with the value, e.g. {@code "is 0; it must be at least 1"}
+   */
+  public InvalidModelException invalidAttribute(String attrName, String what) {
+    return new InvalidModelException(graph.sourceFile(), describe(), attrName, what);
+  }
+
+  /** The error for this node when no one attribute is at fault (an input's shape, say): names the file and node. */
+  public InvalidModelException invalid(String what) {
+    return new InvalidModelException(graph.sourceFile(), List.of(describe() + ": " + what));
   }
 
   /** Sets (adds or replaces, keeping its position) an attribute. */

@@ -76,15 +76,21 @@ public final class OnnxModels {
     return ProtoWriter.write(model, file, options);
   }
 
+  /** Bytes of tensor data the model's initializers hold, in every graph (subgraphs included). */
+  public static long tensorBytes(Model model) {
+    return ProtoWriter.tensorBytes(model);
+  }
+
   /** The serialized model, all data inline (for in-memory sessions; limited to 2 GiB). */
   public static byte[] toBytes(Model model) {
     ModelProto proto = ProtoWriter.toProtoInline(model);
     try {
-      ByteArrayOutputStream out = new ByteArrayOutputStream(Math.max(32, proto.getSerializedSize()));
-      CodedOutputStream cos = CodedOutputStream.newInstance(out, 1 << 16);
+      // one array of the exact size (a ByteArrayOutputStream's toByteArray was a second copy)
+      byte[] out = new byte[proto.getSerializedSize()];
+      CodedOutputStream cos = CodedOutputStream.newInstance(out);
       proto.writeTo(cos);
-      cos.flush();
-      return out.toByteArray();
+      cos.checkNoSpaceLeft();
+      return out;
     } catch (IOException e) {
       throw new IllegalStateException("serializing to memory", e);
     }

@@ -75,22 +75,25 @@ public final class OutputPaths {
   }
 
   /**
-   * Checks every output against the inputs and the outputs given before it.
+   * Checks every input, then every output against the inputs and the outputs given before it.
    *
-   * @throws InvalidOptionException an output that exists and is not a regular file (a directory, a
-   *     device, a FIFO)
+   * @throws InvalidOptionException an input that exists and is neither a regular file nor (except a
+   *     model) a folder: reading a FIFO waits for a writer forever, a device never ends; an output
+   *     that exists and is not a regular file (a directory, a device, a FIFO)
    * @throws SameFileException an output that is an input, an input's external data file, or another
    *     output; the message names both options and both paths
    */
   public void check() {
+    for (Named in : inputs) {
+      String kind = kind(in);
+      if (kind != null && !(kind.equals("a directory") && !in.model())) {
+        throw new InvalidOptionException(in.key(), in.given().toString(),
+            "must be a regular file" + (in.model() ? "" : " or a folder") + ", not " + kind);
+      }
+    }
     for (int i = 0; i < outputs.size(); i++) {
       Named out = outputs.get(i);
-      String kind;
-      try {
-        kind = AtomicFiles.notRegular(out.real());
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
+      String kind = kind(out);
       if (kind != null) {
         throw new InvalidOptionException(out.key(), out.given().toString(),
             "must be a regular file or a new one, not " + kind);
@@ -103,6 +106,15 @@ public final class OutputPaths {
       for (Named earlier : outputs.subList(0, i)) {
         refuseOverlap(out, earlier);
       }
+    }
+  }
+
+  /** What the file is when it exists and is not a regular file ({@link AtomicFiles#notRegular}), else null. */
+  private static String kind(Named file) {
+    try {
+      return AtomicFiles.notRegular(file.real());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 

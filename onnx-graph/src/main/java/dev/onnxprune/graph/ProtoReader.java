@@ -103,7 +103,15 @@ final class ProtoReader {
       return List.of();
     }
     Path dir = file.toAbsolutePath().getParent();
-    return locations.stream().map(dir::resolve).toList();
+    List<Path> out = new ArrayList<>();
+    for (String location : locations) {
+      try {
+        out.add(dir.resolve(location));
+      } catch (java.nio.file.InvalidPathException e) {
+        // not a path (a NUL character): no file it could be; reading the model says so
+      }
+    }
+    return out;
   }
 
   private static void collectLocations(GraphProto g, Set<String> into) {
@@ -141,12 +149,20 @@ final class ProtoReader {
     return new ProtoReader(file).parseModelProto(map(file));
   }
 
+  /** Model files from this size on are mapped, smaller ones read onto the heap. */
+  private static final long MAP_FROM = 64L << 20;
+
   private static ByteBuffer map(Path file) throws IOException {
     if (!Files.exists(file)) {
       throw new ModelFormatException(file, "no such file");
     }
     if (Files.isDirectory(file)) {
       throw new ModelFormatException(file, "is a directory, not an ONNX model file");
+    }
+    // a FIFO would block the open until a writer comes, a device would never end: refused unopened
+    String kind = AtomicFiles.notRegular(file.toRealPath());
+    if (kind != null) {
+      throw new ModelFormatException(file, "is " + kind + ", not a regular file; an ONNX model must be a file");
     }
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
@@ -156,6 +172,18 @@ final class ProtoReader {
       if (size > Integer.MAX_VALUE) {
         throw new ModelFormatException(file, "is " + size + " bytes; a protobuf file is limited to 2 GiB"
             + " (larger models keep their weights in external data files)");
+      }
+      if (size < MAP_FROM) {
+        // a small file is read: each mapping holds one of the process's limited map areas
+        // (vm.max_map_count) until the buffer is collected; 100,000 reads in one JVM ran out
+        ByteBuffer b = ByteBuffer.allocate((int) size);
+        while (b.hasRemaining() && ch.read(b) >= 0) {
+          // read to the end
+        }
+        if (b.hasRemaining()) {
+          throw new ModelFormatException(file, "changed while being read (" + b.position() + " of " + size + " bytes)");
+        }
+        return b.flip();
       }
       return ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
     } catch (NoSuchFileException e) {
@@ -609,9 +637,10 @@ final class ProtoReader {
     } catch (IOException e) {
       throw unreadable(t, dataFile, e);
     }
-    if (offset < 0 || offset + length > size) {
+    if (offset < 0 || offset > size || length > size - offset) { // no offset + length: it may overflow
       throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data file " + dataFile
-          + " has " + size + " bytes, the tensor needs bytes [" + offset + ", " + (offset + length) + ")");
+          + " has " + size + " bytes, the tensor needs " + (length >= 0 && offset <= Long.MAX_VALUE - length
+              ? "bytes [" + offset + ", " + (offset + length) + ")" : length + " bytes from offset " + offset));
     }
     if (length != expected && t.getDataType() != TensorProto.DataType.STRING_VALUE) {
       throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data length " + length
@@ -640,7 +669,13 @@ final class ProtoReader {
     if (known != null) {
       return known;
     }
-    Path relative = Path.of(location);
+    Path relative;
+    try {
+      relative = Path.of(location);
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data location '" + location
+          + "' is not a path (" + e.getReason() + ")");
+    }
     if (relative.isAbsolute() || relative.normalize().startsWith("..")) {
       throw new ModelFormatException(file, "tensor '" + t.getName() + "': external data location '" + location
           + "' must be a path relative to the model's folder and inside it (ONNX forbids absolute and '..' paths)");

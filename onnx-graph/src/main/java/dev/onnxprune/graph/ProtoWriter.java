@@ -147,7 +147,9 @@ final class ProtoWriter {
       step("done");
       return dataName == null ? null : dir.resolve(dataName);
     } catch (UncheckedIOException e) {
-      throw e.getCause();
+      throw AtomicFiles.cannotWrite(dataTmp != null ? dir.resolve(dataBase) : file, e.getCause());
+    } catch (IOException e) {
+      throw AtomicFiles.cannotWrite(dataTmp != null && modelTmp == null ? dir.resolve(dataBase) : file, e);
     } finally {
       if (modelTmp != null) {
         Files.deleteIfExists(modelTmp);
@@ -231,7 +233,7 @@ final class ProtoWriter {
     }
   }
 
-  private static long tensorBytes(Model model) {
+  static long tensorBytes(Model model) {
     long total = 0;
     for (Graph g : model.allGraphs()) {
       for (Value v : g.initializers()) {

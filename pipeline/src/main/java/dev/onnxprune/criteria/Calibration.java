@@ -2,6 +2,7 @@ package dev.onnxprune.criteria;
 
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.Labels;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -31,6 +32,17 @@ final class Calibration {
       throw new IllegalArgumentException("the calibration data has no samples");
     }
     return new Calibration(out);
+  }
+
+  /** Refuses a label outside {@code [0, classes)}, naming its sample ({@link Labels#check}). */
+  void checkLabels(long classes, String where) {
+    long first = 0;
+    for (Batch b : batches) {
+      if (b.labels() != null) {
+        Labels.check(b.labels(), first, classes, where);
+      }
+      first += b.size();
+    }
   }
 
   boolean labelled() {

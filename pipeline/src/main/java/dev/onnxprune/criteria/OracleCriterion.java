@@ -235,6 +235,9 @@ final class OracleCriterion implements DataCriterion {
       st.forwards += b.size();
       st.equivalents += (double) b.size() / st.cal.samples;
       if (fixLabels) {
+        if (bi == 0 && st.cal.labelled()) {
+          st.cal.checkLabels(y.length / b.size(), "output '" + st.logits + "'");
+        }
         st.labels[bi] = st.cal.labelled() ? b.labels() : Ort.argmax(y, b.size());
       }
       for (double l : Ort.crossEntropy(y, b.size(), st.labels[bi])) {

@@ -131,6 +131,12 @@ final class TaylorCriterion implements DataCriterion {
     }
     Calibration cal = Calibration.of(data, options.batchSize(), options.limit());
     boolean labelled = cal.labelled();
+    dev.onnxprune.graph.Shape ls = gradModel.graph().lookup(logits).shape();
+    if (labelled && ls != null && ls.rank() == 2 && ls.dim(1).isKnown()) {
+      // the loss compares each label with the classes 0..K-1 (the loss needs K known): one outside them
+      // would match none, silently
+      cal.checkLabels(ls.dim(1).get(), "output '" + logits + "' " + ls);
+    }
     long runs = 0;
     long forwards = 0;
     double equivalents = 0;

@@ -84,9 +84,13 @@ public final class Ort {
     return ins.get(0);
   }
 
-  /** Mean softmax cross-entropy of each row of {@code logits} [n, k] against {@code labels}. */
+  /**
+   * Mean softmax cross-entropy of each row of {@code logits} [n, k] against {@code labels} (each
+   * label in {@code [0, k)}: {@link dev.onnxprune.runtime.Labels#check}).
+   */
   public static double[] crossEntropy(float[] logits, int n, long[] labels) {
     int k = logits.length / n;
+    dev.onnxprune.runtime.Labels.check(labels, 0, k, "the model's " + k + " outputs (samples counted in the batch)");
     double[] out = new double[n];
     for (int i = 0; i < n; i++) {
       double max = Double.NEGATIVE_INFINITY;
@@ -97,11 +101,7 @@ public final class Ort {
       for (int c = 0; c < k; c++) {
         sum += Math.exp(logits[i * k + c] - max);
       }
-      int y = (int) labels[i];
-      if (y < 0 || y >= k) {
-        throw new IllegalArgumentException("label " + y + " is out of range for a model with " + k + " outputs");
-      }
-      out[i] = Math.log(sum) + max - logits[i * k + y];
+      out[i] = Math.log(sum) + max - logits[i * k + (int) labels[i]];
     }
     return out;
   }

@@ -144,7 +144,7 @@ public final class AdversarialPruning extends PlanningMethod {
 
     /** Adam learning rate of the regular phase (default 1e-4, the paper's ResNet-20). */
     public Options etaReg(double v) {
-      this.etaReg = InvalidOptionException.positive("adversarial.etaReg", v);
+      this.etaReg = InvalidOptionException.learningRate("adversarial.etaReg", v, false);
       return this;
     }
 

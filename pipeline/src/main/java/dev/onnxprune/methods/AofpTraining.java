@@ -109,7 +109,7 @@ public final class AofpTraining extends PlanningMethod {
 
     /** Constant learning rate of the base path's SGD (default 0.01: fine-tuning, not training). */
     public Options learningRate(double lr) {
-      this.learningRate = InvalidOptionException.nonNegative("method.learningRate", lr);
+      this.learningRate = InvalidOptionException.learningRate("method.learningRate", lr, true);
       return this;
     }
 

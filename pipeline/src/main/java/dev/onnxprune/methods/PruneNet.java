@@ -155,13 +155,13 @@ public final class PruneNet extends PlanningMethod {
 
     /** Learning rate of the regularised phase's gradient and proximal steps (plain SGD; default 0.1). */
     public Options regularisedLr(double lr) {
-      this.regularisedLr = InvalidOptionException.positive("prunenet.regularisedLearningRate", lr);
+      this.regularisedLr = InvalidOptionException.learningRate("prunenet.regularisedLearningRate", lr, false);
       return this;
     }
 
     /** Learning rate of the recovery phase (default 0.01). */
     public Options recoveryLr(double lr) {
-      this.recoveryLr = InvalidOptionException.positive("method.learningRate", lr);
+      this.recoveryLr = InvalidOptionException.learningRate("method.learningRate", lr, false);
       return this;
     }
 

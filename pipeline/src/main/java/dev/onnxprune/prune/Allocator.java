@@ -1,5 +1,6 @@
 package dev.onnxprune.prune;
 
+import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelGroup;
 import dev.onnxprune.surgery.PlanCost;
@@ -22,8 +23,10 @@ import java.util.Map;
  *       one channel of the group carries (FLOPs, parameters or measured latency; 1 for a channel
  *       ratio), and ranked across groups; the k lowest go, with k found by bisection.
  *   <li>Every group keeps at least {@code minChannels}, and loses at most {@code maxGroupRatio}
- *       of its channels; with {@code roundTo} > 1, kept counts
- *       are rounded up to a multiple of it (groups smaller than it are left whole).
+ *       of its channels; with a channel multiple ({@link GroupWidths}), kept counts are rounded
+ *       up to a multiple of the group's step (groups narrower than it are left whole), and since
+ *       rounding moves many groups at once, {@link Landing} then brings the widths down onto the
+ *       target.
  * </ol>
  * The cost of a candidate is evaluated without applying it ({@link PlanCost}); the smallest
  * candidate reaching the target is chosen.
@@ -34,7 +37,7 @@ final class Allocator {
   private final PlanCost cost;
   private final int minChannels;
   private final double maxGroupRatio;
-  private final int roundTo;
+  private final GroupWidths widths;
   private final LatencyModel latency;
   private final List<ChannelGroup> scored = new ArrayList<>();
   /** Units of each scored group, lowest score first. */
@@ -48,14 +51,20 @@ final class Allocator {
   /** With {@code latency} (may be null unless the target is latency). */
   Allocator(ChannelAnalysis analysis, double[][] scores, PlanCost cost, int minChannels, double maxGroupRatio,
       int roundTo, LatencyModel latency) {
-    dev.onnxprune.errors.InvalidOptionException.atLeast("minChannels", minChannels, 1);
-    dev.onnxprune.errors.InvalidOptionException.atLeast("roundTo", roundTo, 1);
+    this(analysis, scores, cost, minChannels, maxGroupRatio,
+        GroupWidths.of(analysis, InvalidOptionException.atLeast("roundTo", roundTo, 1)), latency);
+  }
+
+  /** With the widths each group may keep. */
+  Allocator(ChannelAnalysis analysis, double[][] scores, PlanCost cost, int minChannels, double maxGroupRatio,
+      GroupWidths widths, LatencyModel latency) {
+    InvalidOptionException.atLeast("minChannels", minChannels, 1);
     this.analysis = analysis;
     this.scores = scores;
     this.cost = cost;
     this.minChannels = minChannels;
     this.maxGroupRatio = maxGroupRatio;
-    this.roundTo = roundTo;
+    this.widths = widths;
     this.latency = latency;
     for (ChannelGroup g : analysis.prunableGroups()) {
       double[] s = scores[g.id()];
@@ -82,24 +91,30 @@ final class Allocator {
     if (global) {
       return global(target);
     }
-    if (target.kind() == Target.Kind.RATIO) {
+    if (target.kind() == Target.Kind.RATIO && widths.exactEverywhere()) {
       return uniform(target.fraction());
     }
+    // A ratio with rounded widths lands like the other targets: at least that fraction of the
+    // scored channels goes, each group keeping a multiple (a group of 64 at 0.3 would keep 48 alone).
     double lo = 0;
     double hi = 1;
-    if (reduction(uniform(hi), target) < target.fraction()) {
-      throw unreachable(target, reduction(uniform(hi), target));
+    if (reductionOf(uniformCounts(hi), target) < target.fraction()) {
+      throw unreachable(target, reductionOf(uniformCounts(hi), target));
     }
     for (int i = 0; i < 30; i++) {
       double mid = (lo + hi) / 2;
-      if (reduction(uniform(mid), target) >= target.fraction()) {
+      if (reductionOf(uniformCounts(mid), target) >= target.fraction()) {
         hi = mid;
       } else {
         lo = mid;
       }
     }
-    if (roundTo > 1) {
-      return uniform(hi); // steps are whole multiples of roundTo: no finer landing
+    if (!widths.exactEverywhere()) {
+      Map<Integer, Double> ideal = new LinkedHashMap<>();
+      for (ChannelGroup g : scored) {
+        ideal.put(g.id(), g.size() * (1 - hi));
+      }
+      return plan(landing(target).land(uniformCounts(lo), uniformCounts(hi), ideal));
     }
     return refine(uniformCounts(lo), target);
   }
@@ -111,19 +126,19 @@ final class Allocator {
    */
   private PrunePlan refine(Map<Integer, Integer> counts, Target target) {
     Map<Integer, Integer> cur = new LinkedHashMap<>(counts);
-    while (reduction(plan(cur), target) < target.fraction()) {
+    while (reductionOf(cur, target) < target.fraction()) {
       Map<Integer, Integer> best = null;
       double bestRed = Double.POSITIVE_INFINITY;
       Map<Integer, Integer> fallback = null;
       double fallbackRed = Double.NEGATIVE_INFINITY;
       for (ChannelGroup g : scored) {
         int n = cur.get(g.id());
-        if (g.size() - (n + 1) < Math.max(minChannels, (int) Math.ceil(g.size() * (1 - maxGroupRatio) - 1e-9))) {
+        if (g.size() - (n + 1) < floor(g)) {
           continue;
         }
         Map<Integer, Integer> next = new LinkedHashMap<>(cur);
         next.put(g.id(), n + 1);
-        double red = reduction(plan(next), target);
+        double red = reductionOf(next, target);
         if (red >= target.fraction() && red < bestRed) {
           best = next;
           bestRed = red;
@@ -134,7 +149,7 @@ final class Allocator {
         }
       }
       if (best == null && fallback == null) {
-        throw unreachable(target, reduction(plan(cur), target));
+        throw unreachable(target, reductionOf(cur, target));
       }
       cur = best != null ? best : fallback;
     }
@@ -162,11 +177,21 @@ final class Allocator {
   }
 
   private int rounded(ChannelGroup g, int keep) {
-    keep = Math.max(keep, Math.max(minChannels, (int) Math.ceil(g.size() * (1 - maxGroupRatio) - 1e-9)));
-    if (roundTo > 1 && g.size() >= roundTo) {
-      keep = Math.max(roundTo, (keep + roundTo - 1) / roundTo * roundTo);
+    return widths.roundUp(g, keep, floor(g));
+  }
+
+  /** The fewest units {@code g} keeps: {@code minChannels}, and what {@code maxGroupRatio} leaves. */
+  private int floor(ChannelGroup g) {
+    return Math.max(minChannels, (int) Math.ceil(g.size() * (1 - maxGroupRatio) - 1e-9));
+  }
+
+  /** Lands rounded widths on {@code target} (see {@link Landing}). */
+  private Landing landing(Target target) {
+    Map<Integer, Integer> floors = new LinkedHashMap<>();
+    for (ChannelGroup g : scored) {
+      floors.put(g.id(), floor(g));
     }
-    return Math.min(keep, g.size());
+    return new Landing(scored, widths, floors, counts -> reductionOf(counts, target), target.fraction());
   }
 
   private PrunePlan plan(Map<Integer, Integer> removeCount) {
@@ -180,8 +205,18 @@ final class Allocator {
     return b.build();
   }
 
-  private double reduction(PrunePlan plan, Target target) {
-    return reduction(plan.removals(), target);
+  /**
+   * The fraction of {@code target}'s measure that {@code removeCount} (group id -> how many of its
+   * lowest-ranked units) removes; evaluated without building a plan, as searches do it many times.
+   */
+  private double reductionOf(Map<Integer, Integer> removeCount, Target target) {
+    Map<Integer, int[]> removals = new LinkedHashMap<>();
+    removeCount.forEach((g, n) -> {
+      if (n > 0) {
+        removals.put(g, Arrays.copyOf(order.get(g), n));
+      }
+    });
+    return reduction(removals, target);
   }
 
   /** The fraction of {@code target}'s measure that {@code removals} (group id -> units) remove. */
@@ -235,24 +270,48 @@ final class Allocator {
     units.sort(Comparator.comparingDouble(Unit::key).thenComparingInt(Unit::group).thenComparingInt(Unit::unit));
     int lo = 0;
     int hi = units.size();
-    double best = reduction(globalPlan(units.stream().map(u -> new int[] {u.group(), u.unit()}).toList(), hi), target);
+    List<int[]> ranked = units.stream().map(u -> new int[] {u.group(), u.unit()}).toList();
+    double best = reductionOf(globalCounts(ranked, hi), target);
     if (best < target.fraction()) {
       throw unreachable(target, best);
     }
-    List<int[]> ranked = units.stream().map(u -> new int[] {u.group(), u.unit()}).toList();
     while (lo < hi) {
       int mid = (lo + hi) / 2;
-      if (reduction(globalPlan(ranked, mid), target) >= target.fraction()) {
+      if (reductionOf(globalCounts(ranked, mid), target) >= target.fraction()) {
         hi = mid;
       } else {
         lo = mid + 1;
       }
+    }
+    if (!widths.exactEverywhere() && hi > 0) {
+      Map<Integer, Integer> unrounded = rankedCounts(ranked, hi);
+      Map<Integer, Double> ideal = new LinkedHashMap<>();
+      for (ChannelGroup g : scored) {
+        ideal.put(g.id(), (double) g.size() - unrounded.get(g.id()));
+      }
+      return plan(landing(target).land(globalCounts(ranked, hi - 1), globalCounts(ranked, hi), ideal));
     }
     return globalPlan(ranked, hi);
   }
 
   /** Removes the first {@code k} ranked units, honouring the floor and rounding per group. */
   private PrunePlan globalPlan(List<int[]> ranked, int k) {
+    return plan(globalCounts(ranked, k));
+  }
+
+  /** Units removed per group by {@link #globalPlan}. */
+  private Map<Integer, Integer> globalCounts(List<int[]> ranked, int k) {
+    Map<Integer, Integer> count = rankedCounts(ranked, k);
+    Map<Integer, Integer> removeCount = new LinkedHashMap<>();
+    for (ChannelGroup g : scored) {
+      int keep = rounded(g, g.size() - count.get(g.id()));
+      removeCount.put(g.id(), g.size() - keep);
+    }
+    return removeCount;
+  }
+
+  /** How many of the first {@code k} ranked units each group has. */
+  private Map<Integer, Integer> rankedCounts(List<int[]> ranked, int k) {
     Map<Integer, Integer> count = new LinkedHashMap<>();
     for (ChannelGroup g : scored) {
       count.put(g.id(), 0);
@@ -261,11 +320,6 @@ final class Allocator {
       int[] u = ranked.get(i);
       count.merge(u[0], 1, Integer::sum);
     }
-    Map<Integer, Integer> removeCount = new LinkedHashMap<>();
-    for (ChannelGroup g : scored) {
-      int keep = rounded(g, g.size() - count.get(g.id()));
-      removeCount.put(g.id(), g.size() - keep);
-    }
-    return plan(removeCount);
+    return count;
   }
 }

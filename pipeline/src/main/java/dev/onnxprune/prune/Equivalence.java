@@ -13,7 +13,9 @@ import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.MaskInsertion;
 import dev.onnxprune.surgery.PrunePlan;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
@@ -43,7 +45,23 @@ public final class Equivalence {
    */
   public static PruneReport.Verification check(byte[] originalBytes, PrunePlan plan, Model pruned, Sessions sessions,
       int batches, long seed) throws IOException, OrtException {
-    Model masked = OnnxModels.read(originalBytes, null);
+    return check(OnnxModels.read(originalBytes, null), plan, pruned, sessions, batches, seed);
+  }
+
+  /**
+   * Compares {@code pruned} with {@code original} masked by {@code plan} (a plan made on an
+   * identical copy of the original); {@code original} is not changed (a {@link Model#copy()} is
+   * masked, sharing its tensors). The two models run one after the other, each in its own
+   * session closed before the next opens, so a large model is in ONNX Runtime once at a time;
+   * {@link Sessions#open(Model)} gives ONNX Runtime a file with external data for large models,
+   * so models over 2 GiB are verified too.
+   *
+   * @throws IOException when test inputs cannot be made for the original (an input without a
+   *     declared shape or of a type that cannot be drawn)
+   */
+  public static PruneReport.Verification check(Model original, PrunePlan plan, Model pruned, Sessions sessions,
+      int batches, long seed) throws IOException, OrtException {
+    Model masked = original.copy();
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);
     PassManager.run(masked, new MaskInsertion(plan.rebind(a)));
     RandomInputs inputs;
@@ -52,14 +70,24 @@ public final class Equivalence {
     } catch (IllegalArgumentException e) {
       throw new IOException(e.getMessage(), e);
     }
+    Random r = new Random(seed);
+    List<Map<String, HostTensor>> feeds = new ArrayList<>();
+    for (int b = 0; b < batches; b++) {
+      feeds.add(inputs.draw(r));
+    }
+    List<Map<String, HostTensor>> expected = new ArrayList<>();
+    try (OrtSession sm = sessions.open(masked)) {
+      for (Map<String, HostTensor> f : feeds) {
+        expected.add(OrtTensors.run(sm, f, Set.of()));
+      }
+    }
+    masked = null; // its mask tensors may go before the pruned model's session opens
     double maxAbs = 0;
     double maxRel = 0;
-    Random r = new Random(seed);
-    try (OrtSession sm = sessions.open(masked); OrtSession sp = sessions.open(pruned)) {
+    try (OrtSession sp = sessions.open(pruned)) {
       for (int b = 0; b < batches; b++) {
-        Map<String, HostTensor> feeds = inputs.draw(r);
-        Map<String, HostTensor> ym = OrtTensors.run(sm, feeds, Set.of());
-        Map<String, HostTensor> yp = OrtTensors.run(sp, feeds, Set.of());
+        Map<String, HostTensor> ym = expected.get(b);
+        Map<String, HostTensor> yp = OrtTensors.run(sp, feeds.get(b), Set.of());
         for (Map.Entry<String, HostTensor> e : ym.entrySet()) {
           HostTensor x = e.getValue();
           HostTensor y = yp.get(e.getKey());

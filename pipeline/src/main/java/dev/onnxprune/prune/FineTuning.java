@@ -188,7 +188,7 @@ public final class FineTuning {
 
     /** The learning rate, the peak of the schedule (default 0.01). */
     public Builder learningRate(double lr) {
-      this.learningRate = InvalidOptionException.positive("fineTuning.learningRate", lr);
+      this.learningRate = InvalidOptionException.learningRate("fineTuning.learningRate", lr, false);
       return this;
     }
 

@@ -33,8 +33,10 @@ import java.util.Random;
  * these points gives the group's cost per channel b (seconds; clamped at 0 where noise makes the
  * slope negative). The prediction for a plan is {@code t0 - sum_g b_g * removed_g}, with t0 the
  * unpruned model's time: a first-order model that ignores how groups interact (one layer's
- * input and output widths both change when two neighbouring groups shrink) and the steps kernels
- * take at SIMD widths.
+ * input and output widths both change when two neighbouring groups shrink). Kernels step at SIMD
+ * widths, so {@link Pruner} times each group at the widths it may keep ({@link Rounding}: multiples
+ * of the hardware's unit), the widths the allocator then chooses from; {@link #measure(ChannelAnalysis,
+ * Timer)} times exact fractions.
  *
  * <p><b>Cost.</b> {@code 1 + groups x fractions} timings; with {@link #ort} each is a session
  * creation plus warm-up and timed runs.
@@ -76,6 +78,16 @@ public final class LatencyModel {
    * @param fractions widths to time, as fractions of each group's channels
    */
   public static LatencyModel measure(ChannelAnalysis analysis, Timer timer, double[] fractions) throws IOException {
+    return measure(analysis, timer, fractions, GroupWidths.exact());
+  }
+
+  /**
+   * Measures with the widths a group may keep: each fraction's width is rounded to the nearest
+   * step of {@code widths} (so the fit sees the kernels the pruned model will run), and groups no
+   * wider than one step, which are kept whole, are not measured.
+   */
+  static LatencyModel measure(ChannelAnalysis analysis, Timer timer, double[] fractions, GroupWidths steps)
+      throws IOException {
     Model model = analysis.model();
     double t0 = timer.seconds(model.copy());
     Map<Integer, Fit> fits = new HashMap<>();
@@ -84,11 +96,16 @@ public final class LatencyModel {
         continue;
       }
       List<Integer> widths = new ArrayList<>(List.of(g.size()));
+      int step = steps.step(g.id());
       for (double f : fractions) {
-        int w = Math.max(1, Math.min(g.size() - 1, (int) Math.round(f * g.size())));
-        if (!widths.contains(w)) {
+        int w = step == 1 ? Math.max(1, Math.min(g.size() - 1, (int) Math.round(f * g.size())))
+            : Math.max(step, (int) Math.round(f * g.size() / step) * step);
+        if (w < g.size() && !widths.contains(w)) {
           widths.add(w);
         }
+      }
+      if (widths.size() < 2) {
+        continue;
       }
       double[] secs = new double[widths.size()];
       secs[0] = t0;

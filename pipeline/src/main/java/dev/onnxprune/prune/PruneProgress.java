@@ -5,7 +5,8 @@ import java.time.Duration;
 /**
  * Hears when each phase of {@link Pruner#prune} ends and how long it took (wall time), so a
  * caller can show progress; it must not change the model. Phases run in the order of
- * {@link Phase}; {@link Phase#VERIFYING} only with {@link Pruner.Builder#verify(boolean)}.
+ * {@link Phase}; {@link Phase#VERIFYING} only with {@link Pruner.Builder#verify(boolean)},
+ * {@link Phase#TIMING} only when the result is timed ({@link Pruner.Builder#speedCheck}).
  */
 @FunctionalInterface
 public interface PruneProgress {
@@ -20,7 +21,9 @@ public interface PruneProgress {
     /** The plan is applied to the model and its cost after is measured. */
     APPLYING,
     /** The pruned model is run against the masked original in ONNX Runtime. */
-    VERIFYING
+    VERIFYING,
+    /** The pruned model is timed against the original in ONNX Runtime ({@link SpeedCheck}). */
+    TIMING
   }
 
   /** Ignores every phase (the default). */
@@ -28,4 +31,10 @@ public interface PruneProgress {
 
   /** {@code phase} has ended after {@code took}. */
   void finished(Phase phase, Duration took);
+
+  /**
+   * {@link Phase#TIMING} is about to start (the other phases follow one another, so the end of
+   * one is the start of the next; timing runs only when the speed check chooses to).
+   */
+  default void starting(Phase phase) {}
 }

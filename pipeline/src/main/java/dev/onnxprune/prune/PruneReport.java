@@ -26,9 +26,46 @@ import java.util.List;
  *     group, loss, accuracy); null for a criterion that does not train
  * @param shortOfTarget null when the target was met; otherwise why the criterion stopped before it,
  *     the prune having kept what it reached ({@link Pruner.Builder#keepPartial})
+ * @param widths the channel multiple kept widths were rounded to, and why ({@link Rounding})
+ * @param speed the pruned model timed against the original ({@link SpeedCheck}); null when not checked
  */
 public record PruneReport(String criterion, String target, String allocation, List<Group> groups, Totals before,
-    Totals after, double achieved, Verification verify, List<TrajectoryPoint> trajectory, String shortOfTarget) {
+    Totals after, double achieved, Verification verify, List<TrajectoryPoint> trajectory, String shortOfTarget,
+    Widths widths, Speed speed) {
+
+  /**
+   * The channel multiple of the kept widths.
+   *
+   * @param multiple kept channel counts are multiples of it where the graph allows (1: exact widths)
+   * @param automatic chosen for the execution provider ({@link Rounding#auto()}) rather than given
+   * @param reason why this multiple: the provider and CPU feature it follows, and whether a coarser
+   *     one was given up because it could not land on the target
+   * @param keptWhole prunable groups kept whole because they are no wider than one step
+   */
+  public record Widths(int multiple, boolean automatic, String reason, int keptWhole) {}
+
+  /**
+   * Latency of the pruned model against the original, measured in alternating pairs in one process.
+   *
+   * @param provider the execution provider ("CPU", "CUDA")
+   * @param batch the batch size timed
+   * @param pairs how many (original, pruned) pairs were timed
+   * @param originalMs median latency of the original, milliseconds
+   * @param prunedMs median latency of the pruned model, milliseconds
+   * @param originalBestMs best latency of the original
+   * @param prunedBestMs best latency of the pruned model
+   * @param speedup the median over pairs of original / pruned
+   * @param bestSpeedup best original / best pruned
+   * @param skipped null when measured; otherwise why not (the other fields are then 0)
+   */
+  public record Speed(String provider, int batch, int pairs, double originalMs, double prunedMs,
+      double originalBestMs, double prunedBestMs, double speedup, double bestSpeedup, String skipped) {
+
+    /** True when measured and the pruned model is not faster (median speed-up at most 1). */
+    public boolean notFaster() {
+      return skipped == null && speedup <= 1;
+    }
+  }
 
   /**
    * One channel group.

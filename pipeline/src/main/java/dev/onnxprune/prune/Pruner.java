@@ -53,7 +53,9 @@ public final class Pruner {
   private final boolean global;
   private final int minChannels;
   private final double maxGroupRatio;
-  private final int roundTo;
+  private final Rounding rounding;
+  private final SpeedCheck.Mode speedCheck;
+  private final int speedBatch;
   private final boolean verify;
   private final boolean keepPartial;
   private final Sessions sessions;
@@ -70,7 +72,9 @@ public final class Pruner {
     this.global = b.global;
     this.minChannels = b.minChannels;
     this.maxGroupRatio = b.maxGroupRatio;
-    this.roundTo = b.roundTo;
+    this.rounding = b.rounding;
+    this.speedCheck = b.speedCheck;
+    this.speedBatch = b.speedBatch;
     this.verify = b.verify;
     this.keepPartial = b.keepPartial;
     this.sessions = b.sessions;
@@ -109,16 +113,19 @@ public final class Pruner {
     requirePrunable(analysis);
     PlanCost cost = PlanCost.of(analysis);
     CostReport before = cost.baselineReport();
+    boolean timed = SpeedCheck.wanted(speedCheck, target, before.totalFlops());
     int nodesBefore = model.graph().nodes().size();
+    HardwareWidths.Choice widthChoice = rounding.choose(sessions);
     LatencyModel lat = latency;
     if (target.kind() == Target.Kind.LATENCY && lat == null) {
-      lat = LatencyModel.measure(analysis, latencyTimer != null ? latencyTimer : LatencyModel.ort(sessions, 32, 3, 15));
+      lat = LatencyModel.measure(analysis, latencyTimer != null ? latencyTimer : LatencyModel.ort(sessions, 32, 3, 15),
+          new double[] {0.75, 0.5, 0.25}, GroupWidths.of(analysis, widthChoice.multiple()));
     }
     t = done(PruneProgress.Phase.ANALYSING, t);
     // Measures a criterion's own removals against the target (scores play no part in it).
     double[][] none = new double[analysis.groups().size()][];
     analysis.prunableGroups().forEach(g -> none[g.id()] = new double[g.size()]);
-    Allocator planning = new Allocator(analysis, none, cost, minChannels, maxGroupRatio, roundTo, lat);
+    Allocator planning = new Allocator(analysis, none, cost, minChannels, maxGroupRatio, GroupWidths.exact(), lat);
     java.util.function.Predicate<Map<Integer, int[]>> reached =
         removals -> planning.reduction(removals, target) >= target.fraction();
     PlanningCriterion pc = criterion instanceof PlanningCriterion p && p.plans() ? p : null;
@@ -151,9 +158,12 @@ public final class Pruner {
         }
       }
     }
-    byte[] original = verify ? OnnxModels.toBytes(model) : null;
+    // the original as it is before surgery, for verification and timing: a copy sharing the
+    // tensors (no weight bytes; serializing it was a second copy of the model, impossible over 2 GiB)
+    Model original = verify || timed ? model.copy() : null;
     t = done(PruneProgress.Phase.SCORING, t);
-    Allocator allocator = new Allocator(analysis, scores, cost, minChannels, maxGroupRatio, roundTo, lat);
+    Allocator allocator;
+    PruneReport.Widths widths;
     PrunePlan plan;
     String allocation = global ? "global" : "uniform";
     if (chosen != null) {
@@ -162,8 +172,14 @@ public final class Pruner {
       chosen.forEach((g, units) -> b.remove(a.groups().get(g), units));
       plan = b.build();
       allocation = chooser();
+      allocator = new Allocator(analysis, scores, cost, minChannels, maxGroupRatio, GroupWidths.exact(), lat);
+      widths = new PruneReport.Widths(1, false, chooser() + " chose its own widths", 0);
     } else {
-      plan = allocator.allocate(target, global);
+      RoundedAllocation.Result a = RoundedAllocation.allocate(analysis, scores, cost, minChannels, maxGroupRatio,
+          rounding, widthChoice, lat, target, global);
+      plan = a.plan();
+      allocator = a.allocator();
+      widths = a.widths();
     }
     List<PruneReport.Group> groups = describe(analysis, scores, plan);
     t = done(PruneProgress.Phase.ALLOCATING, t);
@@ -183,11 +199,18 @@ public final class Pruner {
       } catch (OrtException e) {
         throw new IOException("verification could not run the models in ONNX Runtime: " + e.getMessage(), e);
       }
-      done(PruneProgress.Phase.VERIFYING, t);
+      t = done(PruneProgress.Phase.VERIFYING, t);
+    }
+    PruneReport.Speed speed = SpeedCheck.notTimed(speedCheck, before.totalFlops());
+    if (timed) {
+      progress.starting(PruneProgress.Phase.TIMING);
+      speed = SpeedCheck.ofResult(sessions, original, model,
+          speedBatch > 0 ? speedBatch : target.kind() == Target.Kind.LATENCY ? 32 : 1);
+      done(PruneProgress.Phase.TIMING, t);
     }
     PruneReport report = new PruneReport(chooser(), target.toString(), allocation, groups,
         totals(before, nodesBefore), totals(after, model.graph().nodes().size()), achieved, v, trajectory,
-        shortOfTarget);
+        shortOfTarget, widths, speed);
     PruneResult result = new PruneResult(model, plan, report);
     if (v != null && !v.passed()) {
       throw new VerificationFailedException(result);
@@ -260,7 +283,9 @@ public final class Pruner {
     private boolean global;
     private int minChannels = 1;
     private double maxGroupRatio = 1;
-    private int roundTo = 1;
+    private Rounding rounding = Rounding.auto();
+    private SpeedCheck.Mode speedCheck = SpeedCheck.Mode.LATENCY_TARGETS;
+    private int speedBatch;
     private boolean verify;
     private boolean keepPartial;
     private Sessions sessions = Sessions.cpu();
@@ -330,9 +355,35 @@ public final class Pruner {
       return this;
     }
 
-    /** Round kept channel counts up to a multiple of {@code n} (default 1: no rounding). */
+    /**
+     * Round kept channel counts to a multiple of {@code n}; 1 keeps exact widths. Same as
+     * {@code rounding(Rounding.to(n))}.
+     *
+     * @throws dev.onnxprune.errors.InvalidOptionException (key {@code roundTo}) when {@code n < 1}
+     */
     public Builder roundTo(int n) {
-      this.roundTo = n;
+      this.rounding = Rounding.to(n);
+      return this;
+    }
+
+    /**
+     * How kept channel counts are rounded (default {@link Rounding#auto()}: to the multiple the
+     * execution provider of {@link #sessions} runs fast, see {@link HardwareWidths}); the report's
+     * {@link PruneReport#widths} says which and why.
+     */
+    public Builder rounding(Rounding r) {
+      this.rounding = Objects.requireNonNull(r, "rounding");
+      return this;
+    }
+
+    /**
+     * Whether to time the pruned model against the original on {@link #sessions} after pruning,
+     * at batch {@code batch} ({@link SpeedCheck}); the result is {@link PruneReport#speed}. Default:
+     * for a latency target only, at the batch its default timer measures (32).
+     */
+    public Builder speedCheck(SpeedCheck.Mode mode, int batch) {
+      this.speedCheck = Objects.requireNonNull(mode, "mode");
+      this.speedBatch = dev.onnxprune.errors.InvalidOptionException.atLeast("speedCheck.batch", batch, 1);
       return this;
     }
 
@@ -372,7 +423,6 @@ public final class Pruner {
     public Pruner build() {
       InvalidOptionException.atLeast("minChannels", minChannels, 1);
       InvalidOptionException.inHalfOpenUnit("maxGroupRatio", maxGroupRatio);
-      InvalidOptionException.atLeast("roundTo", roundTo, 1);
       if (target == null) {
         throw new InvalidOptionException("target", null, "is required: one of Target.ratio, flops, params or latency");
       }

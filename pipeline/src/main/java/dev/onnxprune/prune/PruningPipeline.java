@@ -7,6 +7,7 @@ import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.errors.DataMismatchException;
 import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.ModelChecker;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.WriteOptions;
 import dev.onnxprune.graph.cost.CostModel;
@@ -152,7 +153,8 @@ public final class PruningPipeline {
    *     ({@link dev.onnxprune.errors.TargetUnreachableException},
    *     {@link dev.onnxprune.errors.NothingPrunableException}), verification failed
    *     ({@link VerificationFailedException}), the data does not fit the model
-   *     ({@link DataMismatchException}), or the run was cancelled
+   *     ({@link DataMismatchException}), the model is not valid ONNX
+   *     ({@link dev.onnxprune.errors.InvalidModelException}: before any work), or the run was cancelled
    * @throws IOException when a file cannot be read or written, or ONNX Runtime cannot run a model
    */
   public PipelineResult run() throws IOException {
@@ -175,6 +177,7 @@ public final class PruningPipeline {
 
     PipelineResult execute() throws IOException {
       Model model = read();
+      ModelChecker.requireValid(model);
       Model original = b.latencyBatch > 0 ? model.copy() : null;
       Double originalLatency = b.latencyBatch > 0 ? latency(model) : null;
       stage("original", model, originalLatency);
@@ -192,6 +195,12 @@ public final class PruningPipeline {
           throw e;
         } finally {
           endPhase("");
+        }
+        PruneReport.Speed speed = pruned.report().speed();
+        if (speed != null && speed.notFaster()) {
+          warn(String.format(Locale.ROOT, "the pruned model is not faster than the original on %s at batch %d"
+              + " (%.2fx, median of %d pairs; best %.2fx)", speed.provider(), speed.batch(), speed.speedup(),
+              speed.pairs(), speed.bestSpeedup()));
         }
         if (pruned.report().shortOfTarget() != null) {
           warn(String.format(Locale.ROOT, "%s; kept what it reached (keepPartial): %.1f%% removed",
@@ -273,21 +282,31 @@ public final class PruningPipeline {
 
     private Pruner pruner() {
       Pruner.Builder p = Pruner.builder().target(b.target).global(b.global).minChannels(b.minChannels)
-          .maxGroupRatio(b.maxGroupRatio).roundTo(b.roundTo).verify(b.verify).keepPartial(b.keepPartial)
+          .maxGroupRatio(b.maxGroupRatio).rounding(b.rounding()).verify(b.verify)
+          .speedCheck(b.speedCheck, b.speedBatch > 0 ? b.speedBatch : b.target.kind() == Target.Kind.LATENCY
+              ? b.latencyTimingBatch : 1).keepPartial(b.keepPartial)
           .sessions(b.sessions).latencyTimer(LatencyModel.ort(b.sessions, b.latencyTimingBatch, 3, 15))
-          .progress((ph, took) -> {
-            // the pruner's phases map one to one onto the pipeline's: the one that ended was begun
-            // when the one before it ended (the first before the prune), so its time is measured
-            endPhase("");
-            Phase next = switch (ph) {
-              case ANALYSING -> Phase.SCORING;
-              case SCORING -> Phase.ALLOCATING;
-              case ALLOCATING -> Phase.APPLYING;
-              case APPLYING -> b.verify ? Phase.VERIFYING : null;
-              case VERIFYING -> null;
-            };
-            if (next != null) {
-              begin(next, "");
+          .progress(new PruneProgress() {
+            @Override
+            public void finished(PruneProgress.Phase ph, Duration took) {
+              // the pruner's phases map one to one onto the pipeline's: the one that ended was begun
+              // when the one before it ended (the first before the prune), so its time is measured
+              endPhase("");
+              PruningPipeline.Phase next = switch (ph) {
+                case ANALYSING -> PruningPipeline.Phase.SCORING;
+                case SCORING -> PruningPipeline.Phase.ALLOCATING;
+                case ALLOCATING -> PruningPipeline.Phase.APPLYING;
+                case APPLYING -> b.verify ? PruningPipeline.Phase.VERIFYING : null;
+                case VERIFYING, TIMING -> null;
+              };
+              if (next != null) {
+                begin(next, "");
+              }
+            }
+
+            @Override
+            public void starting(PruneProgress.Phase ph) {
+              begin(PruningPipeline.Phase.MEASURING_LATENCY, "speed check");
             }
           });
       if (b.method != null || b.methodName != null) {
@@ -429,8 +448,6 @@ public final class PruningPipeline {
       throw new IOException("ONNX Runtime failed: " + e.getMessage(), e);
     } catch (GradientException e) {
       throw new dev.onnxprune.errors.OnnxPruneException("the model cannot be fine-tuned: " + e.getMessage(), e);
-    } catch (ArithmeticException e) {
-      throw new dev.onnxprune.errors.OnnxPruneException(e.getMessage(), e);
     }
   }
 
@@ -453,7 +470,10 @@ public final class PruningPipeline {
     private boolean global;
     private int minChannels = 1;
     private double maxGroupRatio = 1;
-    private int roundTo = 1;
+    private int roundTo;
+    private Rounding rounding = Rounding.auto();
+    private SpeedCheck.Mode speedCheck = SpeedCheck.Mode.LATENCY_TARGETS;
+    private int speedBatch;
     private boolean keepPartial;
     private Dataset calibration;
     private Dataset trainingData;
@@ -555,9 +575,36 @@ public final class PruningPipeline {
       return this;
     }
 
-    /** Round kept channel counts up to a multiple of {@code n} (default 1: exact widths). */
+    /**
+     * Kept channel counts in multiples of {@code n}; 1 keeps exact widths. Replaces the default
+     * {@link Rounding#auto()}: the multiple the {@link #sessions}' device runs fast.
+     */
     public Builder roundTo(int n) {
       this.roundTo = n;
+      this.rounding = null;
+      return this;
+    }
+
+    /** How kept widths are rounded (default {@link Rounding#auto()}). */
+    public Builder rounding(Rounding r) {
+      this.rounding = java.util.Objects.requireNonNull(r, "rounding");
+      return this;
+    }
+
+    /** The rounding asked for: {@link #rounding} or {@link #roundTo}. */
+    private Rounding rounding() {
+      return rounding != null ? rounding : Rounding.to(roundTo);
+    }
+
+    /**
+     * Whether the prune step times the pruned model against the original on the {@link #sessions}
+     * ({@link SpeedCheck}; the prune report's {@code speed}, and a warning when it is not faster),
+     * at batch {@code batch} (0: 1, or the latency timing batch for a latency target). Default
+     * {@link SpeedCheck.Mode#LATENCY_TARGETS}.
+     */
+    public Builder speedCheck(SpeedCheck.Mode mode, int batch) {
+      this.speedCheck = java.util.Objects.requireNonNull(mode, "mode");
+      this.speedBatch = batch;
       return this;
     }
 
@@ -728,7 +775,10 @@ public final class PruningPipeline {
       // the prune step's own checks, now rather than after reading and evaluating
       InvalidOptionException.atLeast("minChannels", minChannels, 1);
       InvalidOptionException.inHalfOpenUnit("maxGroupRatio", maxGroupRatio);
-      InvalidOptionException.atLeast("roundTo", roundTo, 1);
+      if (rounding == null) {
+        InvalidOptionException.atLeast("roundTo", roundTo, 1);
+      }
+      InvalidOptionException.atLeast("speedCheck.batch", speedBatch, 0);
       if (keepPartial && !byMethod && !("aofp".equals(criterionName) && criterionOptions.ownPlan())
           && !(criterion instanceof dev.onnxprune.criteria.PlanningCriterion pc && pc.plans())) {
         throw new InvalidOptionException("keepPartial", true, "applies to a training-time method and to a criterion"

@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.onnxprune.errors.DataMismatchException;
 import dev.onnxprune.graph.Attribute;
 import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.Dim;
@@ -96,6 +97,26 @@ class DataCriteriaTest {
 
   private static DataCriteria.Options small() {
     return new DataCriteria.Options().batchSize(16);
+  }
+
+  /**
+   * Issue 16, point 4: Taylor scored with labels outside the model's classes (its loss matched them
+   * with no class, silently), and Oracle took 2^32 as class 0 (an int cast).
+   */
+  @Test
+  void taylorAndOracleRefuseLabelsOutsideTheClassesNamingTheSample() {
+    for (long label : new long[] {2, 255, 1L << 32, 1L << 40, -1}) {
+      ArrayDataset good = ladderData();
+      long[] y = new long[64];
+      y[17] = label;
+      ArrayDataset bad = new ArrayDataset(good.batches(64).next().inputs(), new long[] {1, 2, 2}, y);
+      for (DataCriterion c : List.of(DataCriteria.taylor(bad, CPU, small()), DataCriteria.oracle(bad, CPU, small()))) {
+        DataMismatchException e = assertThrows(DataMismatchException.class,
+            () -> c.score(ChannelAnalysis.analyze(ladder())), c.name() + " " + label);
+        assertTrue(e.getMessage().startsWith("label " + label + " of sample 17 is outside the 2 classes of output 'y'"),
+            e.getMessage());
+      }
+    }
   }
 
   @Test

@@ -28,8 +28,10 @@ class OptionsValidationTest {
         () -> refuses("aofp.theta must be > 0: 0.0", () -> o.theta(0)),
         () -> refuses("aofp.theta must be > 0: NaN", () -> o.theta(Double.NaN)),
         () -> refuses("aofp.phi must be >= 1: 0", () -> o.phi(0)),
-        () -> refuses("method.learningRate must be >= 0: -1.0", () -> o.learningRate(-1)),
-        () -> refuses("method.learningRate must be >= 0: Infinity", () -> o.learningRate(Double.POSITIVE_INFINITY)),
+        () -> refuses("method.learningRate must be >= 0"
+            + " and at most 3.4e38 (a finite float): -1.0", () -> o.learningRate(-1)),
+        () -> refuses("method.learningRate must be >= 0"
+            + " and at most 3.4e38 (a finite float): Infinity", () -> o.learningRate(Double.POSITIVE_INFINITY)),
         () -> refuses("aofp.momentum must be in [0, 1): 1.0", () -> o.momentum(1)),
         () -> refuses("aofp.momentum must be in [0, 1): -0.5", () -> o.momentum(-0.5)),
         () -> refuses("aofp.weightDecay must be >= 0: NaN", () -> o.weightDecay(Double.NaN)),
@@ -69,7 +71,7 @@ class OptionsValidationTest {
         () -> refuses("adversarial.iterations must be >= 0: -1", () -> o.iterations(-1)),
         () -> refuses("adversarial.etaAdv must be > 0: Infinity", () -> o.etaAdv(Double.POSITIVE_INFINITY)),
         () -> refuses("adversarial.pgdSteps must be >= 1: 0", () -> o.pgdSteps(0)),
-        () -> refuses("adversarial.etaReg must be > 0: 0.0", () -> o.etaReg(0)),
+        () -> refuses("adversarial.etaReg must be > 0 and at most 3.4e38 (a finite float): 0.0", () -> o.etaReg(0)),
         () -> refuses("adversarial.decayInterval must be >= 1: 0", () -> o.decayInterval(0)),
         () -> refuses("adversarial.iterationBatches must be >= 1: 0", () -> o.iterationBatches(0)),
         () -> refuses("method.maxSteps must be >= 1: 0", () -> o.maxSteps(0)),
@@ -86,8 +88,10 @@ class OptionsValidationTest {
     PruneNet.Options o = new PruneNet.Options();
     assertAll(
         () -> refuses("prunenet.lambda must be >= 0: Infinity", () -> o.lambda(Double.POSITIVE_INFINITY)),
-        () -> refuses("prunenet.regularisedLearningRate must be > 0: 0.0", () -> o.regularisedLr(0)),
-        () -> refuses("method.learningRate must be > 0: NaN", () -> o.recoveryLr(Double.NaN)),
+        () -> refuses("prunenet.regularisedLearningRate must be > 0"
+            + " and at most 3.4e38 (a finite float): 0.0", () -> o.regularisedLr(0)),
+        () -> refuses("method.learningRate must be > 0"
+            + " and at most 3.4e38 (a finite float): NaN", () -> o.recoveryLr(Double.NaN)),
         () -> refuses("prunenet.stepFraction must be in (0, 1): 0.0", () -> o.stepFraction(0)),
         () -> refuses("prunenet.regularisedSteps must be >= 0: -1", () -> o.regularisedSteps(-1)),
         () -> refuses("prunenet.recoverySteps must be >= 0: -1", () -> o.recoverySteps(-1)),

@@ -11,8 +11,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.onnxprune.criteria.Criteria;
+import dev.onnxprune.errors.InvalidModelException;
 import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.errors.TargetUnreachableException;
+import dev.onnxprune.errors.TrainingDivergedException;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.methods.MethodParameters;
@@ -177,6 +179,45 @@ class PruningPipelineTest {
     try (var files = Files.list(dir)) {
       assertEquals(0, files.count(), "no temporary file either");
     }
+  }
+
+  /** Issue 16, point 3: fine-tuning that sends the weights to NaN wrote the NaN model. */
+  @Test
+  void fineTuningThatDivergesStopsNamingTheStepAndWritesNothing() throws Exception {
+    Path out = dir.resolve("never.onnx");
+    Path report = dir.resolve("never.json");
+    PruningPipeline p = PruningPipeline.builder()
+        .model(TestModels.model("vgg_bn.onnx"))
+        .target(Target.flops(0.5))
+        .trainingData(train().shuffled(0, 64))
+        .recovery(Recovery.fineTuning(FineTuning.builder().epochs(1).batchSize(32).learningRate(1e30).build()))
+        .sessions(CPU)
+        .output(out)
+        .report(report)
+        .build();
+    TrainingDivergedException e = assertThrows(TrainingDivergedException.class, p::run);
+    assertTrue(e.getMessage().startsWith("training diverged at epoch 1, step 2 of 2: the loss is NaN (learning rate"
+        + " 5.0E29)"), e.getMessage());
+    assertFalse(Files.exists(out));
+    assertFalse(Files.exists(report));
+    assertEquals("fineTuning.learningRate", assertThrows(InvalidOptionException.class,
+        () -> FineTuning.builder().learningRate(1e39)).key());
+    assertEquals("fineTuning.learningRate", assertThrows(InvalidOptionException.class,
+        () -> FineTuning.builder().learningRate(Double.NaN)).key());
+  }
+
+  /** Issue 16, point 6: a model ONNX's checker refuses (here opset 0) was pruned and written. */
+  @Test
+  void anInvalidModelIsRefusedBeforeAnyWork() throws Exception {
+    Model m = OnnxModels.read(TestModels.model("vgg_bn.onnx"));
+    m.opsets().set(0, new dev.onnxprune.graph.OpsetId("", 0));
+    Path out = dir.resolve("never.onnx");
+    InvalidModelException e = assertThrows(InvalidModelException.class, () -> PruningPipeline.builder().model(m)
+        .target(Target.flops(0.5)).sessions(CPU).output(out).build().run());
+    assertEquals(List.of("opset 0 of the default domain (ai.onnx) is outside the versions ONNX defines (1 to "
+        + dev.onnxprune.graph.ModelChecker.maxOpset() + ")"), e.problems());
+    assertEquals(TestModels.model("vgg_bn.onnx"), e.file());
+    assertFalse(Files.exists(out));
   }
 
   @Test

@@ -11,6 +11,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.CRC32;
+import java.util.zip.CheckedInputStream;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
@@ -75,6 +77,7 @@ public final class Datasets {
     if (!Files.exists(file)) {
       throw new DatasetException(file, "no such file or directory");
     }
+    refuseNonRegular(file);
     byte[] head = new byte[6];
     int got;
     try (InputStream in = Files.newInputStream(file)) {
@@ -97,6 +100,18 @@ public final class Datasets {
     }
     throw new DatasetException(file, "not a dataset file: expected IDX (gzipped or not), .npy, .npz, or a folder"
         + " with one subfolder of images per class");
+  }
+
+  /**
+   * Refuses a file that is not a regular one before opening it: a FIFO would block the open until
+   * a writer comes, a device would never end.
+   */
+  static void refuseNonRegular(Path file) throws IOException {
+    String other = dev.onnxprune.graph.AtomicFiles.notRegular(file.toRealPath());
+    if (other != null) {
+      throw new DatasetException(file, "is " + other + ", not a regular file; data must be a file (or, for"
+          + " images, a folder of class subfolders)");
+    }
   }
 
   private static Dataset idx(Path images, Path labels, DatasetOptions o) throws IOException {
@@ -367,7 +382,7 @@ public final class Datasets {
     }
 
     private Npy.Header header(String key) throws IOException {
-      try (DataInputStream in = stream(key)) {
+      try (DataInputStream in = stream(key, false)) {
         return Npy.header(in, file, "array '" + key + "': ");
       }
     }
@@ -410,15 +425,78 @@ public final class Datasets {
       return key;
     }
 
-    /** The array's bytes; corrupt compressed data becomes a {@link DatasetException} naming the array. */
+    /**
+     * The array's bytes; corrupt compressed data becomes a {@link DatasetException} naming the array.
+     * Closing the stream reads the entry to its end and checks it against the CRC-32 and size the
+     * zip records for it (ZipFile checks neither: a stored entry's bytes come back as they are).
+     */
     DataInputStream stream(String key) throws IOException {
+      return stream(key, true);
+    }
+
+    /** {@link #stream(String)}; {@code verify} false for a look at the header only (no CRC-32: the rest is not read). */
+    private DataInputStream stream(String key, boolean verify) throws IOException {
+      ZipEntry entry = arrays.get(key);
       InputStream raw;
       try {
-        raw = zip.getInputStream(arrays.get(key));
+        raw = zip.getInputStream(entry);
       } catch (ZipException e) {
         throw corrupt(key, e);
       }
-      InputStream guarded = new FilterInputStream(raw) {
+      CRC32 crc = new CRC32();
+      long[] count = {0};
+      InputStream checked = !verify ? raw : new FilterInputStream(new CheckedInputStream(raw, crc)) {
+        @Override
+        public int read() throws IOException {
+          int b = super.read();
+          count[0] += b < 0 ? 0 : 1;
+          return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+          int n = super.read(b, off, len);
+          count[0] += Math.max(n, 0);
+          return n;
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+          // read, not skipped: every byte goes through the CRC-32
+          byte[] buffer = new byte[(int) Math.min(8192, Math.max(n, 0))];
+          long done = 0;
+          while (done < n) {
+            int got = read(buffer, 0, (int) Math.min(buffer.length, n - done));
+            if (got < 0) {
+              break;
+            }
+            done += got;
+          }
+          return done;
+        }
+
+        @Override
+        public void close() throws IOException {
+          try {
+            byte[] rest = new byte[8192];
+            while (read(rest, 0, rest.length) >= 0) {
+              // to the end of the entry, through the CRC-32
+            }
+            if (entry.getSize() >= 0 && count[0] != entry.getSize()) {
+              throw new DatasetException(file, "array '" + key + "' has " + count[0] + " bytes, the .npz records "
+                  + entry.getSize() + ": the file is corrupt");
+            }
+            if (entry.getCrc() >= 0 && crc.getValue() != entry.getCrc()) {
+              throw new DatasetException(file, "array '" + key + "': its bytes have CRC-32 "
+                  + String.format("%08x", crc.getValue()) + ", the .npz records " + String.format("%08x",
+                  entry.getCrc()) + ": the file is corrupt");
+            }
+          } finally {
+            super.close();
+          }
+        }
+      };
+      InputStream guarded = new FilterInputStream(checked) {
         @Override
         public int read() throws IOException {
           try {
@@ -441,6 +519,15 @@ public final class Datasets {
         public long skip(long n) throws IOException {
           try {
             return super.skip(n);
+          } catch (ZipException e) {
+            throw corrupt(key, e);
+          }
+        }
+
+        @Override
+        public void close() throws IOException {
+          try {
+            super.close(); // reads the rest through the CRC-32 check
           } catch (ZipException e) {
             throw corrupt(key, e);
           }

@@ -88,8 +88,9 @@ public final class Evaluator {
    * Evaluates every sample of {@code data}, {@code batchSize} at a time; {@code progress} hears
    * the number of samples done after each batch.
    *
-   * @throws IllegalArgumentException when the data has no labels, a label is outside the
-   *     model's classes, or the batches do not fit the model's input
+   * @throws IllegalArgumentException when the data has no labels, or the batches do not fit the
+   *     model's input
+   * @throws dev.onnxprune.errors.DataMismatchException when a label is outside the model's classes
    * @throws OrtException when ONNX Runtime fails
    */
   public Evaluation evaluate(Dataset data, int batchSize, IntConsumer progress) throws OrtException {
@@ -112,14 +113,10 @@ public final class Evaluator {
       float[] out = o.values();
       long[] shape = o.shape();
       int classes = classes(shape, n);
+      Labels.check(b.labels(), samples, classes, "output '" + output + "' " + Arrays.toString(shape));
       for (int i = 0; i < n; i++) {
-        long label = b.labels()[i];
-        if (label < 0 || label >= classes) {
-          throw new IllegalArgumentException("label " + label + " of sample " + (samples + i) + " is outside the "
-              + classes + " classes of output '" + output + "' " + Arrays.toString(shape));
-        }
         int off = i * classes;
-        int y = (int) label;
+        int y = (int) b.labels()[i];
         int rank = rank(out, off, classes, y);
         top1 += rank < 1 ? 1 : 0;
         top5 += rank < 5 ? 1 : 0;

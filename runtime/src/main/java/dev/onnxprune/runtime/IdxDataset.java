@@ -17,6 +17,9 @@ import java.util.zip.GZIPInputStream;
 public final class IdxDataset {
   private IdxDataset() {}
 
+  /** The largest array the JVM allocates (a few bytes under {@code Integer.MAX_VALUE}). */
+  private static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
+
   /**
    * Reads an image file and its label file (labels may be null).
    *
@@ -40,12 +43,22 @@ public final class IdxDataset {
       inFile = dims[0];
       int n = limit > 0 ? Math.min(limit, dims[0]) : dims[0];
       dims[0] = n;
-      pixels = new byte[Math.multiplyExact(Math.multiplyExact(n, dims[1]), dims[2])];
+      long plane = (long) dims[1] * dims[2]; // both < 2^31: no overflow, nor in n * plane once plane fits
+      long need = n * plane;
+      if (plane > MAX_ARRAY || need > MAX_ARRAY) {
+        throw new DatasetException(images, "the IDX header says " + n + " images of " + dims[1] + "x" + dims[2]
+            + " pixels, more than one array holds (" + MAX_ARRAY + " bytes); read fewer images (a limit)");
+      }
+      // read as the data comes, not allocated from the header: a header may promise more than the file has
+      String truncated = "truncated: " + n + " images of " + dims[1] + "x" + dims[2] + " need " + need
+          + " bytes of pixels";
       try {
-        in.readFully(pixels);
-      } catch (EOFException e) {
-        throw new DatasetException(images, "truncated: " + n + " images of " + dims[1] + "x" + dims[2]
-            + " need " + pixels.length + " bytes of pixels", e);
+        pixels = in.readNBytes((int) need);
+      } catch (EOFException e) { // compressed data that ends early
+        throw new DatasetException(images, truncated, e);
+      }
+      if (pixels.length < need) {
+        throw new DatasetException(images, truncated + ", the file has " + pixels.length);
       }
     } catch (EOFException e) {
       throw new DatasetException(images, "truncated IDX header", e);
@@ -81,9 +94,19 @@ public final class IdxDataset {
         throw new DatasetException(labels, "has " + total + " labels for the " + count + " images in " + images
             + "; a label file belongs to the image file with as many images");
       }
-      long[] y = new long[count < 0 ? total : count];
-      for (int i = 0; i < y.length; i++) {
-        y[i] = in.readUnsignedByte();
+      int n = count < 0 ? total : count;
+      byte[] bytes;
+      try {
+        bytes = in.readNBytes(n); // as the data comes: the header may promise more than the file has
+      } catch (EOFException e) { // compressed data that ends early
+        throw new DatasetException(labels, "truncated: " + n + " labels", e);
+      }
+      if (bytes.length < n) {
+        throw new DatasetException(labels, "truncated: " + n + " labels, the file has " + bytes.length);
+      }
+      long[] y = new long[n];
+      for (int i = 0; i < n; i++) {
+        y[i] = bytes[i] & 0xff;
       }
       return y;
     } catch (EOFException e) {
@@ -94,15 +117,36 @@ public final class IdxDataset {
   }
 
   private static DataInputStream open(Path file) throws IOException {
-    if (!Files.isRegularFile(file)) {
+    if (!Files.exists(file)) {
       throw new DatasetException(file, "no such file");
     }
+    Datasets.refuseNonRegular(file);
     InputStream raw = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
     raw.mark(2);
     int b0 = raw.read();
     int b1 = raw.read();
     raw.reset();
-    InputStream in = (b0 == 0x1f && b1 == 0x8b) ? new GZIPInputStream(raw, 1 << 16) : raw;
+    InputStream in = (b0 == 0x1f && b1 == 0x8b) ? checkedAtClose(new GZIPInputStream(raw, 1 << 16)) : raw;
     return new DataInputStream(in);
+  }
+
+  /**
+   * {@code gz} whose close reads it to its end: GZIPInputStream checks the CRC-32 and length of the
+   * gzip trailer only there, and a reader that stops at the last pixel it wants would never see a
+   * corrupt file. A mismatch is a {@link java.util.zip.ZipException} ("Corrupt GZIP trailer").
+   */
+  private static InputStream checkedAtClose(InputStream gz) {
+    return new java.io.FilterInputStream(gz) {
+      @Override
+      public void close() throws IOException {
+        try {
+          in.transferTo(java.io.OutputStream.nullOutputStream());
+        } catch (EOFException e) {
+          throw new java.util.zip.ZipException("the gzip data ends before its trailer (CRC-32 and length)");
+        } finally {
+          super.close();
+        }
+      }
+    };
   }
 }

@@ -44,6 +44,8 @@ public final class RandomInputs {
   public static final long SEQUENCE = 8;
   /** Spatial size of images with symbolic height and width. */
   public static final long IMAGE = 64;
+  /** The most elements one input's draw may have (one Java array of 8-byte values). */
+  static final long MAX_ELEMENTS = (Integer.MAX_VALUE - 8) / 8;
 
   /** How an input's values are drawn. */
   public enum Kind {
@@ -83,8 +85,9 @@ public final class RandomInputs {
   /**
    * What to feed each runtime input of {@code model}.
    *
-   * @throws IllegalArgumentException when an input's type or shape is not declared, or its
-   *     element type cannot be drawn (strings, FLOAT16, ...)
+   * @throws IllegalArgumentException when an input's type or shape is not declared, its element
+   *     type cannot be drawn (strings, FLOAT16, ...), or it has more than {@link #MAX_ELEMENTS}
+   * @throws dev.onnxprune.errors.InvalidModelException when an input declares a negative dimension
    */
   public static RandomInputs of(Model model) {
     List<Value> ins = model.graph().runtimeInputs();
@@ -114,6 +117,18 @@ public final class RandomInputs {
         Dim d = t.shape().dim(i);
         long fallback = i == 0 ? BATCH : other;
         dims[i] = d.isKnown() ? d.get() : d.isSymbolic() ? symbols.computeIfAbsent(d.param(), k -> fallback) : fallback;
+        if (dims[i] < 0) {
+          throw new dev.onnxprune.errors.InvalidModelException(model.source(), List.of("input '" + in.name()
+              + "' declares dimension " + dims[i] + " at axis " + i + "; dimensions are at least 0"));
+        }
+      }
+      long elements = 1;
+      for (long d : dims) {
+        elements = d != 0 && elements > MAX_ELEMENTS / d ? MAX_ELEMENTS + 1 : elements * d;
+      }
+      if (elements > MAX_ELEMENTS) {
+        throw new IllegalArgumentException("input '" + in.name() + "' " + Arrays.toString(dims) + " has more than "
+            + MAX_ELEMENTS + " elements, more than one test batch can hold");
       }
       Kind kind;
       long bound = 0;

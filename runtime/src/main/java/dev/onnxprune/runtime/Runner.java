@@ -85,7 +85,7 @@ public final class Runner implements AutoCloseable {
     return create(model, session, sessions.provider());
   }
 
-  /** Opens a session over {@code model} as it is in memory (serialized; under 2 GiB). */
+  /** Opens a session over {@code model} as it is in memory ({@link Sessions#open(Model)}: bytes, or a file when large). */
   public static Runner open(Sessions sessions, Model model) throws OrtException {
     OrtSession session = sessions.open(model);
     return create(model, session, sessions.provider());

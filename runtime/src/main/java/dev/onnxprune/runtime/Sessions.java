@@ -27,12 +27,27 @@ public final class Sessions {
   private static volatile String cudaFailure;
 
   /**
+   * The most intra-op threads a session takes: 4 per available processor. Each thread has its own
+   * stack and work buffers, and more threads than cores only wait for each other; {@code
+   * --threads 100000} grew the heap by 65 MB/s and never ran.
+   */
+  public static int maxThreads() {
+    return 4 * Runtime.getRuntime().availableProcessors();
+  }
+
+  /**
    * @param device execution provider choice
    * @param deviceId CUDA device index
-   * @param threads intra-op threads; 0 lets ONNX Runtime choose
+   * @param threads intra-op threads, 0 to {@link #maxThreads()}; 0 lets ONNX Runtime choose
+   * @throws dev.onnxprune.errors.InvalidOptionException (key {@code sessions.threads} or
+   *     {@code sessions.deviceId}) for a value out of range
    */
   public Sessions(Device device, int deviceId, int threads) {
-    dev.onnxprune.errors.InvalidOptionException.atLeast("sessions.threads", threads, 0);
+    if (threads < 0 || threads > maxThreads()) {
+      throw new dev.onnxprune.errors.InvalidOptionException("sessions.threads", threads, "must be in [0, "
+          + maxThreads() + "] (0: ONNX Runtime's choice; at most 4 per available processor, "
+          + Runtime.getRuntime().availableProcessors() + " here)");
+    }
     dev.onnxprune.errors.InvalidOptionException.atLeast("sessions.deviceId", deviceId, 0);
     this.device = device;
     this.deviceId = deviceId;
@@ -57,14 +72,77 @@ public final class Sessions {
     return OrtEnvironment.getEnvironment();
   }
 
+  /** The execution provider asked for (AUTO: CUDA when it starts, else CPU). */
+  public Device device() {
+    return device;
+  }
+
+  /** Intra-op threads per session; 0 lets ONNX Runtime choose. */
+  public int threads() {
+    return threads;
+  }
+
   /** The provider the last session used ("CUDA" or "CPU"), or null before the first. */
   public String provider() {
     return provider;
   }
 
-  /** A session over {@code model} (serialized in memory; models over 2 GiB need a file). */
+  /**
+   * System property: the tensor bytes from which {@link #open(Model)} hands ONNX Runtime a file
+   * with external data instead of serialized bytes (default {@link #DEFAULT_FILE_THRESHOLD}).
+   */
+  public static final String FILE_THRESHOLD_PROPERTY = "onnxprune.sessions.fileThreshold";
+
+  /**
+   * 512 MiB: serialized bytes are a second copy of every weight on the heap (a 0.67 GB pruned model
+   * ran a 2 GB heap out of memory) and cannot pass protobuf's 2 GiB; a file with external data is
+   * neither, for the cost of writing it.
+   */
+  public static final long DEFAULT_FILE_THRESHOLD = 512L << 20;
+
+  /**
+   * A session over {@code model}. A model whose tensors hold fewer bytes than {@link
+   * #fileThreshold()} is serialized in memory; a larger one (a model over 2 GiB cannot be
+   * serialized at all) is written with external data into a temporary folder, ONNX Runtime
+   * opens that file, and the folder is removed once the session exists (ONNX Runtime has read or
+   * mapped the data by then).
+   *
+   * @throws OrtException when ONNX Runtime refuses the model, or the temporary file cannot be written
+   */
   public OrtSession open(Model model) throws OrtException {
-    return open(OnnxModels.toBytes(model));
+    if (OnnxModels.tensorBytes(model) < fileThreshold()) {
+      return open(OnnxModels.toBytes(model));
+    }
+    java.nio.file.Path dir = null;
+    try {
+      dir = java.nio.file.Files.createTempDirectory("onnx-prune-session");
+      java.nio.file.Path file = dir.resolve("model.onnx");
+      OnnxModels.write(model, file, dev.onnxprune.graph.WriteOptions.withExternalData());
+      return open(file);
+    } catch (java.io.IOException e) {
+      throw new OrtException("cannot write the model for ONNX Runtime into a temporary folder"
+          + (dir == null ? "" : " (" + dir + ")") + ": " + e.getMessage());
+    } finally {
+      if (dir != null) {
+        removeTree(dir);
+      }
+    }
+  }
+
+  /** Tensor bytes from which {@link #open(Model)} goes through a file: {@value #FILE_THRESHOLD_PROPERTY}, or 512 MiB. */
+  public static long fileThreshold() {
+    Long v = Long.getLong(FILE_THRESHOLD_PROPERTY);
+    return v == null || v < 0 ? DEFAULT_FILE_THRESHOLD : v;
+  }
+
+  private static void removeTree(java.nio.file.Path dir) {
+    try (java.util.stream.Stream<java.nio.file.Path> s = java.nio.file.Files.walk(dir)) {
+      for (java.nio.file.Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        java.nio.file.Files.deleteIfExists(p);
+      }
+    } catch (java.io.IOException e) {
+      LOG.warn("could not remove the temporary folder {}: {}", dir, e.getMessage());
+    }
   }
 
   /** A session over serialized model bytes. */

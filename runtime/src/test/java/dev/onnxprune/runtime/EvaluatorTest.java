@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.onnxprune.errors.DataMismatchException;
 import dev.onnxprune.graph.Attribute;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
@@ -75,7 +76,7 @@ class EvaluatorTest {
     float[] x = new float[2 * 28 * 28];
     Dataset bad = new ArrayDataset(x, new long[] {1, 28, 28}, new long[] {3, 10});
     try (Runner runner = Runner.open(Sessions.cpu(), TestModels.model("vgg_bn.onnx"))) {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+      DataMismatchException e = assertThrows(DataMismatchException.class,
           () -> new Evaluator(runner).evaluate(bad, 8));
       assertTrue(e.getMessage().startsWith("label 10 of sample 1 is outside the 10 classes of output '"),
           e.getMessage());

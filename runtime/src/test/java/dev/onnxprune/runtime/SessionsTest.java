@@ -44,9 +44,65 @@ class SessionsTest {
         .startsWith("it needs an NVIDIA GPU with its driver and the CUDA 12 libraries"));
   }
 
+  /** Issue 16, point 10: {@code --threads 100000} grew the heap by 65 MB/s and never ran. */
   @Test
-  void negativeThreadsAreRefused() {
+  void threadsOutOfRangeAreRefused() {
+    int cpus = Runtime.getRuntime().availableProcessors();
+    String rule = "sessions.threads must be in [0, " + 4 * cpus + "] (0: ONNX Runtime's choice; at most 4 per"
+        + " available processor, " + cpus + " here): ";
     InvalidOptionException e = assertThrows(InvalidOptionException.class, () -> new Sessions(Device.CPU, 0, -1));
-    assertEquals("sessions.threads must be >= 0: -1", e.getMessage());
+    assertEquals(rule + "-1", e.getMessage());
+    e = assertThrows(InvalidOptionException.class, () -> new Sessions(Device.CPU, 0, 100000));
+    assertEquals("sessions.threads", e.key());
+    assertEquals(rule + "100000", e.getMessage());
+    assertEquals(4 * cpus, Sessions.maxThreads());
+    new Sessions(Device.CPU, 0, Sessions.maxThreads()); // the bound itself is taken
+  }
+
+  /**
+   * Issue 16, point 9: a model at or over {@link Sessions#fileThreshold()} goes to ONNX Runtime as
+   * a file with external data (a model over 2 GiB cannot be serialized to bytes): the same outputs
+   * as through bytes, and the temporary folder is gone once the session exists.
+   */
+  @Test
+  void aLargeModelGoesThroughAFileWithExternalDataAndTheSameOutputs() throws Exception {
+    dev.onnxprune.graph.Model m = dev.onnxprune.graph.OnnxModels.read(TestModels.model("resnet20.onnx"));
+    Sessions cpu = Sessions.cpu();
+    java.util.Map<String, HostTensor> feeds = RandomInputs.of(m).draw(new java.util.Random(7));
+    java.util.Map<String, HostTensor> viaBytes;
+    try (OrtSession s = cpu.open(m)) {
+      viaBytes = OrtTensors.run(s, feeds, java.util.Set.of());
+    }
+    java.nio.file.Path tmp = java.nio.file.Path.of(System.getProperty("java.io.tmpdir"));
+    java.util.Set<java.nio.file.Path> before = sessionFolders(tmp);
+    String old = System.setProperty(Sessions.FILE_THRESHOLD_PROPERTY, "0");
+    java.util.Map<String, HostTensor> viaFile;
+    try (OrtSession s = cpu.open(m)) {
+      assertEquals(before, sessionFolders(tmp), "the temporary folder is removed once the session exists");
+      viaFile = OrtTensors.run(s, feeds, java.util.Set.of());
+    } finally {
+      if (old == null) {
+        System.clearProperty(Sessions.FILE_THRESHOLD_PROPERTY);
+      } else {
+        System.setProperty(Sessions.FILE_THRESHOLD_PROPERTY, old);
+      }
+    }
+    assertEquals(viaBytes.keySet(), viaFile.keySet());
+    for (String k : viaBytes.keySet()) {
+      HostTensor a = viaBytes.get(k);
+      HostTensor b = viaFile.get(k);
+      assertTrue(java.util.Arrays.equals(a.shape(), b.shape()), k);
+      for (int i = 0; i < a.size(); i++) {
+        assertEquals(a.get(i), b.get(i), 0.0, k + "[" + i + "]");
+      }
+    }
+    assertEquals(Sessions.DEFAULT_FILE_THRESHOLD, Sessions.fileThreshold());
+  }
+
+  private static java.util.Set<java.nio.file.Path> sessionFolders(java.nio.file.Path tmp) throws java.io.IOException {
+    try (java.util.stream.Stream<java.nio.file.Path> s = java.nio.file.Files.list(tmp)) {
+      return s.filter(p -> p.getFileName().toString().startsWith("onnx-prune-session"))
+          .collect(java.util.stream.Collectors.toSet());
+    }
   }
 }

@@ -237,9 +237,12 @@ final class Analyzer {
     return s.dim(axis).get();
   }
 
-  /** The constant tensor behind {@code v}: an initializer or Constant, through Identity nodes. */
+  /**
+   * The constant tensor behind {@code v}: an initializer or Constant, through at most 16 Identity
+   * nodes (an Identity reading its own output, in a model with a cycle, ended the walk never).
+   */
   static Tensor constant(Value v) {
-    while (v != null) {
+    for (int hops = 0; v != null && hops < 16; hops++) {
       Tensor t = v.constantValue();
       if (t != null) {
         return t;

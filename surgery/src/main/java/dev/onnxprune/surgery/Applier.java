@@ -161,27 +161,17 @@ final class Applier {
     dims[0] = k0;
     dims[1] = k1;
     if (elem == 4) {
-      // Element-wise copy of 4-byte elements (1x1 conv weights have 4-byte blocks), read
-      // straight from the tensor's bytes.
+      // 4-byte elements: each kept row of axis 0 read in one bulk copy, its kept runs picked from it
       java.nio.IntBuffer src = t.buffer().asIntBuffer();
       int per = block / 4;
-      int[] keptB = keptIndices(rm1);
       int[] dst = new int[k0 * k1 * per];
+      int[] row = new int[rm1.length * per];
+      int[] keptB = keptIndices(rm1);
       int q = 0;
       for (int a = 0; a < rm0.length; a++) {
-        if (rm0[a]) {
-          continue;
-        }
-        int rowBase = a * rm1.length;
-        if (per == 1) {
-          for (int b : keptB) {
-            dst[q++] = src.get(rowBase + b);
-          }
-        } else {
-          for (int b : keptB) {
-            src.get((rowBase + b) * per, dst, q, per);
-            q += per;
-          }
+        if (!rm0[a]) {
+          src.get(a * row.length, row, 0, row.length);
+          q = pick(row, keptB, per, dst, q);
         }
       }
       return Tensor.ofRaw(t.dataType(), dims, bytes(dst));
@@ -203,6 +193,21 @@ final class Applier {
       }
     }
     return Tensor.ofRaw(t.dataType(), dims, UnsafeByteOperations.unsafeWrap(out));
+  }
+
+  /** Appends runs {@code kept} (of {@code per} ints each) of {@code row} to {@code dst} at {@code q}; the new end. */
+  private static int pick(int[] row, int[] kept, int per, int[] dst, int q) {
+    if (per == 1) {
+      for (int b : kept) {
+        dst[q++] = row[b];
+      }
+      return q;
+    }
+    for (int b : kept) {
+      System.arraycopy(row, b * per, dst, q, per);
+      q += per;
+    }
+    return q;
   }
 
   private static int[] keptIndices(boolean[] rm) {
@@ -258,15 +263,12 @@ final class Applier {
       java.nio.IntBuffer src = t.buffer().asIntBuffer();
       int per = Math.toIntExact(inner / 4);
       int[] dst = new int[Math.toIntExact(outer * keep * per)];
+      int[] row = new int[rm.length * per];
+      int[] kept = keptIndices(rm);
       int q = 0;
       for (long a = 0; a < outer; a++) {
-        for (int c = 0; c < rm.length; c++) {
-          if (!rm[c]) {
-            int from = Math.toIntExact((a * rm.length + c) * per);
-            src.get(from, dst, q, per);
-            q += per;
-          }
-        }
+        src.get(Math.toIntExact(a * row.length), row, 0, row.length);
+        q = pick(row, kept, per, dst, q);
       }
       dims[axis] = keep;
       return Tensor.ofRaw(t.dataType(), dims, bytes(dst));

@@ -153,7 +153,25 @@ final class ChannelRules {
     return m;
   }
 
-  static int normAxis(long axis, int rank) {
+  static int normAxis(Node n, String attr, long axis, int rank) {
+    return normAxis(n, attr, axis, rank, false);
+  }
+
+  /**
+   * {@code axis} of an input of rank {@code rank} counted from 0: in {@code [-rank, rank)}, or up to
+   * {@code rank} itself with {@code end} (Flatten's axis); an axis out of range is an {@link
+   * dev.onnxprune.errors.InvalidModelException} naming the node and attribute {@code attr}. With the
+   * rank unknown (negative) the axis is returned as given when it is not negative, else -1.
+   */
+  static int normAxis(Node n, String attr, long axis, int rank, boolean end) {
+    if (rank < 0) {
+      return axis >= 0 && axis <= Integer.MAX_VALUE ? (int) axis : -1;
+    }
+    long max = end ? rank : rank - 1;
+    if (axis < -rank || axis > max) {
+      throw n.invalidAttribute(attr, "is " + axis + "; its input has rank " + rank + ", so it must be in [-" + rank
+          + ", " + max + "]");
+    }
     return (int) (axis < 0 ? axis + rank : axis);
   }
 

@@ -221,7 +221,7 @@ final class ChannelwiseRules {
       int axis = m.axis();
       int before = 0;
       for (long x : axes) {
-        int d = normAxis(x, rank);
+        int d = normAxis(n, "axes", x, rank);
         if (d == axis) {
           statistic(n, a, m, axes.length);
           return;
@@ -263,7 +263,7 @@ final class ChannelwiseRules {
     @Override
     public void analyze(Node n, Analyzer a, ChannelMap m) {
       int rank = Analyzer.rank(n.input(0));
-      int axis = rank < 0 ? -1 : normAxis(n.attrLong("axis", -1), rank);
+      int axis = rank < 0 ? -1 : normAxis(n, "axis", n.attrLong("axis", -1), rank);
       if (rank >= 0 && m.axis() < axis) {
         a.carry(n, m); // normalises other axes: its parameters are not per channel
         return;
@@ -382,7 +382,7 @@ final class ChannelwiseRules {
     public void analyze(Node n, Analyzer a, ChannelMap m) {
       int rank = Analyzer.rank(n.input(0));
       boolean modern = a.opset >= 13;
-      int axis = normAxis(n.attrLong("axis", modern ? -1 : 1), rank);
+      int axis = normAxis(n, "axis", n.attrLong("axis", modern ? -1 : 1), rank);
       if (rank < 0 || (modern ? axis == m.axis() : m.axis() >= axis)) {
         a.unknown(n, "normalises across the channel axis");
         return;
@@ -406,8 +406,12 @@ final class ChannelwiseRules {
         return;
       }
       int half = pads.length / 2;
+      if (pads.length % 2 != 0 || (axes != null && axes.length != half)) {
+        throw n.invalid("pads has " + pads.length + " values" + (axes == null ? "" : " for " + axes.length + " axes")
+            + "; Pad takes a begin and an end per axis");
+      }
       for (int i = 0; i < half; i++) {
-        int ax = axes == null ? i : normAxis(axes[i], rank);
+        int ax = axes == null ? i : normAxis(n, "axes", axes[i], rank);
         if (ax == m.axis() && (pads[i] != 0 || pads[i + half] != 0)) {
           a.unknown(n, "pads the channel axis");
           return;

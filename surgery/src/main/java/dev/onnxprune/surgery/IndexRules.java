@@ -26,7 +26,7 @@ final class IndexRules {
     @Override
     public void analyze(Node n, Analyzer a) {
       int rank = Analyzer.rank(n.output(0));
-      int axis = normAxis(n.attrLong("axis", 0), rank);
+      int axis = normAxis(n, "axis", n.attrLong("axis", 0), rank);
       List<ChannelMap> maps = new ArrayList<>();
       boolean anyOnAxis = false;
       boolean anyOffAxis = false;
@@ -79,8 +79,12 @@ final class IndexRules {
       for (int i = 0; i < maps.size(); i++) {
         ChannelMap m = maps.get(i);
         if (m == null) {
+          if (n.input(i) == null) { // an empty input name: Concat has no optional operand
+            a.unknown(n, "operand " + i + " is missing (an empty input name)");
+            return;
+          }
           long d = Analyzer.dim(n.input(i), axis);
-          if (d < 0) {
+          if (d < 0 || d > Integer.MAX_VALUE) {
             a.unknown(n, "operand '" + n.input(i).name() + "' has an unknown size on the concat axis");
             return;
           }
@@ -122,7 +126,7 @@ final class IndexRules {
       ChannelMap out = p.map(n.output(0));
       boolean[] rm = p.removedPositions(n.output(0));
       int rank = Analyzer.rank(n.output(0));
-      if (out == null || rm == null || out.axis() == normAxis(n.attrLong("axis", 0), rank)) {
+      if (out == null || rm == null || out.axis() == normAxis(n, "axis", n.attrLong("axis", 0), rank)) {
         return;
       }
       for (int i = 0; i < n.inputCount(); i++) {
@@ -142,7 +146,7 @@ final class IndexRules {
     @Override
     public void analyze(Node n, Analyzer a, ChannelMap m) {
       int rank = Analyzer.rank(n.input(0));
-      int axis = normAxis(n.attrLong("axis", 0), rank);
+      int axis = normAxis(n, "axis", n.attrLong("axis", 0), rank);
       if (m.axis() != axis) {
         for (Value out : n.outputs()) {
           a.setMap(out, m);
@@ -191,7 +195,7 @@ final class IndexRules {
       if (m == null || rm == null) {
         return;
       }
-      int axis = normAxis(n.attrLong("axis", 0), Analyzer.rank(n.input(0)));
+      int axis = normAxis(n, "axis", n.attrLong("axis", 0), Analyzer.rank(n.input(0)));
       if (m.axis() != axis) {
         return;
       }
@@ -263,7 +267,7 @@ final class IndexRules {
         return new Bounds(-2, 0, 0, 0, true);
       }
       for (int i = 0; i < starts.length; i++) {
-        int ax = axes == null ? i : normAxis(axes[i], rank);
+        int ax = axes == null ? i : normAxis(n, "axes", axes[i], rank);
         if (ax == axis) {
           return new Bounds(i, starts[i], ends[i], steps == null ? 1 : steps[i], dynamic[0]);
         }

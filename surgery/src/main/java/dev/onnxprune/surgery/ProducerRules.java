@@ -19,12 +19,20 @@ final class ProducerRules {
   static final class Conv implements ChannelRule {
     enum Kind { DENSE, DEPTHWISE, GROUPED }
 
+    /**
+     * @throws dev.onnxprune.errors.InvalidModelException when {@code group} is below 1 or does not
+     *     divide the weight's first axis (output channels of a Conv, input channels of a ConvTranspose)
+     */
     static Kind kind(Node n, Tensor w) {
       long group = n.attrLong("group", 1);
       if (group == 1) {
         return Kind.DENSE;
       }
       long cout = w.dim(0);
+      if (group < 1 || cout % group != 0) {
+        throw n.invalidAttribute("group", "is " + group + "; it must be at least 1 and divide the " + cout
+            + " channels of weight '" + n.input(1).name() + "' " + java.util.Arrays.toString(w.dims()));
+      }
       return w.dim(1) == 1 && cout == group ? Kind.DEPTHWISE : Kind.GROUPED;
     }
 
@@ -349,7 +357,7 @@ final class ProducerRules {
       ChannelMap data = singleAxis(n, a, 0);
       int r = Analyzer.rank(n.input(0));
       int ri = Analyzer.rank(n.input(1));
-      int axis = r < 0 ? -1 : ChannelRules.normAxis(n.attrLong("axis", 0), r);
+      int axis = r < 0 ? -1 : ChannelRules.normAxis(n, "axis", n.attrLong("axis", 0), r);
       if (data != null) {
         if (ri < 0 || axis < 0) {
           a.unknown(n, "ranks are unknown");

@@ -26,7 +26,7 @@ final class ReshapeRules {
     public void analyze(Node n, Analyzer a, ChannelMap m) {
       Shape s = Analyzer.shape(n.input(0));
       int rank = s == null ? -1 : s.rank();
-      int k = normAxis(n.attrLong("axis", 1), rank);
+      int k = normAxis(n, "axis", n.attrLong("axis", 1), rank, true);
       if (rank < 0 || m.axis() < k || k == 0 || !m.untiled()) {
         a.unknown(n, "flatten merges the channel axis with leading axes");
         return;
@@ -347,7 +347,7 @@ final class ReshapeRules {
           }
         } else {
           for (long x : axes) {
-            sq.add(normAxis(x, inRank));
+            sq.add(normAxis(n, "axes", x, inRank));
           }
         }
         if (sq.contains(axis)) {
@@ -362,7 +362,7 @@ final class ReshapeRules {
         }
         boolean[] inserted = new boolean[outRank];
         for (long x : axes) {
-          inserted[normAxis(x, outRank)] = true;
+          inserted[normAxis(n, "axes", x, outRank)] = true;
         }
         newAxis = -1;
         int src = 0;

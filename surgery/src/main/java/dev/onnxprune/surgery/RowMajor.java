@@ -168,7 +168,7 @@ final class RowMajor {
         return perm == null ? s.rank() - 1 - axis : -1;
       }
       case "Gather" -> {
-        int ga = ChannelRules.normAxis(n.attrLong("axis", 0), s.rank());
+        int ga = ChannelRules.normAxis(n, "axis", n.attrLong("axis", 0), s.rank());
         Shape is = n.input(1) == null ? null : n.input(1).shape();
         if (input != 0 || ga == axis || is == null) {
           return -1;

@@ -98,6 +98,11 @@ public record ArtifactSpec(int version, String trainStep, String eval, String ch
     }
   }
 
+  /** The logits named as a label's check names them: {@code "output 'logits' [N, 10]"}. */
+  public String classesOf() {
+    return "output '" + logits + "' [N, " + numClasses + "]";
+  }
+
   /** The state tensors of one kind, in order. */
   public List<StateTensor> state(String kind) {
     return state.stream().filter(s -> s.kind().equals(kind)).toList();

@@ -3,6 +3,7 @@ package dev.onnxprune.training;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import dev.onnxprune.errors.DataMismatchException;
 import dev.onnxprune.graph.Attribute;
 import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.Graph;
@@ -69,6 +70,7 @@ public final class BnRecalibration {
    * @throws GradientException when the model cannot be rewritten (opset below 13, BatchNormalization
    *     already in training mode, shapes unknown)
    * @throws OrtException when ONNX Runtime fails (for example, the data does not fit the model)
+   * @throws DataMismatchException when a batch's statistics are not finite (NaN or infinite data)
    */
   public static Result run(Model model, Dataset data, int batchSize, int maxBatches, Sessions sessions,
       IntConsumer progress) throws OrtException {
@@ -110,8 +112,10 @@ public final class BnRecalibration {
         try (OnnxTensor x = OrtTensors.create(b.inputs(), b.shape());
             OrtSession.Result r = s.run(Map.of(input, x))) {
           for (int i = 0; i < c; i++) {
-            mean[i] = accumulate(mean[i], OrtTensors.floats(r.get(i * 2)), batches);
-            var[i] = accumulate(var[i], OrtTensors.floats(r.get(i * 2 + 1)), batches);
+            mean[i] = accumulate(mean[i], finite(OrtTensors.floats(r.get(i * 2)), bns.get(i), "mean", batches),
+                batches);
+            var[i] = accumulate(var[i], finite(OrtTensors.floats(r.get(i * 2 + 1)), bns.get(i), "variance",
+                batches), batches);
           }
         }
         batches++;
@@ -173,6 +177,18 @@ public final class BnRecalibration {
     }
     g.removeDeadCode();
     return work;
+  }
+
+  /** {@code stats} when every value is finite; else an error naming the node and the batch. */
+  private static float[] finite(float[] stats, Node bn, String what, int batch) {
+    for (int j = 0; j < stats.length; j++) {
+      if (!Float.isFinite(stats[j])) {
+        throw new DataMismatchException("BatchNormalization " + bn.describe() + ": the batch " + what + " of channel "
+            + j + " is " + stats[j] + " in batch " + (batch + 1) + " of the calibration data; the data holds NaN or"
+            + " infinite values, or the activations overflow. Nothing was recalibrated");
+      }
+    }
+    return stats;
   }
 
   private static double[] accumulate(double[] running, float[] batch, int k) {

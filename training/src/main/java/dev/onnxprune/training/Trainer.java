@@ -3,9 +3,11 @@ package dev.onnxprune.training;
 import ai.onnxruntime.OrtException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.onnxprune.errors.TrainingDivergedException;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.Labels;
 import dev.onnxprune.runtime.Sessions;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -109,15 +111,20 @@ public final class Trainer {
    *
    * @throws IllegalArgumentException when the data has no labels, or a checkpoint to resume from
    *     was written for other data, batch size, seed, model or optimizer
+   * @throws dev.onnxprune.errors.DataMismatchException when a label of the training or validation
+   *     data is outside the model's classes (it names the sample)
    * @throws GradientException when the model cannot be differentiated
    * @throws IOException when a checkpoint cannot be read or written
    * @throws OrtException when ONNX Runtime fails (for example, the data does not fit the model)
+   * @throws TrainingDivergedException when a step's loss, or a parameter or BatchNorm statistic
+   *     after a step, is not finite: it names the epoch and the step, and training stops there
    */
   public static Result train(Model model, TrainingOptions training, Dataset data, TrainerOptions options,
       Sessions sessions) throws IOException, OrtException {
     long start = System.nanoTime();
     TrainingData samples = TrainingData.of(data);
     TrainingArtifact artifact = TrainingArtifact.build(model, training);
+    samples.checkLabels(artifact.spec().numClasses(), artifact.spec().classesOf());
     Listener listener = options.listener();
     int batch = options.batchSize();
     int steps = stepsPerEpoch(samples.count(), batch);
@@ -143,6 +150,7 @@ public final class Trainer {
         }
         listener.epochEnded(history.get(history.size() - 1));
       }
+      checkTrainedOutputs(session, samples, options, history);
       return new Result(session.applyTo(model), List.copyOf(history), done, (System.nanoTime() - start) / 1e9);
     }
   }
@@ -170,6 +178,7 @@ public final class Trainer {
         throw new IllegalArgumentException("the validation data has no labels");
       }
       dev.onnxprune.runtime.Progress.checkCancelled();
+      Labels.check(b.labels(), n, session.spec().numClasses(), session.spec().classesOf() + " (validation data)");
       TrainingSession.EvalResult r = session.evaluate(b);
       loss += r.loss() * r.size();
       right += r.correct();
@@ -198,10 +207,13 @@ public final class Trainer {
       o.augmentation().apply(b.inputs(), b.shape(), random);
       long t = o.scheduleUnit() == TrainerOptions.ScheduleUnit.STEP ? session.steps() : epoch;
       lr = o.schedule().at(t);
-      TrainingSession.StepResult r = session.step(b, lr);
-      if (!Double.isFinite(r.loss())) {
-        throw new ArithmeticException("the loss is " + r.loss() + " at epoch " + (epoch + 1) + ", step " + (s + 1)
-            + " (learning rate " + lr + "); training diverged: lower the learning rate");
+      TrainingSession.StepResult r;
+      try {
+        r = session.step(b, lr);
+      } catch (TrainingDivergedException e) {
+        throw new TrainingDivergedException(e.step(), e.what(), "training diverged at epoch " + (epoch + 1)
+            + ", step " + (s + 1) + " of " + steps + ": " + e.what() + " (learning rate " + lr + "); nothing was"
+            + " kept of this run. Lower the learning rate, or check the data for NaN or infinite values");
       }
       lossSum += r.loss() * n;
       right += r.correct();
@@ -219,6 +231,37 @@ public final class Trainer {
     double evalSeconds = o.validation() == null ? 0 : (System.nanoTime() - t1) / 1e9;
     return new EpochStats(epoch + 1, o.epochs(), session.steps(), lr, lossSum / seen, (double) right / seen, seen,
         val[0], val[1], (int) val[2], seconds, evalSeconds);
+  }
+
+  /**
+   * The loss of a step is that of the weights before its update, so the last step's update is seen
+   * by no loss: the trained weights run once, in inference mode (the model that is returned), on
+   * the first training batch, and a loss or output that is not finite stops here.
+   */
+  private static void checkTrainedOutputs(TrainingSession session, TrainingData data, TrainerOptions o,
+      List<EpochStats> history) throws OrtException {
+    int n = Math.min(o.batchSize(), data.count());
+    TrainingSession.EvalResult r = session.evaluate(data.batch(TrainingData.order(data.count(), null), 0, n));
+    int bad = firstNonFinite(r.logits());
+    if (Double.isFinite(r.loss()) && bad < 0) {
+      return;
+    }
+    EpochStats last = history.isEmpty() ? null : history.get(history.size() - 1);
+    String what = "the trained model's " + (bad >= 0 ? "output is " + r.logits()[bad] : "loss is " + r.loss())
+        + " on the first " + n + " training samples";
+    String where = last == null ? "after step " + session.steps()
+        : "after epoch " + last.epoch() + " (step " + last.steps() + ", learning rate " + last.lr() + ")";
+    throw new TrainingDivergedException(session.steps(), what, "training diverged " + where + ": " + what
+        + "; nothing was kept of this run. Lower the learning rate, or check the data for NaN or infinite values");
+  }
+
+  private static int firstNonFinite(float[] v) {
+    for (int i = 0; i < v.length; i++) {
+      if (!Float.isFinite(v[i])) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   private static Position resume(TrainingSession session, Path ck, TrainerOptions o, int samples)

@@ -2,6 +2,7 @@ package dev.onnxprune.training;
 
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.Labels;
 import java.util.Iterator;
 import java.util.SplittableRandom;
 
@@ -54,6 +55,16 @@ public final class TrainingData {
       throw new IllegalStateException("the dataset said " + count + " samples and gave " + at);
     }
     return new TrainingData(x, y, shape, count, size);
+  }
+
+  /**
+   * Refuses a label outside {@code [0, classes)}, naming the sample by its index in the data
+   * ({@link Labels#check}).
+   *
+   * @param where what has the classes, e.g. {@code "output 'logits' [N, 10]"}
+   */
+  public void checkLabels(long classes, String where) {
+    Labels.check(y, 0, classes, where);
   }
 
   /** Number of samples. */

@@ -4,6 +4,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import dev.onnxprune.errors.TrainingDivergedException;
 import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.Graph;
 import dev.onnxprune.graph.Model;
@@ -13,9 +14,11 @@ import dev.onnxprune.graph.Tensor;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.HostTensor;
+import dev.onnxprune.runtime.Labels;
 import dev.onnxprune.runtime.OrtTensors;
 import dev.onnxprune.runtime.Sessions;
 import java.io.IOException;
+import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -139,9 +142,19 @@ public final class TrainingSession implements AutoCloseable {
   /**
    * One optimizer step on {@code batch} (labels required) with learning rate {@code lr}.
    *
-   * @throws IllegalArgumentException when the batch has no labels
+   * <p>A step whose loss is not finite, or after which a parameter or buffer (a BatchNorm
+   * statistic) holds a value that is not finite, is not applied: the state stays as it was before
+   * the step and the step count too.
+   *
+   * @throws IllegalArgumentException when the batch has no labels, or {@code lr} is not a finite
+   *     float
+   * @throws dev.onnxprune.errors.DataMismatchException when a label is outside the model's classes
+   * @throws TrainingDivergedException when the step's loss or updated state is not finite
    */
   public StepResult step(Batch batch, double lr) throws OrtException {
+    if (!Float.isFinite((float) lr)) {
+      throw new IllegalArgumentException("the learning rate must be a finite float: " + lr);
+    }
     return run(batch, lr, true);
   }
 
@@ -257,6 +270,7 @@ public final class TrainingSession implements AutoCloseable {
     if (batch.labels() == null) {
       throw new IllegalArgumentException("a training batch needs labels");
     }
+    Labels.check(batch.labels(), 0, spec.numClasses(), spec.classesOf() + " (samples counted in the batch)");
     Map<String, OnnxTensor> in = new LinkedHashMap<>(state);
     List<OnnxTensor> temp = new ArrayList<>();
     try {
@@ -283,6 +297,12 @@ public final class TrainingSession implements AutoCloseable {
         r.close();
         return result;
       }
+      try {
+        checkFinite(r, result.loss(), lr);
+      } catch (RuntimeException | OrtException e) {
+        r.close();
+        throw e;
+      }
       for (ArtifactSpec.StateTensor s : spec.state()) {
         state.put(s.name(), (OnnxTensor) r.get(s.updated()).orElseThrow());
       }
@@ -300,6 +320,36 @@ public final class TrainingSession implements AutoCloseable {
     }
   }
 
+  /**
+   * Refuses a step whose loss, or one of whose updated parameters and buffers, is not finite
+   * (optimizer state is left out: it reaches the parameters at the next step, where this sees it).
+   */
+  private void checkFinite(OrtSession.Result r, double loss, double lr) throws OrtException {
+    long step = steps + 1;
+    if (!Double.isFinite(loss)) {
+      throw diverged(step, "the loss is " + loss, lr);
+    }
+    for (ArtifactSpec.StateTensor s : spec.state()) {
+      if (s.kind().equals(ArtifactSpec.OPTIMIZER)) {
+        continue;
+      }
+      FloatBuffer fb = ((OnnxTensor) r.get(s.updated()).orElseThrow()).getFloatBuffer();
+      for (int i = 0, n = fb.limit(); i < n; i++) {
+        float v = fb.get(i);
+        if (!Float.isFinite(v)) {
+          throw diverged(step, s.kind() + " '" + s.name() + "' is " + v + " at index " + i + " after the update",
+              lr);
+        }
+      }
+    }
+  }
+
+  private static TrainingDivergedException diverged(long step, String what, double lr) {
+    return new TrainingDivergedException(step, what, "training diverged at step " + step + ": " + what
+        + " (learning rate " + lr + "); the step was not applied. Lower the learning rate, or check the data for"
+        + " NaN or infinite values");
+  }
+
   /** Loss and logits of {@code batch} under the current parameters (inference mode). */
   public EvalResult evaluate(Batch batch) throws OrtException {
     Map<String, OnnxTensor> in = new LinkedHashMap<>();
@@ -313,6 +363,7 @@ public final class TrainingSession implements AutoCloseable {
       temp.add(put(in, spec.input(), OrtTensors.create(batch.inputs(), batch.shape())));
       putFeeds(in);
       long[] labels = batch.labels() != null ? batch.labels() : new long[batch.size()];
+      Labels.check(labels, 0, spec.numClasses(), spec.classesOf() + " (samples counted in the batch)");
       temp.add(put(in, spec.labels(), OrtTensors.create(labels, labels.length)));
       try (OrtSession.Result r = eval.run(in)) {
         OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();

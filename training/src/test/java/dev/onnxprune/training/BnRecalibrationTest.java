@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.onnxprune.errors.DataMismatchException;
 import dev.onnxprune.graph.Attribute;
 import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.Dim;
@@ -129,6 +130,19 @@ class BnRecalibrationTest {
     assertEquals(16, res.samples());
     assertThrows(IllegalArgumentException.class, () -> BnRecalibration.run(m, new ArrayDataset(data,
         new long[] {C, S, S}, null), 1, 0, Ort.SESSIONS));
+  }
+
+  /** Issue 16, point 3: data with an infinite value gave NaN running statistics, written as they were. */
+  @Test
+  void nonFiniteBatchStatisticsAreRefusedNamingTheNodeAndBatch() {
+    Model m = tiny();
+    float[] data = gauss(new Random(1), N * C * S * S, 1);
+    data[16 * C * S * S + 3] = Float.POSITIVE_INFINITY; // in the second batch of 16
+    DataMismatchException e = assertThrows(DataMismatchException.class, () -> BnRecalibration.run(m,
+        new ArrayDataset(data, new long[] {C, S, S}, null), 16, 0, Ort.SESSIONS));
+    assertTrue(e.getMessage().startsWith("BatchNormalization 'bn1' (BatchNormalization): the batch mean of channel "),
+        e.getMessage());
+    assertTrue(e.getMessage().contains(" in batch 2 of the calibration data"), e.getMessage());
   }
 
   @Test

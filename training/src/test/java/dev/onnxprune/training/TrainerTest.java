@@ -6,9 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.onnxprune.errors.DataMismatchException;
+import dev.onnxprune.errors.TrainingDivergedException;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.runtime.ArrayDataset;
+import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.IdxDataset;
 import dev.onnxprune.testmodels.TestModels;
 import java.nio.file.Files;
@@ -100,6 +103,90 @@ class TrainerTest {
         .optimizer(Optimizer.adam(0)).build(), data, TrainerOptions.builder().epochs(2).batchSize(16)
         .checkpointDir(dir).resume(true).build(), Ort.SESSIONS));
     assertTrue(e.getMessage().contains("exp_avg"), e.getMessage());
+  }
+
+  /**
+   * Issue 16, point 3: a learning rate that sends the weights far out in the last step gave a
+   * finite loss in every step and a model that computes NaN; the loss of a step is that of the
+   * weights before it, so only the updated weights show it.
+   */
+  @Test
+  void aLastStepThatBreaksTheWeightsStopsTrainingNamingEpochAndStep() throws Exception {
+    Model m = Fixtures.model("vgg_bn.onnx");
+    TrainerOptions o = TrainerOptions.builder().epochs(1).batchSize(32).learningRate(1e30).seed(3).build();
+    TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
+        () -> Trainer.train(m, TrainingOptions.defaults(), calibration(32), o, Ort.SESSIONS));
+    assertEquals(1, e.step());
+    assertTrue(e.getMessage().startsWith("training diverged after epoch 1 (step 1, learning rate 1.0E30): the trained"
+        + " model's "), e.getMessage());
+
+  }
+
+  /**
+   * x (1e30 per feature) through a 2x2 MatMul of zeros: the logits are 0 and the loss ln 2, the
+   * gradient about 1e30, and a step of learning rate 1e20 overflows the weights.
+   */
+  @Test
+  void aStepThatMakesAParameterInfiniteIsNotAppliedAndNamesIt() throws Exception {
+    OpModel om = new OpModel(dev.onnxprune.graph.DataType.FLOAT);
+    Value x = om.input("x", 2, 2);
+    Value w = om.g.addInitializer("fc.weight", dev.onnxprune.graph.Tensor.ofFloats(new long[] {2, 2}, new float[4]));
+    om.output(om.op("MatMul", List.of(x, w)));
+    ArrayDataset data = new ArrayDataset(new float[] {1e30f, 1e30f, 1e30f, 1e30f}, new long[] {2}, new long[] {0, 0});
+    try (TrainingSession s = TrainingSession.open(TrainingArtifact.build(om.model, TrainingOptions.defaults()),
+        Ort.SESSIONS)) {
+      TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
+          () -> s.step(data.batches(2).next(), 1e20));
+      assertEquals(1, e.step());
+      assertEquals("parameter 'fc.weight' is Infinity at index 0 after the update", e.what());
+      assertEquals(0, s.steps());
+      assertArrayEquals(new float[4], s.get("fc.weight"));
+    }
+  }
+
+  @Test
+  void aStepWhoseLossIsNotFiniteIsNotAppliedAndNamesTheStep() throws Exception {
+    Model m = Fixtures.model("vgg_bn.onnx");
+    ArrayDataset good = calibration(4);
+    float[] x = good.batches(4).next().inputs().clone();
+    x[5] = Float.NaN; // in the first sample
+    long[] shape = good.sampleShape();
+    ArrayDataset bad = new ArrayDataset(x, shape, good.batches(4).next().labels());
+    try (TrainingSession s = TrainingSession.open(TrainingArtifact.build(m, TrainingOptions.defaults()),
+        Ort.SESSIONS)) {
+      s.step(good.batches(2).next(), 0.01);
+      float[] before = s.get("features.0.0.weight");
+      TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
+          () -> s.step(bad.batches(4).next(), 0.01));
+      assertEquals(2, e.step());
+      assertEquals("the loss is NaN", e.what());
+      assertEquals(1, s.steps());
+      assertArrayEquals(before, s.get("features.0.0.weight"));
+      assertThrows(IllegalArgumentException.class, () -> s.step(good.batches(2).next(), 1e300));
+    }
+  }
+
+  /** Issue 16, point 4: labels outside the classes matched no class in the loss, and training went on. */
+  @Test
+  void labelsOutsideTheClassesAreRefusedNamingTheSample() throws Exception {
+    Model m = Fixtures.model("vgg_bn.onnx");
+    ArrayDataset good = calibration(8);
+    Batch all = good.batches(8).next();
+    for (long label : new long[] {10, 255, 1L << 40, -1}) {
+      long[] y = all.labels().clone();
+      y[5] = label;
+      ArrayDataset bad = new ArrayDataset(all.inputs(), good.sampleShape(), y);
+      DataMismatchException e = assertThrows(DataMismatchException.class, () -> Trainer.train(m,
+          TrainingOptions.defaults(), bad, TrainerOptions.builder().batchSize(4).build(), Ort.SESSIONS));
+      assertTrue(e.getMessage().startsWith("label " + label + " of sample 5 is outside the 10 classes of output '"),
+          e.getMessage());
+      // and in the validation data
+      e = assertThrows(DataMismatchException.class, () -> Trainer.train(m, TrainingOptions.defaults(), good,
+          TrainerOptions.builder().batchSize(4).validation(bad).evalBatchSize(4).build(), Ort.SESSIONS));
+      assertTrue(e.getMessage().startsWith("label " + label + " of sample 5 is outside the 10 classes of output '"),
+          e.getMessage());
+      assertTrue(e.getMessage().endsWith("(validation data)"), e.getMessage());
+    }
   }
 
   @Test

@@ -86,8 +86,21 @@ public final class CostModel {
     long sequence = sequenceLength > 0 ? sequenceLength : PositionTables.smallest(model);
     Sizes sizes = new Sizes(bindings(g, sequence));
     List<NodeCost> costs = new ArrayList<>(g.nodes().size());
+    long macs = 0;
+    long flops = 0;
+    long bytes = 0;
     for (Node n : g.nodes()) {
-      costs.add(cost(n, sizes));
+      NodeCost c = cost(n, sizes);
+      costs.add(c);
+      try {
+        // the report sums these: they must not overflow there either
+        macs = Math.addExact(macs, c.macs());
+        flops = Math.addExact(flops, c.flops());
+        bytes = Math.addExact(bytes, c.outputBytes());
+      } catch (ArithmeticException e) {
+        throw n.invalid("the model's cost overflows 64-bit arithmetic when this node's is added (its own: "
+            + c.macs() + " MACs, " + c.outputBytes() + " output bytes)");
+      }
     }
     return new CostReport(costs, totalParams(model));
   }
@@ -128,7 +141,26 @@ public final class CostModel {
     return b;
   }
 
+  /**
+   * @throws dev.onnxprune.errors.InvalidModelException when a count overflows 64 bits (dimensions
+   *     such as 2^40 along several axes): it names the node and the shapes of its inputs and outputs
+   */
   private static NodeCost cost(Node n, Sizes sizes) {
+    try {
+      return costOf(n, sizes);
+    } catch (ArithmeticException e) {
+      StringBuilder shapes = new StringBuilder();
+      for (Value v : n.inputs()) {
+        shapes.append(shapes.length() == 0 ? "" : ", ").append(v == null ? "-" : "'" + v.name() + "' " + v.shape());
+      }
+      for (Value v : n.outputs()) {
+        shapes.append(" -> ").append(v == null ? "-" : "'" + v.name() + "' " + v.shape());
+      }
+      throw n.invalid("its cost overflows 64-bit arithmetic: the shapes are too large (" + shapes + ")");
+    }
+  }
+
+  private static NodeCost costOf(Node n, Sizes sizes) {
     long params = params(n);
     boolean known = true;
     long bytes = 0;
@@ -141,7 +173,7 @@ public final class CostModel {
         if (t == null) {
           throw new Sizes.UnknownSize("type of '" + out.name() + "'");
         }
-        bytes += t.elemType().byteSize(sizes.elements(out));
+        bytes = Math.addExact(bytes, t.elemType().byteSize(sizes.elements(out)));
       } catch (Sizes.UnknownSize e) {
         known = false;
       }

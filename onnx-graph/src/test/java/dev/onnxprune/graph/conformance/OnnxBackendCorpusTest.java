@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.onnxruntime.OrtException;
 import com.google.protobuf.CodedInputStream;
 import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.ModelChecker;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.conformance.OrtRunner.NotComparableException;
 import dev.onnxprune.graph.conformance.TensorProtos.Decoded;
@@ -86,6 +87,29 @@ class OnnxBackendCorpusTest {
         + " read-write-read-write byte-stable %d/%d, failed %d", equal, models.size(), identicalToOriginal, stable,
         models.size(), failures.size());
     record("1 round trip", summary, failures);
+    assertEquals(List.of(), failures, summary);
+  }
+
+  /**
+   * The corpus's models are valid ONNX, so {@link ModelChecker} finds nothing in any of them
+   * (convert warns of what it finds: a valid model must give no warning).
+   */
+  @Test
+  void everyCorpusModelPassesTheModelChecker() throws IOException {
+    List<Path> models = Corpus.models();
+    List<String> failures = new ArrayList<>();
+    for (Path file : models) {
+      try {
+        for (String p : ModelChecker.check(OnnxModels.read(file))) {
+          failures.add(Corpus.caseName(file) + ": " + p);
+        }
+      } catch (IOException | RuntimeException e) {
+        failures.add(Corpus.caseName(file) + ": " + e);
+      }
+    }
+    String summary = "model checker: " + (models.size() - failures.stream().map(f -> f.split(":")[0]).distinct()
+        .count()) + "/" + models.size() + " valid";
+    record("3 model checker", summary, failures);
     assertEquals(List.of(), failures, summary);
   }
 

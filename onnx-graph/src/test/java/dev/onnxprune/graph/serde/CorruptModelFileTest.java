@@ -73,6 +73,16 @@ class CorruptModelFileTest {
     assertConversionFails(f, "not a valid ONNX model");
   }
 
+  /** Issue 16, point 10: a FIFO as the model waited for a writer forever. */
+  @Test
+  void aFifoIsRefusedWithoutWaitingForAWriter() throws Exception {
+    Path fifo = dir.resolve("model.onnx");
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0, "mkfifo");
+    org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
+        () -> assertConversionFails(fifo, "is a FIFO (named pipe), not a regular file; an ONNX model must be a file"));
+  }
+
   @Test
   void emptyFileIsReportedAsEmpty() throws IOException {
     Path f = Files.createFile(dir.resolve("empty.onnx"));
