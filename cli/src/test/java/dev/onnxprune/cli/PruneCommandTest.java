@@ -71,6 +71,39 @@ class PruneCommandTest {
   }
 
   @Test
+  void sensitivityAllocationMeasuresOnImagesAndSaysSoAndGlobalIsItsOwnAllocation() throws Exception {
+    Path in = TestModels.model("vgg_bn.onnx");
+    String images = TestModels.file("fmnist-calib-images-idx3-ubyte.gz").toString();
+    String labels = TestModels.file("fmnist-calib-labels-idx1-ubyte.gz").toString();
+
+    Cli.Result r = Cli.run("prune", in.toString(), "-o", tmp.resolve("s.onnx").toString(), "--flops", "0.5",
+        "--allocation", "sensitivity", "--images", images, "--labels", labels, "--mean", "0.2860", "--std", "0.3530",
+        "--calib-limit", "200", "--device", "cpu", "--json");
+    Cli.Result both = Cli.run("prune", in.toString(), "-o", tmp.resolve("b.onnx").toString(), "--flops", "0.5",
+        "--global", "--allocation", "sensitivity");
+    Cli.Result unknown = Cli.run("prune", in.toString(), "-o", tmp.resolve("u.onnx").toString(), "--flops", "0.5",
+        "--allocation", "best");
+    Cli.Result noData = Cli.run("prune", in.toString(), "-o", tmp.resolve("n.onnx").toString(), "--flops", "0.5",
+        "--allocation", "sensitivity");
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.err().matches("(?s).*\\nmeasuring sensitivity +\\d+\\.\\d\\d s  6 groups x 9 ratios on 200"
+        + " samples\\n.*"), r.err());
+    JsonNode json = new ObjectMapper().readTree(r.out());
+    assertEquals("sensitivity", json.path("prune").path("allocation").asText());
+    assertEquals(200, json.path("sensitivity").path("baseline").path("samples").asInt());
+    assertEquals(2, both.exitCode());
+    assertTrue(both.err().startsWith("onnx-prune: error: --global is --allocation global; it cannot go with"
+        + " --allocation sensitivity\n"), both.err());
+    assertEquals(2, unknown.exitCode());
+    assertTrue(unknown.err().startsWith("onnx-prune: error: --allocation must be uniform, global or sensitivity:"
+        + " 'best'\n"), unknown.err());
+    assertEquals(2, noData.exitCode());
+    assertTrue(noData.err().startsWith("onnx-prune: error: --images is required by the sensitivity allocation"),
+        noData.err());
+  }
+
+  @Test
   void tokenModelVerifiesWithItsCostAtThePositionTableLength() throws Exception {
     Path in = TestModels.model(TestModels.BERT);
     Path out = tmp.resolve("bert.onnx");

@@ -50,7 +50,7 @@ public final class Pruner {
   private final Criterion criterion;
   private final TrainingMethod method;
   private final Target target;
-  private final boolean global;
+  private final Allocation allocation;
   private final int minChannels;
   private final double maxGroupRatio;
   private final Rounding rounding;
@@ -69,7 +69,7 @@ public final class Pruner {
     this.criterion = b.method == null ? Objects.requireNonNull(b.criterion, "criterion") : null;
     this.method = b.method;
     this.target = Objects.requireNonNull(b.target, "target");
-    this.global = b.global;
+    this.allocation = b.allocation;
     this.minChannels = b.minChannels;
     this.maxGroupRatio = b.maxGroupRatio;
     this.rounding = b.rounding;
@@ -165,7 +165,7 @@ public final class Pruner {
     Allocator allocator;
     PruneReport.Widths widths;
     PrunePlan plan;
-    String allocation = global ? "global" : "uniform";
+    String allocation = this.allocation.toString();
     if (chosen != null) {
       PrunePlan.Builder b = PrunePlan.builder(analysis);
       ChannelAnalysis a = analysis;
@@ -176,7 +176,7 @@ public final class Pruner {
       widths = new PruneReport.Widths(1, false, chooser() + " chose its own widths", 0);
     } else {
       RoundedAllocation.Result a = RoundedAllocation.allocate(analysis, scores, cost, minChannels, maxGroupRatio,
-          rounding, widthChoice, lat, target, global);
+          rounding, widthChoice, lat, target, this.allocation);
       plan = a.plan();
       allocator = a.allocator();
       widths = a.widths();
@@ -259,12 +259,7 @@ public final class Pruner {
     for (ChannelGroup g : a.groups()) {
       int[] removed = plan.removed(g);
       double[] s = scores[g.id()];
-      PruneReport.ScoreSummary summary = null;
-      if (s != null) {
-        Double removedMean = removed.length == 0 ? null : Arrays.stream(removed).mapToDouble(i -> s[i]).average().orElse(0);
-        summary = new PruneReport.ScoreSummary(Arrays.stream(s).min().orElse(0), Arrays.stream(s).average().orElse(0),
-            Arrays.stream(s).max().orElse(0), removedMean);
-      }
+      PruneReport.ScoreSummary summary = s == null ? null : PruneReport.ScoreSummary.of(s, removed);
       List<String> members = new ArrayList<>();
       for (GroupMember m : g.members()) {
         members.add(m.node() + " (" + m.opType() + ", " + m.role().name().toLowerCase() + ")");
@@ -280,7 +275,7 @@ public final class Pruner {
     private Criterion criterion = Criteria.l1();
     private TrainingMethod method;
     private Target target;
-    private boolean global;
+    private Allocation allocation = Allocation.uniform();
     private int minChannels = 1;
     private double maxGroupRatio = 1;
     private Rounding rounding = Rounding.auto();
@@ -335,7 +330,17 @@ public final class Pruner {
 
     /** Rank channels across groups (true) or remove the same fraction from each (false, default). */
     public Builder global(boolean g) {
-      this.global = g;
+      this.allocation = g ? Allocation.global() : Allocation.uniform();
+      return this;
+    }
+
+    /**
+     * How the target is spread over the groups (default {@link Allocation#uniform()}); a
+     * sensitivity allocation needs its curves here ({@link Allocation#sensitivity(Sensitivity.Result)}),
+     * which {@link PruningPipeline} measures itself.
+     */
+    public Builder allocation(Allocation a) {
+      this.allocation = Objects.requireNonNull(a, "allocation");
       return this;
     }
 
@@ -418,7 +423,8 @@ public final class Pruner {
 
     /**
      * @throws InvalidOptionException naming {@code target}, {@code minChannels},
-     *     {@code maxGroupRatio}, {@code roundTo} or {@code keepPartial} when its value is not accepted
+     *     {@code maxGroupRatio}, {@code roundTo}, {@code keepPartial} or {@code allocation} when its
+     *     value is not accepted
      */
     public Pruner build() {
       InvalidOptionException.atLeast("minChannels", minChannels, 1);
@@ -429,6 +435,14 @@ public final class Pruner {
       if (keepPartial && method == null && !(criterion instanceof PlanningCriterion p && p.plans())) {
         throw new InvalidOptionException("keepPartial", true, "applies to a training-time method and to a criterion"
             + " that chooses its own removals (AOFP with ownPlan); the allocator always meets the target");
+      }
+      if (allocation.kind() == Allocation.Kind.SENSITIVITY && allocation.curves() == null) {
+        throw new InvalidOptionException("allocation", "sensitivity", "needs the curves here:"
+            + " Allocation.sensitivity(Sensitivity.Result); PruningPipeline measures them on its calibration data");
+      }
+      if (allocation.kind() == Allocation.Kind.SENSITIVITY && method != null) {
+        throw new InvalidOptionException("allocation", "sensitivity", "applies to a criterion; a training-time"
+            + " method chooses its own widths");
       }
       return new Pruner(this);
     }
