@@ -75,9 +75,11 @@ public record PruneReport(String criterion, String target, String allocation, Li
    * @param scores summary of the criterion's scores (null when not scored)
    * @param prunable whether the group could be pruned
    * @param reasons why not, when not
+   * @param kind what its units are: "channels" (a CNN's channels, an MLP's hidden features),
+   *     "heads" (attention heads) or "hidden" (a transformer's hidden width, the residual stream)
    */
   public record Group(int id, List<String> producers, List<String> members, int channels, int kept, int[] removed,
-      ScoreSummary scores, boolean prunable, List<String> reasons) {}
+      ScoreSummary scores, boolean prunable, List<String> reasons, String kind) {}
 
   /**
    * A group's scores in brief: min, mean and max; the mean of the removed ones; the quartiles

@@ -267,7 +267,7 @@ public final class Pruner {
         members.add(m.node() + " (" + m.opType() + ", " + m.role().name().toLowerCase() + ")");
       }
       out.add(new PruneReport.Group(g.id(), g.producers(), members, g.size(), g.size() - removed.length, removed,
-          summary, g.prunable(), g.blockReasons()));
+          summary, g.prunable(), g.blockReasons(), g.kind().name().toLowerCase(java.util.Locale.ROOT)));
     }
     return out;
   }

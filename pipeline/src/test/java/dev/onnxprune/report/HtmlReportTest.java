@@ -107,7 +107,7 @@ class HtmlReportTest {
         new TrajectoryPoint(10, "prune", 1, 700, 0.7, Map.of(0, 11), 0.6, 0.85),
         new TrajectoryPoint(20, "end", 2, 500, 0.5, Map.of(0, 8), 0.55, 0.88));
     PruneReport p = new PruneReport("aofp", "flops 0.5", "aofp", List.of(new PruneReport.Group(0, List.of("conv"),
-        List.of(), 16, 8, new int[] {0, 1, 2, 3, 4, 5, 6, 7}, null, true, List.of())),
+        List.of(), 16, 8, new int[] {0, 1, 2, 3, 4, 5, 6, 7}, null, true, List.of(), "channels")),
         new PruneReport.Totals(100, 500, 1000, 3, 0), new PruneReport.Totals(50, 250, 500, 3, 0), 0.5, null, t, null, null, null);
     PipelineResult r = new PipelineResult(PipelineResult.FORMAT, null, null, new PruneResult(null, null, p),
         List.of(new PipelineResult.Stage("original", null, 100, 1000, null),
