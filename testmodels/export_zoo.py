@@ -48,6 +48,8 @@ ZOO = {
     "inception_v3": ("inception_v3", {"aux_logits": False, "init_weights": True}, 299, True),
     "mnasnet0_5": ("mnasnet0_5", {}, 224, True),
     "convnext_tiny": ("convnext_tiny", {}, 224, True),
+    "vit_b_16": ("vit_b_16", {}, 224, True),
+    "swin_t": ("swin_t", {}, 224, True),
 }
 
 
@@ -83,6 +85,19 @@ def rescale_layer_scale(model):
     return n
 
 
+@torch.no_grad()
+def reinit_zero_linears(model):
+    """torchvision's ViT initialises its classification head to zeros, so that at random init its
+    logits are all 0 and no pruning can change them. Draw such all-zero Linear weights from
+    N(0, 0.02) instead so that the outputs depend on the network."""
+    n = 0
+    for m in model.modules():
+        if isinstance(m, torch.nn.Linear) and not m.weight.any():
+            m.weight.normal_(0, 0.02)
+            n += 1
+    return n
+
+
 def export_one(name, manifest):
     import onnx
     ctor, kwargs, size, keep_bn = ZOO[name]
@@ -98,6 +113,7 @@ def export_one(name, manifest):
     model = getattr(torchvision.models, ctor)(weights=None, **kwargs)
     params = sum(p.numel() for p in model.parameters())
     rescale_layer_scale(model)
+    reinit_zero_linears(model)
     recalibrate_bn(model, size, gen)
     x = torch.randn(2, 3, size, size, generator=gen)
     with torch.no_grad():

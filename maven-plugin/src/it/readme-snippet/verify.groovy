@@ -29,7 +29,7 @@ expect('  epoch 1/1')
 expect('  verify PASS: max rel diff ')
 assert log =~ /(?m)^\[INFO\]   fine-tuned +\d+\.\d\d%/
 assert log =~ /onnx-prune: accuracy gate passed: top-1 \d+\.\d\d% \(original\) -> \d+\.\d\d% \(fine-tuned\): a drop of -?\d+\.\d\d points, within <maxAccuracyDrop> 5\.0/
-expect('onnx-prune: wrote target/classes/models/resnet20-pruned.onnx; report target/onnx-prune/resnet20.json')
+expect('onnx-prune: wrote target/classes/models/resnet20-pruned.onnx; report target/onnx-prune/resnet20/report.html')
 // (execution ids: Maven 3.8 names plugins by artifactId, 3.9 by prefix)
 assert log.indexOf('(default-resources)') < log.indexOf('prune (default)')
 assert log.indexOf('onnx-prune: wrote') < log.indexOf('(default-jar)')
@@ -46,5 +46,8 @@ new ZipFile(new File(basedir, 'target/readme-snippet-1.0.jar')).withCloseable { 
     assert jar.getEntry('models/resnet20-pruned.onnx.onnx-prune.json') != null
 }
 assert stamp.configuration.flops == '0.3' && stamp.configuration.fineTuningEpochs == '1'
-assert new File(basedir, 'target/onnx-prune/resnet20.json').text.contains('"fine-tuned"')
+assert new File(basedir, 'target/onnx-prune/resnet20/report.json').text.contains('"fine-tuned"')
+def page = new File(basedir, 'target/onnx-prune/resnet20/report.html').text
+assert page.contains('<section id="fine-tuning">') && page.contains('<svg class="chart"'): 'report.html lacks its charts'
+
 return true

@@ -61,7 +61,7 @@ final class CalibrationOptions {
   }
 
   /** The calibration data: the first --calib-limit samples of --images in file order. */
-  Dataset read(DataOptions data, String criterion) throws UsageFailure, IOException {
-    return data.open("--criterion " + criterion, null, limit);
+  Dataset read(DataOptions data, String why) throws UsageFailure, IOException {
+    return data.open(why, null, limit);
   }
 }

@@ -44,7 +44,7 @@ import picocli.CommandLine.Parameters;
         "Data formats as for eval. Progress on stderr; the summary on stdout."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
-    footerHeading = "%nReport (--report FILE or --json):%n",
+    footerHeading = "%nReport (report.json of --report DIR, --report FILE.json, or --json):%n",
     footer = PruneCommand.REPORT_FIELDS)
 public final class FinetuneCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx classifier to train (opset 13 or newer).")
@@ -53,12 +53,8 @@ public final class FinetuneCommand implements Callable<Integer> {
   @Mixin
   ModelOutputOptions output;
 
-  @Option(names = "--report", paramLabel = "FILE",
-      description = "Write the stages and epochs as JSON (fields below).")
-  Path report;
-
-  @Option(names = "--json", description = "Print the report on stdout instead of the tables.")
-  boolean json;
+  @Mixin
+  ReportOptions report;
 
   @Mixin
   QuietOption quiet;
@@ -117,8 +113,8 @@ public final class FinetuneCommand implements Callable<Integer> {
       }
       new OutputPaths().inputModel("model", model).input("original", scratch.original).input("teacher", teacher)
           .input("images", data.data.images).input("labels", data.data.labels).input("valImages", evaluation.images)
-          .input("valLabels", evaluation.labels).modelOutput("output", output.file).output("report", report)
-          .output("checkpointDir", recovery.checkpointFile()).check();
+          .input("valLabels", evaluation.labels).modelOutput("output", output.file)
+          .outputs("report", report.report, report.files()).output("checkpointDir", recovery.checkpointFile()).check();
       recovery.recovery(epochs); // checks the values before the data is read
       Dataset train = data.open("finetune");
       Dataset val = evaluation.open(data.data);
@@ -131,7 +127,7 @@ public final class FinetuneCommand implements Callable<Integer> {
       try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
         PruningPipeline.Builder b = PruningPipeline.builder().model(m).inPlace(true).recovery(recovery.recovery(n))
             .trainingData(train).sessions(runtime.sessions()).seed(data.seed).cropFill(data.data.zeroPixel())
-            .output(output.file).externalData(output.externalData).report(report).listener(log);
+            .output(output.file).externalData(output.externalData).report(report.report).listener(log);
         if (val != null) {
           b.evaluation(val);
         }
@@ -160,7 +156,7 @@ public final class FinetuneCommand implements Callable<Integer> {
 
   private void print(PipelineResult r, int trained) throws Exception {
     var out = common.out();
-    if (json) {
+    if (report.json) {
       out.println(r.toJson());
       return;
     }
@@ -183,6 +179,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     out.println();
     double seconds = r.phaseSeconds().getOrDefault(PruningPipeline.Phase.FINE_TUNING.label(), 0.0);
     out.println("wrote " + output.file + " (" + Units.bytes(ModelFiles.bytesOnDisk(output.file)) + ")"
-        + String.format(Locale.ROOT, "; trained %d epochs in %.1f s", trained, seconds));
+        + String.format(Locale.ROOT, "; trained %d epochs in %.1f s", trained, seconds)
+        + report.wrote());
   }
 }

@@ -95,10 +95,10 @@ final class InspectText {
     long prunable = groups.stream().filter(ModelSummary.Group::prunable).count();
     out.println();
     out.println("channel groups (" + groups.size() + "; " + prunable + " prunable)");
-    TextTable t = new TextTable("  ", Align.RIGHT, Align.RIGHT, Align.LEFT, Align.RIGHT, Align.LEFT)
-        .row("id", "channels", "prunable", "members", "producers");
+    TextTable t = new TextTable("  ", Align.RIGHT, Align.RIGHT, Align.LEFT, Align.LEFT, Align.RIGHT, Align.LEFT)
+        .row("id", "channels", "kind", "prunable", "members", "producers");
     for (ModelSummary.Group g : groups) {
-      t.row(Integer.toString(g.id()), Integer.toString(g.channels()), g.prunable() ? "yes" : "no",
+      t.row(Integer.toString(g.id()), Integer.toString(g.channels()), g.kind(), g.prunable() ? "yes" : "no",
           Integer.toString(g.members().size()),
           verbose ? String.join(", ", g.producers()) : abbreviate(g.producers(), 2));
     }

@@ -11,7 +11,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
  * The {@code onnx-prune} command: subcommands {@code inspect}, {@code convert}, {@code prune},
- * {@code score}, {@code mask}, {@code eval}, {@code finetune}, {@code export-training} and {@code demo}.
+ * {@code score}, {@code mask}, {@code eval}, {@code finetune}, {@code sensitivity}, {@code export-training} and
+ * {@code demo}.
  *
  * <p>Exit codes: {@value ExitCodes#OK} on success, {@value ExitCodes#ERROR} when the work failed
  * (one line {@code onnx-prune: error: <reason>} on stderr), {@value ExitCodes#USAGE} for a
@@ -24,8 +25,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
     versionProvider = VersionProvider.class,
     description = "Prunes trained ONNX models. Start with `onnx-prune demo`.",
     subcommands = {InspectCommand.class, ConvertCommand.class, PruneCommand.class, ScoreCommand.class, MaskCommand.class,
-        EvalCommand.class, FinetuneCommand.class, ExportTrainingCommand.class, DemoCommand.class,
-        CommandLine.HelpCommand.class},
+        EvalCommand.class, FinetuneCommand.class, SensitivityCommand.class, ExportTrainingCommand.class,
+        DemoCommand.class, CommandLine.HelpCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE})
 public final class Main implements Runnable {
@@ -94,6 +95,7 @@ public final class Main implements Runnable {
   @Override
   public void run() {
     throw new ParameterException(spec.commandLine(),
-        "Missing required subcommand (inspect, convert, prune, score, mask, eval, finetune, export-training or demo)");
+        "Missing required subcommand (inspect, convert, prune, score, mask, eval, finetune, sensitivity,"
+            + " export-training or demo)");
   }
 }

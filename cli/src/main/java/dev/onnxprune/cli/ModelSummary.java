@@ -89,10 +89,11 @@ record ModelSummary(
   /**
    * A channel group of the channel-dependency analysis ({@code inspect --groups}): channels that
    * can only be removed together, the nodes whose output channels they are, every node they
-   * touch, and why the group cannot be pruned when it cannot.
+   * touch, and why the group cannot be pruned when it cannot. {@code kind} says what its units
+   * are: channels, attention heads ("heads") or a transformer's hidden width ("hidden").
    */
-  @JsonPropertyOrder({"id", "channels", "prunable", "producers", "members", "reasons"})
-  record Group(int id, int channels, boolean prunable, List<String> producers, List<Member> members,
+  @JsonPropertyOrder({"id", "channels", "kind", "prunable", "producers", "members", "reasons"})
+  record Group(int id, int channels, String kind, boolean prunable, List<String> producers, List<Member> members,
       List<String> reasons) {}
 
   /** A node a group touches, what it does with the channels (producer, channelwise, merge, ...) and on which value. */
@@ -107,7 +108,8 @@ record ModelSummary(
       for (GroupMember m : g.members()) {
         members.add(new Member(m.node(), m.opType(), m.role().name().toLowerCase(Locale.ROOT), m.tensor()));
       }
-      out.add(new Group(g.id(), g.size(), g.prunable(), g.producers(), members, g.blockReasons()));
+      out.add(new Group(g.id(), g.size(), g.kind().name().toLowerCase(Locale.ROOT), g.prunable(), g.producers(),
+          members, g.blockReasons()));
     }
     return new ModelSummary(format, file, fileBytes, externalDataBytes, irVersion, producerName, producerVersion,
         graphName, opsets, inputs, outputs, opHistogram, totals, shapeUnknown, nodes, out);

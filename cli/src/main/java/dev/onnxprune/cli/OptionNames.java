@@ -31,6 +31,7 @@ final class OptionNames {
     flag("target.latency", "--latency");
     flag("criterion", "--criterion");
     flag("method", "--method");
+    flag("allocation", "--allocation");
     flag("minChannels", "--min-channels");
     flag("maxGroupRatio", "--max-group-ratio");
     flag("roundTo", "--round");
@@ -38,6 +39,7 @@ final class OptionNames {
     flag("steps", "--steps");
     flag("stepSchedule", "--step-schedule");
     flag("verify", "--verify");
+    flag("verifyTolerance", "--verify-tolerance");
     flag("measureLatency", "--measure-latency");
     flag("latencyTimingBatch", "--latency-batch");
     flag("externalData", "--external-data");
@@ -88,6 +90,9 @@ final class OptionNames {
     flag("sessions.threads", "--threads");
     flag("sessions.deviceId", "--device-id");
     flag("data.limit", "--limit");
+    flag("sensitivity.ratios", "--ratios");
+    flag("sensitivity.limit", "--limit");
+    flag("sensitivity.workers", "--workers");
     flag("data.size", "--size");
     flag("data.resize", "--resize");
     flag("data.channels", "--channels");

@@ -46,14 +46,14 @@ import picocli.CommandLine.Parameters;
         "1:Failed: the target cannot be reached, verification failed (OUT not written), or reading/writing failed.",
         "2:Usage error: no target or more than one, a data-driven criterion without --images, or a bad option"
             + " value; one line says which, one where to read more."},
-    footerHeading = "%nReport (--report FILE or --json):%n",
+    footerHeading = "%nReport (report.json of --report DIR, --report FILE.json, or --json):%n",
     footer = {PruneCommand.REPORT_FIELDS,
         "The report is written also when verification fails, to show what was removed."})
 public final class PruneCommand implements Callable<Integer> {
   /** The fields of the report ({@link PipelineResult}'s JSON), as prune's and finetune's help list them. */
   static final String REPORT_FIELDS = ""
       + "  format          \"" + PipelineResult.FORMAT + "\"%n"
-      + "  criterion, target, output, warnings[]%n"
+      + "  input, criterion, target, output, warnings[]%n"
       + "  stages[]        {name (original, pruned, recalibrated, fine-tuned), params, flops,%n"
       + "                  accuracy {samples, top1, top5, loss} (null: no --val-images),%n"
       + "                  latencySeconds (null: not measured)}%n"
@@ -63,7 +63,9 @@ public final class PruneCommand implements Callable<Integer> {
       + "    before, after {params, macs, flops, nodes, unknownShapeNodes} (macs and flops leave out the%n"
       + "                  unknownShapeNodes nodes whose cost is unknown: lower bounds when not 0)%n"
       + "    groups[]      {id, producers[], members[] (\"node (Op, role)\"), channels, kept, removed[],%n"
-      + "                  scores {min, mean, max, removedMean} (null: not scored), prunable, reasons[]}%n"
+      + "                  scores {min, mean, max, removedMean, q1, median, q3, removedMax} (null: not%n"
+      + "                  scored), prunable, reasons[],%n"
+      + "                  kind: channels, heads or hidden (a transformer's hidden width)}%n"
       + "    verify        {maxAbsDiff, maxRelDiff, batches, passed} (null: no --verify)%n"
       + "    trajectory[]  --method only, per step: {step, event, seconds, flops, flopsKept,%n"
       + "                  widths {group id: channels kept}, loss, accuracy}%n"
@@ -81,13 +83,8 @@ public final class PruneCommand implements Callable<Integer> {
   @Mixin
   ModelOutputOptions output;
 
-  @Option(names = "--report", paramLabel = "FILE",
-      description = "Write what was done as JSON (fields below): stages with their accuracy and costs, phases,"
-          + " warnings, and the prune per group.")
-  Path report;
-
-  @Option(names = "--json", description = "Print the report (as --report writes it) on stdout instead of the tables.")
-  boolean json;
+  @Mixin
+  ReportOptions report;
 
   @Mixin
   QuietOption quiet;
@@ -130,10 +127,25 @@ public final class PruneCommand implements Callable<Integer> {
 
   /** How the allocator meets the target; an option section, defaults as field initialisers. */
   static final class Allocation {
-    @Option(names = "--global",
-        description = "Rank channels across groups (scores normalised per group and by cost) instead of removing the"
-            + " same fraction from every group.")
+    @Option(names = "--allocation", paramLabel = "NAME",
+        description = "uniform: the same fraction from every group (default); global: channels ranked across groups"
+            + " (scores normalised per group and by cost); sensitivity: per-group fractions from a sensitivity"
+            + " analysis on --images (each group pruned alone at 10%%..90%% and evaluated on 500 samples, as the"
+            + " sensitivity command does), chosen for the least predicted loss of top-1.")
+    String name;
+
+    @Option(names = "--global", description = "Same as --allocation global.")
     boolean global;
+
+    /** The allocation the options name; --global and another --allocation are a usage error. */
+    dev.onnxprune.prune.Allocation allocation() throws UsageFailure {
+      if (global && name != null && !name.equals("global")) {
+        throw new UsageFailure("--global is --allocation global; it cannot go with --allocation " + name);
+      }
+      return global ? dev.onnxprune.prune.Allocation.global() : name == null
+          ? dev.onnxprune.prune.Allocation.uniform()
+          : UsageFailure.check(null, () -> dev.onnxprune.prune.Allocation.byName(name));
+    }
 
     @Option(names = "--round", paramLabel = "N|auto",
         description = "Keep channel counts in multiples of N; 1 keeps exact widths. auto (default): the multiple"
@@ -221,6 +233,11 @@ public final class PruneCommand implements Callable<Integer> {
             + " inputs; write OUT only when they agree.")
     boolean verify;
 
+    @Option(names = "--verify-tolerance", paramLabel = "T",
+        description = "--verify passes when the largest difference, relative to each output's largest magnitude, is"
+            + " at most T (default ${DEFAULT-VALUE}).")
+    double verifyTolerance = dev.onnxprune.prune.Equivalence.TOLERANCE;
+
     @Option(names = "--keep-partial",
         description = "When --method (or --criterion aofp --aofp-plan) stops short of the target (its step budget or"
             + " thresholds), write the model pruned as far as it got instead of failing; a warning and the report's"
@@ -258,7 +275,7 @@ public final class PruneCommand implements Callable<Integer> {
     return common.run(() -> {
       new OutputPaths().inputModel("model", model).input("images", data.data.images).input("labels", data.data.labels)
           .input("valImages", evaluation.images).input("valLabels", evaluation.labels)
-          .modelOutput("output", output.file).output("report", report)
+          .modelOutput("output", output.file).outputs("report", report.report, report.files())
           .output("checkpointDir", recovery.checkpointFile()).check();
       try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
         PruningPipeline pipeline = configure(log);
@@ -268,14 +285,14 @@ public final class PruneCommand implements Callable<Integer> {
         } catch (TargetUnreachableException | NothingPrunableException e) {
           throw new CommandFailure(Messages.cannotPrune(OptionNames.render(e.getMessage())));
         } catch (VerificationFailedException e) {
-          if (!json) { // --json keeps stdout for JSON; the report still says what was removed
+          if (!report.json) { // --json keeps stdout for JSON; the report still says what was removed
             PruneText.print(e.result().report(), target.target(), Files.size(model), null, common.verbose(),
                 common.out());
           }
           throw new CommandFailure(Messages.verificationFailed(e.result().report().verify().maxRelDiff(),
-              dev.onnxprune.prune.Equivalence.TOLERANCE, output.file));
+              e.result().report().verify().tolerance(), output.file));
         }
-        if (json) {
+        if (report.json) {
           common.out().println(r.toJson());
           return ExitCodes.OK;
         }
@@ -284,7 +301,7 @@ public final class PruneCommand implements Callable<Integer> {
             common.out());
         StagesText.print(r, common.out());
         common.out().println();
-        common.out().println("wrote " + output.file + (report != null ? "; report " + report : ""));
+        common.out().println("wrote " + output.file + report.wrote());
         return ExitCodes.OK;
       }
     });
@@ -302,11 +319,12 @@ public final class PruneCommand implements Callable<Integer> {
     boolean trains = byMethod || recovery.asked(epochs);
     boolean scoresOnData = !byMethod && criterion.name != null && DataCriteria.isDataDriven(criterion.name);
     PruningPipeline.Builder b = PruningPipeline.builder().model(model).target(target.target())
-        .global(allocation.global).minChannels(allocation.minChannels).maxGroupRatio(allocation.maxGroupRatio)
-        .rounding(allocation.rounding()).speedCheck(checks.speedCheck(), 0).verify(checks.verify)
-        .keepPartial(checks.keepPartial)
+        .allocation(allocation.allocation()).minChannels(allocation.minChannels)
+        .maxGroupRatio(allocation.maxGroupRatio).rounding(allocation.rounding())
+        .speedCheck(checks.speedCheck(), 0).verify(checks.verify).verifyTolerance(checks.verifyTolerance).keepPartial(checks.keepPartial)
         .sessions(runtime.sessions()).seed(seed).latencyTimingBatch(allocation.latencyBatch)
-        .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData).report(report)
+        .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData)
+        .report(report.report)
         .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log)
         .steps(allocation.steps).stepSchedule(PruneSchedule.byName(allocation.stepSchedule));
     if (byMethod) {
@@ -321,8 +339,10 @@ public final class PruneCommand implements Callable<Integer> {
       b.criterion(criterion.name).criterionOptions(calibration.options(seed));
     }
     // without --images the library says which option needs data
-    if (scoresOnData && data.data.given()) {
-      Dataset calib = calibration.read(data.data, criterion.name);
+    boolean bySensitivity = allocation.allocation().kind() == dev.onnxprune.prune.Allocation.Kind.SENSITIVITY;
+    if ((scoresOnData || bySensitivity) && data.data.given()) {
+      Dataset calib = calibration.read(data.data, scoresOnData ? "--criterion " + criterion.name
+          : "--allocation sensitivity");
       log.detail("calibrating", calib.size() + " samples of " + data.data.images.getFileName());
       b.calibration(calib);
     }

@@ -52,7 +52,7 @@ final class PruneText {
       PruneReport.Verification v = r.verify();
       s.row("verify", String.format(Locale.ROOT, "%s  max abs diff %.3g, max rel diff %.3g (tolerance %.0e; %d"
               + " random batches, against MODEL with the removed channels masked)",
-          v.passed() ? "PASS" : "FAIL", v.maxAbsDiff(), v.maxRelDiff(), Equivalence.TOLERANCE, v.batches()));
+          v.passed() ? "PASS" : "FAIL", v.maxAbsDiff(), v.maxRelDiff(), v.tolerance(), v.batches()));
     }
     s.print(out);
     if (groups) {
@@ -102,6 +102,14 @@ final class PruneText {
     long whole = groups.stream().filter(g -> g.prunable() && g.scores() != null && g.kept() == g.channels()).count();
     StringBuilder sb = new StringBuilder();
     sb.append(pruned).append(" of ").append(groups.size()).append(" pruned");
+    if (groups.stream().anyMatch(g -> !"channels".equals(g.kind()))) {
+      // a transformer: say which kinds of unit went (attention heads, hidden width, MLP channels)
+      java.util.Map<String, Long> kinds = new java.util.TreeMap<>();
+      groups.stream().filter(g -> g.kept() < g.channels()).forEach(g -> kinds.merge(g.kind(), 1L, Long::sum));
+      java.util.List<String> parts = new java.util.ArrayList<>();
+      kinds.forEach((k, n) -> parts.add(n + " " + k));
+      sb.append(" (").append(String.join(", ", parts)).append(")");
+    }
     if (whole > 0) {
       sb.append(", ").append(whole).append(" kept whole");
     }

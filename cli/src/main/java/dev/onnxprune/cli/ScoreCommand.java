@@ -125,7 +125,7 @@ public final class ScoreCommand implements Callable<Integer> {
       return UsageFailure.check(null, () -> Criteria.byName(name, seed));
     }
     DataCriteria.Options o = calibration.options(seed);
-    return DataCriteria.byName(name, calibration.read(data, name), sessions, o);
+    return DataCriteria.byName(name, calibration.read(data, "--criterion " + name), sessions, o);
   }
 
   private static void print(Scores doc, PrintWriter out) {

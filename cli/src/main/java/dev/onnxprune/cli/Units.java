@@ -1,26 +1,17 @@
 package dev.onnxprune.cli;
 
+import dev.onnxprune.report.Numbers;
 import java.util.Locale;
 
 /** Human-readable numbers: counts with SI suffixes (40.8M), sizes in binary units (1.1 MiB). */
 final class Units {
-  private static final String[] SI = {"", "K", "M", "G", "T", "P", "E"};
   private static final String[] IEC = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 
   private Units() {}
 
   /** {@code 999 -> "999"}, {@code 40_812_544 -> "40.8M"}, {@code 1_500 -> "1.5K"}. */
   static String count(long n) {
-    if (Math.abs(n) < 1000) {
-      return Long.toString(n);
-    }
-    double v = n;
-    int unit = 0;
-    while (Math.abs(v) >= 999.95 && unit < SI.length - 1) {
-      v /= 1000;
-      unit++;
-    }
-    return String.format(Locale.ROOT, "%.1f%s", v, SI[unit]);
+    return Numbers.count(n);
   }
 
   /** {@code 512 -> "512 B"}, {@code 1_112_948 -> "1.1 MiB"}. */
@@ -39,6 +30,6 @@ final class Units {
 
   /** {@code 1112948 -> "1,112,948"} (independent of the default locale). */
   static String grouped(long n) {
-    return String.format(Locale.ROOT, "%,d", n);
+    return Numbers.grouped(n);
   }
 }

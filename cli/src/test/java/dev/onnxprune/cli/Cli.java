@@ -81,6 +81,25 @@ final class Cli {
     return model(g);
   }
 
+  /**
+   * An image of symbolic size {@code [N, 1, H, W]} through Conv (4 filters 3x3, pads 1) and Conv
+   * (2 filters 1x1): no position table binds H and W, so the convolutions' costs are unknown; the
+   * first conv's 4 channels are prunable.
+   */
+  static Model symbolicSizes() {
+    Graph g = new Graph("symbolic");
+    Value x = g.addInput("x", new ValueType.TensorType(DataType.FLOAT, Shape.of(dev.onnxprune.graph.Dim.symbolic("N"),
+        dev.onnxprune.graph.Dim.of(1), dev.onnxprune.graph.Dim.symbolic("H"), dev.onnxprune.graph.Dim.symbolic("W"))));
+    Value w1 = g.addInitializer("w1", Tensor.ofFloats(new long[] {4, 1, 3, 3}, ramp(36)));
+    Value w2 = g.addInitializer("w2", Tensor.ofFloats(new long[] {2, 4, 1, 1}, ramp(8)));
+    Value c1 = g.addNode("Conv", "conv1", List.of(x, w1), List.of("c1"),
+        Attribute.of("kernel_shape", new long[] {3, 3}), Attribute.of("pads", new long[] {1, 1, 1, 1})).output(0);
+    Value y = g.addNode("Conv", "conv2", List.of(c1, w2), List.of("y"),
+        Attribute.of("kernel_shape", new long[] {1, 1})).output(0);
+    g.addOutput(y);
+    return model(g);
+  }
+
   /** A Relu whose result goes through an op of a custom domain, which no shape inference knows. */
   static Model withCustomOp() {
     Graph g = new Graph("custom");

@@ -103,13 +103,14 @@ class HelpTest {
         "Training-time method (instead of a criterion; trains on --images):",
         "Data (calibration of data-driven criteria; training of --method and recovery):", "Evaluation:",
         "Recovery (after pruning, before OUT is written):", "Checks:", "Runtime:", "Exit codes:",
-        "Report (--report FILE or --json):");
+        "Report (report.json of --report DIR, --report FILE.json, or --json):");
   }
 
   @Test
   void finetuneHelpIsInTitledSections() {
     assertSections(help("finetune"), "Input and output:", "Training data:", "Evaluation:", "Fine-tuning:",
-        "Scratch baseline (Liu et al.):", "Runtime:", "Exit codes:", "Report (--report FILE or --json):");
+        "Scratch baseline (Liu et al.):", "Runtime:", "Exit codes:",
+        "Report (report.json of --report DIR, --report FILE.json, or --json):");
   }
 
   @Test
@@ -117,6 +118,9 @@ class HelpTest {
     assertSections(help("score"), "Model, criterion and output:",
         "Calibration data (apoz, mean, oracle, aofp, taylor, thinet):", "Data-driven criteria:", "Runtime:", "Exit codes:", "JSON fields (--json):");
     assertSections(help("eval"), "Input and output:", "Data:", "Runtime:", "Exit codes:", "JSON fields (--json):");
+    assertSections(help("sensitivity"), "Model and output:", "Data (each pruned copy is evaluated on it):",
+        "Analysis:", "Data-driven criteria:", "Runtime:", "Exit codes:",
+        "JSON fields (--json, and report.json of --report):");
     assertSections(help("export-training"), "Input and output:", "Optimizer and loss:", "Parameters and BatchNorm:",
         "Exit codes:");
   }

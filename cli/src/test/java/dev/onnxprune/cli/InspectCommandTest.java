@@ -101,8 +101,8 @@ class InspectCommandTest {
   }
 
   @Test
-  void symbolicSequenceLengthMakesTheCostALowerBoundAndSaysForHowManyNodes() throws Exception {
-    Path file = TestModels.model(TestModels.BERT);
+  void symbolicSizesMakeTheCostALowerBoundAndSaysForHowManyNodes() throws Exception {
+    Path file = Cli.write(Cli.symbolicSizes(), tmp.resolve("symbolic.onnx"));
     CostReport cost = CostModel.analyze(OnnxModels.read(file));
     int unknown = cost.unknownNodes();
 
@@ -110,14 +110,28 @@ class InspectCommandTest {
     JsonNode doc = new ObjectMapper().readTree(Cli.run("inspect", "--json", file.toString()).out());
 
     assertEquals(0, r.exitCode(), r.err());
-    assertTrue(unknown > 100, "most nodes depend on the sequence length: " + unknown);
-    assertTrue(r.out().contains("input   input_ids       INT64  [batch, seq]"), r.out());
-    assertTrue(r.out().matches("(?s).*\\n  FLOPs +>= [\\d.]+K +\\(" + Units.grouped(cost.totalFlops())
-        + "; lower bound\\)\\n.*"), r.out());
+    assertEquals(2, unknown, "both convolutions depend on H and W");
+    assertTrue(r.out().matches("(?s).*\n  FLOPs +>= [\\d.]+ +\\(" + Units.grouped(cost.totalFlops())
+        + "; lower bound\\)\n.*"), r.out());
     assertTrue(r.out().contains("\n  " + unknown + " node(s) with unknown shapes are not in MACs/FLOPs (shown as ?):"
         + " the totals are lower bounds\n"), r.out());
     assertTrue(!r.out().contains("shape inference left"), "shapes are known, only symbolic: " + r.out());
     assertEquals(unknown, doc.get("totals").get("costUnknownNodes").asInt());
+  }
+
+  @Test
+  void tokenModelIsCostedAtTheLengthOfItsPositionTable() throws Exception {
+    Path file = TestModels.model(TestModels.BERT); // input_ids [batch, seq], a position table of 16 rows
+    CostReport cost = CostModel.analyze(OnnxModels.read(file));
+
+    Cli.Result r = Cli.run("inspect", "--summary", file.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(cost.complete(), cost.unknown().toString());
+    assertTrue(r.out().contains("input   input_ids       INT64  [batch, seq]"), r.out());
+    assertTrue(r.out().matches("(?s).*\\n  FLOPs +[\\d.]+K +\\(" + Units.grouped(cost.totalFlops()) + "\\)\\n.*"),
+        r.out());
+    assertTrue(!r.out().contains("lower bound"), r.out());
   }
 
   @Test
@@ -137,11 +151,23 @@ class InspectCommandTest {
 
     assertEquals(0, r.exitCode(), r.err());
     String groups = r.out().substring(r.out().indexOf("\nchannel groups (13; 12 prunable)\n"));
-    assertTrue(groups.contains("\n  id  channels  prunable  members  producers\n"), groups);
-    assertTrue(groups.matches("(?s).*\\n +0 +16 +yes +\\d+ +/stem/stem\\.0/Conv, .*"), groups);
-    assertTrue(groups.matches("(?s).*\\n +12 +10 +no +1 +/fc/Gemm\\n.*"), groups);
+    assertTrue(groups.contains("\n  id  channels  kind      prunable  members  producers\n"), groups);
+    assertTrue(groups.matches("(?s).*\\n +0 +16 +channels +yes +\\d+ +/stem/stem\\.0/Conv, .*"), groups);
+    assertTrue(groups.matches("(?s).*\\n +12 +10 +channels +no +1 +/fc/Gemm\\n.*"), groups);
     assertTrue(groups.endsWith("\nwhy groups cannot be pruned\n  group 12: 'logits' is a graph output and keeps its"
         + " channels\n"), groups);
+  }
+
+  @Test
+  void groupsOfATransformerSayWhichAreAttentionHeadsAndWhichTheHiddenWidth() throws Exception {
+    Cli.Result r = Cli.run("inspect", "--summary", "--groups", TestModels.model(TestModels.BERT).toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    String groups = r.out().substring(r.out().indexOf("\nchannel groups (7; 6 prunable)\n"));
+    assertTrue(groups.matches("(?s).*\\n +0 +32 +hidden +yes +\\d+ +/word/Gather, /position/Gather \\(\\+5 more\\)\\n.*"),
+        groups);
+    assertTrue(groups.matches("(?s).*\\n +1 +4 +heads +yes +\\d+ +/attn\\.0/MatMul\\n.*"), groups);
+    assertTrue(groups.matches("(?s).*\\n +2 +64 +channels +yes +\\d+ +/fc1\\.0/MatMul\\n.*"), groups);
   }
 
   @Test

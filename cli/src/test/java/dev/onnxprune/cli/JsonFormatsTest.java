@@ -29,7 +29,7 @@ class JsonFormatsTest {
 
   @Test
   void everyReportingCommandHasJson() {
-    for (String command : List.of("inspect", "convert", "prune", "score", "mask", "eval", "finetune",
+    for (String command : List.of("inspect", "convert", "prune", "score", "mask", "eval", "finetune", "sensitivity",
         "export-training")) {
       assertTrue(Cli.run(command, "--help").out().contains("--json"), command);
     }
@@ -90,6 +90,16 @@ class JsonFormatsTest {
     assertFormat(PipelineResult.FORMAT, doc);
     assertEquals(1, doc.get("fineTuning").size());
     assertTrue(doc.get("prune").isNull());
+  }
+
+  @Test
+  void sensitivity() throws Exception {
+    List<String> args = new ArrayList<>(List.of("sensitivity", MODEL, "--ratios", "0.5", "--limit", "32", "--device",
+        "cpu", "--json"));
+    args.addAll(DATA);
+    JsonNode doc = json(args.toArray(new String[0]));
+    assertFormat(dev.onnxprune.prune.Sensitivity.FORMAT, doc);
+    assertEquals(32, doc.get("baseline").get("samples").asInt());
   }
 
   @Test

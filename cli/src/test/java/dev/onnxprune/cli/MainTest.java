@@ -24,7 +24,7 @@ class MainTest {
 
     assertEquals(2, r.exitCode());
     assertEquals("onnx-prune: error: missing required subcommand (inspect, convert, prune, score, mask, eval, finetune,"
-        + " export-training or demo)\nonnx-prune: try 'onnx-prune --help'\n", r.err());
+        + " sensitivity, export-training or demo)\nonnx-prune: try 'onnx-prune --help'\n", r.err());
   }
 
   @Test

@@ -40,6 +40,7 @@ class OptionDefaultsTest {
       "mask", List.of("m.onnx", "-o", "o.onnx", "--sparsity", "0.5"),
       "eval", List.of("m.onnx"),
       "finetune", List.of("m.onnx", "-o", "o.onnx"),
+      "sensitivity", List.of("m.onnx"),
       "export-training", List.of("m.onnx", "-o", "dir"),
       "demo", List.of());
 
@@ -162,7 +163,7 @@ class OptionDefaultsTest {
     String value;
     if (t == int.class || t == Integer.class || t == long.class || t == Long.class || t == long[].class) {
       value = "3";
-    } else if (t == double.class || t == Double.class || t == float[].class) {
+    } else if (t == double.class || t == Double.class || t == float[].class || t == double[].class) {
       value = "0.25";
     } else if (t == String[].class) {
       value = "a,b";

@@ -73,7 +73,9 @@ class PipelineParityTest {
       assertEquals(s.accuracy().loss(), c.get("accuracy").get("loss").asDouble(), 1e-9, s.name() + " loss");
     }
     assertEquals(4, api.stages().size(), "original, pruned, recalibrated, fine-tuned");
-    assertTrue(api.stage("fine-tuned").orElseThrow().accuracy().top1() > 0.5);
+    // default widths (multiples of 16 on AVX-512) leave resnet20's 16-channel groups whole, so the rest go deeper
+    assertTrue(api.stage("fine-tuned").orElseThrow().accuracy().top1()
+        > api.stage("pruned").orElseThrow().accuracy().top1() + 0.1, "recovery recovers");
     assertArrayEquals(OnnxModels.toBytes(OnnxModels.read(apiOut)), OnnxModels.toBytes(OnnxModels.read(cliOut)),
         "the same weights after the same recovery");
   }

@@ -71,7 +71,40 @@ class PruneCommandTest {
   }
 
   @Test
-  void tokenModelVerifiesAndItsUnknownCostIsNotAChangeOfZero() throws Exception {
+  void sensitivityAllocationMeasuresOnImagesAndSaysSoAndGlobalIsItsOwnAllocation() throws Exception {
+    Path in = TestModels.model("vgg_bn.onnx");
+    String images = TestModels.file("fmnist-calib-images-idx3-ubyte.gz").toString();
+    String labels = TestModels.file("fmnist-calib-labels-idx1-ubyte.gz").toString();
+
+    Cli.Result r = Cli.run("prune", in.toString(), "-o", tmp.resolve("s.onnx").toString(), "--flops", "0.5",
+        "--allocation", "sensitivity", "--images", images, "--labels", labels, "--mean", "0.2860", "--std", "0.3530",
+        "--calib-limit", "200", "--device", "cpu", "--json");
+    Cli.Result both = Cli.run("prune", in.toString(), "-o", tmp.resolve("b.onnx").toString(), "--flops", "0.5",
+        "--global", "--allocation", "sensitivity");
+    Cli.Result unknown = Cli.run("prune", in.toString(), "-o", tmp.resolve("u.onnx").toString(), "--flops", "0.5",
+        "--allocation", "best");
+    Cli.Result noData = Cli.run("prune", in.toString(), "-o", tmp.resolve("n.onnx").toString(), "--flops", "0.5",
+        "--allocation", "sensitivity");
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.err().matches("(?s).*\\nmeasuring sensitivity +\\d+\\.\\d\\d s  6 groups x 9 ratios on 200"
+        + " samples\\n.*"), r.err());
+    JsonNode json = new ObjectMapper().readTree(r.out());
+    assertEquals("sensitivity", json.path("prune").path("allocation").asText());
+    assertEquals(200, json.path("sensitivity").path("baseline").path("samples").asInt());
+    assertEquals(2, both.exitCode());
+    assertTrue(both.err().startsWith("onnx-prune: error: --global is --allocation global; it cannot go with"
+        + " --allocation sensitivity\n"), both.err());
+    assertEquals(2, unknown.exitCode());
+    assertTrue(unknown.err().startsWith("onnx-prune: error: --allocation must be uniform, global or sensitivity:"
+        + " 'best'\n"), unknown.err());
+    assertEquals(2, noData.exitCode());
+    assertTrue(noData.err().startsWith("onnx-prune: error: --images is required by the sensitivity allocation"),
+        noData.err());
+  }
+
+  @Test
+  void tokenModelVerifiesWithItsCostAtThePositionTableLength() throws Exception {
     Path in = TestModels.model(TestModels.BERT);
     Path out = tmp.resolve("bert.onnx");
     Path report = tmp.resolve("report.json");
@@ -81,14 +114,49 @@ class PruneCommandTest {
 
     assertEquals(0, r.exitCode(), r.err());
     assertTrue(r.out().matches("(?s).*\\nverify +PASS +max abs diff .*"), r.out());
-    assertTrue(r.out().matches("(?s).*\\n  FLOPs +>= [\\d.]+K +>= [\\d.]+K +\\?\\n.*"), r.out());
+    assertTrue(r.out().matches("(?s).*\\n  FLOPs +[\\d.]+K +[\\d.]+K +-[\\d.]+%\\n.*"), r.out());
+    JsonNode totals = new ObjectMapper().readTree(report.toFile()).get("prune").get("before");
+    assertEquals(0, totals.get("unknownShapeNodes").asInt(), totals.toString());
+    // heads, MLPs and the hidden width; only the classifier's output stays
+    assertTrue(r.out().contains("\ngroups    6 of 7 pruned (3 channels, 2 heads, 1 hidden), 1 unprunable\n"), r.out());
+    assertTrue(Files.size(out) < Files.size(in));
+  }
+
+  @Test
+  void unknownCostIsNotAChangeOfZero() throws Exception {
+    Path in = Cli.write(Cli.symbolicSizes(), tmp.resolve("symbolic.onnx"));
+    Path out = tmp.resolve("out.onnx");
+    Path report = tmp.resolve("report.json");
+
+    Cli.Result r = Cli.run("prune", in.toString(), "-o", out.toString(), "--criterion", "l1", "--ratio", "0.3",
+        "--verify", "--report", report.toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().matches("(?s).*\\nverify +PASS +max abs diff .*"), r.out());
+    assertTrue(r.out().matches("(?s).*\\n  FLOPs +>= [\\d.]+ +>= [\\d.]+ +\\?\\n.*"), r.out());
     JsonNode totals = new ObjectMapper().readTree(report.toFile()).get("prune").get("before");
     int unknown = totals.get("unknownShapeNodes").asInt();
-    assertTrue(unknown > 0, totals.toString());
+    assertEquals(2, unknown, totals.toString());
     assertTrue(r.out().contains("\n  " + unknown + " node(s) before and " + unknown + " after have unknown shapes and"
         + " are not in MACs/FLOPs: those are lower bounds, and their change is not known\n"), r.out());
-    assertTrue(r.out().contains("\ngroups    3 of 10 pruned, 7 unprunable\n"), r.out());
-    assertTrue(Files.size(out) < Files.size(in));
+  }
+
+  @Test
+  void failedVerificationSaysByHowMuchAndWritesNothing() throws Exception {
+    Path out = tmp.resolve("never.onnx");
+
+    Cli.Result r = Cli.run("prune", TestModels.model("resnet20.onnx").toString(), "-o", out.toString(),
+        "--criterion", "l1", "--flops", "0.5", "--verify", "--verify-tolerance", "1e-12");
+    Cli.Result bad = Cli.run("prune", TestModels.model("resnet20.onnx").toString(), "-o", out.toString(),
+        "--criterion", "l1", "--flops", "0.5", "--verify", "--verify-tolerance", "-1");
+
+    assertEquals(1, r.exitCode(), r.err());
+    assertTrue(r.out().matches("(?s).*\\nverify +FAIL .*tolerance 1e-12.*"), r.out());
+    assertTrue(r.err().matches("(?s).*verification failed: the pruned model differs from the masked original by up to"
+        + " [0-9.e-]+ \\(relative; tolerance 1e-12\\); " + java.util.regex.Pattern.quote(out.toString())
+        + " was not written.*"), r.err());
+    assertFalse(Files.exists(out));
+    assertEquals(Cli.usageError("prune", "--verify-tolerance must be >= 0 and finite: -1.0"), bad.err());
   }
 
   @Test

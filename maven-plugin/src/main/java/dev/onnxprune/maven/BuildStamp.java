@@ -85,7 +85,8 @@ record BuildStamp(String format, String sha256, String pluginVersion, SortedMap<
    * is up to date, else the reasons ({@code "configuration changed: flops 0.5 -> 0.4"},
    * {@code "model changed"}, {@code "plugin version changed: ..."}, {@code "output missing"}, ...).
    *
-   * @param report the report file the build writes, or null
+   * @param report the report the build writes (a JSON file, or a folder for report.json and
+   *     report.html; {@link dev.onnxprune.report.Reports}), or null
    */
   String staleness(BuildStamp before, Path output, Path report) throws IOException {
     if (before == null) {
@@ -98,7 +99,8 @@ record BuildStamp(String format, String sha256, String pluginVersion, SortedMap<
       if (!contentHash(output).equals(before.output)) {
         return "output changed since it was written";
       }
-      return report != null && !Files.isRegularFile(report) ? "report missing" : null;
+      return dev.onnxprune.report.Reports.files(report).stream().allMatch(Files::isRegularFile) ? null
+          : "report missing";
     }
     List<String> why = new ArrayList<>();
     if (!Objects.equals(before.pluginVersion, pluginVersion)) {

@@ -70,7 +70,7 @@ final class MavenLog implements PruningPipeline.Listener {
     PruneReport.Verification v = r.report() == null ? null : r.report().verify();
     if (v != null) {
       log.info(String.format(Locale.ROOT, "  verify %s: max rel diff %.2e to the masked original (tolerance %.0e, %d"
-          + " random batches)", v.passed() ? "PASS" : "FAIL", v.maxRelDiff(), Equivalence.TOLERANCE, v.batches()));
+          + " random batches)", v.passed() ? "PASS" : "FAIL", v.maxRelDiff(), v.tolerance(), v.batches()));
     }
   }
 

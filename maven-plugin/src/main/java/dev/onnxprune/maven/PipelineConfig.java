@@ -2,6 +2,7 @@ package dev.onnxprune.maven;
 
 import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.methods.MethodParameters;
+import dev.onnxprune.prune.Allocation;
 import dev.onnxprune.prune.FineTuning;
 import dev.onnxprune.prune.PruningPipeline;
 import dev.onnxprune.prune.Recovery;
@@ -71,7 +72,7 @@ final class PipelineConfig {
       throws IOException {
     Normalization norm = normalization(s.mean, s.std);
     PruningPipeline.Builder b = PruningPipeline.builder().model(s.model.toPath()).target(target(s))
-        .global(s.global).minChannels(s.minChannels).maxGroupRatio(s.maxGroupRatio)
+        .allocation(allocation(s)).minChannels(s.minChannels).maxGroupRatio(s.maxGroupRatio)
         .verify(s.verify).sessions(new Sessions(device(s.device), 0, s.threads)).output(output)
         .report(s.report == null ? null : s.report.toPath()).listener(listener)
         .cropFill(norm == null ? new float[] {0f} : norm.zeroPixel());
@@ -93,6 +94,19 @@ final class PipelineConfig {
     b.calibration(open(s.calibrationImages, s.calibrationLabels, norm, null));
     b.evaluation(open(s.evaluationImages, s.evaluationLabels, norm, null));
     return b.build();
+  }
+
+  /** {@code <allocation>}, or {@code <global>}'s; the two must agree when both are given. */
+  private static Allocation allocation(ModelSettings s) {
+    if (s.allocation == null) {
+      return s.global ? Allocation.global() : Allocation.uniform();
+    }
+    Allocation a = Allocation.byName(s.allocation);
+    if (s.global && a.kind() != Allocation.Kind.GLOBAL) {
+      throw new InvalidOptionException("allocation", s.allocation, "cannot go with <global>true</global> (which is"
+          + " <allocation>global</allocation>); give one of them");
+    }
+    return a;
   }
 
   /** The one target given; none is the library's error to report. */

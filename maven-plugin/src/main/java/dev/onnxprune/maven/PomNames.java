@@ -28,6 +28,8 @@ final class PomNames {
     element("target.params", "<params>");
     element("target.ratio", "<ratio>");
     element("target.latency", "<latency>");
+    element("allocation", "<allocation>");
+    element("global", "<global>");
     element("minChannels", "<minChannels>");
     element("maxGroupRatio", "<maxGroupRatio>");
     element("roundTo", "<roundTo>");

@@ -130,7 +130,8 @@ public final class PruneMojo extends ModelSettings implements Mojo {
         getLog().info("onnx-prune: accuracy gate passed: " + gate.text());
       }
       now.writeFor(output);
-      getLog().info("onnx-prune: wrote " + relative(output) + (report == null ? "" : "; report " + relative(report)));
+      getLog().info("onnx-prune: wrote " + relative(output) + (report == null ? ""
+          : "; report " + relative(dev.onnxprune.report.Reports.main(report))));
     } catch (OnnxPruneException | IOException e) {
       fail(name(s), e);
     }

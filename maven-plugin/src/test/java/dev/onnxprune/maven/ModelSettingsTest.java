@@ -1,6 +1,10 @@
 package dev.onnxprune.maven;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.prune.PruningPipeline;
 
 import java.io.File;
 import java.nio.file.Path;
@@ -44,5 +48,26 @@ class ModelSettingsTest {
     assertEquals("false", m.get("verify"));
     assertEquals(m.firstKey(), "batchSize");
     assertEquals(null, m.get("report"));
+  }
+
+  @Test
+  void allocationAndGlobalMustAgreeAndAreNamedByElement() throws Exception {
+    ModelSettings own = new ModelSettings();
+    own.model = new File("m.onnx"); // not read: the configuration is refused first
+    own.flops = 0.5;
+    own.global = true;
+    own.allocation = "sensitivity";
+    ModelSettings s = own.resolve(new ModelSettings());
+    InvalidOptionException e = assertThrows(
+        InvalidOptionException.class, () -> PipelineConfig.pipeline(s, Path.of("o.onnx"),
+            new PruningPipeline.Listener() {}));
+    assertEquals("<allocation> cannot go with <global>true</global> (which is <allocation>global</allocation>);"
+        + " give one of them: 'sensitivity'", PomNames.translate(e));
+    own.global = null;
+    e = assertThrows(InvalidOptionException.class,
+        () -> PipelineConfig.pipeline(own.resolve(new ModelSettings()), Path.of("o.onnx"),
+            new PruningPipeline.Listener() {}));
+    assertEquals("<calibrationImages> (or <trainingImages>) is required by the sensitivity allocation (each group"
+        + " pruned alone is evaluated on it; labels needed)", PomNames.translate(e));
   }
 }

@@ -28,7 +28,7 @@ import java.util.List;
  */
 public final class OutputPaths {
   /** A file named by an option, with the external data files that go with it. */
-  private record Named(String key, Path given, Path real, boolean model, List<Path> data) {}
+  private record Named(String key, Path given, Path real, boolean model, List<Path> data, boolean folder) {}
 
   private final List<Named> inputs = new ArrayList<>();
   private final List<Named> outputs = new ArrayList<>();
@@ -69,9 +69,26 @@ public final class OutputPaths {
     return this;
   }
 
+  /**
+   * One output that is {@code files}: a file alone when {@code files} holds {@code root}, else a
+   * folder {@code root} that the job writes them into (a report folder). Each file is checked like
+   * {@link #output}; a folder must not be a file another option names (it may exist as a folder).
+   * Null {@code root} is ignored.
+   */
+  public OutputPaths outputs(String key, Path root, java.util.Collection<Path> files) {
+    if (root == null) {
+      return this;
+    }
+    if (!files.contains(root)) {
+      outputs.add(new Named(key, root, AtomicFiles.realPath(root), false, List.of(), true));
+    }
+    files.forEach(f -> output(key, f));
+    return this;
+  }
+
   private static Named named(String key, Path file, boolean model, List<Path> data) {
     List<Path> realData = data.stream().map(AtomicFiles::realPath).toList();
-    return new Named(key, file, AtomicFiles.realPath(file), model, realData);
+    return new Named(key, file, AtomicFiles.realPath(file), model, realData, false);
   }
 
   /**
@@ -93,7 +110,12 @@ public final class OutputPaths {
     }
     for (int i = 0; i < outputs.size(); i++) {
       Named out = outputs.get(i);
-      String kind = kind(out);
+      String kind = out.folder() ? (java.nio.file.Files.isRegularFile(out.real()) ? "a regular file" : null)
+          : kind(out);
+      if (kind != null && out.folder()) {
+        throw new InvalidOptionException(out.key(), out.given().toString(), "must be a folder or a new one, not "
+            + kind);
+      }
       if (kind != null) {
         throw new InvalidOptionException(out.key(), out.given().toString(),
             "must be a regular file or a new one, not " + kind);

@@ -46,6 +46,22 @@ class OutputPathsTest {
   }
 
   @Test
+  void aFolderOutputMayExistButMustNotBeAnotherOptionsFile() throws IOException {
+    Path out = dir.resolve("out.onnx");
+    Path folder = Files.createDirectories(dir.resolve("report"));
+    List<Path> files = List.of(folder.resolve("report.json"), folder.resolve("report.html"));
+    new OutputPaths().modelOutput("output", out).outputs("report", folder, files).check();
+
+    OutputPaths.SameFileException e = refused(new OutputPaths().modelOutput("output", out)
+        .outputs("report", out, List.of(out.resolve("report.json"), out.resolve("report.html"))));
+    assertEquals("report", e.key());
+    assertEquals("output", e.otherKey());
+    Files.writeString(dir.resolve("file"), "x");
+    assertEquals("report", assertThrows(InvalidOptionException.class, () -> new OutputPaths()
+        .outputs("report", dir.resolve("file"), List.of(dir.resolve("file").resolve("report.json"))).check()).key());
+  }
+
+  @Test
   void modelOutputMayRewriteTheInputModelInPlace() throws IOException {
     Path in = dir.resolve("in.onnx");
     OnnxModels.write(model(), in, WriteOptions.withExternalData());

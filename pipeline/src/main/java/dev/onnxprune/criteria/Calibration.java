@@ -1,10 +1,9 @@
 package dev.onnxprune.criteria;
 
+import dev.onnxprune.internal.HeldData;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.Labels;
-import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 
 /** The first {@code limit} samples of a dataset in batches, held in memory (criteria run over them many times). */
@@ -19,15 +18,7 @@ final class Calibration {
 
   /** Reads {@code data} in batches of {@code batchSize}, stopping after {@code limit} samples (0: all). */
   static Calibration of(Dataset data, int batchSize, int limit) {
-    List<Batch> out = new ArrayList<>();
-    int left = limit > 0 ? Math.min(limit, data.size()) : data.size();
-    Iterator<Batch> it = data.batches(batchSize);
-    while (left > 0 && it.hasNext()) {
-      Batch b = it.next();
-      b = b.firstRows(left);
-      out.add(b);
-      left -= b.size();
-    }
+    List<Batch> out = HeldData.of(data, batchSize, limit).batches();
     if (out.isEmpty()) {
       throw new IllegalArgumentException("the calibration data has no samples");
     }

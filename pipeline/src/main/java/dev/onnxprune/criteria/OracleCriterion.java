@@ -137,7 +137,9 @@ final class OracleCriterion implements DataCriterion {
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);
     MaskInsertion mi = MaskInsertion.inputs(a);
     PassManager.run(masked, mi);
-    List<ChannelGroup> scored = a.prunableGroups().stream().filter(g -> g.size() >= 2).toList();
+    // groups whose channels cannot be masked per sample (mi.unmasked()) are left unscored
+    List<ChannelGroup> scored = a.prunableGroups().stream()
+        .filter(g -> g.size() >= 2 && mi.maskInputs().containsKey(g.id())).toList();
     Calibration cal = Calibration.of(data, options.batchSize(), options.limit());
     Run st = new Run(a, mi.maskInputs(), inputs, logits, cal);
     byte[] maskedBytes = OnnxModels.toBytes(masked);

@@ -195,6 +195,9 @@ final class TaylorCriterion implements DataCriterion {
     }
     double[][] scores = new double[analysis.groups().size()][];
     for (ChannelGroup g : a.prunableGroups()) {
+      if (!mi.maskInputs().containsKey(g.id())) {
+        continue; // its channels cannot be masked per sample (mi.unmasked()): left unscored
+      }
       double[] s = sum[g.id()];
       for (int u = 0; u < s.length; u++) {
         s[u] /= cal.samples;

@@ -322,4 +322,47 @@ final class Allocator {
     }
     return count;
   }
+
+  /**
+   * The plan for {@code target} spread as {@code allocation} says: uniform or global above, or
+   * {@link #bySensitivity} for a sensitivity allocation (which carries its curves).
+   */
+  PrunePlan allocate(Target target, Allocation allocation) {
+    return allocation.kind() == Allocation.Kind.SENSITIVITY ? bySensitivity(target, allocation.curves())
+        : allocate(target, allocation.kind() == Allocation.Kind.GLOBAL);
+  }
+
+  /**
+   * The plan for {@code target} from sensitivity curves ({@link SensitivityAllocation}): the
+   * least predicted loss of top-1. A group steps by about a 32nd of its channels (at least one)
+   * from width to allowed width (the floor and the rounding as above), which bounds the search on
+   * wide models.
+   *
+   * @throws dev.onnxprune.errors.InvalidOptionException (key {@code allocation}) for curves of
+   *     another model
+   */
+  PrunePlan bySensitivity(Target target, Sensitivity.Result curves) {
+    if (scored.isEmpty()) {
+      throw new dev.onnxprune.errors.NothingPrunableException("no prunable channel group can be scored; nothing to"
+          + " prune", java.util.List.of());
+    }
+    SensitivityAllocation s = new SensitivityAllocation(curves);
+    Map<Integer, Integer> sizes = new LinkedHashMap<>();
+    scored.forEach(g -> sizes.put(g.id(), g.size()));
+    s.check(sizes);
+    Map<Integer, Integer> counts = s.allocate(new ArrayList<>(sizes.keySet()),
+        (id, k) -> nextAllowed(analysis.groups().get(id), k), c -> reductionOf(c, target), target.fraction());
+    return plan(counts);
+  }
+
+  /** The next count of removed units after {@code k} that keeps an allowed width, or -1. */
+  private int nextAllowed(ChannelGroup g, int k) {
+    for (int n = k + Math.max(1, g.size() / 32); n < g.size(); n++) {
+      int keep = g.size() - n;
+      if (rounded(g, keep) == keep) {
+        return n;
+      }
+    }
+    return -1;
+  }
 }

@@ -61,6 +61,15 @@ public final class Equivalence {
    */
   public static PruneReport.Verification check(Model original, PrunePlan plan, Model pruned, Sessions sessions,
       int batches, long seed) throws IOException, OrtException {
+    return check(original, plan, pruned, sessions, batches, seed, TOLERANCE);
+  }
+
+  /**
+   * As {@link #check(Model, PrunePlan, Model, Sessions, int, long)}, passing when the largest
+   * relative difference is at most {@code tolerance}.
+   */
+  public static PruneReport.Verification check(Model original, PrunePlan plan, Model pruned, Sessions sessions,
+      int batches, long seed, double tolerance) throws IOException, OrtException {
     Model masked = original.copy();
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);
     PassManager.run(masked, new MaskInsertion(plan.rebind(a)));
@@ -92,7 +101,7 @@ public final class Equivalence {
           HostTensor x = e.getValue();
           HostTensor y = yp.get(e.getKey());
           if (y == null || !Arrays.equals(x.shape(), y.shape())) {
-            return new PruneReport.Verification(Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY, b + 1, false);
+            return new PruneReport.Verification(Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY, b + 1, false, tolerance);
           }
           double scale = 0;
           for (int i = 0; i < x.size(); i++) {
@@ -109,6 +118,6 @@ public final class Equivalence {
         }
       }
     }
-    return new PruneReport.Verification(maxAbs, maxRel, batches, maxRel <= TOLERANCE);
+    return new PruneReport.Verification(maxAbs, maxRel, batches, maxRel <= tolerance, tolerance);
   }
 }

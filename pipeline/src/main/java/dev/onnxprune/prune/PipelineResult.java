@@ -2,14 +2,10 @@ package dev.onnxprune.prune;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.onnxprune.graph.AtomicFiles;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.surgery.PrunePlan;
 import dev.onnxprune.training.Trainer;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -21,6 +17,7 @@ import java.util.Optional;
  * as JSON by {@link #toJson()} ({@link #FORMAT} names the layout).
  *
  * @param format the JSON layout's name and version, {@value #FORMAT}
+ * @param input the model file read, or null when the pipeline was given a {@link Model}
  * @param model the final model: pruned, and recovered when recovery ran
  * @param prune the prune step's plan and report (groups with their widths before and after, costs,
  *     verification, a training-time method's trajectory); null when the pipeline only recovered
@@ -30,11 +27,13 @@ import java.util.Optional;
  * @param phaseSeconds wall time per phase, in the order the phases first ran
  * @param warnings what the user should know (a method stopped short, a model that is not faster, ...)
  * @param output the model file written, or null
+ * @param sensitivity the sensitivity curves the allocation used ({@link Sensitivity}), or null
  */
-@JsonPropertyOrder({"format", "criterion", "target", "stages", "phaseSeconds", "warnings", "output", "prune",
-    "fineTuning"})
-public record PipelineResult(String format, @JsonIgnore Model model, @JsonIgnore PruneResult prune, List<Stage> stages,
-    List<Trainer.EpochStats> fineTuning, Map<String, Double> phaseSeconds, List<String> warnings, Path output) {
+@JsonPropertyOrder({"format", "input", "criterion", "target", "stages", "phaseSeconds", "warnings", "output", "prune",
+    "fineTuning", "sensitivity"})
+public record PipelineResult(String format, Path input, @JsonIgnore Model model, @JsonIgnore PruneResult prune, List<Stage> stages,
+    List<Trainer.EpochStats> fineTuning, Map<String, Double> phaseSeconds, List<String> warnings, Path output,
+    Sensitivity.Result sensitivity) {
   /** The name and version of the JSON layout. */
   public static final String FORMAT = "onnx-prune.pipeline/1";
 
@@ -52,7 +51,12 @@ public record PipelineResult(String format, @JsonIgnore Model model, @JsonIgnore
    *     its outputs against the original model's on the evaluation data; else null
    */
   public record Stage(String name, Accuracy accuracy, long params, long flops, Double latencySeconds,
-      double weightSparsity, dev.onnxprune.runtime.OutputError outputError) {}
+      double weightSparsity, dev.onnxprune.runtime.OutputError outputError) {
+    /** A stage of a dense model with no output error measured (no zero weights counted). */
+    public Stage(String name, Accuracy accuracy, long params, long flops, Double latencySeconds) {
+      this(name, accuracy, params, flops, latencySeconds, 0, null);
+    }
+  }
 
   /**
    * Accuracy of a classifier on labelled data.
@@ -99,19 +103,11 @@ public record PipelineResult(String format, @JsonIgnore Model model, @JsonIgnore
 
   /** The result as indented JSON. */
   public String toJson() {
-    try {
-      return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(this);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    return JsonText.of(this);
   }
 
   /** Writes {@link #toJson()} to {@code file}, atomically. */
   public void writeJson(Path file) throws IOException {
-    writeAtomically(file, toJson());
-  }
-
-  static void writeAtomically(Path file, String text) throws IOException {
-    AtomicFiles.write(file, "report", text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    JsonText.write(file, toJson());
   }
 }

@@ -2,12 +2,7 @@ package dev.onnxprune.prune;
 
 import dev.onnxprune.methods.TrainingMethod;
 import dev.onnxprune.methods.TrajectoryPoint;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.onnxprune.graph.AtomicFiles;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -16,7 +11,8 @@ import java.util.List;
  *
  * @param criterion criterion name
  * @param target the target asked for
- * @param allocation "uniform" or "global"
+ * @param allocation "uniform", "global" or "sensitivity"; a criterion or method that chooses its own
+ *     removals: its name
  * @param groups one entry per channel group (prunable or not)
  * @param before costs before
  * @param after costs after (measured on the pruned model by the cost model)
@@ -79,12 +75,43 @@ public record PruneReport(String criterion, String target, String allocation, Li
    * @param scores summary of the criterion's scores (null when not scored)
    * @param prunable whether the group could be pruned
    * @param reasons why not, when not
+   * @param kind what its units are: "channels" (a CNN's channels, an MLP's hidden features),
+   *     "heads" (attention heads) or "hidden" (a transformer's hidden width, the residual stream)
    */
   public record Group(int id, List<String> producers, List<String> members, int channels, int kept, int[] removed,
-      ScoreSummary scores, boolean prunable, List<String> reasons) {}
+      ScoreSummary scores, boolean prunable, List<String> reasons, String kind) {}
 
-  /** Min, mean and max of a group's scores, and the mean of the removed ones. */
-  public record ScoreSummary(double min, double mean, double max, Double removedMean) {}
+  /**
+   * A group's scores in brief: min, mean and max; the mean of the removed ones; the quartiles
+   * (linear interpolation between order statistics); the highest removed score.
+   */
+  public record ScoreSummary(double min, double mean, double max, Double removedMean, double q1, double median,
+      double q3, Double removedMax) {
+    /** The summary of {@code scores}, of which the units {@code removed} were removed. */
+    public static ScoreSummary of(double[] scores, int[] removed) {
+      double[] sorted = scores.clone();
+      java.util.Arrays.sort(sorted);
+      Double removedMean = null;
+      Double removedMax = null;
+      if (removed.length > 0) {
+        removedMean = java.util.Arrays.stream(removed).mapToDouble(i -> scores[i]).average().orElse(0);
+        removedMax = java.util.Arrays.stream(removed).mapToDouble(i -> scores[i]).max().orElse(0);
+      }
+      return new ScoreSummary(sorted.length == 0 ? 0 : sorted[0], java.util.Arrays.stream(scores).average().orElse(0),
+          sorted.length == 0 ? 0 : sorted[sorted.length - 1], removedMean, quantile(sorted, 0.25),
+          quantile(sorted, 0.5), quantile(sorted, 0.75), removedMax);
+    }
+
+    private static double quantile(double[] sorted, double q) {
+      if (sorted.length == 0) {
+        return 0;
+      }
+      double pos = q * (sorted.length - 1);
+      int lo = (int) Math.floor(pos);
+      int hi = Math.min(lo + 1, sorted.length - 1);
+      return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+    }
+  }
 
   /**
    * Model totals (FLOPs = 2 x MACs for Conv/Gemm/MatMul plus elementwise FLOPs).
@@ -95,24 +122,20 @@ public record PruneReport(String criterion, String target, String allocation, Li
   public record Totals(long params, long macs, long flops, int nodes, int unknownShapeNodes) {}
 
   /** The pruned model against the original with removed channels masked, on the same inputs. */
-  public record Verification(double maxAbsDiff, double maxRelDiff, int batches, boolean passed) {}
+  public record Verification(double maxAbsDiff, double maxRelDiff, int batches, boolean passed, double tolerance) {}
 
   /** The report as indented JSON. */
   public String toJson() {
-    try {
-      return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(this);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    return JsonText.of(this);
   }
 
   /**
-   * Writes the JSON report to {@code file}, atomically ({@link AtomicFiles#write}).
+   * Writes the JSON report to {@code file}, atomically ({@link dev.onnxprune.graph.AtomicFiles#write}).
    *
    * @throws dev.onnxprune.errors.InvalidOptionException (key {@code report}) when {@code file}
    *     exists and is not a regular file
    */
   public void write(Path file) throws IOException {
-    AtomicFiles.write(file, "report", toJson().getBytes(StandardCharsets.UTF_8));
+    JsonText.write(file, toJson());
   }
 }

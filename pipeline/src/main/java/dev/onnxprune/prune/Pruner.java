@@ -50,13 +50,14 @@ public final class Pruner {
   private final Criterion criterion;
   private final TrainingMethod method;
   private final Target target;
-  private final boolean global;
+  private final Allocation allocation;
   private final int minChannels;
   private final double maxGroupRatio;
   private final Rounding rounding;
   private final SpeedCheck.Mode speedCheck;
   private final int speedBatch;
   private final boolean verify;
+  private final double verifyTolerance;
   private final boolean keepPartial;
   private final Sessions sessions;
   private final PruneProgress progress;
@@ -69,13 +70,14 @@ public final class Pruner {
     this.criterion = b.method == null ? Objects.requireNonNull(b.criterion, "criterion") : null;
     this.method = b.method;
     this.target = Objects.requireNonNull(b.target, "target");
-    this.global = b.global;
+    this.allocation = b.allocation;
     this.minChannels = b.minChannels;
     this.maxGroupRatio = b.maxGroupRatio;
     this.rounding = b.rounding;
     this.speedCheck = b.speedCheck;
     this.speedBatch = b.speedBatch;
     this.verify = b.verify;
+    this.verifyTolerance = b.verifyTolerance;
     this.keepPartial = b.keepPartial;
     this.sessions = b.sessions;
     this.progress = b.progress;
@@ -165,7 +167,7 @@ public final class Pruner {
     Allocator allocator;
     PruneReport.Widths widths;
     PrunePlan plan;
-    String allocation = global ? "global" : "uniform";
+    String allocation = this.allocation.toString();
     if (chosen != null) {
       PrunePlan.Builder b = PrunePlan.builder(analysis);
       ChannelAnalysis a = analysis;
@@ -176,7 +178,7 @@ public final class Pruner {
       widths = new PruneReport.Widths(1, false, chooser() + " chose its own widths", 0);
     } else {
       RoundedAllocation.Result a = RoundedAllocation.allocate(analysis, scores, cost, minChannels, maxGroupRatio,
-          rounding, widthChoice, lat, target, global);
+          rounding, widthChoice, lat, target, this.allocation);
       plan = a.plan();
       allocator = a.allocator();
       widths = a.widths();
@@ -195,7 +197,7 @@ public final class Pruner {
     PruneReport.Verification v = null;
     if (verify) {
       try {
-        v = Equivalence.check(original, plan, model, sessions, 2, 1234);
+        v = Equivalence.check(original, plan, model, sessions, 2, 1234, verifyTolerance);
       } catch (OrtException e) {
         throw new IOException("verification could not run the models in ONNX Runtime: " + e.getMessage(), e);
       }
@@ -259,18 +261,13 @@ public final class Pruner {
     for (ChannelGroup g : a.groups()) {
       int[] removed = plan.removed(g);
       double[] s = scores[g.id()];
-      PruneReport.ScoreSummary summary = null;
-      if (s != null) {
-        Double removedMean = removed.length == 0 ? null : Arrays.stream(removed).mapToDouble(i -> s[i]).average().orElse(0);
-        summary = new PruneReport.ScoreSummary(Arrays.stream(s).min().orElse(0), Arrays.stream(s).average().orElse(0),
-            Arrays.stream(s).max().orElse(0), removedMean);
-      }
+      PruneReport.ScoreSummary summary = s == null ? null : PruneReport.ScoreSummary.of(s, removed);
       List<String> members = new ArrayList<>();
       for (GroupMember m : g.members()) {
         members.add(m.node() + " (" + m.opType() + ", " + m.role().name().toLowerCase() + ")");
       }
       out.add(new PruneReport.Group(g.id(), g.producers(), members, g.size(), g.size() - removed.length, removed,
-          summary, g.prunable(), g.blockReasons()));
+          summary, g.prunable(), g.blockReasons(), g.kind().name().toLowerCase(java.util.Locale.ROOT)));
     }
     return out;
   }
@@ -280,13 +277,14 @@ public final class Pruner {
     private Criterion criterion = Criteria.l1();
     private TrainingMethod method;
     private Target target;
-    private boolean global;
+    private Allocation allocation = Allocation.uniform();
     private int minChannels = 1;
     private double maxGroupRatio = 1;
     private Rounding rounding = Rounding.auto();
     private SpeedCheck.Mode speedCheck = SpeedCheck.Mode.LATENCY_TARGETS;
     private int speedBatch;
     private boolean verify;
+    private double verifyTolerance = Equivalence.TOLERANCE;
     private boolean keepPartial;
     private Sessions sessions = Sessions.cpu();
     private PruneProgress progress = PruneProgress.NONE;
@@ -335,7 +333,17 @@ public final class Pruner {
 
     /** Rank channels across groups (true) or remove the same fraction from each (false, default). */
     public Builder global(boolean g) {
-      this.global = g;
+      this.allocation = g ? Allocation.global() : Allocation.uniform();
+      return this;
+    }
+
+    /**
+     * How the target is spread over the groups (default {@link Allocation#uniform()}); a
+     * sensitivity allocation needs its curves here ({@link Allocation#sensitivity(Sensitivity.Result)}),
+     * which {@link PruningPipeline} measures itself.
+     */
+    public Builder allocation(Allocation a) {
+      this.allocation = Objects.requireNonNull(a, "allocation");
       return this;
     }
 
@@ -404,6 +412,21 @@ public final class Pruner {
       return this;
     }
 
+    /**
+     * The largest relative difference (to each output's largest magnitude) that verification
+     * passes, default {@link Equivalence#TOLERANCE}; e.g. larger for float16 models.
+     *
+     * @throws dev.onnxprune.errors.InvalidOptionException (key {@code verifyTolerance}) unless
+     *     finite and >= 0
+     */
+    public Builder verifyTolerance(double t) {
+      if (!(t >= 0 && t < Double.POSITIVE_INFINITY)) {
+        throw new dev.onnxprune.errors.InvalidOptionException("verifyTolerance", t, "must be >= 0 and finite");
+      }
+      this.verifyTolerance = t;
+      return this;
+    }
+
     /** Sessions (device, threads) used for verification and latency measurement. */
     public Builder sessions(Sessions s) {
       this.sessions = s;
@@ -418,7 +441,8 @@ public final class Pruner {
 
     /**
      * @throws InvalidOptionException naming {@code target}, {@code minChannels},
-     *     {@code maxGroupRatio}, {@code roundTo} or {@code keepPartial} when its value is not accepted
+     *     {@code maxGroupRatio}, {@code roundTo}, {@code keepPartial} or {@code allocation} when its
+     *     value is not accepted
      */
     public Pruner build() {
       InvalidOptionException.atLeast("minChannels", minChannels, 1);
@@ -429,6 +453,14 @@ public final class Pruner {
       if (keepPartial && method == null && !(criterion instanceof PlanningCriterion p && p.plans())) {
         throw new InvalidOptionException("keepPartial", true, "applies to a training-time method and to a criterion"
             + " that chooses its own removals (AOFP with ownPlan); the allocator always meets the target");
+      }
+      if (allocation.kind() == Allocation.Kind.SENSITIVITY && allocation.curves() == null) {
+        throw new InvalidOptionException("allocation", "sensitivity", "needs the curves here:"
+            + " Allocation.sensitivity(Sensitivity.Result); PruningPipeline measures them on its calibration data");
+      }
+      if (allocation.kind() == Allocation.Kind.SENSITIVITY && method != null) {
+        throw new InvalidOptionException("allocation", "sensitivity", "applies to a criterion; a training-time"
+            + " method chooses its own widths");
       }
       return new Pruner(this);
     }

@@ -17,6 +17,7 @@ import dev.onnxprune.methods.MethodSetup;
 import dev.onnxprune.methods.Methods;
 import dev.onnxprune.methods.TrainingMethod;
 import dev.onnxprune.methods.TrajectoryPoint;
+import dev.onnxprune.report.Reports;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.Evaluation;
 import dev.onnxprune.runtime.Evaluator;
@@ -82,6 +83,8 @@ public final class PruningPipeline {
     READING,
     /** Evaluating a stage's model on the evaluation data (runs after each stage). */
     EVALUATING,
+    /** Each group pruned alone at several ratios and evaluated, for a sensitivity allocation ({@link Sensitivity}). */
+    MEASURING_SENSITIVITY,
     /** Channel-dependency analysis and costs (and, for a latency target, the per-channel timing). */
     ANALYSING,
     /**
@@ -185,6 +188,9 @@ public final class PruningPipeline {
     private final List<String> warnings = new ArrayList<>();
     private Phase phase;
     private long phaseStart;
+    private Criterion criterion;
+    /** The sensitivity curves a sensitivity allocation used, or null. */
+    private Sensitivity.Result curves;
     private double lastFraction = -1;
     /** Whether BatchNormalizations were inserted (and must be folded back). */
     private boolean insertedBn;
@@ -198,7 +204,7 @@ public final class PruningPipeline {
     PipelineResult execute() throws IOException {
       Model model = read();
       ModelChecker.requireValid(model);
-      Model original = b.latencyBatch > 0 ? model.copy() : null;
+      Model original = b.latencyBatch > 0 ? model.copy() : null; // timed against the final model at the end
       classifier = Classifiers.isClassifier(model);
       // the unpruned model: the teacher of distillation, the reference of output errors
       FineTuning tuning = b.recovery.fineTuning();
@@ -207,8 +213,7 @@ public final class PruningPipeline {
       boolean compares = b.evaluation != null && (!classifier || b.evaluation.numClasses() == 0);
       reference = b.teacherFile != null ? OnnxModels.read(b.teacherFile) : b.teacher != null ? b.teacher
           : b.target != null && (distils || compares) ? model.copy() : null;
-      Double originalLatency = b.latencyBatch > 0 ? latency(model) : null;
-      stage("original", model, originalLatency);
+      stage("original", model, null);
       if (b.recovery.insertsBn(model) && !BatchNormInsertion.targets(model).isEmpty()) {
         model = insertBn(model);
       }
@@ -222,13 +227,16 @@ public final class PruningPipeline {
         String tag = step == b.steps ? "" : " " + step + "/" + b.steps;
         Target target = b.target == null ? null : stepTarget(step, model);
         if (target != null) {
+          if (b.allocation.kind() == Allocation.Kind.SENSITIVITY) {
+            // each step's model has its own groups' curves
+            curves = b.allocation.curves() != null ? b.allocation.curves() : sensitivity(model);
+          }
           Pruner pruner = pruner(target, step == b.steps);
           try {
             pruned = pruner.prune(model);
           } catch (VerificationFailedException e) {
             if (b.report != null) {
-              PipelineResult partial = result(e.result().model(), e.result(), List.of(), null);
-              partial.writeJson(b.report);
+              Reports.write(result(e.result().model(), e.result(), List.of(), null), b.report);
             }
             throw e;
           } finally {
@@ -309,13 +317,16 @@ public final class PruningPipeline {
         model = foldInsertedBn(model);
       }
       if (b.latencyBatch > 0) {
-        Double after = latency(model);
-        PipelineResult.Stage last = stages.remove(stages.size() - 1);
-        stages.add(new PipelineResult.Stage(last.name(), last.accuracy(), last.params(), last.flops(), after,
-            last.weightSparsity(), last.outputError()));
-        if (after != null && originalLatency != null && after >= originalLatency) {
+        double[] t = latencies(original, model);
+        PipelineResult.Stage first = stages.get(0);
+        stages.set(0, new PipelineResult.Stage(first.name(), first.accuracy(), first.params(), first.flops(), t[0],
+            first.weightSparsity(), first.outputError()));
+        PipelineResult.Stage last = stages.get(stages.size() - 1);
+        stages.set(stages.size() - 1, new PipelineResult.Stage(last.name(), last.accuracy(), last.params(),
+            last.flops(), t[1], last.weightSparsity(), last.outputError()));
+        if (t[1] >= t[0]) {
           warn(String.format(Locale.ROOT, "the pruned model is not faster than the original on this device: %.2f ms"
-              + " against %.2f ms at batch %d", 1e3 * after, 1e3 * originalLatency, b.latencyBatch));
+              + " against %.2f ms at batch %d", 1e3 * t[1], 1e3 * t[0], b.latencyBatch));
         }
       }
       PipelineResult result = result(model, pruned, history, b.output);
@@ -371,7 +382,7 @@ public final class PruningPipeline {
     private Model read() throws IOException {
       // an output that is the input, or another output, is refused before any work
       new dev.onnxprune.graph.OutputPaths().inputModel("model", b.modelFile).modelOutput("output", b.output)
-          .output("report", b.report).check();
+          .outputs("report", b.report, Reports.files(b.report)).check();
       if (b.modelFile != null) {
         begin(Phase.READING, b.modelFile.getFileName().toString());
         Model m = OnnxModels.read(b.modelFile);
@@ -408,8 +419,9 @@ public final class PruningPipeline {
 
     /** The pruner of one step, to {@code target}; only the last step's result is speed-checked. */
     private Pruner pruner(Target target, boolean last) {
-      Pruner.Builder p = Pruner.builder().target(target).global(b.global).minChannels(b.minChannels)
-          .maxGroupRatio(b.maxGroupRatio).rounding(b.rounding()).verify(b.verify)
+      Pruner.Builder p = Pruner.builder().target(target).minChannels(b.minChannels)
+          .allocation(curves != null ? Allocation.sensitivity(curves) : b.allocation)
+          .maxGroupRatio(b.maxGroupRatio).rounding(b.rounding()).verify(b.verify).verifyTolerance(b.verifyTolerance)
           .speedCheck(last ? b.speedCheck : SpeedCheck.Mode.NEVER, b.speedBatch > 0 ? b.speedBatch
               : target.kind() == Target.Kind.LATENCY ? b.latencyTimingBatch : 1).keepPartial(b.keepPartial)
           .sessions(b.sessions).latencyTimer(LatencyModel.ort(b.sessions, b.latencyTimingBatch, 3, 15))
@@ -445,15 +457,25 @@ public final class PruningPipeline {
       return p.build();
     }
 
+    /** The criterion, made once (a data-driven one holds its data and sessions). */
     private Criterion criterion() {
-      if (b.criterion != null) {
-        return b.criterion;
+      if (criterion == null) {
+        String name = b.criterionName == null ? "l1" : b.criterionName;
+        criterion = b.criterion != null ? b.criterion : DataCriteria.isDataDriven(name)
+            ? DataCriteria.byName(name, calibration(), b.sessions, b.criterionOptions) : Criteria.byName(name, b.seed);
       }
-      String name = b.criterionName == null ? "l1" : b.criterionName;
-      if (DataCriteria.isDataDriven(name)) {
-        return DataCriteria.byName(name, calibration(), b.sessions, b.criterionOptions);
-      }
-      return Criteria.byName(name, b.seed);
+      return criterion;
+    }
+
+    /** The sensitivity curves of {@code model} on the calibration data, with the run's criterion. */
+    private Sensitivity.Result sensitivity(Model model) throws IOException {
+      Dataset data = calibration();
+      begin(Phase.MEASURING_SENSITIVITY, data.size() + " samples");
+      Sensitivity.Result r = Sensitivity.builder().criterion(criterion()).evaluation(data).sessions(b.sessions)
+          .minChannels(b.minChannels).build().run(model);
+      endPhase(String.format(Locale.ROOT, "%d groups x %d ratios on %d samples", r.curves().size(),
+          r.ratios().size(), r.baseline().samples()));
+      return r;
     }
 
     private TrainingMethod method() {
@@ -514,11 +536,22 @@ public final class PruningPipeline {
       b.listener.stage(s);
     }
 
-    private Double latency(Model model) throws IOException {
+    /**
+     * Latency of {@code original} and {@code last}: each timed twice, in turn (original, last,
+     * original, last), the smaller median of each kept, so that a change in machine load during
+     * the run hits both alike (timing the original at the start and the last at the end did not:
+     * on shared cores the pruned model came out slower).
+     */
+    private double[] latencies(Model original, Model last) throws IOException {
       begin(Phase.MEASURING_LATENCY, "batch " + b.latencyBatch);
-      double s = LatencyModel.ort(b.sessions, b.latencyBatch, 3, 15).seconds(model);
-      endPhase(String.format(Locale.ROOT, "%.2f ms", 1e3 * s));
-      return s;
+      LatencyModel.Timer timer = LatencyModel.ort(b.sessions, b.latencyBatch, 3, 15);
+      double[] t = {Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY};
+      for (int round = 0; round < 2; round++) {
+        t[0] = Math.min(t[0], timer.seconds(original));
+        t[1] = Math.min(t[1], timer.seconds(last));
+      }
+      endPhase(String.format(Locale.ROOT, "%.2f ms -> %.2f ms", 1e3 * t[0], 1e3 * t[1]));
+      return t;
     }
 
     private void write(Model model, PipelineResult result) throws IOException {
@@ -531,14 +564,14 @@ public final class PruningPipeline {
         OnnxModels.write(model, b.output, b.externalData ? WriteOptions.withExternalData() : WriteOptions.defaults());
       }
       if (b.report != null) {
-        result.writeJson(b.report);
+        Reports.write(result, b.report);
       }
       endPhase("");
     }
 
     private PipelineResult result(Model model, PruneResult pruned, List<Trainer.EpochStats> history, Path output) {
-      return new PipelineResult(PipelineResult.FORMAT, model, pruned, List.copyOf(stages), history,
-          new LinkedHashMap<>(seconds), List.copyOf(warnings), output);
+      return new PipelineResult(PipelineResult.FORMAT, b.modelFile, model, pruned, List.copyOf(stages), history,
+          new LinkedHashMap<>(seconds), List.copyOf(warnings), output, curves);
     }
 
     private void warn(String message) {
@@ -607,7 +640,7 @@ public final class PruningPipeline {
     private String methodName;
     private MethodParameters methodParameters = new MethodParameters();
     private Target target;
-    private boolean global;
+    private Allocation allocation = Allocation.uniform();
     private int minChannels = 1;
     private double maxGroupRatio = 1;
     private int roundTo;
@@ -621,6 +654,7 @@ public final class PruningPipeline {
     private int evalBatchSize = 256;
     private Recovery recovery = Recovery.NONE;
     private boolean verify;
+    private double verifyTolerance = Equivalence.TOLERANCE;
     private Sessions sessions = Sessions.auto();
     private long seed;
     private float[] padFill = {0f};
@@ -741,7 +775,18 @@ public final class PruningPipeline {
 
     /** Rank channels across groups instead of removing the same fraction from each (default false). */
     public Builder global(boolean g) {
-      this.global = g;
+      this.allocation = g ? Allocation.global() : Allocation.uniform();
+      return this;
+    }
+
+    /**
+     * How the target is spread over the groups (default {@link Allocation#uniform()}). With
+     * {@link Allocation#sensitivity()} the run first measures the {@link Sensitivity} curves of the
+     * model on the {@link #calibration} data (the training data when none is given; the first 500
+     * samples), ranking with the run's criterion; the result carries them.
+     */
+    public Builder allocation(Allocation a) {
+      this.allocation = Objects.requireNonNull(a, "allocation");
       return this;
     }
 
@@ -832,6 +877,18 @@ public final class PruningPipeline {
       return this;
     }
 
+    /**
+     * The largest relative difference verification passes (default {@link Equivalence#TOLERANCE}).
+     *
+     * @throws dev.onnxprune.errors.InvalidOptionException (key {@code verifyTolerance}) unless
+     *     finite and >= 0
+     */
+    public Builder verifyTolerance(double t) {
+      Pruner.builder().verifyTolerance(t);
+      this.verifyTolerance = t;
+      return this;
+    }
+
     /** Where models run (default {@link Sessions#auto()}: CUDA when present, else CPU). */
     public Builder sessions(Sessions s) {
       this.sessions = Objects.requireNonNull(s, "sessions");
@@ -855,8 +912,10 @@ public final class PruningPipeline {
     }
 
     /**
-     * Measure the latency of the original and the final model at batch {@code n} (median of 15
-     * runs after 3 warm-up runs) and warn when the final one is not faster; 0: do not (default).
+     * Measure the latency of the original and the final model at batch {@code n} and warn when the
+     * final one is not faster; 0: do not (default). Both are timed at the end of the run, in turn,
+     * twice each (a median of 15 runs after 3 warm-up runs; the smaller one kept), so the stages
+     * heard by the listener carry no latency, the result's first and last do.
      */
     public Builder measureLatency(int n) {
       this.latencyBatch = n;
@@ -881,7 +940,12 @@ public final class PruningPipeline {
       return this;
     }
 
-    /** Where to write the JSON report ({@link PipelineResult#toJson()}); default none. */
+    /**
+     * Where to write the report (default none): a {@code .json} file (or an existing regular file)
+     * gets {@link PipelineResult#toJson()}; any other path is a folder that gets {@code report.json}
+     * and {@code report.html} ({@link dev.onnxprune.report.HtmlReport}). See
+     * {@link dev.onnxprune.report.Reports}.
+     */
     public Builder report(Path file) {
       this.report = file;
       return this;
@@ -936,6 +1000,16 @@ public final class PruningPipeline {
               + " (it scores channels on data; labels give it the loss)");
         }
       }
+      if (allocation.kind() == Allocation.Kind.SENSITIVITY) {
+        if (byMethod) {
+          throw new InvalidOptionException("allocation", "sensitivity", "applies to a criterion; a training-time"
+              + " method chooses its own widths");
+        }
+        if (allocation.curves() == null && calibration == null && trainingData == null) {
+          throw new InvalidOptionException("calibration", null, "is required by the sensitivity allocation (each"
+              + " group pruned alone is evaluated on it; labels needed)");
+        }
+      }
       if (byMethod && methodName != null && trainingData == null) {
         throw new InvalidOptionException("trainingData", null, "is required by the method " + methodName
             + " (it trains while it prunes)");
@@ -961,6 +1035,10 @@ public final class PruningPipeline {
         }
         if (byMethod) {
           throw new InvalidOptionException("steps", steps, "applies to a criterion, not to a training-time method");
+        }
+        if (allocation.kind() == Allocation.Kind.SENSITIVITY && allocation.curves() != null) {
+          throw new InvalidOptionException("steps", steps, "needs sensitivity curves measured on each step's model;"
+              + " give the sensitivity allocation without curves");
         }
         if (recovery.fineTuning() != null && recovery.fineTuning().checkpointDir() != null) {
           throw new InvalidOptionException("fineTuning.checkpointDir", recovery.fineTuning().checkpointDir(),

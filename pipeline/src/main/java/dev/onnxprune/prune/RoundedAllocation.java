@@ -29,14 +29,14 @@ final class RoundedAllocation {
   private RoundedAllocation() {}
 
   /**
-   * Allocates {@code target} over {@code analysis} (uniform or {@code global}) with the widths
+   * Allocates {@code target} over {@code analysis} as {@code allocation} says with the widths
    * {@code rounding} allows, starting from the hardware multiple {@code choice}.
    *
    * @throws dev.onnxprune.errors.TargetUnreachableException when the target cannot be reached even with the finest widths tried
    */
   static Result allocate(ChannelAnalysis analysis, double[][] scores, PlanCost cost, int minChannels,
       double maxGroupRatio, Rounding rounding, HardwareWidths.Choice choice, LatencyModel latency, Target target,
-      boolean global) {
+      Allocation allocation) {
     String reason = choice.reason();
     for (int multiple = choice.multiple(); ; multiple /= 2) {
       GroupWidths widths = GroupWidths.of(analysis, multiple);
@@ -44,7 +44,7 @@ final class RoundedAllocation {
       boolean finer = rounding.automatic() && multiple > 1;
       PrunePlan plan;
       try {
-        plan = allocator.allocate(target, global);
+        plan = allocator.allocate(target, allocation);
       } catch (dev.onnxprune.errors.TargetUnreachableException unreachable) {
         if (!finer) {
           throw unreachable;
@@ -53,7 +53,8 @@ final class RoundedAllocation {
         continue;
       }
       double over = allocator.reduction(plan.removals(), target) - target.fraction();
-      if (finer && over > TOLERANCE && (global || target.kind() != Target.Kind.RATIO)) {
+      if (finer && over > TOLERANCE && (allocation.kind() != Allocation.Kind.UNIFORM
+          || target.kind() != Target.Kind.RATIO)) {
         reason += String.format(Locale.ROOT, "; multiples of %d would remove %.1f%% for a %.1f%% target", multiple,
             100 * (target.fraction() + over), 100 * target.fraction());
         continue;

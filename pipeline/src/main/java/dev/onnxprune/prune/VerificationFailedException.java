@@ -13,7 +13,7 @@ public class VerificationFailedException extends OnnxPruneException {
 
   public VerificationFailedException(PruneResult result) {
     super(String.format(Locale.ROOT, "verification failed: the pruned model differs from the masked original by up"
-        + " to %.3g (relative; tolerance %.0e)", result.report().verify().maxRelDiff(), Equivalence.TOLERANCE));
+        + " to %.3g (relative; tolerance %.0e)", result.report().verify().maxRelDiff(), result.report().verify().tolerance()));
     this.result = result;
   }
 

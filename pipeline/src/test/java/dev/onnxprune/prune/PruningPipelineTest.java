@@ -150,6 +150,29 @@ class PruningPipelineTest {
   }
 
   @Test
+  void aFailedVerificationThrowsWithTheResultWritesTheReportAndNoModel() throws Exception {
+    Path out = dir.resolve("never.onnx");
+    Path report = dir.resolve("report.json");
+    // resnet20's pruned outputs differ from the masked original's by float rounding (about 3e-7
+    // relative): a tolerance far below that fails, as a real surgery error would
+    VerificationFailedException e = assertThrows(VerificationFailedException.class, () -> PruningPipeline.builder()
+        .model(TestModels.model("resnet20.onnx")).criterion("l1").target(Target.flops(0.5)).sessions(CPU)
+        .verify(true).verifyTolerance(1e-12).output(out).report(report).build().run());
+    PruneReport.Verification v = e.result().report().verify();
+    assertFalse(v.passed());
+    assertTrue(v.maxRelDiff() > 1e-12 && v.maxRelDiff() < Equivalence.TOLERANCE, v.toString());
+    assertEquals(1e-12, v.tolerance());
+    assertTrue(e.getMessage().startsWith("verification failed: the pruned model differs from the masked original by"
+        + " up to "), e.getMessage());
+    assertTrue(e.getMessage().endsWith("(relative; tolerance 1e-12)"), e.getMessage());
+    assertTrue(e.result().plan().removedCount() > 0, "the result is still reachable");
+    assertFalse(Files.exists(out), "nothing written");
+    assertFalse(new ObjectMapper().readTree(report.toFile()).get("prune").get("verify").get("passed").asBoolean());
+    assertEquals("verifyTolerance",
+        assertThrows(InvalidOptionException.class, () -> PruningPipeline.builder().verifyTolerance(-1)).key());
+  }
+
+  @Test
   void cancellingStopsWithinABatchAndWritesNothing() throws Exception {
     Path out = dir.resolve("never.onnx");
     PruningPipeline[] self = new PruningPipeline[1];

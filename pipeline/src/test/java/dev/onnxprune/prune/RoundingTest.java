@@ -173,12 +173,12 @@ class RoundingTest {
     double[][] scores = Criteria.l1().score(a);
     HardwareWidths.Choice sixteen = new HardwareWidths.Choice(16, "sixteen");
     RoundedAllocation.Result r = RoundedAllocation.allocate(a, scores, PlanCost.of(a), 1, 1, Rounding.auto(), sixteen,
-        null, Target.flops(0.5), false);
+        null, Target.flops(0.5), Allocation.uniform());
     assertEquals(8, r.widths().multiple());
     assertEquals("sixteen; multiples of 16 cannot reach flops 0.5, so multiples of 8", r.widths().reason());
     assertTrue(r.widths().automatic());
     var e = assertThrows(dev.onnxprune.errors.TargetUnreachableException.class, () -> RoundedAllocation.allocate(a,
-        scores, PlanCost.of(a), 1, 1, Rounding.to(16), sixteen, null, Target.flops(0.5), false));
+        scores, PlanCost.of(a), 1, 1, Rounding.to(16), sixteen, null, Target.flops(0.5), Allocation.uniform()));
     assertTrue(e.getMessage().startsWith("target flops 0.5 cannot be reached"), e.getMessage());
   }
 

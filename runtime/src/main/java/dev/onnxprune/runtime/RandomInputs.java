@@ -91,7 +91,7 @@ public final class RandomInputs {
    */
   public static RandomInputs of(Model model) {
     List<Value> ins = model.graph().runtimeInputs();
-    long positions = positionBound(model);
+    long positions = dev.onnxprune.graph.PositionTables.smallest(model);
     Map<String, Long> symbols = new HashMap<>();
     for (Value in : ins) {
       Shape s = in.shape();
@@ -202,65 +202,6 @@ public final class RandomInputs {
       }
     }
     return best;
-  }
-
-  /**
-   * The smallest position table of {@code model}: the size of a constant on an axis sliced up to
-   * a size read from a shape, or the rows of a constant table gathered at positions from Range;
-   * -1 when there is none.
-   */
-  private static long positionBound(Model model) {
-    long best = -1;
-    for (Node n : model.graph().nodes()) {
-      long rows = -1;
-      if (n.is("Slice") && n.inputCount() > 2) {
-        Tensor data = constant(n.input(0));
-        if (data != null && fromShape(n.input(2), 8)) {
-          Tensor axes = n.inputCount() > 3 ? constant(n.input(3)) : null;
-          long a = axes == null ? 0 : axes.toLongArray()[0];
-          rows = data.rank() == 0 ? -1 : data.dim((int) (a < 0 ? a + data.rank() : a));
-        }
-      } else if (n.is("Gather") && fromRange(n.input(1))) {
-        Tensor table = constant(n.input(0));
-        rows = table == null || table.rank() == 0 ? -1 : table.dim(0);
-      }
-      if (rows > 0) {
-        best = best < 0 ? rows : Math.min(best, rows);
-      }
-    }
-    return best;
-  }
-
-  /** True when {@code v} is computed from a Shape (or Size) within {@code depth} nodes. */
-  private static boolean fromShape(Value v, int depth) {
-    Node p = v == null ? null : v.producer();
-    if (p == null || depth == 0) {
-      return false;
-    }
-    if (p.is("Shape") || p.is("Size")) {
-      return true;
-    }
-    for (Value in : p.inputs()) {
-      if (fromShape(in, depth - 1)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** True when {@code v} comes from a Range, through the ops that pass indices on. */
-  private static boolean fromRange(Value v) {
-    for (int hops = 0; v != null && hops < 8; hops++) {
-      Node p = v.producer();
-      if (p == null) {
-        return false;
-      }
-      if (p.is("Range")) {
-        return true;
-      }
-      v = PASS_THROUGH.contains(p.opType()) ? p.input(0) : null;
-    }
-    return false;
   }
 
   /** The constant behind {@code v}: an initializer or Constant, through Identity nodes. */

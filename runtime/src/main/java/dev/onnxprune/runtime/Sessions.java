@@ -68,6 +68,11 @@ public final class Sessions {
     return new Sessions(Device.CPU, 0, 0);
   }
 
+  /** These sessions with {@code n} intra-op threads each (0: ONNX Runtime's choice), on the same device. */
+  public Sessions withThreads(int n) {
+    return new Sessions(device, deviceId, n);
+  }
+
   public static OrtEnvironment environment() {
     return OrtEnvironment.getEnvironment();
   }

@@ -34,6 +34,18 @@ final class Analyzer {
   final List<Touch> touches = new ArrayList<>();
   final List<ConsumerEnd> consumerEnds = new ArrayList<>();
   final List<Block> blocks = new ArrayList<>();
+  /** One channel id of each set of copies an Expand makes ({@link ChannelwiseRules.Expand}); no layer produces them. */
+  final List<Integer> copies = new ArrayList<>();
+  /** Spaces of copies that nothing coupled to a layer's channels: left out of the groups. */
+  final java.util.Set<Integer> dropped = new java.util.HashSet<>();
+  /** One channel id of each attention head split (its units are heads). */
+  final List<Integer> headSplits = new ArrayList<>();
+  /**
+   * Reductions over the channel axis that compute a statistic of the channels (a LayerNorm's or
+   * RMSNorm's mean and variance): pruning changes what they compute, so the exact reference for
+   * a plan computes them over the kept channels only ({@link MaskInsertion}).
+   */
+  final List<Node> statistics = new ArrayList<>();
   /** What a rule decided about a node during analysis, for its apply step. */
   final Map<Node, Object> notes = new IdentityHashMap<>();
   /** Default-domain opset of the model (rules whose semantics changed with the opset read it). */
@@ -127,6 +139,50 @@ final class Analyzer {
 
   void consumerEnd(Node n, int inputIndex) {
     consumerEnds.add(new ConsumerEnd(n, inputIndex));
+  }
+
+  /**
+   * Forgets the sets of copies ({@link #copies}) that no layer's channels were coupled to and no
+   * consumer reads: an Expand of a mask or an index that merely broadcasts is no unit of
+   * anything, and would otherwise be reported as a group.
+   */
+  void dropLoneCopies() {
+    if (copies.isEmpty()) {
+      return;
+    }
+    java.util.Set<Integer> copySpaces = new java.util.HashSet<>();
+    for (int id : copies) {
+      copySpaces.add(spaceOf(id));
+    }
+    java.util.Set<Integer> realRoots = new java.util.HashSet<>();
+    for (int id = 0; id < uf.count(); id++) {
+      if (!copySpaces.contains(spaceOf(id))) {
+        realRoots.add(uf.find(id));
+      }
+    }
+    for (ConsumerEnd end : consumerEnds) {
+      ChannelMap m = map(end.node().input(end.inputIndex()));
+      for (int id : m == null ? new int[0] : m.ids()) {
+        realRoots.add(uf.find(id));
+      }
+    }
+    for (int id : copies) {
+      Space s = spaces.get(spaceOf(id));
+      boolean lone = true;
+      for (int i = 0; i < s.size() && lone; i++) {
+        lone = !realRoots.contains(uf.find(s.base() + i));
+      }
+      if (lone) {
+        dropped.add(s.index());
+      }
+    }
+    if (dropped.isEmpty()) {
+      return;
+    }
+    java.util.function.IntPredicate gone = id -> dropped.contains(spaceOf(id));
+    maps.values().removeIf(m -> java.util.Arrays.stream(m.ids()).anyMatch(gone));
+    touches.removeIf(t -> java.util.Arrays.stream(t.ids()).anyMatch(gone));
+    blocks.removeIf(b -> gone.test(b.id()));
   }
 
   /** Blocks every tracked input of {@code n}: the analysis does not understand it. */

@@ -43,6 +43,17 @@ final class Applier {
     return any ? rm : null;
   }
 
+  /** Positions of {@code m} (along its axes, without the tile) whose channel is kept. */
+  long keptPositions(ChannelMap m) {
+    long k = 0;
+    for (int id : m.ids()) {
+      if (!removed.get(id)) {
+        k++;
+      }
+    }
+    return k;
+  }
+
   static int kept(boolean[] rm) {
     int k = 0;
     for (boolean r : rm) {

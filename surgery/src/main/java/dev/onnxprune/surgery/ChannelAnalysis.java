@@ -7,6 +7,7 @@ import dev.onnxprune.graph.Tensor;
 import dev.onnxprune.graph.Use;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.graph.shape.ShapeInference;
+import dev.onnxprune.surgery.ChannelGroup.Kind;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -48,6 +49,9 @@ public final class ChannelAnalysis {
     spaceUf.add(state.spaces.size());
     Map<Integer, Integer> spaceOfRoot = new HashMap<>();
     for (int id = 0; id < uf.count(); id++) {
+      if (state.dropped.contains(state.spaceOf(id))) {
+        continue;
+      }
       int root = uf.find(id);
       Integer s = spaceOfRoot.putIfAbsent(root, state.spaceOf(id));
       if (s != null) {
@@ -58,6 +62,9 @@ public final class ChannelAnalysis {
     List<List<Integer>> unitsPerGroup = new ArrayList<>();
     unitOfRoot = new HashMap<>();
     for (Analyzer.Space s : state.spaces) {
+      if (state.dropped.contains(s.index())) {
+        continue;
+      }
       int g = groupOfSpaceRoot.computeIfAbsent(spaceUf.find(s.index()), k -> {
         unitsPerGroup.add(new ArrayList<>());
         return unitsPerGroup.size() - 1;
@@ -74,8 +81,8 @@ public final class ChannelAnalysis {
     unitOfId = new int[uf.count()];
     for (int id = 0; id < uf.count(); id++) {
       int[] gu = unitOfRoot.get(uf.find(id));
-      groupOfId[id] = gu[0];
-      unitOfId[id] = gu[1];
+      groupOfId[id] = gu == null ? -1 : gu[0]; // -1: a dropped set of copies
+      unitOfId[id] = gu == null ? -1 : gu[1];
     }
     int n = unitsPerGroup.size();
     unitRoots = new int[n][];
@@ -91,10 +98,32 @@ public final class ChannelAnalysis {
     for (Analyzer.Block b : state.blocks) {
       reasons.get(groupOfId[b.id()]).add(b.reason());
     }
+    java.util.Set<Integer> copySpaces = new java.util.HashSet<>();
+    for (int id : state.copies) {
+      copySpaces.add(state.spaceOf(id));
+    }
     for (Analyzer.Space s : state.spaces) {
-      if (!s.fixed()) {
+      if (!s.fixed() && !copySpaces.contains(s.index()) && !state.dropped.contains(s.index())) {
         producers.get(groupOf(s.base())).add(name(s.producer()));
       }
+    }
+    for (int id : state.copies) {
+      Analyzer.Space s = state.spaces.get(state.spaceOf(id));
+      int g = groupOf(id);
+      if (g >= 0 && producers.get(g).isEmpty()) {
+        reasons.get(g).add(s.producer().describe() + ": copies one value along an axis; no layer produces these"
+            + " channels");
+      }
+    }
+    Kind[] kinds = new Kind[n];
+    java.util.Arrays.fill(kinds, Kind.CHANNELS);
+    for (Analyzer.Touch t : state.touches) {
+      if (t.role() == GroupMember.Role.STATISTIC || (t.role() == GroupMember.Role.PRODUCER && t.node().is("Gather"))) {
+        kinds[groupOf(t.ids()[0])] = Kind.HIDDEN;
+      }
+    }
+    for (int id : state.headSplits) {
+      kinds[groupOf(id)] = Kind.HEADS;
     }
     for (Analyzer.Touch t : state.touches) {
       int last = -1;
@@ -109,7 +138,7 @@ public final class ChannelAnalysis {
     }
     List<ChannelGroup> out = new ArrayList<>(n);
     for (int g = 0; g < n; g++) {
-      out.add(new ChannelGroup(g, unitRoots[g].length, new ArrayList<>(members.get(g).values()),
+      out.add(new ChannelGroup(g, unitRoots[g].length, kinds[g], new ArrayList<>(members.get(g).values()),
           new ArrayList<>(reasons.get(g)), producers.get(g)));
     }
     this.groups = List.copyOf(out);
@@ -125,6 +154,7 @@ public final class ChannelAnalysis {
     for (Node n : g.nodes()) {
       ChannelRules.forNode(n).analyze(n, a);
     }
+    a.dropLoneCopies();
     for (Value out : g.outputs()) {
       a.block(a.map(out), "'" + out.name() + "' is a graph output and keeps its channels");
     }
@@ -176,7 +206,7 @@ public final class ChannelAnalysis {
     }
     java.util.BitSet out = new java.util.BitSet(groupOfId.length);
     for (int id = 0; id < groupOfId.length; id++) {
-      boolean[] g = gone[groupOfId[id]];
+      boolean[] g = groupOfId[id] < 0 ? null : gone[groupOfId[id]];
       if (g != null && g[unitOfId[id]]) {
         out.set(id);
       }
@@ -241,18 +271,20 @@ public final class ChannelAnalysis {
 
   /**
    * The filters that produce {@code group}'s channels: for each producer (Conv, ConvTranspose,
-   * Gemm, MatMul; grouped convs included) its weight and the axis of its output channels.
+   * Gemm, MatMul; grouped convs included; an embedding table's columns) its weight and the axis
+   * of its output channels. A unit of several channels (an attention head's q, k and v rows) has
+   * several positions in each slice.
    */
   public List<ParameterSlice> producerWeights(ChannelGroup group) {
     List<ParameterSlice> out = new ArrayList<>();
     for (Analyzer.Space s : state.spaces) {
-      if (s.fixed() || groupOf(s.base()) != group.id()) {
+      if (s.fixed() || groupOf(s.base()) != group.id() || s.producer().is("Expand")) {
         continue;
       }
       Node p = s.producer();
-      Tensor w = Analyzer.constant(p.input(1));
+      Tensor w = Analyzer.constant(p.input(p.is("Gather") ? 0 : 1));
       int axis = switch (p.opType()) {
-        case "ConvTranspose" -> 1;
+        case "ConvTranspose", "Gather" -> 1;
         case "Gemm" -> p.attrLong("transB", 0) != 0 ? 0 : 1;
         case "MatMul" -> 1;
         default -> 0;

@@ -10,15 +10,34 @@ import java.util.List;
  * every channel-wise op, and the matching input slice of every consumer.
  */
 public final class ChannelGroup {
+  /** What a group's units are. */
+  public enum Kind {
+    /** Channels of convolutions or features of fully connected layers (a CNN's, or a transformer's MLP). */
+    CHANNELS,
+    /**
+     * Attention heads: a unit is one head's rows of q, k and v (with grouped-query attention, a
+     * key/value head and its query heads) and the out-projection's columns that read it.
+     */
+    HEADS,
+    /**
+     * A transformer's hidden width (or a CNN's channels under a LayerNorm): the residual stream,
+     * coupling embedding columns, every residual Add, every norm and every projection on it.
+     */
+    HIDDEN
+  }
+
   private final int id;
   private final int size;
+  private final Kind kind;
   private final List<GroupMember> members;
   private final List<String> blockReasons;
   private final List<String> producers;
 
-  ChannelGroup(int id, int size, List<GroupMember> members, List<String> blockReasons, List<String> producers) {
+  ChannelGroup(int id, int size, Kind kind, List<GroupMember> members, List<String> blockReasons,
+      List<String> producers) {
     this.id = id;
     this.size = size;
+    this.kind = kind;
     this.members = List.copyOf(members);
     this.blockReasons = List.copyOf(blockReasons);
     this.producers = List.copyOf(producers);
@@ -32,6 +51,11 @@ public final class ChannelGroup {
   /** Number of removable units (coupled channels) in the group. */
   public int size() {
     return size;
+  }
+
+  /** What the group's units are. */
+  public Kind kind() {
+    return kind;
   }
 
   /** Every node the group touches, in graph order. */
@@ -56,6 +80,11 @@ public final class ChannelGroup {
 
   @Override
   public String toString() {
-    return "group " + id + " (" + size + " channels, " + producers + (prunable() ? "" : ", unprunable") + ")";
+    String units = switch (kind) {
+      case HEADS -> " heads, ";
+      case HIDDEN -> " hidden channels, ";
+      default -> " channels, ";
+    };
+    return "group " + id + " (" + size + units + producers + (prunable() ? "" : ", unprunable") + ")";
   }
 }

@@ -18,7 +18,10 @@ import java.util.BitSet;
  *   <li>each node's rule slices what it owns (producer filters and biases, consumer input
  *       slices, channel-wise parameters, per-channel constants), copying parameters that are
  *       shared with other nodes first, and rewrites attributes and shape constants (group
- *       counts, split sizes, slice bounds, reshape targets, resize sizes);
+ *       counts, split sizes, slice bounds, reshape targets, resize sizes); shape operands
+ *       computed at run time from sizes that change are rebuilt for the pruned shapes, and sizes
+ *       read from pruned channel axes that are used as values (an attention's scale) keep the
+ *       values the original computes ({@link ShapeTargets});
  *   <li>constants nothing uses any more are removed;
  *   <li>value types of the changed values are inferred again and the graph is verified.
  * </ol>
@@ -67,16 +70,37 @@ public final class ChannelPruningPass implements GraphPass {
     BitSet removed = analysis.removedIds(plan.removals());
     Applier p = new Applier(analysis, removed);
     Graph g = model.graph();
+    ShapeTargets.freezeSizesUsedAsValues(g, p);
     for (Node n : new ArrayList<>(g.nodes())) {
       ChannelRules.forNode(n).apply(n, p);
     }
     p.flush();
     g.removeDeadCode();
-    // Types of values whose channels changed are stale: forget their shapes and infer again.
+    // Types of values whose channels changed are stale, and so are those computed from them (a
+    // ConstantOfShape of an attention mask's shape once heads are gone): forget their shapes and
+    // infer again.
+    java.util.ArrayDeque<Value> stale = new java.util.ArrayDeque<>();
     for (Value v : analysis.state.maps.keySet()) {
-      if (v.graph() == g && !v.isInitializer() && !v.isGraphInput() && v.tensorType() != null
-          && p.removedPositions(v) != null) {
+      if (v.graph() == g && p.removedPositions(v) != null) {
+        stale.add(v);
+      }
+    }
+    java.util.Set<Value> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    while (!stale.isEmpty()) {
+      Value v = stale.poll();
+      if (!seen.add(v)) {
+        continue;
+      }
+      boolean declared = v.isGraphOutput() && p.removedPositions(v) == null; // keeps its declared type
+      if (!v.isInitializer() && !v.isGraphInput() && !declared && v.tensorType() != null) {
         v.setType(new ValueType.TensorType(v.tensorType().elemType(), null));
+      }
+      for (Node c : v.consumers()) {
+        for (Value out : c.outputs()) {
+          if (out != null) {
+            stale.add(out);
+          }
+        }
       }
     }
     ChannelRules.checkDynamicSlices(p.dynamicChecks, ShapeInference.infer(model));

@@ -32,6 +32,14 @@ import java.util.Map;
  *       merge (a channel shuffle) couple the same position of every group; Transpose, Squeeze,
  *       Unsqueeze, reductions, Softmax, Pad and Resize move or keep the channel axis when they
  *       do not act on it.
+ *   <li>Transformers: a Reshape that splits the channels into the head axis of an attention
+ *       makes heads the units (q, k and v rows of a head, with grouped-query attention a key/value
+ *       head with its query heads); MatMuls of two activations pair heads up on their batch axes;
+ *       a Gather from a constant table produces its columns (embeddings, relative-position
+ *       biases) and a Gather on another axis carries channels; Expand carries them (or makes
+ *       copies a mask can couple to); a ReduceMean over the channel axis is a norm's statistic
+ *       (the exact reference computes it over the kept channels); a constant per channel
+ *       concatenated off the channel axis (a class token) is sliced.
  * </ol>
  */
 final class ChannelRules {
@@ -82,7 +90,12 @@ final class ChannelRules {
     register(new ProducerRules.ConvTranspose(), "ConvTranspose");
     register(new ProducerRules.Gemm(), "Gemm");
     register(new ProducerRules.MatMul(), "MatMul");
-    register(new ChannelwiseRules.Elementwise(), "Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Mean", "Pow", "PRelu");
+    register(new ChannelwiseRules.Elementwise(), "Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Mean", "Pow", "PRelu",
+        "Where");
+    register(new ProducerRules.Gather(), "Gather");
+    register(new ProducerRules.Recurrent(), "RNN", "GRU", "LSTM");
+    register(new ChannelwiseRules.Expand(), "Expand");
+    register(new ChannelwiseRules.LayerNorm(), "LayerNormalization");
     register(new IndexRules.Concat(), "Concat");
     register(new IndexRules.Split(), "Split");
     register(new IndexRules.Slice(), "Slice");

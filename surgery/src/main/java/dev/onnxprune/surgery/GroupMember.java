@@ -23,6 +23,11 @@ public record GroupMember(String node, String opType, Role role, String tensor) 
     /** Reshapes them (Flatten/Reshape into features, Transpose, channel shuffle). */
     RESHAPE,
     /** Contracts over them (next Conv's input channels, Gemm/MatMul input features). */
-    CONSUMER
+    CONSUMER,
+    /**
+     * Computes a statistic over them (a LayerNorm's or RMSNorm's mean and variance): removing
+     * channels changes it, so it is computed over the kept channels in the exact reference.
+     */
+    STATISTIC
   }
 }

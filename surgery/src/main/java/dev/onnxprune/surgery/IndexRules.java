@@ -49,25 +49,31 @@ final class IndexRules {
         return;
       }
       if (anyOffAxis) {
-        // Concatenating along another axis: every operand must carry the same channels.
-        ChannelMap ref = null;
+        // Concatenating along another axis: every operand must carry the same channels, or be a
+        // constant with one value per channel (a class token), sliced on apply.
+        ChannelMap ref = maps.stream().filter(java.util.Objects::nonNull).findFirst().orElseThrow();
         for (int i = 0; i < maps.size(); i++) {
           ChannelMap m = maps.get(i);
           if (m == null) {
-            a.unknown(n, "operand '" + n.input(i).name() + "' has channels that are not tracked");
-            return;
-          }
-          if (ref == null) {
-            ref = m;
-          } else if (m.axis() != ref.axis() || m.length() != ref.length()) {
+            if (perChannelConstant(n.input(i), ref.axis() - (rank - Analyzer.rank(n.input(i))), ref.length()) == null) {
+              a.unknown(n, "operand '" + n.input(i).name() + "' has channels that are not tracked");
+              return;
+            }
+          } else if (!m.sameLayout(ref)) {
             a.unknown(n, "operands carry different channels");
             return;
-          } else {
+          } else if (m != ref) {
             a.unionAll(ref, m);
           }
         }
         a.carry(n, Role.MERGE, ref, ref);
         return;
+      }
+      for (ChannelMap m : maps) {
+        if (m != null && !m.untiled()) {
+          a.unknown(n, "concatenates channels merged with a symbolic axis (" + m.tile() + ")");
+          return;
+        }
       }
       List<Integer> ids = new ArrayList<>();
       for (int i = 0; i < maps.size(); i++) {
@@ -92,6 +98,47 @@ final class IndexRules {
       a.setMap(n.output(0), out);
       a.touch(n, Role.INDEX_MAP, n.output(0), out);
     }
+
+    /**
+     * Where the constant behind {@code v} is read, when {@code v} is that constant with
+     * {@code channels} values along {@code axis} (through Identity), or an Expand of one along
+     * other axes (ViT's class token expanded to the batch): the node and input to slice and the
+     * axis in the constant; null otherwise.
+     */
+    static Slot perChannelConstant(Value v, int axis, int channels) {
+      if (v == null || axis < 0 || Analyzer.dim(v, axis) != channels) {
+        return null;
+      }
+      Node p = v.producer();
+      if (p != null && p.is("Expand")) {
+        Tensor t = Analyzer.constant(p.input(0));
+        int ax = axis - (Analyzer.rank(v) - (t == null ? 0 : t.rank()));
+        return t != null && ax >= 0 && t.dim(ax) == channels ? new Slot(p, 0, ax) : null;
+      }
+      return Analyzer.constant(v) != null ? new Slot(null, -1, axis) : null;
+    }
+
+    /** A constant input {@code input} of {@code node} to slice along {@code axis} (node null: the operand itself). */
+    record Slot(Node node, int input, int axis) {}
+
+    @Override
+    public void apply(Node n, Applier p) {
+      ChannelMap out = p.map(n.output(0));
+      boolean[] rm = p.removedPositions(n.output(0));
+      int rank = Analyzer.rank(n.output(0));
+      if (out == null || rm == null || out.axis() == normAxis(n, "axis", n.attrLong("axis", 0), rank)) {
+        return;
+      }
+      for (int i = 0; i < n.inputCount(); i++) {
+        if (p.map(n.input(i)) != null) {
+          continue;
+        }
+        Slot s = perChannelConstant(n.input(i), out.axis() - (rank - Analyzer.rank(n.input(i))), out.length());
+        if (s != null) {
+          p.sliceInput(s.node() == null ? n : s.node(), s.node() == null ? i : s.input(), s.axis(), rm);
+        }
+      }
+    }
   }
 
   /** Split on the channel axis: each output takes its range; sizes are rewritten. */
@@ -108,8 +155,8 @@ final class IndexRules {
         return;
       }
       long[] sizes = sizes(n, m.length());
-      if (sizes == null) {
-        a.unknown(n, "split sizes are not constant");
+      if (sizes == null || !m.untiled()) {
+        a.unknown(n, sizes == null ? "split sizes are not constant" : "splits channels merged with " + m.tile());
         return;
       }
       int off = 0;
@@ -246,6 +293,10 @@ final class IndexRules {
       Bounds b = bounds(n, m.axis(), Analyzer.rank(n.input(0)), a);
       if (b == null) {
         a.carry(n, m);
+        return;
+      }
+      if (!m.untiled()) {
+        a.unknown(n, "slices channels merged with " + m.tile());
         return;
       }
       if (b.index() == -2 || b.step() != 1) {

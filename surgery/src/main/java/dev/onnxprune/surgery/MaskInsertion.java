@@ -40,7 +40,12 @@ import java.util.Set;
  *       ablates it, so one session scores many ablations: different masks per sample in one
  *       batch. With the masks a plan implies, the model computes what the constant mode gives.
  * </ol>
- * Consumers reading the same value share one masked copy of it. The inputs mode needs the
+ * Consumers reading the same value share one masked copy of it. In the constant mode a norm's
+ * statistics over the channel axis (a LayerNorm's mean and variance, an RMSNorm's mean square)
+ * are also computed over the kept channels only: pruning hidden channels changes them, so the
+ * masked original alone is no oracle there, and this is the exact reference instead. The inputs
+ * mode leaves them as they are (an ablation score sees the removed channels in the
+ * statistics). The inputs mode needs the
  * channel axis after the batch axis (axis 0 is the sample axis of the masks).
  *
  * <p>A mask needs only the channel axis and the number of axes after it, not the other sizes:
@@ -58,6 +63,7 @@ public final class MaskInsertion implements GraphPass {
   private final PrunePlan plan;
   private final Set<Integer> inputGroups;
   private final Map<Integer, String> maskInputs = new LinkedHashMap<>();
+  private final Map<Integer, String> unmasked = new LinkedHashMap<>();
   private long rows = -1;
 
   public MaskInsertion(PrunePlan plan) {
@@ -137,8 +143,19 @@ public final class MaskInsertion implements GraphPass {
   }
 
   /**
+   * Inputs mode with one mask row per sample, after {@link #run}: the chosen groups that got no
+   * mask input, by group id, with the reason (a value that carries their channels merges the
+   * samples with another axis, as attention heads before PyTorch's out-projection do). With
+   * {@link #rows} 1 every group gets one.
+   */
+  public Map<Integer, String> unmasked() {
+    return java.util.Collections.unmodifiableMap(unmasked);
+  }
+
+  /**
    * Inputs mode, after {@link #run()}: the graph input name of each group's mask, by group id, in
-   * group order (groups no consumer reads have an input too, which nothing uses).
+   * group order (groups no consumer reads have an input too, which nothing uses; groups in
+   * {@link #unmasked} have none).
    */
   public Map<Integer, String> maskInputs() {
     return java.util.Collections.unmodifiableMap(maskInputs);
@@ -183,13 +200,100 @@ public final class MaskInsertion implements GraphPass {
       masked.put(v, multiply(n, end.inputIndex(), v, maskValue, type));
       inserted++;
     }
+    return inserted + maskStatistics(p);
+  }
+
+  /**
+   * The exact reference for norms: each statistic over the channel axis (a LayerNorm's or
+   * RMSNorm's ReduceMean) reads its input times {@code C/K} on the K kept of C positions and 0 on
+   * the removed ones, so it computes the mean over the kept channels, as the pruned model does.
+   * A fused LayerNormalization is written out as its definition with the same scaled masks in
+   * both of its means ({@link #keptChannelLayerNorm}).
+   */
+  private int maskStatistics(Applier p) {
+    int inserted = 0;
+    for (Node n : analysis.state.statistics) {
+      Value v = n.input(0);
+      boolean[] rm = p.removedPositions(v);
+      if (rm == null) {
+        continue;
+      }
+      ChannelMap m = p.map(v);
+      long[] dims = new long[Analyzer.rank(v)];
+      Arrays.fill(dims, 1);
+      dims[m.axis()] = rm.length;
+      float scale = (float) rm.length / Applier.kept(rm);
+      float[] mask = new float[rm.length];
+      for (int i = 0; i < mask.length; i++) {
+        mask[i] = rm[i] ? 0f : scale;
+      }
+      Graph g = n.graph();
+      Value maskValue = g.addInitializer(g.uniqueName(v.name() + "_kept_mean"), Tensor.ofFloats(dims, mask));
+      if (n.is("LayerNormalization")) {
+        keptChannelLayerNorm(n, maskValue);
+      } else {
+        multiply(n, 0, v, maskValue, checkMaskable(v, n));
+      }
+      inserted++;
+    }
     return inserted;
+  }
+
+  /**
+   * Replaces the LayerNormalization {@code n} over the last axis by its definition (ONNX
+   * LayerNormalization, stash_type 1) with the means taken over the kept channels: {@code mean =
+   * ReduceMean(x * s)}, {@code d = x - mean}, {@code var = ReduceMean(d * d * s)}, {@code y = d /
+   * sqrt(var + epsilon) * scale + bias}, where {@code s} is {@code C/K} on kept and 0 on removed
+   * channels. Removed channels' outputs are masked where they are consumed.
+   */
+  private void keptChannelLayerNorm(Node n, Value keptMean) {
+    Graph g = n.graph();
+    Value x = n.input(0);
+    String base = n.name().isEmpty() ? x.name() : n.name();
+    float eps = n.attrFloat("epsilon", 1e-5f);
+    java.util.function.BiFunction<String, List<Value>, Value> op = (type, in) -> g.addNodeBefore(n, type,
+        g.uniqueNodeName(base + "_kept_" + type), in, List.of(g.uniqueName(base + "_kept_" + type))).output(0);
+    java.util.function.Function<Value, Value> mean = in -> {
+      String name = g.uniqueNodeName(base + "_kept_ReduceMean");
+      if (opset() >= 18) {
+        Value axes = g.addInitializer(g.uniqueName(base + "_kept_axes"), Tensor.ofLongs(new long[] {1}, new long[] {-1}));
+        return g.addNodeBefore(n, "ReduceMean", name, List.of(in, axes), List.of(g.uniqueName(name))).output(0);
+      }
+      return g.addNodeBefore(n, "ReduceMean", name, List.of(in), List.of(g.uniqueName(name)),
+          Attribute.of("axes", new long[] {-1})).output(0);
+    };
+    Value mu = mean.apply(op.apply("Mul", List.of(x, keptMean)));
+    Value d = op.apply("Sub", List.of(x, mu));
+    Value var = mean.apply(op.apply("Mul", List.of(op.apply("Mul", List.of(d, d)), keptMean)));
+    Value epsilon = g.addInitializer(g.uniqueName(base + "_kept_epsilon"), Tensor.scalar(eps));
+    Value y = op.apply("Div", List.of(d, op.apply("Sqrt", List.of(op.apply("Add", List.of(var, epsilon))))));
+    y = op.apply("Mul", List.of(y, n.input(1)));
+    if (n.inputCount() > 2 && n.input(2) != null) {
+      y = op.apply("Add", List.of(y, n.input(2)));
+    }
+    n.output(0).replaceAllUsesWith(y);
+    g.removeNode(n);
   }
 
   private int runInputs() {
     Graph g = analysis.model().graph();
     Map<Integer, Value> inputs = new LinkedHashMap<>();
+    if (rows != 1) {
+      for (ChannelAnalysis.ConsumerInput ci : analysis.consumerInputs()) {
+        if (ci.axis() > 0 && sampleAxis(ci.value()) < 0) {
+          for (int gid : ci.groups()) {
+            if (inputGroups.contains(gid)) {
+              unmasked.putIfAbsent(gid, "'" + ci.value().name() + "' " + ci.value().shape() + " merges the samples with"
+                  + " another axis before " + ci.node().describe() + ", so one mask per sample cannot be applied");
+            }
+          }
+        }
+      }
+    }
     for (int id : inputGroups) {
+      if (unmasked.containsKey(id)) {
+        continue;
+      }
       ChannelGroup group = analysis.groups().get(id);
       String name = g.uniqueName(INPUT_PREFIX + id);
       Shape shape = Shape.of(rows > 0 ? Dim.of(rows) : Dim.symbolic(name + "_n"), Dim.of(group.size()));
@@ -300,6 +404,11 @@ public final class MaskInsertion implements GraphPass {
     if (ci.axis() == 0) {
       throw new GraphException("cannot mask '" + v.name() + "' per sample: its channels are on axis 0, the batch axis");
     }
+    int samples = sampleAxis(v);
+    if (samples < 0 || samples >= ci.axis()) {
+      throw new GraphException("cannot mask '" + v.name() + "' per sample: " + (samples < 0
+          ? "its samples are merged with another axis (" + shape + ")" : "its channels come before its samples"));
+    }
     Graph g = before.graph();
     String base = v.name() + "_mask";
     Value product = null;
@@ -336,7 +445,7 @@ public final class MaskInsertion implements GraphPass {
     }
     long[] target = new long[rank];
     Arrays.fill(target, 1);
-    target[0] = 0; // Reshape copies the mask's sample axis (M)
+    target[samples] = -1; // the mask's rows (M) go where the samples are
     for (int a = ci.axis(); a < ci.axis() + ci.span(); a++) {
       boolean known = shape != null && a < rank && shape.dim(a).isKnown();
       if (!known && !(ci.span() == 1 && a < rank)) {
@@ -347,6 +456,36 @@ public final class MaskInsertion implements GraphPass {
     Value shapeConst = g.addInitializer(g.uniqueName(base + "_shape"), Tensor.vector(target));
     return g.addNodeBefore(before, "Reshape", g.uniqueNodeName(base + "_reshape"), List.of(product, shapeConst),
         List.of(g.uniqueName(base + "_broadcast"))).output(0);
+  }
+
+  /**
+   * The axis of {@code v} that holds the samples: the one sized like axis 0 of the graph's inputs
+   * (the batch symbol; a seq-first attention's activations have it on axis 1); axis 0 when no
+   * axis is so named (a fixed batch); -1 when the batch symbol is merged with another axis into
+   * one ({@code [seq * batch, width]} before an attention's out-projection), where one mask per
+   * sample cannot be broadcast.
+   */
+  static int sampleAxis(Value v) {
+    Shape s = v.shape();
+    if (s == null) {
+      return 0;
+    }
+    java.util.Set<String> batch = new java.util.HashSet<>();
+    for (Value in : v.graph().runtimeInputs()) {
+      Shape is = in.shape();
+      if (is != null && is.rank() > 0 && is.dim(0).isSymbolic()) {
+        batch.add(is.dim(0).param());
+      }
+    }
+    boolean merged = false;
+    for (int a = 0; a < s.rank(); a++) {
+      Dim d = s.dim(a);
+      if (d.isSymbolic() && batch.contains(d.param())) {
+        return a;
+      }
+      merged |= d.isSymbolic() && dev.onnxprune.graph.shape.SymbolicDims.symbols(d).stream().anyMatch(batch::contains);
+    }
+    return merged ? -1 : 0;
   }
 
   private static Value pad(Graph g, Node before, Value m, String base, long opset) {

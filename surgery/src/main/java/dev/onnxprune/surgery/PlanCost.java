@@ -16,9 +16,11 @@ import java.util.Map;
 /**
  * The cost a model would have after a set of removals, without applying them: each node's
  * MACs, FLOPs and parameters from {@link CostModel} scale with the fraction of channels it keeps
- * (input and output channels for Conv/ConvTranspose/Gemm/MatMul, output channels for depthwise
- * and grouped convs and channel-wise ops). The cost model is linear in channel counts, so this
- * is what the cost model gives on the pruned model.
+ * (input and output channels for Conv/ConvTranspose/Gemm, MatMul by a weight and the input
+ * features of an LSTM/GRU/RNN; output channels for depthwise and grouped convs, channel-wise ops
+ * and MatMuls of two activations such as attention's, whose work follows the heads; input
+ * channels for ops that output none, such as a norm's statistic). The cost model is linear in
+ * channel counts, so this is what the cost model gives on the pruned model.
  *
  * <p>Parameters are counted per initializer, as the pruned model will hold them: the weight of a
  * Conv/ConvTranspose/Gemm/MatMul (input 1, or a MatMul weight stored transposed) keeps the node's
@@ -77,6 +79,12 @@ public final class PlanCost {
       if (mm != null) {
         in = mm.input(0);
         out = mm.output(0);
+      } else if (analysis.state.map(out) == null) {
+        out = n.inputCount() > 0 ? n.input(0) : null; // no channels out (a norm's statistic, a Shape): its work follows the channels read
+      } else if (n.is("MatMul") && Analyzer.matMulWeight(n) == null) {
+        in = null; // two activations: attention's work scales with the heads kept
+      } else if (recurrent(n)) {
+        in = n.input(0); // W's columns read the input features
       } else if (n.is("Conv") || n.is("ConvTranspose") || n.is("Gemm") || n.is("MatMul")) {
         Tensor w = Analyzer.constant(n.input(1));
         boolean dense = !(n.is("Conv") && w != null && w.rank() >= 3
@@ -99,7 +107,7 @@ public final class PlanCost {
         }
         if (v != null && v.isInitializer()) {
           boolean weight = v.initializer().rank() >= 2 && (i == 1 && (n.is("Conv") || n.is("ConvTranspose")
-              || n.is("Gemm") || n.is("MatMul")) || n.is("Transpose"));
+              || n.is("Gemm") || n.is("MatMul") || recurrent(n)) || n.is("Transpose"));
           List<Reader> rs = readers.computeIfAbsent(v, k -> new ArrayList<>());
           if (rs.stream().noneMatch(r -> r.node() == at)) {
             rs.add(new Reader(at, weight));
@@ -108,6 +116,10 @@ public final class PlanCost {
       }
     }
     readers.forEach((v, rs) -> params.add(new Param(v.initializer().elementCount(), rs)));
+  }
+
+  private static boolean recurrent(Node n) {
+    return n.is("LSTM") || n.is("GRU") || n.is("RNN");
   }
 
   /** The MatMul whose weight {@code n} holds transposed, or null. */

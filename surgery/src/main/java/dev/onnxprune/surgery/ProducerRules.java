@@ -46,8 +46,8 @@ final class ProducerRules {
         }
         return;
       }
-      if (in != null && in.axis() != 1) {
-        a.unknown(n, "input channels are on axis " + in.axis());
+      if (in != null && (in.axis() != 1 || !in.untiled())) {
+        a.unknown(n, "input channels are on axis " + in.axis() + (in.untiled() ? "" : " merged with " + in.tile()));
         return;
       }
       if (n.input(2) != null && Analyzer.constant(n.input(2)) == null) {
@@ -198,8 +198,8 @@ final class ProducerRules {
         }
       }
       if (in != null) {
-        if (in.axis() != 1) {
-          a.unknown(n, "input features are on axis " + in.axis());
+        if (in.axis() != 1 || !in.untiled()) {
+          a.unknown(n, "input features are on axis " + in.axis() + (in.untiled() ? "" : " merged with " + in.tile()));
           return;
         }
         a.touch(n, Role.CONSUMER, n.input(0), in);
@@ -236,8 +236,12 @@ final class ProducerRules {
   static final class MatMul implements ChannelRule {
     @Override
     public void analyze(Node n, Analyzer a) {
-      ChannelMap in = singleAxis(n, a, 0);
       Analyzer.MatMulWeight w = Analyzer.matMulWeight(n);
+      if (w == null && Analyzer.constant(n.input(0)) == null && Analyzer.constant(n.input(1)) == null) {
+        ActivationMatMul.analyze(n, a);
+        return;
+      }
+      ChannelMap in = singleAxis(n, a, 0);
       int rank = Analyzer.rank(n.input(0));
       if (w == null || rank < 2 || a.map(n.input(1)) != null) {
         if (in != null || a.map(n.input(1)) != null) {
@@ -248,6 +252,10 @@ final class ProducerRules {
       if (in != null) {
         if (in.axis() != rank - 1) {
           a.unknown(n, "input features are on axis " + in.axis() + ", not the last");
+          return;
+        }
+        if (!in.untiled()) {
+          a.unknown(n, "input features are merged with a symbolic axis (" + in.tile() + ")");
           return;
         }
         a.touch(n, Role.CONSUMER, n.input(0), in);
@@ -261,13 +269,183 @@ final class ProducerRules {
 
     @Override
     public void apply(Node n, Applier p) {
-      if (p.map(n.output(0)) == null) {
+      Analyzer.MatMulWeight w = Analyzer.matMulWeight(n);
+      if (p.map(n.output(0)) == null || w == null) {
         return;
       }
-      Analyzer.MatMulWeight w = Analyzer.matMulWeight(n);
       int inAxis = w.transposed() ? 1 : 0;
       p.sliceInput(w.holder(), w.input(), inAxis, p.removedPositions(n.input(0)));
       p.sliceInput(w.holder(), w.input(), 1 - inAxis, p.removedPositions(n.output(0)));
+    }
+  }
+
+  /**
+   * MatMul of two activations (attention's {@code q . k^T} and {@code p . v}): channels on the
+   * batch axes pair up by broadcasting (position by position, so both operands' heads are one
+   * unit), channels on A's rows or B's columns carry to the output; channels on the contracted
+   * axis of both (q and k's head_dim) are not followed.
+   */
+  static final class ActivationMatMul {
+    private ActivationMatMul() {}
+
+    static void analyze(Node n, Analyzer a) {
+      ChannelMap ma = singleAxis(n, a, 0);
+      ChannelMap mb = singleAxis(n, a, 1);
+      if ((ma == null && a.map(n.input(0)) != null) || (mb == null && a.map(n.input(1)) != null)
+          || (ma == null && mb == null)) {
+        return;
+      }
+      int ra = Analyzer.rank(n.input(0));
+      int rb = Analyzer.rank(n.input(1));
+      int ro = Analyzer.rank(n.output(0));
+      if (ra < 2 || rb < 2 || ro < 0) {
+        a.unknown(n, "MatMul of two activations whose ranks are unknown or below 2");
+        return;
+      }
+      int oa = ma == null ? -1 : outAxis(ma.axis(), ra, ro, false);
+      int ob = mb == null ? -1 : outAxis(mb.axis(), rb, ro, true);
+      if (oa == -2 || ob == -2) {
+        a.unknown(n, "contracts over the channels of two activations (only whole attention heads are pruned,"
+            + " not their head_dim)");
+        return;
+      }
+      if (ma != null && mb != null) {
+        if (oa != ob || !ma.sameLayout(mb.withAxis(ma.axis())) || oa >= ro - 2) {
+          a.unknown(n, "its operands carry channels on different axes");
+          return;
+        }
+        a.unionAll(ma, mb);
+        a.touch(n, Role.MERGE, n.input(1), mb);
+      }
+      ChannelMap m = ma != null ? ma : mb;
+      int o = ma != null ? oa : ob;
+      if (o < ro - 2 && (ma == null || mb == null)) {
+        Value other = ma == null ? n.input(0) : n.input(1);
+        int ro2 = Analyzer.rank(other);
+        long d = o - (ro - ro2) < 0 ? 1 : Analyzer.dim(other, o - (ro - ro2));
+        if (d != 1) {
+          a.unknown(n, "operand '" + other.name() + "' has channels that are not tracked on a batch axis");
+          return;
+        }
+      }
+      a.setMap(n.output(0), m.withAxis(o));
+      a.touch(n, Role.CHANNELWISE, ma != null ? n.input(0) : n.input(1), m);
+    }
+
+    /** The output axis of an operand's channel axis; -2 when it is contracted. */
+    private static int outAxis(int axis, int rank, int outRank, boolean right) {
+      if (axis == rank - (right ? 2 : 1)) {
+        return -2;
+      }
+      return axis + outRank - rank;
+    }
+  }
+
+  /**
+   * Gather: from a constant table {@code [rows, width]} along axis 0 (a word, position or segment
+   * embedding, or a relative-position bias table) it produces {@code width} channels on the last
+   * output axis, the table's columns; from an activation along another axis than its channels
+   * (the first token for a pooler) it carries them.
+   */
+  static final class Gather implements ChannelRule {
+    @Override
+    public void analyze(Node n, Analyzer a) {
+      if (a.map(n.input(1)) != null) {
+        a.unknown(n, "its indices depend on tracked channels");
+        return;
+      }
+      ChannelMap data = singleAxis(n, a, 0);
+      int r = Analyzer.rank(n.input(0));
+      int ri = Analyzer.rank(n.input(1));
+      int axis = r < 0 ? -1 : ChannelRules.normAxis(n, "axis", n.attrLong("axis", 0), r);
+      if (data != null) {
+        if (ri < 0 || axis < 0) {
+          a.unknown(n, "ranks are unknown");
+        } else if (axis == data.axis()) {
+          a.unknown(n, "gathers along the channel axis");
+        } else {
+          a.carry(n, Role.RESHAPE, data, data.withAxis(axis < data.axis() ? data.axis() - 1 + ri : data.axis()));
+        }
+        return;
+      }
+      if (a.map(n.input(0)) != null) {
+        return; // multi-axis map: blocked already
+      }
+      Tensor table = Analyzer.constant(n.input(0));
+      if (table == null || table.rank() != 2 || axis != 0 || ri < 0 || !table.dataType().isFloatingPoint()) {
+        return;
+      }
+      Value y = n.output(0);
+      ChannelMap out = a.newSpace(n, y, ri, Math.toIntExact(table.dim(1)), false);
+      a.setMap(y, out);
+      a.touch(n, Role.PRODUCER, y, out);
+    }
+
+    @Override
+    public void apply(Node n, Applier p) {
+      ChannelMap out = p.map(n.output(0));
+      if (out == null || p.map(n.input(0)) != null) {
+        return;
+      }
+      p.sliceInput(n, 0, 1, p.removedPositions(n.output(0)));
+    }
+  }
+
+  /**
+   * RNN, GRU and LSTM: their input features are consumed like a Gemm's (the columns of W
+   * {@code [directions, gates * hidden, input]}), so what feeds them (an embedding) is pruned.
+   * Their hidden units are not: a unit is its gate rows of W, R and B and its column of R, fed
+   * back at every step, so no mask on an activation is the exact reference. The outputs' hidden
+   * units are a group that names the op as the reason.
+   */
+  static final class Recurrent implements ChannelRule {
+    @Override
+    public void analyze(Node n, Analyzer a) {
+      ChannelMap in = singleAxis(n, a, 0);
+      for (int i = 1; i < n.inputCount(); i++) {
+        if (a.map(n.input(i)) != null) {
+          a.unknown(n, n.opType() + ": input " + i + " '" + n.input(i).name() + "' carries channels (only X is"
+              + " pruned through)");
+          return;
+        }
+      }
+      Tensor w = Analyzer.constant(n.input(1));
+      if (in != null) {
+        if (w == null || w.rank() != 3 || w.dim(2) != in.length() || in.axis() != 2 || !in.untiled()) {
+          a.unknown(n, n.opType() + ": input features must be on the last axis of X and read by a constant W");
+          return;
+        }
+        a.touch(n, Role.CONSUMER, n.input(0), in);
+        a.consumerEnd(n, 0);
+      }
+      long hidden = n.attrLong("hidden_size", -1);
+      if (hidden <= 0) {
+        return;
+      }
+      String reason = n.describe() + ": " + n.opType() + " hidden units are not pruned (a unit is its gate rows of"
+          + " W, R and B and its column of R, fed back at every step)";
+      ChannelMap units = null;
+      for (int o = 0; o < n.outputCount(); o++) {
+        Value out = n.output(o);
+        if (out == null || out.consumers().isEmpty()) {
+          continue;
+        }
+        // the same units on Y [seq, directions, batch, hidden] (layout 1: [batch, seq, directions,
+        // hidden]) and Y_h, Y_c [directions, batch, hidden] ([batch, directions, hidden])
+        int axis = o == 0 ? 3 : 2;
+        if (units == null) {
+          units = a.newSpace(n, out, axis, Math.toIntExact(hidden), false);
+          a.block(units, reason);
+        }
+        ChannelMap m = units.withAxis(axis);
+        a.setMap(out, m);
+        a.touch(n, Role.PRODUCER, out, m);
+      }
+    }
+
+    @Override
+    public void apply(Node n, Applier p) {
+      p.sliceInput(n, 1, 2, p.removedPositions(n.input(0)));
     }
   }
 }

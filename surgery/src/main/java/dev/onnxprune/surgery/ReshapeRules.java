@@ -5,6 +5,7 @@ import static dev.onnxprune.surgery.ChannelRules.intsAttrOrInput;
 import static dev.onnxprune.surgery.ChannelRules.normAxis;
 
 import dev.onnxprune.graph.Dim;
+import dev.onnxprune.graph.shape.SymbolicDims;
 import dev.onnxprune.graph.Node;
 import dev.onnxprune.graph.Shape;
 import dev.onnxprune.graph.Tensor;
@@ -26,7 +27,7 @@ final class ReshapeRules {
       Shape s = Analyzer.shape(n.input(0));
       int rank = s == null ? -1 : s.rank();
       int k = normAxis(n, "axis", n.attrLong("axis", 1), rank, true);
-      if (rank < 0 || m.axis() < k || k == 0) {
+      if (rank < 0 || m.axis() < k || k == 0 || !m.untiled()) {
         a.unknown(n, "flatten merges the channel axis with leading axes");
         return;
       }
@@ -65,9 +66,31 @@ final class ReshapeRules {
     }
   }
 
-  /** Reshape: keep, flatten, split into (groups, per group), or merge back the channel axis. */
+  /**
+   * Reshape, read through the row-major layout ({@link RowMajor}): the channel positions are
+   * {@code pre} repeats of blocks of {@code post} elements, and the output axis where they land
+   * says what the reshape does to them.
+   * <ol>
+   *   <li><b>Keep / flatten</b>: one output axis holds every position, each over {@code repeat}
+   *       elements of it (Flatten-like: {@code [N, C, H, W] -> [N, C*H*W]}), possibly behind
+   *       leading axes merged into it ({@code [S, B, E] -> [S*B, E]}, or a symbolic batch as a
+   *       tile, {@code [S, B*H, hd]} of attention heads).
+   *   <li><b>Heads</b>: the channel axis splits over several output axes of which one becomes a
+   *       batch axis of attention's MatMuls ({@link RowMajor#reachesAttentionBatchAxis}): that
+   *       axis's positions are the units (heads), and every channel of a head (its head_dim, and
+   *       for a packed {@code [3, heads, head_dim]} split its q, k and v parts) is coupled into
+   *       it. Exporters' {@code [B, S, D] -> [B, S, H, hd]} and PyTorch's
+   *       {@code [S, B, D] -> [S, B*H, hd]} are both this.
+   *   <li><b>Channel shuffle</b>: a split into {@code (groups, per group)} that does not reach an
+   *       attention couples position {@code j} of every group (every group keeps the same
+   *       positions); its Transpose and merge back are followed on a two-axis map.
+   * </ol>
+   * On apply a constant target gets the new size; a target computed at run time (from Shape
+   * chains that read sizes the pruning changes, or a head count) is replaced by one built from
+   * the pruned shapes ({@link ShapeTargets}).
+   */
   static final class Reshape implements ChannelRule {
-    enum Case { KEEP, FLATTEN, SPLIT, MERGE }
+    enum Case { KEEP, SPLIT, MERGE }
 
     record Note(Case kind, int axis, long groups) {}
 
@@ -87,58 +110,103 @@ final class ReshapeRules {
         return;
       }
       int ax = m.axis();
-      if (!samePrefix(in, out, ax)) {
-        a.unknown(n, "reshape changes axes before the channel axis");
-        return;
-      }
       if (m.span() == 2) {
-        long g = m.dims()[0];
-        long per = m.dims()[1];
-        if (out.rank() > ax && known(out, ax) == g * per && in.elementsFrom(ax + 2) == out.elementsFrom(ax + 1)
-            && in.elementsFrom(ax + 2) >= 0) {
-          ChannelMap merged = ChannelMap.single(ax, m.ids());
-          a.carry(n, Role.RESHAPE, merged, merged);
-          a.notes.put(n, new Note(Case.MERGE, ax, g));
+        mergeShuffle(n, a, m, in, out);
+        return;
+      }
+      Dim pre = SymbolicDims.multiply(RowMajor.product(in, 0, ax), m.tile());
+      Dim post = RowMajor.product(in, ax + 1, in.rank());
+      int positions = m.length();
+      RowMajor.Placement p = RowMajor.place(out, pre);
+      if (p == null) {
+        a.unknown(n, "reshape " + in + " -> " + out + " moves the channels across axes it cannot follow");
+        return;
+      }
+      long r = RowMajor.repeat(out, p, positions, post);
+      if (r > 0) {
+        if (!ShapeTargets.copiesAreKept(n, in, p.axis(), ax)) {
+          a.unknown(n, "its target copies an input size (0) that pruning changes");
           return;
         }
-        a.unknown(n, "channel shuffle reshape not understood");
+        int[] ids = new int[Math.toIntExact(positions * r)];
+        for (int i = 0; i < ids.length; i++) {
+          ids[i] = m.ids()[(int) (i / r)];
+        }
+        ChannelMap o = ChannelMap.tiled(p.axis(), ids, p.tile());
+        a.carry(n, Role.RESHAPE, m, o);
+        a.notes.put(n, new Note(Case.KEEP, p.axis(), 0));
         return;
       }
-      long c = m.length();
-      long trailIn = in.elementsFrom(ax + 1);
-      if (trailIn < 0) {
-        a.unknown(n, "reshape of a tensor with unknown trailing sizes");
+      long[] f = RowMajor.factors(out, p, positions, post);
+      if (f == null) {
+        a.unknown(n, "reshape " + in + " -> " + out + " mixes channels with other axes");
         return;
       }
-      if (out.rank() > ax && known(out, ax) == c && out.elementsFrom(ax + 1) == trailIn) {
-        a.carry(n, Role.RESHAPE, m, m);
-        a.notes.put(n, new Note(Case.KEEP, ax, 0));
-        return;
-      }
-      if (out.rank() == ax + 1 && known(out, ax) == c * trailIn) {
-        ChannelMap flat = Flatten.expand(in, ax, m, ax);
-        if (flat != null) {
-          a.carry(n, Role.RESHAPE, m, flat);
-          a.notes.put(n, new Note(Case.FLATTEN, ax, 0));
+      for (int h = 0; h < f.length; h++) {
+        if (RowMajor.reachesAttentionBatchAxis(n.output(0), p.axis() + h)) {
+          splitHeads(n, a, m, p, f, h);
           return;
         }
       }
-      if (out.rank() >= ax + 2 && known(out, ax) > 1 && known(out, ax) * known(out, ax + 1) == c
-          && out.elementsFrom(ax + 2) == trailIn) {
-        long g = known(out, ax);
-        long per = c / g;
-        // Every group must lose the same positions: couple position j of all groups.
-        for (int j = 0; j < per; j++) {
-          for (int q = 1; q < g; q++) {
-            a.union(m.ids()[j], m.ids()[(int) (q * per + j)]);
-          }
-        }
-        ChannelMap split = new ChannelMap(ax, new long[] {g, per}, m.ids());
-        a.carry(n, Role.RESHAPE, m, split);
-        a.notes.put(n, new Note(Case.SPLIT, ax, g));
+      boolean shuffle = f.length == 2 && f[0] > 1 && p.tile().isKnown() && p.tile().get() == 1 && m.untiled();
+      if (!shuffle) {
+        a.unknown(n, "reshape " + in + " -> " + out + " splits the channels into " + java.util.Arrays.toString(f)
+            + " and no axis of it is an attention's head axis");
         return;
       }
-      a.unknown(n, "reshape " + in + " -> " + out + " mixes channels with other axes");
+      long g = f[0];
+      long per = f[1];
+      // Every group must lose the same positions: couple position j of all groups.
+      for (int j = 0; j < per; j++) {
+        for (int q = 1; q < g; q++) {
+          a.union(m.ids()[j], m.ids()[(int) (q * per + j)]);
+        }
+      }
+      ChannelMap split = new ChannelMap(p.axis(), new long[] {g, per}, m.ids());
+      a.carry(n, Role.RESHAPE, m, split);
+      a.notes.put(n, new Note(Case.SPLIT, p.axis(), g));
+    }
+
+    /**
+     * Attention heads: the positions split over axes with sizes {@code f} (row-major), and factor
+     * {@code h} is the head axis. Every position of one head index (whatever its other factors)
+     * becomes one unit; the output carries the heads on that axis.
+     */
+    private static void splitHeads(Node n, Analyzer a, ChannelMap m, RowMajor.Placement p, long[] f, int h) {
+      long inner = 1;
+      for (int i = h + 1; i < f.length; i++) {
+        inner *= f[i];
+      }
+      int heads = Math.toIntExact(f[h]);
+      int[] first = new int[heads];
+      java.util.Arrays.fill(first, -1);
+      for (int pos = 0; pos < m.length(); pos++) {
+        int head = (int) ((pos / inner) % heads);
+        if (first[head] < 0) {
+          first[head] = m.ids()[pos];
+        } else {
+          a.union(first[head], m.ids()[pos]);
+        }
+      }
+      ChannelMap o = h == 0 ? ChannelMap.tiled(p.axis(), first, p.tile()) : ChannelMap.single(p.axis() + h, first);
+      a.carry(n, Role.RESHAPE, m, o);
+      a.notes.put(n, new Note(Case.KEEP, o.axis(), 0));
+      a.headSplits.add(first[0]);
+    }
+
+    /** A channel shuffle's two-axis map merged back into one axis. */
+    private static void mergeShuffle(Node n, Analyzer a, ChannelMap m, Shape in, Shape out) {
+      int ax = m.axis();
+      long g = m.dims()[0];
+      long per = m.dims()[1];
+      if (samePrefix(in, out, ax) && out.rank() > ax && known(out, ax) == g * per
+          && in.elementsFrom(ax + 2) == out.elementsFrom(ax + 1) && in.elementsFrom(ax + 2) >= 0) {
+        ChannelMap merged = ChannelMap.single(ax, m.ids());
+        a.carry(n, Role.RESHAPE, merged, merged);
+        a.notes.put(n, new Note(Case.MERGE, ax, g));
+        return;
+      }
+      a.unknown(n, "channel shuffle reshape not understood");
     }
 
     private static long known(Shape s, int axis) {
@@ -150,11 +218,7 @@ final class ReshapeRules {
         return false;
       }
       for (int d = 0; d < axis; d++) {
-        Dim x = in.dim(d);
-        Dim y = out.dim(d);
-        boolean same = (x.isKnown() && y.isKnown() && x.get() == y.get())
-            || (x.isSymbolic() && x.param().equals(y.param()));
-        if (!same) {
+        if (!RowMajor.same(in.dim(d), out.dim(d))) {
           return false;
         }
       }
@@ -164,26 +228,26 @@ final class ReshapeRules {
     @Override
     public void apply(Node n, Applier p) {
       Note note = (Note) p.analysis.state.notes.get(n);
-      boolean[] rm = p.removedPositions(n.input(0));
+      boolean[] rmIn = p.removedPositions(n.input(0));
       Tensor target = Analyzer.constant(n.input(1));
-      if (note == null || rm == null || target == null) {
-        return; // nothing removed, or a runtime-computed target that follows the new sizes
+      if (target == null && (rmIn != null || ShapeTargets.readsPrunedSizes(n.input(1), p))) {
+        ShapeTargets.rewriteReshape(n, p);
+        return;
       }
+      if (note == null || rmIn == null || target == null) {
+        return;
+      }
+      ChannelMap out = p.map(n.output(0));
       long[] t = target.toLongArray();
       int ax = note.axis();
       if (ax >= t.length) {
         return;
       }
-      int kept = Applier.kept(rm);
+      int kept = Applier.kept(rmIn);
       switch (note.kind()) {
         case KEEP, MERGE -> {
           if (t[ax] > 0) {
-            t[ax] = kept;
-          }
-        }
-        case FLATTEN -> {
-          if (t[ax] > 0) {
-            t[ax] = t[ax] / rm.length * kept;
+            t[ax] = ShapeTargets.newSize(p, out);
           }
         }
         case SPLIT -> {

@@ -3,25 +3,21 @@ package dev.onnxprune.surgery;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import dev.onnxprune.graph.Dim;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
-import dev.onnxprune.graph.Shape;
 import dev.onnxprune.graph.Value;
+import dev.onnxprune.runtime.HostTensor;
+import dev.onnxprune.runtime.OrtTensors;
+import dev.onnxprune.runtime.RandomInputs;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.function.Function;
 
 /** The equivalence oracle: a pruned model equals the original with removed channels masked. */
@@ -50,30 +46,11 @@ final class Oracle {
     ChannelAnalysis b = ChannelAnalysis.analyze(toMask);
     new MaskInsertion(plan.rebind(b)).run(b.model());
     int removed = new ChannelPruningPass(plan).run(plan.analysis().model()).units();
-    Map<String, float[]> feeds = new HashMap<>();
-    Map<String, long[]> shapes = new HashMap<>();
-    Random r = new Random(seed);
-    for (Value in : toMask.graph().runtimeInputs()) {
-      Shape s = in.shape();
-      long[] dims = new long[s.rank()];
-      for (int i = 0; i < dims.length; i++) {
-        Dim d = s.dim(i);
-        dims[i] = d.isKnown() ? d.get() : 2;
-      }
-      int n = 1;
-      for (long d : dims) {
-        n *= (int) d;
-      }
-      float[] x = new float[n];
-      for (int i = 0; i < n; i++) {
-        x[i] = (float) r.nextGaussian();
-      }
-      feeds.put(in.name(), x);
-      shapes.put(in.name(), dims);
-    }
-    List<float[]> masked = run(toMask, feeds, shapes);
-    List<float[]> pruned = run(toPrune, feeds, shapes);
-    double relVsOriginal = maxRel(run(untouched, feeds, shapes), pruned);
+    // every input in its own type: floats standard normal, token ids within the tables, masks ones
+    Map<String, HostTensor> feeds = RandomInputs.of(untouched).draw(new Random(seed));
+    List<float[]> masked = run(toMask, feeds);
+    List<float[]> pruned = run(toPrune, feeds);
+    double relVsOriginal = maxRel(run(untouched, feeds), pruned);
     assertEquals(masked.size(), pruned.size());
     double maxAbs = 0;
     double maxRel = 0;
@@ -92,6 +69,34 @@ final class Oracle {
       }
     }
     return new Result(maxAbs, maxRel, removed, toPrune, relVsOriginal);
+  }
+
+  /** Runs {@code m} on float inputs of the given shapes; every output as floats, in output order. */
+  static List<float[]> run(Model m, Map<String, float[]> feeds, Map<String, long[]> shapes) throws OrtException {
+    Map<String, HostTensor> in = new java.util.HashMap<>();
+    feeds.forEach((name, x) -> in.put(name, HostTensor.floats(x, shapes.get(name))));
+    return run(m, in);
+  }
+
+  /** Runs {@code m} on {@code feeds}; every output as floats, in output order. */
+  static List<float[]> run(Model m, Map<String, HostTensor> feeds) throws OrtException {
+    try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
+      opts.setIntraOpNumThreads(1);
+      opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
+      try (OrtSession s = OrtEnvironment.getEnvironment().createSession(OnnxModels.toBytes(m), opts)) {
+        Map<String, HostTensor> out = OrtTensors.run(s, feeds, Set.of());
+        List<float[]> values = new ArrayList<>();
+        for (Value o : m.graph().outputs()) {
+          HostTensor t = out.get(o.name());
+          float[] f = new float[t.size()];
+          for (int i = 0; i < f.length; i++) {
+            f[i] = (float) t.get(i);
+          }
+          values.add(f);
+        }
+        return values;
+      }
+    }
   }
 
   private static double maxRel(List<float[]> a, List<float[]> b) {
@@ -113,41 +118,6 @@ final class Oracle {
     assertTrue(r.maxRel() < 1e-4, "pruned differs from masked: max abs " + r.maxAbs() + ", max rel " + r.maxRel());
     assertTrue(r.relVsOriginal() > 1e-4, "pruning changed nothing: the removed channels mattered in no output ("
         + r.relVsOriginal() + ")");
-  }
-
-  static List<float[]> run(Model m, Map<String, float[]> feeds, Map<String, long[]> shapes)
-      throws OrtException {
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
-    try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
-      opts.setIntraOpNumThreads(1);
-      opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
-      try (OrtSession s = env.createSession(OnnxModels.toBytes(m), opts)) {
-        Map<String, OnnxTensor> in = new HashMap<>();
-        try {
-          for (Map.Entry<String, float[]> e : feeds.entrySet()) {
-            ByteBuffer bb = ByteBuffer.allocateDirect(e.getValue().length * 4).order(ByteOrder.nativeOrder());
-            FloatBuffer fb = bb.asFloatBuffer();
-            fb.put(e.getValue());
-            fb.rewind();
-            in.put(e.getKey(), OnnxTensor.createTensor(env, fb, shapes.get(e.getKey())));
-          }
-          List<float[]> out = new ArrayList<>();
-          try (OrtSession.Result res = s.run(in)) {
-            for (Map.Entry<String, OnnxValue> e : res) {
-              FloatBuffer fb = ((OnnxTensor) e.getValue()).getFloatBuffer();
-              float[] f = new float[fb.remaining()];
-              fb.get(f);
-              out.add(f);
-            }
-          }
-          return out;
-        } finally {
-          for (OnnxTensor t : in.values()) {
-            t.close();
-          }
-        }
-      }
-    }
   }
 
   /** Removes every {@code k}-th unit (from index {@code offset}) of every prunable group, keeping at least one. */

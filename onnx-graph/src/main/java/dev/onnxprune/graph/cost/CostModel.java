@@ -3,6 +3,7 @@ package dev.onnxprune.graph.cost;
 import dev.onnxprune.graph.Graph;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.Node;
+import dev.onnxprune.graph.PositionTables;
 import dev.onnxprune.graph.Shape;
 import dev.onnxprune.graph.Value;
 import dev.onnxprune.graph.ValueType;
@@ -36,16 +37,20 @@ import java.util.Set;
  *       InstanceNormalization/LayerNormalization/GroupNormalization 7 (mean, subtract, square,
  *       variance sum, normalize, scale, shift). Ops that only move or describe data (Reshape,
  *       Flatten, Identity, Dropout, Concat, Split, Slice, Transpose, Squeeze, Unsqueeze, Pad,
- *       Gather, Shape, Constant, Cast, Expand, Tile, ...) are 0.
+ *       Gather, GatherND, ScatterND, ScatterElements, Shape, Constant, Cast, Expand, Tile, ...) are 0.
  *   <li><b>Parameters</b> of a node: elements of the initializers it reads, directly or through
  *       Identity nodes, each counted once per node. {@link CostReport#totalParams()} is the
  *       element count of all the model's initializers (all graphs, any element type), each once.
  *   <li><b>Output bytes</b>: elements of each node output times its element size (sub-byte types
  *       packed); the total is their sum.
  *   <li><b>Batch</b>: a symbolic dim named like axis 0 of a graph input counts as 1 (also inside a
- *       derived name such as {@code "N*3"}, see {@link SymbolicDims}); any other symbolic or
- *       unknown dim the count needs makes that node's cost unknown ({@link NodeCost#known()}
- *       false, counted as 0 in the totals).
+ *       derived name such as {@code "N*3"}, see {@link SymbolicDims}).
+ *   <li><b>Sequence</b>: every other symbolic dim of a graph input (a token model's sequence
+ *       length) counts as the sequence length: the one given to {@link #analyze(Model, long)},
+ *       else the rows of the model's smallest position table ({@link PositionTables#smallest}),
+ *       the longest sequence it accepts; a model without one leaves them unbound. Any unbound
+ *       symbolic or unknown dim the count needs makes that node's cost unknown
+ *       ({@link NodeCost#known()} false, counted as 0 in the totals).
  * </ul>
  *
  * <p>Only the main graph's nodes are costed; nodes with subgraphs (If, Loop, Scan) and ops
@@ -59,11 +64,27 @@ public final class CostModel {
    * node output has no known shape (which writes the inferred types to the model's values).
    */
   public static CostReport analyze(Model model) {
+    return analyze(model, 0);
+  }
+
+  /**
+   * Costs every node of the main graph with the symbolic dims of its inputs other than the batch
+   * bound to {@code sequenceLength} (0: the smallest position table's rows, see the class
+   * comment). Runs {@link ShapeInference#infer(Model)} first when a node output has no known shape.
+   *
+   * @throws IllegalArgumentException when {@code sequenceLength} is negative
+   */
+  public static CostReport analyze(Model model, long sequenceLength) {
+    if (sequenceLength < 0) {
+      throw new IllegalArgumentException("the sequence length must be positive (0 for the position table's): "
+          + sequenceLength);
+    }
     Graph g = model.graph();
     if (needsInference(g)) {
       ShapeInference.infer(model);
     }
-    Sizes sizes = new Sizes(batchBindings(g));
+    long sequence = sequenceLength > 0 ? sequenceLength : PositionTables.smallest(model);
+    Sizes sizes = new Sizes(bindings(g, sequence));
     List<NodeCost> costs = new ArrayList<>(g.nodes().size());
     long macs = 0;
     long flops = 0;
@@ -95,13 +116,26 @@ public final class CostModel {
     return false;
   }
 
-  /** The symbols on axis 0 of the graph's runtime inputs, bound to 1. */
-  private static Map<String, Long> batchBindings(Graph g) {
+  /**
+   * The symbols on axis 0 of the graph's runtime inputs bound to 1; their other symbols to
+   * {@code sequence} when it is positive.
+   */
+  private static Map<String, Long> bindings(Graph g, long sequence) {
     Map<String, Long> b = new HashMap<>();
     for (Value in : g.runtimeInputs()) {
       Shape s = in.shape();
       if (s != null && s.rank() > 0 && s.dim(0).isSymbolic()) {
         b.put(s.dim(0).param(), 1L);
+      }
+    }
+    if (sequence > 0) {
+      for (Value in : g.runtimeInputs()) {
+        Shape s = in.shape();
+        for (int i = 1; s != null && i < s.rank(); i++) {
+          if (s.dim(i).isSymbolic()) {
+            b.putIfAbsent(s.dim(i).param(), sequence);
+          }
+        }
       }
     }
     return b;

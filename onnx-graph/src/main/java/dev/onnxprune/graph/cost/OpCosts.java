@@ -25,7 +25,7 @@ final class OpCosts {
   static final List<String> FREE = List.of(
       "Identity", "Dropout", "Reshape", "Flatten", "Transpose", "Concat", "Split", "Slice", "Squeeze", "Unsqueeze",
       "Pad", "Expand", "Tile", "Gather", "GatherElements", "Shape", "Size", "Constant", "ConstantOfShape", "Cast",
-      "CastLike", "DepthToSpace", "SpaceToDepth", "Range");
+      "CastLike", "DepthToSpace", "SpaceToDepth", "Range", "GatherND", "ScatterND", "ScatterElements");
 
   /** Normalizations that compute statistics at run time: 7 FLOPs per element. */
   static final List<String> RUNTIME_NORMS = List.of("InstanceNormalization", "LayerNormalization",

@@ -192,9 +192,15 @@ final class ElementwiseRules {
       case "Max" -> (x, y) -> x.isKnown() && y.isKnown() ? Dim.of(Math.max(x.get(), y.get())) : Dim.unknown();
       case "Min" -> (x, y) -> x.isKnown() && y.isKnown() ? Dim.of(Math.min(x.get(), y.get())) : Dim.unknown();
       case "Equal" -> (x, y) -> x.isKnown() && y.isKnown() ? Dim.of(x.get() == y.get() ? 1 : 0)
-          : x.isSymbolic() && x.equals(y) ? Dim.of(1) : Dim.unknown();
-      case "Less" -> (x, y) -> x.isKnown() && y.isKnown() ? Dim.of(x.get() < y.get() ? 1 : 0) : Dim.unknown();
-      case "Greater" -> (x, y) -> x.isKnown() && y.isKnown() ? Dim.of(x.get() > y.get() ? 1 : 0) : Dim.unknown();
+          : x.isSymbolic() && x.equals(y) ? Dim.of(1)
+          : negativeVsSize(x, y) || negativeVsSize(y, x) ? Dim.of(0) : Dim.unknown();
+      case "Less" -> (x, y) -> x.isKnown() && y.isKnown() ? Dim.of(x.get() < y.get() ? 1 : 0)
+          : negativeVsSize(y, x) ? Dim.of(0) : negativeVsSize(x, y) ? Dim.of(1) : Dim.unknown();
+      case "Greater" -> (x, y) -> x.isKnown() && y.isKnown() ? Dim.of(x.get() > y.get() ? 1 : 0)
+          : negativeVsSize(y, x) ? Dim.of(1) : negativeVsSize(x, y) ? Dim.of(0) : Dim.unknown();
+      case "Mod" -> (x, y) -> x.isKnown() && y.isKnown() && y.get() != 0
+          ? Dim.of(c.node().attrLong("fmod", 0) != 0 ? x.get() % y.get() : Math.floorMod(x.get(), y.get()))
+          : Dim.unknown();
       default -> null;
     };
     if (op == null) {
@@ -209,6 +215,15 @@ final class ElementwiseRules {
       out2.add(op.apply(at(a, i), at(b, i)));
     }
     return out2;
+  }
+
+  /**
+   * True when {@code neg} is a known negative number and {@code size} a symbolic size (which is
+   * never negative): exporters compare sizes read by Shape with -1, e.g. to pick the entries of an
+   * Expand target to keep (ViT's class token expanded to the batch).
+   */
+  private static boolean negativeVsSize(Dim neg, Dim size) {
+    return neg.isKnown() && neg.get() < 0 && size.isSymbolic() && SymbolicDims.isNonNegative(size);
   }
 
   private static Dim at(List<Dim> d, int i) {

@@ -130,7 +130,47 @@ final class LayoutRules {
       seen[a] = true;
       out.add(ShapeMath.plain(x.dim(a)));
     }
-    c.setWithData(0, c.elemType(0), Shape.of(out), r <= 1 ? c.data(0) : null);
+    c.setWithData(0, c.elemType(0), Shape.of(out), permuted(c.data(0), x, perm));
+  }
+
+  /**
+   * The data of a small tensor of static shape {@code x} transposed by {@code perm}, or null when
+   * the data or a size is unknown (exporters transpose pads as {@code [2, rank]} matrices).
+   */
+  private static List<Dim> permuted(List<Dim> data, Shape x, long[] perm) {
+    int r = x.rank();
+    if (data == null || r <= 1) {
+      return data;
+    }
+    if (!x.isStatic()) {
+      return null;
+    }
+    long[] dims = x.toArray();
+    long[] inStride = new long[r];
+    long stride = 1;
+    for (int i = r - 1; i >= 0; i--) {
+      inStride[i] = stride;
+      stride *= dims[i];
+    }
+    if (stride != data.size()) {
+      return null;
+    }
+    List<Dim> out = new ArrayList<>(data.size());
+    long[] idx = new long[r];
+    for (int k = 0; k < data.size(); k++) {
+      long src = 0;
+      for (int i = 0; i < r; i++) {
+        src += idx[i] * inStride[(int) perm[i]];
+      }
+      out.add(data.get((int) src));
+      for (int i = r - 1; i >= 0; i--) {
+        if (++idx[i] < dims[(int) perm[i]]) {
+          break;
+        }
+        idx[i] = 0;
+      }
+    }
+    return out;
   }
 
   /** Sizes along {@code axis} add up; the other dims must agree. 1-D data is concatenated. */
@@ -234,7 +274,7 @@ final class LayoutRules {
    * unknown. Bounds computed at run time keep the rank: {@code [0:end]} with step 1 and a symbolic
    * {@code end} (e.g. a position table sliced to the sequence length) is that symbol, as in every
    * run where the result fits what reads it; other run-time bounds make the axis unknown (all axes
-   * when the axes are not known either). 1-D data is sliced.
+   * when the axes are not known either). Known data of a static shape is sliced (any rank: exporters reverse pads as a {@code [rank, 2]} matrix).
    */
   static void slice(InferenceContext c) {
     Shape x = c.requireShape(0);
@@ -277,7 +317,10 @@ final class LayoutRules {
           + Arrays.toString(steps) + " differ in length");
     }
     List<Dim> out = ShapeMath.dims(x, 0, x.rank());
-    List<Dim> data = c.data(0);
+    List<Dim> data = x.isStatic() ? c.data(0) : null;
+    long[] first = new long[x.rank()];
+    long[] stepOf = new long[x.rank()];
+    Arrays.fill(stepOf, 1);
     for (int i = 0; i < k; i++) {
       int axis = c.axis(axes == null ? i : axes[i], x.rank());
       long step = steps == null ? 1 : steps[i];
@@ -302,15 +345,52 @@ final class LayoutRules {
       long[] range = clampedRange(d.get(), start.get(), end.get(), step);
       long size = Math.max(0, ceilDiv(range[1] - range[0], step));
       out.set(axis, Dim.of(size));
-      if (data != null && x.rank() == 1) {
-        List<Dim> sliced = new ArrayList<>();
-        for (long j = 0; j < size; j++) {
-          sliced.add(data.get((int) (range[0] + j * step)));
+      first[axis] = range[0];
+      stepOf[axis] = step;
+    }
+    c.setWithData(0, c.elemType(0), Shape.of(out), data == null ? null : sliced(data, x.toArray(), out, first, stepOf));
+  }
+
+  /**
+   * Elements {@code first[a] + j * step[a]} (j below the output size) of every axis of a small
+   * tensor of sizes {@code dims}, row-major; null when an output size is not known.
+   */
+  private static List<Dim> sliced(List<Dim> data, long[] dims, List<Dim> out, long[] first, long[] step) {
+    int r = dims.length;
+    long total = 1;
+    long[] sizes = new long[r];
+    for (int i = 0; i < r; i++) {
+      if (!out.get(i).isKnown()) {
+        return null;
+      }
+      sizes[i] = out.get(i).get();
+      total *= sizes[i];
+    }
+    long[] stride = new long[r];
+    long s = 1;
+    for (int i = r - 1; i >= 0; i--) {
+      stride[i] = s;
+      s *= dims[i];
+    }
+    if (s != data.size()) {
+      return null;
+    }
+    List<Dim> result = new ArrayList<>((int) total);
+    long[] idx = new long[r];
+    for (long k = 0; k < total; k++) {
+      long src = 0;
+      for (int i = 0; i < r; i++) {
+        src += (first[i] + idx[i] * step[i]) * stride[i];
+      }
+      result.add(data.get((int) src));
+      for (int i = r - 1; i >= 0; i--) {
+        if (++idx[i] < sizes[i]) {
+          break;
         }
-        data = sliced;
+        idx[i] = 0;
       }
     }
-    c.setWithData(0, c.elemType(0), Shape.of(out), x.rank() == 1 ? data : null);
+    return result;
   }
 
   /** {start, end} after ONNX Slice's negative-index adjustment and clamping. */

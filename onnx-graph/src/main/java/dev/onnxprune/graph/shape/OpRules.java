@@ -24,6 +24,7 @@ final class OpRules {
     ResizeRules.register(t);
     ShapeDataRules.register(t);
     ControlFlowRules.register(t);
+    RecurrentRules.register(t);
     return Map.copyOf(t);
   }
 

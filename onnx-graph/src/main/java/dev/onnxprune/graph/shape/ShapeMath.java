@@ -75,13 +75,15 @@ final class ShapeMath {
    * {@code floor-or-ceil((in + padBegin + padEnd - ((kernel - 1) * dilation + 1)) / stride) + 1};
    * with {@code ceilMode}, a last window that would start in the end padding is dropped (ONNX
    * opset 19 spec note; ONNX Runtime and PyTorch do the same). A symbolic input size passes
-   * through a 1x1 stride-1 unpadded window, and is unknown otherwise.
+   * through a stride-1 window whose pads make up for its extent (a 1x1 unpadded window, a 3x3
+   * with pads 1), and is unknown otherwise.
    */
   static Dim window(InferenceContext c, Dim in, long kernel, long stride, long dilation, long padBegin, long padEnd,
       boolean ceilMode) {
     long effective = (kernel - 1) * dilation + 1;
     if (!in.isKnown()) {
-      return effective == 1 && stride == 1 && padBegin == 0 && padEnd == 0 ? plain(in) : Dim.unknown();
+      // stride 1 with pads that make up for the window ("same" convolutions): the size is kept
+      return stride == 1 && padBegin + padEnd == effective - 1 ? plain(in) : Dim.unknown();
     }
     long numerator = in.get() + padBegin + padEnd - effective;
     if (numerator < 0) {

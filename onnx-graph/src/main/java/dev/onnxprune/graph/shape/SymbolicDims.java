@@ -240,6 +240,27 @@ public final class SymbolicDims {
     return v;
   }
 
+  /**
+   * True when {@code d} is known to be at least 0: a known non-negative size, or a product of
+   * named sizes (a batch, a sequence length) and a positive coefficient. Tensor sizes are never
+   * negative, so a comparison of such a size with a negative constant is decided.
+   */
+  public static boolean isNonNegative(Dim d) {
+    if (d.isKnown()) {
+      return d.get() >= 0;
+    }
+    Monomial m = monomial(d);
+    if (m == null || m.coef() < 0) {
+      return false;
+    }
+    for (String s : m.symbols()) {
+      if (!isIdentifier(s)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** The symbols a dimension is a product of (empty for known or unknown dimensions). */
   public static List<String> symbols(Dim d) {
     Monomial m = monomial(d);

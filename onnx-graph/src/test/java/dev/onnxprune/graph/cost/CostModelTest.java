@@ -156,4 +156,18 @@ class CostModelTest {
     assertEquals(271_402L, folded.totalParams());
     assertEquals(1_455_656L, folded.totalActivationBytes());
   }
+
+  @Test
+  void tokenModelsSequenceIsBoundToItsPositionTableOrToTheLengthGiven() throws Exception {
+    Model bert = OnnxModels.read(TestModels.model(TestModels.BERT)); // input_ids [batch, seq], 16 positions
+    CostReport table = CostModel.analyze(bert);
+    assertTrue(table.complete(), table.unknown().toString());
+    NodeCost fc1 = table.nodes().stream().filter(c -> c.node().name().equals("/fc1.0/MatMul")).findFirst().orElseThrow();
+    assertEquals(16L * 32 * 64, fc1.macs(), "[1, 16, 32] x [32, 64]");
+    assertEquals(table.totalFlops(), CostModel.analyze(bert, 16).totalFlops());
+    CostReport eight = CostModel.analyze(bert, 8);
+    assertTrue(eight.complete());
+    assertTrue(eight.totalFlops() < table.totalFlops(), eight.totalFlops() + " vs " + table.totalFlops());
+    assertEquals(table.totalParams(), eight.totalParams());
+  }
 }

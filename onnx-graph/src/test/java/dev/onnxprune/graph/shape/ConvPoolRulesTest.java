@@ -38,6 +38,23 @@ class ConvPoolRulesTest {
   }
 
   @Test
+  void symbolicSpatialSizesSurviveStrideOneWindowsWhosePadsMakeUpForThem() {
+    Model m = model(13);
+    Value x = input(m, "x", "N", 3, "H", "W");
+    Value same = op(m, "Conv", "same", List.of(x, weight(m, "w", 8, 3, 3, 3)), longs("pads", 1, 1, 1, 1));
+    Value dilated = op(m, "Conv", "dilated", List.of(same, weight(m, "w2", 8, 8, 3, 3)), longs("pads", 2, 1, 2, 3),
+        longs("dilations", 2, 2));
+    Value shrunk = op(m, "Conv", "shrunk", List.of(x, weight(m, "w3", 8, 3, 3, 3)));
+    Value strided = op(m, "Conv", "strided", List.of(x, weight(m, "w4", 8, 3, 3, 3)), longs("pads", 1, 1, 1, 1),
+        longs("strides", 2, 2));
+    ShapeInference.infer(m);
+    assertEquals(shape("N", 8, "H", "W"), same.shape());
+    assertEquals(shape("N", 8, "H", "W"), dilated.shape(), "dilation 2: an extent of 5, pads 2 + 2 and 1 + 3");
+    assertEquals(shape("N", 8, "?", "?"), shrunk.shape());
+    assertEquals(shape("N", 8, "?", "?"), strided.shape());
+  }
+
+  @Test
   void convDilationsAsymmetricPadsAndGroups() {
     Model m = model(13);
     Value x = input(m, "x", "N", 4, 20, 20);

@@ -167,4 +167,60 @@ class ShapeDataRulesTest {
     assertEquals(shape(4), range.shape());
     assertArrayEquals(new long[] {0, 3, 6, 9}, r.constantOf(range));
   }
+
+  /**
+   * ViT's class token expanded to the batch: {@code Expand(token, Where(Equal(t, -1 * ones), ones,
+   * t))} with {@code t = [N, -1, -1]}; a symbolic size is never -1, so the target is {@code [N, 1,
+   * 1]} and the token {@code [N, 1, D]}.
+   */
+  @Test
+  void classTokenExpandedToTheSymbolicBatch() {
+    Model m = model(13);
+    Value x = input(m, "x", "N", 4, 8);
+    Value token = m.graph().addInitializer("token", Tensor.ofFloats(new long[] {1, 1, 8}, new float[8]));
+    Value batch = op(m, "Gather", "batch", List.of(op(m, "Shape", "shp", List.of(x)), scalar(m, "zero", 0)));
+    Value t = op(m, "Concat", "t", List.of(op(m, "Unsqueeze", "b", List.of(batch, ints(m, "axes", 0))),
+        ints(m, "m1", -1), ints(m, "m2", -1)), attr("axis", 0));
+    Value ones = op(m, "ConstantOfShape", "ones", List.of(op(m, "Shape", "tshape", List.of(t))),
+        Attribute.of("value", Tensor.ofLongs(new long[] {1}, new long[] {1})));
+    Value minus = op(m, "Mul", "minus", List.of(ones, scalar(m, "neg", -1)));
+    Value eq = op(m, "Equal", "eq", List.of(t, minus));
+    Value target = op(m, "Where", "target", List.of(eq, ones, t));
+    Value expanded = op(m, "Expand", "expanded", List.of(token, target));
+    Value cat = op(m, "Concat", "cat", List.of(expanded, x), attr("axis", 1));
+    ShapeReport r = inferAndCheck(m);
+    assertArrayEquals(new long[] {0, 1, 1}, r.constantOf(eq));
+    assertEquals(shape("N", 1, 8), expanded.shape());
+    assertEquals(shape("N", 5, 8), cat.shape());
+  }
+
+  /**
+   * Swin's window padding: pads {@code (7 - W % 7) % 7} computed from the static part of a
+   * symbolic-batch shape, reversed and transposed as a {@code [rank, 2]} matrix the way the
+   * exporter turns F.pad's list into ONNX's order, are known; so is the padded shape.
+   */
+  @Test
+  void runTimePadsOfStaticSizesAreKnown() {
+    Model m = model(13);
+    Value x = input(m, "x", "N", 10, 12, 3);
+    Value shp = op(m, "Shape", "shp", List.of(x));
+    Value w = op(m, "Gather", "w", List.of(shp, scalar(m, "two", 2)));
+    Value mod = op(m, "Mod", "mod", List.of(w, scalar(m, "seven", 7)));
+    Value rest = op(m, "Sub", "rest", List.of(scalar(m, "seven2", 7), mod));
+    Value padW = op(m, "Unsqueeze", "padW", List.of(op(m, "Mod", "mod2", List.of(rest, scalar(m, "seven3", 7))),
+        ints(m, "axes", 0)));
+    // F.pad order (last axis first): [0, 0, 0, padW, 0, 0, 0, 0]
+    Value list = op(m, "Concat", "list", List.of(ints(m, "z2", 0, 0, 0), padW, ints(m, "z4", 0, 0, 0, 0)),
+        attr("axis", 0));
+    Value pairs = op(m, "Reshape", "pairs", List.of(list, ints(m, "pairShape", -1, 2)));
+    Value reversed = op(m, "Slice", "reversed", List.of(pairs, ints(m, "s", -1), ints(m, "e", Long.MIN_VALUE + 1),
+        ints(m, "a", 0), ints(m, "st", -1)));
+    Value byAxis = op(m, "Transpose", "byAxis", List.of(reversed), longs("perm", 1, 0));
+    Value pads = op(m, "Reshape", "pads", List.of(byAxis, ints(m, "flat", -1)));
+    Value padded = op(m, "Pad", "padded", List.of(x, pads));
+    ShapeReport r = inferAndCheck(m);
+    assertArrayEquals(new long[] {5}, r.constantOf(mod));
+    assertArrayEquals(new long[] {0, 0, 0, 0, 0, 0, 2, 0}, r.constantOf(pads));
+    assertEquals(shape("N", 10, 14, 3), padded.shape());
+  }
 }
