@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /**
- * Settings of the data-driven criteria (apoz, mean, oracle, aofp, taylor), shared by {@code score}
+ * Settings of the data-driven criteria (apoz, mean, oracle, aofp, taylor, thinet), shared by {@code score}
  * and {@code prune}; their data is {@link DataOptions}' {@code --images}/{@code --labels}. An option
  * section (an initialised {@code @ArgGroup(validate = false)}), so defaults are field initialisers:
  * picocli applies a group's {@code defaultValue}s only to the instances it creates itself. Its

@@ -71,6 +71,11 @@ public final class FinetuneCommand implements Callable<Integer> {
   @ArgGroup(validate = false, heading = "%nFine-tuning:%n", order = 3)
   RecoveryOptions recovery = new RecoveryOptions();
 
+  @Option(names = "--teacher", paramLabel = "MODEL",
+      description = "The unpruned model: the teacher of --distill (needed to distil, and without --labels), and the"
+          + " reference of the output error of a model that is not a classifier.")
+  Path teacher;
+
   @ArgGroup(validate = false, heading = "%nScratch baseline (Liu et al.):%n", order = 4)
   ScratchOptions scratch = new ScratchOptions();
 
@@ -106,7 +111,7 @@ public final class FinetuneCommand implements Callable<Integer> {
       if (scratch.on && recovery.recalibrateBn) {
         throw new UsageFailure("--recalibrate-bn has nothing to recalibrate in a --scratch model; give one of them");
       }
-      new OutputPaths().inputModel("model", model).input("original", scratch.original)
+      new OutputPaths().inputModel("model", model).input("original", scratch.original).input("teacher", teacher)
           .input("images", data.data.images).input("labels", data.data.labels).input("valImages", evaluation.images)
           .input("valLabels", evaluation.labels).modelOutput("output", output.file)
           .outputs("report", report.report, report.files()).output("checkpointDir", recovery.checkpointFile()).check();
@@ -125,6 +130,9 @@ public final class FinetuneCommand implements Callable<Integer> {
             .output(output.file).externalData(output.externalData).report(report.report).listener(log);
         if (val != null) {
           b.evaluation(val);
+        }
+        if (teacher != null) {
+          b.teacher(teacher);
         }
         PipelineResult r = b.build().run();
         print(r, log.epochsTrained());

@@ -36,6 +36,8 @@ final class OptionNames {
     flag("maxGroupRatio", "--max-group-ratio");
     flag("roundTo", "--round");
     flag("keepPartial", "--keep-partial");
+    flag("steps", "--steps");
+    flag("stepSchedule", "--step-schedule");
     flag("verify", "--verify");
     flag("verifyTolerance", "--verify-tolerance");
     flag("measureLatency", "--measure-latency");
@@ -59,6 +61,7 @@ final class OptionNames {
     flag("prunenet.objective", "--objective");
     flag("prunenet.lambda", "--lambda");
     flag("recovery.bnSamples", "--bn-samples");
+    flag("recovery.insertBn", "--insert-bn");
     flag("recoverBn", "--recalibrate-bn");
     flag("recovery.recalibrateBn", "--recalibrate-bn");
     flag("fineTuning", "--epochs");
@@ -77,6 +80,11 @@ final class OptionNames {
     flag("fineTuning.cropPadding", "--crop-padding");
     flag("fineTuning.checkpointDir", "--checkpoint-dir");
     flag("fineTuning.resume", "--resume");
+    flag("fineTuning.keepSparsity", "--keep-sparsity");
+    flag("fineTuning.distillation", "--distill");
+    flag("fineTuning.temperature", "--temperature");
+    flag("fineTuning.distillWeight", "--distill-weight");
+    flag("teacher", "--teacher");
     flag("normalization.mean", "--mean");
     flag("normalization.std", "--std");
     flag("sessions.threads", "--threads");

@@ -4,6 +4,7 @@ import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.errors.NothingPrunableException;
 import dev.onnxprune.errors.TargetUnreachableException;
 import dev.onnxprune.prune.PipelineResult;
+import dev.onnxprune.prune.PruneSchedule;
 import dev.onnxprune.prune.PruningPipeline;
 import dev.onnxprune.prune.Rounding;
 import dev.onnxprune.prune.SpeedCheck;
@@ -177,6 +178,17 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--latency-batch", paramLabel = "N",
         description = "Batch size at which --latency measures the per-channel costs (default ${DEFAULT-VALUE}).")
     int latencyBatch = 32;
+
+    @Option(names = "--steps", paramLabel = "N",
+        description = "Prune in N steps to the --flops or --params target (a share of the original's), each followed"
+            + " by the recovery (--recalibrate-bn, and --epochs epochs of fine-tuning per step; default"
+            + " ${DEFAULT-VALUE}: one shot).")
+    int steps = 1;
+
+    @Option(names = "--step-schedule", paramLabel = "S",
+        description = "How --steps spread the target: linear (equal parts; default) or agp (Zhu & Gupta's gradual"
+            + " schedule, 1 - (1 - i/N)^3 of it after step i).")
+    String stepSchedule = "linear";
   }
 
   @ArgGroup(validate = false, heading = "%nCriterion (how channels are scored):%n", order = 3)
@@ -188,7 +200,8 @@ public final class PruneCommand implements Callable<Integer> {
         description = "l1 or l2 (filter norm), bn (BatchNormalization |gamma|), fpgm (geometric median), random; or,"
             + " on calibration data (--images), apoz (average percentage of zeros), mean (mean activation), oracle"
             + " (loss increase when ablated), aofp (AOFP isolated damage and binary filter search), taylor"
-            + " (first-order Taylor estimate of the loss change, |activation x gradient|). Default: l1 unless"
+            + " (first-order Taylor estimate of the loss change, |activation x gradient|), thinet (ThiNet: greedy"
+            + " selection by the next convolution's reconstruction error; no labels). Default: l1 unless"
             + " --method is given.")
     String name;
 
@@ -312,7 +325,8 @@ public final class PruneCommand implements Callable<Integer> {
         .sessions(runtime.sessions()).seed(seed).latencyTimingBatch(allocation.latencyBatch)
         .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData)
         .report(report.report)
-        .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log);
+        .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log)
+        .steps(allocation.steps).stepSchedule(PruneSchedule.byName(allocation.stepSchedule));
     if (byMethod) {
       log.method(methods.method);
       b.method(methods.method, methods.parameters(calibration.theta, calibration.phi));

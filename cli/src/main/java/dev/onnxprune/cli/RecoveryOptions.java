@@ -24,6 +24,13 @@ public final class RecoveryOptions {
       description = "Samples for --recalibrate-bn (default ${DEFAULT-VALUE}; 0: all).")
   int bnSamples = 4096;
 
+  @Option(names = "--insert-bn", order = 9, paramLabel = "WHEN",
+      description = "Train through BatchNormalization put after every convolution that has none (a model exported"
+          + " with BatchNorm folded): inserted before pruning with the original's statistics, recalibrated and"
+          + " trained like BatchNorm, folded back before writing. auto (when recovering a model without any"
+          + " BatchNormalization; default), on (after every convolution without one), off.")
+  String insertBn = "auto";
+
   @Option(names = {"--epochs", "--finetune-epochs"}, order = 12, paramLabel = "N",
       description = "Passes of fine-tuning over --images (prune: default none; finetune: required, and with --scratch"
           + " --original the budget before the Scratch-B scaling).")
@@ -81,6 +88,27 @@ public final class RecoveryOptions {
       description = "Continue from the checkpoint in --checkpoint-dir (a fresh start when there is none yet).")
   boolean resume;
 
+  @Option(names = "--keep-sparsity", order = 29, paramLabel = "WHEN",
+      description = "Keep zero weights at zero while training (unstructured or N:M sparsity): auto (when at least 1%%"
+          + " of the weights are zero, as after mask; default), on, off.")
+  String keepSparsity = "auto";
+
+  @Option(names = "--distill", order = 30, paramLabel = "KIND",
+      description = "Distil from the unpruned model while fine-tuning: kl (KL divergence of the class"
+          + " distributions softened by --temperature, mixed with the cross-entropy by --distill-weight), mse"
+          + " (mean-squared error on every output; any model), none (default ${DEFAULT-VALUE}). Without --labels, or"
+          + " for a model that is not a classifier, it distils anyway (kl, or mse), having no other loss.")
+  String distill = "none";
+
+  @Option(names = "--temperature", order = 31, paramLabel = "T",
+      description = "--distill kl: the softmax temperature (default ${DEFAULT-VALUE}).")
+  double temperature = FineTuning.DEFAULT_TEMPERATURE;
+
+  @Option(names = "--distill-weight", order = 32, paramLabel = "W",
+      description = "The distillation term's share of the loss, the cross-entropy getting 1 - W (default"
+          + " ${DEFAULT-VALUE}; without labels it is the whole loss).")
+  double distillWeight = 0.5;
+
   /** The checkpoint file training writes into --checkpoint-dir; null without it. */
   Path checkpointFile() {
     return checkpointDir == null ? null : checkpointDir.resolve(dev.onnxprune.training.Trainer.CHECKPOINT);
@@ -92,7 +120,9 @@ public final class RecoveryOptions {
       FineTuning.Builder b = FineTuning.builder().epochs(epochs).learningRate(lr).batchSize(batch)
           .optimizer(step.optimizer, step.momentum, step.weightDecay).labelSmoothing(step.labelSmoothing)
           .schedule(FineTuning.Schedule.byName(schedule)).lrDecay(lrDecay).warmupEpochs(warmupEpochs)
-          .augment(augment).cropPadding(cropPadding).checkpointDir(checkpointDir).resume(resume);
+          .augment(augment).cropPadding(cropPadding).checkpointDir(checkpointDir).resume(resume)
+          .keepSparsity(FineTuning.KeepSparsity.byName(keepSparsity))
+          .distillation(distill, temperature, distillWeight);
       if (milestones != null) {
         b.milestones(milestones);
       }
@@ -111,7 +141,8 @@ public final class RecoveryOptions {
   /** The recovery: --recalibrate-bn, then {@code epochs} of fine-tuning (0: none). */
   Recovery recovery(int epochs) throws UsageFailure {
     FineTuning f = epochs > 0 ? fineTuning(epochs) : null;
-    return UsageFailure.check(null, () -> new Recovery(recalibrateBn, bnSamples, f));
+    return UsageFailure.check(null, () -> new Recovery(recalibrateBn, bnSamples, f,
+        Recovery.InsertBn.byName(insertBn)));
   }
 
   /** True when a recovery stage was asked for. */

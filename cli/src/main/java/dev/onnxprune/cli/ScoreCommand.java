@@ -46,7 +46,8 @@ import picocli.CommandLine.Parameters;
             + " at the next layer found by AOFP's binary filter search; channels it would prune first score"
             + " lowest), taylor (mean over samples of |sum of activation x loss gradient| over the channel's"
             + " activations, the first-order estimate of the loss change when it is removed; one forward and"
-            + " backward pass)."},
+            + " backward pass), thinet (ThiNet: the order of greedy removal by the error it leaves in the next"
+            + " convolution's output, as a share of removing the whole group; one forward pass)."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
     footerHeading = "%nJSON fields (--json):%n",
@@ -64,7 +65,7 @@ public final class ScoreCommand implements Callable<Integer> {
   Path model;
 
   @Option(names = "--criterion", required = true, paramLabel = "NAME",
-      description = "l1, l2, bn, fpgm, random (data-free), or apoz, mean, oracle, aofp, taylor (need --images).")
+      description = "l1, l2, bn, fpgm, random (data-free), or apoz, mean, oracle, aofp, taylor, thinet (need --images).")
   String criterion;
 
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
@@ -77,7 +78,7 @@ public final class ScoreCommand implements Callable<Integer> {
   @Mixin
   CommonOptions common;
 
-  @ArgGroup(validate = false, heading = "%nCalibration data (apoz, mean, oracle, aofp, taylor):%n", order = 1)
+  @ArgGroup(validate = false, heading = "%nCalibration data (apoz, mean, oracle, aofp, taylor, thinet):%n", order = 1)
   DataOptions data = new DataOptions();
 
   @ArgGroup(validate = false, heading = "%nData-driven criteria:%n", order = 2)

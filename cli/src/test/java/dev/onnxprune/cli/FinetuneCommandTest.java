@@ -191,6 +191,79 @@ class FinetuneCommandTest {
     assertEquals(Cli.usageError("prune", "--images/--labels is required by --epochs"), bad.err());
   }
 
+  @Test
+  void pruneInStepsWithFineTuningBetween() throws Exception {
+    Path out = tmp.resolve("steps.onnx");
+    Cli.Result r = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5",
+        "--round", "1", "--steps", "2", "--step-schedule", "agp", "--epochs", "1", "--limit", "128", "--batch", "32", "--val-images",
+        TEST, "--val-labels", TEST_LABELS));
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().matches("(?s).*\n  original .*\n  pruned 1/2 .*\n  fine-tuned 1/2 .*\n  pruned .*\n"
+        + "  fine-tuned .*"), r.out());
+    assertTrue(r.err().contains("1 epoch(s) (step 1/2)"), r.err());
+
+    Cli.Result ratio = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--ratio", "0.5", "--steps", "2"));
+    assertEquals(2, ratio.exitCode());
+    assertTrue(ratio.err().startsWith("onnx-prune: error: --steps needs a FLOPs or parameter target"), ratio.err());
+    Cli.Result schedule = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--flops", "0.5", "--steps", "2",
+        "--step-schedule", "cubic"));
+    assertEquals(Cli.usageError("prune", "--step-schedule must be linear or agp: 'cubic'"), schedule.err());
+  }
+
+  @Test
+  void maskThenFinetuneKeepsExactlyTheZeros() throws Exception {
+    Path sparse = tmp.resolve("sparse.onnx");
+    Cli.Result m = Cli.run("mask", RESNET, "-o", sparse.toString(), "--sparsity", "0.8");
+    assertEquals(0, m.exitCode(), m.err());
+    Path out = tmp.resolve("tuned.onnx");
+    Cli.Result r = Cli.run(args(DATA, "finetune", sparse.toString(), "-o", out.toString(), "--epochs", "1", "--limit",
+        "128", "--batch", "32", "--val-images", TEST, "--val-labels", TEST_LABELS));
+    assertEquals(0, r.exitCode(), r.err());
+    dev.onnxprune.surgery.WeightSparsity before = dev.onnxprune.surgery.WeightSparsity.of(OnnxModels.read(sparse));
+    dev.onnxprune.surgery.WeightSparsity after = dev.onnxprune.surgery.WeightSparsity.of(OnnxModels.read(out));
+    assertEquals(before, after);
+    assertTrue(r.err().contains("zero weights kept"), r.err());
+    assertTrue(r.out().matches("(?s).*latency +zero weights\\n  original .* 80\\.00%\\n  fine-tuned .* 80\\.00%\\n.*"),
+        r.out());
+
+    Cli.Result off = Cli.run(args(DATA, "finetune", sparse.toString(), "-o", tmp.resolve("free.onnx").toString(),
+        "--epochs", "1", "--limit", "64", "--batch", "32", "--keep-sparsity", "off", "-q"));
+    assertEquals(0, off.exitCode(), off.err());
+    assertTrue(dev.onnxprune.surgery.WeightSparsity.of(OnnxModels.read(tmp.resolve("free.onnx"))).fraction() < 0.1);
+  }
+
+  @Test
+  void distillsFromTheUnprunedModelWithLabelsOrWithout() throws Exception {
+    Path out = tmp.resolve("kl.onnx");
+    Cli.Result r = Cli.run(args(DATA, "prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5",
+        "--round", "1", "--epochs", "1", "--limit", "256", "--batch", "32", "--distill", "kl", "--temperature", "2", "--val-images",
+        TEST, "--val-labels", TEST_LABELS));
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.err().contains("1 epoch(s); distilled (KL, T 2.0, weight 0.5) from the unpruned model"), r.err());
+    assertTrue(top1(r.out(), "fine-tuned") > top1(r.out(), "pruned") + 0.1, r.out());
+
+    // a model pruned elsewhere, recovered on images without labels: the teacher is the unpruned model
+    Path pruned = tmp.resolve("pruned.onnx");
+    Cli.Result p = Cli.run("prune", RESNET, "-o", pruned.toString(), "--criterion", "l1", "--flops", "0.5", "--round",
+        "1", "-q");
+    assertEquals(0, p.exitCode(), p.err());
+    String[] unlabelled = {"--images", TRAIN, "--mean", "0.2860", "--std", "0.3530", "--device", "cpu", "--threads",
+        "2"};
+    Path tuned = tmp.resolve("tuned.onnx");
+    Cli.Result u = Cli.run(args(unlabelled, "finetune", pruned.toString(), "-o", tuned.toString(), "--epochs", "1",
+        "--limit", "256", "--batch", "32", "--teacher", RESNET, "--val-images", TEST, "--val-labels", TEST_LABELS));
+    assertEquals(0, u.exitCode(), u.err());
+    assertTrue(u.err().contains("the training data has no labels; distilling from the unpruned model instead"
+        + " (distilled (KL, T 4.0, weight 1.0))"), u.err());
+    assertTrue(top1(u.out(), "fine-tuned") > top1(u.out(), "original") + 0.1, "no label seen:\n" + u.out());
+
+    String o = tmp.resolve("x.onnx").toString();
+    assertUsage("--teacher is required to distil when nothing is pruned (by --distill, or training data without"
+        + " labels): the unpruned model", args(unlabelled, "finetune", pruned.toString(), "-o", o, "--epochs", "1"));
+    assertUsage("--distill must be kl, mse or none: 'soft'", args(DATA, "finetune", VGG, "-o", o, "--epochs", "1",
+        "--distill", "soft"));
+  }
+
   static String[] append(String[] first, String... more) {
     List<String> a = new ArrayList<>(Arrays.asList(first));
     a.addAll(Arrays.asList(more));

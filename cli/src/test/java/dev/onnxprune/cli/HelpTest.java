@@ -116,7 +116,7 @@ class HelpTest {
   @Test
   void scoreEvalAndExportTrainingHelpAreInTitledSections() {
     assertSections(help("score"), "Model, criterion and output:",
-        "Calibration data (apoz, mean, oracle, aofp, taylor):", "Data-driven criteria:", "Runtime:", "Exit codes:", "JSON fields (--json):");
+        "Calibration data (apoz, mean, oracle, aofp, taylor, thinet):", "Data-driven criteria:", "Runtime:", "Exit codes:", "JSON fields (--json):");
     assertSections(help("eval"), "Input and output:", "Data:", "Runtime:", "Exit codes:", "JSON fields (--json):");
     assertSections(help("sensitivity"), "Model and output:", "Data (each pruned copy is evaluated on it):",
         "Analysis:", "Data-driven criteria:", "Runtime:", "Exit codes:",

@@ -114,6 +114,18 @@ class ScoreCommandTest {
   }
 
   @Test
+  void pruneWithThinetNeedsNoLabelsAndWritesAVerifiedModel() throws Exception {
+    Path out = tmp.resolve("out.onnx");
+    Cli.Result r = Cli.run("prune", TestModels.model("vgg_bn.onnx").toString(), "-o", out.toString(), "--criterion",
+        "thinet", "--images", IMAGES, "--mean", "0.286", "--std", "0.353", "--calib-limit", "32", "--flops", "0.5",
+        "--verify", "--device", "cpu");
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(Files.size(out) > 0);
+    assertTrue(r.out().contains("of FLOPs removed (target 50.0%; criterion thinet, uniform)"), r.out());
+    assertTrue(r.out().matches("(?s).*verify +PASS.*"), r.out());
+  }
+
+  @Test
   void aofpOwnPlanIsAppliedAsTheAllocation() throws Exception {
     Path out = tmp.resolve("out.onnx");
     Cli.Result r = Cli.run("prune", TestModels.model("vgg_bn.onnx").toString(), "-o", out.toString(), "--criterion",

@@ -23,12 +23,15 @@ import java.util.Objects;
  *       fixed model, all layers at once; a few forward passes in all.
  *   <li>{@link #taylor}: first-order Taylor estimate of the loss change when a channel is removed
  *       (Molchanov et al. 2017), from the gradient of the loss; one forward and backward pass.
+ *   <li>{@link #thinet}: ThiNet's greedy selection by the next layer's reconstruction error (Luo
+ *       et al. 2017); one forward pass, no labels.
  * </ul>
- * Names on the command line: {@code apoz}, {@code mean}, {@code oracle}, {@code aofp}, {@code taylor}.
+ * Names on the command line: {@code apoz}, {@code mean}, {@code oracle}, {@code aofp}, {@code taylor},
+ * {@code thinet}.
  */
 public final class DataCriteria {
   /** The names {@link #byName} knows. */
-  public static final List<String> NAMES = List.of("apoz", "mean", "oracle", "aofp", "taylor");
+  public static final List<String> NAMES = List.of("apoz", "mean", "oracle", "aofp", "taylor", "thinet");
 
   private DataCriteria() {}
 
@@ -81,6 +84,19 @@ public final class DataCriteria {
     return new TaylorCriterion(req(calibration), req(sessions), options);
   }
 
+  /**
+   * ThiNet with default options: channels scored by the order in which ThiNet's greedy selection
+   * removes them, the one whose removal changes the next convolution's output least first
+   * ({@link ThinetCriterion}); labels are not used.
+   */
+  public static DataCriterion thinet(Dataset calibration, Sessions sessions) {
+    return thinet(calibration, sessions, new Options());
+  }
+
+  public static DataCriterion thinet(Dataset calibration, Sessions sessions, Options options) {
+    return new ThinetCriterion(req(calibration), req(sessions), options);
+  }
+
   /** True when {@code name} is a data-driven criterion. */
   public static boolean isDataDriven(String name) {
     return NAMES.contains(name);
@@ -98,6 +114,7 @@ public final class DataCriteria {
       case "oracle" -> oracle(calibration, sessions, options);
       case "aofp" -> aofp(calibration, sessions, options);
       case "taylor" -> taylor(calibration, sessions, options);
+      case "thinet" -> thinet(calibration, sessions, options);
       default -> throw new dev.onnxprune.errors.InvalidOptionException("criterion", name, "must be one of "
           + String.join(", ", NAMES));
     };

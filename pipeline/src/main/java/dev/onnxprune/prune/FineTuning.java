@@ -2,6 +2,7 @@ package dev.onnxprune.prune;
 
 import dev.onnxprune.errors.InvalidOptionException;
 import dev.onnxprune.training.Augmentation;
+import dev.onnxprune.training.Distillation;
 import dev.onnxprune.training.LrSchedule;
 import dev.onnxprune.training.Optimizer;
 import dev.onnxprune.training.Schedules;
@@ -44,6 +45,29 @@ public final class FineTuning {
     }
   }
 
+  /** Whether fine-tuning keeps the model's zero weights at zero (unstructured or N:M sparsity). */
+  public enum KeepSparsity {
+    /**
+     * When the model is masked: at least {@link dev.onnxprune.surgery.WeightSparsity#MASKED_AT} of its
+     * weights are zero (the default).
+     */
+    AUTO,
+    /** Always: every zero weight of a Conv, Gemm or MatMul stays zero. */
+    ON,
+    /** Never: zero weights train like the others. */
+    OFF;
+
+    /** The setting named {@code name} (case-insensitive). */
+    public static KeepSparsity byName(String name) {
+      for (KeepSparsity k : values()) {
+        if (k.name().equalsIgnoreCase(name)) {
+          return k;
+        }
+      }
+      throw new InvalidOptionException("fineTuning.keepSparsity", name, "must be auto, on or off");
+    }
+  }
+
   private final int epochs;
   private final double learningRate;
   private final int batchSize;
@@ -58,6 +82,8 @@ public final class FineTuning {
   private final int cropPadding;
   private final Path checkpointDir;
   private final boolean resume;
+  private final KeepSparsity keepSparsity;
+  private final Distillation distillation;
 
   private FineTuning(Builder b) {
     this.epochs = b.epochs;
@@ -74,6 +100,8 @@ public final class FineTuning {
     this.cropPadding = b.cropPadding;
     this.checkpointDir = b.checkpointDir;
     this.resume = b.resume;
+    this.keepSparsity = b.keepSparsity;
+    this.distillation = b.distillation;
   }
 
   /** Fine-tuning for {@code epochs} epochs with the defaults (SGD 0.01, momentum 0.9, cosine, batch 64). */
@@ -105,9 +133,50 @@ public final class FineTuning {
     return schedule;
   }
 
+  /**
+   * Distillation from the unpruned model (the teacher), or null for none: then the pipeline still
+   * distils when the training data has no labels or the model is not a classifier (KL at
+   * temperature {@value #DEFAULT_TEMPERATURE} for classifiers, mean-squared error on every output
+   * otherwise), since there is no other loss.
+   */
+  public Distillation distillation() {
+    return distillation;
+  }
+
+  /** The temperature of the KL distillation the pipeline chooses by itself. */
+  public static final double DEFAULT_TEMPERATURE = 4;
+
+  /** The folder of the training checkpoint, or null. */
+  public Path checkpointDir() {
+    return checkpointDir;
+  }
+
+  /** Whether the zero weights stay zero ({@link KeepSparsity}). */
+  public KeepSparsity keepSparsity() {
+    return keepSparsity;
+  }
+
+  /**
+   * Whether fine-tuning {@code model} keeps its zeros: {@link KeepSparsity#ON}, or {@link
+   * KeepSparsity#AUTO} and the model is masked.
+   */
+  public boolean keepsSparsityOf(dev.onnxprune.surgery.WeightSparsity sparsity) {
+    return keepSparsity == KeepSparsity.ON || keepSparsity == KeepSparsity.AUTO && sparsity.masked();
+  }
+
   /** The training step's options: optimizer and label smoothing. */
   public TrainingOptions trainingOptions() {
-    return TrainingOptions.builder().optimizer(optimizer).labelSmoothing(labelSmoothing).build();
+    return trainingOptions(false);
+  }
+
+  /** The training step's options: optimizer, label smoothing and, with {@code keepZeros}, zero weights masked. */
+  public TrainingOptions trainingOptions(boolean keepZeros) {
+    return trainingOptionsBuilder(keepZeros).build();
+  }
+
+  /** {@link #trainingOptions(boolean)}, to be added to. */
+  public TrainingOptions.Builder trainingOptionsBuilder(boolean keepZeros) {
+    return TrainingOptions.builder().optimizer(optimizer).labelSmoothing(labelSmoothing).maskZeroWeights(keepZeros);
   }
 
   /** The crop-and-flip augmentation; {@code fill} is what a padding pixel becomes (per channel). */
@@ -157,8 +226,15 @@ public final class FineTuning {
 
   @Override
   public String toString() {
-    return String.format(Locale.ROOT, "%d epoch(s), %s lr %s, %s schedule, batch %d", epochs, optimizer, learningRate,
-        schedule.name().toLowerCase(Locale.ROOT), batchSize);
+    return String.format(Locale.ROOT, "%d epoch(s), %s lr %s, %s schedule, batch %d%s", epochs, optimizer, learningRate,
+        schedule.name().toLowerCase(Locale.ROOT), batchSize, distillation == null ? "" : ", " + describe(distillation));
+  }
+
+  /** The distillation in words: {@code distilled (KL, T 4, weight 0.5)}. */
+  static String describe(Distillation d) {
+    return d.kind() == Distillation.Kind.KL
+        ? String.format(Locale.ROOT, "distilled (KL, T %s, weight %s)", d.temperature(), d.weight())
+        : String.format(Locale.ROOT, "distilled (MSE on every output, weight %s)", d.weight());
   }
 
   /** Configures {@link FineTuning}; each setter checks its value. */
@@ -177,6 +253,8 @@ public final class FineTuning {
     private int cropPadding = 4;
     private Path checkpointDir;
     private boolean resume;
+    private KeepSparsity keepSparsity = KeepSparsity.AUTO;
+    private Distillation distillation;
 
     private Builder() {}
 
@@ -281,6 +359,42 @@ public final class FineTuning {
     /** Continue from the checkpoint in {@link #checkpointDir} when there is one. */
     public Builder resume(boolean on) {
       this.resume = on;
+      return this;
+    }
+
+    /**
+     * Whether zero weights stay zero: {@link KeepSparsity#AUTO} (default: when at least 1% of the
+     * weights are zero, as after unstructured or N:M masking), on or off.
+     */
+    public Builder keepSparsity(KeepSparsity k) {
+      this.keepSparsity = Objects.requireNonNull(k, "keepSparsity");
+      return this;
+    }
+
+    /**
+     * Distil from the unpruned model (the teacher; {@link PruningPipeline.Builder#teacher} when the
+     * pipeline does not prune): {@link Distillation} with the kind, temperature and the share of the
+     * distillation term against the cross-entropy (default none; see {@link #distillation()}).
+     */
+    public Builder distillation(Distillation d) {
+      this.distillation = d;
+      return this;
+    }
+
+    /**
+     * {@link #distillation} by name: kl (temperature {@code temperature}) or mse, {@code weight} the
+     * distillation term's share in [0, 1], or none.
+     */
+    public Builder distillation(String kind, double temperature, double weight) {
+      InvalidOptionException.require(temperature > 0 && temperature < 1e6, "fineTuning.temperature", "> 0",
+          temperature);
+      InvalidOptionException.require(weight >= 0 && weight <= 1, "fineTuning.distillWeight", "in [0, 1]", weight);
+      this.distillation = switch (kind.toLowerCase(Locale.ROOT)) {
+        case "kl" -> Distillation.kl(temperature, weight);
+        case "mse" -> Distillation.mse(weight);
+        case "none" -> null;
+        default -> throw new InvalidOptionException("fineTuning.distillation", kind, "must be kl, mse or none");
+      };
       return this;
     }
 

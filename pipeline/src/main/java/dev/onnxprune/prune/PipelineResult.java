@@ -45,8 +45,18 @@ public record PipelineResult(String format, Path input, @JsonIgnore Model model,
    * @param params parameters
    * @param flops FLOPs (a lower bound when some shapes are unknown)
    * @param latencySeconds measured latency of one batch (median), or null when not measured
+   * @param weightSparsity fraction of the Conv/Gemm/MatMul weights that are exactly zero
+   *     ({@link dev.onnxprune.surgery.WeightSparsity})
+   * @param outputError for a model that is not a classifier (or evaluation data without labels):
+   *     its outputs against the original model's on the evaluation data; else null
    */
-  public record Stage(String name, Accuracy accuracy, long params, long flops, Double latencySeconds) {}
+  public record Stage(String name, Accuracy accuracy, long params, long flops, Double latencySeconds,
+      double weightSparsity, dev.onnxprune.runtime.OutputError outputError) {
+    /** A stage of a dense model with no output error measured (no zero weights counted). */
+    public Stage(String name, Accuracy accuracy, long params, long flops, Double latencySeconds) {
+      this(name, accuracy, params, flops, latencySeconds, 0, null);
+    }
+  }
 
   /**
    * Accuracy of a classifier on labelled data.

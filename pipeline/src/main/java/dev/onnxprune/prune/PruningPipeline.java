@@ -21,13 +21,20 @@ import dev.onnxprune.report.Reports;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.Evaluation;
 import dev.onnxprune.runtime.Evaluator;
+import dev.onnxprune.runtime.OutputError;
 import dev.onnxprune.runtime.Progress;
 import dev.onnxprune.runtime.Runner;
 import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.graph.pass.PassManager;
+import dev.onnxprune.surgery.BatchNormFolding;
+import dev.onnxprune.surgery.WeightSparsity;
+import dev.onnxprune.training.BatchNormInsertion;
 import dev.onnxprune.training.BnRecalibration;
+import dev.onnxprune.training.Distillation;
 import dev.onnxprune.training.GradientException;
 import dev.onnxprune.training.Trainer;
 import dev.onnxprune.training.TrainerOptions;
+import dev.onnxprune.training.TrainingOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -80,6 +87,11 @@ public final class PruningPipeline {
     MEASURING_SENSITIVITY,
     /** Channel-dependency analysis and costs (and, for a latency target, the per-channel timing). */
     ANALYSING,
+    /**
+     * BatchNormalization is put after the convolutions that have none, for the recovery
+     * ({@link Recovery.InsertBn}); folded back before the model is written.
+     */
+    INSERTING_BN,
     /** The criterion scores the channels, or the training-time method trains and chooses them. */
     SCORING,
     /** Channels are chosen to meet the target. */
@@ -180,93 +192,138 @@ public final class PruningPipeline {
     /** The sensitivity curves a sensitivity allocation used, or null. */
     private Sensitivity.Result curves;
     private double lastFraction = -1;
+    /** Whether BatchNormalizations were inserted (and must be folded back). */
+    private boolean insertedBn;
+    /** The FLOPs or parameters of the model before the first of several prune steps. */
+    private double originalCost;
+    /** Whether the model's first output is a classifier's logits {@code [N, K]}. */
+    private boolean classifier;
+    /** The unpruned model (the teacher, the reference of output errors), or null when there is none. */
+    private Model reference;
 
     PipelineResult execute() throws IOException {
       Model model = read();
       ModelChecker.requireValid(model);
       Model original = b.latencyBatch > 0 ? model.copy() : null; // timed against the final model at the end
+      classifier = Classifiers.isClassifier(model);
+      // the unpruned model: the teacher of distillation, the reference of output errors
+      FineTuning tuning = b.recovery.fineTuning();
+      boolean distils = tuning != null && (tuning.distillation() != null || !classifier
+          || b.trainingData.numClasses() == 0);
+      boolean compares = b.evaluation != null && (!classifier || b.evaluation.numClasses() == 0);
+      reference = b.teacherFile != null ? OnnxModels.read(b.teacherFile) : b.teacher != null ? b.teacher
+          : b.target != null && (distils || compares) ? model.copy() : null;
       stage("original", model, null);
+      if (b.recovery.insertsBn(model) && !BatchNormInsertion.targets(model).isEmpty()) {
+        model = insertBn(model);
+      }
 
       PruneResult pruned = null;
-      if (b.target != null) {
-        if (b.allocation.kind() == Allocation.Kind.SENSITIVITY) {
-          curves = b.allocation.curves() != null ? b.allocation.curves() : sensitivity(model);
-        }
-        Pruner pruner = pruner();
-        try {
-          pruned = pruner.prune(model);
-        } catch (VerificationFailedException e) {
-          if (b.report != null) {
-            Reports.write(result(e.result().model(), e.result(), List.of(), null), b.report);
-          }
-          throw e;
-        } finally {
-          endPhase("");
-        }
-        PruneReport.Speed speed = pruned.report().speed();
-        if (speed != null && speed.notFaster()) {
-          warn(String.format(Locale.ROOT, "the pruned model is not faster than the original on %s at batch %d"
-              + " (%.2fx, median of %d pairs; best %.2fx)", speed.provider(), speed.batch(), speed.speedup(),
-              speed.pairs(), speed.bestSpeedup()));
-        }
-        if (pruned.report().shortOfTarget() != null) {
-          warn(String.format(Locale.ROOT, "%s; kept what it reached (keepPartial): %.1f%% removed",
-              pruned.report().shortOfTarget(), 100 * pruned.report().achieved()));
-        }
-        model = pruned.model();
-        stage("pruned", model, null);
-      }
-
-      List<Trainer.EpochStats> history = List.of();
+      List<Trainer.EpochStats> history = new ArrayList<>();
       Recovery r = b.recovery;
-      if (r.recalibrateBn()) {
-        begin(Phase.RECALIBRATING, b.trainingData.size() + " samples");
-        Model input = model;
-        BnRecalibration.Result bn = call(() -> BnRecalibration.run(input, b.trainingData, batch(),
-            r.bnSamples() == 0 ? 0 : (r.bnSamples() + batch() - 1) / batch(), b.sessions));
-        model = bn.model();
-        endPhase(bn.batchNorms() == 0 ? "no BatchNormalization: nothing to recalibrate"
-            : bn.batchNorms() + " BatchNorm layers on " + bn.samples() + " samples (" + bn.batches() + " batches)");
-        if (bn.batchNorms() == 0) {
-          warn("recovery.recalibrateBn: the model has no BatchNormalization; nothing was recalibrated");
-        } else {
-          stage("recalibrated", model, null);
+      // the costs of the model as the pruner sees it (inserted BatchNorms included): the reference of the steps
+      originalCost = b.steps > 1 ? cost(model) : 0;
+      for (int step = 1; step <= b.steps; step++) {
+        String tag = step == b.steps ? "" : " " + step + "/" + b.steps;
+        Target target = b.target == null ? null : stepTarget(step, model);
+        if (target != null) {
+          if (b.allocation.kind() == Allocation.Kind.SENSITIVITY) {
+            // each step's model has its own groups' curves
+            curves = b.allocation.curves() != null ? b.allocation.curves() : sensitivity(model);
+          }
+          Pruner pruner = pruner(target, step == b.steps);
+          try {
+            pruned = pruner.prune(model);
+          } catch (VerificationFailedException e) {
+            if (b.report != null) {
+              Reports.write(result(e.result().model(), e.result(), List.of(), null), b.report);
+            }
+            throw e;
+          } finally {
+            endPhase("");
+          }
+          PruneReport.Speed speed = pruned.report().speed();
+          if (speed != null && speed.notFaster()) {
+            warn(String.format(Locale.ROOT, "the pruned model is not faster than the original on %s at batch %d"
+                + " (%.2fx, median of %d pairs; best %.2fx)", speed.provider(), speed.batch(), speed.speedup(),
+                speed.pairs(), speed.bestSpeedup()));
+          }
+          if (pruned.report().shortOfTarget() != null) {
+            warn(String.format(Locale.ROOT, "%s; kept what it reached (keepPartial): %.1f%% removed",
+                pruned.report().shortOfTarget(), 100 * pruned.report().achieved()));
+          }
+          model = pruned.model();
+          stage("pruned" + tag, model, null);
+        }
+
+        if (r.recalibrateBn()) {
+          begin(Phase.RECALIBRATING, b.trainingData.size() + " samples");
+          Model input = model;
+          BnRecalibration.Result bn = call(() -> BnRecalibration.run(input, b.trainingData, batch(),
+              r.bnSamples() == 0 ? 0 : (r.bnSamples() + batch() - 1) / batch(), b.sessions));
+          model = bn.model();
+          endPhase(bn.batchNorms() == 0 ? "no BatchNormalization: nothing to recalibrate"
+              : bn.batchNorms() + " BatchNorm layers on " + bn.samples() + " samples (" + bn.batches() + " batches)");
+          if (bn.batchNorms() == 0) {
+            warn("recovery.recalibrateBn: the model has no BatchNormalization; nothing was recalibrated");
+          } else {
+            stage("recalibrated" + tag, model, null);
+          }
+        }
+        if (r.fineTuning() != null) {
+          FineTuning f = r.fineTuning();
+          int steps = Trainer.stepsPerEpoch(b.trainingData.size(), f.batchSize());
+          if (steps == 0) {
+            throw new DataMismatchException("the training data has " + b.trainingData.size() + " sample(s); a"
+                + " fine-tuning step needs at least 2");
+          }
+          WeightSparsity before = WeightSparsity.of(model);
+          boolean keepZeros = f.keepsSparsityOf(before);
+          begin(Phase.FINE_TUNING, f.toString());
+          TrainerOptions to = f.trainer(f.epochs(), steps, b.seed, b.padFill).validation(b.evaluation)
+              .listener(new Trainer.Listener() {
+                @Override
+                public void started(int epoch, int epochs, int stepsPerEpoch, int samples, boolean resumed) {
+                  b.listener.fineTuningStarted(epoch, epochs, stepsPerEpoch, samples, resumed);
+                }
+
+                @Override
+                public void epochEnded(Trainer.EpochStats s) {
+                  b.listener.epochEnded(s);
+                }
+              }).build();
+          boolean labelled = b.trainingData.numClasses() > 0;
+          Distillation d = distillation(f, labelled);
+          TrainingOptions training = f.trainingOptionsBuilder(keepZeros).distillation(d)
+              .labels(labelled && classifier).build();
+          TrainerOptions run = d == null ? to : f.trainer(f.epochs(), steps, b.seed, b.padFill)
+              .validation(classifier ? b.evaluation : null).listener(to.listener()).teacher(reference).build();
+          Model input = model;
+          Trainer.Result tr = call(() -> Trainer.train(input, training, b.trainingData, run, b.sessions));
+          model = tr.model();
+          if (keepZeros && WeightSparsity.of(model).zeros() < before.zeros()) {
+            throw new IllegalStateException("fine-tuning lost zero weights: " + before + " before, "
+                + WeightSparsity.of(model) + " after");
+          }
+          history.addAll(tr.history());
+          endPhase(String.format(Locale.ROOT, "%d epoch(s)%s%s%s", tr.history().size() - tr.resumedAfter(),
+              tag.isEmpty() ? "" : " (step" + tag + ")",
+              d == null ? "" : "; " + FineTuning.describe(d) + " from the unpruned model",
+              keepZeros ? "; zero weights kept: " + WeightSparsity.of(model) : ""));
+          stage("fine-tuned" + tag, model, null);
         }
       }
-      if (r.fineTuning() != null) {
-        FineTuning f = r.fineTuning();
-        int steps = Trainer.stepsPerEpoch(b.trainingData.size(), f.batchSize());
-        if (steps == 0) {
-          throw new DataMismatchException("the training data has " + b.trainingData.size() + " sample(s); a"
-              + " fine-tuning step needs at least 2");
-        }
-        begin(Phase.FINE_TUNING, f.toString());
-        TrainerOptions to = f.trainer(f.epochs(), steps, b.seed, b.padFill).validation(b.evaluation)
-            .listener(new Trainer.Listener() {
-              @Override
-              public void started(int epoch, int epochs, int stepsPerEpoch, int samples, boolean resumed) {
-                b.listener.fineTuningStarted(epoch, epochs, stepsPerEpoch, samples, resumed);
-              }
-
-              @Override
-              public void epochEnded(Trainer.EpochStats s) {
-                b.listener.epochEnded(s);
-              }
-            }).build();
-        Model input = model;
-        Trainer.Result tr = call(() -> Trainer.train(input, f.trainingOptions(), b.trainingData, to, b.sessions));
-        model = tr.model();
-        history = tr.history();
-        endPhase(String.format(Locale.ROOT, "%d epoch(s)", tr.history().size() - tr.resumedAfter()));
-        stage("fine-tuned", model, null);
+      if (insertedBn) {
+        model = foldInsertedBn(model);
       }
       if (b.latencyBatch > 0) {
         double[] t = latencies(original, model);
         PipelineResult.Stage first = stages.get(0);
-        stages.set(0, new PipelineResult.Stage(first.name(), first.accuracy(), first.params(), first.flops(), t[0]));
+        stages.set(0, new PipelineResult.Stage(first.name(), first.accuracy(), first.params(), first.flops(), t[0],
+            first.weightSparsity(), first.outputError()));
         PipelineResult.Stage last = stages.get(stages.size() - 1);
         stages.set(stages.size() - 1, new PipelineResult.Stage(last.name(), last.accuracy(), last.params(),
-            last.flops(), t[1]));
+            last.flops(), t[1], last.weightSparsity(), last.outputError()));
         if (t[1] >= t[0]) {
           warn(String.format(Locale.ROOT, "the pruned model is not faster than the original on this device: %.2f ms"
               + " against %.2f ms at batch %d", 1e3 * t[1], 1e3 * t[0], b.latencyBatch));
@@ -275,6 +332,51 @@ public final class PruningPipeline {
       PipelineResult result = result(model, pruned, history, b.output);
       write(model, result);
       return result;
+    }
+
+    /**
+     * The distillation of {@code f}: as configured, or chosen when there is no other loss (no labels,
+     * or not a classifier): KL at {@link FineTuning#DEFAULT_TEMPERATURE} for a classifier, MSE on
+     * every output otherwise.
+     */
+    private Distillation distillation(FineTuning f, boolean labelled) {
+      Distillation d = f.distillation();
+      if (d == null && (!labelled || !classifier)) {
+        d = classifier ? Distillation.kl(FineTuning.DEFAULT_TEMPERATURE, 1) : Distillation.mse(1);
+        warn("fineTuning.distillation: " + (classifier ? "the training data has no labels" : "the model is not a"
+            + " classifier") + "; distilling from the unpruned model instead (" + FineTuning.describe(d) + ")");
+      }
+      if (d != null && reference == null) {
+        throw new InvalidOptionException("teacher", null, "is required to distil when nothing is pruned (the"
+            + " unpruned model)");
+      }
+      if (d != null && d.kind() == Distillation.Kind.KL && !classifier) {
+        throw new InvalidOptionException("fineTuning.distillation", "kl", "needs a classifier (logits [N, K]);"
+            + " distil a model of other outputs by mse");
+      }
+      return d;
+    }
+
+    /** The model with BatchNormalization after each convolution that has none (see {@link Recovery}). */
+    private Model insertBn(Model model) throws IOException {
+      Recovery r = b.recovery;
+      begin(Phase.INSERTING_BN, "");
+      BatchNormInsertion.Result ins = call(() -> BatchNormInsertion.run(model, b.trainingData, batch(),
+          r.bnSamples() == 0 ? 0 : (r.bnSamples() + batch() - 1) / batch(), b.sessions));
+      insertedBn = !ins.inserted().isEmpty();
+      endPhase(ins.inserted().size() + " BatchNorm layers after convolutions that had none, statistics of "
+          + ins.samples() + " samples; folded back before writing");
+      return ins.model();
+    }
+
+    private Model foldInsertedBn(Model model) {
+      Model out = model.copy();
+      BatchNormFolding.Result f = (BatchNormFolding.Result) PassManager.run(out,
+          BatchNormFolding.marked(BatchNormInsertion.MARK));
+      if (!f.skipped().isEmpty()) {
+        throw new IllegalStateException("inserted BatchNormalizations that cannot be folded back: " + f.skipped());
+      }
+      return out;
     }
 
     private Model read() throws IOException {
@@ -290,12 +392,38 @@ public final class PruningPipeline {
       return b.inPlace ? b.model : b.model.copy();
     }
 
-    private Pruner pruner() {
-      Pruner.Builder p = Pruner.builder().target(b.target).minChannels(b.minChannels)
+    /**
+     * The target of prune step {@code step} of {@link Builder#steps}: what {@code model} must lose so
+     * that the original has lost {@code target * schedule(step)}; null when it already has. The whole
+     * target when there is one step.
+     */
+    private Target stepTarget(int step, Model model) {
+      if (b.steps == 1) {
+        return b.target;
+      }
+      double f = b.target.fraction() * b.stepSchedule.at(step, b.steps);
+      double remove = 1 - (1 - f) * originalCost / cost(model);
+      if (remove < 1e-6) {
+        warn(String.format(Locale.ROOT, "step %d/%d: the model already has %.1f%% less than the original; nothing"
+            + " pruned", step, b.steps, 100 * (1 - cost(model) / originalCost)));
+        return null;
+      }
+      return new Target(b.target.kind(), remove);
+    }
+
+    /** The FLOPs or parameters of {@code model}, as {@link Builder#target} counts them. */
+    private double cost(Model model) {
+      CostReport c = CostModel.analyze(model);
+      return b.target.kind() == Target.Kind.PARAMS ? c.totalParams() : c.totalFlops();
+    }
+
+    /** The pruner of one step, to {@code target}; only the last step's result is speed-checked. */
+    private Pruner pruner(Target target, boolean last) {
+      Pruner.Builder p = Pruner.builder().target(target).minChannels(b.minChannels)
           .allocation(curves != null ? Allocation.sensitivity(curves) : b.allocation)
           .maxGroupRatio(b.maxGroupRatio).rounding(b.rounding()).verify(b.verify).verifyTolerance(b.verifyTolerance)
-          .speedCheck(b.speedCheck, b.speedBatch > 0 ? b.speedBatch : b.target.kind() == Target.Kind.LATENCY
-              ? b.latencyTimingBatch : 1).keepPartial(b.keepPartial)
+          .speedCheck(last ? b.speedCheck : SpeedCheck.Mode.NEVER, b.speedBatch > 0 ? b.speedBatch
+              : target.kind() == Target.Kind.LATENCY ? b.latencyTimingBatch : 1).keepPartial(b.keepPartial)
           .sessions(b.sessions).latencyTimer(LatencyModel.ort(b.sessions, b.latencyTimingBatch, 3, 15))
           .progress(new PruneProgress() {
             @Override
@@ -379,7 +507,8 @@ public final class PruningPipeline {
     /** Evaluates (when there is evaluation data) and records the stage. */
     private void stage(String name, Model model, Double latency) throws IOException {
       PipelineResult.Accuracy acc = null;
-      if (b.evaluation != null) {
+      OutputError error = null;
+      if (b.evaluation != null && classifier && b.evaluation.numClasses() > 0) {
         begin(Phase.EVALUATING, name);
         Evaluation e = call(() -> {
           try (Runner runner = Runner.open(b.sessions, model)) {
@@ -388,9 +517,21 @@ public final class PruningPipeline {
         });
         acc = new PipelineResult.Accuracy(e.samples(), e.top1(), e.top5(), e.loss());
         endPhase(String.format(Locale.ROOT, "%s: top-1 %.2f%%", name, 100 * e.top1()));
+      } else if (b.evaluation != null) {
+        begin(Phase.EVALUATING, name);
+        Model ref = reference != null ? reference : model;
+        error = call(() -> {
+          try (Runner runner = Runner.open(b.sessions, model); Runner r = Runner.open(b.sessions, ref)) {
+            return OutputError.compare(runner, r, b.evaluation, b.evalBatchSize);
+          }
+        });
+        endPhase(String.format(Locale.ROOT, "%s: output error against the unpruned model %.4g (relative), %.4g"
+            + " (mean squared)", name, error.relative(), error.meanSquared()));
       }
-      CostReport c = CostModel.analyze(model);
-      PipelineResult.Stage s = new PipelineResult.Stage(name, acc, c.totalParams(), c.totalFlops(), latency);
+      // the costs of the model as it is written: inserted BatchNorms folded
+      CostReport c = CostModel.analyze(insertedBn ? foldInsertedBn(model) : model);
+      PipelineResult.Stage s = new PipelineResult.Stage(name, acc, c.totalParams(), c.totalFlops(), latency,
+          WeightSparsity.of(model).fraction(), error);
       stages.add(s);
       b.listener.stage(s);
     }
@@ -523,8 +664,30 @@ public final class PruningPipeline {
     private boolean externalData;
     private Path report;
     private Listener listener = new Listener() {};
+    private Model teacher;
+    private Path teacherFile;
+    private int steps = 1;
+    private PruneSchedule stepSchedule = PruneSchedule.LINEAR;
 
     private Builder() {}
+
+    /**
+     * The unpruned model, when the pipeline only recovers a model pruned elsewhere: the teacher of
+     * distillation and the reference of output errors (default: the model the pipeline prunes, as
+     * it was read).
+     */
+    public Builder teacher(Model m) {
+      this.teacher = Objects.requireNonNull(m, "teacher");
+      this.teacherFile = null;
+      return this;
+    }
+
+    /** {@link #teacher(Model)} from a file (read by the run). */
+    public Builder teacher(Path file) {
+      this.teacherFile = Objects.requireNonNull(file, "teacher");
+      this.teacher = null;
+      return this;
+    }
 
     /** The model file to prune (read by the run). */
     public Builder model(Path file) {
@@ -555,7 +718,7 @@ public final class PruningPipeline {
 
     /**
      * The criterion by name: l1, l2, bn, fpgm, random, or on calibration data apoz, mean, oracle,
-     * aofp, taylor (with {@link #criterionOptions}).
+     * aofp, taylor, thinet (with {@link #criterionOptions}).
      */
     public Builder criterion(String name) {
       this.criterionName = Objects.requireNonNull(name, "criterion");
@@ -587,6 +750,26 @@ public final class PruningPipeline {
     /** What to remove (required). */
     public Builder target(Target t) {
       this.target = t;
+      return this;
+    }
+
+    /**
+     * Prune in {@code n} steps (default 1: one shot), each followed by the recovery (BatchNorm
+     * recalibration, {@link FineTuning#epochs} epochs of fine-tuning each step): the iterative
+     * schedule of Han et al., or Zhu &amp; Gupta's gradual one with {@link PruneSchedule#AGP}. Each
+     * step's stages are recorded ({@code pruned 1/3}, {@code fine-tuned 1/3}, ..., the last step's
+     * {@code pruned}, {@code fine-tuned}); the result's prune report is the last step's. Needs a
+     * FLOPs or parameter target (a fraction of the original's), a criterion (not a training-time
+     * method), and no fine-tuning checkpoint folder when {@code n > 1}.
+     */
+    public Builder steps(int n) {
+      this.steps = n;
+      return this;
+    }
+
+    /** How {@link #steps} spread the target (default {@link PruneSchedule#LINEAR}). */
+    public Builder stepSchedule(PruneSchedule s) {
+      this.stepSchedule = Objects.requireNonNull(s, "stepSchedule");
       return this;
     }
 
@@ -835,9 +1018,32 @@ public final class PruningPipeline {
         throw new InvalidOptionException("evaluation", null, "is required by the method adversarial (it decides"
             + " whether a removal recovered by validation top-1)");
       }
+      if (recovery.fineTuning() != null && target == null && teacher == null && teacherFile == null
+          && (recovery.fineTuning().distillation() != null || trainingData != null && trainingData.numClasses() == 0)) {
+        throw new InvalidOptionException("teacher", null, "is required to distil when nothing is pruned (by"
+            + " fineTuning.distillation, or training data without labels): the unpruned model");
+      }
       if (recovery.any() && trainingData == null) {
         throw new InvalidOptionException("trainingData", null, "is required by "
             + (recovery.fineTuning() != null ? "fineTuning.epochs" : "recovery.recalibrateBn"));
+      }
+      InvalidOptionException.atLeast("steps", steps, 1);
+      if (steps > 1) {
+        if (target == null || (target.kind() != Target.Kind.FLOPS && target.kind() != Target.Kind.PARAMS)) {
+          throw new InvalidOptionException("steps", steps, "needs a FLOPs or parameter target (each step removes a"
+              + " share of the original's)");
+        }
+        if (byMethod) {
+          throw new InvalidOptionException("steps", steps, "applies to a criterion, not to a training-time method");
+        }
+        if (allocation.kind() == Allocation.Kind.SENSITIVITY && allocation.curves() != null) {
+          throw new InvalidOptionException("steps", steps, "needs sensitivity curves measured on each step's model;"
+              + " give the sensitivity allocation without curves");
+        }
+        if (recovery.fineTuning() != null && recovery.fineTuning().checkpointDir() != null) {
+          throw new InvalidOptionException("fineTuning.checkpointDir", recovery.fineTuning().checkpointDir(),
+              "resumes one fine-tuning, not the several of steps > 1");
+        }
       }
       InvalidOptionException.atLeast("evalBatchSize", evalBatchSize, 1);
       InvalidOptionException.atLeast("measureLatency", latencyBatch, 0);

@@ -35,19 +35,38 @@ public final class BatchNormFolding implements GraphPass {
     }
   }
 
+  private final String docString;
+
+  /** Folds every BatchNormalization it can. */
+  public BatchNormFolding() {
+    this(null);
+  }
+
+  private BatchNormFolding(String docString) {
+    this.docString = docString;
+  }
+
+  /**
+   * Folds only the BatchNormalizations whose doc string is {@code docString} (those a tool inserted
+   * and wants gone again); the others are neither folded nor listed as skipped.
+   */
+  public static BatchNormFolding marked(String docString) {
+    return new BatchNormFolding(java.util.Objects.requireNonNull(docString, "docString"));
+  }
+
   @Override
   public String name() {
     return "bn-folding";
   }
 
-  /** Folds every BatchNormalization it can in the main graph of {@code model}. */
+  /** Folds every BatchNormalization it can (or every marked one) in the main graph of {@code model}. */
   @Override
   public Result run(Model model) {
     Graph g = model.graph();
     int folded = 0;
     List<String> skipped = new ArrayList<>();
     for (Node bn : new ArrayList<>(g.nodes())) {
-      if (!bn.is("BatchNormalization")) {
+      if (!bn.is("BatchNormalization") || docString != null && !docString.equals(bn.docString())) {
         continue;
       }
       String why = fold(g, bn);

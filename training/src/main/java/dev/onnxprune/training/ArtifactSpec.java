@@ -26,7 +26,8 @@ import java.util.Map;
  * @param checkpoint file of the checkpoint (an ONNX model holding one initializer per state tensor)
  * @param input name of the batch input
  * @param inputShape its shape, symbolic dimensions as strings
- * @param labels name of the labels input
+ * @param labels name of the labels input, or null when the model is not a classifier (its first
+ *     output is not {@code [N, K]}: no cross-entropy, and the eval model has no loss)
  * @param learningRate name of the learning-rate input
  * @param step name of the step-count input, or null when the optimizer needs none
  * @param loss name of the loss output (mean cross-entropy over the batch)
@@ -43,14 +44,19 @@ import java.util.Map;
  *     respect to it ({@link TrainingOptions.Builder#gradientOutputs}); empty when none asked
  * @param extraOutputs forward values the training step also outputs, under their own names
  *     ({@link TrainingOptions.Builder#extraOutputs})
+ * @param unlabelled true when the training step takes no {@code labels} (its loss is distillation
+ *     alone); {@code labels} is then the eval model's input only
+ * @param teacher model output -> the training step's input carrying the teacher's value of it
+ *     ({@link Distillation}); empty without distillation
  */
 public record ArtifactSpec(int version, String trainStep, String eval, String checkpoint, String input,
     List<Object> inputShape, String labels, String learningRate, String step, String loss, String logits,
     long numClasses, Map<String, Object> optimizer, Map<String, String> batchNorm, double labelSmoothing,
     List<StateTensor> state, List<String> frozen, List<Feed> feeds, Map<String, String> gradients,
-    List<String> extraOutputs) {
+    List<String> extraOutputs, boolean unlabelled, Map<String, String> teacher) {
 
   public ArtifactSpec {
+    teacher = teacher == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(teacher));
     feeds = feeds == null ? List.of() : List.copyOf(feeds);
     extraOutputs = extraOutputs == null ? List.of() : List.copyOf(extraOutputs);
     gradients = gradients == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(gradients));

@@ -87,6 +87,73 @@ final class LossBuilder {
     return loss;
   }
 
+  /**
+   * The distillation loss of {@code d} (see {@link Distillation}) against the teacher inputs
+   * {@code teacher} (model output -> its teacher input), plus the cross-entropy of {@code logits}
+   * against {@code labels} weighted {@code 1 - weight} when {@code labels} is not null; puts the
+   * seeds of the sweep into {@code seeds}.
+   */
+  static Value distillation(GradContext ctx, Distillation d, Value logits, Value labels, double eps,
+      Map<Value, Value> teacher, Map<Value, Value> seeds) {
+    boolean mix = labels != null && d.weight() < 1;
+    double w = mix ? d.weight() : 1;
+    DataType t = ctx.dtype(logits);
+    List<Value> terms = new ArrayList<>();
+    for (Map.Entry<Value, Value> e : teacher.entrySet()) {
+      Value y = e.getKey();
+      Value[] ls = d.kind() == Distillation.Kind.KL ? kl(ctx, y, e.getValue(), d.temperature())
+          : mse(ctx, y, e.getValue());
+      terms.add(ls[0]);
+      addSeed(ctx, seeds, y, ls[1], w);
+    }
+    Value loss = terms.size() == 1 ? terms.get(0) : ctx.op("Sum", terms);
+    if (w != 1) {
+      loss = ctx.mul(loss, ctx.scalar(w, t));
+    }
+    if (mix) {
+      Map<Value, Value> ce = new java.util.IdentityHashMap<>();
+      Value lce = crossEntropy(ctx, logits, labels, eps, ce);
+      addSeed(ctx, seeds, logits, ce.get(logits), 1 - w);
+      loss = ctx.add(loss, ctx.mul(lce, ctx.scalar(1 - w, t)));
+    }
+    loss.setType(new ValueType.TensorType(t, Shape.scalar()));
+    return loss;
+  }
+
+  /**
+   * {@code T^2 * mean_n KL(softmax(t_n / T) || softmax(s_n / T))} of logits {@code s, t [N, K]} and its
+   * gradient {@code T (softmax(s / T) - softmax(t / T)) / N}.
+   */
+  static Value[] kl(GradContext ctx, Value s, Value teacher, double temperature) {
+    DataType t = ctx.dtype(s);
+    Value invT = ctx.scalar(1 / temperature, t);
+    Value logPs = ctx.op("LogSoftmax", List.of(ctx.mul(s, invT)), Attribute.of("axis", 1L));
+    Value logPt = ctx.op("LogSoftmax", List.of(ctx.mul(teacher, invT)), Attribute.of("axis", 1L));
+    Value pt = ctx.op("Exp", List.of(logPt));
+    Value perSample = ctx.reduceSum(ctx.mul(pt, ctx.sub(logPt, logPs)), new long[] {1}, false);
+    Value loss = ctx.mul(ctx.reduceMean(perSample, new long[] {0}, false),
+        ctx.scalar(temperature * temperature, t));
+    Value n = ctx.op("Cast", List.of(ctx.op("Gather", List.of(ctx.op("Shape", List.of(s)), ctx.ints(0)))),
+        Attribute.of("to", (long) t.code()));
+    Value seed = ctx.div(ctx.mul(ctx.sub(ctx.op("Exp", List.of(logPs)), pt), ctx.scalar(temperature, t)), n);
+    return new Value[] {loss, seed};
+  }
+
+  /** {@code mean((y - t)^2)} over every element, and its gradient {@code 2 (y - t) / size(y)}. */
+  static Value[] mse(GradContext ctx, Value y, Value teacher) {
+    DataType t = ctx.dtype(y);
+    Value diff = ctx.sub(y, teacher);
+    Value loss = ctx.op("ReduceMean", List.of(ctx.mul(diff, diff)), Attribute.of("keepdims", 0L));
+    Value seed = ctx.div(ctx.mul(diff, ctx.scalar(2, t)), ctx.count(y, t));
+    return new Value[] {loss, seed};
+  }
+
+  /** Adds {@code weight * seed} to the seed of {@code v}. */
+  private static void addSeed(GradContext ctx, Map<Value, Value> seeds, Value v, Value seed, double weight) {
+    Value s = weight == 1 ? seed : ctx.mul(seed, ctx.scalar(weight, ctx.dtype(v)));
+    seeds.merge(v, s, ctx::add);
+  }
+
   private static Value output(Graph g, String name) {
     for (Value v : g.outputs()) {
       if (v.name().equals(name)) {

@@ -122,8 +122,11 @@ public final class Trainer {
   public static Result train(Model model, TrainingOptions training, Dataset data, TrainerOptions options,
       Sessions sessions) throws IOException, OrtException {
     long start = System.nanoTime();
-    TrainingData samples = TrainingData.of(data);
+    TrainingData samples = TrainingData.of(data, training.labels());
     TrainingArtifact artifact = TrainingArtifact.build(model, training);
+    if (training.distillation() != null && options.teacher() == null) {
+      throw new IllegalArgumentException("the training step distils; give the teacher (TrainerOptions.teacher)");
+    }
     samples.checkLabels(artifact.spec().numClasses(), artifact.spec().classesOf());
     Listener listener = options.listener();
     int batch = options.batchSize();
@@ -132,7 +135,9 @@ public final class Trainer {
       throw new IllegalArgumentException("the training data has " + samples.count() + " sample(s); a step needs 2");
     }
     List<EpochStats> history = new ArrayList<>();
-    try (TrainingSession session = TrainingSession.open(artifact, sessions)) {
+    try (TrainingSession session = TrainingSession.open(artifact, sessions);
+        Teacher teacher = training.distillation() == null ? null : Teacher.open(options.teacher(), artifact.spec(),
+            sessions, samples.count(), options.augmentation().isNone())) {
       int done = 0;
       Path ck = options.checkpointDir() == null ? null : options.checkpointDir().resolve(CHECKPOINT);
       if (options.resume() && Files.isRegularFile(ck)) {
@@ -142,7 +147,7 @@ public final class Trainer {
       }
       listener.started(done + 1, options.epochs(), steps, samples.count(), done > 0);
       for (int epoch = done; epoch < options.epochs(); epoch++) {
-        history.add(epoch(session, samples, options, epoch, steps));
+        history.add(epoch(session, teacher, samples, options, epoch, steps));
         if (ck != null) {
           Files.createDirectories(options.checkpointDir());
           Position p = new Position(epoch + 1, options.epochs(), batch, options.seed(), samples.count(), history);
@@ -187,8 +192,8 @@ public final class Trainer {
     return new double[] {n == 0 ? Double.NaN : loss / n, n == 0 ? Double.NaN : (double) right / n, n};
   }
 
-  private static EpochStats epoch(TrainingSession session, TrainingData data, TrainerOptions o, int epoch, int steps)
-      throws OrtException {
+  private static EpochStats epoch(TrainingSession session, Teacher teacher, TrainingData data, TrainerOptions o,
+      int epoch, int steps) throws OrtException {
     Listener listener = o.listener();
     listener.epochStarted(epoch + 1, o.epochs(), steps);
     long t0 = System.nanoTime();
@@ -209,7 +214,7 @@ public final class Trainer {
       lr = o.schedule().at(t);
       TrainingSession.StepResult r;
       try {
-        r = session.step(b, lr);
+        r = teacher == null ? session.step(b, lr) : session.step(b, lr, teacher.outputs(b, order, from));
       } catch (TrainingDivergedException e) {
         throw new TrainingDivergedException(e.step(), e.what(), "training diverged at epoch " + (epoch + 1)
             + ", step " + (s + 1) + " of " + steps + ": " + e.what() + " (learning rate " + lr + "); nothing was"
@@ -241,9 +246,11 @@ public final class Trainer {
   private static void checkTrainedOutputs(TrainingSession session, TrainingData data, TrainerOptions o,
       List<EpochStats> history) throws OrtException {
     int n = Math.min(o.batchSize(), data.count());
-    TrainingSession.EvalResult r = session.evaluate(data.batch(TrainingData.order(data.count(), null), 0, n));
+    Batch first = data.batch(TrainingData.order(data.count(), null), 0, n);
+    TrainingSession.EvalResult r = session.evaluate(first);
     int bad = firstNonFinite(r.logits());
-    if (Double.isFinite(r.loss()) && bad < 0) {
+    // without labels (distillation alone) there is no loss to check, only the outputs
+    if ((Double.isFinite(r.loss()) || first.labels() == null) && bad < 0) {
       return;
     }
     EpochStats last = history.isEmpty() ? null : history.get(history.size() - 1);

@@ -31,6 +31,7 @@ public final class TrainerOptions {
   private final Path checkpointDir;
   private final boolean resume;
   private final Trainer.Listener listener;
+  private final dev.onnxprune.graph.Model teacher;
 
   private TrainerOptions(Builder b) {
     this.epochs = b.epochs;
@@ -45,6 +46,12 @@ public final class TrainerOptions {
     this.checkpointDir = b.checkpointDir;
     this.resume = b.resume;
     this.listener = b.listener;
+    this.teacher = b.teacher;
+  }
+
+  /** The teacher of a distilling training step ({@link TrainingOptions#distillation}), or null. */
+  public dev.onnxprune.graph.Model teacher() {
+    return teacher;
   }
 
   public static Builder builder() {
@@ -115,6 +122,7 @@ public final class TrainerOptions {
     private Path checkpointDir;
     private boolean resume;
     private Trainer.Listener listener = new Trainer.Listener() {};
+    private dev.onnxprune.graph.Model teacher;
 
     private Builder() {}
 
@@ -196,6 +204,16 @@ public final class TrainerOptions {
 
     public Builder listener(Trainer.Listener l) {
       this.listener = Objects.requireNonNull(l, "listener");
+      return this;
+    }
+
+    /**
+     * The teacher whose outputs a distilling training step matches: run in ONNX Runtime on every
+     * (augmented) batch; without augmentation its outputs are computed in the first epoch and
+     * reused after it.
+     */
+    public Builder teacher(dev.onnxprune.graph.Model m) {
+      this.teacher = m;
       return this;
     }
 

@@ -135,9 +135,29 @@ public final class TrainingArtifact {
     }
     ShapeInference.infer(work);
     logits = g.lookup(logits.name()); // a rewritten BatchNormalization may have produced it
-    Value labels = addInput(g, LABELS, DataType.INT64, batchShape(logits));
+    boolean classifier = isClassifier(ctx, logits);
+    Value labels = o.labels() ? addInput(g, LABELS, DataType.INT64, batchShape(logits)) : null;
     Map<Value, Value> seeds = new IdentityHashMap<>();
-    Value loss = LossBuilder.crossEntropy(ctx, logits, labels, o.labelSmoothing(), seeds);
+    Map<String, String> teacher = new LinkedHashMap<>();
+    Value loss;
+    if (o.distillation() == null) {
+      loss = LossBuilder.crossEntropy(ctx, logits, labels, o.labelSmoothing(), seeds);
+    } else {
+      Map<Value, Value> teacherValues = new LinkedHashMap<>();
+      List<Value> matched = o.distillation().kind() == Distillation.Kind.KL ? List.of(logits)
+          : List.copyOf(g.outputs());
+      for (Value y : matched) {
+        Value t = addInput(g, Distillation.teacherInput(y.name()), ctx.dtype(y), y.shape());
+        teacherValues.put(y, t);
+        teacher.put(y.name(), t.name());
+      }
+      if (o.distillation().kind() == Distillation.Kind.KL && !classifier) {
+        throw new GradientException("distillation by KL divergence needs logits of shape [N, K]; output '"
+            + logits.name() + "' has " + logits.shape() + " (distil by mean-squared error instead)");
+      }
+      loss = LossBuilder.distillation(ctx, o.distillation(), logits, classifier ? labels : null,
+          o.labelSmoothing(), teacherValues, seeds);
+    }
     List<Value> params = new ArrayList<>();
     for (Parameters.Entry e : ps.parameters) {
       params.add(ps.inputs.get(e.name()));
@@ -228,9 +248,10 @@ public final class TrainingArtifact {
     ck.setDocString("onnx-prune training checkpoint: one initializer per state tensor of the training step");
 
     ArtifactSpec spec = new ArtifactSpec(1, TRAIN_STEP, EVAL, CHECKPOINT, batch.name(), shapeList(batch.shape()),
-        LABELS, LEARNING_RATE, step == null ? null : STEP, Loss.OUTPUT, logits.name(), ctx.dims(logits)[1],
-        describe(o.optimizer()), batchNorm(o),
-        o.labelSmoothing(), state, List.copyOf(o.frozen()), feeds, gradientOutputs, o.extraOutputs());
+        classifier ? LABELS : null, LEARNING_RATE, step == null ? null : STEP, Loss.OUTPUT, logits.name(),
+        classifier ? ctx.dims(logits)[1] : 0, describe(o.optimizer()), batchNorm(o),
+        o.labelSmoothing(), state, List.copyOf(o.frozen()), feeds, gradientOutputs, o.extraOutputs(),
+        !o.labels(), teacher);
     return new TrainingArtifact(work, ev, ck, spec);
   }
 
@@ -242,10 +263,12 @@ public final class TrainingArtifact {
     Value logits = output(g, o.logits());
     Parameters.lift(work, o);
     GradContext ctx = new GradContext(work);
-    Value labels = addInput(g, LABELS, DataType.INT64, batchShape(logits));
-    Value loss = LossBuilder.crossEntropy(ctx, logits, labels, 0, null);
     Models.clearOutputs(g);
-    Models.exposeAs(ctx, loss, Loss.OUTPUT, loss.type());
+    if (isClassifier(ctx, logits)) {
+      Value labels = addInput(g, LABELS, DataType.INT64, batchShape(logits));
+      Value loss = LossBuilder.crossEntropy(ctx, logits, labels, 0, null);
+      Models.exposeAs(ctx, loss, Loss.OUTPUT, loss.type());
+    }
     g.addOutput(logits);
     g.removeDeadCode();
     work.setDocString("onnx-prune eval model: the inference function with parameters as inputs, and its loss");
@@ -291,6 +314,12 @@ public final class TrainingArtifact {
       }
     }
     g.removeDeadCode();
+  }
+
+  /** Logits {@code [N, K]} with K known: a classifier's, which a cross-entropy applies to. */
+  private static boolean isClassifier(GradContext ctx, Value logits) {
+    long[] d = ctx.dims(logits);
+    return d.length == 2 && d[1] > 0;
   }
 
   private static Value mask(GradContext ctx, Parameters.Entry e, TrainingOptions o) {

@@ -31,6 +31,16 @@ public final class TrainingData {
    * @throws IllegalArgumentException when the data has no labels
    */
   public static TrainingData of(Dataset d) {
+    return of(d, true);
+  }
+
+  /**
+   * Reads all of {@code d} into memory; with {@code labels} false, labels are not needed (and
+   * batches have none).
+   *
+   * @throws IllegalArgumentException when {@code labels} and the data has none
+   */
+  public static TrainingData of(Dataset d, boolean labels) {
     long[] shape = d.sampleShape();
     long per = 1;
     for (long v : shape) {
@@ -39,16 +49,18 @@ public final class TrainingData {
     int size = Math.toIntExact(per);
     int count = d.size();
     float[] x = new float[Math.multiplyExact(count, size)];
-    long[] y = new long[count];
+    long[] y = labels ? new long[count] : null;
     int at = 0;
     Iterator<Batch> it = d.batches(1024);
     while (it.hasNext()) {
       Batch b = it.next();
-      if (b.labels() == null) {
+      if (labels && b.labels() == null) {
         throw new IllegalArgumentException("the training data has no labels");
       }
       System.arraycopy(b.inputs(), 0, x, at * size, b.inputs().length);
-      System.arraycopy(b.labels(), 0, y, at, b.size());
+      if (labels) {
+        System.arraycopy(b.labels(), 0, y, at, b.size());
+      }
       at += b.size();
     }
     if (at != count) {
@@ -64,7 +76,9 @@ public final class TrainingData {
    * @param where what has the classes, e.g. {@code "output 'logits' [N, 10]"}
    */
   public void checkLabels(long classes, String where) {
-    Labels.check(y, 0, classes, where);
+    if (y != null) {
+      Labels.check(y, 0, classes, where);
+    }
   }
 
   /** Number of samples. */
@@ -75,11 +89,13 @@ public final class TrainingData {
   /** The {@code n} samples {@code order[from .. from + n)} as one batch (copies). */
   public Batch batch(int[] order, int from, int n) {
     float[] bx = new float[n * size];
-    long[] by = new long[n];
+    long[] by = y == null ? null : new long[n];
     for (int i = 0; i < n; i++) {
       int k = order[from + i];
       System.arraycopy(x, k * size, bx, i * size, size);
-      by[i] = y[k];
+      if (by != null) {
+        by[i] = y[k];
+      }
     }
     long[] shape = new long[sampleShape.length + 1];
     shape[0] = n;

@@ -34,6 +34,8 @@ public final class TrainingOptions {
   private final String logits;
   private final List<String> gradientOutputs;
   private final List<String> extraOutputs;
+  private final Distillation distillation;
+  private final boolean labels;
 
   private TrainingOptions(Builder b) {
     this.optimizer = b.optimizer;
@@ -49,6 +51,8 @@ public final class TrainingOptions {
     this.logits = b.logits;
     this.gradientOutputs = List.copyOf(b.gradientOutputs);
     this.extraOutputs = List.copyOf(b.extraOutputs);
+    this.distillation = b.distillation;
+    this.labels = b.labels;
   }
 
   /** The defaults. */
@@ -116,6 +120,16 @@ public final class TrainingOptions {
     return extraOutputs;
   }
 
+  /** Distillation from a teacher in the loss, or null for cross-entropy alone. */
+  public Distillation distillation() {
+    return distillation;
+  }
+
+  /** Whether the training step takes labels (a cross-entropy term); false only with distillation. */
+  public boolean labels() {
+    return labels;
+  }
+
   /** Builder of {@link TrainingOptions}. */
   public static final class Builder {
     private Optimizer optimizer = Optimizer.sgd(0.9, 5e-4);
@@ -131,8 +145,28 @@ public final class TrainingOptions {
     private String logits;
     private final Set<String> gradientOutputs = new LinkedHashSet<>();
     private final Set<String> extraOutputs = new LinkedHashSet<>();
+    private Distillation distillation;
+    private boolean labels = true;
 
     private Builder() {}
+
+    /**
+     * Distillation from a teacher (default none): the step takes the teacher's outputs as inputs
+     * ({@link Distillation#teacherInput}) and the loss is as {@link Distillation} says.
+     */
+    public Builder distillation(Distillation d) {
+      this.distillation = d;
+      return this;
+    }
+
+    /**
+     * Whether the step takes labels (default true). Without labels the loss is the distillation
+     * term alone, so {@link #distillation} is required.
+     */
+    public Builder labels(boolean on) {
+      this.labels = on;
+      return this;
+    }
 
     public Builder optimizer(Optimizer o) {
       this.optimizer = java.util.Objects.requireNonNull(o, "optimizer");
@@ -238,6 +272,9 @@ public final class TrainingOptions {
     }
 
     public TrainingOptions build() {
+      if (!labels && distillation == null) {
+        throw new IllegalArgumentException("a training step without labels needs distillation (it has no other loss)");
+      }
       return new TrainingOptions(this);
     }
   }

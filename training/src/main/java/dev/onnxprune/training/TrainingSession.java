@@ -16,6 +16,7 @@ import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.HostTensor;
 import dev.onnxprune.runtime.Labels;
 import dev.onnxprune.runtime.OrtTensors;
+import dev.onnxprune.runtime.Runner;
 import dev.onnxprune.runtime.Sessions;
 import java.io.IOException;
 import java.nio.FloatBuffer;
@@ -152,10 +153,22 @@ public final class TrainingSession implements AutoCloseable {
    * @throws TrainingDivergedException when the step's loss or updated state is not finite
    */
   public StepResult step(Batch batch, double lr) throws OrtException {
+    return step(batch, lr, Map.of());
+  }
+
+  /**
+   * One optimizer step of an artifact that distils ({@link ArtifactSpec#teacher}): {@code teacher}
+   * holds the teacher's value of each matched output on this batch, by output name; otherwise as
+   * {@link #step(Batch, double)}.
+   *
+   * @throws IllegalArgumentException when the batch lacks labels the step needs, a teacher value is
+   *     missing, or {@code lr} is not a finite float
+   */
+  public StepResult step(Batch batch, double lr, Map<String, Runner.Output> teacher) throws OrtException {
     if (!Float.isFinite((float) lr)) {
       throw new IllegalArgumentException("the learning rate must be a finite float: " + lr);
     }
-    return run(batch, lr, true);
+    return run(batch, lr, true, teacher);
   }
 
   /**
@@ -165,7 +178,7 @@ public final class TrainingSession implements AutoCloseable {
    * uses batch statistics as in a step (when the artifact trains it that way).
    */
   public StepResult probe(Batch batch) throws OrtException {
-    return run(batch, 0, false);
+    return run(batch, 0, false, Map.of());
   }
 
   /**
@@ -266,16 +279,29 @@ public final class TrainingSession implements AutoCloseable {
     return t;
   }
 
-  private StepResult run(Batch batch, double lr, boolean commit) throws OrtException {
-    if (batch.labels() == null) {
+  private StepResult run(Batch batch, double lr, boolean commit, Map<String, Runner.Output> teacher)
+      throws OrtException {
+    if (batch.labels() == null && !spec.unlabelled()) {
       throw new IllegalArgumentException("a training batch needs labels");
     }
-    Labels.check(batch.labels(), 0, spec.numClasses(), spec.classesOf() + " (samples counted in the batch)");
+    if (batch.labels() != null && !spec.unlabelled() && spec.labels() != null) {
+      Labels.check(batch.labels(), 0, spec.numClasses(), spec.classesOf() + " (samples counted in the batch)");
+    }
     Map<String, OnnxTensor> in = new LinkedHashMap<>(state);
     List<OnnxTensor> temp = new ArrayList<>();
     try {
       in.put(spec.input(), inputSlot.fill(HostTensor.floats(batch.inputs(), batch.shape())));
-      in.put(spec.labels(), labelSlot.fill(HostTensor.longs(batch.labels(), batch.size())));
+      if (!spec.unlabelled()) {
+        in.put(spec.labels(), labelSlot.fill(HostTensor.longs(batch.labels(), batch.size())));
+      }
+      for (Map.Entry<String, String> e : spec.teacher().entrySet()) {
+        Runner.Output t = teacher.get(e.getKey());
+        if (t == null) {
+          throw new IllegalArgumentException("the training step distils output '" + e.getKey() + "' and was given"
+              + " no teacher value for it");
+        }
+        temp.add(put(in, e.getValue(), OrtTensors.create(t.values(), t.shape())));
+      }
       temp.add(put(in, spec.learningRate(), OrtTensors.scalar((float) lr)));
       if (spec.step() != null) {
         temp.add(put(in, spec.step(), OrtTensors.scalar(steps + 1)));
@@ -286,7 +312,8 @@ public final class TrainingSession implements AutoCloseable {
       try {
         OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
         float[] lf = floats(logits);
-        int correct = correct(lf, (int) logits.getInfo().getShape()[1], batch.labels());
+        int correct = batch.labels() == null || spec.numClasses() <= 0 ? 0
+            : correct(lf, (int) logits.getInfo().getShape()[1], batch.labels());
         result = new StepResult(scalar(r.get(spec.loss()).orElseThrow()), correct, batch.size(), lf);
         keepGradients(r);
       } catch (RuntimeException | OrtException e) {
@@ -362,14 +389,17 @@ public final class TrainingSession implements AutoCloseable {
     try {
       temp.add(put(in, spec.input(), OrtTensors.create(batch.inputs(), batch.shape())));
       putFeeds(in);
-      long[] labels = batch.labels() != null ? batch.labels() : new long[batch.size()];
-      Labels.check(labels, 0, spec.numClasses(), spec.classesOf() + " (samples counted in the batch)");
-      temp.add(put(in, spec.labels(), OrtTensors.create(labels, labels.length)));
+      boolean scored = spec.labels() != null && batch.labels() != null;
+      if (spec.labels() != null) {
+        long[] labels = batch.labels() != null ? batch.labels() : new long[batch.size()];
+        Labels.check(labels, 0, spec.numClasses(), spec.classesOf() + " (samples counted in the batch)");
+        temp.add(put(in, spec.labels(), OrtTensors.create(labels, labels.length)));
+      }
       try (OrtSession.Result r = eval.run(in)) {
         OnnxTensor logits = (OnnxTensor) r.get(spec.logits()).orElseThrow();
         float[] out = floats(logits);
-        double loss = batch.labels() == null ? Double.NaN : scalar(r.get(spec.loss()).orElseThrow());
-        int correct = batch.labels() == null ? 0 : correct(out, (int) logits.getInfo().getShape()[1], batch.labels());
+        double loss = !scored ? Double.NaN : scalar(r.get(spec.loss()).orElseThrow());
+        int correct = !scored ? 0 : correct(out, (int) logits.getInfo().getShape()[1], batch.labels());
         return new EvalResult(loss, correct, batch.size(), out);
       }
     } finally {
