@@ -5,19 +5,29 @@ import dev.onnxprune.prune.PruningPipeline;
 import dev.onnxprune.training.Trainer;
 import java.io.PrintWriter;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Collectors;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 
 /**
  * What a {@link PruningPipeline} run does, on stderr (stdout stays the command's result): one line
- * per finished phase ({@code scoring     1.42 s  detail}), one line per step of a training-time
- * method, one line per epoch of fine-tuning, warnings, and a progress bar for the long phases when
- * stderr is a terminal (not with --quiet).
+ * per finished phase ({@code scoring     1.42 s  detail}), one line per epoch of fine-tuning,
+ * warnings, and a progress bar for the long phases when stderr is a terminal (not with --quiet).
+ *
+ * <p>A training-time method records several trajectory points per optimizer step (AOFP: one per
+ * layer whose search step finished on that batch); they are printed as one line per step, with
+ * the count of each event, at most one line per {@link #METHOD_INTERVAL_NANOS} (the points in
+ * between are summed into the next line; the start and the end are always printed), with the
+ * step rate and the time the rest of the step budget would take at that rate.
  */
 final class PipelineLog implements PruningPipeline.Listener, AutoCloseable {
   private static final long BAR_MAX = 1000;
+  /** At most one method progress line per second. */
+  static final long METHOD_INTERVAL_NANOS = 1_000_000_000L;
 
   private final PrintWriter err;
   private final boolean bars;
@@ -26,16 +36,30 @@ final class PipelineLog implements PruningPipeline.Listener, AutoCloseable {
   private long start = System.nanoTime();
   private String method = "";
   private int epochs;
+  private long budget;
+  private final long interval;
+  private TrajectoryPoint pending;
+  private final Map<String, Integer> events = new LinkedHashMap<>();
+  private Double pendingAccuracy;
+  private long lastMethodLine = Long.MIN_VALUE;
+  private TrajectoryPoint methodStart;
 
   PipelineLog(PrintWriter err, boolean quiet) {
+    this(err, quiet, METHOD_INTERVAL_NANOS);
+  }
+
+  /** {@code interval}: nanoseconds at least between two method lines (0: one line per step). */
+  PipelineLog(PrintWriter err, boolean quiet, long interval) {
     this.err = err;
+    this.interval = interval;
     // System.console() is null unless the JVM runs on a terminal (and so in tests and pipes)
     this.bars = !quiet && System.console() != null;
   }
 
-  /** The training-time method whose steps {@link #methodStep} prints. */
-  PipelineLog method(String name) {
+  /** The training-time method whose steps {@link #methodStep} prints, and its step budget (0: unknown). */
+  PipelineLog method(String name, long budget) {
     this.method = name + " ";
+    this.budget = budget;
     return this;
   }
 
@@ -52,6 +76,7 @@ final class PipelineLog implements PruningPipeline.Listener, AutoCloseable {
   @Override
   public void phaseFinished(PruningPipeline.Phase phase, Duration took, String detail) {
     closeBar();
+    printPending();
     line(phase.label(), took, OptionNames.render(detail));
   }
 
@@ -74,15 +99,64 @@ final class PipelineLog implements PruningPipeline.Listener, AutoCloseable {
   @Override
   public void methodStep(TrajectoryPoint p) {
     closeBar();
-    err.printf(Locale.ROOT, "  %s%-8s step %5d  FLOPs %5.1f%%  loss %s  top-1 %s  %.1f s%n", method, p.event(), p.step(),
-        100 * p.flopsKept(), Double.isNaN(p.loss()) ? "-" : String.format(Locale.ROOT, "%.4f", p.loss()),
-        p.accuracy() == null ? "-" : String.format(Locale.ROOT, "%.2f%%", 100 * p.accuracy()), p.seconds());
+    boolean edge = p.event().equals("start") || p.event().equals("end");
+    if (p.event().equals("start")) {
+      methodStart = p; // the rate counts from here, without the session's setup
+    }
+    if (pending != null && (edge || p.step() != pending.step() && System.nanoTime() - lastMethodLine >= interval)) {
+      printPending();
+    }
+    pending = p;
+    events.merge(p.event(), 1, Integer::sum);
+    if (p.accuracy() != null) {
+      pendingAccuracy = p.accuracy();
+    }
+    if (edge) {
+      printPending();
+    }
+  }
+
+  /** Prints the held method line: the latest point, the events since the previous line, the rate and time left. */
+  private void printPending() {
+    if (pending == null) {
+      return;
+    }
+    TrajectoryPoint p = pending;
+    String what = events.size() == 1 && events.values().iterator().next() == 1 ? p.event()
+        : events.entrySet().stream().map(e -> e.getValue() == 1 ? e.getKey() : e.getKey() + " x" + e.getValue())
+            .collect(Collectors.joining(", "));
+    StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+        "  %s%-8s step %5d  FLOPs %5.1f%%  loss %s  top-1 %s  %.1f s", method, what, p.step(), 100 * p.flopsKept(),
+        Double.isNaN(p.loss()) ? "-" : String.format(Locale.ROOT, "%.4f", p.loss()),
+        pendingAccuracy == null ? "-" : String.format(Locale.ROOT, "%.2f%%", 100 * pendingAccuracy), p.seconds()));
+    long from = methodStart == null ? 0 : methodStart.step();
+    double since = p.seconds() - (methodStart == null ? 0 : methodStart.seconds());
+    if (p.step() > from && since > 0 && !p.event().equals("end")) {
+      double rate = (p.step() - from) / since;
+      line.append(String.format(Locale.ROOT, "  %.1f steps/s", rate));
+      if (budget > p.step()) {
+        line.append("  budget left ").append(clock((budget - p.step()) / rate)).append(" at most");
+      }
+    }
+    err.println(line);
     err.flush();
+    pending = null;
+    pendingAccuracy = null;
+    events.clear();
+    lastMethodLine = System.nanoTime();
+  }
+
+  /** {@code seconds} as h:mm:ss or m:ss. */
+  static String clock(double seconds) {
+    long s = Math.round(seconds);
+    return s >= 3600 ? String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+        : String.format(Locale.ROOT, "%d:%02d", s / 60, s % 60);
   }
 
   @Override
   public void fineTuningStarted(int epoch, int epochs, int stepsPerEpoch, int samples, boolean resumed) {
     closeBar();
+    printPending();
     err.println(epoch > epochs ? "the checkpoint already holds all " + epochs + " epochs; nothing to train"
         : String.format(Locale.ROOT, "%s epoch %d of %d: %s samples, %d steps per epoch",
             resumed ? "resuming at" : "training from", epoch, epochs, Units.grouped(samples), stepsPerEpoch));
@@ -104,6 +178,7 @@ final class PipelineLog implements PruningPipeline.Listener, AutoCloseable {
   @Override
   public void warning(String message) {
     closeBar();
+    printPending();
     err.println("warning: " + OptionNames.render(message));
     err.flush();
   }
@@ -126,5 +201,6 @@ final class PipelineLog implements PruningPipeline.Listener, AutoCloseable {
   @Override
   public void close() {
     closeBar();
+    printPending();
   }
 }

@@ -3,6 +3,7 @@ package dev.onnxprune.cli;
 import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.errors.NothingPrunableException;
 import dev.onnxprune.errors.TargetUnreachableException;
+import dev.onnxprune.methods.Methods;
 import dev.onnxprune.prune.PipelineResult;
 import dev.onnxprune.prune.PruneSchedule;
 import dev.onnxprune.prune.PruningPipeline;
@@ -328,7 +329,7 @@ public final class PruneCommand implements Callable<Integer> {
         .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log)
         .steps(allocation.steps).stepSchedule(PruneSchedule.byName(allocation.stepSchedule));
     if (byMethod) {
-      log.method(methods.method);
+      log.method(methods.method, Methods.maxSteps(methods.method, methods.parameters(calibration.theta, calibration.phi)));
       b.method(methods.method, methods.parameters(calibration.theta, calibration.phi));
     } else if (methods.parameters(null, null).any()) {
       throw new UsageFailure(OptionNames.flag(methods.parameters(null, null).firstMethodOnly())

@@ -9,6 +9,15 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.onnxprune.testmodels.TestModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import dev.onnxprune.methods.TrajectoryPoint;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -44,6 +53,56 @@ class PruneMethodCommandTest {
     assertTrue(last.get("widths").size() > 0, last.toString());
     assertTrue(doc.get("achieved").asDouble() >= 0.2, doc.get("achieved").toString());
   }
+
+  /**
+   * Issue 18: AOFP records one trajectory point per layer whose search step finished on a batch
+   * (every layer, every phi batches), and the log printed each as a line. And with restarts, a
+   * theta no move can meet trained on to the step budget.
+   */
+  @Test
+  void aofpPrintsOneLinePerStepAtMostAndATargetOutOfReachEndsEarly() throws Exception {
+    Path report = tmp.resolve("report.json");
+    Cli.Result r = Cli.run("prune", TestModels.model("resnet20.onnx").toString(), "-o", tmp.resolve("o.onnx").toString(),
+        "--method", "aofp", "--flops", "0.5", "--images", calib("images"), "--labels", calib("labels"), "--mean",
+        "0.286", "--std", "0.353", "--theta", "1e-9", "--phi", "1", "--method-steps", "5000", "--keep-partial",
+        "--report", report.toString(), "--device", "cpu", "--no-augment");
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.err().contains("warning: aofp-train stopped before reaching flops 0.5; it ended early, every layer's"
+        + " last 3 moves having pruned nothing"), r.err());
+    assertTrue(r.err().contains("raise --theta"), r.err());
+    JsonNode traj = new ObjectMapper().readTree(report.toFile()).get("prune").get("trajectory");
+    long lastStep = traj.get(traj.size() - 1).get("step").asLong();
+    assertTrue(lastStep < 100, "ended early, not at the 5000-step budget: step " + lastStep);
+    List<String> lines = r.err().lines().filter(l -> l.startsWith("  aofp ")).toList();
+    Set<String> steps = new HashSet<>();
+    for (String l : lines) {
+      Matcher m = STEP.matcher(l);
+      assertTrue(m.find(), l);
+      assertTrue(steps.add((l.contains(" end ") ? "end " : "") + m.group(1)), "a step printed twice: " + lines);
+    }
+    assertTrue(lines.size() <= lastStep + 2, lines.size() + " lines for " + lastStep + " steps: " + lines);
+    System.out.printf("aofp progress: %d trajectory points (the lines printed before), %d lines for %d steps%n",
+        traj.size(), lines.size(), lastStep);
+
+    // the same points without the one-second throttle: one line per step, with the time the rest of
+    // the budget would take at the step rate
+    StringWriter text = new StringWriter();
+    try (PipelineLog log = new PipelineLog(new PrintWriter(text), true, 0).method("aofp", 5000)) {
+      for (JsonNode p : traj) {
+        JsonNode loss = p.get("loss");
+        JsonNode acc = p.get("accuracy");
+        log.methodStep(new TrajectoryPoint(p.get("step").asLong(), p.get("event").asText(), p.get("seconds")
+            .asDouble(), p.get("flops").asLong(), p.get("flopsKept").asDouble(), Map.of(), loss != null
+            && loss.isNumber() ? loss.asDouble() : Double.NaN, acc != null && acc.isNumber() ? acc.asDouble() : null));
+      }
+    }
+    List<String> each = text.toString().lines().toList();
+    assertEquals(lastStep + 2, each.size(), "start, one line per step, end: " + each);
+    assertTrue(each.get(1).matches(" +aofp .*(refine|stop-layer) x\\d+.* step +1 .*"), each.get(1));
+    assertTrue(each.get(1).matches(".*steps/s  budget left [\\d:]+ at most"), each.get(1));
+  }
+
+  private static final Pattern STEP = Pattern.compile(" step +(\\d+) ");
 
   @Test
   void aMethodThatStopsShortFailsUnlessKeepPartialWhichWritesWhatItReached() throws Exception {

@@ -34,6 +34,10 @@ import java.util.Random;
  * move on any conv layer, we calculate the reduced global FLOPs"). Moves that finish on the same
  * batch are made in ascending order of p, the least damaging first, so the target is met with the
  * least damage; once it is met the search ends and the other moves of that batch are not made.
+ *
+ * <p><b>Stall.</b> With restarts a layer never stops, so a search whose every move ends with
+ * nothing pruned would run to its budget. With {@link Settings#patience} k > 0 it ends as
+ * stalled once every layer has ended k moves in a row with nothing pruned.
  * The move that meets the target is made whole, or, with {@link Settings#trimFinalMove}, only its
  * lowest-T-hat channels, as few as meet the target (less overshoot).
  */
@@ -90,8 +94,16 @@ public final class BinaryFilterSearch {
    * @param maxCalls damage measurements at most (a budget: the search always ends)
    * @param restart restart a stopped layer with a new move instead of leaving it stopped
    * @param trimFinalMove make only as much of the move that meets the target as it needs
+   * @param patience with restarts: the search ends as stalled once every layer that can still
+   *     move has ended this many moves in a row with nothing pruned (0: never; restarts run to the
+   *     budget)
    */
-  public record Settings(double theta, int phi, int maxCalls, boolean restart, boolean trimFinalMove) {}
+  public record Settings(double theta, int phi, int maxCalls, boolean restart, boolean trimFinalMove, int patience) {
+    /** Settings without the stall rule (patience 0). */
+    public Settings(double theta, int phi, int maxCalls, boolean restart, boolean trimFinalMove) {
+      this(theta, phi, maxCalls, restart, trimFinalMove, 0);
+    }
+  }
 
   /** The search state of one layer. */
   public static final class Layer {
@@ -106,6 +118,8 @@ public final class BinaryFilterSearch {
     public int[] space;
     public int moves;
     public boolean stopped;
+    /** Moves in a row that ended with nothing pruned (reset by a prune). */
+    public int failedMoves;
     double[] sum;
     public int[] count;
     public int collected;
@@ -190,6 +204,7 @@ public final class BinaryFilterSearch {
         move[u] = moves;
       }
       moves++;
+      failedMoves = 0;
       startMove();
     }
 
@@ -201,6 +216,7 @@ public final class BinaryFilterSearch {
 
     /** Line 21, or the paper's restart (Section 4.2): a new move on the same unpruned channels. */
     public void stop(boolean restart) {
+      failedMoves++;
       if (restart) {
         startMove();
       } else {
@@ -212,8 +228,13 @@ public final class BinaryFilterSearch {
   /** A step's outcome before it is made. */
   public record Decision(int layer, Outcome outcome, int[] space, int[] picked, double p) {}
 
-  /** What the search did. */
-  public record Result(List<Layer> layers, int steps, long samples, boolean stoppedByTarget) {}
+  /**
+   * What the search did.
+   *
+   * @param stalled it ended because every layer that could still move had ended {@link
+   *     Settings#patience} moves in a row with nothing pruned
+   */
+  public record Result(List<Layer> layers, int steps, long samples, boolean stoppedByTarget, boolean stalled) {}
 
   private BinaryFilterSearch() {}
 
@@ -243,7 +264,8 @@ public final class BinaryFilterSearch {
     int calls = 0;
     long samples = 0;
     boolean byTarget = false;
-    while (!byTarget && calls < settings.maxCalls() && layers.stream().anyMatch(l -> !l.stopped)) {
+    boolean stalled = false;
+    while (!byTarget && !stalled && calls < settings.maxCalls() && layers.stream().anyMatch(l -> !l.stopped)) {
       int n = damage.samples();
       int[][][] ablated = new int[sizes.length][][];
       for (int l = 0; l < sizes.length; l++) {
@@ -299,8 +321,11 @@ public final class BinaryFilterSearch {
           break;
         }
       }
+      // layers too narrow to move (stopped for good) neither stall the search nor keep it going
+      stalled = !byTarget && settings.patience() > 0 && layers.stream().anyMatch(l -> !l.stopped)
+          && layers.stream().allMatch(l -> l.stopped || l.failedMoves >= settings.patience());
     }
-    return new Result(layers, calls, samples, byTarget);
+    return new Result(layers, calls, samples, byTarget, stalled);
   }
 
   /** Group id -> pruned units, for the groups {@code ids} (layer order) with any pruned. */

@@ -63,8 +63,10 @@ import java.util.function.Predicate;
  * made least damaging (smallest p) first, and those after the one that meets the target are not
  * made. That last move is trimmed to its lowest-T-hat channels, as few as meet the target
  * ({@link Options#trimFinalMove}; off: the whole B, as the paper, possibly overshooting). The
- * method also ends after {@link Options#maxSteps} optimizer steps; if the target is not met by
- * then, {@link #score} throws and the model is left as it was.
+ * method also ends after {@link Options#maxSteps} optimizer steps, or early, as stalled, once
+ * every layer has ended {@link Options#patience} moves in a row with nothing pruned (the target
+ * is then out of reach at this theta); if the target is not met by then, {@link #score} throws
+ * (or, with keepPartial, keeps what was pruned) and the model is left as it was.
  *
  * <p><b>Result.</b> {@link #score} writes the trained parameters and running statistics into the
  * model being pruned and returns, per scored group, the units' removal order as scores (pruned
@@ -93,6 +95,7 @@ public final class AofpTraining extends PlanningMethod {
     private int validateEvery = 10;
     private boolean restart = true;
     private boolean trimFinalMove = true;
+    private int patience = 3;
 
     /** Refinement threshold theta (eq. 11): the largest mean isolated damage a move may do (default 0.01). */
     public Options theta(double t) {
@@ -149,6 +152,20 @@ public final class AofpTraining extends PlanningMethod {
       return this;
     }
 
+    /**
+     * With restarts: the method ends (the target unreachable) once every layer has ended this
+     * many moves in a row with nothing pruned, instead of training on to {@link #maxSteps}
+     * (default 3; 0: never, restarts run to the budget).
+     */
+    public Options patience(int k) {
+      this.patience = InvalidOptionException.atLeast("aofp.patience", k, 0);
+      return this;
+    }
+
+    public int patience() {
+      return patience;
+    }
+
     public double theta() {
       return theta;
     }
@@ -196,6 +213,7 @@ public final class AofpTraining extends PlanningMethod {
       o.validateEvery = validateEvery;
       o.restart = restart;
       o.trimFinalMove = trimFinalMove;
+      o.patience = patience;
       return o;
     }
   }
@@ -348,7 +366,7 @@ public final class AofpTraining extends PlanningMethod {
     BinaryFilterSearch.Stop stop = reached == null ? null
         : pruned -> reached.test(BinaryFilterSearch.removals(layers, pruned));
     BinaryFilterSearch.Settings settings = new BinaryFilterSearch.Settings(options.theta, options.phi * n,
-        options.maxSteps, options.restart, options.trimFinalMove);
+        options.maxSteps, options.restart, options.trimFinalMove, options.patience);
     lastSearch = BinaryFilterSearch.run(sizes, damage, settings, stop, listener, new Random(setup.seed()));
     boolean[][] pruned = new boolean[layers.size()][];
     for (int l = 0; l < layers.size(); l++) {
@@ -360,12 +378,16 @@ public final class AofpTraining extends PlanningMethod {
     mt.writeBack();
     if (reached != null && !lastSearch.stoppedByTarget()) {
       TrajectoryPoint end = trajectory.get(trajectory.size() - 1);
-      boolean budget = lastSearch.steps() >= options.maxSteps;
+      boolean budget = lastSearch.steps() >= options.maxSteps && !lastSearch.stalled();
       stopReason = String.format(Locale.ROOT, "it ended %s after %d steps (%d moves) with the FLOPs at %.1f%% of"
           + " the original; %s",
-          budget ? "at its budget (method.maxSteps " + options.maxSteps + ")" : "with every layer stopped",
+          budget ? "at its budget (method.maxSteps " + options.maxSteps + ")"
+              : lastSearch.stalled() ? "early, every layer's last " + options.patience + " moves having pruned"
+                  + " nothing (their least damaging channels exceed aofp.theta " + options.theta + "),"
+              : "with every layer stopped",
           lastSearch.steps(), moves, 100 * end.flopsKept(), budget
               ? "raise method.maxSteps, raise aofp.theta (larger moves) or lower aofp.phi (faster steps)"
+              : lastSearch.stalled() ? "raise aofp.theta (more damage allowed per move)"
               : "raise aofp.theta or let stopped layers restart");
       partial = removals;
     } else {

@@ -30,6 +30,22 @@ public final class Methods {
   }
 
   /**
+   * The step budget (method.maxSteps) the method called {@code name} runs under with {@code p}:
+   * the value given, else the method's default; 0 for an unknown name. For progress (time left).
+   */
+  public static long maxSteps(String name, MethodParameters p) {
+    if (p != null && p.maxSteps != null) {
+      return p.maxSteps;
+    }
+    return switch (name == null ? "" : name) {
+      case "aofp" -> new AofpTraining.Options().maxSteps();
+      case "adversarial" -> new AdversarialPruning.Options().maxSteps();
+      case "prunenet" -> new PruneNet.Options().maxSteps();
+      default -> 0;
+    };
+  }
+
+  /**
    * The method called {@code name} on {@code setup}'s data and sessions.
    *
    * @throws InvalidOptionException naming {@code method} for an unknown name, or the key of a

@@ -155,6 +155,27 @@ class AofpTrainingTest {
   }
 
   @Test
+  void withRestartsASearchWhoseEveryLayerKeepsFailingEndsAsStalled() {
+    // as above: move 0 prunes filter 0 (calls 1-2), then every move on {1, 2} ends with nothing
+    // pruned (2 calls each). Patience 2: stalled after the second failed move, at call 6, not at
+    // the budget of 100 calls
+    List<BinaryFilterSearch.Step> steps = new ArrayList<>();
+    BinaryFilterSearch.Result r = BinaryFilterSearch.run(new int[] {3, 2}, fixed(new double[][] {{0.002, 0.03, 0.5},
+        {0.2, 0.3}}, 8), new BinaryFilterSearch.Settings(0.01, 16, 100, true, false, 2), null, (s, p) -> steps.add(s),
+        new Random(1));
+    assertTrue(r.stalled());
+    assertFalse(r.stoppedByTarget());
+    assertEquals(6, r.steps());
+    assertEquals(2, r.layers().get(0).failedMoves);
+    assertTrue(r.layers().get(1).failedMoves >= 2, "layer 1 never prunes: " + r.layers().get(1).failedMoves);
+    // a prune resets the count: without patience the same search runs to its budget
+    r = BinaryFilterSearch.run(new int[] {3, 2}, fixed(new double[][] {{0.002, 0.03, 0.5}, {0.2, 0.3}}, 8),
+        new BinaryFilterSearch.Settings(0.01, 16, 100, true, false), null, null, new Random(1));
+    assertFalse(r.stalled());
+    assertEquals(100, r.steps());
+  }
+
+  @Test
   void movesOfOneBatchAreMadeLeastDamagingFirstAndTheSearchEndsAtTheTarget() {
     // three layers finish their first step on the same batch, each picking filter 0:
     // p = 0.002, 0.001, 0.003. The target (2 filters pruned in all) is met after two moves.
@@ -452,6 +473,31 @@ class AofpTrainingTest {
   }
 
   // ---- the ResNet-20 fixture, end to end
+
+  @Test
+  void onResnet20AThetaNoMoveCanMeetEndsEarlyWithTheReasonOrKeepsNothingPrunedWithKeepPartial() throws Exception {
+    Normalization norm = new Normalization(new float[] {0.286f}, new float[] {0.353f});
+    ArrayDataset train = IdxDataset.read(TestModels.file("fmnist-calib-images-idx3-ubyte.gz"),
+        TestModels.file("fmnist-calib-labels-idx1-ubyte.gz"), norm, 0);
+    MethodSetup setup = new MethodSetup(train, null, CPU).batchSize(16);
+    // theta 1e-9: only channels that do no damage at all (dead ones) can be pruned, so moves soon end
+    // with nothing pruned and restart; patience 2 ends the run once every layer has failed two moves
+    // in a row (2 x log2(64) = 12 steps after its last prune) instead of at the budget of 5000 steps
+    AofpTraining method = AofpTraining.create(setup, new AofpTraining.Options().theta(1e-9).phi(1).maxSteps(5000)
+        .patience(2));
+    long t0 = System.nanoTime();
+    TargetUnreachableException e = assertThrows(TargetUnreachableException.class, () -> Pruner.builder()
+        .method(method).target(Target.flops(0.5)).sessions(CPU).build().prune(OnnxModels.read(TestModels.model(
+            "resnet20.onnx"))));
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    assertTrue(e.getMessage().startsWith("aofp-train stopped before reaching flops 0.5; it ended early, every layer's"
+        + " last 2 moves having pruned nothing"), e.getMessage());
+    assertTrue(e.getMessage().endsWith("raise aofp.theta (more damage allowed per move)"), e.getMessage());
+    assertTrue(method.lastSearch().stalled());
+    assertTrue(method.lastSearch().steps() < 500, "steps " + method.lastSearch().steps());
+    System.out.printf("resnet20 aofp-train stalled: %d steps of a 5000 budget, %d moves, %.1f s%n",
+        method.lastSearch().steps(), method.moves(), seconds);
+  }
 
   @Test
   void resnet20ReachesHalfTheFlopsVerifiesAndRecordsItsTrajectory() throws Exception {
