@@ -92,6 +92,25 @@ public final class Value {
     return sparseInitializer != null;
   }
 
+  /**
+   * The value behind a chain of Identity nodes ending at this one (this value when no Identity
+   * produces it); null after 16 Identity hops (a cycle in a malformed graph).
+   */
+  public Value behindIdentity() {
+    Value v = this;
+    for (int hops = 0; v != null; hops++) {
+      Node p = v.producer();
+      if (p == null || !p.is("Identity")) {
+        return v;
+      }
+      if (hops == 16) {
+        return null;
+      }
+      v = p.input(0);
+    }
+    return null;
+  }
+
   /** Constant data of this value: its initializer, or the tensor of a Constant node producing it. */
   public Tensor constantValue() {
     if (initializer != null) {

@@ -206,14 +206,7 @@ public final class RandomInputs {
 
   /** The constant behind {@code v}: an initializer or Constant, through Identity nodes. */
   private static Tensor constant(Value v) {
-    for (int hops = 0; v != null && hops < 16; hops++) {
-      Tensor t = v.constantValue();
-      if (t != null) {
-        return t;
-      }
-      Node p = v.producer();
-      v = p != null && p.is("Identity") ? p.input(0) : null;
-    }
-    return null;
+    Value c = v == null ? null : v.behindIdentity();
+    return c == null ? null : c.constantValue();
   }
 }

@@ -100,11 +100,7 @@ public final class PlanCost {
         continue;
       }
       for (int i = 0; i < n.inputs().size(); i++) {
-        Value v = n.input(i);
-        for (int hops = 0; v != null && !v.isInitializer() && hops < 16; hops++) {
-          Node p = v.producer();
-          v = p != null && p.is("Identity") ? p.input(0) : null;
-        }
+        Value v = n.input(i) == null ? null : n.input(i).behindIdentity();
         if (v != null && v.isInitializer()) {
           boolean weight = v.initializer().rank() >= 2 && (i == 1 && (n.is("Conv") || n.is("ConvTranspose")
               || n.is("Gemm") || n.is("MatMul") || recurrent(n)) || n.is("Transpose"));

@@ -200,11 +200,7 @@ public final class CostModel {
     Set<Value> seen = Collections.newSetFromMap(new IdentityHashMap<>());
     long total = 0;
     for (Value in : n.inputs()) {
-      Value v = in;
-      for (int hops = 0; v != null && !v.isInitializer() && hops < 16; hops++) {
-        Node p = v.producer();
-        v = p != null && p.is("Identity") ? p.input(0) : null;
-      }
+      Value v = in == null ? null : in.behindIdentity();
       if (v != null && v.isInitializer() && seen.add(v)) {
         total += v.initializer().elementCount();
       }
