@@ -253,7 +253,8 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--speed-check", paramLabel = "auto|on|off",
         description = "Time the pruned model against MODEL on --device (alternating pairs, batch 1, or --latency-batch"
             + " with --latency) and warn when it is not faster. auto (default): for models of at most 20 GFLOPs per"
-            + " sample and for --latency.")
+            + " sample with weights under 512 MiB (timing holds both models in ONNX Runtime at once), and for"
+            + " --latency.")
     String speedCheck = "auto";
 
     /** {@code --speed-check}. */
