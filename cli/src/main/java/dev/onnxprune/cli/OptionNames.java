@@ -37,6 +37,7 @@ final class OptionNames {
     flag("roundTo", "--round");
     flag("keepPartial", "--keep-partial");
     flag("steps", "--steps");
+    flag("blocks", "--blocks");
     flag("stepSchedule", "--step-schedule");
     flag("verify", "--verify");
     flag("verifyTolerance", "--verify-tolerance");
