@@ -59,6 +59,23 @@ class BlockPrunerTest {
     }
   }
 
+  /**
+   * torchvision's resnet18/resnet50 (projection shortcuts at each stage's first block) and vit_b_16
+   * (its MLP weights reach MatMul through a Transpose) in the git-ignored zoo, when exported.
+   */
+  @ParameterizedTest
+  @CsvSource({"resnet18.onnx,8,5", "resnet50.onnx,16,12", "vit_b_16.onnx,24,24"})
+  void zooBlocks(String file, int blocks, int removable) throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(TestModels.zooDir().isPresent()
+        && java.nio.file.Files.exists(TestModels.zooDir().get().resolve(file)), "zoo not exported");
+    Model m = OnnxModels.read(TestModels.zooDir().get().resolve(file));
+    List<Block> found = ResidualBlocks.find(m);
+    assertEquals(blocks, found.size());
+    assertEquals(removable, found.stream().filter(Block::removable).count());
+    BlockPruner.Result r = BlockPruner.builder().blocks(2).verify(true).build().prune(m);
+    assertTrue(r.verify().passed() && r.verify().maxAbsDiff() == 0.0, r.verify().toString());
+  }
+
   @Test
   void aProjectionShortcutBlockIsNotRemovableAndSaysWhy() throws Exception {
     List<Block> found = ResidualBlocks.find(OnnxModels.read(TestModels.model("resnet20.onnx")));

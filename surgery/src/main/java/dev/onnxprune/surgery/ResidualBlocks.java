@@ -268,12 +268,29 @@ public final class ResidualBlocks {
         continue;
       }
       for (Value in : n.inputs()) {
-        if (in != null && in.isInitializer() && in.initializer().rank() >= 2 && !out.contains(in.name())) {
-          out.add(in.name());
+        Value w = weightBehindLayout(in);
+        if (w != null && w.isInitializer() && w.initializer().rank() >= 2 && !out.contains(w.name())) {
+          out.add(w.name());
         }
       }
     }
     return out;
+  }
+
+  /**
+   * The initializer behind {@code v} through layout-only ops of it alone (an exporter's
+   * {@code MatMul(x, Transpose(W))}, as torchvision's ViT MLP has), or {@code v}.
+   */
+  private static Value weightBehindLayout(Value v) {
+    for (int hops = 0; v != null && hops < 8 && v.producer() != null; hops++) {
+      Node p = v.producer();
+      if (!(p.is("Transpose") || p.is("Identity") || p.is("Cast") || p.is("Reshape") || p.is("Flatten")
+          || p.is("Squeeze") || p.is("Unsqueeze"))) {
+        break;
+      }
+      v = p.input(0);
+    }
+    return v;
   }
 
   private static String kind(List<Node> branch) {
