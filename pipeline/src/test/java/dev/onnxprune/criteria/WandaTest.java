@@ -146,4 +146,80 @@ class WandaTest {
       assertTrue(java.util.Arrays.stream(s[g.id()]).allMatch(v -> v > 0 && Double.isFinite(v)));
     }
   }
+
+  /** x[N, 4, 5, 5] -> Conv W[O, 4/G, 3, 3], stride 2, pads 1,0,2,1, group G. */
+  private static Model conv(float[] w, int out, int group) {
+    Graph g = new Graph("conv");
+    Value x = g.addInput("x", new ValueType.TensorType(DataType.FLOAT,
+        Shape.of(Dim.symbolic("N"), Dim.of(4), Dim.of(5), Dim.of(5))));
+    g.addOutput(g.addNode("Conv", "conv", List.of(x, g.addInitializer("w", Tensor.ofFloats(
+        new long[] {out, 4 / group, 3, 3}, w))), List.of("y"), Attribute.of("strides", new long[] {2, 2}),
+        Attribute.of("pads", new long[] {1, 0, 2, 1}), Attribute.of("group", (long) group)).output(0));
+    Model m = new Model(g);
+    m.setIrVersion(8L);
+    m.opsets().add(new OpsetId("", 13));
+    return m;
+  }
+
+  @Test
+  void convColumnsAreIm2colColumnsWithPaddingAsZero() {
+    java.util.Random rnd = new java.util.Random(4);
+    int n = 3;
+    float[] x = new float[n * 4 * 25];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) rnd.nextGaussian();
+    }
+    ArrayDataset d = new ArrayDataset(x, new long[] {4, 5, 5}, null);
+    for (int group : new int[] {1, 2}) {
+      int out = 4;
+      int cpg = 4 / group;
+      float[] w = new float[out * cpg * 9];
+      for (int i = 0; i < w.length; i++) {
+        w[i] = (float) rnd.nextGaussian();
+      }
+      // im2col by hand: column (c, kh, kw) holds x[c, 2*oh + kh - 1, 2*ow + kw - 0] over n, oh < 3, ow < 3
+      // (H: (5 + 1 + 2 - 3) / 2 + 1 = 3, W: (5 + 0 + 1 - 3) / 2 + 1 = 2)
+      double[] col = new double[4 * 9];
+      for (int s = 0; s < n; s++) {
+        for (int c = 0; c < 4; c++) {
+          for (int kh = 0; kh < 3; kh++) {
+            for (int kw = 0; kw < 3; kw++) {
+              for (int oh = 0; oh < 3; oh++) {
+                for (int ow = 0; ow < 2; ow++) {
+                  int ih = 2 * oh + kh - 1;
+                  int iw = 2 * ow + kw;
+                  if (ih >= 0 && ih < 5 && iw >= 0 && iw < 5) {
+                    double v = x[((s * 4 + c) * 5 + ih) * 5 + iw];
+                    col[(c * 3 + kh) * 3 + kw] += v * v;
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      float[] expected = w.clone();
+      int row = cpg * 9;
+      for (int o = 0; o < out; o++) {
+        int gi = o / (out / group);
+        double[] sc = new double[row];
+        Integer[] order = new Integer[row];
+        for (int j = 0; j < row; j++) {
+          sc[j] = Math.abs(w[o * row + j]) * Math.sqrt(col[gi * row + j]);
+          order[j] = j;
+        }
+        java.util.Arrays.sort(order, (p, q) -> Double.compare(sc[p], sc[q]));
+        for (int k = 0; k < row / 2; k++) {
+          expected[o * row + order[k]] = 0;
+        }
+      }
+      Model m = conv(w, out, group);
+      WandaMasking.Masked r = WandaMasking.unstructured(m, d, CPU, new DataCriteria.Options().batchSize(2), 0.5);
+      assertArrayEquals(expected, r.model().graph().lookup("w").initializer().toFloatArray(), "group " + group);
+      assertEquals(out * (row / 2), r.result().zeros());
+      // 2:4 along the input channels at each offset: group 1 has 4 channels per group, group 2 only 2
+      WandaMasking.Masked nm = WandaMasking.nm(m, d, CPU, new DataCriteria.Options(), 2, 4);
+      assertEquals(group == 1 ? out * 9 * 2 : 0, nm.result().zeros(), nm.result().layers().get(0).note());
+    }
+  }
 }
