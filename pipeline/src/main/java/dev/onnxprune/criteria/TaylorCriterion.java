@@ -53,9 +53,14 @@ import java.util.Set;
  * multiplied back by the batch size B. The graph is differentiated with respect to the broadcast
  * masks (the operand of each masking {@code Mul}, one row of positions per sample), and the last
  * step to {@code dL/dm}, the adjoint of MaskInsertion's Gather/Pad/Reshape (a sum over the
- * positions that carry each channel), is done here: Autodiff has no Gather rule, and that step
- * is only an index map. BatchNormalization runs in inference mode: the gradient of the model
- * being pruned.
+ * positions that carry each channel), is done here: that step is only an index map. BatchNorm
+ * runs in inference mode: the gradient of the model being pruned.
+ *
+ * <p><b>Merged samples.</b> Where a group's channels enter a consumer with the samples merged into
+ * another axis (PyTorch's attention feeds its out-projection {@code [seq * batch, width]}), one mask
+ * per sample cannot be broadcast ({@link MaskInsertion#unmasked}); those groups are scored by a
+ * second gradient graph with one mask row for the batch, fed one sample at a time, so that {@code
+ * dL/dm} is still each sample's {@code t[n,c]}. That costs a session run per calibration sample.
  *
  * <p><b>Cost.</b> One forward and backward pass over the calibration samples (plus one forward
  * pass for the predictions when the data has no labels). {@link ScoringStats#forwardEquivalents}
