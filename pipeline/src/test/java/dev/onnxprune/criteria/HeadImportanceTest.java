@@ -100,4 +100,40 @@ class HeadImportanceTest {
     }
     assertTrue(c.lastStats().sampleForwards() >= SAMPLES, c.lastStats().toString());
   }
+
+  @Test
+  void oracleScoresAHeadByTheLossIncreaseWhenItIsRemoved() throws Exception {
+    Model model = OnnxModels.read(TestModels.model("vit_tiny.onnx"));
+    ArrayDataset calib = IdxDataset.read(TestModels.file("fmnist-calib-images-idx3-ubyte.gz"),
+        TestModels.file("fmnist-calib-labels-idx1-ubyte.gz"),
+        new Normalization(new float[] {0.2860f}, new float[] {0.3530f}), 16);
+    ChannelAnalysis a = ChannelAnalysis.analyze(model);
+    ChannelGroup g = a.prunableGroups().stream().filter(x -> x.kind() == ChannelGroup.Kind.HEADS).findFirst()
+        .orElseThrow();
+    double[] s = DataCriteria.oracle(calib, CPU, new DataCriteria.Options().batchSize(8)).score(a)[g.id()];
+    assertNotNull(s, "heads are scored though their samples are merged");
+    Batch b = calib.batches(16).next();
+    double base = meanLoss(model, b);
+    for (int u = 0; u < g.size(); u++) {
+      Model copy = model.copy();
+      ChannelAnalysis ca = ChannelAnalysis.analyze(copy);
+      dev.onnxprune.surgery.PrunePlan plan = dev.onnxprune.surgery.PrunePlan.builder(ca).remove(ca.groups().get(g.id()),
+          u).build();
+      new MaskInsertion(plan).run(copy);
+      double want = meanLoss(copy, b) - base;
+      assertEquals(want, s[u], 1e-4, "head " + u + ": " + java.util.Arrays.toString(s));
+    }
+  }
+
+  private static double meanLoss(Model m, Batch b) throws Exception {
+    try (OrtSession session = CPU.open(m)) {
+      String logits = m.graph().outputs().get(0).name();
+      float[] y = Ort.run(session, Map.of(), InputBinding.of(m).feeds(b), Set.of(logits)).get(logits).data();
+      double sum = 0;
+      for (double l : Ort.crossEntropy(y, b.size(), b.labels())) {
+        sum += l;
+      }
+      return sum / b.size();
+    }
+  }
 }
