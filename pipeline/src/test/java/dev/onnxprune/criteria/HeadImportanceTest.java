@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OrtSession;
 import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.Value;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.pass.PassManager;
 import dev.onnxprune.internal.Ort;
@@ -135,5 +136,97 @@ class HeadImportanceTest {
       }
       return sum / b.size();
     }
+  }
+
+  /**
+   * A hand-computable attention: one token, so each query attends to its own key with weight 1 and
+   * head h outputs {@code v_h = x Wv_h}; logits {@code y = sum_h xi_h v_h Wo_h}; with {@code p =
+   * softmax(y)}, {@code dL/dxi_h = (p - onehot(label)) . (v_h Wo_h)} per sample.
+   */
+  @Test
+  void headImportanceOfAOneTokenAttentionByHand() {
+    int d = 4;
+    int classes = 3;
+    float[] wq = {0.3f, -0.2f, 0.5f, 0.1f, 0.2f, 0.4f, -0.3f, 0.6f, -0.1f, 0.2f, 0.3f, -0.5f, 0.4f, 0.1f, 0.2f, 0.3f};
+    float[] wv = {1, 0.5f, -0.3f, 0.2f, -0.4f, 1, 0.6f, -0.2f, 0.3f, -0.6f, 1, 0.5f, 0.2f, 0.1f, -0.7f, 1};
+    float[] wo = {0.5f, -1, 0.3f, 1, 0.2f, -0.4f, -0.6f, 0.7f, 0.1f, 0.3f, 0.4f, -0.8f};
+    dev.onnxprune.graph.Graph g = new dev.onnxprune.graph.Graph("attention");
+    Value x = g.addInput("x", new dev.onnxprune.graph.ValueType.TensorType(dev.onnxprune.graph.DataType.FLOAT,
+        dev.onnxprune.graph.Shape.of(dev.onnxprune.graph.Dim.symbolic("N"), dev.onnxprune.graph.Dim.of(1),
+            dev.onnxprune.graph.Dim.of(d))));
+    java.util.function.BiFunction<String, float[], Value> heads = (name, w) -> {
+      Value p = g.addNode("MatMul", name, List.of(x, g.addInitializer(name + ".w", dev.onnxprune.graph.Tensor.ofFloats(
+          new long[] {d, d}, w))), List.of(name + "_out")).output(0);
+      Value r = g.addNode("Reshape", name + "_split", List.of(p, g.addInitializer(name + ".shape",
+          dev.onnxprune.graph.Tensor.vector(0, 1, 2, 2))), List.of(name + "_heads")).output(0);
+      return g.addNode("Transpose", name + "_t", List.of(r), List.of(name + "_t_out"),
+          dev.onnxprune.graph.Attribute.of("perm", new long[] {0, 2, 1, 3})).output(0);
+    };
+    Value q = heads.apply("q", wq);
+    Value k = heads.apply("k", wq);
+    Value v = heads.apply("v", wv);
+    Value kt = g.addNode("Transpose", "kt", List.of(k), List.of("kt_out"),
+        dev.onnxprune.graph.Attribute.of("perm", new long[] {0, 1, 3, 2})).output(0);
+    Value sc = g.addNode("MatMul", "scores", List.of(q, kt), List.of("scores_out")).output(0);
+    Value pr = g.addNode("Softmax", "softmax", List.of(sc), List.of("probs"),
+        dev.onnxprune.graph.Attribute.of("axis", -1L)).output(0);
+    Value o = g.addNode("MatMul", "attend", List.of(pr, v), List.of("attended")).output(0);
+    Value ot = g.addNode("Transpose", "merge_t", List.of(o), List.of("merged_t"),
+        dev.onnxprune.graph.Attribute.of("perm", new long[] {0, 2, 1, 3})).output(0);
+    Value merged = g.addNode("Reshape", "merge", List.of(ot, g.addInitializer("merge.shape",
+        dev.onnxprune.graph.Tensor.vector(0, 1, d))), List.of("merged")).output(0);
+    Value y = g.addNode("MatMul", "out", List.of(merged, g.addInitializer("out.w", dev.onnxprune.graph.Tensor.ofFloats(
+        new long[] {d, classes}, wo))), List.of("y3")).output(0);
+    g.addOutput(g.addNode("Reshape", "logits", List.of(y, g.addInitializer("logits.shape",
+        dev.onnxprune.graph.Tensor.vector(0, classes))), List.of("logits")).output(0));
+    Model m = new Model(g);
+    m.setIrVersion(8L);
+    m.opsets().add(new dev.onnxprune.graph.OpsetId("", 13));
+
+    float[] data = {1, -0.5f, 0.3f, 2, -1, 0.4f, 1.5f, -0.2f, 0.2f, 0.9f, -1.2f, 0.6f};
+    long[] labels = {0, 2, 1};
+    ChannelAnalysis a = ChannelAnalysis.analyze(m);
+    ChannelGroup hg = a.prunableGroups().stream().filter(c -> c.kind() == ChannelGroup.Kind.HEADS).findFirst()
+        .orElseThrow(() -> new AssertionError("heads found: " + a.groups()));
+    assertEquals(2, hg.size());
+    double[] got = DataCriteria.headImportance(new ArrayDataset(data, new long[] {1, d}, labels), CPU,
+        new DataCriteria.Options().batchSize(3)).score(a)[hg.id()];
+
+    double[] want = new double[2];
+    for (int n = 0; n < 3; n++) {
+      double[][] contrib = new double[2][classes]; // v_h Wo_h
+      for (int h = 0; h < 2; h++) {
+        for (int j = 0; j < 2; j++) {
+          double vh = 0;
+          for (int i = 0; i < d; i++) {
+            vh += data[n * d + i] * wv[i * d + h * 2 + j];
+          }
+          for (int c = 0; c < classes; c++) {
+            contrib[h][c] += vh * wo[(h * 2 + j) * classes + c];
+          }
+        }
+      }
+      double[] logits = new double[classes];
+      double max = Double.NEGATIVE_INFINITY;
+      for (int c = 0; c < classes; c++) {
+        logits[c] = contrib[0][c] + contrib[1][c];
+        max = Math.max(max, logits[c]);
+      }
+      double z = 0;
+      for (int c = 0; c < classes; c++) {
+        z += Math.exp(logits[c] - max);
+      }
+      for (int h = 0; h < 2; h++) {
+        double dxi = 0;
+        for (int c = 0; c < classes; c++) {
+          double p = Math.exp(logits[c] - max) / z;
+          dxi += (p - (c == labels[n] ? 1 : 0)) * contrib[h][c];
+        }
+        want[h] += Math.abs(dxi) / 3;
+      }
+    }
+    double norm = Math.hypot(want[0], want[1]);
+    assertEquals(want[0] / norm, got[0], 1e-5, java.util.Arrays.toString(got));
+    assertEquals(want[1] / norm, got[1], 1e-5, java.util.Arrays.toString(got));
   }
 }
