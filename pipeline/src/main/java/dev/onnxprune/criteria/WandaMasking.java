@@ -90,7 +90,7 @@ public final class WandaMasking {
       layers.put(w.name(), node);
       layouts.add(new ConsumerInput(node, 0, x, xs.rank() - 1, 1, new int[in], new int[in]));
     }
-    // Conv: the norms of its im2col columns, computed in the graph ({@link #im2colNorms})
+    // Conv: the norms of its im2col columns, computed in the graph (im2colNorms)
     Map<String, Value> convNorms = new LinkedHashMap<>();
     for (Node node : new ArrayList<>(observed.graph().nodes())) {
       if (!node.is("Conv") || node.inputCount() < 2) {
