@@ -42,7 +42,7 @@ import java.util.Set;
  *   <li>{@link Criterion#L1}: the mean magnitude of the branch's weights;
  *   <li>{@link Criterion#RANDOM}: seeded.
  * </ul>
- * The target is a number of blocks. With {@link Builder#verify}, the pruned model is checked in
+ * The target is a number of blocks, or a fraction of the FLOPs ({@link Builder#flops}). With {@link Builder#verify}, the pruned model is checked in
  * ONNX Runtime against the original with the removed branches multiplied by zero
  * ({@link ResidualBlocks#maskBranches}): the two compute the same (max difference 0 in float).
  */
@@ -85,6 +85,7 @@ public final class BlockPruner {
 
   private final Criterion criterion;
   private final int blocks;
+  private final double flops;
   private final Dataset data;
   private final int batchSize;
   private final int limit;
@@ -96,6 +97,7 @@ public final class BlockPruner {
   private BlockPruner(Builder b) {
     criterion = b.criterion;
     blocks = b.blocks;
+    flops = b.flops;
     data = b.data;
     batchSize = b.batchSize;
     limit = b.limit;
@@ -125,16 +127,32 @@ public final class BlockPruner {
           ? " (no Add of a block's input and a weighted branch of it)" : ""),
           found.stream().map(b -> "block " + b.id() + " (" + b.add() + "): " + b.reason()).toList());
     }
-    if (blocks > removable.size()) {
+    if (flops == 0 && blocks > removable.size()) {
       throw new TargetUnreachableException(blocks + " blocks asked for, " + removable.size() + " of the model's "
           + found.size() + " residual blocks are removable");
     }
     double[] scores = score(model, found);
     List<Block> chosen = new ArrayList<>(removable);
     chosen.sort(Comparator.comparingDouble((Block b) -> scores[b.id()]).thenComparingInt(Block::id));
-    chosen = List.copyOf(chosen.subList(0, blocks));
-    Model original = verify ? model.copy() : null;
     long before = CostModel.analyze(model).totalFlops();
+    int take = blocks;
+    if (flops > 0) {
+      // the fewest lowest-scored blocks whose removal takes at least the fraction of FLOPs
+      take = -1;
+      for (int k = 1; k <= chosen.size() && take < 0; k++) {
+        Model trial = model.copy();
+        ResidualBlocks.remove(trial, chosen.subList(0, k));
+        if (1 - (double) CostModel.analyze(trial).totalFlops() / before >= flops) {
+          take = k;
+        }
+      }
+      if (take < 0) {
+        throw new TargetUnreachableException(String.format(java.util.Locale.ROOT, "removing all %d removable residual"
+            + " blocks of %d does not remove %.1f%% of the FLOPs", chosen.size(), found.size(), 100 * flops));
+      }
+    }
+    chosen = List.copyOf(chosen.subList(0, take));
+    Model original = verify ? model.copy() : null;
     ResidualBlocks.remove(model, chosen);
     long after = CostModel.analyze(model).totalFlops();
     PruneReport.Verification v = null;
@@ -361,6 +379,7 @@ public final class BlockPruner {
   public static final class Builder {
     private Criterion criterion = Criterion.BLOCK_INFLUENCE;
     private int blocks = 1;
+    private double flops;
     private Dataset data;
     private int batchSize = 32;
     private int limit = 256;
@@ -384,6 +403,20 @@ public final class BlockPruner {
     public Builder blocks(int n) {
       InvalidOptionException.atLeast("blocks", n, 1);
       this.blocks = n;
+      return this;
+    }
+
+    /**
+     * Removes the fewest lowest-scored blocks that take at least {@code fraction} of the FLOPs
+     * (instead of a number of blocks).
+     *
+     * @throws InvalidOptionException (key {@code flops}) unless 0 < fraction < 1
+     */
+    public Builder flops(double fraction) {
+      if (!(fraction > 0 && fraction < 1)) {
+        throw new InvalidOptionException("flops", fraction, "must be in (0, 1)");
+      }
+      this.flops = fraction;
       return this;
     }
 

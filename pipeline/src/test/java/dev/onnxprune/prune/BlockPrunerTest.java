@@ -89,6 +89,23 @@ class BlockPrunerTest {
     assertEquals("blocks", assertThrows(InvalidOptionException.class, () -> BlockPruner.builder().blocks(0)).key());
   }
 
+  /** A FLOPs target takes the fewest lowest-scored blocks that reach it; past all removable blocks it is refused. */
+  @Test
+  void aFlopsTargetTakesTheFewestBlocksThatReachIt() throws Exception {
+    Model m = OnnxModels.read(TestModels.model("resnet20.onnx"));
+    BlockPruner.Result r = BlockPruner.builder().criterion(BlockPruner.Criterion.L1).flops(0.2).verify(true).build()
+        .prune(m);
+    double achieved = 1 - (double) r.flopsAfter() / r.flopsBefore();
+    assertEquals(2, r.removed().size(), "one block removes about 11.6%: two are needed for 20%");
+    assertTrue(achieved >= 0.2 && achieved < 0.3, "achieved " + achieved);
+    assertTrue(r.verify().passed() && r.verify().maxAbsDiff() == 0.0);
+    TargetUnreachableException e = assertThrows(TargetUnreachableException.class, () -> BlockPruner.builder()
+        .criterion(BlockPruner.Criterion.L1).flops(0.95).build().prune(OnnxModels.read(TestModels.model("resnet20.onnx"))));
+    assertTrue(e.getMessage().startsWith("removing all 7 removable residual blocks of 9 does not remove 95.0%"),
+        e.getMessage());
+    assertEquals("flops", assertThrows(InvalidOptionException.class, () -> BlockPruner.builder().flops(1.5)).key());
+  }
+
   /** Block Influence by hand: cos over the channel axis at each position, averaged. */
   @Test
   void blockInfluenceIsOneMinusTheMeanCosineOverPositions() {
