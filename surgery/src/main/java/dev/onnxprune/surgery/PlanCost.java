@@ -66,9 +66,9 @@ public final class PlanCost {
    */
   private record Layout(int index, int length, int[] groups, int[] perUnit, int[][] units) {}
 
-  private PlanCost(ChannelAnalysis analysis) {
+  private PlanCost(ChannelAnalysis analysis, long sequenceLength) {
     this.analysis = analysis;
-    this.baseline = CostModel.analyze(analysis.model());
+    this.baseline = CostModel.analyze(analysis.model(), sequenceLength);
     Map<ChannelMap, Layout> byMap = new IdentityHashMap<>();
     Map<Node, Integer> index = new IdentityHashMap<>();
     Map<Node, Integer> recurrentR = new IdentityHashMap<>();
@@ -78,10 +78,13 @@ public final class PlanCost {
       Value in = null;
       Value out = n.output(0);
       Node mm = transposedWeightOf(n);
+      if (recurrent(n)) {
+        out = hiddenOutput(n); // Y, Y_h or Y_c, whichever is read
+      }
       if (mm != null) {
         in = mm.input(0);
         out = mm.output(0);
-      } else if (analysis.state.map(out) == null) {
+      } else if (out == null || analysis.state.map(out) == null) {
         out = n.inputCount() > 0 ? n.input(0) : null; // no channels out (a norm's statistic, a Shape): its work follows the channels read
       } else if (n.is("MatMul") && Analyzer.matMulWeight(n) == null) {
         in = null; // two activations: attention's work scales with the heads kept
@@ -127,6 +130,16 @@ public final class PlanCost {
       }
     }
     readers.forEach((v, rs) -> params.add(new Param(v.initializer().elementCount(), rs)));
+  }
+
+  /** The first output of an RNN/GRU/LSTM that carries its hidden units, else Y. */
+  private Value hiddenOutput(Node n) {
+    for (Value v : n.outputs()) {
+      if (v != null && analysis.state.map(v) != null) {
+        return v;
+      }
+    }
+    return n.output(0);
   }
 
   private static boolean recurrent(Node n) {
@@ -178,7 +191,18 @@ public final class PlanCost {
 
   /** Cost evaluator for {@code analysis}'s model (computes its baseline costs once). */
   public static PlanCost of(ChannelAnalysis analysis) {
-    return new PlanCost(analysis);
+    return new PlanCost(analysis, 0);
+  }
+
+  /**
+   * Cost evaluator with the inputs' symbolic dims other than the batch bound to {@code
+   * sequenceLength} ({@link CostModel#analyze(dev.onnxprune.graph.Model, long)}): an LSTM over a
+   * sequence of unknown length, with no position table to bound it, is counted only so.
+   *
+   * @throws IllegalArgumentException when {@code sequenceLength} is negative
+   */
+  public static PlanCost of(ChannelAnalysis analysis, long sequenceLength) {
+    return new PlanCost(analysis, sequenceLength);
   }
 
   /** The unpruned model's costs. */

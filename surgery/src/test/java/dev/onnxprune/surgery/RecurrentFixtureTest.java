@@ -171,4 +171,30 @@ class RecurrentFixtureTest {
       }
     }
   }
+
+  @Test
+  void lstmCostCountsTheGateProductsAndPlanCostPredictsThePrunedOne() throws Exception {
+    Model model = OnnxModels.read(TestModels.model(LSTM));
+    // no position table bounds the sequence: its length is given (12, the fixture's calibration length)
+    dev.onnxprune.graph.cost.CostReport before = dev.onnxprune.graph.cost.CostModel.analyze(model, 12);
+    Node lstm = model.graph().nodes().stream().filter(n -> n.is("LSTM")).findFirst().orElseThrow();
+    dev.onnxprune.graph.cost.NodeCost c = before.nodes().stream().filter(x -> x.node() == lstm).findFirst()
+        .orElseThrow();
+    System.out.println(c + "; model " + before.totalMacs() + " MACs");
+    assertTrue(c.known(), c.toString());
+    long[] x = Analyzer.constant(lstm.input(1)).dims(); // [1, 4 * 32, 32]
+    assertEquals(12L * x[0] * x[1] * (x[2] + 32), c.macs(), "seq 12 x batch 1 x 1 x 4 x 32 x (32 + 32)");
+    assertEquals(2 * c.macs(), c.flops());
+    ChannelAnalysis a = ChannelAnalysis.analyze(model);
+    PrunePlan plan = Oracle.everyKth(a, 3, 1);
+    PlanCost.Costs predicted = PlanCost.of(a, 12).evaluate(plan.removals());
+    new ChannelPruningPass(plan).run(model);
+    dev.onnxprune.graph.cost.CostReport after = dev.onnxprune.graph.cost.CostModel.analyze(model, 12);
+    System.out.printf("%s every 3rd unit: params %d -> %d, MACs %d -> %d%n", LSTM, before.totalParams(),
+        after.totalParams(), before.totalMacs(), after.totalMacs());
+    assertEquals(after.totalParams(), predicted.params());
+    assertEquals(after.totalMacs(), predicted.macs());
+    assertEquals(after.totalFlops(), predicted.flops());
+    assertTrue(after.totalMacs() < before.totalMacs() * 0.6, "21 of 32 units and 21 of 32 inputs: about (21/32)^2");
+  }
 }
