@@ -1,0 +1,81 @@
+package dev.onnxprune.criteria;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.Node;
+import dev.onnxprune.graph.OnnxModels;
+import dev.onnxprune.prune.PruneResult;
+import dev.onnxprune.prune.Pruner;
+import dev.onnxprune.prune.Target;
+import dev.onnxprune.runtime.Dataset;
+import dev.onnxprune.runtime.DatasetOptions;
+import dev.onnxprune.runtime.Datasets;
+import dev.onnxprune.runtime.Device;
+import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.surgery.ChannelAnalysis;
+import dev.onnxprune.surgery.ChannelGroup;
+import dev.onnxprune.testmodels.TestModels;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Criteria on the LSTM classifier fixture's hidden units (lstm_tiny: one LSTM, hidden 32). */
+class RecurrentCriteriaTest {
+  private static final String LSTM = "lstm_tiny.onnx";
+
+  private static ChannelGroup hidden(ChannelAnalysis a) {
+    return a.prunableGroups().stream().filter(g -> g.producers().equals(List.of("/lstm/LSTM"))).findFirst()
+        .orElseThrow(() -> new AssertionError(a.groups().toString()));
+  }
+
+  @Test
+  void l1OfAHiddenUnitIsTheMeanOfItsGateRowsL1InWAndR() throws Exception {
+    Model model = OnnxModels.read(TestModels.model(LSTM));
+    ChannelAnalysis a = ChannelAnalysis.analyze(model);
+    ChannelGroup g = hidden(a);
+    double[] s = Criteria.l1().score(a)[g.id()];
+    Node lstm = model.graph().nodes().stream().filter(n -> n.is("LSTM")).findFirst().orElseThrow();
+    float[] w = lstm.input(1).initializer().toFloatArray(); // [1, 128, 32]
+    float[] r = lstm.input(2).initializer().toFloatArray(); // [1, 128, 32]
+    for (int j = 0; j < 32; j++) {
+      double sw = 0;
+      double sr = 0;
+      for (int gate = 0; gate < 4; gate++) { // i, o, f, c blocks of 32 rows
+        for (int k = 0; k < 32; k++) {
+          sw += Math.abs(w[(gate * 32 + j) * 32 + k]);
+          sr += Math.abs(r[(gate * 32 + j) * 32 + k]);
+        }
+      }
+      assertEquals((sw + sr) / 2, s[j], 1e-4 * (sw + sr), "unit " + j);
+    }
+  }
+
+  /** Taylor needs the gradient, and LSTM has no gradient rule: it refuses and names the op. */
+  @Test
+  void taylorRefusesAndNamesTheLstm() throws Exception {
+    Dataset calib = Datasets.open(TestModels.file("lstm_tiny-calib.npz"), null,
+        DatasetOptions.defaults().withLimit(64));
+    ChannelAnalysis a = ChannelAnalysis.analyze(OnnxModels.read(TestModels.model(LSTM)));
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> DataCriteria.byName("taylor", calib, new Sessions(Device.CPU, 0, 1), new DataCriteria.Options())
+            .score(a));
+    assertTrue(e.getMessage().contains("no gradient rule for LSTM"), e.getMessage());
+  }
+
+  @Test
+  void l1AndRandomPrunesAtRatio03Verify() throws Exception {
+    for (Criterion c : List.of(Criteria.l1(), Criteria.byName("random", 7))) {
+      PruneResult r = Pruner.builder().criterion(c).target(Target.ratio(0.3)).verify(true).build()
+          .prune(OnnxModels.read(TestModels.model(LSTM)));
+      System.out.println(c.name() + ", ratio 0.3 on " + LSTM + ": " + r.report().verify() + "; "
+          + r.plan().removedCount() + " units removed");
+      assertTrue(r.report().verify().passed(), r.report().verify().toString());
+      Node lstm = r.model().graph().nodes().stream().filter(n -> n.is("LSTM")).findFirst().orElseThrow();
+      // the default rounding keeps widths in multiples of 16: 30% of 32 units -> 16 kept
+      assertEquals(16, lstm.attrLong("hidden_size", -1), c.name());
+    }
+  }
+}
