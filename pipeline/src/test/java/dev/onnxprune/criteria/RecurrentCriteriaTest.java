@@ -78,4 +78,21 @@ class RecurrentCriteriaTest {
       assertEquals(16, lstm.attrLong("hidden_size", -1), c.name());
     }
   }
+
+  /** The README's lstm_tiny row: L1 at ratio 0.3 with exact widths, costs at the calibration length 12. */
+  @Test
+  void l1AtRatio03WithExactWidthsCostsAtLength12() throws Exception {
+    Model model = OnnxModels.read(TestModels.model(LSTM));
+    dev.onnxprune.graph.cost.CostReport before = dev.onnxprune.graph.cost.CostModel.analyze(model, 12);
+    PruneResult r = Pruner.builder().criterion(Criteria.l1()).target(Target.ratio(0.3))
+        .rounding(dev.onnxprune.prune.Rounding.to(1)).verify(true).build().prune(model);
+    dev.onnxprune.graph.cost.CostReport after = dev.onnxprune.graph.cost.CostModel.analyze(r.model(), 12);
+    System.out.printf("lstm_tiny L1 ratio 0.3 round 1: params %d -> %d, FLOPs at length 12 %d -> %d, %s%n",
+        before.totalParams(), after.totalParams(), before.totalFlops(), after.totalFlops(), r.report().verify());
+    assertTrue(r.report().verify().passed(), r.report().verify().toString());
+    Node lstm = r.model().graph().nodes().stream().filter(n -> n.is("LSTM")).findFirst().orElseThrow();
+    assertEquals(23, lstm.attrLong("hidden_size", -1), "9 of 32 units go");
+    // W [1, 4 * 23, 23], R [1, 4 * 23, 23], B [1, 8 * 23], embedding [100, 23], head [3, 23] + 3
+    assertEquals(2 * 92 * 23 + 184 + 2300 + 69 + 3, after.totalParams());
+  }
 }
