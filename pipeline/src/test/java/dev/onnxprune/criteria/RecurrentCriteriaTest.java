@@ -95,4 +95,21 @@ class RecurrentCriteriaTest {
     // W [1, 4 * 23, 23], R [1, 4 * 23, 23], B [1, 8 * 23], embedding [100, 23], head [3, 23] + 3
     assertEquals(2 * 92 * 23 + 184 + 2300 + 69 + 3, after.totalParams());
   }
+
+  /** The README's gru_tiny row (bidirectional GRU): L1 at ratio 0.3 with exact widths, costs at length 12. */
+  @Test
+  void bidirectionalGruL1AtRatio03() throws Exception {
+    Model model = OnnxModels.read(TestModels.model("gru_tiny.onnx"));
+    dev.onnxprune.graph.cost.CostReport before = dev.onnxprune.graph.cost.CostModel.analyze(model, 12);
+    PruneResult r = Pruner.builder().criterion(Criteria.l1()).target(Target.ratio(0.3))
+        .rounding(dev.onnxprune.prune.Rounding.to(1)).verify(true).build().prune(model);
+    dev.onnxprune.graph.cost.CostReport after = dev.onnxprune.graph.cost.CostModel.analyze(r.model(), 12);
+    System.out.printf("gru_tiny L1 ratio 0.3 round 1: params %d -> %d, FLOPs at length 12 %d -> %d, %s%n",
+        before.totalParams(), after.totalParams(), before.totalFlops(), after.totalFlops(), r.report().verify());
+    assertTrue(r.report().verify().passed(), r.report().verify().toString());
+    Node gru = r.model().graph().nodes().stream().filter(n -> n.is("GRU")).findFirst().orElseThrow();
+    assertEquals(12, gru.attrLong("hidden_size", -1), "4 of 16 units go, in both directions");
+    // W [2, 36, 17], R [2, 36, 12], B [2, 72], embedding [100, 17], head [3, 12] + 3
+    assertEquals(2 * 36 * 17 + 2 * 36 * 12 + 144 + 1700 + 36 + 3, after.totalParams());
+  }
 }

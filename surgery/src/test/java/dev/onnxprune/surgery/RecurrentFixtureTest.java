@@ -197,4 +197,32 @@ class RecurrentFixtureTest {
     assertEquals(after.totalFlops(), predicted.flops());
     assertTrue(after.totalMacs() < before.totalMacs() * 0.6, "21 of 32 units and 21 of 32 inputs: about (21/32)^2");
   }
+
+  /**
+   * gru_tiny (testmodels/export_transformers.py): a bidirectional GRU (PyTorch's, so
+   * linear_before_reset 1) whose head reads h[0] + h[1]: the two directions' unit j meet in that
+   * Add, so they are one unit of one group and go together.
+   */
+  @Test
+  void bidirectionalGruFixturePrunesToTheExactReference() throws Exception {
+    Model model = OnnxModels.read(TestModels.model("gru_tiny.onnx"));
+    ChannelAnalysis a = ChannelAnalysis.analyze(model);
+    Node gru = model.graph().nodes().stream().filter(n -> n.is("GRU")).findFirst().orElseThrow();
+    assertEquals(1, gru.attrLong("linear_before_reset", 0));
+    ChannelGroup hidden = a.groups().stream().filter(g -> g.producers().contains(ChannelAnalysis.name(gru)))
+        .findFirst().orElseThrow(() -> new AssertionError(a.groups().toString()));
+    assertTrue(hidden.prunable(), hidden.blockReasons().toString());
+    assertEquals(16, hidden.size());
+    assertEquals(2, a.prunableGroups().size(), a.groups().toString());
+    Oracle.Result r = Oracle.check(model, an -> Oracle.fraction(an, 0.3), 3);
+    System.out.printf("gru_tiny.onnx: removed %d units, max abs diff %.3g (vs unmasked original %.3g)%n", r.removed(),
+        r.maxAbs(), r.relVsOriginal());
+    Oracle.assertEquivalent(r);
+    assertTrue(r.relVsOriginal() > 1e-3, "the units mattered");
+    Node pruned = r.pruned().graph().nodes().stream().filter(n -> n.is("GRU")).findFirst().orElseThrow();
+    assertEquals(12, pruned.attrLong("hidden_size", -1), "4 of 16 units in both directions");
+    assertArrayEquals(new long[] {2, 36, 17}, Analyzer.constant(pruned.input(1)).dims(), "W: 7 of 24 inputs go too");
+    assertArrayEquals(new long[] {2, 36, 12}, Analyzer.constant(pruned.input(2)).dims());
+    assertArrayEquals(new long[] {2, 72}, Analyzer.constant(pruned.input(3)).dims());
+  }
 }
