@@ -112,4 +112,25 @@ class RecurrentCriteriaTest {
     // W [2, 36, 17], R [2, 36, 12], B [2, 72], embedding [100, 17], head [3, 12] + 3
     assertEquals(2 * 36 * 17 + 2 * 36 * 12 + 144 + 1700 + 36 + 3, after.totalParams());
   }
+
+  /**
+   * The oracle scores a unit by the loss increase when its outputs (Y, Y_h, Y_c where read) are
+   * masked: an ablation of what the rest of the model reads, not of the recurrence (the unit still
+   * feeds the other units through R while scored). Its prune verifies against the exact reference.
+   */
+  @Test
+  void oracleScoresTheHiddenUnitsAndItsPruneVerifies() throws Exception {
+    Dataset calib = Datasets.open(TestModels.file("lstm_tiny-calib.npz"), null,
+        DatasetOptions.defaults().withLimit(64));
+    Sessions cpu = new Sessions(Device.CPU, 0, 1);
+    ChannelAnalysis a = ChannelAnalysis.analyze(OnnxModels.read(TestModels.model(LSTM)));
+    double[] s = DataCriteria.byName("oracle", calib, cpu, new DataCriteria.Options().batchSize(32)).score(a)[
+        hidden(a).id()];
+    assertNotNull(s);
+    assertTrue(Arrays.stream(s).allMatch(Double::isFinite) && Arrays.stream(s).distinct().count() > 1,
+        Arrays.toString(s));
+    PruneResult r = Pruner.builder().criterion(DataCriteria.oracle(calib, cpu)).target(Target.ratio(0.3))
+        .verify(true).build().prune(OnnxModels.read(TestModels.model(LSTM)));
+    assertTrue(r.report().verify().passed(), r.report().verify().toString());
+  }
 }
