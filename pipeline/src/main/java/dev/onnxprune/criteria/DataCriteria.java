@@ -6,6 +6,7 @@ import dev.onnxprune.prune.Target;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.Sessions;
 import java.util.List;
+import dev.onnxprune.exec.ExecutionBackend;
 import java.util.Objects;
 
 /**
@@ -141,6 +142,7 @@ public final class DataCriteria {
     private int maxSteps = 400;
     private boolean ownPlan;
     private boolean binarySearch = true;
+    private ExecutionBackend backend = ExecutionBackend.inProcess();
 
     /** Samples per batch of calibration data (default 64). */
     public Options batchSize(int n) {
@@ -241,6 +243,20 @@ public final class DataCriteria {
       return binarySearch;
     }
 
+    /**
+     * Where the sums over the calibration data run (default {@link ExecutionBackend#inProcess()}):
+     * apoz, mean, taylor and oracle shard their calibration data over it; aofp and thinet run
+     * in-process whatever it is.
+     */
+    public Options backend(ExecutionBackend b) {
+      this.backend = Objects.requireNonNull(b, "backend");
+      return this;
+    }
+
+    public ExecutionBackend backend() {
+      return backend;
+    }
+
     public int batchSize() {
       return batchSize;
     }
@@ -281,7 +297,7 @@ public final class DataCriteria {
       return maxSteps;
     }
 
-    Options copy() {
+    public Options copy() {
       Options o = new Options();
       o.batchSize = batchSize;
       o.limit = limit;
@@ -295,6 +311,7 @@ public final class DataCriteria {
       o.maxSteps = maxSteps;
       o.ownPlan = ownPlan;
       o.binarySearch = binarySearch;
+      o.backend = backend;
       return o;
     }
   }
