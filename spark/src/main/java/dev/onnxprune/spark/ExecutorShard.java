@@ -47,12 +47,69 @@ final class ExecutorShard implements Shard {
 
   static <P extends Serializable> P run(DataJob<P> job, ShardSpec spec, ShardedData data,
       Map<String, Broadcast<byte[]>> models, Sessions sessions) throws Exception {
-    return job.run(new ExecutorShard(spec, data, models, forTask(sessions), job.rereads()));
+    ExecutorShard shard = new ExecutorShard(spec, data, models, forTask(sessions), job.rereads());
+    return onLargeStack(() -> job.run(shard));
   }
 
   static <T extends Serializable, R extends Serializable> R runTask(TaskJob<T, R> job, T task,
       Map<String, Broadcast<byte[]>> models, Sessions sessions) throws Exception {
-    return job.run(task, new ExecutorShard(null, null, models, forTask(sessions), false));
+    ExecutorShard worker = new ExecutorShard(null, null, models, forTask(sessions), false);
+    return onLargeStack(() -> job.run(task, worker));
+  }
+
+  /** Stack of the thread a task's job runs on. */
+  static final long STACK_BYTES = 64L << 20;
+
+  /**
+   * Runs {@code c} on a thread of its own with a {@value #STACK_BYTES}-byte stack, in this task's
+   * context. ONNX Runtime builds a session on the calling thread, and on a large graph (Taylor's
+   * gradient graph of ResNet-20) that overflows the 1 MB stack of an executor's task thread: the
+   * JVM dies of SIGSEGV with no error report. The main thread, where in-process work runs, has 8 MB.
+   */
+  static <V> V onLargeStack(java.util.concurrent.Callable<V> c) throws Exception {
+    TaskContext tc = TaskContext.get();
+    Object[] result = new Object[1];
+    Throwable[] failure = new Throwable[1];
+    Thread t = new Thread(null, () -> {
+      try {
+        result[0] = tc == null ? c.call() : TaskContext.withTaskContext(tc, () -> {
+          try {
+            return c.call();
+          } catch (Exception e) {
+            throw new Wrapped(e);
+          }
+        });
+      } catch (Wrapped w) {
+        failure[0] = w.getCause();
+      } catch (Throwable e) {
+        failure[0] = e;
+      }
+    }, "onnx-prune-" + Thread.currentThread().getName(), STACK_BYTES);
+    t.setDaemon(true);
+    t.start();
+    try {
+      t.join();
+    } catch (InterruptedException e) {
+      t.interrupt(); // Spark kills the task: the job stops at its next batch
+      t.join(30_000);
+      throw e;
+    }
+    if (failure[0] instanceof Exception e) {
+      throw e;
+    }
+    if (failure[0] instanceof Error e) {
+      throw e;
+    }
+    @SuppressWarnings("unchecked")
+    V v = (V) result[0];
+    return v;
+  }
+
+  /** Carries a checked exception through Scala's Function0. */
+  private static final class Wrapped extends RuntimeException {
+    Wrapped(Exception cause) {
+      super(cause);
+    }
   }
 
   /**

@@ -18,6 +18,12 @@ import dev.onnxprune.exec.TaskJob;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.Tensor;
+import dev.onnxprune.prune.PipelineResult;
+import dev.onnxprune.prune.PruningPipeline;
+import dev.onnxprune.prune.Recovery;
+import dev.onnxprune.prune.Sensitivity;
+import dev.onnxprune.criteria.Criteria;
+import dev.onnxprune.prune.Target;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.DatasetOptions;
 import dev.onnxprune.runtime.Datasets;
@@ -142,6 +148,56 @@ class SparkLocalTest {
     assertStatisticsClose(five.model(), sharded.model());
     // all 7 batches (the last of 8 samples) on Spark too
     assertStatisticsClose(local.model(), Passes.recalibrateBn(spark, CPU, resnet, data, 32, 0).model());
+  }
+
+  @Test
+  void aPipelineOnSparkGivesTheInProcessResult() throws Exception {
+    // the README's example: taylor scores, BatchNorm recalibration and every stage's evaluation on Spark
+    Dataset calib = calibration(64);
+    Dataset test = Datasets.open(TestModels.file("fmnist-test-images-idx3-ubyte.gz"),
+        TestModels.file("fmnist-test-labels-idx1-ubyte.gz"), DatasetOptions.defaults().withNormalization(FMNIST)
+            .withLimit(256));
+    List<PipelineResult> results = new java.util.ArrayList<>();
+    for (ExecutionBackend backend : List.of(ExecutionBackend.inProcess(), spark)) {
+      results.add(PruningPipeline.builder().model(resnet).target(Target.flops(0.3)).criterion("taylor")
+          .calibration(calib).trainingData(calib).evaluation(test).recovery(Recovery.bnRecalibration())
+          .sessions(CPU).backend(backend).build().run());
+    }
+    List<PipelineResult.Stage> local = results.get(0).stages();
+    List<PipelineResult.Stage> sharded = results.get(1).stages();
+    assertEquals(List.of("original", "pruned", "recalibrated"), sharded.stream().map(PipelineResult.Stage::name)
+        .toList());
+    for (int i = 0; i < local.size(); i++) {
+      assertEquals(local.get(i).flops(), sharded.get(i).flops(), "the same channels removed");
+      assertEquals(local.get(i).accuracy().top1(), sharded.get(i).accuracy().top1(), local.get(i).name());
+      assertEquals(local.get(i).accuracy().loss(), sharded.get(i).accuracy().loss(), 1e-6, local.get(i).name());
+    }
+  }
+
+  @Test
+  void sensitivityTasksOnSparkEqualInProcess() throws Exception {
+    Dataset test = Datasets.open(TestModels.file("fmnist-test-images-idx3-ubyte.gz"),
+        TestModels.file("fmnist-test-labels-idx1-ubyte.gz"), DatasetOptions.defaults().withNormalization(FMNIST));
+    List<Sensitivity.Result> results = new java.util.ArrayList<>();
+    for (ExecutionBackend backend : List.of(ExecutionBackend.inProcess(), spark)) {
+      results.add(Sensitivity.builder().criterion(Criteria.l1()).evaluation(test).limit(100).batchSize(50)
+          .ratios(0.25, 0.5).sessions(CPU).backend(backend).build().run(resnet));
+    }
+    Sensitivity.Result local = results.get(0);
+    Sensitivity.Result sharded = results.get(1);
+    assertEquals(local.baseline().top1(), sharded.baseline().top1());
+    assertEquals(local.curves().size(), sharded.curves().size());
+    assertTrue(sharded.curves().size() >= 10, "groups measured: " + sharded.curves().size());
+    assertEquals(2, sharded.workers());
+    for (int c = 0; c < local.curves().size(); c++) {
+      for (int i = 0; i < 2; i++) {
+        Sensitivity.Point e = local.curves().get(c).points().get(i);
+        Sensitivity.Point a = sharded.curves().get(c).points().get(i);
+        assertEquals(e.removed(), a.removed());
+        assertEquals(e.top1(), a.top1(), "group " + local.curves().get(c).group());
+        assertEquals(e.loss(), a.loss(), 1e-12 * Math.abs(e.loss()));
+      }
+    }
   }
 
   /** Counts the first attempts a test job killed (local mode: the executor is this JVM). */
