@@ -4,11 +4,12 @@
 # stopped on exit): wall time of each run (JVM and Spark start included), the scoring's own time
 # (the JSON's stats.seconds), and the largest difference from the in-process scores.
 #
-#   bench/spark.sh [MODEL] [--taylor-calib N] [--oracle-calib N] [--batch N] [--modes in,local1,local2,cluster]
+#   bench/spark.sh [MODEL] [--taylor-calib N] [--oracle-calib N] [--batch N] [--modes in,in1,local1,local2,cluster]
 #
 # Defaults: testmodels resnet20.onnx on the first 256 (Taylor) and 64 (Oracle) Fashion-MNIST
-# calibration images, batches of 16 (so that every Spark run has shards of several batches). In-process runs with --threads 2 (both cores); each Spark task gets
-# one ONNX Runtime thread (spark.task.cpus = 1).
+# calibration images, batches of 16 (so that every Spark run has shards of several batches).
+# In-process runs with --threads 2 (in: both cores) and --threads 1 (in1); each Spark task gets one
+# ONNX Runtime thread (spark.task.cpus = 1).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -18,7 +19,7 @@ if [[ $# -gt 0 && "$1" != --* ]]; then model="$1"; shift; fi
 taylor_calib=256
 oracle_calib=64
 batch=16
-modes=in,local1,local2,cluster
+modes=in,in1,local1,local2,cluster
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --taylor-calib) taylor_calib="$2"; shift 2 ;;
@@ -79,6 +80,8 @@ for crit in taylor oracle; do
   # shellcheck disable=SC2046
   [[ ,$modes, == *,in,* ]] && run in "$crit" "$calib" ./onnx-prune score $(args "$crit" "$calib") --threads 2
   # shellcheck disable=SC2046
+  [[ ,$modes, == *,in1,* ]] && run in1 "$crit" "$calib" ./onnx-prune score $(args "$crit" "$calib") --threads 1
+  # shellcheck disable=SC2046
   [[ ,$modes, == *,local1,* ]] && run local1 "$crit" "$calib" ./onnx-prune score $(args "$crit" "$calib") \
     --spark-master 'local[1]'
   # shellcheck disable=SC2046
@@ -135,7 +138,7 @@ for line in open(os.path.join(out, "times.txt")):
 print(f"{'criterion':9} {'run':8} {'wall s':>7} {'scoring s':>9} {'overhead s':>10} {'max |diff|':>11} {'max rel':>9}")
 for crit in ("taylor", "oracle"):
     base = json.load(open(os.path.join(out, f"in-{crit}.json"))) if ("in", crit) in times else None
-    for name in ("in", "local1", "local2", "cluster"):
+    for name in ("in", "in1", "local1", "local2", "cluster"):
         if (name, crit) not in times:
             continue
         doc = json.load(open(os.path.join(out, f"{name}-{crit}.json")))
