@@ -30,6 +30,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import dev.onnxprune.runtime.Progress;
 
 /**
  * Oracle pruning's score (AOFP paper eq. 5): the increase of the mean cross-entropy over the
@@ -43,6 +44,11 @@ import java.util.Set;
  * repeated k times and block i of the group's mask zeroes channel i. With
  * {@link DataCriteria.Options#suffix}, an ablation of group g runs only the {@link SuffixModel}
  * from g's first consumer on; one unablated run per batch provides the values live there.
+ *
+ * <p>Groups whose samples are merged with another axis where they are masked (PyTorch's
+ * attention heads, {@code [seq * batch, width]} before the out-projection) take one mask for the
+ * whole batch: their ablations run unpacked on the full model, in this process whatever the
+ * backend, and are not re-scored.
  *
  * <p><b>Re-scoring</b> (Section 3.2: removing a filter changes the others' importance). With
  * {@code rescore(R, s)}, after each of R rounds the lowest {@code ceil(s * C)} remaining
@@ -93,7 +99,7 @@ final class OracleCriterion implements DataCriterion {
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);
     MaskInsertion mi = MaskInsertion.inputs(a);
     PassManager.run(masked, mi);
-    // groups whose channels cannot be masked per sample (mi.unmasked()) are left unscored
+    // groups whose channels cannot be masked per sample (mi.unmasked()) are scored by wholeBatch
     List<ChannelGroup> scored = a.prunableGroups().stream()
         .filter(g -> g.size() >= 2 && mi.maskInputs().containsKey(g.id())).toList();
     Calibration cal = Calibration.of(data, options.batchSize(), options.limit());
@@ -186,8 +192,81 @@ final class OracleCriterion implements DataCriterion {
     for (ChannelGroup g : scored) {
       scores[g.id()] = RemovalOrder.monotone(roundRemoved[g.id()], lastScore[g.id()]);
     }
+    if (!mi.unmasked().isEmpty()) {
+      long[][] y = new long[cal.batches.size()][];
+      for (int bi = 0; bi < y.length; bi++) {
+        y[bi] = labels != null ? labels[bi] : cal.batches.get(bi).labels();
+      }
+      double[] extra = wholeBatch(analysis, mi.unmasked().keySet(), cal, inputs, logits, y, scores);
+      runs += (long) extra[0];
+      forwards += (long) extra[1];
+      ablations += (long) extra[2];
+      equivalents += extra[3];
+    }
     stats = new ScoringStats(name(), (System.nanoTime() - t0) / 1e9, runs, forwards, ablations, equivalents);
     return scores;
+  }
+
+  /**
+   * Scores the groups whose samples are merged with another axis where they are masked (PyTorch's
+   * attention heads before the out-projection): one mask row for the whole batch broadcasts
+   * there, so each ablation runs the whole batch with one mask, unpacked, on the full model. The
+   * other groups are unmasked (round 0: nothing removed); these groups are scored once, not
+   * re-scored. Uses the labels {@code y} the first base pass fixed; returns the session runs,
+   * samples forwarded, ablations and forward equivalents it added.
+   */
+  private double[] wholeBatch(ChannelAnalysis analysis, Set<Integer> ids, Calibration cal, InputBinding inputs,
+      String logits, long[][] y, double[][] scores) throws OrtException {
+    Model masked = analysis.model().copy();
+    ChannelAnalysis a = ChannelAnalysis.analyze(masked);
+    List<ChannelGroup> groups = new ArrayList<>();
+    for (int id : ids) {
+      if (a.groups().get(id).size() >= 2) {
+        groups.add(a.groups().get(id));
+      }
+    }
+    MaskInsertion mi = MaskInsertion.inputs(a, groups).rows(1);
+    PassManager.run(masked, mi);
+    double[] counts = new double[4];
+    try (OrtSession session = sessions.open(masked)) {
+      Set<String> names = session.getInputNames();
+      java.util.function.BiFunction<Integer, Integer, Double> loss = (gid, unit) -> {
+        double sum = 0;
+        for (int bi = 0; bi < cal.batches.size(); bi++) {
+          Batch b = cal.batches.get(bi);
+          Map<String, Ort.Tensor> feeds = new HashMap<>();
+          for (Map.Entry<Integer, String> e : mi.maskInputs().entrySet()) {
+            float[] m = new float[a.groups().get(e.getKey()).size()];
+            Arrays.fill(m, 1f);
+            if (e.getKey().equals(gid) && unit >= 0) {
+              m[unit] = 0f;
+            }
+            if (names.contains(e.getValue())) {
+              feeds.put(e.getValue(), Ort.Tensor.of(m, 1, m.length));
+            }
+          }
+          float[] z = Ort.unchecked("oracle scoring", () -> Ort.run(session, feeds, inputs.feeds(b),
+              Set.of(logits)).get(logits).data());
+          counts[0]++;
+          counts[1] += b.size();
+          counts[3] += (double) b.size() / cal.samples;
+          for (double l : Ort.crossEntropy(z, b.size(), y[bi])) {
+            sum += l;
+          }
+        }
+        return sum;
+      };
+      double base = loss.apply(-1, -1);
+      for (ChannelGroup g : groups) {
+        double[] sc = new double[g.size()];
+        for (int u = 0; u < sc.length; u++) {
+          sc[u] = (loss.apply(g.id(), u) - base) / cal.samples;
+          counts[2]++;
+        }
+        scores[g.id()] = sc;
+      }
+    }
+    return counts;
   }
 
   private static boolean[][] copy(boolean[][] a) {
