@@ -90,6 +90,7 @@ final class OptionNames {
     flag("normalization.std", "--std");
     flag("sessions.threads", "--threads");
     flag("sessions.deviceId", "--device-id");
+    flag("backend.master", "--spark-master");
     flag("data.limit", "--limit");
     flag("sensitivity.ratios", "--ratios");
     flag("sensitivity.limit", "--limit");

@@ -1,6 +1,7 @@
 package dev.onnxprune.cli;
 
 import dev.onnxprune.criteria.DataCriteria;
+import dev.onnxprune.exec.ExecutionBackend;
 import dev.onnxprune.errors.NothingPrunableException;
 import dev.onnxprune.errors.TargetUnreachableException;
 import dev.onnxprune.methods.Methods;
@@ -83,6 +84,9 @@ public final class PruneCommand implements Callable<Integer> {
 
   @Parameters(index = "0", paramLabel = "MODEL", description = "The .onnx file to prune.")
   Path model;
+
+  @Mixin
+  SparkOptions spark = new SparkOptions();
 
   @Mixin
   ModelOutputOptions output;
@@ -293,8 +297,8 @@ public final class PruneCommand implements Callable<Integer> {
       if (target.blocks != null) {
         return pruneBlocks();
       }
-      try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
-        PruningPipeline pipeline = configure(log);
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on); ExecutionBackend backend = spark.backend()) {
+        PruningPipeline pipeline = configure(log, backend);
         PipelineResult r;
         try {
           r = pipeline.run();
@@ -362,7 +366,7 @@ public final class PruneCommand implements Callable<Integer> {
   }
 
   /** The pipeline the options describe; the library checks every value, naming it by key. */
-  private PruningPipeline configure(PipelineLog log) throws Exception {
+  private PruningPipeline configure(PipelineLog log, ExecutionBackend backend) throws Exception {
     int epochs = recovery.epochs(0);
     if (epochs < 0) {
       throw new UsageFailure("--epochs must be >= 0: " + epochs);
@@ -376,7 +380,7 @@ public final class PruneCommand implements Callable<Integer> {
         .allocation(allocation.allocation()).minChannels(allocation.minChannels)
         .maxGroupRatio(allocation.maxGroupRatio).rounding(allocation.rounding())
         .speedCheck(checks.speedCheck(), 0).verify(checks.verify).verifyTolerance(checks.verifyTolerance).keepPartial(checks.keepPartial)
-        .sessions(runtime.sessions()).seed(seed).latencyTimingBatch(allocation.latencyBatch)
+        .sessions(runtime.sessions()).backend(backend).seed(seed).latencyTimingBatch(allocation.latencyBatch)
         .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData)
         .report(report.report)
         .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log)

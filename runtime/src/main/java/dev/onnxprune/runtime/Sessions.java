@@ -15,14 +15,15 @@ import org.slf4j.LoggerFactory;
  * {@code addCUDA} throws when there is no GPU or no CUDA 12 libraries, so {@link Device#AUTO}
  * catches that, logs once which provider is in use and why, and builds a CPU session.
  */
-public final class Sessions {
+public final class Sessions implements java.io.Serializable {
+  private static final long serialVersionUID = 1L;
   private static final Logger LOG = LoggerFactory.getLogger(Sessions.class);
   private static final AtomicBoolean SAID = new AtomicBoolean();
 
   private final Device device;
   private final int deviceId;
   private final int threads;
-  private volatile String provider;
+  private transient volatile String provider;
   /** Why CUDA did not start in this JVM, once it has failed under AUTO. */
   private static volatile String cudaFailure;
 
@@ -75,6 +76,16 @@ public final class Sessions {
 
   public static OrtEnvironment environment() {
     return OrtEnvironment.getEnvironment();
+  }
+
+  /** The CUDA device the sessions use (when they use CUDA). */
+  public int deviceId() {
+    return deviceId;
+  }
+
+  /** These settings on CUDA device {@code id} (a Spark executor's GPU). */
+  public Sessions onDevice(int id) {
+    return new Sessions(device, id, threads);
   }
 
   /** The execution provider asked for (AUTO: CUDA when it starts, else CPU). */
