@@ -169,6 +169,15 @@ class PruneCommandTest {
     assertEquals(2, bad.exitCode());
     assertTrue(bad.err().contains("--block-flops"), bad.err());
 
+    Path vit = TestModels.model("vit_tiny.onnx");
+    Cli.Result o = Cli.run("prune", vit.toString(), "-o", tmp.resolve("v.onnx").toString(), "--blocks", "1",
+        "--criterion", "oracle", "--verify", "--images", TestModels.file("fmnist-calib-images-idx3-ubyte.gz").toString(),
+        "--labels", TestModels.file("fmnist-calib-labels-idx1-ubyte.gz").toString(), "--mean", "0.286", "--std",
+        "0.353");
+    assertEquals(0, o.exitCode(), o.err());
+    // the README's table: Oracle removes vit_tiny's last MLP first
+    assertTrue(o.out().matches("(?s).*\\nblock  5  mlp .*score [-0-9.e]+  removed\\n.*"), o.out());
+
     Cli.Result i = Cli.run("inspect", in.toString(), "--summary", "--groups");
     assertEquals(0, i.exitCode(), i.err());
     assertTrue(i.out().contains("residual blocks (9; 7 removable by prune --blocks)"), i.out());
