@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P | --latency L) ...}:
+ * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P | --latency L | --blocks N
+ * | --block-flops F) ...}:
  * structured channel pruning through the library's {@link PruningPipeline}; this class only adapts
  * options and prints. OUT is written last, and only when {@code --verify} (if given) passed.
  */
@@ -36,7 +37,8 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     sortOptions = false,
-    customSynopsis = "onnx-prune prune MODEL -o OUT (--ratio R | --flops F | --params P | --latency L) [OPTIONS]",
+    customSynopsis = {"onnx-prune prune MODEL -o OUT (--ratio R | --flops F | --params P | --latency L |",
+        "       --blocks N | --block-flops F) [OPTIONS]"},
     parameterListHeading = "%nInput and output:%n",
     description = {
         "Removes whole channels (filters) from a model: channel groups that must go together are found by"
@@ -72,7 +74,8 @@ public final class PruneCommand implements Callable<Integer> {
       + "                  scored), prunable, reasons[],%n"
       + "                  kind: channels, heads or hidden (a transformer's hidden width); with --blocks%n"
       + "                  or --block-flops: block, one per residual block (channels 1, kept 0 when%n"
-      + "                  removed, producers[] its Add, members[] its branch's nodes)}%n"
+      + "                  removed, producers[] its Add, members[] its branch's nodes); achieved is then%n"
+      + "                  the fraction of FLOPs removed, allocation \"blocks\"}%n"
       + "    verify        {maxAbsDiff, maxRelDiff, batches, passed} (null: no --verify)%n"
       + "    trajectory[]  --method only, per step: {step, event, seconds, flops, flopsKept,%n"
       + "                  widths {group id: channels kept}, loss, accuracy}%n"
