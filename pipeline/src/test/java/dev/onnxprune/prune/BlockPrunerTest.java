@@ -210,6 +210,45 @@ class BlockPrunerTest {
     }
   }
 
+  /**
+   * Without labels (here bert_tiny on random inputs: 4 draws of seed 1), Oracle's score is the
+   * mean squared error of the outputs of the model without the block against the original's,
+   * recomputed here on the same draws.
+   */
+  @Test
+  void oracleWithoutLabelsIsTheOutputErrorOfRemovingTheBlock() throws Exception {
+    Model m = OnnxModels.read(TestModels.model("bert_tiny.onnx"));
+    List<Block> removable = ResidualBlocks.find(m).stream().filter(Block::removable).toList();
+    double[] oracle = BlockPruner.builder().criterion(BlockPruner.Criterion.ORACLE).build().oracle(m, removable);
+    dev.onnxprune.runtime.RandomInputs ri = dev.onnxprune.runtime.RandomInputs.of(m);
+    java.util.Random r = new java.util.Random(1);
+    List<java.util.Map<String, HostTensor>> feeds = new java.util.ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      feeds.add(ri.draw(r));
+    }
+    for (Block b : removable) {
+      Model pruned = m.copy();
+      ResidualBlocks.remove(pruned, List.of(b));
+      double sum = 0;
+      long n = 0;
+      try (ai.onnxruntime.OrtSession a = Sessions.cpu().open(m); ai.onnxruntime.OrtSession p = Sessions.cpu().open(pruned)) {
+        for (java.util.Map<String, HostTensor> f : feeds) {
+          java.util.Map<String, HostTensor> x = dev.onnxprune.runtime.OrtTensors.run(a, f, java.util.Set.of());
+          java.util.Map<String, HostTensor> y = dev.onnxprune.runtime.OrtTensors.run(p, f, java.util.Set.of());
+          for (String k : x.keySet()) {
+            for (int j = 0; j < x.get(k).size(); j++) {
+              double d = x.get(k).get(j) - y.get(k).get(j);
+              sum += d * d;
+            }
+            n += x.get(k).size();
+          }
+        }
+      }
+      assertTrue(oracle[b.id()] > 0, "block " + b.id());
+      assertEquals(sum / n, oracle[b.id()], 1e-9 + 1e-6 * sum / n, "block " + b.id());
+    }
+  }
+
   private static Dataset calibration(int limit) throws Exception {
     Normalization norm = new Normalization(new float[] {0.2860f}, new float[] {0.3530f});
     return IdxDataset.read(TestModels.file("fmnist-calib-images-idx3-ubyte.gz"),
