@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P | --latency L) ...}:
+ * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P | --latency L | --blocks N) ...}:
  * structured channel pruning through the library's {@link PruningPipeline}; this class only adapts
  * options and prints. OUT is written last, and only when {@code --verify} (if given) passed.
  */
@@ -36,7 +36,7 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     sortOptions = false,
-    customSynopsis = "onnx-prune prune MODEL -o OUT (--ratio R | --flops F | --params P | --latency L) [OPTIONS]",
+    customSynopsis = "onnx-prune prune MODEL -o OUT (--ratio R | --flops F | --params P | --latency L | --blocks N) [OPTIONS]",
     parameterListHeading = "%nInput and output:%n",
     description = {
         "Removes whole channels (filters) from a model: channel groups that must go together are found by"
@@ -164,7 +164,7 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--round", paramLabel = "N|auto",
         description = "Keep channel counts in multiples of N; 1 keeps exact widths. auto (default): the multiple"
             + " --device runs fast (CPU: 16 with AVX-512, 8 with AVX2; CUDA: 8), halved when the target cannot be"
-            + " met within 1% with it. The output says which multiple was used and why.")
+            + " met within 1%% with it. The output says which multiple was used and why.")
     String round = "auto";
 
     /** {@code --round}: auto, or a whole number the library checks (key roundTo). */
