@@ -60,6 +60,9 @@ public final class FinetuneCommand implements Callable<Integer> {
   QuietOption quiet;
 
   @Mixin
+  ProgressOption progress;
+
+  @Mixin
   CommonOptions common;
 
   @ArgGroup(validate = false, heading = "%nTraining data:%n", order = 1)
@@ -124,7 +127,7 @@ public final class FinetuneCommand implements Callable<Integer> {
         n = scratchEpochs(m, epochs);
         m = Scratch.reinitialize(m, data.seed);
       }
-      try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on, progress.json())) {
         PruningPipeline.Builder b = PruningPipeline.builder().model(m).inPlace(true).recovery(recovery.recovery(n))
             .trainingData(train).sessions(runtime.sessions()).seed(data.seed).cropFill(data.data.zeroPixel())
             .output(output.file).externalData(output.externalData).report(report.report).listener(log);

@@ -3,6 +3,7 @@ package dev.onnxprune.cli;
 import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.errors.NothingPrunableException;
 import dev.onnxprune.errors.TargetUnreachableException;
+import dev.onnxprune.methods.MethodParameters;
 import dev.onnxprune.methods.Methods;
 import dev.onnxprune.prune.PipelineResult;
 import dev.onnxprune.prune.PruneSchedule;
@@ -89,6 +90,9 @@ public final class PruneCommand implements Callable<Integer> {
 
   @Mixin
   QuietOption quiet;
+
+  @Mixin
+  ProgressOption progress;
 
   @Mixin
   CommonOptions common;
@@ -278,7 +282,7 @@ public final class PruneCommand implements Callable<Integer> {
           .input("valImages", evaluation.images).input("valLabels", evaluation.labels)
           .modelOutput("output", output.file).outputs("report", report.report, report.files())
           .output("checkpointDir", recovery.checkpointFile()).check();
-      try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on, progress.json())) {
         PruningPipeline pipeline = configure(log);
         PipelineResult r;
         try {
@@ -329,7 +333,8 @@ public final class PruneCommand implements Callable<Integer> {
         .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log)
         .steps(allocation.steps).stepSchedule(PruneSchedule.byName(allocation.stepSchedule));
     if (byMethod) {
-      log.method(methods.method, Methods.maxSteps(methods.method, methods.parameters(calibration.theta, calibration.phi)));
+      MethodParameters mp = methods.parameters(calibration.theta, calibration.phi);
+      log.method(methods.method, Methods.maxSteps(methods.method, mp), Methods.timeBudget(methods.method, mp));
       b.method(methods.method, methods.parameters(calibration.theta, calibration.phi));
     } else if (methods.parameters(null, null).any()) {
       throw new UsageFailure(OptionNames.flag(methods.parameters(null, null).firstMethodOnly())

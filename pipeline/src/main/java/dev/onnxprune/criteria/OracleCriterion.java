@@ -51,7 +51,9 @@ import java.util.Set;
  * of {@code U * N / batchSize}), not the arithmetic; the suffix cuts the arithmetic of each
  * ablation to the share of FLOPs after the group's first consumer (about half on average over
  * a plain chain), plus one unablated pass per group and batch. R rounds of re-scoring cost about
- * {@code sum_{r=0..R} (1 - s)^r} times one round.
+ * {@code sum_{r=0..R} (1 - s)^r} times one round. Before the first ablation the estimate of the
+ * whole scoring, in forward passes and seconds at the forward rate measured on the calibration
+ * data, goes to {@link Progress#note} (the pipeline prints it).
  */
 final class OracleCriterion implements DataCriterion {
   private final Dataset data;
@@ -169,10 +171,22 @@ final class OracleCriterion implements DataCriterion {
       roundRemoved[g.id()] = new int[g.size()];
       Arrays.fill(roundRemoved[g.id()], -1);
     }
+    long deadline = options.timeBudget() == null ? Long.MAX_VALUE : t0 + options.timeBudget().toNanos();
     try (OrtSession base = sessions.open(masked)) {
       int done = 0;
       for (int round = 0; round <= options.rescoreRounds(); round++) {
+        if (round > 0 && System.nanoTime() >= deadline) {
+          Progress.note(String.format(java.util.Locale.ROOT, "oracle: time budget (criterion.maxSeconds) spent"
+              + " after %d of %d re-scoring rounds; the rest keep their last scores", round - 1,
+              options.rescoreRounds()));
+          break;
+        }
         double[] baseLoss = baseLosses(st, base);
+        if (round == 0) {
+          long tp = System.nanoTime(); // a second unablated pass, warm, times one forward pass over the data
+          baseLosses(st, base);
+          Progress.note(estimate(scored, suffixes, cal.samples, (System.nanoTime() - tp) / 1e9));
+        }
         for (ChannelGroup g : scored) {
           Progress.report(done++, (long) scored.size() * (options.rescoreRounds() + 1));
           int[] units = remaining(st.removed[g.id()]);
@@ -207,6 +221,56 @@ final class OracleCriterion implements DataCriterion {
     stats = new ScoringStats(name(), (System.nanoTime() - t0) / 1e9, st.runs, st.forwards, st.ablations,
         st.equivalents);
     return scores;
+  }
+
+  /**
+   * The one-line cost estimate printed before scoring: forward-pass equivalents of every round (the
+   * class comment's cost model: per scored channel its suffix's share of the FLOPs, per group and
+   * round one unablated pass to the suffix's cut, one unablated pass per round), times the
+   * measured seconds of one forward pass over the {@code samples} calibration samples.
+   */
+  private String estimate(List<ChannelGroup> scored, Map<Integer, SuffixModel> suffixes, int samples,
+      double passSeconds) {
+    double passes = 0;
+    int channels = 0;
+    for (ChannelGroup g : scored) {
+      SuffixModel sm = suffixes.get(g.id());
+      double share = sm == null ? 1 : sm.flopsShare();
+      int left = g.size();
+      channels += left;
+      for (int round = 0; round <= options.rescoreRounds(); round++) {
+        if (left < 2 && round > 0) {
+          break;
+        }
+        passes += left * share + (1 - share);
+        left -= Math.min(left - 1, (int) Math.ceil(options.rescoreStep() * g.size()));
+      }
+    }
+    passes += options.rescoreRounds() + 2; // the unablated passes of each round and the timing pass
+    double seconds = passes * passSeconds;
+    String rounds = options.rescoreRounds() == 0 ? "one-shot (oracle.rescore 0)"
+        : String.format(java.util.Locale.ROOT, "1 + %d re-scoring rounds of %.2g (oracle.rescore; 0 is one-shot,"
+            + " about %.1fx faster)", options.rescoreRounds(), options.rescoreStep(), passes / oneShot(scored, suffixes));
+    return String.format(java.util.Locale.ROOT, "oracle: %d channels in %d groups, %s: about %.0f forward passes over"
+        + " %d samples, %s at the measured %.0f samples/s%s", channels, scored.size(), rounds, passes, samples,
+        duration(seconds), samples / Math.max(1e-9, passSeconds), options.timeBudget() == null ? ""
+            : "; criterion.maxSeconds " + options.timeBudget().toSeconds() + " stops re-scoring when spent");
+  }
+
+  private static double oneShot(List<ChannelGroup> scored, Map<Integer, SuffixModel> suffixes) {
+    double passes = 2;
+    for (ChannelGroup g : scored) {
+      SuffixModel sm = suffixes.get(g.id());
+      double share = sm == null ? 1 : sm.flopsShare();
+      passes += g.size() * share + (1 - share);
+    }
+    return passes;
+  }
+
+  private static String duration(double seconds) {
+    long s = Math.round(seconds);
+    return s < 120 ? s + " s" : s < 7200 ? String.format(java.util.Locale.ROOT, "%d min %02d s", s / 60, s % 60)
+        : String.format(java.util.Locale.ROOT, "%d h %02d min", s / 3600, s / 60 % 60);
   }
 
   private static int[] remaining(boolean[] removed) {
