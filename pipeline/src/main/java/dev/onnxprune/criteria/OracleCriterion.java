@@ -249,12 +249,14 @@ final class OracleCriterion implements DataCriterion {
     passes += options.rescoreRounds() + 2; // the unablated passes of each round and the timing pass
     double seconds = passes * passSeconds;
     String rounds = options.rescoreRounds() == 0 ? "one-shot (oracle.rescore 0)"
-        : String.format(java.util.Locale.ROOT, "1 + %d re-scoring rounds of %.2g (oracle.rescore; 0 is one-shot,"
-            + " about %.1fx faster)", options.rescoreRounds(), options.rescoreStep(), passes / oneShot(scored, suffixes));
+        : String.format(java.util.Locale.ROOT, "1 + %d re-scoring rounds of %s (oracle.rescore; 0 is one-shot,"
+            + " about %.1fx faster)", options.rescoreRounds(), java.math.BigDecimal.valueOf(options.rescoreStep())
+            .stripTrailingZeros().toPlainString(), passes / oneShot(scored, suffixes));
     return String.format(java.util.Locale.ROOT, "oracle: %d channels in %d groups, %s: about %.0f forward passes over"
         + " %d samples, %s at the measured %.0f samples/s%s", channels, scored.size(), rounds, passes, samples,
         duration(seconds), samples / Math.max(1e-9, passSeconds), options.timeBudget() == null ? ""
-            : "; criterion.maxSeconds " + options.timeBudget().toSeconds() + " stops re-scoring when spent");
+            : "; criterion.maxSeconds " + java.math.BigDecimal.valueOf(options.timeBudget().toNanos(), 9)
+                .stripTrailingZeros().toPlainString() + " stops re-scoring when spent");
   }
 
   private static double oneShot(List<ChannelGroup> scored, Map<Integer, SuffixModel> suffixes) {

@@ -14,7 +14,7 @@ import java.util.Locale;
  *
  * <p><b>Projection.</b> Each {@link #projection} call records (used, progress), progress being
  * the share of the way to the target made (0 at the start, 1 when the target is met). From
- * {@value #FIRST_CHECK} of the budget on, the rate is the progress gained over the second half of
+ * {@value #FIRST_CHECK} of the budget and {@value #MIN_RECORDS} records on, the rate is the progress gained over the second half of
  * what was used (the recent rate: a method that slows down is judged by its slower pace); the run
  * is out of reach when even at {@value #SLACK} times that rate the rest of the budget would not
  * take it to the target: {@code progress + SLACK * rate * (1 - used) < 1}.
@@ -24,6 +24,8 @@ public final class Budget {
   public static final double FIRST_CHECK = 0.2;
   /** How much faster than its recent rate a run may still get before the projection gives up on it. */
   public static final double SLACK = 2;
+  /** Nor before this many records (a budget of a few steps is too coarse to project). */
+  public static final int MIN_RECORDS = 10;
 
   private final long maxSteps;
   private final long maxNanos;
@@ -77,7 +79,7 @@ public final class Budget {
     double used = Math.min(1, used(steps));
     lastRecorded = used;
     history.add(new double[] {used, progress});
-    if (used < FIRST_CHECK || progress >= 1 || used >= 1) {
+    if (used < FIRST_CHECK || history.size() < MIN_RECORDS || progress >= 1 || used >= 1) {
       return null;
     }
     double[] from = history.get(0);

@@ -61,7 +61,7 @@ public final class Methods {
    */
   public static Duration timeBudget(Duration d) {
     if (d != null && (d.isZero() || d.isNegative())) {
-      throw new InvalidOptionException("method.maxSeconds", seconds(d), "must be > 0 (or none)");
+      throw new InvalidOptionException("method.maxSeconds", new java.math.BigDecimal(seconds(d)), "must be > 0 (or none)");
     }
     return d;
   }
