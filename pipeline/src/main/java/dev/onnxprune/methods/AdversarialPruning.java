@@ -1,6 +1,7 @@
 package dev.onnxprune.methods;
 
 import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.internal.Budget;
 import dev.onnxprune.criteria.PlanningCriterion;
 import dev.onnxprune.prune.Pruner;
 import dev.onnxprune.prune.Target;
@@ -74,8 +75,8 @@ import java.util.function.Predicate;
  * is spent, or its time budget ({@link Options#timeBudget}), or early when the pace of its recent
  * visits projects that the target will not be met within the budget ({@link Options#failEarly},
  * checked before each visit from a fifth of the budget on). It then writes the trained parameters
- * into the model and, when aimed by the {@link Pruner}, returns its removals as the plan ({@link #chosen}), or null when it stopped short (the
- * pruner then reports {@link #stopReason}).
+ * into the model and, when aimed by the {@link Pruner}, returns its removals as the plan ({@link
+ * #chosen}), or null when it stopped short (the pruner then reports {@link #stopReason}).
  *
  * <p><b>Scores.</b> |m-hat| (two-sided: |m-hat - 1|) of each channel's last adversarial phase, plus
  * 2 for the channels kept, so every kept channel outranks every removed one (removed channels
@@ -401,7 +402,7 @@ public final class AdversarialPruning extends PlanningMethod {
     final MaskedTraining mt;
     final List<Layer> layers = new ArrayList<>();
     final Map<Integer, Layer> byId = new LinkedHashMap<>();
-    final dev.onnxprune.internal.Budget budget = new dev.onnxprune.internal.Budget(options.maxSteps, options.timeBudget);
+    final Budget budget = new Budget(options.maxSteps, options.timeBudget);
     long steps;
     int passes;
     int visits;

@@ -58,7 +58,8 @@ public final class MethodParameters {
 
   /**
    * {@code method.failEarly}: end as soon as the target is projected out of reach within the
-   * budget (default true; aofp and adversarial; PruneNet always reaches its target).
+   * budget (default true; aofp and adversarial: PruneNet, which always reaches its target,
+   * refuses it).
    */
   public MethodParameters failEarly(Boolean on) {
     this.failEarly = on;
@@ -118,6 +119,7 @@ public final class MethodParameters {
     check(given, "prunenet.objective", objective);
     check(given, "prunenet.lambda", lambda);
     check(given, "aofp.patience", patience);
+    check(given, "method.failEarly", failEarly);
     for (String key : given) {
       if (!List.of(allowed).contains(key)) {
         throw new InvalidOptionException(key, value(key), "does not apply to the method " + method);
@@ -140,6 +142,7 @@ public final class MethodParameters {
       case "adversarial.iterations" -> iterations;
       case "prunenet.objective" -> objective;
       case "aofp.patience" -> patience;
+      case "method.failEarly" -> failEarly;
       default -> lambda;
     };
   }

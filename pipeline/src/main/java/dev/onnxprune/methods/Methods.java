@@ -18,8 +18,9 @@ public final class Methods {
    */
   public static void check(String name, MethodParameters p) {
     switch (name) {
-      case "aofp" -> p.onlyFor(name, "aofp.theta", "aofp.phi", "aofp.patience");
-      case "adversarial" -> p.onlyFor(name, "adversarial.epsilon", "adversarial.tau", "adversarial.iterations");
+      case "aofp" -> p.onlyFor(name, "aofp.theta", "aofp.phi", "aofp.patience", "method.failEarly");
+      case "adversarial" -> p.onlyFor(name, "adversarial.epsilon", "adversarial.tau", "adversarial.iterations",
+          "method.failEarly");
       case "prunenet" -> {
         p.onlyFor(name, "prunenet.objective", "prunenet.lambda");
         if (p.objective != null) {

@@ -1,6 +1,7 @@
 package dev.onnxprune.methods;
 
 import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.internal.Budget;
 import dev.onnxprune.criteria.PlanningCriterion;
 import dev.onnxprune.prune.LatencyModel;
 import dev.onnxprune.prune.Pruner;
@@ -351,7 +352,7 @@ public final class PruneNet extends PlanningMethod {
     private final LatencyModel latency;
     private final TrainingData data;
     private final long start = System.nanoTime();
-    private final dev.onnxprune.internal.Budget clock;
+    private final Budget clock;
     private long steps;
     private int phase;
     private boolean started;
@@ -364,7 +365,7 @@ public final class PruneNet extends PlanningMethod {
       describe(analysis, groups, slices);
       this.latency = options.objective() == Objective.LATENCY ? latencyModel(analysis) : null;
       this.data = TrainingData.of(setup.train());
-      this.clock = new dev.onnxprune.internal.Budget(Math.max(1, options.maxSteps()), options.timeBudget());
+      this.clock = new Budget(Math.max(1, options.maxSteps()), options.timeBudget());
     }
 
     double[][] run() {
