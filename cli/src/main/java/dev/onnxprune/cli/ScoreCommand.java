@@ -11,6 +11,7 @@ import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.runtime.ArrayDataset;
 import dev.onnxprune.runtime.Device;
 import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.runtime.Progress;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelGroup;
 import java.io.PrintWriter;
@@ -102,7 +103,20 @@ public final class ScoreCommand implements Callable<Integer> {
       Criterion c = criterion(criterion, data, calibration, seed, runtime.sessions());
       Model m = OnnxModels.read(model);
       ChannelAnalysis a = ChannelAnalysis.analyze(m);
-      double[][] s = c.score(a);
+      double[][] s;
+      // a criterion's notes (Oracle's estimated cost) go to stderr before it runs
+      try (Progress.Scope scope = Progress.open(new Progress.Sink() {
+        @Override
+        public void progress(double fraction, String detail) {}
+
+        @Override
+        public void note(String message) {
+          common.err().println(OptionNames.render(message));
+          common.err().flush();
+        }
+      })) {
+        s = c.score(a);
+      }
       List<Group> groups = new ArrayList<>();
       for (ChannelGroup g : a.groups()) {
         groups.add(new Group(g.id(), g.size(), g.prunable(), g.producers(), s[g.id()], g.blockReasons()));
