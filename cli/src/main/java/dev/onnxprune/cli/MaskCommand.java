@@ -22,9 +22,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code onnx-prune mask MODEL -o OUT (--sparsity S [--global] | --nm N:M) [--json]}:
- * unstructured magnitude masking through {@link MagnitudeMasking}; the graph keeps its shapes,
- * the zeros are in the weights.
+ * {@code onnx-prune mask MODEL -o OUT (--sparsity S [--global] | --nm N:M) [--wanda --images ...] [--json]}:
+ * unstructured magnitude masking through {@link MagnitudeMasking}, or Wanda's through {@link
+ * dev.onnxprune.criteria.WandaMasking}; the graph keeps its shapes, the zeros are in the weights.
  */
 @Command(name = "mask",
     mixinStandardHelpOptions = true,
@@ -83,8 +83,24 @@ public final class MaskCommand implements Callable<Integer> {
     boolean global;
   }
 
+  @Option(names = "--wanda",
+      description = "Score each weight by Wanda's |weight| x the norm of its input feature over the calibration data"
+          + " (--images; Sun et al. 2023) instead of its magnitude, compared within each output row (a Conv's"
+          + " inputs as im2col columns). Gemm, MatMul and Conv weights; not with --global.")
+  boolean wanda;
+
   @Option(names = "--json", description = "Print the per-layer table and totals as one JSON document.")
   boolean json;
+
+  @ArgGroup(validate = false, heading = "%nCalibration data (--wanda):%n", order = 1)
+  DataOptions data = new DataOptions();
+
+  @ArgGroup(validate = false, heading = "%nRuntime (--wanda):%n", order = 3)
+  RuntimeOptions runtime = new RuntimeOptions();
+
+  @Option(names = "--calib-limit", paramLabel = "N", order = 2,
+      description = "--wanda: the first N samples of --images only (default ${DEFAULT-VALUE}: all).")
+  int calibLimit = 0;
 
   /** What --json prints. */
   @JsonPropertyOrder({"format", "input", "output", "mode", "layers", "elements", "zeros", "sparsity"})
@@ -99,10 +115,24 @@ public final class MaskCommand implements Callable<Integer> {
   public Integer call() {
     return common.run(() -> {
       MagnitudeMasking pass = configure();
+      if (wanda && mode.nm == null && mode.magnitude.global) {
+        throw new UsageFailure("--wanda compares weights within each output row; it takes no --global");
+      }
       new OutputPaths().inputModel("model", model).modelOutput("output", output.file).check();
       Model m = OnnxModels.read(model);
       ModelChecker.requireValid(m); // a pass needs a valid graph
-      MagnitudeMasking.Result r = (MagnitudeMasking.Result) dev.onnxprune.graph.pass.PassManager.run(m, pass);
+      MagnitudeMasking.Result r;
+      if (wanda) {
+        var calib = data.open("--wanda", null, calibLimit);
+        var o = new dev.onnxprune.criteria.DataCriteria.Options();
+        var masked = mode.nm == null
+            ? dev.onnxprune.criteria.WandaMasking.unstructured(m, calib, runtime.sessions(), o, mode.magnitude.sparsity)
+            : dev.onnxprune.criteria.WandaMasking.nm(m, calib, runtime.sessions(), o, nmPart(1), nmPart(2));
+        m = masked.model();
+        r = masked.result();
+      } else {
+        r = (MagnitudeMasking.Result) dev.onnxprune.graph.pass.PassManager.run(m, pass);
+      }
       ModelFiles.write(m, output.file, output.externalData);
 
       List<Layer> layers = new ArrayList<>();
@@ -134,11 +164,18 @@ public final class MaskCommand implements Callable<Integer> {
     return UsageFailure.check("--nm", () -> MagnitudeMasking.nm(n, m));
   }
 
+  private int nmPart(int i) {
+    Matcher nm = NM.matcher(mode.nm.strip());
+    nm.matches(); // checked by configure()
+    return Integer.parseInt(nm.group(i));
+  }
+
   private String modeText() {
+    String by = wanda ? "wanda " : "";
     if (mode.nm != null) {
-      return mode.nm.strip();
+      return by + mode.nm.strip();
     }
-    return (mode.magnitude.global ? "global " : "per-layer ") + mode.magnitude.sparsity;
+    return by + (mode.magnitude.global ? "global " : "per-layer ") + mode.magnitude.sparsity;
   }
 
   private static void print(Report r, PrintWriter out) {

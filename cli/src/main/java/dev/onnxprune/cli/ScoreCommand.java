@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.onnxprune.criteria.Criteria;
 import dev.onnxprune.criteria.Criterion;
 import dev.onnxprune.criteria.DataCriteria;
+import dev.onnxprune.exec.ExecutionBackend;
 import dev.onnxprune.criteria.DataCriterion;
 import dev.onnxprune.criteria.ScoringStats;
 import dev.onnxprune.graph.Model;
@@ -48,7 +49,10 @@ import picocli.CommandLine.Parameters;
             + " lowest), taylor (mean over samples of |sum of activation x loss gradient| over the channel's"
             + " activations, the first-order estimate of the loss change when it is removed; one forward and"
             + " backward pass), thinet (ThiNet: the order of greedy removal by the error it leaves in the next"
-            + " convolution's output, as a share of removing the whole group; one forward pass)."},
+            + " convolution's output, as a share of removing the whole group; one forward pass), heads (Michel et"
+            + " al.: mean over samples of |gradient of the loss| for a mask on each attention head, divided by"
+            + " the L2 norm of its layer's), wanda (Sun et al.: |weight| x the input feature's norm over the"
+            + " calibration tokens, summed over the weights that read the channel; one forward pass)."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
     footerHeading = "%nJSON fields (--json):%n",
@@ -66,7 +70,8 @@ public final class ScoreCommand implements Callable<Integer> {
   Path model;
 
   @Option(names = "--criterion", required = true, paramLabel = "NAME",
-      description = "l1, l2, bn, fpgm, random (data-free), or apoz, mean, oracle, aofp, taylor, thinet (need --images).")
+      description = "l1, l2, bn, fpgm, random (data-free), or apoz, mean, oracle, aofp, taylor, thinet, heads, wanda"
+          + " (need --images).")
   String criterion;
 
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
@@ -97,15 +102,17 @@ public final class ScoreCommand implements Callable<Integer> {
   record Group(int id, int channels, boolean prunable, List<String> producers, double[] scores,
       List<String> reasons) {}
 
+  @Mixin
+  SparkOptions spark = new SparkOptions();
+
   @Override
   public Integer call() {
     return common.run(() -> {
-      Criterion c = criterion(criterion, data, calibration, seed, runtime.sessions());
-      Model m = OnnxModels.read(model);
-      ChannelAnalysis a = ChannelAnalysis.analyze(m);
       double[][] s;
+      Criterion c;
+      ChannelAnalysis a;
       // a criterion's notes (Oracle's estimated cost) go to stderr before it runs
-      try (Progress.Scope scope = Progress.open(new Progress.Sink() {
+      Progress.Sink notes = new Progress.Sink() {
         @Override
         public void progress(double fraction, String detail) {}
 
@@ -114,7 +121,11 @@ public final class ScoreCommand implements Callable<Integer> {
           common.err().println(OptionNames.render(message));
           common.err().flush();
         }
-      })) {
+      };
+      try (ExecutionBackend backend = spark.backend(); Progress.Scope scope = Progress.open(notes)) {
+        c = criterion(criterion, data, calibration, seed, runtime.sessions(), backend);
+        Model m = OnnxModels.read(model);
+        a = ChannelAnalysis.analyze(m);
         s = c.score(a);
       }
       List<Group> groups = new ArrayList<>();
@@ -134,11 +145,11 @@ public final class ScoreCommand implements Callable<Integer> {
 
   /** The criterion {@code name}, with its calibration data when it is data-driven; bad values name their option. */
   static Criterion criterion(String name, DataOptions data, CalibrationOptions calibration, long seed,
-      Sessions sessions) throws Exception {
+      Sessions sessions, ExecutionBackend backend) throws Exception {
     if (!DataCriteria.isDataDriven(name)) {
       return UsageFailure.check(null, () -> Criteria.byName(name, seed));
     }
-    DataCriteria.Options o = calibration.options(seed);
+    DataCriteria.Options o = calibration.options(seed).backend(backend);
     return DataCriteria.byName(name, calibration.read(data, "--criterion " + name), sessions, o);
   }
 
