@@ -4,6 +4,7 @@ import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.exec.ExecutionBackend;
 import dev.onnxprune.errors.NothingPrunableException;
 import dev.onnxprune.errors.TargetUnreachableException;
+import dev.onnxprune.methods.MethodParameters;
 import dev.onnxprune.methods.Methods;
 import dev.onnxprune.prune.PipelineResult;
 import dev.onnxprune.prune.PruneSchedule;
@@ -96,6 +97,9 @@ public final class PruneCommand implements Callable<Integer> {
 
   @Mixin
   QuietOption quiet;
+
+  @Mixin
+  ProgressOption progress;
 
   @Mixin
   CommonOptions common;
@@ -297,7 +301,8 @@ public final class PruneCommand implements Callable<Integer> {
       if (target.blocks != null) {
         return pruneBlocks();
       }
-      try (PipelineLog log = new PipelineLog(common.err(), quiet.on); ExecutionBackend backend = spark.backend()) {
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on, progress.json());
+          ExecutionBackend backend = spark.backend()) {
         PruningPipeline pipeline = configure(log, backend);
         PipelineResult r;
         try {
@@ -386,7 +391,8 @@ public final class PruneCommand implements Callable<Integer> {
         .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log)
         .steps(allocation.steps).stepSchedule(PruneSchedule.byName(allocation.stepSchedule));
     if (byMethod) {
-      log.method(methods.method, Methods.maxSteps(methods.method, methods.parameters(calibration.theta, calibration.phi)));
+      MethodParameters mp = methods.parameters(calibration.theta, calibration.phi);
+      log.method(methods.method, Methods.maxSteps(methods.method, mp), Methods.timeBudget(methods.method, mp));
       b.method(methods.method, methods.parameters(calibration.theta, calibration.phi));
     } else if (methods.parameters(null, null).any()) {
       throw new UsageFailure(OptionNames.flag(methods.parameters(null, null).firstMethodOnly())
