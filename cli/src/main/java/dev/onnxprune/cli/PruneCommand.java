@@ -4,6 +4,7 @@ import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.exec.ExecutionBackend;
 import dev.onnxprune.errors.NothingPrunableException;
 import dev.onnxprune.errors.TargetUnreachableException;
+import dev.onnxprune.methods.MethodParameters;
 import dev.onnxprune.methods.Methods;
 import dev.onnxprune.prune.PipelineResult;
 import dev.onnxprune.prune.PruneSchedule;
@@ -103,6 +104,9 @@ public final class PruneCommand implements Callable<Integer> {
   QuietOption quiet;
 
   @Mixin
+  ProgressOption progress;
+
+  @Mixin
   CommonOptions common;
 
   @ArgGroup(exclusive = true, multiplicity = "1", heading = "%nTarget (exactly one):%n", order = 1)
@@ -174,7 +178,7 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--round", paramLabel = "N|auto",
         description = "Keep channel counts in multiples of N; 1 keeps exact widths. auto (default): the multiple"
             + " --device runs fast (CPU: 16 with AVX-512, 8 with AVX2; CUDA: 8), halved when the target cannot be"
-            + " met within 1% with it. The output says which multiple was used and why.")
+            + " met within 1%% with it. The output says which multiple was used and why.")
     String round = "auto";
 
     /** {@code --round}: auto, or a whole number the library checks (key roundTo). */
@@ -307,7 +311,8 @@ public final class PruneCommand implements Callable<Integer> {
       if (target.blocks != null || target.blockFlops != null) {
         return pruneBlocks();
       }
-      try (PipelineLog log = new PipelineLog(common.err(), quiet.on); ExecutionBackend backend = spark.backend()) {
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on, progress.json());
+          ExecutionBackend backend = spark.backend()) {
         PruningPipeline pipeline = configure(log, backend);
         PipelineResult r;
         try {
@@ -418,7 +423,8 @@ public final class PruneCommand implements Callable<Integer> {
         .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log)
         .steps(allocation.steps).stepSchedule(PruneSchedule.byName(allocation.stepSchedule));
     if (byMethod) {
-      log.method(methods.method, Methods.maxSteps(methods.method, methods.parameters(calibration.theta, calibration.phi)));
+      MethodParameters mp = methods.parameters(calibration.theta, calibration.phi);
+      log.method(methods.method, Methods.maxSteps(methods.method, mp), Methods.timeBudget(methods.method, mp));
       b.method(methods.method, methods.parameters(calibration.theta, calibration.phi));
     } else if (methods.parameters(null, null).any()) {
       throw new UsageFailure(OptionNames.flag(methods.parameters(null, null).firstMethodOnly())
