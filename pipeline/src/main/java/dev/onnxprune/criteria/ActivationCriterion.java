@@ -39,28 +39,17 @@ import java.util.Map;
  * </ul>
  * Cost: one forward pass over the calibration samples, plus copying the extra outputs out.
  */
-final class ActivationCriterion implements DataCriterion {
+final class ActivationCriterion extends SampledCriterion {
   private final boolean apoz;
-  private final Dataset data;
-  private final Sessions sessions;
-  private final DataCriteria.Options options;
-  private ScoringStats stats;
 
   ActivationCriterion(boolean apoz, Dataset data, Sessions sessions, DataCriteria.Options options) {
+    super(data, sessions, options);
     this.apoz = apoz;
-    this.data = data;
-    this.sessions = sessions;
-    this.options = options.copy();
   }
 
   @Override
   public String name() {
     return apoz ? "apoz" : "mean";
-  }
-
-  @Override
-  public ScoringStats lastStats() {
-    return stats;
   }
 
   @Override

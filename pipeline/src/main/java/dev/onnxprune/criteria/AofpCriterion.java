@@ -48,30 +48,19 @@ import java.util.function.Predicate;
  * one conv reads several groups, as in DenseNet). A step takes {@code ceil(phi / batch)} runs;
  * a group of C channels needs about log2(C) steps per move.
  */
-final class AofpCriterion implements DataCriterion, PlanningCriterion {
-  private final Dataset data;
-  private final Sessions sessions;
-  private final DataCriteria.Options options;
-  private ScoringStats stats;
+final class AofpCriterion extends SampledCriterion implements PlanningCriterion {
   private Predicate<Map<Integer, int[]>> reached;
   private Map<Integer, int[]> chosen;
   private Map<Integer, int[]> partial;
   private BinaryFilterSearch.Result lastSearch;
 
   AofpCriterion(Dataset data, Sessions sessions, DataCriteria.Options options) {
-    this.data = data;
-    this.sessions = sessions;
-    this.options = options.copy();
+    super(data, sessions, options);
   }
 
   @Override
   public String name() {
     return "aofp";
-  }
-
-  @Override
-  public ScoringStats lastStats() {
-    return stats;
   }
 
   @Override

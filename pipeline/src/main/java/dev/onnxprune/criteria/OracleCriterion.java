@@ -67,26 +67,15 @@ import dev.onnxprune.runtime.Progress;
  * calibration data, goes to {@link Progress#note} (the pipeline prints it); with
  * {@link DataCriteria.Options#timeBudget} no re-scoring round starts once it is spent.
  */
-final class OracleCriterion implements DataCriterion {
-  private final Dataset data;
-  private final Sessions sessions;
-  private final DataCriteria.Options options;
-  private ScoringStats stats;
+final class OracleCriterion extends SampledCriterion {
 
   OracleCriterion(Dataset data, Sessions sessions, DataCriteria.Options options) {
-    this.data = data;
-    this.sessions = sessions;
-    this.options = options.copy();
+    super(data, sessions, options);
   }
 
   @Override
   public String name() {
     return "oracle";
-  }
-
-  @Override
-  public ScoringStats lastStats() {
-    return stats;
   }
 
   @Override

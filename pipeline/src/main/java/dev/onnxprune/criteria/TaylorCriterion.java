@@ -71,27 +71,16 @@ import java.util.Set;
  * counts a gradient pass as 3 forward passes (a backward pass does about twice a forward pass's
  * arithmetic); no ablations.
  */
-final class TaylorCriterion implements DataCriterion {
-  private final Dataset data;
-  private final Sessions sessions;
-  private final DataCriteria.Options options;
-  private ScoringStats stats;
+final class TaylorCriterion extends SampledCriterion {
   private double[][] signedSums;
 
   TaylorCriterion(Dataset data, Sessions sessions, DataCriteria.Options options) {
-    this.data = data;
-    this.sessions = sessions;
-    this.options = options.copy();
+    super(data, sessions, options);
   }
 
   @Override
   public String name() {
     return "taylor";
-  }
-
-  @Override
-  public ScoringStats lastStats() {
-    return stats;
   }
 
   /**

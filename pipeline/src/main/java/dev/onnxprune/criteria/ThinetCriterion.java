@@ -44,26 +44,15 @@ import java.util.List;
  * scored by the L1 norm of its filters. The Gram matrices are summed in ONNX Runtime; the memory of
  * one batch is {@code N * C * O * H' * W'} floats per consumer.
  */
-final class ThinetCriterion implements DataCriterion {
-  private final Dataset data;
-  private final Sessions sessions;
-  private final DataCriteria.Options options;
-  private ScoringStats stats;
+final class ThinetCriterion extends SampledCriterion {
 
   ThinetCriterion(Dataset data, Sessions sessions, DataCriteria.Options options) {
-    this.data = data;
-    this.sessions = sessions;
-    this.options = options.copy();
+    super(data, sessions, options);
   }
 
   @Override
   public String name() {
     return "thinet";
-  }
-
-  @Override
-  public ScoringStats lastStats() {
-    return stats;
   }
 
   @Override

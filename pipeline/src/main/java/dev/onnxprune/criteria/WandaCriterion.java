@@ -42,26 +42,15 @@ import java.util.Map;
  * <p>Labels are not used. Cost: one forward pass over the calibration samples. The unstructured and
  * N:M form (compared per output row) is {@link WandaMasking}.
  */
-final class WandaCriterion implements DataCriterion {
-  private final Dataset data;
-  private final Sessions sessions;
-  private final DataCriteria.Options options;
-  private ScoringStats stats;
+final class WandaCriterion extends SampledCriterion {
 
   WandaCriterion(Dataset data, Sessions sessions, DataCriteria.Options options) {
-    this.data = data;
-    this.sessions = sessions;
-    this.options = options.copy();
+    super(data, sessions, options);
   }
 
   @Override
   public String name() {
     return "wanda";
-  }
-
-  @Override
-  public ScoringStats lastStats() {
-    return stats;
   }
 
   @Override
