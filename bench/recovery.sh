@@ -3,7 +3,7 @@
 # argument (default: all), each a Markdown table on stdout; the runs' logs and reports go to
 # .bench-out/recovery/. Needs the full data set (Debian: dataset-fashion-mnist).
 #
-#   bench/recovery.sh [folded] [distill] [embedding] [sparsity] [steps]
+#   bench/recovery.sh [folded] [distill] [embedding] [sparsity] [steps] [refit]
 #
 #   folded     the BN-folded ResNet-20 fixture, L1 to half its FLOPs, 2 epochs with the defaults on
 #              FOLDED_LIMIT training images (default 60000, the issue's case; about 70 min per mode
@@ -17,6 +17,9 @@
 #   sparsity   mask --sparsity 0.8, then finetune 1 epoch on DISTILL_LIMIT images: zero weights, top-1
 #   steps      resnet20, L1 to half the FLOPs on DISTILL_LIMIT images: one shot then 3 epochs, against
 #              3 AGP steps of 1 epoch each (same budget)
+#   refit      resnet20 and vgg_bn, L1 and ThiNet to half the FLOPs, no training: top-1 right after
+#              pruning and after the least-squares refit (--refit, REFIT_SAMPLES unlabelled training
+#              images, default 1024), and the refit's wall time
 #
 # JAR=path runs that jar instead of building cli/target/onnx-prune.jar. Prunes keep exact widths (--round 1),
 # as measured in the README.
@@ -28,6 +31,7 @@ fx=testmodels/src/main/resources/onnxprune/testmodels
 out=.bench-out/recovery
 folded_limit=${FOLDED_LIMIT:-60000}
 distill_limit=${DISTILL_LIMIT:-10000}
+refit_samples=${REFIT_SAMPLES:-1024}
 mkdir -p "$out"
 if [[ -z "${JAR:-}" ]]; then
   mvn -q -o -B -DskipTests -pl cli -am package
@@ -112,6 +116,23 @@ PY
       echo "| one shot, then 3 epochs | $(stages "$out/oneshot.json") |"
       run agp "${common[@]}" -o "$out/agp.onnx" --steps 3 --step-schedule agp --epochs 1
       echo "| --steps 3 --step-schedule agp, 1 epoch after each | $(stages "$out/agp.json") |" ;;
+    refit)
+      echo "| model, criterion --flops 0.5, no training | original | pruned | refitted | refit seconds | layers refit |"
+      echo "|---|---:|---:|---:|---:|---|"
+      for m in resnet20 vgg_bn; do
+        for c in l1 thinet; do
+          run "refit-$m-$c" prune "$fx/$m.onnx" -o "$out/refit-$m-$c.onnx" --criterion "$c" --flops 0.5 --round 1 \
+            --refit --refit-samples "$refit_samples" "${unlabelled[@]}" "${val[@]}"
+          /usr/bin/python3 - "$out/refit-$m-$c.json" "$out/refit-$m-$c.log" "$m, $c" <<'PY'
+import json, re, sys
+r = json.load(open(sys.argv[1]))
+top = {s["name"]: "%.2f" % (100 * s["accuracy"]["top1"]) for s in r["stages"]}
+line = re.search(r"refitting +[\d.]+ s +(.*)", open(sys.argv[2]).read())
+print("| %s | %s | %s | %s | %.1f | %s |" % (sys.argv[3], top["original"], top["pruned"], top["refitted"],
+      r["phaseSeconds"]["refitting"], line.group(1) if line else "-"))
+PY
+        done
+      done ;;
     *) echo "unknown section $s" >&2; exit 2 ;;
   esac
   echo

@@ -24,6 +24,16 @@ public final class RecoveryOptions {
       description = "Samples for --recalibrate-bn (default ${DEFAULT-VALUE}; 0: all).")
   int bnSamples = 4096;
 
+  @Option(names = "--refit", order = 7,
+      description = "Refit every Conv/Gemm/MatMul after pruning by least squares so that, on the pruned model's own"
+          + " input, it reproduces the original layer's output on --refit-samples training samples (He et al. 2017;"
+          + " no labels, no training), before any other recovery stage.")
+  boolean refit;
+
+  @Option(names = "--refit-samples", order = 8, paramLabel = "N",
+      description = "Samples for --refit (default ${DEFAULT-VALUE}; 0: all).")
+  int refitSamples = Recovery.DEFAULT_REFIT_SAMPLES;
+
   @Option(names = "--insert-bn", order = 9, paramLabel = "WHEN",
       description = "Train through BatchNormalization put after every convolution that has none (a model exported"
           + " with BatchNorm folded): inserted before pruning with the original's statistics, recalibrated and"
@@ -138,15 +148,15 @@ public final class RecoveryOptions {
     return epochs == null ? otherwise : epochs;
   }
 
-  /** The recovery: --recalibrate-bn, then {@code epochs} of fine-tuning (0: none). */
+  /** The recovery: --refit, --recalibrate-bn, then {@code epochs} of fine-tuning (0: none). */
   Recovery recovery(int epochs) throws UsageFailure {
     FineTuning f = epochs > 0 ? fineTuning(epochs) : null;
     return UsageFailure.check(null, () -> new Recovery(recalibrateBn, bnSamples, f,
-        Recovery.InsertBn.byName(insertBn)));
+        Recovery.InsertBn.byName(insertBn), refit, refitSamples));
   }
 
   /** True when a recovery stage was asked for. */
   boolean asked(int epochs) {
-    return recalibrateBn || epochs > 0;
+    return recalibrateBn || epochs > 0 || refit;
   }
 }

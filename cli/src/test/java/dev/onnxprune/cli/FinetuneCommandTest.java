@@ -211,6 +211,24 @@ class FinetuneCommandTest {
   }
 
   @Test
+  void pruneWithTheLeastSquaresRefitNeedsNoLabels() throws Exception {
+    Path out = tmp.resolve("refit.onnx");
+    Cli.Result r = Cli.run("prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5", "--round",
+        "1", "--refit", "--refit-samples", "128", "--images", TRAIN, "--mean", "0.2860", "--std", "0.3530", "--device",
+        "cpu", "--val-images", TEST, "--val-labels", TEST_LABELS);
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.err().matches("(?s).*\\nrefitting +\\d+\\.\\d\\d s  21 of 21 layers refit on 128 samples; mean relative"
+        + " output error 0\\.\\d{4} -> 0\\.\\d{4}\\n.*"), r.err());
+    assertTrue(top1(r.out(), "refitted") > top1(r.out(), "pruned") + 0.2, r.out());
+    assertTrue(Files.exists(out));
+
+    Cli.Result alone = Cli.run("finetune", RESNET, "-o", tmp.resolve("f.onnx").toString(), "--refit", "--images",
+        TRAIN, "--epochs", "1");
+    assertEquals(2, alone.exitCode());
+    assertTrue(alone.err().startsWith("onnx-prune: error: --refit needs a target"), alone.err());
+  }
+
+  @Test
   void maskThenFinetuneKeepsExactlyTheZeros() throws Exception {
     Path sparse = tmp.resolve("sparse.onnx");
     Cli.Result m = Cli.run("mask", RESNET, "-o", sparse.toString(), "--sparsity", "0.8");

@@ -100,6 +100,8 @@ public final class PruningPipeline {
     APPLYING,
     /** The pruned model is checked against the masked original in ONNX Runtime. */
     VERIFYING,
+    /** Each layer is refit by least squares to the original's outputs ({@link LeastSquaresRefit}). */
+    REFITTING,
     /** BatchNorm statistics are re-estimated. */
     RECALIBRATING,
     /** The pruned model is fine-tuned. */
@@ -232,6 +234,7 @@ public final class PruningPipeline {
             curves = b.allocation.curves() != null ? b.allocation.curves() : sensitivity(model);
           }
           Pruner pruner = pruner(target, step == b.steps);
+          Model unpruned = r.refit() ? model.copy() : null; // the refit's reference (pruning changes model)
           try {
             pruned = pruner.prune(model);
           } catch (VerificationFailedException e) {
@@ -254,6 +257,9 @@ public final class PruningPipeline {
           }
           model = pruned.model();
           stage("pruned" + tag, model, null);
+          if (unpruned != null) {
+            model = refit(unpruned, model, pruned, tag);
+          }
         }
 
         if (r.recalibrateBn()) {
@@ -355,6 +361,26 @@ public final class PruningPipeline {
             + " distil a model of other outputs by mse");
       }
       return d;
+    }
+
+    /** The least-squares refit of {@code model}'s layers against {@code unpruned}'s outputs (a stage). */
+    private Model refit(Model unpruned, Model model, PruneResult pruned, String tag) throws IOException {
+      Recovery r = b.recovery;
+      int samples = r.refitSamples() == 0 ? b.trainingData.size() : Math.min(r.refitSamples(), b.trainingData.size());
+      begin(Phase.REFITTING, samples + " samples");
+      LeastSquaresRefit.Result rf = LeastSquaresRefit.run(unpruned, model, pruned.plan(), b.trainingData, batch(),
+          r.refitSamples(), b.sessions, f -> progress(f, ""));
+      double[] err = rf.meanError();
+      long solved = rf.layers().stream().filter(l -> l.skipped() == null).count();
+      endPhase(String.format(Locale.ROOT, "%d of %d layers refit on %d samples; mean relative output error %.4f"
+          + " -> %.4f", rf.refitted(), solved, rf.samples(), err[0], err[1]));
+      for (LeastSquaresRefit.Layer l : rf.layers()) {
+        if (l.skipped() != null) {
+          warn("recovery.refit: layer '" + l.node() + "' (" + l.op() + ") left as it is: " + l.skipped());
+        }
+      }
+      stage("refitted" + tag, rf.model(), null);
+      return rf.model();
     }
 
     /** The model with BatchNormalization after each convolution that has none (see {@link Recovery}). */
@@ -1018,6 +1044,10 @@ public final class PruningPipeline {
         throw new InvalidOptionException("evaluation", null, "is required by the method adversarial (it decides"
             + " whether a removal recovered by validation top-1)");
       }
+      if (recovery.refit() && target == null) {
+        throw new InvalidOptionException("recovery.refit", true, "needs a target: it refits the pruned layers to the"
+            + " outputs of the model before pruning");
+      }
       if (recovery.fineTuning() != null && target == null && teacher == null && teacherFile == null
           && (recovery.fineTuning().distillation() != null || trainingData != null && trainingData.numClasses() == 0)) {
         throw new InvalidOptionException("teacher", null, "is required to distil when nothing is pruned (by"
@@ -1025,7 +1055,8 @@ public final class PruningPipeline {
       }
       if (recovery.any() && trainingData == null) {
         throw new InvalidOptionException("trainingData", null, "is required by "
-            + (recovery.fineTuning() != null ? "fineTuning.epochs" : "recovery.recalibrateBn"));
+            + (recovery.fineTuning() != null ? "fineTuning.epochs" : recovery.recalibrateBn()
+            ? "recovery.recalibrateBn" : "recovery.refit"));
       }
       InvalidOptionException.atLeast("steps", steps, 1);
       if (steps > 1) {
