@@ -189,7 +189,7 @@ public final class LeastSquaresRefit {
     return out;
   }
 
-  private static Node find(Model m, String name) {
+  static Node find(Model m, String name) {
     for (Node n : m.graph().nodes()) {
       if (name.equals(n.name())) {
         return n;
@@ -199,7 +199,7 @@ public final class LeastSquaresRefit {
   }
 
   /** What one layer is: its shapes and kept output rows, or why it is left out. */
-  private static final class Spec {
+  static final class Spec {
     String node;
     String op;
     String skip;
@@ -215,6 +215,11 @@ public final class LeastSquaresRefit {
     float[] bias; // original bias (Conv B, Gemm C over O), or null
 
     static Spec of(Node n, Node o, boolean[] removed) {
+      return of(n, o, removed, false);
+    }
+
+    /** {@code inputMayBeGraphInput}: for masking, where the first layer's weights change too. */
+    static Spec of(Node n, Node o, boolean[] removed, boolean inputMayBeGraphInput) {
       Spec s = new Spec();
       s.node = n.name();
       s.op = n.opType();
@@ -228,7 +233,7 @@ public final class LeastSquaresRefit {
       if (w.uses().size() != 1) {
         return s.quiet("its weight is shared");
       }
-      if (n.input(0).isGraphInput()) {
+      if (n.input(0).isGraphInput() && !inputMayBeGraphInput) {
         return s.quiet("its input is a graph input");
       }
       long[] d = wt.dims();
@@ -380,8 +385,11 @@ public final class LeastSquaresRefit {
     return op(g, "refit/kept_y", "Gather", List.of(flat, idx), Attribute.of("axis", 1L)).name();
   }
 
-  /** Adds {@code G = P^T P} and {@code B = P^T y} for the layer's input; returns their names. */
-  private static String[] stats(Graph g, Node n, Spec s, Value y) {
+  /**
+   * Adds {@code G = P^T P} and {@code B = P^T y} for the layer's input; returns their names
+   * ({@code G} alone when {@code y} is null).
+   */
+  static String[] stats(Graph g, Node n, Spec s, Value y) {
     Value x = n.input(0);
     Value p;
     if (s.op.equals("Conv")) {
@@ -411,8 +419,8 @@ public final class LeastSquaresRefit {
           Tensor.vector(-1, s.d))));
     }
     Value pt = op(g, "refit/pT", "Transpose", List.of(p), Attribute.of("perm", new long[] {1, 0}));
-    return new String[] {op(g, "refit/G", "MatMul", List.of(pt, p)).name(),
-        op(g, "refit/B", "MatMul", List.of(pt, y)).name()};
+    String gram = op(g, "refit/G", "MatMul", List.of(pt, p)).name();
+    return y == null ? new String[] {gram} : new String[] {gram, op(g, "refit/B", "MatMul", List.of(pt, y)).name()};
   }
 
   /** {@code [N, W, spatial...]} -> {@code [N * prod(spatial), W]}. */
@@ -424,7 +432,7 @@ public final class LeastSquaresRefit {
         Tensor.vector(-1, width))));
   }
 
-  private static void truncate(Graph g, List<String> outputs) {
+  static void truncate(Graph g, List<String> outputs) {
     while (!g.outputs().isEmpty()) {
       g.removeOutput(g.outputs().size() - 1);
     }
@@ -439,7 +447,7 @@ public final class LeastSquaresRefit {
     return g.addNode(type, g.uniqueNodeName(out), in, List.of(out), attrs).output(0);
   }
 
-  private static void add(double[] acc, float[] v) {
+  static void add(double[] acc, float[] v) {
     for (int i = 0; i < acc.length; i++) {
       acc[i] += v[i];
     }
