@@ -6,6 +6,7 @@ import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.ModelChecker;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
+import dev.onnxprune.prune.SparseGpt;
 import dev.onnxprune.surgery.MagnitudeMasking;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -22,9 +23,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code onnx-prune mask MODEL -o OUT (--sparsity S [--global] | --nm N:M) [--json]}:
- * unstructured magnitude masking through {@link MagnitudeMasking}; the graph keeps its shapes,
- * the zeros are in the weights.
+ * {@code onnx-prune mask MODEL -o OUT (--sparsity S [--global] | --nm N:M) [--method sparsegpt
+ * --images ...] [--json]}: unstructured masking by magnitude through {@link MagnitudeMasking}, or
+ * by SparseGPT through {@link SparseGpt}; the graph keeps its shapes, the zeros are in the weights.
  */
 @Command(name = "mask",
     mixinStandardHelpOptions = true,
@@ -36,7 +37,10 @@ import picocli.CommandLine.Parameters;
         "--sparsity S zeroes that fraction of every weight (or, with --global, of all weights under one magnitude"
             + " threshold). --nm N:M keeps the N largest of every M consecutive weights along the input axis (2:4 is"
             + " what sparse tensor cores run); weights whose input axis is not a multiple of M stay dense, with a"
-            + " note."},
+            + " note.",
+        "--method sparsegpt (Frantar & Alistarh 2023) chooses the mask and updates the weights that stay so that"
+            + " each layer reproduces its output on --samples unlabelled --images (no training); each layer's note"
+            + " gives its output error against magnitude masking's."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
     footerHeading = "%nJSON fields (--json):%n",
@@ -86,6 +90,21 @@ public final class MaskCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the per-layer table and totals as one JSON document.")
   boolean json;
 
+  @Option(names = "--method", paramLabel = "NAME",
+      description = "magnitude (default; no data) or sparsegpt (OBS weight updates from each layer's input on --images;"
+          + " Conv with group 1, Gemm and MatMul, other weights stay dense).")
+  String method = "magnitude";
+
+  @Option(names = "--samples", paramLabel = "N",
+      description = "--method sparsegpt: samples of --images (default ${DEFAULT-VALUE}; 0: all).")
+  int samples = 1024;
+
+  @ArgGroup(validate = false, heading = "%nCalibration data (--method sparsegpt; no labels needed):%n")
+  DataOptions data = new DataOptions();
+
+  @ArgGroup(validate = false, heading = "%nRuntime:%n")
+  RuntimeOptions runtime = new RuntimeOptions();
+
   /** What --json prints. */
   @JsonPropertyOrder({"format", "input", "output", "mode", "layers", "elements", "zeros", "sparsity"})
   record Report(String format, String input, String output, String mode, List<Layer> layers, long elements,
@@ -97,6 +116,14 @@ public final class MaskCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    if ("sparsegpt".equalsIgnoreCase(method)) {
+      return common.run(this::sparseGpt);
+    }
+    if (!"magnitude".equalsIgnoreCase(method)) {
+      return common.run(() -> {
+        throw new UsageFailure("--method must be magnitude or sparsegpt: '" + method + "'");
+      });
+    }
     return common.run(() -> {
       MagnitudeMasking pass = configure();
       new OutputPaths().inputModel("model", model).modelOutput("output", output.file).check();
@@ -118,6 +145,48 @@ public final class MaskCommand implements Callable<Integer> {
       }
       return ExitCodes.OK;
     });
+  }
+
+  /** --method sparsegpt: the same report, each layer's note its output error against magnitude masking's. */
+  private int sparseGpt() throws Exception {
+    SparseGpt sg;
+    if (mode.nm == null) {
+      if (mode.magnitude.global) {
+        throw new UsageFailure("--global applies to --method magnitude only");
+      }
+      sg = UsageFailure.check("--sparsity", () -> SparseGpt.unstructured(mode.magnitude.sparsity));
+    } else {
+      Matcher nm = NM.matcher(mode.nm.strip());
+      if (!nm.matches()) {
+        throw new UsageFailure(Messages.badNm(mode.nm));
+      }
+      sg = UsageFailure.check("--nm", () -> SparseGpt.nm(Integer.parseInt(nm.group(1)), Integer.parseInt(nm.group(2))));
+    }
+    if (samples < 0) {
+      throw new UsageFailure("--samples must be >= 0: " + samples);
+    }
+    new OutputPaths().inputModel("model", model).modelOutput("output", output.file).check();
+    Model m = OnnxModels.read(model);
+    ModelChecker.requireValid(m);
+    dev.onnxprune.runtime.Dataset calib = data.open("--method sparsegpt", null, samples);
+    SparseGpt.Result r = sg.run(m, calib, 64, samples, runtime.sessions(), null);
+    ModelFiles.write(r.model(), output.file, output.externalData);
+    List<Layer> layers = new ArrayList<>();
+    for (SparseGpt.Layer l : r.layers()) {
+      String note = l.note().isEmpty() ? String.format(Locale.ROOT, "output error %.4f (magnitude %.4f)", l.error(),
+          l.magnitudeError()) : l.note();
+      layers.add(new Layer(l.weight(), l.node(), l.elements(), l.zeros(), l.elements() == 0 ? 0
+          : (double) l.zeros() / l.elements(), note));
+    }
+    Report report = new Report(FORMAT, model.toString(), output.file.toString(), "sparsegpt " + modeText(), layers,
+        r.elements(), r.zeros(), r.sparsity());
+    if (json) {
+      Json.print(common.out(), report);
+    } else {
+      print(report, common.out());
+      common.out().printf(Locale.ROOT, "sparsegpt on %d samples in %.1f s%n", r.samples(), r.seconds());
+    }
+    return ExitCodes.OK;
   }
 
   private MagnitudeMasking configure() throws UsageFailure {
@@ -153,7 +222,7 @@ public final class MaskCommand implements Callable<Integer> {
     out.println();
     out.println("total sparsity " + percent(r.sparsity()) + ": " + Units.grouped(r.zeros()) + " of "
         + Units.grouped(r.elements()) + " weights are zero");
-    long dense = r.layers().stream().filter(l -> !l.note().isEmpty()).count();
+    long dense = r.layers().stream().filter(l -> l.note().startsWith("dense")).count();
     if (dense > 0) {
       out.println(dense + " weight(s) left dense (see their notes)");
     }
