@@ -63,6 +63,7 @@ final class OptionNames {
     flag("recovery.bnSamples", "--bn-samples");
     flag("recovery.insertBn", "--insert-bn");
     flag("recovery.refit", "--refit");
+    flag("rewindWeights", "--rewind-weights");
     flag("recovery.refitSamples", "--refit-samples");
     flag("recoverBn", "--recalibrate-bn");
     flag("recovery.recalibrateBn", "--recalibrate-bn");

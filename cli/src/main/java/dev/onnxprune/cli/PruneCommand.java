@@ -328,6 +328,9 @@ public final class PruneCommand implements Callable<Integer> {
         .report(report.report)
         .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log)
         .steps(allocation.steps).stepSchedule(PruneSchedule.byName(allocation.stepSchedule));
+    if (recovery.rewindWeights != null) {
+      b.rewindWeights(recovery.rewindWeights);
+    }
     if (byMethod) {
       log.method(methods.method, Methods.maxSteps(methods.method, methods.parameters(calibration.theta, calibration.phi)));
       b.method(methods.method, methods.parameters(calibration.theta, calibration.phi));

@@ -98,6 +98,12 @@ public final class RecoveryOptions {
       description = "Continue from the checkpoint in --checkpoint-dir (a fresh start when there is none yet).")
   boolean resume;
 
+  @Option(names = "--rewind-weights", order = 33, paramLabel = "EARLY.onnx",
+      description = "Weight rewinding (Frankle et al.): before each fine-tuning, reset the weights pruning kept to their"
+          + " values in EARLY.onnx, an early checkpoint of the original training (same architecture), keeping the"
+          + " pruned channels and zero weights. Learning-rate rewinding is --schedule rewind.")
+  Path rewindWeights;
+
   @Option(names = "--keep-sparsity", order = 29, paramLabel = "WHEN",
       description = "Keep zero weights at zero while training (unstructured or N:M sparsity): auto (when at least 1%%"
           + " of the weights are zero, as after mask; default), on, off.")

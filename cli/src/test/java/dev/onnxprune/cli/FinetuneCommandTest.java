@@ -229,6 +229,23 @@ class FinetuneCommandTest {
   }
 
   @Test
+  void rewindWeightsKeepsTheMaskAndNeedsTheSameArchitecture() throws Exception {
+    // lottery ticket on a mask: the masked model rewound to a stand-in checkpoint (the original), zeros kept
+    Path sparse = tmp.resolve("sparse.onnx");
+    assertEquals(0, Cli.run("mask", RESNET, "-o", sparse.toString(), "--sparsity", "0.5").exitCode());
+    Cli.Result lt = Cli.run(args(DATA, "finetune", sparse.toString(), "-o", tmp.resolve("lt.onnx").toString(),
+        "--epochs", "1", "--limit", "64", "--batch", "32", "--rewind-weights", RESNET, "--val-images", TEST,
+        "--val-labels", TEST_LABELS));
+    assertEquals(0, lt.exitCode(), lt.err());
+    assertTrue(lt.out().matches("(?s).*\n  rewound .* 50\\.00%\n  fine-tuned .* 50\\.00%\n.*"), lt.out());
+    Cli.Result wrong = Cli.run(args(DATA, "prune", RESNET, "-o", tmp.resolve("w.onnx").toString(), "--flops", "0.5",
+        "--epochs", "1", "--limit", "64", "--rewind-weights", VGG));
+    assertEquals(2, wrong.exitCode(), wrong.err());
+    assertTrue(wrong.err().contains("\nonnx-prune: error: --rewind-weights must be the same architecture as the model: its"
+        + " initializer "), wrong.err());
+  }
+
+  @Test
   void maskThenFinetuneKeepsExactlyTheZeros() throws Exception {
     Path sparse = tmp.resolve("sparse.onnx");
     Cli.Result m = Cli.run("mask", RESNET, "-o", sparse.toString(), "--sparsity", "0.8");

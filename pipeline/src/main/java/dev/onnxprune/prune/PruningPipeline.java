@@ -202,6 +202,10 @@ public final class PruningPipeline {
     private boolean classifier;
     /** The unpruned model (the teacher, the reference of output errors), or null when there is none. */
     private Model reference;
+    /** Each prune step's report, with several steps. */
+    private final List<PruneReport> stepReports = new ArrayList<>();
+    /** The early checkpoint the weights are rewound to before retraining, or null. */
+    private WeightRewinding rewinding;
 
     PipelineResult execute() throws IOException {
       Model model = read();
@@ -220,6 +224,14 @@ public final class PruningPipeline {
         model = insertBn(model);
       }
 
+      if (b.rewindWeights != null || b.rewindWeightsFile != null) {
+        if (insertedBn) {
+          throw new InvalidOptionException("rewindWeights", b.rewindWeightsFile, "cannot rewind a model trained through"
+              + " inserted BatchNormalization (a BN-folded export): set recovery.insertBn off");
+        }
+        rewinding = WeightRewinding.of(b.rewindWeightsFile != null ? OnnxModels.read(b.rewindWeightsFile)
+            : b.rewindWeights, model);
+      }
       PruneResult pruned = null;
       List<Trainer.EpochStats> history = new ArrayList<>();
       Recovery r = b.recovery;
@@ -256,6 +268,12 @@ public final class PruningPipeline {
                 pruned.report().shortOfTarget(), 100 * pruned.report().achieved()));
           }
           model = pruned.model();
+          if (b.steps > 1) {
+            stepReports.add(pruned.report());
+          }
+          if (rewinding != null) {
+            rewinding.pruned(pruned.plan());
+          }
           stage("pruned" + tag, model, null);
           if (unpruned != null) {
             model = refit(unpruned, model, pruned, tag);
@@ -285,6 +303,10 @@ public final class PruningPipeline {
           }
           WeightSparsity before = WeightSparsity.of(model);
           boolean keepZeros = f.keepsSparsityOf(before);
+          if (rewinding != null) {
+            model = rewinding.rewind(model, keepZeros);
+            stage("rewound" + tag, model, null);
+          }
           begin(Phase.FINE_TUNING, f.toString());
           TrainerOptions to = f.trainer(f.epochs(), steps, b.seed, b.padFill).validation(b.evaluation)
               .listener(new Trainer.Listener() {
@@ -597,7 +619,7 @@ public final class PruningPipeline {
 
     private PipelineResult result(Model model, PruneResult pruned, List<Trainer.EpochStats> history, Path output) {
       return new PipelineResult(PipelineResult.FORMAT, b.modelFile, model, pruned, List.copyOf(stages), history,
-          new LinkedHashMap<>(seconds), List.copyOf(warnings), output, curves);
+          new LinkedHashMap<>(seconds), List.copyOf(warnings), output, curves, stepReports);
     }
 
     private void warn(String message) {
@@ -692,6 +714,8 @@ public final class PruningPipeline {
     private Listener listener = new Listener() {};
     private Model teacher;
     private Path teacherFile;
+    private Model rewindWeights;
+    private Path rewindWeightsFile;
     private int steps = 1;
     private PruneSchedule stepSchedule = PruneSchedule.LINEAR;
 
@@ -705,6 +729,26 @@ public final class PruningPipeline {
     public Builder teacher(Model m) {
       this.teacher = Objects.requireNonNull(m, "teacher");
       this.teacherFile = null;
+      return this;
+    }
+
+    /**
+     * Weight rewinding (Frankle et al.): before each fine-tuning, the weights pruning kept are reset
+     * to their values in {@code early}, an early checkpoint of the original training (same
+     * architecture); the pruned structure and any zero weights kept stay. Needs fine-tuning; not
+     * with BatchNorm inserted into a BN-folded model. Default: none (fine-tuning goes on from the
+     * pruned weights). Learning-rate rewinding is {@link FineTuning.Schedule#REWIND}.
+     */
+    public Builder rewindWeights(Model early) {
+      this.rewindWeights = Objects.requireNonNull(early, "rewindWeights");
+      this.rewindWeightsFile = null;
+      return this;
+    }
+
+    /** {@link #rewindWeights(Model)} from a file (read by the run). */
+    public Builder rewindWeights(Path early) {
+      this.rewindWeightsFile = Objects.requireNonNull(early, "rewindWeights");
+      this.rewindWeights = null;
       return this;
     }
 
@@ -1052,6 +1096,10 @@ public final class PruningPipeline {
           && (recovery.fineTuning().distillation() != null || trainingData != null && trainingData.numClasses() == 0)) {
         throw new InvalidOptionException("teacher", null, "is required to distil when nothing is pruned (by"
             + " fineTuning.distillation, or training data without labels): the unpruned model");
+      }
+      if ((rewindWeights != null || rewindWeightsFile != null) && recovery.fineTuning() == null) {
+        throw new InvalidOptionException("rewindWeights", rewindWeightsFile, "needs fine-tuning (fineTuning.epochs):"
+            + " the weights are rewound before retraining");
       }
       if (recovery.any() && trainingData == null) {
         throw new InvalidOptionException("trainingData", null, "is required by "
