@@ -70,19 +70,26 @@ class WeightRewindingTest {
   }
 
   /**
-   * Two steps with fine-tuning and weight rewinding: each step records its prune report and a
-   * rewound stage before fine-tuning; rewinding needs fine-tuning.
+   * Two steps, each retrained with weight rewinding and learning-rate rewinding (Renda et al.: the
+   * last epoch of a 4-epoch step schedule with milestones 2 and 3, lr 0.01 * 0.1^2): each step
+   * records its prune report and a rewound stage before fine-tuning at that rate; rewinding needs
+   * fine-tuning.
    */
   @Test
   void stepsRewindBeforeEachFineTuningAndRecordEveryStep() throws Exception {
     Model original = OnnxModels.read(TestModels.model("resnet20.onnx"));
     PipelineResult r = PruningPipeline.builder().model(original.copy()).criterion(Criteria.l1())
         .target(Target.flops(0.5)).steps(2).roundTo(1).trainingData(PruningPipelineTest.train().shuffled(5, 64))
-        .recovery(Recovery.fineTuning(FineTuning.builder().epochs(1).batchSize(32).build()))
+        .recovery(Recovery.fineTuning(FineTuning.builder().epochs(1).batchSize(32)
+            .schedule(FineTuning.Schedule.REWIND).originalEpochs(4).build()))
         .rewindWeights(original).evaluation(PruningPipelineTest.test(100)).build().run();
     assertEquals(List.of("original", "pruned 1/2", "rewound 1/2", "fine-tuned 1/2", "pruned", "rewound", "fine-tuned"),
         r.stages().stream().map(PipelineResult.Stage::name).toList());
     assertEquals(2, r.steps().size());
+    assertEquals(2, r.fineTuning().size());
+    for (var e : r.fineTuning()) {
+      assertEquals(1e-4, e.lr(), 1e-12, e.toString());
+    }
     assertTrue(r.steps().get(0).after().flops() > r.steps().get(1).after().flops(), r.steps().toString());
     assertEquals(r.steps().get(0).after().flops(), r.steps().get(1).before().flops());
     assertEquals(r.report(), r.steps().get(1));
