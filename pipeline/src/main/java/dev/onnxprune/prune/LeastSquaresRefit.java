@@ -233,6 +233,9 @@ public final class LeastSquaresRefit {
       if (w.uses().size() != 1) {
         return s.quiet("its weight is shared");
       }
+      if (n.input(0).constantValue() != null) {
+        return s.quiet("its input is a constant");
+      }
       if (n.input(0).isGraphInput() && !inputMayBeGraphInput) {
         return s.quiet("its input is a graph input");
       }

@@ -256,6 +256,29 @@ class LeastSquaresRefitTest {
   }
 
   /**
+   * A transformer (the BERT fixture, token ids in): heads, MLP widths and the hidden width pruned by
+   * L1 at 30%; the projections (MatMul on [N, T, F]) are refit on its calibration sequences, each
+   * to an error no higher than before, the attention products (no constant weight) left out.
+   */
+  @Test
+  void transformerProjectionsRefitOnTokenSequences() throws Exception {
+    Model m = OnnxModels.read(TestModels.model(TestModels.BERT));
+    Model original = m.copy();
+    PruneResult p = Pruner.builder().criterion(Criteria.l1()).target(Target.ratio(0.3)).roundTo(1).sessions(CPU)
+        .build().prune(m);
+    dev.onnxprune.runtime.Dataset data = dev.onnxprune.runtime.Datasets.open(
+        TestModels.file(TestModels.BERT_CALIBRATION), null, dev.onnxprune.runtime.DatasetOptions.defaults()
+            .withLimit(64));
+    LeastSquaresRefit.Result res = LeastSquaresRefit.run(original, p.model(), p.plan(), data, 16, 0, CPU, null);
+    long solved = res.layers().stream().filter(l -> l.skipped() == null).count();
+    assertTrue(solved >= 4, res.layers().toString());
+    for (LeastSquaresRefit.Layer l : res.layers()) {
+      assertTrue(l.skipped() != null || l.after() <= l.before(), l.toString());
+    }
+    assertTrue(res.meanError()[1] < res.meanError()[0], res.layers().toString());
+  }
+
+  /**
    * In the pipeline, on unlabelled training data: ResNet-20 to half its FLOPs by L1 with the refit
    * alone records a refitted stage better than the pruned one, written model included; the refit
    * needs a target.
