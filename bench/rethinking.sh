@@ -3,7 +3,8 @@
 # for L1 (Li et al.), network slimming (bn: BN |gamma|) and ThiNet at half the FLOPs (exact widths), the
 # pruned model fine-tuned for EPOCHS epochs against the same architecture re-initialised and trained
 # for EPOCHS epochs (Scratch-E) and for EPOCHS x the FLOPs reduction (Scratch-B), on LIMIT training
-# images (default 5000, drawn with seed 0), top-1 on the 10k test images. A Markdown table on stdout.
+# images (default 5000, drawn with seed 0; ThiNet scores on the first 1,024), top-1 on the 10k test
+# images. A Markdown table on stdout.
 #
 #   EPOCHS=2 LIMIT=5000 bench/rethinking.sh
 #
@@ -30,7 +31,7 @@ last() { # report -> top-1 of its last stage, and the epochs trained
 echo "| resnet20 --flops 0.5, $limit images | pruned, no training | fine-tuned $epochs epochs | Scratch-E | Scratch-B |"
 echo "|---|---:|---:|---:|---:|"
 for c in l1 bn thinet; do
-  cli prune "$fx/resnet20.onnx" -o "$out/$c.onnx" --criterion "$c" --flops 0.5 --round 1 "${train[@]}" "${val[@]}" \
+  cli prune "$fx/resnet20.onnx" -o "$out/$c.onnx" --criterion "$c" --flops 0.5 --round 1 --calib-limit 1024 "${train[@]}" "${val[@]}" \
     --report "$out/$c-prune.json" >"$out/$c-prune.log" 2>&1
   pruned=$(/usr/bin/python3 -c 'import json,sys; print("%.2f" % (100*json.load(open(sys.argv[1]))["stages"][-1]["accuracy"]["top1"]))' "$out/$c-prune.json")
   common=(finetune "$out/$c.onnx" --epochs "$epochs" --limit "$limit" "${train[@]}" "${val[@]}")
