@@ -33,7 +33,7 @@ for m in resnet20 vgg_bn; do
     cli mask "$fx/$m.onnx" -o "$out/$tag-mag.onnx" $mode --json >"$out/$tag-mag.json"
     start=$(date +%s.%N)
     # shellcheck disable=SC2086
-    cli mask "$fx/$m.onnx" -o "$out/$tag-sgpt.onnx" $mode --method sparsegpt --samples "$samples" \
+    cli mask "$fx/$m.onnx" -o "$out/$tag-sgpt.onnx" $mode --method sparsegpt --calib-limit "$samples" \
       --images "$data/train-images-idx3-ubyte.gz" "${norm[@]}" --json >"$out/$tag-sgpt.json"
     secs=$(/usr/bin/python3 -c "import time; print('%.0f' % (time.time() - $start))")
     echo "| $m, $mode | $(top1 "$out/$tag-mag.onnx") | $(top1 "$out/$tag-sgpt.onnx") | $(zeros "$out/$tag-mag.json") / $(zeros "$out/$tag-sgpt.json") | $secs |"

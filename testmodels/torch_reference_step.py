@@ -30,9 +30,11 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import export_fixtures as fx  # noqa: E402
+import export_transformers as tx  # noqa: E402
 
 OUT = os.path.join(fx.OUT, "resnet20_sgd_step.onnx")
 OUT_ADAMW = os.path.join(fx.OUT, "resnet20_adamw_steps.onnx")
+OUT_VIT = os.path.join(fx.OUT, "vit_tiny_sgd_step.onnx")
 ADAMW_LR, ADAMW_WD = 1e-3, 0.01
 ADAMW_KEEP = ["stem.0.weight", "stem.1.weight", "stem.1.bias", "layers.4.conv1.weight", "layers.8.conv2.weight",
               "layers.8.bn2.weight", "layers.6.shortcut.1.bias", "fc.weight", "fc.bias"]
@@ -70,6 +72,55 @@ def load_model():
     model.load_state_dict(state)
     model.train()
     return model
+
+
+def vit_transposed_names(m):
+    """ONNX name of each PyTorch weight that the exporter stored transposed as a MatMul operand."""
+    names = {}
+    for n in m.graph.node:
+        if n.op_type == "MatMul" and n.input[1].startswith("onnx::MatMul"):
+            scope = n.name.split("/")[1]  # /attn.0/MatMul, /fc1.0/MatMul
+            names[n.input[1]] = scope + (".in_proj_weight" if scope.startswith("attn") else ".weight")
+    return names
+
+
+def vit_step():
+    torch.manual_seed(0)
+    torch.set_num_threads(fx.THREADS)
+    path = os.path.join(fx.OUT, "vit_tiny.onnx")
+    m = onnx.load(path)
+    tensors = onnx_tensors(path)
+    transposed = vit_transposed_names(m)
+    model = tx.VitTiny()
+    state = model.state_dict()
+    for onnx_name, torch_name in transposed.items():
+        state[torch_name] = torch.from_numpy(np.array(tensors[onnx_name]).T.copy())
+    for name in state:
+        if name not in transposed.values():
+            state[name] = torch.from_numpy(np.array(tensors[name]))
+    model.load_state_dict(state)
+    model.train()
+    images = fx.read_idx(os.path.join(fx.OUT, "fmnist-calib-images-idx3-ubyte.gz"))[:BATCH]
+    labels = fx.read_idx(os.path.join(fx.OUT, "fmnist-calib-labels-idx1-ubyte.gz"))[:BATCH]
+    x = fx.normalise(images)
+    y = torch.from_numpy(labels.astype(np.int64))
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WD)
+    opt.zero_grad()
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    opt.step()
+    inits = [numpy_helper.from_array(np.array(loss.item(), dtype=np.float32), "loss"),
+             numpy_helper.from_array(logits.detach().numpy().astype(np.float32), "logits")]
+    sd = model.state_dict()
+    back = {v: k for k, v in transposed.items()}
+    for name, t in sd.items():
+        a = t.detach().numpy().astype(np.float32)
+        inits.append(numpy_helper.from_array(a.T.copy() if name in back else a, back.get(name, name)))
+    save(OUT_VIT, inits, "PyTorch %s: one SGD(lr=%g, momentum=%g, weight_decay=%g) step of vit_tiny on the first %d"
+         " calibration images, every parameter trained; loss before the step, parameters after it under their"
+         " names in vit_tiny.onnx" % (torch.__version__, LR, MOMENTUM, WD, BATCH))
+    print("vit_tiny loss %.6f, wrote %s (%d bytes)" % (loss.item(), OUT_VIT, os.path.getsize(OUT_VIT)))
 
 
 def main():
@@ -118,4 +169,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    which = sys.argv[1:] or ["resnet20", "vit_tiny"]
+    if "resnet20" in which:
+        main()
+    if "vit_tiny" in which:
+        vit_step()

@@ -23,9 +23,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code onnx-prune mask MODEL -o OUT (--sparsity S [--global] | --nm N:M) [--method sparsegpt
- * --images ...] [--json]}: unstructured masking by magnitude through {@link MagnitudeMasking}, or
- * by SparseGPT through {@link SparseGpt}; the graph keeps its shapes, the zeros are in the weights.
+ * {@code onnx-prune mask MODEL -o OUT (--sparsity S [--global] | --nm N:M) [--wanda | --method sparsegpt]
+ * [--images ...] [--json]}: unstructured magnitude masking through {@link MagnitudeMasking}, Wanda's
+ * through {@link dev.onnxprune.criteria.WandaMasking}, or SparseGPT's through {@link SparseGpt}; the
+ * graph keeps its shapes, the zeros are in the weights.
  */
 @Command(name = "mask",
     mixinStandardHelpOptions = true,
@@ -39,7 +40,7 @@ import picocli.CommandLine.Parameters;
             + " what sparse tensor cores run); weights whose input axis is not a multiple of M stay dense, with a"
             + " note.",
         "--method sparsegpt (Frantar & Alistarh 2023) chooses the mask and updates the weights that stay so that"
-            + " each layer reproduces its output on --samples unlabelled --images (no training); each layer's note"
+            + " each layer reproduces its output on --calib-limit unlabelled --images (no training); each layer's note"
             + " gives its output error against magnitude masking's."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
@@ -87,23 +88,31 @@ public final class MaskCommand implements Callable<Integer> {
     boolean global;
   }
 
+  @Option(names = "--wanda",
+      description = "Score each weight by Wanda's |weight| x the norm of its input feature over the calibration data"
+          + " (--images; Sun et al. 2023) instead of its magnitude, compared within each output row (a Conv's"
+          + " inputs as im2col columns). Gemm, MatMul and Conv weights; not with --global.")
+  boolean wanda;
+
   @Option(names = "--json", description = "Print the per-layer table and totals as one JSON document.")
   boolean json;
 
   @Option(names = "--method", paramLabel = "NAME",
-      description = "magnitude (default; no data) or sparsegpt (OBS weight updates from each layer's input on --images;"
-          + " Conv with group 1, Gemm and MatMul, other weights stay dense).")
+      description = "magnitude (default; with --wanda, Wanda's scores) or sparsegpt (OBS weight updates from each"
+          + " layer's input on --images; Conv with group 1, Gemm and MatMul, other weights stay dense).")
   String method = "magnitude";
 
-  @Option(names = "--samples", paramLabel = "N",
-      description = "--method sparsegpt: samples of --images (default ${DEFAULT-VALUE}; 0: all).")
-  int samples = 1024;
-
-  @ArgGroup(validate = false, heading = "%nCalibration data (--method sparsegpt; no labels needed):%n")
+  @ArgGroup(validate = false, heading = "%nCalibration data (--wanda, --method sparsegpt; no labels needed):%n",
+      order = 1)
   DataOptions data = new DataOptions();
 
-  @ArgGroup(validate = false, heading = "%nRuntime:%n")
+  @ArgGroup(validate = false, heading = "%nRuntime (--wanda, --method sparsegpt):%n", order = 3)
   RuntimeOptions runtime = new RuntimeOptions();
+
+  @Option(names = "--calib-limit", paramLabel = "N", order = 2,
+      description = "The first N samples of --images only (0: all; default: all for --wanda, 1024 for --method"
+          + " sparsegpt).")
+  Integer calibLimit;
 
   /** What --json prints. */
   @JsonPropertyOrder({"format", "input", "output", "mode", "layers", "elements", "zeros", "sparsity"})
@@ -126,10 +135,24 @@ public final class MaskCommand implements Callable<Integer> {
     }
     return common.run(() -> {
       MagnitudeMasking pass = configure();
+      if (wanda && mode.nm == null && mode.magnitude.global) {
+        throw new UsageFailure("--wanda compares weights within each output row; it takes no --global");
+      }
       new OutputPaths().inputModel("model", model).modelOutput("output", output.file).check();
       Model m = OnnxModels.read(model);
       ModelChecker.requireValid(m); // a pass needs a valid graph
-      MagnitudeMasking.Result r = (MagnitudeMasking.Result) dev.onnxprune.graph.pass.PassManager.run(m, pass);
+      MagnitudeMasking.Result r;
+      if (wanda) {
+        var calib = data.open("--wanda", null, calibLimit == null ? 0 : calibLimit);
+        var o = new dev.onnxprune.criteria.DataCriteria.Options();
+        var masked = mode.nm == null
+            ? dev.onnxprune.criteria.WandaMasking.unstructured(m, calib, runtime.sessions(), o, mode.magnitude.sparsity)
+            : dev.onnxprune.criteria.WandaMasking.nm(m, calib, runtime.sessions(), o, nmPart(1), nmPart(2));
+        m = masked.model();
+        r = masked.result();
+      } else {
+        r = (MagnitudeMasking.Result) dev.onnxprune.graph.pass.PassManager.run(m, pass);
+      }
       ModelFiles.write(m, output.file, output.externalData);
 
       List<Layer> layers = new ArrayList<>();
@@ -162,8 +185,12 @@ public final class MaskCommand implements Callable<Integer> {
       }
       sg = UsageFailure.check("--nm", () -> SparseGpt.nm(Integer.parseInt(nm.group(1)), Integer.parseInt(nm.group(2))));
     }
+    if (wanda) {
+      throw new UsageFailure("--wanda scores magnitudes; it cannot go with --method sparsegpt");
+    }
+    int samples = calibLimit == null ? 1024 : calibLimit;
     if (samples < 0) {
-      throw new UsageFailure("--samples must be >= 0: " + samples);
+      throw new UsageFailure("--calib-limit must be >= 0: " + samples);
     }
     new OutputPaths().inputModel("model", model).modelOutput("output", output.file).check();
     Model m = OnnxModels.read(model);
@@ -203,11 +230,18 @@ public final class MaskCommand implements Callable<Integer> {
     return UsageFailure.check("--nm", () -> MagnitudeMasking.nm(n, m));
   }
 
+  private int nmPart(int i) {
+    Matcher nm = NM.matcher(mode.nm.strip());
+    nm.matches(); // checked by configure()
+    return Integer.parseInt(nm.group(i));
+  }
+
   private String modeText() {
+    String by = wanda ? "wanda " : "";
     if (mode.nm != null) {
-      return mode.nm.strip();
+      return by + mode.nm.strip();
     }
-    return (mode.magnitude.global ? "global " : "per-layer ") + mode.magnitude.sparsity;
+    return by + (mode.magnitude.global ? "global " : "per-layer ") + mode.magnitude.sparsity;
   }
 
   private static void print(Report r, PrintWriter out) {

@@ -202,7 +202,9 @@ public final class PruneCommand implements Callable<Integer> {
             + " on calibration data (--images), apoz (average percentage of zeros), mean (mean activation), oracle"
             + " (loss increase when ablated), aofp (AOFP isolated damage and binary filter search), taylor"
             + " (first-order Taylor estimate of the loss change, |activation x gradient|), thinet (ThiNet: greedy"
-            + " selection by the next convolution's reconstruction error; no labels). Default: l1 unless"
+            + " selection by the next convolution's reconstruction error; no labels), heads (attention head"
+            + " importance: mean |gradient| of a mask on each head, normalised per layer), wanda (|weight| x input"
+            + " feature norm, summed per channel; no labels). Default: l1 unless"
             + " --method is given.")
     String name;
 

@@ -47,7 +47,10 @@ import picocli.CommandLine.Parameters;
             + " lowest), taylor (mean over samples of |sum of activation x loss gradient| over the channel's"
             + " activations, the first-order estimate of the loss change when it is removed; one forward and"
             + " backward pass), thinet (ThiNet: the order of greedy removal by the error it leaves in the next"
-            + " convolution's output, as a share of removing the whole group; one forward pass)."},
+            + " convolution's output, as a share of removing the whole group; one forward pass), heads (Michel et"
+            + " al.: mean over samples of |gradient of the loss| for a mask on each attention head, divided by"
+            + " the L2 norm of its layer's), wanda (Sun et al.: |weight| x the input feature's norm over the"
+            + " calibration tokens, summed over the weights that read the channel; one forward pass)."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
     footerHeading = "%nJSON fields (--json):%n",
@@ -65,7 +68,8 @@ public final class ScoreCommand implements Callable<Integer> {
   Path model;
 
   @Option(names = "--criterion", required = true, paramLabel = "NAME",
-      description = "l1, l2, bn, fpgm, random (data-free), or apoz, mean, oracle, aofp, taylor, thinet (need --images).")
+      description = "l1, l2, bn, fpgm, random (data-free), or apoz, mean, oracle, aofp, taylor, thinet, heads, wanda"
+          + " (need --images).")
   String criterion;
 
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",

@@ -112,7 +112,7 @@ class MaskCommandTest {
     Path out = tmp.resolve("sgpt.onnx");
     String images = TestModels.file("fmnist-calib-images-idx3-ubyte.gz").toString();
     Cli.Result r = Cli.run("mask", TestModels.model("vgg_bn.onnx").toString(), "--nm", "2:4", "--method", "sparsegpt",
-        "--images", images, "--mean", "0.2860", "--std", "0.3530", "--samples", "128", "--device", "cpu", "-o",
+        "--images", images, "--mean", "0.2860", "--std", "0.3530", "--calib-limit", "128", "--device", "cpu", "-o",
         out.toString(), "--json");
 
     assertEquals(0, r.exitCode(), r.err());
@@ -139,5 +139,39 @@ class MaskCommandTest {
     Cli.Result global = Cli.run("mask", TestModels.model("vgg_bn.onnx").toString(), "--sparsity", "0.5", "--global",
         "--method", "sparsegpt", "--images", images, "-o", tmp.resolve("x.onnx").toString());
     assertEquals(Cli.usageError("mask", "--global applies to --method magnitude only"), global.err());
+    Cli.Result both = Cli.run("mask", TestModels.model("vgg_bn.onnx").toString(), "--sparsity", "0.5", "--wanda",
+        "--method", "sparsegpt", "--images", images, "-o", tmp.resolve("x.onnx").toString());
+    assertEquals(Cli.usageError("mask", "--wanda scores magnitudes; it cannot go with --method sparsegpt"), both.err());
+  }
+
+  @Test
+  void wandaMasksByWeightTimesInputNormOnCalibrationImages() throws Exception {
+    Path out = tmp.resolve("wanda.onnx");
+    String images = TestModels.file("fmnist-calib-images-idx3-ubyte.gz").toString();
+
+    Cli.Result r = Cli.run("mask", TestModels.model("vit_tiny.onnx").toString(), "--nm", "2:4", "--wanda", "--images",
+        images, "--mean", "0.2860", "--std", "0.3530", "--calib-limit", "64", "-o", out.toString(), "--json");
+    Cli.Result global = Cli.run("mask", TestModels.model("vit_tiny.onnx").toString(), "--sparsity", "0.5", "--global",
+        "--wanda", "--images", images, "-o", tmp.resolve("never.onnx").toString());
+
+    assertEquals(0, r.exitCode(), r.err());
+    JsonNode doc = new ObjectMapper().readTree(r.out());
+    assertEquals("wanda 2:4", doc.get("mode").asText());
+    // the patch Conv (1 input channel) stays dense; every Gemm/MatMul weight is exactly half zero
+    int dense = 0;
+    for (JsonNode l : doc.get("layers")) {
+      if (l.get("note").asText().isEmpty()) {
+        assertEquals(0.5, l.get("sparsity").asDouble(), 1e-9, l.toString());
+      } else {
+        assertEquals("dense: 1 input channels per group are not a multiple of 4", l.get("note").asText());
+        dense++;
+      }
+    }
+    assertEquals(1, dense);
+    assertEquals(9 + 4, doc.get("layers").size() - dense, "9 MatMul weights, 3 out-projections and the head");
+    assertTrue(Files.isRegularFile(out));
+    assertEquals(2, global.exitCode());
+    assertTrue(global.err().contains("--wanda compares weights within each output row; it takes no --global"),
+        global.err());
   }
 }

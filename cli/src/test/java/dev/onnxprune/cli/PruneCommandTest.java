@@ -328,7 +328,7 @@ class PruneCommandTest {
 
     assertEquals(2, criterion.exitCode());
     assertEquals(Cli.usageError("prune", "--criterion must be one of l1, l2, bn, fpgm, random, apoz, mean, oracle,"
-        + " aofp, taylor, thinet: 'l3'"), criterion.err());
+        + " aofp, taylor, thinet, heads, wanda: 'l3'"), criterion.err());
     assertEquals(2, device.exitCode());
     assertEquals(Cli.usageError("prune", "--device must be cpu, cuda or auto: 'tpu'"), device.err());
     assertEquals(2, round.exitCode());

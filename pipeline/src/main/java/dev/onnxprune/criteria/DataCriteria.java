@@ -25,13 +25,18 @@ import java.util.Objects;
  *       (Molchanov et al. 2017), from the gradient of the loss; one forward and backward pass.
  *   <li>{@link #thinet}: ThiNet's greedy selection by the next layer's reconstruction error (Luo
  *       et al. 2017); one forward pass, no labels.
+ *   <li>{@link #headImportance}: attention head importance, {@code E|dL/d xi_h|} of a mask on each
+ *       head's output normalised per layer (Michel et al. 2019); one forward and backward pass.
+ *   <li>{@link #wanda}: Wanda's {@code |W_ij| * ||X_j||_2} (Sun et al. 2023) summed over the
+ *       weights that read each channel; one forward pass, no labels.
  * </ul>
  * Names on the command line: {@code apoz}, {@code mean}, {@code oracle}, {@code aofp}, {@code taylor},
- * {@code thinet}.
+ * {@code thinet}, {@code heads}, {@code wanda}.
  */
 public final class DataCriteria {
   /** The names {@link #byName} knows. */
-  public static final List<String> NAMES = List.of("apoz", "mean", "oracle", "aofp", "taylor", "thinet");
+  public static final List<String> NAMES = List.of("apoz", "mean", "oracle", "aofp", "taylor", "thinet", "heads",
+      "wanda");
 
   private DataCriteria() {}
 
@@ -97,6 +102,24 @@ public final class DataCriteria {
     return new ThinetCriterion(req(calibration), req(sessions), options);
   }
 
+  /** Head importance (Michel et al. 2019) with default options ({@link HeadImportanceCriterion}). */
+  public static DataCriterion headImportance(Dataset calibration, Sessions sessions) {
+    return headImportance(calibration, sessions, new Options());
+  }
+
+  public static DataCriterion headImportance(Dataset calibration, Sessions sessions, Options options) {
+    return new HeadImportanceCriterion(req(calibration), req(sessions), options);
+  }
+
+  /** Wanda (Sun et al. 2023) as a structured criterion with default options ({@link WandaCriterion}). */
+  public static DataCriterion wanda(Dataset calibration, Sessions sessions) {
+    return wanda(calibration, sessions, new Options());
+  }
+
+  public static DataCriterion wanda(Dataset calibration, Sessions sessions, Options options) {
+    return new WandaCriterion(req(calibration), req(sessions), options);
+  }
+
   /** True when {@code name} is a data-driven criterion. */
   public static boolean isDataDriven(String name) {
     return NAMES.contains(name);
@@ -115,6 +138,8 @@ public final class DataCriteria {
       case "aofp" -> aofp(calibration, sessions, options);
       case "taylor" -> taylor(calibration, sessions, options);
       case "thinet" -> thinet(calibration, sessions, options);
+      case "heads" -> headImportance(calibration, sessions, options);
+      case "wanda" -> wanda(calibration, sessions, options);
       default -> throw new dev.onnxprune.errors.InvalidOptionException("criterion", name, "must be one of "
           + String.join(", ", NAMES));
     };

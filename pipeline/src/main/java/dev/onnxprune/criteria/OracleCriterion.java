@@ -39,6 +39,10 @@ import java.util.Set;
  * {@link DataCriteria.Options#suffix}, an ablation of group g runs only the {@link SuffixModel}
  * from g's first consumer on; one unablated run per batch provides the values live there.
  *
+ * <p>Groups whose samples are merged with another axis where they are masked (PyTorch's
+ * attention heads, {@code [seq * batch, width]} before the out-projection) take one mask for the
+ * whole batch: their ablations run unpacked on the full model, and are not re-scored.
+ *
  * <p><b>Re-scoring</b> (Section 3.2: removing a filter changes the others' importance). With
  * {@code rescore(R, s)}, after each of R rounds the lowest {@code ceil(s * C)} remaining
  * channels of each group (C channels) count as removed: they stay masked, and the remaining
@@ -137,7 +141,7 @@ final class OracleCriterion implements DataCriterion {
     ChannelAnalysis a = ChannelAnalysis.analyze(masked);
     MaskInsertion mi = MaskInsertion.inputs(a);
     PassManager.run(masked, mi);
-    // groups whose channels cannot be masked per sample (mi.unmasked()) are left unscored
+    // groups whose channels cannot be masked per sample (mi.unmasked()) are scored by wholeBatch
     List<ChannelGroup> scored = a.prunableGroups().stream()
         .filter(g -> g.size() >= 2 && mi.maskInputs().containsKey(g.id())).toList();
     Calibration cal = Calibration.of(data, options.batchSize(), options.limit());
@@ -204,9 +208,70 @@ final class OracleCriterion implements DataCriterion {
     for (ChannelGroup g : scored) {
       scores[g.id()] = RemovalOrder.monotone(roundRemoved[g.id()], lastScore[g.id()]);
     }
+    if (!mi.unmasked().isEmpty()) {
+      wholeBatch(analysis, mi.unmasked().keySet(), st, scores);
+    }
     stats = new ScoringStats(name(), (System.nanoTime() - t0) / 1e9, st.runs, st.forwards, st.ablations,
         st.equivalents);
     return scores;
+  }
+
+  /**
+   * Scores the groups whose samples are merged with another axis where they are masked (PyTorch's
+   * attention heads before the out-projection): one mask row for the whole batch broadcasts
+   * there, so each ablation runs the whole batch with one mask, unpacked, on the full model. The
+   * other groups are unmasked (round 0: nothing removed); these groups are scored once, not
+   * re-scored. Uses the labels the first base pass fixed.
+   */
+  private void wholeBatch(ChannelAnalysis analysis, Set<Integer> ids, Run st, double[][] scores) throws OrtException {
+    Model masked = analysis.model().copy();
+    ChannelAnalysis a = ChannelAnalysis.analyze(masked);
+    List<ChannelGroup> groups = new ArrayList<>();
+    for (int id : ids) {
+      if (a.groups().get(id).size() >= 2) {
+        groups.add(a.groups().get(id));
+      }
+    }
+    MaskInsertion mi = MaskInsertion.inputs(a, groups).rows(1);
+    PassManager.run(masked, mi);
+    try (OrtSession session = sessions.open(masked)) {
+      Set<String> names = session.getInputNames();
+      java.util.function.BiFunction<Integer, Integer, Double> loss = (gid, unit) -> {
+        double sum = 0;
+        for (int bi = 0; bi < st.cal.batches.size(); bi++) {
+          Batch b = st.cal.batches.get(bi);
+          Map<String, Ort.Tensor> feeds = new HashMap<>();
+          for (Map.Entry<Integer, String> e : mi.maskInputs().entrySet()) {
+            float[] m = new float[a.groups().get(e.getKey()).size()];
+            Arrays.fill(m, 1f);
+            if (e.getKey().equals(gid) && unit >= 0) {
+              m[unit] = 0f;
+            }
+            if (names.contains(e.getValue())) {
+              feeds.put(e.getValue(), Ort.Tensor.of(m, 1, m.length));
+            }
+          }
+          float[] y = Ort.unchecked("oracle scoring", () -> Ort.run(session, feeds, st.inputs.feeds(b),
+              Set.of(st.logits)).get(st.logits).data());
+          st.runs++;
+          st.forwards += b.size();
+          st.equivalents += (double) b.size() / st.cal.samples;
+          for (double l : Ort.crossEntropy(y, b.size(), st.labels[bi])) {
+            sum += l;
+          }
+        }
+        return sum;
+      };
+      double base = loss.apply(-1, -1);
+      for (ChannelGroup g : groups) {
+        double[] sc = new double[g.size()];
+        for (int u = 0; u < sc.length; u++) {
+          sc[u] = (loss.apply(g.id(), u) - base) / st.cal.samples;
+          st.ablations++;
+        }
+        scores[g.id()] = sc;
+      }
+    }
   }
 
   private static int[] remaining(boolean[] removed) {

@@ -53,9 +53,14 @@ import java.util.Set;
  * multiplied back by the batch size B. The graph is differentiated with respect to the broadcast
  * masks (the operand of each masking {@code Mul}, one row of positions per sample), and the last
  * step to {@code dL/dm}, the adjoint of MaskInsertion's Gather/Pad/Reshape (a sum over the
- * positions that carry each channel), is done here: Autodiff has no Gather rule, and that step
- * is only an index map. BatchNormalization runs in inference mode: the gradient of the model
- * being pruned.
+ * positions that carry each channel), is done here: that step is only an index map. BatchNorm
+ * runs in inference mode: the gradient of the model being pruned.
+ *
+ * <p><b>Merged samples.</b> Where a group's channels enter a consumer with the samples merged into
+ * another axis (PyTorch's attention feeds its out-projection {@code [seq * batch, width]}), one mask
+ * per sample cannot be broadcast ({@link MaskInsertion#unmasked}); those groups are scored by a
+ * second gradient graph with one mask row for the batch, fed one sample at a time, so that {@code
+ * dL/dm} is still each sample's {@code t[n,c]}. That costs a session run per calibration sample.
  *
  * <p><b>Cost.</b> One forward and backward pass over the calibration samples (plus one forward
  * pass for the predictions when the data has no labels). {@link ScoringStats#forwardEquivalents}
@@ -193,11 +198,14 @@ final class TaylorCriterion implements DataCriterion {
         }
       }
     }
+    if (!mi.unmasked().isEmpty()) {
+      long[] extra = perSample(analysis, mi.unmasked().keySet(), cal, labelled, sum, signed);
+      runs += extra[0];
+      forwards += extra[1];
+      equivalents += 3.0 * extra[1] / cal.samples;
+    }
     double[][] scores = new double[analysis.groups().size()][];
     for (ChannelGroup g : a.prunableGroups()) {
-      if (!mi.maskInputs().containsKey(g.id())) {
-        continue; // its channels cannot be masked per sample (mi.unmasked()): left unscored
-      }
       double[] s = sum[g.id()];
       for (int u = 0; u < s.length; u++) {
         s[u] /= cal.samples;
@@ -207,6 +215,83 @@ final class TaylorCriterion implements DataCriterion {
     signedSums = signed;
     stats = new ScoringStats(name(), (System.nanoTime() - t0) / 1e9, runs, forwards, 0, equivalents);
     return scores;
+  }
+
+  /**
+   * Scores the groups whose samples are merged with another axis where they are masked (PyTorch's
+   * attention heads before the out-projection, {@code [seq * batch, width]}): one mask row for the
+   * whole batch broadcasts there, so each sample runs alone, a batch of one, and {@code dL/dm} is
+   * that sample's {@code t[n,c]}. Adds into {@code sum} and {@code signed}; returns {runs, samples}.
+   */
+  private long[] perSample(ChannelAnalysis analysis, Set<Integer> ids, Calibration cal, boolean labelled,
+      double[][] sum, double[][] signed) throws OrtException {
+    Model masked = analysis.model().copy();
+    InputBinding samples = InputBinding.of(masked);
+    String logits = masked.graph().outputs().get(0).name();
+    ChannelAnalysis a = ChannelAnalysis.analyze(masked);
+    List<ConsumerInput> consumerInputs = a.consumerInputs();
+    List<ChannelGroup> groups = new java.util.ArrayList<>();
+    for (int id : ids) {
+      groups.add(a.groups().get(id));
+    }
+    MaskInsertion mi = MaskInsertion.inputs(a, groups).rows(1);
+    PassManager.run(masked, mi);
+    Map<String, ConsumerInput> positions = differentiableMasks(masked.graph(), consumerInputs);
+    String labels = masked.graph().uniqueName("onnxprune_labels");
+    Model gradModel;
+    try {
+      gradModel = Autodiff.gradients(masked, new Loss.CrossEntropy(logits, labels, 0), List.copyOf(positions.keySet()));
+    } catch (GradientException e) {
+      throw new IllegalArgumentException("taylor needs the gradient of the loss, and the model cannot be"
+          + " differentiated: " + e.getMessage(), e);
+    }
+    Map<String, String> gradOutputs = new LinkedHashMap<>();
+    for (String wrt : positions.keySet()) {
+      gradOutputs.put(Autodiff.gradientName(wrt), wrt);
+    }
+    long runs = 0;
+    long count = 0;
+    try (OrtSession grads = sessions.open(gradModel);
+        OrtSession plain = labelled ? null : sessions.open(analysis.model())) {
+      Map<String, Ort.Tensor> masks = new HashMap<>();
+      for (Map.Entry<Integer, String> e : mi.maskInputs().entrySet()) {
+        float[] ones = new float[a.groups().get(e.getKey()).size()];
+        Arrays.fill(ones, 1f);
+        masks.put(e.getValue(), Ort.Tensor.of(ones, 1, ones.length));
+      }
+      for (Batch b : cal.batches) {
+        Map<String, HostTensor> x = samples.feeds(b);
+        long[] y = b.labels();
+        if (!labelled) {
+          y = Ort.argmax(Ort.run(plain, Map.of(), x, Set.of(logits)).get(logits).data(), b.size());
+          runs++;
+        }
+        for (int s = 0; s < b.size(); s++) {
+          Map<String, HostTensor> typed = new HashMap<>();
+          for (Map.Entry<String, HostTensor> e : x.entrySet()) {
+            typed.put(e.getKey(), e.getValue().rows(s, s + 1));
+          }
+          typed.put(labels, HostTensor.longs(new long[] {y[s]}, 1));
+          Map<String, Ort.Tensor> out = Ort.run(grads, masks, typed, gradOutputs.keySet());
+          runs++;
+          count++;
+          double[][] t = new double[a.groups().size()][];
+          for (ChannelGroup g : groups) {
+            t[g.id()] = new double[g.size()];
+          }
+          for (Map.Entry<String, String> e : gradOutputs.entrySet()) {
+            foldPositions(positions.get(e.getValue()), out.get(e.getKey()), 1, t);
+          }
+          for (ChannelGroup g : groups) {
+            for (int u = 0; u < g.size(); u++) {
+              sum[g.id()][u] += Math.abs(t[g.id()][u]);
+              signed[g.id()][u] += t[g.id()][u];
+            }
+          }
+        }
+      }
+    }
+    return new long[] {runs, count};
   }
 
   /**

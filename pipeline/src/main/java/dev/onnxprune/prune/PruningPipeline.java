@@ -788,7 +788,7 @@ public final class PruningPipeline {
 
     /**
      * The criterion by name: l1, l2, bn, fpgm, random, or on calibration data apoz, mean, oracle,
-     * aofp, taylor, thinet (with {@link #criterionOptions}).
+     * aofp, taylor, thinet, heads, wanda (with {@link #criterionOptions}).
      */
     public Builder criterion(String name) {
       this.criterionName = Objects.requireNonNull(name, "criterion");

@@ -405,6 +405,9 @@ public final class MaskInsertion implements GraphPass {
       throw new GraphException("cannot mask '" + v.name() + "' per sample: its channels are on axis 0, the batch axis");
     }
     int samples = sampleAxis(v);
+    if (samples < 0 && present.stream().allMatch(gid -> oneRow(groupMasks.get(gid)))) {
+      samples = 0; // one mask for every sample broadcasts over merged samples too
+    }
     if (samples < 0 || samples >= ci.axis()) {
       throw new GraphException("cannot mask '" + v.name() + "' per sample: " + (samples < 0
           ? "its samples are merged with another axis (" + shape + ")" : "its channels come before its samples"));
@@ -486,6 +489,11 @@ public final class MaskInsertion implements GraphPass {
       merged |= d.isSymbolic() && dev.onnxprune.graph.shape.SymbolicDims.symbols(d).stream().anyMatch(batch::contains);
     }
     return merged ? -1 : 0;
+  }
+
+  private static boolean oneRow(Value mask) {
+    Shape s = mask.shape();
+    return s != null && s.rank() == 2 && s.dim(0).isKnown() && s.dim(0).get() == 1;
   }
 
   private static Value pad(Graph g, Node before, Value m, String base, long opset) {

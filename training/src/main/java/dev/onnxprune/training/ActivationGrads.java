@@ -15,7 +15,12 @@ import java.util.List;
  *   <li>Sigmoid: {@code f' = y (1 - y)};
  *   <li>HardSigmoid(alpha, beta): {@code f' = alpha [0 < alpha x + beta < 1]};
  *   <li>HardSwish {@code x * relu6(x + 3) / 6}: {@code f' = 0 for x < -3, x/3 + 1/2 for x <= 3, 1 above};
- *   <li>Tanh: {@code f' = 1 - y^2}.
+ *   <li>Tanh: {@code f' = 1 - y^2};
+ *   <li>Erf (exact GELU is {@code x/2 (1 + erf(x/sqrt 2))}): {@code f' = 2/sqrt(pi) exp(-x^2)};
+ *   <li>Sqrt: {@code f' = 1 / (2 y)};
+ *   <li>Exp: {@code f' = y};
+ *   <li>Log: {@code f' = 1 / x};
+ *   <li>Reciprocal: {@code f' = -y^2}.
  * </ol>
  */
 final class ActivationGrads {
@@ -84,6 +89,33 @@ final class ActivationGrads {
     Value dy = ctx.grad(y);
     Value d = ctx.sub(ctx.scalarLike(1, y), ctx.mul(y, y));
     ctx.addGrad(n.input(0), ctx.mul(dy, d));
+  }
+
+  static void erf(GradContext ctx, Node n) {
+    Value x = n.input(0);
+    Value dy = ctx.grad(n.output(0));
+    Value gauss = ctx.op("Exp", List.of(ctx.neg(ctx.mul(x, x))));
+    ctx.addGrad(x, ctx.mul(dy, ctx.mul(gauss, ctx.scalarLike(2 / Math.sqrt(Math.PI), x))));
+  }
+
+  static void sqrt(GradContext ctx, Node n) {
+    Value y = n.output(0);
+    Value dy = ctx.grad(y);
+    ctx.addGrad(n.input(0), ctx.div(ctx.mul(dy, ctx.scalarLike(0.5, y)), y));
+  }
+
+  static void exp(GradContext ctx, Node n) {
+    Value y = n.output(0);
+    ctx.addGrad(n.input(0), ctx.mul(ctx.grad(y), y));
+  }
+
+  static void log(GradContext ctx, Node n) {
+    ctx.addGrad(n.input(0), ctx.div(ctx.grad(n.output(0)), n.input(0)));
+  }
+
+  static void reciprocal(GradContext ctx, Node n) {
+    Value y = n.output(0);
+    ctx.addGrad(n.input(0), ctx.neg(ctx.mul(ctx.grad(y), ctx.mul(y, y))));
   }
 
   private static Value greater(GradContext ctx, Value x, double c) {

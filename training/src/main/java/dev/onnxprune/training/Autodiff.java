@@ -18,7 +18,8 @@ import java.util.Map;
  * <p>The rules cover Conv, ConvTranspose, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu,
  * Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Add, Sub, Mul, Div, Neg, MaxPool, AveragePool,
  * GlobalAveragePool, ReduceMean, ReduceSum, Concat, Split, Slice, Flatten, Reshape, Transpose,
- * Squeeze, Unsqueeze, Pad, Dropout, Identity, Softmax and LogSoftmax. Only the ops between a
+ * Squeeze, Unsqueeze, Pad, Dropout, Identity, Softmax, LogSoftmax, and for transformers
+ * LayerNormalization, Erf, Sqrt, Exp, Log, Reciprocal, Pow, Where, Expand, Gather and Cast. Only the ops between a
  * value being differentiated and the loss need a rule; shape computations and constants need
  * none.
  */
@@ -47,9 +48,10 @@ public final class Autodiff {
   public static Model gradients(Model model, Loss loss, List<String> wrt, BatchNormMode mode) {
     Model work = model.copy();
     Models.prepare(work);
-    ShapeInference.infer(work);
+    var shapes = ShapeInference.infer(work);
     Graph g = work.graph();
     GradContext ctx = new GradContext(work);
+    ctx.useShapeData(shapes);
     if (mode == BatchNormMode.TRAINING) {
       for (Node n : new ArrayList<>(g.nodes())) {
         if (n.is("BatchNormalization")) {

@@ -47,6 +47,8 @@ final class GradContext {
   private Set<Value> reachesLoss = Collections.emptySet();
   private String prefix = "grad";
   private Node anchor;
+  /** Shape data of the forward graph (integer tensors computed from shapes), when given. */
+  private dev.onnxprune.graph.shape.ShapeReport shapeData;
   /** Running statistics rewritten by training-mode forward ops: old value to updated value. */
   final Map<Value, Value> bufferUpdates = new java.util.LinkedHashMap<>();
 
@@ -365,7 +367,19 @@ final class GradContext {
     return reshape(x, ints(shape));
   }
 
+  /**
+   * Transpose by {@code perm}; {@code x} itself for the identity permutation (ONNX Runtime 1.29
+   * ran a 2-D identity Transpose of a Gemm's output as a swap of its axes in vit_tiny's training
+   * step: the class token's gradient came out [64, N] instead of [N, 64]).
+   */
   Value transpose(Value x, long... perm) {
+    boolean identity = true;
+    for (int i = 0; i < perm.length; i++) {
+      identity &= perm[i] == i;
+    }
+    if (identity) {
+      return x;
+    }
     return op("Transpose", List.of(x), Attribute.of("perm", perm));
   }
 
@@ -454,6 +468,30 @@ final class GradContext {
   static long[] longs(Node n, String attr, long[] dflt) {
     long[] v = n.attrLongs(attr);
     return v != null ? v : dflt.clone();
+  }
+
+  /**
+   * Makes {@link #longs} also read the integer data that shape inference computed from shapes
+   * (a Slice's run-time starts in PyTorch's attention export); {@code report} is the inference
+   * of the forward graph as differentiated.
+   */
+  void useShapeData(dev.onnxprune.graph.shape.ShapeReport report) {
+    this.shapeData = report;
+  }
+
+  /**
+   * The data of input {@code i} of {@code n} as longs: a constant, or data that shape inference
+   * computed from static sizes ({@link #useShapeData}); null when the input is absent.
+   */
+  long[] longs(Node n, int i, String what) {
+    Value v = n.input(i);
+    if (v != null && v.constantValue() == null && shapeData != null) {
+      long[] known = shapeData.constantOf(v);
+      if (known != null) {
+        return known;
+      }
+    }
+    return constantLongs(n, i, what);
   }
 
   /** The constant data of input {@code i} of {@code n} as longs (or null when absent). */

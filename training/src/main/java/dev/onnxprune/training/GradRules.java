@@ -47,7 +47,18 @@ enum GradRules {
   DROPOUT("Dropout", LayoutGrads::dropout),
   IDENTITY("Identity", LayoutGrads::identity),
   SOFTMAX("Softmax", SoftmaxGrads::softmax),
-  LOG_SOFTMAX("LogSoftmax", SoftmaxGrads::logSoftmax);
+  LOG_SOFTMAX("LogSoftmax", SoftmaxGrads::logSoftmax),
+  LAYER_NORMALIZATION("LayerNormalization", NormGrads::layerNormalization),
+  ERF("Erf", ActivationGrads::erf),
+  SQRT("Sqrt", ActivationGrads::sqrt),
+  EXP("Exp", ActivationGrads::exp),
+  LOG("Log", ActivationGrads::log),
+  RECIPROCAL("Reciprocal", ActivationGrads::reciprocal),
+  POW("Pow", ArithmeticGrads::pow),
+  WHERE("Where", ArithmeticGrads::where),
+  EXPAND("Expand", LayoutGrads::expand),
+  GATHER("Gather", LayoutGrads::gather),
+  CAST("Cast", LayoutGrads::cast);
 
   private static final Map<String, GradRules> BY_OP = new HashMap<>();
 

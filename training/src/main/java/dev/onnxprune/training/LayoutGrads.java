@@ -20,7 +20,12 @@ import java.util.List;
  *   <li>Slice: dy placed back at the sliced positions in zeros: {@code Pad} for unit steps,
  *       {@code ScatterElements} along each axis with another step;
  *   <li>Pad (constant mode): {@code dx = Slice(dy)} of the unpadded region (re-padded where the pads
- *       were negative, i.e. cropped).
+ *       were negative, i.e. cropped);
+ *   <li>Expand: {@code dx = dy} summed over the axes x was broadcast along;
+ *   <li>Gather(axis): dy added back at the gathered positions, {@code ScatterND} with {@code
+ *       reduction="add"} into zeros shaped like x (the axis moved first and back by Transpose;
+ *       repeated indices add up, negative ones count from the end);
+ *   <li>Cast between floating-point types: {@code dx = Cast(dy)} back to x's type.
  * </ol>
  */
 final class LayoutGrads {
@@ -147,10 +152,10 @@ final class LayoutGrads {
     Value g = ctx.grad(n.output(0));
     long[] xd = ctx.dims(x);
     int rank = xd.length;
-    long[] starts = GradContext.constantLongs(n, 1, "starts input");
-    long[] ends = GradContext.constantLongs(n, 2, "ends input");
-    long[] axes = GradContext.constantLongs(n, 3, "axes input");
-    long[] steps = GradContext.constantLongs(n, 4, "steps input");
+    long[] starts = ctx.longs(n, 1, "starts input");
+    long[] ends = ctx.longs(n, 2, "ends input");
+    long[] axes = ctx.longs(n, 3, "axes input");
+    long[] steps = ctx.longs(n, 4, "steps input");
     if (axes == null) {
       axes = GradContext.range(0, starts.length);
     }
@@ -209,8 +214,8 @@ final class LayoutGrads {
       throw new GradientException(Messages.unsupported(n, "Pad mode '" + mode + "' (only constant)"));
     }
     int rank = ctx.rank(x);
-    long[] given = GradContext.constantLongs(n, 1, "pads input");
-    long[] axes = GradContext.constantLongs(n, 3, "axes input");
+    long[] given = ctx.longs(n, 1, "pads input");
+    long[] axes = ctx.longs(n, 3, "axes input");
     long[] pads = new long[2 * rank];
     if (axes == null) {
       pads = given;
@@ -242,6 +247,90 @@ final class LayoutGrads {
     }
     if (crop) {
       g = ctx.op("Pad", List.of(g, ctx.ints(repad)));
+    }
+    ctx.addGrad(x, g);
+  }
+
+  static void expand(GradContext ctx, Node n) {
+    Value y = n.output(0);
+    ctx.addGrad(n.input(0), ctx.sumTo(ctx.grad(y), y, n.input(0)));
+  }
+
+  static void cast(GradContext ctx, Node n) {
+    Value x = n.input(0);
+    if (!ctx.dtype(x).isFloatingPoint()) {
+      return;
+    }
+    ctx.addGrad(x, ctx.op("Cast", List.of(ctx.grad(n.output(0))), Attribute.of("to", (long) ctx.dtype(x).code())));
+  }
+
+  static void gather(GradContext ctx, Node n) {
+    Value x = n.input(0);
+    Value idx = n.input(1);
+    Value dy = ctx.grad(n.output(0));
+    long[] xd = ctx.dims(x);
+    int r = xd.length;
+    int q = ctx.rank(idx);
+    long a0 = n.attrLong("axis", 0);
+    int a = (int) (a0 < 0 ? a0 + r : a0);
+    // dy is x[:a] + idx + x[a+1:]; ScatterND wants the index axes first: idx + x[:a] + x[a+1:]
+    long[] toFront = new long[r + q - 1];
+    int k = 0;
+    for (int i = 0; i < q; i++) {
+      toFront[k++] = a + i;
+    }
+    for (int i = 0; i < a; i++) {
+      toFront[k++] = i;
+    }
+    for (int i = a + q; i < r + q - 1; i++) {
+      toFront[k++] = i;
+    }
+    Value updates = ctx.transpose(dy, toFront);
+    // zeros shaped like x with the axis first: x[a] + x[:a] + x[a+1:]
+    long[] xPerm = new long[r];
+    xPerm[0] = a;
+    for (int i = 0; i < a; i++) {
+      xPerm[i + 1] = i;
+    }
+    for (int i = a + 1; i < r; i++) {
+      xPerm[i] = i;
+    }
+    Value shape;
+    if (GradContext.isStatic(xd)) {
+      long[] sd = new long[r];
+      for (int i = 0; i < r; i++) {
+        sd[i] = xd[(int) xPerm[i]];
+      }
+      shape = ctx.ints(sd);
+    } else {
+      shape = ctx.op("Gather", List.of(ctx.op("Shape", List.of(x)), ctx.ints(xPerm)));
+    }
+    Tensor zero = GradContext.tensorOf(ctx.dtype(x), new long[] {1}, new double[] {0});
+    Value zeros = ctx.op("ConstantOfShape", List.of(shape), Attribute.of("value", zero));
+    Value positions = idx;
+    Tensor ic = idx.constantValue();
+    if (ic != null && xd[a] >= 0) {
+      long[] v = ic.toLongArray();
+      for (int i = 0; i < v.length; i++) {
+        v[i] = v[i] < 0 ? v[i] + xd[a] : v[i];
+      }
+      positions = ctx.constant("gather_positions", Tensor.ofLongs(ic.dims(), v));
+    } else if (ic == null) {
+      // negative indices count from the end: (i + size) mod size
+      Value size = ctx.op("Gather", List.of(ctx.op("Shape", List.of(x)), ctx.constant("axis",
+          Tensor.ofLongs(new long[0], new long[] {a}))));
+      Value i64 = ctx.dtype(idx) == dev.onnxprune.graph.DataType.INT64 ? idx
+          : ctx.op("Cast", List.of(idx), Attribute.of("to", (long) dev.onnxprune.graph.DataType.INT64.code()));
+      positions = ctx.op("Mod", List.of(ctx.add(i64, size), size));
+    }
+    Value g = ctx.op("ScatterND", List.of(zeros, ctx.unsqueeze(positions, -1), updates),
+        Attribute.of("reduction", "add"));
+    if (a != 0) {
+      long[] back = new long[r];
+      for (int i = 0; i < r; i++) {
+        back[(int) xPerm[i]] = i;
+      }
+      g = ctx.transpose(g, back);
     }
     ctx.addGrad(x, g);
   }

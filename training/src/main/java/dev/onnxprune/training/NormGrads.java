@@ -25,6 +25,11 @@ import java.util.List;
  *       per-channel affine maps over the whole tensor ({@code (x - mu) * a + beta} forward,
  *       {@code (x - mu) * c1 + c0} backward) are BatchNormalization nodes with mean 0, variance 0
  *       and epsilon 1, which ONNX Runtime runs in one pass ({@link #affine}).
+ *   <li>LayerNormalization (opset 17) over the axes from {@code axis} on, {@code y = xhat * scale +
+ *       B}: the same closed form over those axes with {@code g = dy * scale}: {@code dx = rstd * (g
+ *       - mean(g) - xhat * mean(g * xhat))}, {@code dscale = sum(dy * xhat)}, {@code dB = sum(dy)}
+ *       over the leading axes; the statistics are recomputed (its Mean and InvStdDev outputs, when
+ *       present, take no gradient).
  * </ol>
  */
 final class NormGrads {
@@ -145,6 +150,41 @@ final class NormGrads {
         k.addGrad(x, k.add(k.mul(dy, a), affine(k, xc, k.reshape(c1, c), k.reshape(c0, c), zeros)));
       }
     });
+  }
+
+  static void layerNormalization(GradContext ctx, Node n) {
+    for (int i = 1; i < n.outputCount(); i++) {
+      if (n.output(i) != null && ctx.grad(n.output(i)) != null) {
+        throw new GradientException(Messages.unsupported(n, "LayerNormalization whose Mean or InvStdDev output"
+            + " reaches the loss"));
+      }
+    }
+    Value x = n.input(0);
+    Value scale = n.input(1);
+    Value bias = n.input(2);
+    Value y = n.output(0);
+    Value dy = ctx.grad(y);
+    int rank = ctx.rank(x);
+    long axis = n.attrLong("axis", -1);
+    axis = axis < 0 ? axis + rank : axis;
+    long[] axes = GradContext.range((int) axis, rank);
+    double eps = n.attrFloat("epsilon", 1e-5f);
+    Value xc = ctx.sub(x, ctx.reduceMean(x, axes, true));
+    Value var = ctx.reduceMean(ctx.mul(xc, xc), axes, true);
+    Value rstd = ctx.op("Reciprocal", List.of(ctx.op("Sqrt", List.of(ctx.add(var, ctx.scalarLike(eps, x))))));
+    Value xhat = ctx.mul(xc, rstd);
+    if (ctx.needsGrad(x)) {
+      Value g = ctx.mul(dy, scale);
+      Value gm = ctx.reduceMean(g, axes, true);
+      Value gx = ctx.reduceMean(ctx.mul(g, xhat), axes, true);
+      ctx.addGrad(x, ctx.mul(rstd, ctx.sub(ctx.sub(g, gm), ctx.mul(xhat, gx))));
+    }
+    if (ctx.needsGrad(scale)) {
+      ctx.addGrad(scale, ctx.sumTo(ctx.mul(dy, xhat), y, scale));
+    }
+    if (ctx.needsGrad(bias)) {
+      ctx.addGrad(bias, ctx.sumTo(dy, y, bias));
+    }
   }
 
   /**

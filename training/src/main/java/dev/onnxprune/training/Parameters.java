@@ -95,6 +95,10 @@ final class Parameters {
 
   /** Input slots of {@code n} that hold weights or biases. */
   private static int[] paramSlots(Node n) {
+    int[] t = transformerSlots(n);
+    if (t.length > 0) {
+      return t;
+    }
     if (n.is("Conv") || n.is("ConvTranspose")) {
       return new int[] {1, 2};
     }
@@ -108,6 +112,75 @@ final class Parameters {
       return new int[] {1, 2};
     }
     return new int[0];
+  }
+
+  /**
+   * The learned tensors of transformers that are not a layer's weight: the bias of a Linear
+   * exported as MatMul then Add, an embedding table (a
+   * Gather's data), LayerNormalization's scale and bias, the affine of a LayerNorm or RMSNorm
+   * decomposed by the exporter (a Mul by a tensor of the value just divided by a square root,
+   * and the Add of a tensor right after it), and a learned token or position table {@code [1,
+   * tokens, width]} concatenated to or added onto the token sequence (ViT's class token and
+   * position embedding). Scalars (GELU's 0.5, a norm's epsilon, attention's 1/sqrt(d)) stay
+   * constants.
+   */
+  private static int[] transformerSlots(Node n) {
+    if (n.is("Gather")) {
+      return new int[] {0};
+    }
+    if (n.is("LayerNormalization")) {
+      return new int[] {1, 2};
+    }
+    if (n.is("Mul") && n.inputCount() == 2) {
+      for (int i = 0; i < 2; i++) {
+        if (isTensorConstant(n.input(1 - i)) && dividedBySqrt(n.input(i), 2)) {
+          return new int[] {1 - i};
+        }
+      }
+    }
+    if (n.is("Add") && n.inputCount() == 2) {
+      for (int i = 0; i < 2; i++) {
+        Node p = n.input(i).producer();
+        if (isTensorConstant(n.input(1 - i)) && p != null && p.is("Mul") && transformerSlots(p).length > 0) {
+          return new int[] {1 - i};
+        }
+        if (isTensorConstant(n.input(1 - i)) && p != null && p.is("MatMul") && source(p.input(1)) != null) {
+          return new int[] {1 - i}; // a Linear's bias after its MatMul
+        }
+        if (isTokenTable(n.input(1 - i)) && p != null && p.is("Concat")) {
+          return new int[] {1 - i};
+        }
+      }
+    }
+    if (n.is("Expand") && isTokenTable(n.input(0))) {
+      Node c = n.output(0).consumers().isEmpty() ? null : n.output(0).consumers().get(0);
+      if (c != null && c.is("Concat")) {
+        return new int[] {0};
+      }
+    }
+    return new int[0];
+  }
+
+  /** True when {@code v} is, or is a Mul by, the quotient of a division by a Sqrt (a norm's normalised value). */
+  private static boolean dividedBySqrt(Value v, int depth) {
+    Node p = v == null ? null : v.producer();
+    if (p == null || depth == 0) {
+      return false;
+    }
+    if (p.is("Div") && p.input(1).producer() != null && p.input(1).producer().is("Sqrt")) {
+      return true;
+    }
+    return p.is("Mul") && (dividedBySqrt(p.input(0), depth - 1) || dividedBySqrt(p.input(1), depth - 1));
+  }
+
+  private static boolean isTensorConstant(Value v) {
+    Tensor t = v == null ? null : source(v);
+    return t != null && t.dataType().isFloatingPoint() && t.elementCount() > 1;
+  }
+
+  private static boolean isTokenTable(Value v) {
+    Tensor t = v == null ? null : source(v);
+    return t != null && t.dataType().isFloatingPoint() && t.rank() == 3 && t.dim(0) == 1 && t.dim(2) > 1;
   }
 
   private static void consider(Value v, Kind kind, Map<String, Entry> found) {

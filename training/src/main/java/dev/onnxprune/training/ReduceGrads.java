@@ -26,7 +26,7 @@ final class ReduceGrads {
     Value dy = ctx.grad(y);
     int rank = ctx.rank(x);
     boolean axesAsInput = n.is("ReduceSum") ? ctx.opset >= 13 : ctx.opset >= 18;
-    long[] axes = axesAsInput ? GradContext.constantLongs(n, 1, "axes input") : n.attrLongs("axes");
+    long[] axes = axesAsInput ? ctx.longs(n, 1, "axes input") : n.attrLongs("axes");
     if (axes == null || axes.length == 0) {
       if (n.attrLong("noop_with_empty_axes", 0) != 0) {
         ctx.addGrad(x, dy);

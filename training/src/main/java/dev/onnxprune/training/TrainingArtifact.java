@@ -133,7 +133,7 @@ public final class TrainingArtifact {
         LayoutGrads.toTraining(ctx, n);
       }
     }
-    ShapeInference.infer(work);
+    ctx.useShapeData(ShapeInference.infer(work));
     logits = g.lookup(logits.name()); // a rewritten BatchNormalization may have produced it
     boolean classifier = isClassifier(ctx, logits);
     Value labels = o.labels() ? addInput(g, LABELS, DataType.INT64, batchShape(logits)) : null;

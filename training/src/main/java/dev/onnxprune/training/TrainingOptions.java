@@ -14,7 +14,10 @@ import java.util.Set;
  *
  * <p><b>Parameters.</b> Trainable are the FLOAT initializers in a weight or bias slot (Conv and
  * ConvTranspose inputs 1-2, Gemm inputs 1-2, a constant MatMul operand, BatchNormalization scale
- * and bias), also when reached through {@code Identity} (an exporter's shared copy becomes a
+ * and bias; for transformers the bias Add after a constant MatMul, embedding tables (a Gather's
+ * data), LayerNormalization scale and bias, the scale and bias of a LayerNorm or RMSNorm the exporter
+ * decomposed into ReduceMean/Sqrt/Div/Mul/Add, and learned class tokens and position tables of shape
+ * {@code [1, tokens, width]}), also when reached through {@code Identity} (an exporter's shared copy becomes a
  * parameter of its own, as in the framework it came from), plus those named by {@link
  * Builder#trainable}, less those named by {@link Builder#freeze}. Every other initializer (pruning
  * masks such as those of {@code MaskInsertion}, shape constants, scale factors) stays a constant.

@@ -28,6 +28,8 @@
  * ReduceGrads}, {@code LayoutGrads}, {@code SoftmaxGrads}), each citing its math, registered in
  * the enum {@code GradRules}. Every rule is checked against central finite differences ({@code
  * GradientCheckTest}, table in {@code target/gradient-check.txt}); one SGD step of the resnet20
- * fixture agrees with PyTorch ({@code PyTorchAgreementTest}).
+ * fixture and one of the vit_tiny fixture (a transformer: Gather, Erf, Pow, Sqrt, Expand, Where,
+ * decomposed LayerNorms, class token and position table) agree with PyTorch ({@code
+ * PyTorchAgreementTest}).
  */
 package dev.onnxprune.training;

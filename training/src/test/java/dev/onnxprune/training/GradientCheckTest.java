@@ -554,4 +554,90 @@ class GradientCheckTest {
     return num / den;
   }
 
+
+  // ------------------------------------------------------------------ transformer ops
+
+  @Test
+  void transformerPointwise() throws Exception {
+    long[] s = {2, 3, 4};
+    check("Erf", "erf", unary("Erf", s), List.of("x"), none());
+    check("Sqrt", "sqrt", unary("Sqrt", s), List.of("x"), Map.of("x", positive(24)));
+    check("Exp", "exp", unary("Exp", s), List.of("x"), none());
+    check("Log", "log", unary("Log", s), List.of("x"), Map.of("x", positive(24)));
+    check("Reciprocal", "reciprocal", unary("Reciprocal", s), List.of("x"), Map.of("x", positive(24)));
+    check("Cast", "cast to its own type", t -> {
+      OpModel m = new OpModel(t);
+      return m.output(m.op("Cast", List.of(m.input("x", s)), Attribute.of("to", (long) t.code())));
+    }, List.of("x"), none());
+  }
+
+  @Test
+  void powConstantSquareAndBroadcastExponent() throws Exception {
+    check("Pow", "pow x^2 (constant)", t -> {
+      OpModel m = new OpModel(t);
+      return m.output(m.op("Pow", List.of(m.input("x", 2, 3, 4), m.scalar("p", 2))));
+    }, List.of("x"), none());
+    check("Pow", "pow x^p p[4] input", t -> {
+      OpModel m = new OpModel(t);
+      return m.output(m.op("Pow", List.of(m.input("x", 2, 3, 4), m.input("p", 4))));
+    }, List.of("x", "p"), Map.of("x", positive(24)));
+  }
+
+  @Test
+  void whereWithBroadcastOperands() throws Exception {
+    check("Where", "where cond[3,4] a[2,3,4] b[4]", t -> {
+      OpModel m = new OpModel(t);
+      Value c = m.op("Greater", List.of(m.input("c", 3, 4), m.scalar("zero", 0)));
+      return m.output(m.op("Where", List.of(c, m.input("a", 2, 3, 4), m.input("b", 4))));
+    }, List.of("a", "b"), none());
+  }
+
+  @Test
+  void expandToBatchAndAlongOnes() throws Exception {
+    check("Expand", "expand [1,1,4] to [3,2,4] (class token)", t -> {
+      OpModel m = new OpModel(t);
+      return m.output(m.op("Expand", List.of(m.input("x", 1, 1, 4), m.ints("shape", 3, 2, 4))));
+    }, List.of("x"), none());
+    check("Expand", "expand [3,1] to [2,3,5]", t -> {
+      OpModel m = new OpModel(t);
+      return m.output(m.op("Expand", List.of(m.input("x", 3, 1), m.ints("shape", 2, 1, 5))));
+    }, List.of("x"), none());
+  }
+
+  @Test
+  void gatherEmbeddingRowsAndTokenSelection() throws Exception {
+    // repeated and negative ids add up in the table's rows; a scalar index on axis 1 (x[:, 0]);
+    // run-time indices (an INT64 input) on a middle axis
+    check("Gather", "gather table[7,5] ids[2,3] repeated, negative", t -> {
+      OpModel m = new OpModel(t);
+      Value ids = m.g.addInitializer("ids", dev.onnxprune.graph.Tensor.ofLongs(new long[] {2, 3},
+          new long[] {1, 4, 1, -1, 0, 4}));
+      return m.output(m.op("Gather", List.of(m.input("x", 7, 5), ids)));
+    }, List.of("x"), none());
+    check("Gather", "gather axis 1 scalar index (class token)", t -> {
+      OpModel m = new OpModel(t);
+      Value i = m.g.addInitializer("i", dev.onnxprune.graph.Tensor.ofLongs(new long[0], new long[] {0}));
+      return m.output(m.op("Gather", List.of(m.input("x", 2, 5, 3), i), Attribute.of("axis", 1L)));
+    }, List.of("x"), none());
+    check("Gather", "gather axis -2 run-time ids[2,2]", t -> {
+      OpModel m = new OpModel(t);
+      Value ids = m.g.addInput("ids", new dev.onnxprune.graph.ValueType.TensorType(DataType.INT64,
+          dev.onnxprune.graph.Shape.of(2, 2)));
+      return m.output(m.op("Gather", List.of(m.input("x", 2, 4, 3), ids), Attribute.of("axis", -2L)));
+    }, List.of("x"), Map.of("ids", rnd -> new double[] {3, -1, 0, 3}));
+  }
+
+  @Test
+  void layerNormalizationLastAxisAndLastTwo() throws Exception {
+    check("LayerNormalization", "layernorm axis -1", t -> {
+      OpModel m = new OpModel(t);
+      return m.output(m.op("LayerNormalization", List.of(m.input("x", 2, 3, 6), m.input("scale", 6),
+          m.input("b", 6)), Attribute.of("epsilon", 1e-3f)));
+    }, List.of("x", "scale", "b"), none());
+    check("LayerNormalization", "layernorm axis 1 no bias", t -> {
+      OpModel m = new OpModel(t);
+      return m.output(m.op("LayerNormalization", List.of(m.input("x", 2, 3, 4), m.input("scale", 3, 4)),
+          Attribute.of("axis", 1L)));
+    }, List.of("x", "scale"), none());
+  }
 }

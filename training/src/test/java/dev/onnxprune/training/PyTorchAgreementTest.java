@@ -132,4 +132,48 @@ class PyTorchAgreementTest {
       assertTrue(worstStep <= 1e-2, "updates: " + worstStep);
     }
   }
+
+  @Test
+  void sgdStepOfVitTinyMatchesPyTorch() throws Exception {
+    // a transformer: Gather, Erf, Pow, Sqrt, Expand, Where, Softmax, the decomposed LayerNorm, class
+    // token and position table all on the gradient path
+    Model ref = Fixtures.model("vit_tiny_sgd_step.onnx");
+    Map<String, Tensor> torch = new HashMap<>();
+    for (Value v : ref.graph().initializers()) {
+      torch.put(v.name(), v.initializer());
+    }
+    TrainingArtifact a = TrainingArtifact.build(Fixtures.model("vit_tiny.onnx"),
+        TrainingOptions.builder().optimizer(Optimizer.sgd(0.9, 5e-4)).build());
+    Map<String, Tensor> before = new HashMap<>();
+    for (Value v : a.checkpoint().graph().initializers()) {
+      before.put(v.name(), v.initializer());
+    }
+    try (TrainingSession s = TrainingSession.open(a, Ort.SESSIONS)) {
+      double loss = s.step(Fixtures.calibration(32), 0.01).loss();
+      double torchLoss = torch.get("loss").toFloatArray()[0];
+      Map<String, Tensor> after = s.state();
+      double worstParam = 0;
+      double worstStep = 0;
+      String worstName = "";
+      int compared = 0;
+      for (ArtifactSpec.StateTensor st : a.spec().state(ArtifactSpec.PARAMETER)) {
+        Tensor t = torch.get(st.name());
+        assertNotNull(t, "PyTorch has " + st.name());
+        float[] ours = after.get(st.name()).toFloatArray();
+        worstParam = Math.max(worstParam, relErr(ours, t.toFloatArray(), null));
+        double d = relErr(ours, t.toFloatArray(), before.get(st.name()).toFloatArray());
+        if (d > worstStep) {
+          worstStep = d;
+          worstName = st.name();
+        }
+        compared++;
+      }
+      System.out.printf("PyTorch agreement, vit_tiny (%d parameters): loss %.7f vs %.7f; parameters max rel %.1e;"
+          + " step max rel %.1e (%s)%n", compared, loss, torchLoss, worstParam, worstStep, worstName);
+      assertEquals(torch.size() - 2, compared, "every PyTorch parameter is trained");
+      assertTrue(Math.abs(loss - torchLoss) / torchLoss <= TOL, loss + " vs " + torchLoss);
+      assertTrue(worstParam <= TOL, "parameters: " + worstParam);
+      assertTrue(worstStep <= 1e-3, "update of " + worstName + ": " + worstStep);
+    }
+  }
 }
