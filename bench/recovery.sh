@@ -3,7 +3,7 @@
 # argument (default: all), each a Markdown table on stdout; the runs' logs and reports go to
 # .bench-out/recovery/. Needs the full data set (Debian: dataset-fashion-mnist).
 #
-#   bench/recovery.sh [folded] [distill] [embedding] [sparsity] [steps] [refit]
+#   bench/recovery.sh [folded] [distill] [embedding] [sparsity] [steps] [agp90] [refit] [refit-ft]
 #
 #   folded     the BN-folded ResNet-20 fixture, L1 to half its FLOPs, 2 epochs with the defaults on
 #              FOLDED_LIMIT training images (default 60000, the issue's case; about 70 min per mode
@@ -21,6 +21,8 @@
 #              on AGP_LIMIT images (default 5000) in all: mask 0.9 once then finetune AGP_STEPS epochs,
 #              against AGP_STEPS steps of Zhu & Gupta's cubic schedule s_t = 0.9 (1 - (1 - t/n)^3),
 #              each mask then finetune 1 epoch (zeros kept between steps)
+#   refit-ft   resnet20 and vgg_bn, L1 to half the FLOPs, --refit then 1 epoch on DISTILL_LIMIT images
+#              (compare with distill's plain fine-tuning at the same budget)
 #   refit      resnet20 and vgg_bn, L1 and ThiNet to half the FLOPs, no training: top-1 right after
 #              pruning and after the least-squares refit (--refit, REFIT_SAMPLES unlabelled training
 #              images, default 1024; ThiNet scores on the first 1024), and the refit's wall time
@@ -140,6 +142,14 @@ PY
           "${train[@]}" "${val[@]}"
         echo "| AGP step $t/$agp_steps: mask $st, then 1 epoch | $(tuned "$out/agp90-step$t.json") |"
         prev="$out/agp90-step$t.onnx"
+      done ;;
+    refit-ft)
+      echo "| model, L1 --flops 0.5, --refit then 1 epoch on $distill_limit images | original | pruned | fine-tuned | seconds | zero weights |"
+      echo "|---|---:|---:|---:|---:|---|"
+      for m in resnet20 vgg_bn; do
+        run "$m-refit-ft" prune "$fx/$m.onnx" -o "$out/$m-refit-ft.onnx" --criterion l1 --flops 0.5 --round 1 --refit \
+          --epochs 1 --limit "$distill_limit" "${train[@]}" "${val[@]}"
+        echo "| $m | $(stages "$out/$m-refit-ft.json") |"
       done ;;
     refit)
       echo "| model, criterion --flops 0.5, no training | original | pruned | refitted | refit seconds | layers refit |"
