@@ -35,6 +35,9 @@ Writes into testmodels/src/main/resources/onnxprune/testmodels/:
                          layer (hidden 32) over the sequence, a Linear head on its last hidden
                          state. Inputs input_ids: int64 [batch, seq]; output logits [batch, 3].
   lstm_tiny-calib.npz    input_ids and labels of the classifier task (no attention mask).
+  gru_tiny.onnx          bidirectional GRU classifier of the same task: embedding (24), one GRU
+                         layer (hidden 16 per direction), a Linear head on the sum of both
+                         directions' last hidden states. gru_tiny-calib.npz: as for the LSTM.
 and the "transformers" (and, for the LSTM, "recurrent") entries of manifest.json.
 
     /usr/bin/python3 testmodels/export_transformers.py [names...]   # default: all; others' entries kept
@@ -298,6 +301,18 @@ def train_vit(model, epochs=2, batch=128, lr=2e-3):
         first = int((model(tx[:2000]).argmax(1) == ty[:2000]).sum())
     return acc / len(tx), first / 2000, steps
 
+class GruTiny(nn.Module):
+    """Bidirectional GRU classifier: the head reads the sum of both directions' last hidden states."""
+    def __init__(self, vocab=100, emb=24, hidden=16, classes=3):
+        super().__init__()
+        self.word = nn.Embedding(vocab, emb)
+        self.gru = nn.GRU(emb, hidden, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, input_ids):
+        _, h = self.gru(self.word(input_ids))
+        return self.head(h[0] + h[1])
+
 
 def train_lstm(model, gen, steps=400):
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -469,11 +484,27 @@ def export_lstm(gen):
             "synthetic_accuracy": round(acc, 4), "opset": 13, "nodes": nodes, "ops": ops}
 
 
+def export_gru(gen):
+    gru = GruTiny()
+    acc = train_lstm(gru, gen)
+    ids, _, y = classifier_data(256, 100, gen)
+    np.savez(os.path.join(OUT, "gru_tiny-calib.npz"), input_ids=ids.numpy(), labels=y.numpy())
+    ops, nodes = export(gru, (ids[:2],), ["input_ids"],
+                        {"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch"}},
+                        os.path.join(OUT, "gru_tiny.onnx"), 13)
+    return {"name": "gru_tiny", "file": "gru_tiny.onnx", "calibration": "gru_tiny-calib.npz",
+            "architecture": "bidirectional GRU classifier: token embedding (24), one GRU layer (hidden 16 per"
+                            " direction), Linear head on the sum of both directions' last hidden states, 3 classes",
+            "inputs": {"input_ids": "int64 [batch, seq]"}, "vocab": 100,
+            "params": sum(p.numel() for p in gru.parameters()),
+            "synthetic_accuracy": round(acc, 4), "opset": 13, "nodes": nodes, "ops": ops}
+
+
 # name -> (exporter, manifest key); each exporter draws from its own generator, seeded by name
 FIXTURES = {"bert_tiny": (export_bert, "transformers"), "gpt_tiny": (export_gpt, "transformers"),
             "gpt_tiny17": (export_gpt17, "transformers"), "llama_tiny": (export_llama, "transformers"),
             "vit_tiny": (export_vit, "transformers"),
-            "lstm_tiny": (export_lstm, "recurrent")}
+            "lstm_tiny": (export_lstm, "recurrent"), "gru_tiny": (export_gru, "recurrent")}
 
 
 def main(names):

@@ -8,6 +8,10 @@ import dev.onnxprune.runtime.DatasetOptions;
 import dev.onnxprune.runtime.Datasets;
 import dev.onnxprune.runtime.Evaluation;
 import dev.onnxprune.runtime.Evaluator;
+import dev.onnxprune.exec.ExecutionBackend;
+import dev.onnxprune.exec.Passes;
+import dev.onnxprune.graph.Model;
+import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.runtime.Runner;
 import dev.onnxprune.runtime.Sessions;
 import java.io.PrintWriter;
@@ -68,6 +72,9 @@ public final class EvalCommand implements Callable<Integer> {
   QuietOption quiet;
 
   @Mixin
+  SparkOptions spark = new SparkOptions();
+
+  @Mixin
   CommonOptions common;
 
   @ArgGroup(validate = false, heading = "%nData:%n", order = 1)
@@ -113,7 +120,15 @@ public final class EvalCommand implements Callable<Integer> {
       int batch = this.data.batch;
       Evaluation e;
       String provider;
-      try (Runner runner = Runner.open(sessions, model)) {
+      if (spark.master != null) {
+        try (ExecutionBackend backend = spark.backend()) {
+          Model m = OnnxModels.read(model);
+          e = Passes.evaluate(backend, sessions, m, data, batch);
+          provider = backend.describe();
+        } catch (IllegalArgumentException | DataMismatchException ex) {
+          throw new CommandFailure(Messages.dataDoesNotFit(model, ex.getMessage()));
+        }
+      } else try (Runner runner = Runner.open(sessions, model)) {
         provider = runner.provider();
         try (Progress progress = Progress.start(data.size(), batch, quiet.on)) {
           e = new Evaluator(runner).evaluate(data, batch, progress);

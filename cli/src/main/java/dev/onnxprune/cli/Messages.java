@@ -44,6 +44,20 @@ final class Messages {
   }
 
   /**
+   * {@code --spark-master} given where the Spark backend is not on the class path (or the URL is
+   * not Spark's): how to get it.
+   */
+  static String noSpark(String master, String why) {
+    if (why.startsWith("needs")) {
+      return "--spark-master " + master + " needs the onnx-prune-spark module, which this jar does not carry: run"
+          + " through the ./onnx-prune launcher (it builds spark/target/onnx-prune-spark.jar and adds Spark's jars"
+          + " when --spark-master is given), or submit spark/target/onnx-prune-spark.jar with spark-submit"
+          + " (see README.md, \"Scaling out on Apache Spark\")";
+    }
+    return "--spark-master " + why;
+  }
+
+  /**
    * A configuration error of the library in terms of the command line: its message names the
    * option already ("--flops must be in (0, 1): 1.5"), by its bare name ("sparsity must be in
    * (0, 1): 1.5" becomes "--sparsity must be ..."), or gets it as a prefix ("--nm: N:M needs

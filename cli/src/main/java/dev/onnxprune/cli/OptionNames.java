@@ -37,6 +37,7 @@ final class OptionNames {
     flag("roundTo", "--round");
     flag("keepPartial", "--keep-partial");
     flag("steps", "--steps");
+    flag("blocks", "--blocks");
     flag("stepSchedule", "--step-schedule");
     flag("verify", "--verify");
     flag("verifyTolerance", "--verify-tolerance");
@@ -92,6 +93,7 @@ final class OptionNames {
     flag("normalization.std", "--std");
     flag("sessions.threads", "--threads");
     flag("sessions.deviceId", "--device-id");
+    flag("backend.master", "--spark-master");
     flag("data.limit", "--limit");
     flag("sensitivity.ratios", "--ratios");
     flag("sensitivity.limit", "--limit");

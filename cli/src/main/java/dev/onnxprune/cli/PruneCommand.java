@@ -1,16 +1,20 @@
 package dev.onnxprune.cli;
 
 import dev.onnxprune.criteria.DataCriteria;
+import dev.onnxprune.exec.ExecutionBackend;
 import dev.onnxprune.errors.NothingPrunableException;
 import dev.onnxprune.errors.TargetUnreachableException;
 import dev.onnxprune.methods.Methods;
 import dev.onnxprune.prune.PipelineResult;
 import dev.onnxprune.prune.PruneSchedule;
+import dev.onnxprune.prune.BlockPruner;
 import dev.onnxprune.prune.PruningPipeline;
+import dev.onnxprune.surgery.ResidualBlocks;
 import dev.onnxprune.prune.Rounding;
 import dev.onnxprune.prune.SpeedCheck;
 import dev.onnxprune.prune.Target;
 import dev.onnxprune.prune.VerificationFailedException;
+import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.runtime.Dataset;
@@ -82,6 +86,9 @@ public final class PruneCommand implements Callable<Integer> {
   Path model;
 
   @Mixin
+  SparkOptions spark = new SparkOptions();
+
+  @Mixin
   ModelOutputOptions output;
 
   @Mixin
@@ -116,10 +123,16 @@ public final class PruneCommand implements Callable<Integer> {
             + " per-channel costs measured first (each group timed at a few widths, least-squares fit).")
     Double latency;
 
+    @Option(names = "--blocks", required = true, paramLabel = "N",
+        description = "Remove N whole residual blocks (depth): each replaced by the identity (a ResNet block, a"
+            + " transformer's attention or MLP sub-block), ranked by --criterion block-influence (default; on --images"
+            + " when given, else random inputs), l1 or random.")
+    Integer blocks;
+
     /** The target given; the library checks the fraction. */
     Target target() {
       return ratio != null ? Target.ratio(ratio) : flops != null ? Target.flops(flops) : params != null
-          ? Target.params(params) : Target.latency(latency);
+          ? Target.params(params) : latency != null ? Target.latency(latency) : null;
     }
   }
 
@@ -255,7 +268,8 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--speed-check", paramLabel = "auto|on|off",
         description = "Time the pruned model against MODEL on --device (alternating pairs, batch 1, or --latency-batch"
             + " with --latency) and warn when it is not faster. auto (default): for models of at most 20 GFLOPs per"
-            + " sample and for --latency.")
+            + " sample with weights under 512 MiB (timing holds both models in ONNX Runtime at once), and for"
+            + " --latency.")
     String speedCheck = "auto";
 
     /** {@code --speed-check}. */
@@ -280,8 +294,11 @@ public final class PruneCommand implements Callable<Integer> {
           .input("valImages", evaluation.images).input("valLabels", evaluation.labels)
           .modelOutput("output", output.file).outputs("report", report.report, report.files())
           .output("checkpointDir", recovery.checkpointFile()).check();
-      try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
-        PruningPipeline pipeline = configure(log);
+      if (target.blocks != null) {
+        return pruneBlocks();
+      }
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on); ExecutionBackend backend = spark.backend()) {
+        PruningPipeline pipeline = configure(log, backend);
         PipelineResult r;
         try {
           r = pipeline.run();
@@ -310,8 +327,46 @@ public final class PruneCommand implements Callable<Integer> {
     });
   }
 
+  /** {@code --blocks N}: depth pruning through the library's {@link BlockPruner}. */
+  private int pruneBlocks() throws Exception {
+    BlockPruner.Builder b = BlockPruner.builder().blocks(target.blocks)
+        .criterion(BlockPruner.Criterion.byName(criterion.name == null ? "block-influence" : criterion.name))
+        .verify(checks.verify).sessions(runtime.sessions()).seed(data.seed);
+    if (data.data.given()) {
+      b.data(criterion.calibration.read(data.data, "--blocks"), 32, 256);
+    }
+    Model m = OnnxModels.read(model);
+    BlockPruner.Result r;
+    try {
+      r = b.build().prune(m);
+    } catch (TargetUnreachableException | NothingPrunableException e) {
+      throw new CommandFailure(Messages.cannotPrune(OptionNames.render(e.getMessage())));
+    } catch (VerificationFailedException e) {
+      throw new CommandFailure(Messages.verificationFailed(e.result().report().verify().maxRelDiff(),
+          e.result().report().verify().tolerance(), output.file));
+    }
+    ModelFiles.Written w = ModelFiles.write(m, output.file, output.externalData);
+    java.io.PrintWriter out = common.out();
+    for (ResidualBlocks.Block blk : r.blocks()) {
+      boolean gone = r.removed().contains(blk);
+      out.printf(java.util.Locale.ROOT, "block %2d  %-9s %-40s %s%n", blk.id(), blk.kind(), blk.add(),
+          !blk.removable() ? "not removable: " + blk.reason()
+              : String.format(java.util.Locale.ROOT, "score %.4f%s", r.scores()[blk.id()], gone ? "  removed" : ""));
+    }
+    out.printf(java.util.Locale.ROOT, "FLOPs     %d -> %d (-%.1f%%), %d of %d blocks removed%n", r.flopsBefore(),
+        r.flopsAfter(), 100.0 * (r.flopsBefore() - r.flopsAfter()) / Math.max(1, r.flopsBefore()), r.removed().size(),
+        r.blocks().size());
+    if (r.verify() != null) {
+      out.printf(java.util.Locale.ROOT, "verify    PASS  max abs diff %.3g, max rel diff %.3g (against MODEL with the"
+          + " removed branches multiplied by zero)%n", r.verify().maxAbsDiff(), r.verify().maxRelDiff());
+    }
+    out.println();
+    out.println("wrote " + w.file());
+    return ExitCodes.OK;
+  }
+
   /** The pipeline the options describe; the library checks every value, naming it by key. */
-  private PruningPipeline configure(PipelineLog log) throws Exception {
+  private PruningPipeline configure(PipelineLog log, ExecutionBackend backend) throws Exception {
     int epochs = recovery.epochs(0);
     if (epochs < 0) {
       throw new UsageFailure("--epochs must be >= 0: " + epochs);
@@ -325,7 +380,7 @@ public final class PruneCommand implements Callable<Integer> {
         .allocation(allocation.allocation()).minChannels(allocation.minChannels)
         .maxGroupRatio(allocation.maxGroupRatio).rounding(allocation.rounding())
         .speedCheck(checks.speedCheck(), 0).verify(checks.verify).verifyTolerance(checks.verifyTolerance).keepPartial(checks.keepPartial)
-        .sessions(runtime.sessions()).seed(seed).latencyTimingBatch(allocation.latencyBatch)
+        .sessions(runtime.sessions()).backend(backend).seed(seed).latencyTimingBatch(allocation.latencyBatch)
         .measureLatency(checks.measureLatency).output(output.file).externalData(output.externalData)
         .report(report.report)
         .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log)

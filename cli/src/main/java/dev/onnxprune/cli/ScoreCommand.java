@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.onnxprune.criteria.Criteria;
 import dev.onnxprune.criteria.Criterion;
 import dev.onnxprune.criteria.DataCriteria;
+import dev.onnxprune.exec.ExecutionBackend;
 import dev.onnxprune.criteria.DataCriterion;
 import dev.onnxprune.criteria.ScoringStats;
 import dev.onnxprune.graph.Model;
@@ -100,13 +101,21 @@ public final class ScoreCommand implements Callable<Integer> {
   record Group(int id, int channels, boolean prunable, List<String> producers, double[] scores,
       List<String> reasons) {}
 
+  @Mixin
+  SparkOptions spark = new SparkOptions();
+
   @Override
   public Integer call() {
     return common.run(() -> {
-      Criterion c = criterion(criterion, data, calibration, seed, runtime.sessions());
-      Model m = OnnxModels.read(model);
-      ChannelAnalysis a = ChannelAnalysis.analyze(m);
-      double[][] s = c.score(a);
+      double[][] s;
+      Criterion c;
+      ChannelAnalysis a;
+      try (ExecutionBackend backend = spark.backend()) {
+        c = criterion(criterion, data, calibration, seed, runtime.sessions(), backend);
+        Model m = OnnxModels.read(model);
+        a = ChannelAnalysis.analyze(m);
+        s = c.score(a);
+      }
       List<Group> groups = new ArrayList<>();
       for (ChannelGroup g : a.groups()) {
         groups.add(new Group(g.id(), g.size(), g.prunable(), g.producers(), s[g.id()], g.blockReasons()));
@@ -124,11 +133,11 @@ public final class ScoreCommand implements Callable<Integer> {
 
   /** The criterion {@code name}, with its calibration data when it is data-driven; bad values name their option. */
   static Criterion criterion(String name, DataOptions data, CalibrationOptions calibration, long seed,
-      Sessions sessions) throws Exception {
+      Sessions sessions, ExecutionBackend backend) throws Exception {
     if (!DataCriteria.isDataDriven(name)) {
       return UsageFailure.check(null, () -> Criteria.byName(name, seed));
     }
-    DataCriteria.Options o = calibration.options(seed);
+    DataCriteria.Options o = calibration.options(seed).backend(backend);
     return DataCriteria.byName(name, calibration.read(data, "--criterion " + name), sessions, o);
   }
 

@@ -2,6 +2,7 @@ package dev.onnxprune.cli;
 
 import dev.onnxprune.cli.TextTable.Align;
 import dev.onnxprune.criteria.Criterion;
+import dev.onnxprune.exec.ExecutionBackend;
 import dev.onnxprune.graph.OutputPaths;
 import dev.onnxprune.prune.Sensitivity;
 import dev.onnxprune.report.Reports;
@@ -105,16 +106,20 @@ public final class SensitivityCommand implements Callable<Integer> {
   @ArgGroup(validate = false, heading = "%nRuntime:%n", order = 4)
   RuntimeOptions runtime = new RuntimeOptions();
 
+  @Mixin
+  SparkOptions spark = new SparkOptions();
+
   @Override
   public Integer call() {
     return common.run(() -> {
       new OutputPaths().inputModel("model", model).input("images", data.files.images)
           .input("labels", data.files.labels).outputs("report", report.report, report.files()).check();
       Dataset eval = data.files.open("sensitivity", null, data.limit);
+      ExecutionBackend backend = spark.backend();
       Criterion c = ScoreCommand.criterion(analysis.criterion, data.files, calibration, analysis.seed,
-          runtime.sessions());
+          runtime.sessions(), backend);
       Sensitivity.Builder b = Sensitivity.builder().criterion(c).evaluation(eval).limit(data.limit)
-          .workers(analysis.workers).minChannels(analysis.minChannels).sessions(runtime.sessions());
+          .workers(analysis.workers).minChannels(analysis.minChannels).sessions(runtime.sessions()).backend(backend);
       if (analysis.ratios != null) {
         b.ratios(analysis.ratios);
       }
@@ -126,6 +131,8 @@ public final class SensitivityCommand implements Callable<Integer> {
         err.flush();
       }, () -> false)) {
         r = sensitivity.run(model);
+      } finally {
+        backend.close();
       }
       if (report.report != null) {
         Reports.write(r, report.report);

@@ -103,6 +103,26 @@ class PruneCommandTest {
         noData.err());
   }
 
+  /** Issue 13, whole blocks: --blocks N removes residual blocks, verified exactly; too many is refused. */
+  @Test
+  void blocksRemovesWholeResidualBlocksVerifiedExactly() throws Exception {
+    Path in = TestModels.model("resnet20.onnx");
+    Path out = tmp.resolve("blocks.onnx");
+    Cli.Result r = Cli.run("prune", in.toString(), "-o", out.toString(), "--blocks", "2", "--criterion", "l1",
+        "--verify");
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.out().contains("FLOPs     62564480 -> 48076160 (-23.2%), 2 of 9 blocks removed\n"), r.out());
+    assertTrue(r.out().contains("verify    PASS  max abs diff 0.00, max rel diff 0.00"), r.out());
+    assertTrue(r.out().matches("(?s).*block  3  conv .*not removable: its shortcut is not the identity.*"), r.out());
+    assertEquals(7, dev.onnxprune.surgery.ResidualBlocks.find(OnnxModels.read(out)).size());
+
+    Cli.Result tooMany = Cli.run("prune", in.toString(), "-o", tmp.resolve("never.onnx").toString(), "--blocks", "8");
+    assertEquals(1, tooMany.exitCode());
+    assertTrue(tooMany.err().contains("cannot prune: 8 blocks asked for, 7 of the model's 9 residual blocks are"
+        + " removable"), tooMany.err());
+    assertFalse(Files.exists(tmp.resolve("never.onnx")));
+  }
+
   @Test
   void tokenModelVerifiesWithItsCostAtThePositionTableLength() throws Exception {
     Path in = TestModels.model(TestModels.BERT);
@@ -286,7 +306,7 @@ class PruneCommandTest {
 
     assertEquals(2, r.exitCode());
     assertEquals(Cli.usageError("prune", "missing required argument (specify one of these): (--ratio=R | --flops=F |"
-        + " --params=P | --latency=L)"), r.err());
+        + " --params=P | --latency=L | --blocks=N)"), r.err());
     assertFalse(Files.exists(out));
   }
 

@@ -52,6 +52,22 @@ class ScoreCommandTest {
   }
 
   @Test
+  void sparkMasterWithoutTheSparkModuleSaysHowToGetIt() {
+    // the CLI jar carries no Spark: the backend is looked up on the class path and is not there
+    for (String command : new String[] {"score", "eval"}) {
+      Cli.Result r = command.equals("score")
+          ? Cli.run("score", TestModels.model("vgg_bn.onnx").toString(), "--criterion", "taylor", "--images", IMAGES,
+              "--labels", LABELS, "--calib-limit", "16", "--spark-master", "local[2]")
+          : Cli.run("eval", TestModels.model("vgg_bn.onnx").toString(), "--images", IMAGES, "--labels", LABELS,
+              "--limit", "16", "--spark-master", "local[2]");
+      assertEquals(ExitCodes.ERROR, r.exitCode(), r.err());
+      assertTrue(r.err().startsWith("onnx-prune: error: --spark-master local[2] needs the onnx-prune-spark module,"
+          + " which this jar does not carry: run through the ./onnx-prune launcher"), r.err());
+      assertEquals("", r.out());
+    }
+  }
+
+  @Test
   void dataDrivenCriterionWithoutImagesIsAUsageError() {
     Cli.Result r = Cli.run("score", TestModels.model("vgg_bn.onnx").toString(), "--criterion", "oracle");
     assertEquals(2, r.exitCode());

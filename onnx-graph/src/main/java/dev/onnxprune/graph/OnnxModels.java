@@ -5,6 +5,8 @@ import dev.onnxprune.graph.proto.Onnx.ModelProto;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.IdentityHashMap;
+import java.util.Map;
 
 /** Reading and writing ONNX model files. */
 public final class OnnxModels {
@@ -13,8 +15,8 @@ public final class OnnxModels {
   /**
    * Reads a model. The file is memory-mapped and parsed once into a heap copy that every
    * inline tensor shares (protobuf-java cannot parse a mapping in place), so the weights are on
-   * the heap once, never twice; tensors in external data files stay in their mappings, off the
-   * heap, until changed.
+   * the heap once, never twice; tensors in external data files stay in those files (open, read
+   * on use: {@link ExternalDataFile}), off the heap, until changed.
    *
    * @throws ModelFormatException when the file is missing, not ONNX, truncated or corrupt,
    *     its external data is missing, or a node reads an undefined value; no partial model
@@ -81,9 +83,55 @@ public final class OnnxModels {
     return ProtoWriter.tensorBytes(model);
   }
 
+  /**
+   * A serialized model whose tensors that are still in external data files stay there: the
+   * bytes refer to them by {@link ExternalDataFile#location()} relative to {@link #folder()}.
+   *
+   * @param bytes the serialized model; every other tensor is inline
+   * @param folder the folder the locations are relative to; null when no tensor is referenced
+   * @param inlineTensorBytes bytes of tensor data inline in {@code bytes}
+   */
+  public record Referencing(byte[] bytes, Path folder, long inlineTensorBytes) {}
+
+  /**
+   * {@code model} serialized with the tensors read from external data files referring to those
+   * files (all in one folder, and each file still the one that was read: {@link
+   * ExternalDataFile#unchangedOnDisk()}), the others inline, so that ONNX Runtime reads (or maps)
+   * the weights from the model's own files, with no copy in this process; null when the files
+   * are in several folders or one changed since reading, or when the tensors that would be
+   * inline hold {@code maxInlineBytes} or more.
+   */
+  public static Referencing referencing(Model model, long maxInlineBytes) {
+    Path folder = null;
+    long inline = 0;
+    Map<ExternalDataFile, Boolean> usable = new IdentityHashMap<>();
+    for (Graph g : model.allGraphs()) {
+      for (Value v : g.initializers()) {
+        Tensor.FileSlice f = v.initializer().fileSlice();
+        if (f == null) {
+          inline += v.initializer().byteSize();
+          continue;
+        }
+        if (!usable.computeIfAbsent(f.file(), ExternalDataFile::unchangedOnDisk)
+            || (folder != null && !folder.equals(f.file().folder()))) {
+          return null;
+        }
+        folder = f.file().folder();
+      }
+    }
+    if (inline >= maxInlineBytes || inline > WriteOptions.PROTOBUF_LIMIT - (64L << 20)) {
+      return null;
+    }
+    ModelProto proto = ProtoWriter.toProtoReferencing(model, f -> true);
+    return new Referencing(serialize(proto), folder, inline);
+  }
+
   /** The serialized model, all data inline (for in-memory sessions; limited to 2 GiB). */
   public static byte[] toBytes(Model model) {
-    ModelProto proto = ProtoWriter.toProtoInline(model);
+    return serialize(ProtoWriter.toProtoInline(model));
+  }
+
+  private static byte[] serialize(ModelProto proto) {
     try {
       // one array of the exact size (a ByteArrayOutputStream's toByteArray was a second copy)
       byte[] out = new byte[proto.getSerializedSize()];

@@ -19,7 +19,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -537,8 +536,8 @@ final class ProtoReader {
     long expected = dt.byteSize(count);
     if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
       Tensor.ExternalLocation loc = externalLocation(t, expected);
-      // Mapped now, not on first use: a data file replaced after reading must not change this model.
-      return Tensor.external(name, dt, dims, doc, mapExternal(t, loc), loc, t);
+      // Opened now, not on first use: a data file replaced after reading must not change this model.
+      return Tensor.external(name, dt, dims, doc, openExternal(t, loc), loc, t);
     }
     if (t.hasRawData()) {
       if (dt != DataType.STRING && dt != DataType.UNDEFINED && !t.hasSegment() && t.getRawData().size() != expected) {
@@ -649,10 +648,8 @@ final class ProtoReader {
     return new Tensor.ExternalLocation(location, offset, length);
   }
 
-  /** An external data file open while reading; mapped whole when it fits one buffer. */
-  private record ExternalFile(FileChannel channel, MappedByteBuffer whole) {}
-
-  private final Map<Path, ExternalFile> externalFiles = new HashMap<>();
+  /** The external data files opened by this read, by real path; the model's tensors keep them open. */
+  private final Map<Path, ExternalDataFile> externalFiles = new HashMap<>();
 
   /** Real paths of the external data files by location, checked once each. */
   private final Map<String, Path> dataFiles = new HashMap<>();
@@ -717,36 +714,22 @@ final class ProtoReader {
     return folder().resolve(location);
   }
 
-  private ByteBuffer mapExternal(TensorProto t, Tensor.ExternalLocation loc) throws ModelFormatException {
+  private Tensor.FileSlice openExternal(TensorProto t, Tensor.ExternalLocation loc) throws ModelFormatException {
     Path real = dataFile(t, loc.location());
-    Path dataFile = namedDataFile(loc.location());
-    try {
-      ExternalFile f = externalFiles.get(real);
-      if (f == null) {
-        FileChannel ch = FileChannel.open(real, StandardOpenOption.READ);
-        long size = ch.size();
-        f = new ExternalFile(ch, size <= Integer.MAX_VALUE ? ch.map(FileChannel.MapMode.READ_ONLY, 0, size) : null);
-        externalFiles.put(real, f);
+    ExternalDataFile f = externalFiles.get(real);
+    if (f == null) {
+      try {
+        f = ExternalDataFile.open(real, realBaseDir);
+      } catch (IOException e) {
+        throw unreadable(t, namedDataFile(loc.location()), e);
       }
-      // Kept as a ByteBuffer: protobuf-java 4's ByteString would copy a mapping onto the heap.
-      return f.whole() != null
-          ? f.whole().slice(Math.toIntExact(loc.offset()), Math.toIntExact(loc.length()))
-          : f.channel().map(FileChannel.MapMode.READ_ONLY, loc.offset(), loc.length());
-    } catch (IOException e) {
-      throw new ModelFormatException(file, "tensor '" + t.getName() + "': cannot map external data file " + dataFile
-          + " at offset " + loc.offset() + ": " + e.getMessage(), e);
+      externalFiles.put(real, f);
     }
+    return new Tensor.FileSlice(f, loc.offset(), loc.length());
   }
 
-  /** The mappings stay valid after their channels close. */
+  /** The files stay open for the model's tensors; this read only forgets them. */
   private void closeExternalFiles() {
-    for (ExternalFile f : externalFiles.values()) {
-      try {
-        f.channel().close();
-      } catch (IOException e) {
-        // Closing a read-only channel cannot lose data; the mappings are already made.
-      }
-    }
     externalFiles.clear();
   }
 

@@ -73,10 +73,24 @@ final class ProtoWriter {
   private MessageDigest dataHash;
   private long dataOffset;
 
+  /** Tensors still in their external data files that are written as references to them; null: none. */
+  private java.util.function.Predicate<Tensor.FileSlice> referenced;
+
   private ProtoWriter(WriteOptions options, boolean external, String dataFileName) {
     this.options = options;
     this.external = external;
     this.dataFileName = dataFileName;
+  }
+
+  /**
+   * The ModelProto of {@code model} with the tensors whose {@link Tensor#fileSlice()} {@code
+   * referenced} accepts left in their files (external entries with the file's {@link
+   * ExternalDataFile#location()}, relative to its folder), every other tensor inline.
+   */
+  static ModelProto toProtoReferencing(Model model, java.util.function.Predicate<Tensor.FileSlice> referenced) {
+    ProtoWriter w = new ProtoWriter(WriteOptions.inline(), false, null);
+    w.referenced = referenced;
+    return w.toProto(model);
   }
 
   /** Writes {@code model} to {@code target}; returns the external data file written, or null (all inline). */
@@ -519,7 +533,7 @@ final class ProtoWriter {
 
   private TensorProto toProto(Tensor t, String name, boolean mayGoExternal) {
     TensorProto origin = (TensorProto) t.protoOrigin;
-    boolean wasExternal = t.externalLocation() != null;
+    boolean wasExternal = t.externalLocation() != null || (referenced != null && t.fileSlice() != null);
     boolean goesExternal = mayGoExternal && external && t.dataType() != DataType.STRING
         && t.byteSize() >= options.externalThreshold();
     if (origin != null && !wasExternal && !goesExternal) {
@@ -548,10 +562,15 @@ final class ProtoWriter {
     } else {
       b.clearName();
     }
-    if (goesExternal) {
-      ByteBuffer bytes = t.buffer(); // a mapped tensor is written from its mapping, not via the heap
-      long length = bytes.remaining();
-      long offset = appendExternal(bytes);
+    if (referenced != null && t.fileSlice() != null && referenced.test(t.fileSlice())) {
+      Tensor.FileSlice f = t.fileSlice();
+      b.setDataLocation(TensorProto.DataLocation.EXTERNAL);
+      b.addExternalData(entry("location", f.file().location()));
+      b.addExternalData(entry("offset", Long.toString(f.offset())));
+      b.addExternalData(entry("length", Long.toString(f.length())));
+    } else if (goesExternal) {
+      long length = t.byteSize();
+      long offset = appendExternal(t);
       b.setDataLocation(TensorProto.DataLocation.EXTERNAL);
       b.addExternalData(entry("location", dataFileName));
       b.addExternalData(entry("offset", Long.toString(offset)));
@@ -566,21 +585,32 @@ final class ProtoWriter {
     return StringStringEntryProto.newBuilder().setKey(k).setValue(v).build();
   }
 
+  /** Bytes a writer hands the data file at a time: a heap buffer is written in pieces of this size. */
+  private static final int CHUNK = 4 << 20;
+
   /**
-   * The offset {@code bytes} get in the data file (aligned); written there, and hashed with the
-   * alignment's zeros, when this pass writes the data.
+   * The offset {@code t}'s bytes get in the data file (aligned); written there, and hashed with
+   * the alignment's zeros, when this pass writes the data. The bytes go in chunks of {@link
+   * #CHUNK}: external data is streamed from its file, and a heap buffer written whole would make
+   * the JDK copy it into a temporary native buffer of its full size, kept per thread.
    */
-  private long appendExternal(ByteBuffer bytes) {
+  private long appendExternal(Tensor t) {
     long offset = (dataOffset + EXTERNAL_ALIGNMENT - 1) / EXTERNAL_ALIGNMENT * EXTERNAL_ALIGNMENT;
-    long length = bytes.remaining();
+    long length = t.byteSize();
     if (dataChannel != null) {
       try {
         dataHash.update(ZEROS, 0, (int) (offset - dataOffset));
-        dataHash.update(bytes.duplicate());
         dataChannel.position(offset);
-        while (bytes.hasRemaining()) {
-          dataChannel.write(bytes);
-        }
+        t.forEachChunk(CHUNK, bytes -> {
+          dataHash.update(bytes.duplicate());
+          try {
+            while (bytes.hasRemaining()) {
+              dataChannel.write(bytes);
+            }
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        });
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }

@@ -10,15 +10,16 @@ import java.util.function.Supplier;
 /**
  * An immutable tensor: element type, dimensions and data.
  *
- * <p>Data stays in the bytes it was read from: a slice of the model file's bytes, a
- * memory-mapped external-data file, or the typed fields of the original TensorProto, and is
- * only decoded when asked for. Editing produces a new tensor ({@link #ofFloats}, ...), so
- * {@link Model#copy()} shares tensors instead of copying their data.
+ * <p>Data stays in the bytes it was read from: a slice of the model file's bytes, a range of an
+ * external-data file, or the typed fields of the original TensorProto, and is only decoded when
+ * asked for. Editing produces a new tensor ({@link #ofFloats}, ...), so {@link Model#copy()}
+ * shares tensors instead of copying their data.
  *
- * <p>Data in an external-data file stays off the heap: {@link #buffer()} and the
- * {@code to*Array} methods read the mapping directly, and writing copies it from the mapping.
- * Only {@link #rawBytes()} puts it on the heap, because a protobuf {@code ByteString} (since
- * protobuf-java 4) cannot wrap a mapping; prefer {@link #buffer()} for large tensors.
+ * <p>Data in an external-data file stays in that file ({@link #fileSlice()}): {@link #buffer()}
+ * and the {@code to*Array} methods read it onto the heap for the caller, each call anew, and
+ * nothing keeps it, so a model over 2 GiB costs this process memory only for the tensors in use
+ * (see {@link ExternalDataFile}); writing streams it in chunks. Only {@link #rawBytes()} keeps a
+ * heap copy; prefer {@link #buffer()} for large tensors.
  */
 public final class Tensor {
   private final String name;
@@ -27,7 +28,7 @@ public final class Tensor {
   private final String docString;
   private ByteString raw; // little-endian element bytes, when known
   private final Supplier<ByteString> lazyRaw; // typed fields, decoded on demand
-  private final ByteBuffer mapped; // little-endian element bytes in a mapped external-data file, or null
+  private final FileSlice file; // little-endian element bytes in an external-data file, or null
   private final ExternalLocation external;
   /** Serde's record of the TensorProto this was read from; null for tensors built in memory. */
   final Object protoOrigin;
@@ -35,28 +36,31 @@ public final class Tensor {
   /** Where an external-data tensor's bytes lie, as read from the file. */
   public record ExternalLocation(String location, long offset, long length) {}
 
+  /** Bytes {@code [offset, offset + length)} of an open external data file. */
+  public record FileSlice(ExternalDataFile file, long offset, long length) {}
+
   Tensor(String name, DataType dataType, long[] dims, String docString, ByteString raw,
       Supplier<ByteString> lazyRaw, ExternalLocation external, Object protoOrigin) {
     this(name, dataType, dims, docString, raw, lazyRaw, null, external, protoOrigin);
   }
 
   private Tensor(String name, DataType dataType, long[] dims, String docString, ByteString raw,
-      Supplier<ByteString> lazyRaw, ByteBuffer mapped, ExternalLocation external, Object protoOrigin) {
+      Supplier<ByteString> lazyRaw, FileSlice file, ExternalLocation external, Object protoOrigin) {
     this.name = name;
     this.dataType = dataType;
     this.dims = dims.clone();
     this.docString = docString;
     this.raw = raw;
     this.lazyRaw = lazyRaw;
-    this.mapped = mapped;
+    this.file = file;
     this.external = external;
     this.protoOrigin = protoOrigin;
   }
 
-  /** A tensor read from an external-data file: {@code mapped} holds exactly its element bytes. */
-  static Tensor external(String name, DataType dataType, long[] dims, String docString, ByteBuffer mapped,
+  /** A tensor read from an external-data file: {@code file} holds exactly its element bytes. */
+  static Tensor external(String name, DataType dataType, long[] dims, String docString, FileSlice file,
       ExternalLocation external, Object protoOrigin) {
-    return new Tensor(name, dataType, dims, docString, null, null, mapped.asReadOnlyBuffer(), external, protoOrigin);
+    return new Tensor(name, dataType, dims, docString, null, null, file, external, protoOrigin);
   }
 
   /** A tensor over existing little-endian element bytes (not copied). */
@@ -124,7 +128,7 @@ public final class Tensor {
 
   /** The same data under another name (names matter inside Constant attributes). */
   public Tensor withName(String newName) {
-    return new Tensor(newName, dataType, dims, docString, raw, lazyRaw, mapped, external, protoOrigin);
+    return new Tensor(newName, dataType, dims, docString, raw, lazyRaw, file, external, protoOrigin);
   }
 
   /** The TensorProto name, or null. For initializers the value's name is what counts. */
@@ -171,8 +175,17 @@ public final class Tensor {
   }
 
   /**
-   * Little-endian element bytes. Typed data is decoded on first use; external data is copied
-   * from its mapping onto the heap on first use and kept (see the class comment).
+   * The range of an external data file that holds this tensor's data, or null when the data is
+   * in memory (inline when read, or made in memory). A consumer that can read files (ONNX
+   * Runtime) can be pointed at it instead of a copy.
+   */
+  public FileSlice fileSlice() {
+    return file;
+  }
+
+  /**
+   * Little-endian element bytes. Typed data is decoded on first use; external data is read onto
+   * the heap on first use and kept (see the class comment).
    */
   public synchronized ByteString rawBytes() {
     if (raw == null) {
@@ -181,13 +194,13 @@ public final class Tensor {
     return raw;
   }
 
-  /** The element bytes for serialization, without keeping a heap copy of mapped data in this tensor. */
+  /** The element bytes for serialization, without keeping a heap copy of external data in this tensor. */
   synchronized ByteString bytesForWriting() {
     if (raw != null) {
       return raw;
     }
-    if (mapped != null) {
-      return ByteString.copyFrom(mapped.duplicate());
+    if (file != null) {
+      return UnsafeByteOperations.unsafeWrap(readFile());
     }
     if (lazyRaw == null) {
       throw new IllegalStateException("tensor " + name + " has no data");
@@ -196,9 +209,39 @@ public final class Tensor {
     return raw;
   }
 
-  /** True when the data is already in memory or mapped (no decoding needed). */
+  /** True when the data is already in memory or in its external file (no decoding needed). */
   synchronized boolean hasRaw() {
-    return raw != null || mapped != null;
+    return raw != null || file != null;
+  }
+
+  /** The external data read onto the heap (a fresh buffer, little-endian, position 0). */
+  private ByteBuffer readFile() {
+    ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(file.length())).order(ByteOrder.LITTLE_ENDIAN);
+    file.file().read(file.offset(), b);
+    return b.flip();
+  }
+
+  /**
+   * Hands {@code sink} the element bytes in order, in buffers of at most {@code chunk} bytes
+   * (each valid only during its call): external data is read chunk by chunk into one buffer, so
+   * a writer needs {@code chunk} bytes of memory, not the tensor's size.
+   */
+  void forEachChunk(int chunk, java.util.function.Consumer<ByteBuffer> sink) {
+    synchronized (this) {
+      if (raw == null && file != null) {
+        ByteBuffer b = ByteBuffer.allocate((int) Math.min(chunk, Math.max(1, file.length())));
+        for (long at = 0; at < file.length(); at += b.capacity()) {
+          b.clear().limit((int) Math.min(b.capacity(), file.length() - at));
+          file.file().read(file.offset() + at, b);
+          sink.accept(b.flip());
+        }
+        return;
+      }
+    }
+    ByteBuffer all = buffer();
+    for (int at = 0; at < all.limit(); at += chunk) {
+      sink.accept(all.slice(at, Math.min(chunk, all.limit() - at)));
+    }
   }
 
   /**
@@ -210,26 +253,130 @@ public final class Tensor {
     synchronized (this) {
       r = raw;
     }
-    if (r == null && mapped == null) {
+    if (r == null && file == null) {
       r = rawBytes();
     }
     if (r != null) {
       r.copyTo(dst, Math.toIntExact(offset), dstOffset, length);
     } else {
-      buffer().get(Math.toIntExact(offset), dst, dstOffset, length);
+      file.file().read(file.offset() + offset, ByteBuffer.wrap(dst, dstOffset, length));
     }
   }
 
-  /** A read-only little-endian view of the element bytes (of the mapping itself for external data). */
+  /**
+   * A little-endian view of the element bytes, read-only for data in memory; for external data a
+   * fresh heap copy read from its file (call it once per use, not per element).
+   */
   public ByteBuffer buffer() {
     synchronized (this) {
-      if (raw == null && mapped != null) {
-        return mapped.duplicate().slice().order(ByteOrder.LITTLE_ENDIAN);
+      if (raw == null && file != null) {
+        return readFile();
       }
     }
     // slice(): a ByteString over part of an array starts its buffer at an offset; absolute
     // indexing must start at 0.
     return rawBytes().asReadOnlyByteBuffer().slice().order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  /**
+   * A reader of this tensor's elements in order, for element types of 4 bytes (FLOAT, INT32,
+   * UINT32). External data is read a window of at most {@link Reader#WINDOW} bytes at a time, so
+   * walking a 256 MB weight costs 1 MiB of heap, not 256 MB.
+   *
+   * @throws IllegalStateException for other element types
+   */
+  public Reader reader() {
+    if (dataType.bits() != 32) {
+      throw new IllegalStateException("tensor " + name + " of " + dataType + " has no 4-byte element reader");
+    }
+    synchronized (this) {
+      if (raw == null && file != null) {
+        return new Reader(file, null);
+      }
+    }
+    return new Reader(null, buffer());
+  }
+
+  /** Reads 4-byte elements in order; see {@link #reader()}. Not thread-safe. */
+  public static final class Reader {
+    /** Bytes read from an external data file at a time. */
+    public static final int WINDOW = 1 << 20;
+    private final FileSlice file;
+    private final ByteBuffer window;
+    private long filled; // bytes of the file slice read into windows so far
+
+    private Reader(FileSlice file, ByteBuffer whole) {
+      this.file = file;
+      if (file != null) {
+        window = ByteBuffer.allocate((int) Math.min(WINDOW, Math.max(4, file.length()))).order(ByteOrder.LITTLE_ENDIAN);
+        window.limit(0);
+      } else {
+        window = whole.order(ByteOrder.LITTLE_ENDIAN);
+      }
+    }
+
+    private void fill() {
+      if (file == null || filled >= file.length()) {
+        throw new java.nio.BufferUnderflowException();
+      }
+      window.clear().limit((int) Math.min(window.capacity(), file.length() - filled));
+      file.file().read(file.offset() + filled, window);
+      filled += window.flip().limit();
+    }
+
+    /** The next {@code len} elements as ints into {@code dst} from {@code off}. */
+    public void get(int[] dst, int off, int len) {
+      while (len > 0) {
+        if (window.remaining() < 4) {
+          fill();
+        }
+        int n = Math.min(len, window.remaining() / 4);
+        if (n < 64) { // a view per call costs more than a few reads (a criterion reads one element at a time)
+          for (int k = 0; k < n; k++) {
+            dst[off + k] = window.getInt();
+          }
+        } else {
+          window.asIntBuffer().get(dst, off, n);
+          window.position(window.position() + 4 * n);
+        }
+        off += n;
+        len -= n;
+      }
+    }
+
+    /** The next {@code len} elements as floats into {@code dst} from {@code off}. */
+    public void get(float[] dst, int off, int len) {
+      while (len > 0) {
+        if (window.remaining() < 4) {
+          fill();
+        }
+        int n = Math.min(len, window.remaining() / 4);
+        if (n < 64) { // a view per call costs more than a few reads (a criterion reads one element at a time)
+          for (int k = 0; k < n; k++) {
+            dst[off + k] = window.getFloat();
+          }
+        } else {
+          window.asFloatBuffer().get(dst, off, n);
+          window.position(window.position() + 4 * n);
+        }
+        off += n;
+        len -= n;
+      }
+    }
+
+    /** Passes over the next {@code count} elements. */
+    public void skip(long count) {
+      long bytes = 4 * count;
+      int inWindow = (int) Math.min(bytes, window.remaining());
+      window.position(window.position() + inWindow);
+      bytes -= inWindow;
+      if (bytes > 0) {
+        if (file == null || filled + bytes > file.length()) {
+          throw new java.nio.BufferUnderflowException();
+        }
+        filled += bytes;
+      }
+    }
   }
 
   /** Elements as floats, converting from DOUBLE, FLOAT16, BFLOAT16 and integer types. */

@@ -5,6 +5,10 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.Value;
+import dev.onnxprune.exec.DataJob;
+import dev.onnxprune.exec.JobModels;
+import dev.onnxprune.exec.Shard;
+import dev.onnxprune.exec.Sums;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.InputBinding;
@@ -85,41 +89,77 @@ final class ActivationCriterion implements DataCriterion {
       }
       names.add(v.name());
     }
-    double[][] zeros = new double[a.groups().size()][];
-    double[][] abs = new double[a.groups().size()][];
-    double[][] count = new double[a.groups().size()][];
+    int[] sizes = new int[a.groups().size()];
     for (ChannelGroup g : a.prunableGroups()) {
-      zeros[g.id()] = new double[g.size()];
-      abs[g.id()] = new double[g.size()];
-      count[g.id()] = new double[g.size()];
+      sizes[g.id()] = g.size();
     }
+    List<Positions> layout = order.stream().map(v -> Positions.of(observed.get(v))).toList();
     Calibration cal = Calibration.of(data, options.batchSize(), options.limit());
-    long runs = 0;
-    try (OrtSession s = sessions.open(copy)) {
-      for (Batch b : cal.batches) {
-        Map<String, Ort.Tensor> out = Ort.run(s, Map.of(), inputs.feeds(b), names);
-        runs++;
-        for (Value v : order) {
-          accumulate(observed.get(v), out.get(v.name()), zeros, abs, count);
-        }
-      }
-    } catch (OrtException e) {
-      throw Ort.failure("scoring " + name(), e);
-    }
+    Sums sums = options.backend().sum(name() + " statistics", new Job(layout, sizes, List.copyOf(names)),
+        JobModels.of("observed", copy), cal.sharded(data, options), sessions);
     double[][] scores = new double[analysis.groups().size()][];
     for (ChannelGroup g : a.prunableGroups()) {
+      double[] zeros = sums.array("zeros." + g.id(), g.size());
+      double[] abs = sums.array("abs." + g.id(), g.size());
+      double[] count = sums.array("count." + g.id(), g.size());
       double[] s = new double[g.size()];
       for (int u = 0; u < s.length; u++) {
-        double n = Math.max(1, count[g.id()][u]);
-        s[u] = apoz ? 1 - zeros[g.id()][u] / n : abs[g.id()][u] / n;
+        double n = Math.max(1, count[u]);
+        s[u] = apoz ? 1 - zeros[u] / n : abs[u] / n;
       }
       scores[g.id()] = s;
     }
-    stats = new ScoringStats(name(), (System.nanoTime() - t0) / 1e9, runs, cal.samples, 0, 1);
+    stats = new ScoringStats(name(), (System.nanoTime() - t0) / 1e9, (long) sums.value("runs"), cal.samples, 0, 1);
     return scores;
   }
 
-  private static void accumulate(ConsumerInput ci, Ort.Tensor t, double[][] zeros, double[][] abs,
+  /** Per shard: zeros, |a| and positions counted per channel ("zeros.G", "abs.G", "count.G" for group G). */
+  private record Job(List<Positions> layout, int[] sizes, List<String> names) implements DataJob<Sums> {
+    @Override
+    public Sums run(Shard shard) {
+      Model m = shard.model("observed");
+      InputBinding inputs = InputBinding.of(m);
+      double[][] zeros = new double[sizes.length][];
+      double[][] abs = new double[sizes.length][];
+      double[][] count = new double[sizes.length][];
+      for (int g = 0; g < sizes.length; g++) {
+        if (sizes[g] > 0) {
+          zeros[g] = new double[sizes[g]];
+          abs[g] = new double[sizes[g]];
+          count[g] = new double[sizes[g]];
+        }
+      }
+      long runs = 0;
+      try (OrtSession s = shard.open("observed")) {
+        for (Batch b : shard.batches()) {
+          Map<String, Ort.Tensor> out = Ort.run(s, Map.of(), inputs.feeds(b), new LinkedHashSet<>(names));
+          runs++;
+          for (Positions p : layout) {
+            accumulate(p, out.get(p.value()), zeros, abs, count);
+          }
+        }
+      } catch (OrtException e) {
+        throw Ort.failure("scoring activations", e);
+      }
+      Sums out = new Sums();
+      for (int g = 0; g < sizes.length; g++) {
+        if (zeros[g] != null) {
+          System.arraycopy(zeros[g], 0, out.array("zeros." + g, sizes[g]), 0, sizes[g]);
+          System.arraycopy(abs[g], 0, out.array("abs." + g, sizes[g]), 0, sizes[g]);
+          System.arraycopy(count[g], 0, out.array("count." + g, sizes[g]), 0, sizes[g]);
+        }
+      }
+      out.add("runs", runs);
+      return out;
+    }
+
+    @Override
+    public Sums merge(Sums earlier, Sums later) {
+      return earlier.merge(later);
+    }
+  }
+
+  private static void accumulate(Positions ci, Ort.Tensor t, double[][] zeros, double[][] abs,
       double[][] count) {
     long[] shape = t.shape();
     long outer = 1;
@@ -132,7 +172,7 @@ final class ActivationCriterion implements DataCriterion {
     }
     int len = ci.length();
     if (outer * len * inner != t.data().length) {
-      throw new IllegalStateException("'" + ci.value().name() + "' has " + t.data().length + " values; its channel"
+      throw new IllegalStateException("'" + ci.value() + "' has " + t.data().length + " values; its channel"
           + " layout expects " + outer + " x " + len + " x " + inner);
     }
     float[] x = t.data();

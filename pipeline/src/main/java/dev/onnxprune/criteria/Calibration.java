@@ -25,6 +25,11 @@ final class Calibration {
     return new Calibration(out);
   }
 
+  /** These batches as a backend shards them; a remote worker reads them from {@code data}'s files. */
+  dev.onnxprune.exec.ShardedData sharded(Dataset data, DataCriteria.Options options) {
+    return dev.onnxprune.exec.ShardedData.held(data, batches, options.batchSize(), options.limit());
+  }
+
   /** Refuses a label outside {@code [0, classes)}, naming its sample ({@link Labels#check}). */
   void checkLabels(long classes, String where) {
     long first = 0;

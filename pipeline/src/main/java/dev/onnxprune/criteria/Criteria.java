@@ -109,11 +109,19 @@ public final class Criteria {
     long inner = l.inner();
     double[] acc = new double[n];
     if (t.dataType() == dev.onnxprune.graph.DataType.FLOAT) {
-      java.nio.FloatBuffer w = t.buffer().asFloatBuffer();
+      Tensor.Reader w = t.reader(); // external data: a window at a time, not the whole tensor
       float[] block = new float[(int) inner];
+      float[] row = new float[Math.toIntExact(n * inner)]; // one read per row, not per filter
       for (long o = 0; o < outer; o++) {
+        w.get(row, 0, row.length);
+        if (inner == 1) { // a MatMul weight: one element per filter and row (the same sums as below)
+          for (int c = 0; c < n; c++) {
+            acc[c] += p == 1 ? Math.abs(row[c]) : (double) row[c] * row[c];
+          }
+          continue;
+        }
         for (int c = 0; c < n; c++) {
-          w.get(block);
+          System.arraycopy(row, (int) (c * inner), block, 0, block.length);
           acc[c] += p == 1 ? sumAbs(block) : sumSquares(block);
         }
       }

@@ -6,6 +6,7 @@ import dev.onnxprune.prune.Target;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.Sessions;
 import java.util.List;
+import dev.onnxprune.exec.ExecutionBackend;
 import java.util.Objects;
 
 /**
@@ -166,6 +167,7 @@ public final class DataCriteria {
     private int maxSteps = 400;
     private boolean ownPlan;
     private boolean binarySearch = true;
+    private ExecutionBackend backend = ExecutionBackend.inProcess();
 
     /** Samples per batch of calibration data (default 64). */
     public Options batchSize(int n) {
@@ -266,6 +268,20 @@ public final class DataCriteria {
       return binarySearch;
     }
 
+    /**
+     * Where the sums over the calibration data run (default {@link ExecutionBackend#inProcess()}):
+     * apoz, mean, taylor and oracle shard their calibration data over it; the others (aofp, thinet,
+     * heads, wanda) run in this process whatever it is.
+     */
+    public Options backend(ExecutionBackend b) {
+      this.backend = Objects.requireNonNull(b, "backend");
+      return this;
+    }
+
+    public ExecutionBackend backend() {
+      return backend;
+    }
+
     public int batchSize() {
       return batchSize;
     }
@@ -306,7 +322,7 @@ public final class DataCriteria {
       return maxSteps;
     }
 
-    Options copy() {
+    public Options copy() {
       Options o = new Options();
       o.batchSize = batchSize;
       o.limit = limit;
@@ -320,6 +336,7 @@ public final class DataCriteria {
       o.maxSteps = maxSteps;
       o.ownPlan = ownPlan;
       o.binarySearch = binarySearch;
+      o.backend = backend;
       return o;
     }
   }

@@ -8,6 +8,10 @@ import dev.onnxprune.graph.Graph;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.Node;
 import dev.onnxprune.graph.Value;
+import dev.onnxprune.exec.DataJob;
+import dev.onnxprune.exec.JobModels;
+import dev.onnxprune.exec.Shard;
+import dev.onnxprune.exec.Sums;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Dataset;
 import dev.onnxprune.runtime.HostTensor;
@@ -128,12 +132,6 @@ final class TaylorCriterion implements DataCriterion {
       gradOutputs.put(Autodiff.gradientName(wrt), wrt);
     }
 
-    double[][] sum = new double[a.groups().size()][];
-    double[][] signed = new double[a.groups().size()][];
-    for (ChannelGroup g : a.prunableGroups()) {
-      sum[g.id()] = new double[g.size()];
-      signed[g.id()] = new double[g.size()];
-    }
     Calibration cal = Calibration.of(data, options.batchSize(), options.limit());
     boolean labelled = cal.labelled();
     dev.onnxprune.graph.Shape ls = gradModel.graph().lookup(logits).shape();
@@ -142,63 +140,30 @@ final class TaylorCriterion implements DataCriterion {
       // would match none, silently
       cal.checkLabels(ls.dim(1).get(), "output '" + logits + "' " + ls);
     }
-    long runs = 0;
-    long forwards = 0;
-    double equivalents = 0;
-    try (OrtSession grads = sessions.open(gradModel);
-        OrtSession plain = labelled ? null : sessions.open(analysis.model())) {
-      Set<String> inputs = grads.getInputNames();
-      for (Batch b : cal.batches) {
-        int n = b.size();
-        Map<String, HostTensor> x = samples.feeds(b);
-        long[] y = b.labels();
-        if (!labelled) {
-          float[] z = Ort.run(plain, Map.of(), x, Set.of(logits)).get(logits).data();
-          y = Ort.argmax(z, n);
-          runs++;
-          forwards += n;
-          equivalents += (double) n / cal.samples;
-        }
-        Map<String, Ort.Tensor> feeds = new HashMap<>();
-        for (Map.Entry<Integer, String> e : mi.maskInputs().entrySet()) {
-          if (inputs.contains(e.getValue())) {
-            int c = a.groups().get(e.getKey()).size();
-            float[] ones = new float[n * c];
-            Arrays.fill(ones, 1f);
-            feeds.put(e.getValue(), Ort.Tensor.of(ones, n, c));
-          }
-        }
-        Map<String, HostTensor> typed = new HashMap<>(x);
-        typed.put(labels, HostTensor.longs(y, y.length));
-        Map<String, Ort.Tensor> out = Ort.run(grads, feeds, typed, gradOutputs.keySet());
-        runs++;
-        forwards += n;
-        equivalents += 3.0 * n / cal.samples;
-        // t[n,c] of this batch, per group, summed over every masked value carrying the channel
-        double[][] t = new double[a.groups().size()][];
-        for (ChannelGroup g : a.prunableGroups()) {
-          t[g.id()] = new double[n * g.size()];
-        }
-        for (Map.Entry<String, String> e : gradOutputs.entrySet()) {
-          foldPositions(positions.get(e.getValue()), out.get(e.getKey()), n, t);
-        }
-        for (ChannelGroup g : a.prunableGroups()) {
-          double[] tg = t[g.id()];
-          double[] sg = sum[g.id()];
-          double[] sd = signed[g.id()];
-          int c = g.size();
-          for (int s = 0; s < n; s++) {
-            for (int u = 0; u < c; u++) {
-              // Autodiff's loss is the batch mean: its gradient is t / n
-              double tn = n * tg[s * c + u];
-              sg[u] += Math.abs(tn);
-              sd[u] += tn;
-            }
-          }
-        }
-      }
+    int[] sizes = new int[a.groups().size()];
+    for (ChannelGroup g : a.prunableGroups()) {
+      sizes[g.id()] = g.size();
     }
+    Map<String, Positions> gradPositions = new LinkedHashMap<>();
+    gradOutputs.forEach((grad, wrt) -> gradPositions.put(grad, Positions.of(positions.get(wrt))));
+    JobModels models = JobModels.of("grads", gradModel);
+    if (!labelled) {
+      models.with("plain", analysis.model());
+    }
+    Job job = new Job(sizes, new LinkedHashMap<>(mi.maskInputs()), gradPositions, logits, labels,
+        samples.dataInput(), labelled);
+    Sums sums = options.backend().sum("taylor sums", job, models, cal.sharded(data, options), sessions);
+    double[][] sum = new double[a.groups().size()][];
+    double[][] signed = new double[a.groups().size()][];
+    for (ChannelGroup g : a.prunableGroups()) {
+      sum[g.id()] = sums.array("sum." + g.id(), g.size()).clone();
+      signed[g.id()] = sums.array("signed." + g.id(), g.size()).clone();
+    }
+    long runs = (long) sums.value("runs");
+    long forwards = (long) sums.value("forwards");
+    double equivalents = sums.value("equivalents");
     if (!mi.unmasked().isEmpty()) {
+      // a session run per sample, in this process whatever the backend
       long[] extra = perSample(analysis, mi.unmasked().keySet(), cal, labelled, sum, signed);
       runs += extra[0];
       forwards += extra[1];
@@ -206,7 +171,7 @@ final class TaylorCriterion implements DataCriterion {
     }
     double[][] scores = new double[analysis.groups().size()][];
     for (ChannelGroup g : a.prunableGroups()) {
-      double[] s = sum[g.id()];
+      double[] s = sum[g.id()].clone();
       for (int u = 0; u < s.length; u++) {
         s[u] /= cal.samples;
       }
@@ -215,6 +180,104 @@ final class TaylorCriterion implements DataCriterion {
     signedSums = signed;
     stats = new ScoringStats(name(), (System.nanoTime() - t0) / 1e9, runs, forwards, 0, equivalents);
     return scores;
+  }
+
+  /**
+   * Per shard, for group G: "sum.G" (sum over samples of |t[n,c]|) and "signed.G" (of t[n,c]);
+   * and the session runs, samples forwarded and forward equivalents.
+   */
+  private record Job(int[] sizes, Map<Integer, String> maskInputs, Map<String, Positions> gradOutputs, String logits,
+      String labels, String dataInput, boolean labelled) implements DataJob<Sums> {
+    @Override
+    public Sums run(Shard shard) throws OrtException {
+      InputBinding samples = InputBinding.of(shard.model("grads")).withDataInput(dataInput);
+      double[][] sum = new double[sizes.length][];
+      double[][] signed = new double[sizes.length][];
+      for (int g = 0; g < sizes.length; g++) {
+        if (sizes[g] > 0) {
+          sum[g] = new double[sizes[g]];
+          signed[g] = new double[sizes[g]];
+        }
+      }
+      long runs = 0;
+      long forwards = 0;
+      double equivalents = 0;
+      long total = shard.totalSamples();
+      try (OrtSession grads = shard.open("grads");
+          OrtSession plain = labelled ? null : shard.open("plain")) {
+        Set<String> inputs = grads.getInputNames();
+        for (Batch b : shard.batches()) {
+          int n = b.size();
+          Map<String, HostTensor> x = samples.feeds(b);
+          long[] y = b.labels();
+          if (!labelled) {
+            float[] z = Ort.run(plain, Map.of(), x, Set.of(logits)).get(logits).data();
+            y = Ort.argmax(z, n);
+            runs++;
+            forwards += n;
+            equivalents += (double) n / total;
+          }
+          Map<String, Ort.Tensor> feeds = new HashMap<>();
+          for (Map.Entry<Integer, String> e : maskInputs.entrySet()) {
+            if (inputs.contains(e.getValue())) {
+              int c = sizes[e.getKey()];
+              float[] ones = new float[n * c];
+              Arrays.fill(ones, 1f);
+              feeds.put(e.getValue(), Ort.Tensor.of(ones, n, c));
+            }
+          }
+          Map<String, HostTensor> typed = new HashMap<>(x);
+          typed.put(labels, HostTensor.longs(y, y.length));
+          Map<String, Ort.Tensor> out = Ort.run(grads, feeds, typed, gradOutputs.keySet());
+          runs++;
+          forwards += n;
+          equivalents += 3.0 * n / total;
+          // t[n,c] of this batch, per group, summed over every masked value carrying the channel
+          double[][] t = new double[sizes.length][];
+          for (int g = 0; g < sizes.length; g++) {
+            if (sizes[g] > 0) {
+              t[g] = new double[n * sizes[g]];
+            }
+          }
+          for (Map.Entry<String, Positions> e : gradOutputs.entrySet()) {
+            foldPositions(e.getValue(), out.get(e.getKey()), n, t);
+          }
+          for (int g = 0; g < sizes.length; g++) {
+            if (t[g] == null) {
+              continue;
+            }
+            double[] tg = t[g];
+            double[] sg = sum[g];
+            double[] sd = signed[g];
+            int c = sizes[g];
+            for (int s = 0; s < n; s++) {
+              for (int u = 0; u < c; u++) {
+                // Autodiff's loss is the batch mean: its gradient is t / n
+                double tn = n * tg[s * c + u];
+                sg[u] += Math.abs(tn);
+                sd[u] += tn;
+              }
+            }
+          }
+        }
+      }
+      Sums out = new Sums();
+      for (int g = 0; g < sizes.length; g++) {
+        if (sum[g] != null) {
+          System.arraycopy(sum[g], 0, out.array("sum." + g, sizes[g]), 0, sizes[g]);
+          System.arraycopy(signed[g], 0, out.array("signed." + g, sizes[g]), 0, sizes[g]);
+        }
+      }
+      out.add("runs", runs);
+      out.add("forwards", forwards);
+      out.add("equivalents", equivalents);
+      return out;
+    }
+
+    @Override
+    public Sums merge(Sums earlier, Sums later) {
+      return earlier.merge(later);
+    }
   }
 
   /**
@@ -280,7 +343,7 @@ final class TaylorCriterion implements DataCriterion {
             t[g.id()] = new double[g.size()];
           }
           for (Map.Entry<String, String> e : gradOutputs.entrySet()) {
-            foldPositions(positions.get(e.getValue()), out.get(e.getKey()), 1, t);
+            foldPositions(Positions.of(positions.get(e.getValue())), out.get(e.getKey()), 1, t);
           }
           for (ChannelGroup g : groups) {
             for (int u = 0; u < g.size(); u++) {
@@ -333,11 +396,11 @@ final class TaylorCriterion implements DataCriterion {
    * Adds the gradient of one broadcast mask ({@code [n, ...]}, each sample's entries in position
    * order of {@code ci}) to {@code t[group][sample * size + unit]} of the prunable groups.
    */
-  private static void foldPositions(ConsumerInput ci, Ort.Tensor grad, int n, double[][] t) {
+  private static void foldPositions(Positions ci, Ort.Tensor grad, int n, double[][] t) {
     float[] d = grad.data();
     int len = ci.length();
     if (d.length != (long) n * len) {
-      throw new IllegalStateException("the mask gradient of '" + ci.value().name() + "' has " + d.length
+      throw new IllegalStateException("the mask gradient of '" + ci.value() + "' has " + d.length
           + " values; " + n + " samples of " + len + " channel positions expected");
     }
     for (int s = 0; s < n; s++) {

@@ -77,6 +77,10 @@ public record SuffixModel(Model model, Map<String, String> cut, double flopsShar
           if (out.tensorType() == null || out.tensorType().elemType() != dev.onnxprune.graph.DataType.FLOAT) {
             return null; // the base run hands cut values over as floats
           }
+          if (out.uses().stream().anyMatch(u -> u.index() > 0 && (u.node().is("LSTM") || u.node().is("GRU")
+              || u.node().is("RNN")))) {
+            return null; // a recurrent state [directions, batch, hidden]: its batch is not axis 0, no packing
+          }
           cut.add(out);
         }
       }

@@ -53,8 +53,11 @@ public final class Equivalence {
    * identical copy of the original); {@code original} is not changed (a {@link Model#copy()} is
    * masked, sharing its tensors). The two models run one after the other, each in its own
    * session closed before the next opens, so a large model is in ONNX Runtime once at a time;
-   * {@link Sessions#open(Model)} gives ONNX Runtime a file with external data for large models,
-   * so models over 2 GiB are verified too.
+   * {@link Sessions#open(Model, Map)} gives ONNX Runtime files with external data for large
+   * models (the original's weights in the original's own files), so models over 2 GiB are
+   * verified too. For models of {@link Sessions#fileThreshold()} or more, both sessions compute
+   * without prepacked weights ({@link Sessions#DISABLE_PREPACKING}): ONNX Runtime maps the
+   * original's data and computes from the mapping, the only copy of those weights in memory.
    *
    * @throws IOException when test inputs cannot be made for the original (an input without a
    *     declared shape or of a type that cannot be drawn)
@@ -84,8 +87,12 @@ public final class Equivalence {
     for (int b = 0; b < batches; b++) {
       feeds.add(inputs.draw(r));
     }
+    // A large model: ONNX Runtime reads the original's weights from its own files (Sessions.open)
+    // and computes from them as loaded, without a prepacked second copy; both models alike.
+    Map<String, String> config = OnnxModels.tensorBytes(original) >= Sessions.fileThreshold()
+        ? Map.of(Sessions.DISABLE_PREPACKING, "1") : Map.of();
     List<Map<String, HostTensor>> expected = new ArrayList<>();
-    try (OrtSession sm = sessions.open(masked)) {
+    try (OrtSession sm = sessions.open(masked, config)) {
       for (Map<String, HostTensor> f : feeds) {
         expected.add(OrtTensors.run(sm, f, Set.of()));
       }
@@ -93,7 +100,7 @@ public final class Equivalence {
     masked = null; // its mask tensors may go before the pruned model's session opens
     double maxAbs = 0;
     double maxRel = 0;
-    try (OrtSession sp = sessions.open(pruned)) {
+    try (OrtSession sp = sessions.open(pruned, config)) {
       for (int b = 0; b < batches; b++) {
         Map<String, HostTensor> ym = expected.get(b);
         Map<String, HostTensor> yp = OrtTensors.run(sp, feeds.get(b), Set.of());

@@ -115,7 +115,8 @@ public final class Pruner {
     requirePrunable(analysis);
     PlanCost cost = PlanCost.of(analysis);
     CostReport before = cost.baselineReport();
-    boolean timed = SpeedCheck.wanted(speedCheck, target, before.totalFlops());
+    long weightBytes = dev.onnxprune.graph.OnnxModels.tensorBytes(model);
+    boolean timed = SpeedCheck.wanted(speedCheck, target, before.totalFlops(), weightBytes);
     int nodesBefore = model.graph().nodes().size();
     HardwareWidths.Choice widthChoice = rounding.choose(sessions);
     LatencyModel lat = latency;
@@ -203,7 +204,7 @@ public final class Pruner {
       }
       t = done(PruneProgress.Phase.VERIFYING, t);
     }
-    PruneReport.Speed speed = SpeedCheck.notTimed(speedCheck, before.totalFlops());
+    PruneReport.Speed speed = SpeedCheck.notTimed(speedCheck, before.totalFlops(), weightBytes);
     if (timed) {
       progress.starting(PruneProgress.Phase.TIMING);
       speed = SpeedCheck.ofResult(sessions, original, model,

@@ -29,6 +29,8 @@ import dev.onnxprune.graph.pass.PassManager;
 import dev.onnxprune.surgery.BatchNormFolding;
 import dev.onnxprune.surgery.WeightSparsity;
 import dev.onnxprune.training.BatchNormInsertion;
+import dev.onnxprune.exec.ExecutionBackend;
+import dev.onnxprune.exec.Passes;
 import dev.onnxprune.training.BnRecalibration;
 import dev.onnxprune.training.Distillation;
 import dev.onnxprune.training.GradientException;
@@ -283,8 +285,8 @@ public final class PruningPipeline {
         if (r.recalibrateBn()) {
           begin(Phase.RECALIBRATING, b.trainingData.size() + " samples");
           Model input = model;
-          BnRecalibration.Result bn = call(() -> BnRecalibration.run(input, b.trainingData, batch(),
-              r.bnSamples() == 0 ? 0 : (r.bnSamples() + batch() - 1) / batch(), b.sessions));
+          BnRecalibration.Result bn = call(() -> Passes.recalibrateBn(b.backend, b.sessions, input, b.trainingData,
+              batch(), r.bnSamples() == 0 ? 0 : (r.bnSamples() + batch() - 1) / batch()));
           model = bn.model();
           endPhase(bn.batchNorms() == 0 ? "no BatchNormalization: nothing to recalibrate"
               : bn.batchNorms() + " BatchNorm layers on " + bn.samples() + " samples (" + bn.batches() + " batches)");
@@ -510,7 +512,8 @@ public final class PruningPipeline {
       if (criterion == null) {
         String name = b.criterionName == null ? "l1" : b.criterionName;
         criterion = b.criterion != null ? b.criterion : DataCriteria.isDataDriven(name)
-            ? DataCriteria.byName(name, calibration(), b.sessions, b.criterionOptions) : Criteria.byName(name, b.seed);
+            ? DataCriteria.byName(name, calibration(), b.sessions,
+                b.criterionOptions.copy().backend(b.backend)) : Criteria.byName(name, b.seed);
       }
       return criterion;
     }
@@ -520,6 +523,7 @@ public final class PruningPipeline {
       Dataset data = calibration();
       begin(Phase.MEASURING_SENSITIVITY, data.size() + " samples");
       Sensitivity.Result r = Sensitivity.builder().criterion(criterion()).evaluation(data).sessions(b.sessions)
+          .backend(b.backend)
           .minChannels(b.minChannels).build().run(model);
       endPhase(String.format(Locale.ROOT, "%d groups x %d ratios on %d samples", r.curves().size(),
           r.ratios().size(), r.baseline().samples()));
@@ -558,11 +562,7 @@ public final class PruningPipeline {
       OutputError error = null;
       if (b.evaluation != null && classifier && b.evaluation.numClasses() > 0) {
         begin(Phase.EVALUATING, name);
-        Evaluation e = call(() -> {
-          try (Runner runner = Runner.open(b.sessions, model)) {
-            return new Evaluator(runner).evaluate(b.evaluation, b.evalBatchSize);
-          }
-        });
+        Evaluation e = call(() -> Passes.evaluate(b.backend, b.sessions, model, b.evaluation, b.evalBatchSize));
         acc = new PipelineResult.Accuracy(e.samples(), e.top1(), e.top5(), e.loss());
         endPhase(String.format(Locale.ROOT, "%s: top-1 %.2f%%", name, 100 * e.top1()));
       } else if (b.evaluation != null) {
@@ -704,6 +704,7 @@ public final class PruningPipeline {
     private boolean verify;
     private double verifyTolerance = Equivalence.TOLERANCE;
     private Sessions sessions = Sessions.auto();
+    private ExecutionBackend backend = ExecutionBackend.inProcess();
     private long seed;
     private float[] padFill = {0f};
     private int latencyBatch;
@@ -962,6 +963,18 @@ public final class PruningPipeline {
     /** Where models run (default {@link Sessions#auto()}: CUDA when present, else CPU). */
     public Builder sessions(Sessions s) {
       this.sessions = Objects.requireNonNull(s, "sessions");
+      return this;
+    }
+
+    /**
+     * Where the data-sharded work runs (default {@link ExecutionBackend#inProcess()}): the sums of
+     * the apoz, mean, taylor and oracle criteria, BatchNorm recalibration, evaluation of each stage
+     * with labels, and sensitivity analysis. Each worker opens its own sessions with
+     * {@link #sessions}' settings. Fine-tuning and training-time methods stay in this JVM. The
+     * caller keeps and closes the backend.
+     */
+    public Builder backend(ExecutionBackend b) {
+      this.backend = Objects.requireNonNull(b, "backend");
       return this;
     }
 

@@ -9,6 +9,11 @@ import dev.onnxprune.errors.NothingPrunableException;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.pass.PassManager;
+import dev.onnxprune.exec.ExecutionBackend;
+import dev.onnxprune.exec.JobModels;
+import dev.onnxprune.exec.ShardedData;
+import dev.onnxprune.exec.TaskJob;
+import dev.onnxprune.exec.Worker;
 import dev.onnxprune.internal.HeldData;
 import dev.onnxprune.runtime.Evaluation;
 import dev.onnxprune.runtime.Evaluator;
@@ -191,9 +196,20 @@ public final class Sensitivity {
       throw new NothingPrunableException("no channel group can be measured: the criterion " + b.criterion.name()
           + " scores none of the prunable groups, or each has no more than minChannels channels", List.of());
     }
-    int workers = b.workers > 0 ? b.workers : Math.max(1, Math.min(tasks.size(),
-        Runtime.getRuntime().availableProcessors()));
-    Evaluation[] measured = measure(model, tasks, data, workers);
+    int workers;
+    Evaluation[] measured;
+    if (b.backend.isInProcess()) {
+      workers = b.workers > 0 ? b.workers : Math.max(1, Math.min(tasks.size(),
+          Runtime.getRuntime().availableProcessors()));
+      measured = measure(model, tasks, data, workers);
+    } else {
+      workers = Math.min(tasks.size(), b.backend.parallelism());
+      // the workers read the samples from the data's files, or get the held batches with the job
+      ShardedData sharded = ShardedData.held(b.evaluation, data.batches(), b.batchSize, b.limit);
+      measured = b.backend.map("sensitivity", tasks, new Measure(sharded.source() != null ? sharded : null,
+          sharded.source() != null ? null : data.batches()), JobModels.of("model", model), b.sessions)
+          .toArray(Evaluation[]::new);
+    }
 
     List<Curve> curves = new ArrayList<>();
     for (Map.Entry<Integer, List<Integer>> e : pointTask.entrySet()) {
@@ -216,7 +232,29 @@ public final class Sensitivity {
   }
 
   /** What one worker does: prune a copy of the model (none for the baseline) and evaluate it. */
-  private record Task(int group, int[] units) {}
+  private record Task(int group, int[] units) implements java.io.Serializable {}
+
+  /** A task on a backend's worker: the same prune and evaluation, on the samples read there or shipped. */
+  private record Measure(ShardedData files, List<dev.onnxprune.runtime.Batch> held)
+      implements TaskJob<Task, Evaluation> {
+    @Override
+    public Evaluation run(Task t, Worker w) throws OrtException {
+      long t0 = System.nanoTime();
+      Model model = w.model("model");
+      Model m;
+      synchronized (model) { // the worker's tasks share its model; copies read it one at a time
+        m = t.group() < 0 ? model.copy() : prunedCopy(model, t.group(), t.units());
+      }
+      Evaluator.Tally tally = new Evaluator.Tally();
+      try (Runner runner = Runner.open(w.sessions(), m)) {
+        Evaluator e = new Evaluator(runner);
+        for (dev.onnxprune.runtime.Batch batch : held != null ? held : files.read(0, files.batchCount())) {
+          e.add(tally, batch, tally.samples());
+        }
+      }
+      return tally.evaluation((System.nanoTime() - t0) / 1e9);
+    }
+  }
 
   /** Runs the tasks on {@code workers} threads; reports progress and honours cancellation on this thread. */
   private Evaluation[] measure(Model model, List<Task> tasks, HeldData data, int workers) throws IOException {
@@ -331,8 +369,18 @@ public final class Sensitivity {
     private Sessions sessions = Sessions.auto();
     private int workers;
     private int minChannels = 1;
+    private ExecutionBackend backend = ExecutionBackend.inProcess();
 
     private Builder() {}
+
+    /**
+     * Where the (group, ratio) measurements run (default {@link ExecutionBackend#inProcess()}: on
+     * {@link #workers} threads of this JVM); on another backend each is a task there.
+     */
+    public Builder backend(ExecutionBackend b) {
+      this.backend = Objects.requireNonNull(b, "backend");
+      return this;
+    }
 
     /** Ranks the channels within each group (default L1): the lowest go first. */
     public Builder criterion(Criterion c) {

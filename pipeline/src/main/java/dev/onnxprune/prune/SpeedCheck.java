@@ -34,7 +34,11 @@ public final class SpeedCheck {
     NEVER,
     /** For a latency target, which times models anyway (the default). */
     LATENCY_TARGETS,
-    /** For a latency target, and for any target when the original costs at most {@link #CHEAP_FLOPS} per sample. */
+    /**
+     * For a latency target, and for any target when the original costs at most {@link #CHEAP_FLOPS}
+     * per sample and its weights are under {@link dev.onnxprune.runtime.Sessions#fileThreshold()}
+     * (512 MiB): timing holds both models in ONNX Runtime at once, the original's weights prepacked.
+     */
     IF_CHEAP,
     /** Always. */
     ALWAYS
@@ -131,12 +135,21 @@ public final class SpeedCheck {
     }
   }
 
-  /** Whether {@code mode} times a prune to {@code target} of a model of {@code flops} per sample. */
+  /** Whether {@code mode} times a prune to {@code target} of a model of {@code flops} per sample (small weights). */
   static boolean wanted(Mode mode, Target target, long flops) {
+    return wanted(mode, target, flops, 0);
+  }
+
+  /**
+   * Whether {@code mode} times a prune to {@code target} of a model of {@code flops} per sample
+   * and {@code tensorBytes} of weights.
+   */
+  static boolean wanted(Mode mode, Target target, long flops, long tensorBytes) {
     return switch (mode) {
       case NEVER -> false;
       case LATENCY_TARGETS -> target.kind() == Target.Kind.LATENCY;
-      case IF_CHEAP -> target.kind() == Target.Kind.LATENCY || flops <= CHEAP_FLOPS;
+      case IF_CHEAP -> target.kind() == Target.Kind.LATENCY
+          || (flops <= CHEAP_FLOPS && tensorBytes < dev.onnxprune.runtime.Sessions.fileThreshold());
       case ALWAYS -> true;
     };
   }
@@ -146,9 +159,28 @@ public final class SpeedCheck {
    * {@link #skipped} entry for the report); null otherwise.
    */
   static PruneReport.Speed notTimed(Mode mode, long flops) {
-    return mode == Mode.IF_CHEAP && flops > CHEAP_FLOPS ? skipped(String.format(java.util.Locale.ROOT,
-        "%.1f GFLOPs per sample is over the %.0f GFLOPs a cheap check times (speedCheck ALWAYS times it)", flops / 1e9,
-        CHEAP_FLOPS / 1e9)) : null;
+    return notTimed(mode, flops, 0);
+  }
+
+  /**
+   * As {@link #notTimed(Mode, long)} for a model of {@code tensorBytes} of weights: a cheap check
+   * does not time weights of {@link dev.onnxprune.runtime.Sessions#fileThreshold()} or more, which
+   * ONNX Runtime would hold prepacked next to the pruned model's (1.6x a 2.4 GB model's size in
+   * memory, against 1.3x for pruning and verifying it).
+   */
+  static PruneReport.Speed notTimed(Mode mode, long flops, long tensorBytes) {
+    if (mode != Mode.IF_CHEAP) {
+      return null;
+    }
+    if (flops > CHEAP_FLOPS) {
+      return skipped(String.format(java.util.Locale.ROOT,
+          "%.1f GFLOPs per sample is over the %.0f GFLOPs a cheap check times (speedCheck ALWAYS times it)", flops / 1e9,
+          CHEAP_FLOPS / 1e9));
+    }
+    long limit = dev.onnxprune.runtime.Sessions.fileThreshold();
+    return tensorBytes >= limit ? skipped(String.format(java.util.Locale.ROOT,
+        "%.2f GB of weights is not under the %.2f GB a cheap check times: timing holds the original and the pruned"
+            + " model in ONNX Runtime at once (speedCheck ALWAYS times it)", tensorBytes / 1e9, limit / 1e9)) : null;
   }
 
   /**

@@ -60,6 +60,16 @@ class SpeedCheckTest {
         SpeedCheck.notTimed(SpeedCheck.Mode.IF_CHEAP, 31_000_000_000L).skipped());
     assertNull(SpeedCheck.notTimed(SpeedCheck.Mode.IF_CHEAP, SpeedCheck.CHEAP_FLOPS));
     assertNull(SpeedCheck.notTimed(SpeedCheck.Mode.NEVER, Long.MAX_VALUE));
+    // weights that ONNX Runtime would hold twice (512 MiB and more) are not timed by a cheap check
+    long big = dev.onnxprune.runtime.Sessions.DEFAULT_FILE_THRESHOLD;
+    assertTrue(SpeedCheck.wanted(SpeedCheck.Mode.IF_CHEAP, Target.flops(0.5), 1, big - 1));
+    assertFalse(SpeedCheck.wanted(SpeedCheck.Mode.IF_CHEAP, Target.flops(0.5), 1, big));
+    assertTrue(SpeedCheck.wanted(SpeedCheck.Mode.IF_CHEAP, Target.latency(0.5), 1, big));
+    assertTrue(SpeedCheck.wanted(SpeedCheck.Mode.ALWAYS, Target.flops(0.5), 1, big));
+    assertNull(SpeedCheck.notTimed(SpeedCheck.Mode.IF_CHEAP, 1, big - 1));
+    assertEquals("2.42 GB of weights is not under the 0.54 GB a cheap check times: timing holds the original and the"
+        + " pruned model in ONNX Runtime at once (speedCheck ALWAYS times it)",
+        SpeedCheck.notTimed(SpeedCheck.Mode.IF_CHEAP, 1, 2_416_541_696L).skipped());
   }
 
   @Test

@@ -18,7 +18,7 @@ import java.util.Map;
  * @param features the inputs, by model input name or {@link #DATA}, in order
  * @param labels one class index per sample, or null
  */
-public record Batch(Map<String, HostTensor> features, long[] labels) {
+public record Batch(Map<String, HostTensor> features, long[] labels) implements java.io.Serializable {
   /** Key of the one array that goes to the model's data input, whatever that input's name. */
   public static final String DATA = "";
 

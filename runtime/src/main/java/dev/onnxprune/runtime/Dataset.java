@@ -19,4 +19,12 @@ public interface Dataset {
 
   /** Batches of at most {@code batchSize} samples, in order; the last may be smaller. */
   Iterator<Batch> batches(int batchSize);
+
+  /**
+   * The files this dataset was read from and how, so that another process (a Spark executor) can
+   * open the same samples; null when it was not opened from files ({@link Datasets#open} gives one).
+   */
+  default DatasetSource source() {
+    return null;
+  }
 }

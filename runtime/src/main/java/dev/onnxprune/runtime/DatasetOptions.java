@@ -18,7 +18,7 @@ import dev.onnxprune.errors.InvalidOptionException;
  * @param labelsKey .npz: the array of labels (null: by convention)
  */
 public record DatasetOptions(Normalization normalization, int limit, Long seed, int size, int resize, int channels,
-    String imagesKey, String labelsKey) {
+    String imagesKey, String labelsKey) implements java.io.Serializable {
   public DatasetOptions {
     InvalidOptionException.atLeast("data.limit", limit, 0);
     InvalidOptionException.atLeast("data.size", size, 0);

@@ -57,6 +57,14 @@ public final class Datasets {
    * @throws IOException when a file cannot be read at all
    */
   public static Dataset open(Path images, Path labels, DatasetOptions options) throws IOException {
+    Dataset d = read(images, labels, options);
+    DatasetSource source = new DatasetSource(images.toAbsolutePath().toString(),
+        labels == null ? null : labels.toAbsolutePath().toString(), options);
+    // an image folder keeps its type (callers read its classes)
+    return d instanceof ImageFolderDataset f ? f.from(source) : new SourcedDataset(d, source);
+  }
+
+  private static Dataset read(Path images, Path labels, DatasetOptions options) throws IOException {
     if (Files.isDirectory(images)) {
       if (labels != null) {
         throw new DatasetException(labels, "an image folder takes its labels from its class subfolders;"

@@ -12,4 +12,4 @@ package dev.onnxprune.runtime;
  * @param imagesPerSecond {@code samples / seconds}
  */
 public record Evaluation(int samples, double top1, double top5, double loss, double seconds,
-    double imagesPerSecond) {}
+    double imagesPerSecond) implements java.io.Serializable {}

@@ -98,40 +98,75 @@ public final class Evaluator {
       throw new IllegalArgumentException("batch size must be > 0: " + batchSize);
     }
     long start = System.nanoTime();
-    int samples = 0;
-    long top1 = 0;
-    long top5 = 0;
-    double loss = 0;
+    Tally t = new Tally();
     Iterator<Batch> it = data.batches(batchSize);
     while (it.hasNext()) {
-      Batch b = it.next();
-      if (b.labels() == null) {
-        throw new IllegalArgumentException("the data has no labels; evaluation needs them");
-      }
-      int n = b.size();
-      Runner.Output o = runner.run(b, List.of(output)).get(output);
-      float[] out = o.values();
-      long[] shape = o.shape();
-      int classes = classes(shape, n);
-      Labels.check(b.labels(), samples, classes, "output '" + output + "' " + Arrays.toString(shape));
-      for (int i = 0; i < n; i++) {
-        int off = i * classes;
-        int y = (int) b.labels()[i];
-        int rank = rank(out, off, classes, y);
-        top1 += rank < 1 ? 1 : 0;
-        top5 += rank < 5 ? 1 : 0;
-        loss += loss(out, off, classes, y);
-      }
-      samples += n;
-      progress.accept(samples);
-      Progress.report(samples, data.size());
+      add(t, it.next(), t.samples);
+      progress.accept((int) t.samples);
+      Progress.report(t.samples, data.size());
     }
-    double seconds = (System.nanoTime() - start) / 1e9;
-    if (samples == 0) {
-      return new Evaluation(0, Double.NaN, Double.NaN, Double.NaN, seconds, 0);
+    return t.evaluation((System.nanoTime() - start) / 1e9);
+  }
+
+  /**
+   * Counts of an evaluation over some of the data, which add up: a shard's tally joins the others'
+   * with {@link #add(Tally)} (the loss is a sum in double, so shards change only its summation order).
+   */
+  public static final class Tally implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
+    private long samples;
+    private long top1;
+    private long top5;
+    private double loss;
+
+    public long samples() {
+      return samples;
     }
-    return new Evaluation(samples, (double) top1 / samples, (double) top5 / samples, loss / samples, seconds,
-        samples / seconds);
+
+    /** Adds {@code other}'s counts and loss to these. */
+    public void add(Tally other) {
+      samples += other.samples;
+      top1 += other.top1;
+      top5 += other.top5;
+      loss += other.loss;
+    }
+
+    /** The evaluation these counts make, over {@code seconds} of wall time. */
+    public Evaluation evaluation(double seconds) {
+      if (samples == 0) {
+        return new Evaluation(0, Double.NaN, Double.NaN, Double.NaN, seconds, 0);
+      }
+      return new Evaluation((int) samples, (double) top1 / samples, (double) top5 / samples, loss / samples, seconds,
+          samples / seconds);
+    }
+  }
+
+  /**
+   * Runs {@code b} and adds its counts to {@code t}; {@code first} is the index of its first sample
+   * in the data (for error messages).
+   *
+   * @throws IllegalArgumentException when the batch has no labels or does not fit the model
+   * @throws dev.onnxprune.errors.DataMismatchException when a label is outside the model's classes
+   */
+  public void add(Tally t, Batch b, long first) throws OrtException {
+    if (b.labels() == null) {
+      throw new IllegalArgumentException("the data has no labels; evaluation needs them");
+    }
+    int n = b.size();
+    Runner.Output o = runner.run(b, List.of(output)).get(output);
+    float[] out = o.values();
+    long[] shape = o.shape();
+    int classes = classes(shape, n);
+    Labels.check(b.labels(), first, classes, "output '" + output + "' " + Arrays.toString(shape));
+    for (int i = 0; i < n; i++) {
+      int off = i * classes;
+      int y = (int) b.labels()[i];
+      int rank = rank(out, off, classes, y);
+      t.top1 += rank < 1 ? 1 : 0;
+      t.top5 += rank < 5 ? 1 : 0;
+      t.loss += loss(out, off, classes, y);
+    }
+    t.samples += n;
   }
 
   private int classes(long[] shape, int n) {

@@ -13,7 +13,7 @@ import java.util.Arrays;
  * @param data the values: an array of the type's Java type
  * @param shape dimensions; their product is the number of values
  */
-public record HostTensor(DataType type, Object data, long[] shape) {
+public record HostTensor(DataType type, Object data, long[] shape) implements java.io.Serializable {
   public HostTensor {
     Class<?> want = arrayClass(type);
     if (data == null || data.getClass() != want) {

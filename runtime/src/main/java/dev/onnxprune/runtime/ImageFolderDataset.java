@@ -30,6 +30,7 @@ import javax.imageio.ImageIO;
  * must have the size of the first. Pixels are scaled to [0, 1], then normalised.
  */
 public final class ImageFolderDataset implements Dataset {
+  private DatasetSource source;
   private static final List<String> EXTENSIONS = List.of(".png", ".jpg", ".jpeg");
 
   private final Path root;
@@ -115,6 +116,17 @@ public final class ImageFolderDataset implements Dataset {
   private static boolean isImage(Path p) {
     String name = p.getFileName().toString().toLowerCase(Locale.ROOT);
     return !name.startsWith(".") && EXTENSIONS.stream().anyMatch(name::endsWith);
+  }
+
+  /** Records the files this dataset was opened from ({@link Datasets#open}). */
+  ImageFolderDataset from(DatasetSource s) {
+    this.source = s;
+    return this;
+  }
+
+  @Override
+  public DatasetSource source() {
+    return source;
   }
 
   /** The class names, in class-id order. */

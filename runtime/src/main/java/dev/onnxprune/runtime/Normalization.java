@@ -9,7 +9,7 @@ import java.util.Arrays;
  * @param mean per-channel means (length 1 or the channel count)
  * @param std per-channel standard deviations, all > 0
  */
-public record Normalization(float[] mean, float[] std) {
+public record Normalization(float[] mean, float[] std) implements java.io.Serializable {
   /** No normalisation. */
   public static final Normalization NONE = new Normalization(new float[] {0f}, new float[] {1f});
 

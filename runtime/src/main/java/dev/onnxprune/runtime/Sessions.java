@@ -15,14 +15,15 @@ import org.slf4j.LoggerFactory;
  * {@code addCUDA} throws when there is no GPU or no CUDA 12 libraries, so {@link Device#AUTO}
  * catches that, logs once which provider is in use and why, and builds a CPU session.
  */
-public final class Sessions {
+public final class Sessions implements java.io.Serializable {
+  private static final long serialVersionUID = 1L;
   private static final Logger LOG = LoggerFactory.getLogger(Sessions.class);
   private static final AtomicBoolean SAID = new AtomicBoolean();
 
   private final Device device;
   private final int deviceId;
   private final int threads;
-  private volatile String provider;
+  private transient volatile String provider;
   /** Why CUDA did not start in this JVM, once it has failed under AUTO. */
   private static volatile String cudaFailure;
 
@@ -77,6 +78,16 @@ public final class Sessions {
     return OrtEnvironment.getEnvironment();
   }
 
+  /** The CUDA device the sessions use (when they use CUDA). */
+  public int deviceId() {
+    return deviceId;
+  }
+
+  /** These settings on CUDA device {@code id} (a Spark executor's GPU). */
+  public Sessions onDevice(int id) {
+    return new Sessions(device, id, threads);
+  }
+
   /** The execution provider asked for (AUTO: CUDA when it starts, else CPU). */
   public Device device() {
     return device;
@@ -93,8 +104,9 @@ public final class Sessions {
   }
 
   /**
-   * System property: the tensor bytes from which {@link #open(Model)} hands ONNX Runtime a file
-   * with external data instead of serialized bytes (default {@link #DEFAULT_FILE_THRESHOLD}).
+   * System property: the tensor bytes from which {@link #open(Model)} hands ONNX Runtime files
+   * with external data (the model's own, or a temporary copy) instead of serialized bytes (default
+   * {@link #DEFAULT_FILE_THRESHOLD}).
    */
   public static final String FILE_THRESHOLD_PROPERTY = "onnxprune.sessions.fileThreshold";
 
@@ -106,24 +118,51 @@ public final class Sessions {
   public static final long DEFAULT_FILE_THRESHOLD = 512L << 20;
 
   /**
-   * A session over {@code model}. A model whose tensors hold fewer bytes than {@link
-   * #fileThreshold()} is serialized in memory; a larger one (a model over 2 GiB cannot be
-   * serialized at all) is written with external data into a temporary folder, ONNX Runtime
-   * opens that file, and the folder is removed once the session exists (ONNX Runtime has read or
-   * mapped the data by then).
+   * ONNX Runtime's session configuration key that turns off weight prepacking: a kernel (MatMul,
+   * Conv) then computes from the initializer as loaded instead of a repacked copy, so a model
+   * whose data ONNX Runtime maps from its file costs no second copy (a little slower per run).
+   */
+  public static final String DISABLE_PREPACKING = "session.disable_prepacking";
+
+  /** ONNX Runtime's configuration key naming the folder external data is read from for a model given as bytes. */
+  static final String EXTERNAL_DATA_FOLDER = "session.model_external_initializers_file_folder_path";
+
+  /** A session over {@code model}; as {@link #open(Model, Map)} with no configuration entries. */
+  public OrtSession open(Model model) throws OrtException {
+    return open(model, Map.of());
+  }
+
+  /**
+   * A session over {@code model}, with ONNX Runtime configuration entries as {@link #open(byte[],
+   * Map)}. A model whose tensors hold fewer bytes than {@link #fileThreshold()} is serialized in
+   * memory. A larger one whose tensors still in external data files are what makes it large
+   * (the rest under the threshold) is serialized with those tensors referring to their files,
+   * which ONNX Runtime reads or maps itself: no copy of them in this process or on disk. Any
+   * other large model (a model over 2 GiB cannot be serialized at all) is written with external
+   * data into a temporary folder, ONNX Runtime opens that file, and the folder is removed once the
+   * session exists (ONNX Runtime has read or mapped the data by then).
    *
    * @throws OrtException when ONNX Runtime refuses the model, or the temporary file cannot be written
    */
-  public OrtSession open(Model model) throws OrtException {
-    if (OnnxModels.tensorBytes(model) < fileThreshold()) {
-      return open(OnnxModels.toBytes(model));
+  public OrtSession open(Model model, Map<String, String> config) throws OrtException {
+    long threshold = fileThreshold();
+    if (OnnxModels.tensorBytes(model) < threshold) {
+      return open(OnnxModels.toBytes(model), config);
+    }
+    OnnxModels.Referencing referencing = OnnxModels.referencing(model, threshold);
+    if (referencing != null) {
+      Map<String, String> c = new java.util.LinkedHashMap<>(config);
+      if (referencing.folder() != null) {
+        c.put(EXTERNAL_DATA_FOLDER, referencing.folder().toString());
+      }
+      return open(referencing.bytes(), c);
     }
     java.nio.file.Path dir = null;
     try {
       dir = java.nio.file.Files.createTempDirectory("onnx-prune-session");
       java.nio.file.Path file = dir.resolve("model.onnx");
       OnnxModels.write(model, file, dev.onnxprune.graph.WriteOptions.withExternalData());
-      return open(file);
+      return open(file, config);
     } catch (java.io.IOException e) {
       throw new OrtException("cannot write the model for ONNX Runtime into a temporary folder"
           + (dir == null ? "" : " (" + dir + ")") + ": " + e.getMessage());
@@ -171,7 +210,15 @@ public final class Sessions {
 
   /** A session over a model file. */
   public OrtSession open(java.nio.file.Path file) throws OrtException {
+    return open(file, Map.of());
+  }
+
+  /** A session over a model file, with configuration entries as {@link #open(byte[], Map)}. */
+  public OrtSession open(java.nio.file.Path file, Map<String, String> config) throws OrtException {
     try (OrtSession.SessionOptions opts = options()) {
+      for (Map.Entry<String, String> e : config.entrySet()) {
+        opts.addConfigEntry(e.getKey(), e.getValue());
+      }
       return environment().createSession(file.toString(), opts);
     }
   }

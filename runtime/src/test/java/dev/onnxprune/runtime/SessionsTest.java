@@ -99,6 +99,71 @@ class SessionsTest {
     assertEquals(Sessions.DEFAULT_FILE_THRESHOLD, Sessions.fileThreshold());
   }
 
+  /**
+   * A large model read with external data goes to ONNX Runtime as bytes that refer to its own
+   * data file (no temporary copy; ONNX Runtime maps the original's weights): the same outputs as
+   * through bytes; with prepacking off, the same within float rounding. A data file replaced
+   * after reading is not handed on by its path: the temporary copy of what was read is used.
+   */
+  @Test
+  void aLargeModelWithExternalDataReachesOnnxRuntimeThroughItsOwnDataFile(@org.junit.jupiter.api.io.TempDir
+      java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path file = dir.resolve("resnet20.onnx");
+    dev.onnxprune.graph.OnnxModels.write(dev.onnxprune.graph.OnnxModels.read(TestModels.model("resnet20.onnx")), file,
+        dev.onnxprune.graph.WriteOptions.withExternalData());
+    dev.onnxprune.graph.Model m = dev.onnxprune.graph.OnnxModels.read(file);
+    Sessions cpu = Sessions.cpu();
+    java.util.Map<String, HostTensor> feeds = RandomInputs.of(m).draw(new java.util.Random(7));
+    java.util.Map<String, HostTensor> viaBytes;
+    try (OrtSession s = cpu.open(m)) {
+      viaBytes = OrtTensors.run(s, feeds, java.util.Set.of());
+    }
+    long threshold = 64 << 10; // over the small tensors the writer keeps inline, under the model
+    assertTrue(dev.onnxprune.graph.OnnxModels.tensorBytes(m) >= threshold);
+    assertTrue(dev.onnxprune.graph.OnnxModels.referencing(m, threshold) != null, "the referencing route is taken");
+    String old = System.setProperty(Sessions.FILE_THRESHOLD_PROPERTY, Long.toString(threshold));
+    try {
+      try (OrtSession s = cpu.open(m)) {
+        assertSame(viaBytes, OrtTensors.run(s, feeds, java.util.Set.of()), 0.0);
+      }
+      try (OrtSession s = cpu.open(m, java.util.Map.of(Sessions.DISABLE_PREPACKING, "1"))) {
+        assertSame(viaBytes, OrtTensors.run(s, feeds, java.util.Set.of()), 1e-4);
+      }
+      java.nio.file.Path data = dev.onnxprune.graph.OnnxModels.externalDataFiles(file).get(0);
+      java.nio.file.Path zeros = dir.resolve("zeros.bin");
+      java.nio.file.Files.write(zeros, new byte[(int) java.nio.file.Files.size(data)]);
+      java.nio.file.Files.move(zeros, data, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      assertTrue(dev.onnxprune.graph.OnnxModels.referencing(m, threshold) == null);
+      try (OrtSession s = cpu.open(m)) {
+        assertSame(viaBytes, OrtTensors.run(s, feeds, java.util.Set.of()), 0.0);
+      }
+    } finally {
+      if (old == null) {
+        System.clearProperty(Sessions.FILE_THRESHOLD_PROPERTY);
+      } else {
+        System.setProperty(Sessions.FILE_THRESHOLD_PROPERTY, old);
+      }
+    }
+  }
+
+  /** Equal outputs, each element within {@code tolerance} of the output's largest magnitude. */
+  private static void assertSame(java.util.Map<String, HostTensor> want, java.util.Map<String, HostTensor> got,
+      double tolerance) {
+    assertEquals(want.keySet(), got.keySet());
+    for (String k : want.keySet()) {
+      HostTensor a = want.get(k);
+      HostTensor b = got.get(k);
+      assertTrue(java.util.Arrays.equals(a.shape(), b.shape()), k);
+      double scale = 0;
+      for (int i = 0; i < a.size(); i++) {
+        scale = Math.max(scale, Math.abs(a.get(i)));
+      }
+      for (int i = 0; i < a.size(); i++) {
+        assertEquals(a.get(i), b.get(i), tolerance * scale, k + "[" + i + "]");
+      }
+    }
+  }
+
   private static java.util.Set<java.nio.file.Path> sessionFolders(java.nio.file.Path tmp) throws java.io.IOException {
     try (java.util.stream.Stream<java.nio.file.Path> s = java.nio.file.Files.list(tmp)) {
       return s.filter(p -> p.getFileName().toString().startsWith("onnx-prune-session"))

@@ -46,6 +46,8 @@ final class Analyzer {
    * a plan computes them over the kept channels only ({@link MaskInsertion}).
    */
   final List<Node> statistics = new ArrayList<>();
+  /** RNN/GRU/LSTM nodes whose hidden units are a prunable space (their exact reference zeroes W, R, B). */
+  final List<Node> recurrent = new ArrayList<>();
   /** What a rule decided about a node during analysis, for its apply step. */
   final Map<Node, Object> notes = new IdentityHashMap<>();
   /** Default-domain opset of the model (rules whose semantics changed with the opset read it). */

@@ -80,6 +80,30 @@ final class Applier {
       return;
     }
     String what = n.describe() + " input " + i + " '" + n.input(i).name() + "'";
+    Slot slot = new Slot(n, i);
+    boolean[][] axes01 = sliced01.get(slot);
+    if (axis <= 1 && (axes01 != null ? axes01[axis] == null : !pending.containsKey(slot))) {
+      // Axes 0 and 1 of one constant (a MatMul or Conv weight: its own outputs and its inputs)
+      // are sliced in one pass, whichever rule asks first: two passes made the once-sliced
+      // tensor as garbage (128 MB for an 8192 x 8192 weight) and read the weight twice.
+      boolean[][] both = axes01 != null ? axes01 : new boolean[2][];
+      both[axis] = rm;
+      if (axes01 == null) {
+        sliced01.put(slot, both);
+        enqueue(n, i, t -> {
+          for (int a = 0; a < 2; a++) {
+            if (both[a] != null && (t.rank() <= a || t.dim(a) != both[a].length)) {
+              throw new GraphException(what + " has " + (t.rank() <= a ? "no axis " + a : t.dim(a) + " entries on axis " + a)
+                  + ", the channel map has " + both[a].length);
+            }
+          }
+          return both[0] != null && both[1] != null ? slice01(t, both[0], both[1])
+              : both[0] != null ? slice(t, 0, both[0]) : slice(t, 1, both[1]);
+        });
+      }
+      return;
+    }
+    sliced01.remove(slot); // further slicings compose after it
     enqueue(n, i, t -> {
       if (t.dim(axis) != rm.length) {
         throw new GraphException(what + " has " + t.dim(axis) + " entries on axis " + axis + ", the channel map has "
@@ -103,6 +127,8 @@ final class Applier {
 
   /** Slices to make, per (node, input), composed in the order rules asked for them. */
   private final java.util.Map<Slot, java.util.function.UnaryOperator<Tensor>> pending = new java.util.LinkedHashMap<>();
+  /** Slots whose queued slicing so far is exactly one slice of axis 0 and/or one of axis 1: rm per axis. */
+  private final java.util.Map<Slot, boolean[][]> sliced01 = new java.util.HashMap<>();
 
   private void enqueue(Node n, int i, java.util.function.UnaryOperator<Tensor> slicing) {
     if (Analyzer.constant(n.input(i)) == null) {
@@ -126,6 +152,7 @@ final class Applier {
       replaceConstant(slots.get(k).node(), slots.get(k).input(), made[k]);
     }
     pending.clear();
+    sliced01.clear();
   }
 
   /** Slices axes 0 and 1 of constant input {@code i} in one pass (either may be null: kept whole). */
@@ -162,24 +189,28 @@ final class Applier {
     dims[1] = k1;
     if (elem == 4) {
       // 4-byte elements: each kept row of axis 0 read in one bulk copy, its kept runs picked from it
-      java.nio.IntBuffer src = t.buffer().asIntBuffer();
+      Tensor.Reader src = t.reader(); // external data: a window at a time, not the whole tensor
       int per = block / 4;
-      int[] dst = new int[k0 * k1 * per];
+      // the kept elements go straight into the new tensor's bytes (no int[] copy of them)
+      byte[] out = new byte[Math.toIntExact(4L * k0 * k1 * per)];
+      java.nio.IntBuffer dst = java.nio.ByteBuffer.wrap(out).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
       int[] row = new int[rm1.length * per];
       int[] keptB = keptIndices(rm1);
-      int q = 0;
       for (int a = 0; a < rm0.length; a++) {
-        if (!rm0[a]) {
-          src.get(a * row.length, row, 0, row.length);
-          q = pick(row, keptB, per, dst, q);
+        if (rm0[a]) {
+          src.skip(row.length);
+        } else {
+          src.get(row, 0, row.length);
+          pick(row, keptB, per, dst);
         }
       }
-      return Tensor.ofRaw(t.dataType(), dims, bytes(dst));
+      return Tensor.ofRaw(t.dataType(), dims, UnsafeByteOperations.unsafeWrap(out));
     }
     if (elem == 0 || t.dataType().bits() % 8 != 0) {
       throw new GraphException("cannot slice " + t + ": elements of " + t.dataType() + " are not whole bytes");
     }
     byte[] out = new byte[Math.toIntExact((long) k0 * k1 * inner)];
+    java.nio.ByteBuffer src = t.buffer(); // once: external data is read from its file per call
     int o = 0;
     for (int a = 0; a < rm0.length; a++) {
       if (rm0[a]) {
@@ -187,7 +218,7 @@ final class Applier {
       }
       for (int b = 0; b < rm1.length; b++) {
         if (!rm1[b]) {
-          t.copyBytes(((long) a * rm1.length + b) * inner, out, o, block);
+          src.get(Math.toIntExact(((long) a * rm1.length + b) * inner), out, o, block);
           o += block;
         }
       }
@@ -195,19 +226,17 @@ final class Applier {
     return Tensor.ofRaw(t.dataType(), dims, UnsafeByteOperations.unsafeWrap(out));
   }
 
-  /** Appends runs {@code kept} (of {@code per} ints each) of {@code row} to {@code dst} at {@code q}; the new end. */
-  private static int pick(int[] row, int[] kept, int per, int[] dst, int q) {
+  /** Appends runs {@code kept} (of {@code per} ints each) of {@code row} to {@code dst}. */
+  private static void pick(int[] row, int[] kept, int per, java.nio.IntBuffer dst) {
     if (per == 1) {
       for (int b : kept) {
-        dst[q++] = row[b];
+        dst.put(row[b]);
       }
-      return q;
+      return;
     }
     for (int b : kept) {
-      System.arraycopy(row, b * per, dst, q, per);
-      q += per;
+      dst.put(row, b * per, per);
     }
-    return q;
   }
 
   private static int[] keptIndices(boolean[] rm) {
@@ -219,12 +248,6 @@ final class Applier {
       }
     }
     return out;
-  }
-
-  private static ByteString bytes(int[] a) {
-    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(a.length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-    b.asIntBuffer().put(a);
-    return UnsafeByteOperations.unsafeWrap(b.array());
   }
 
   /**
@@ -260,26 +283,27 @@ final class Applier {
     }
     int keep = kept(rm);
     if (elem == 4) {
-      java.nio.IntBuffer src = t.buffer().asIntBuffer();
+      Tensor.Reader src = t.reader(); // external data: a window at a time, not the whole tensor
       int per = Math.toIntExact(inner / 4);
-      int[] dst = new int[Math.toIntExact(outer * keep * per)];
+      byte[] out = new byte[Math.toIntExact(4L * outer * keep * per)];
+      java.nio.IntBuffer dst = java.nio.ByteBuffer.wrap(out).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
       int[] row = new int[rm.length * per];
       int[] kept = keptIndices(rm);
-      int q = 0;
       for (long a = 0; a < outer; a++) {
-        src.get(Math.toIntExact(a * row.length), row, 0, row.length);
-        q = pick(row, kept, per, dst, q);
+        src.get(row, 0, row.length);
+        pick(row, kept, per, dst);
       }
       dims[axis] = keep;
-      return Tensor.ofRaw(t.dataType(), dims, bytes(dst));
+      return Tensor.ofRaw(t.dataType(), dims, UnsafeByteOperations.unsafeWrap(out));
     }
     byte[] out = new byte[Math.toIntExact(outer * keep * inner)];
+    java.nio.ByteBuffer src = t.buffer(); // once: external data is read from its file per call
     int block = Math.toIntExact(inner);
     int o = 0;
     for (long a = 0; a < outer; a++) {
       for (int c = 0; c < rm.length; c++) {
         if (!rm[c]) {
-          t.copyBytes((a * rm.length + c) * inner, out, o, block);
+          src.get(Math.toIntExact((a * rm.length + c) * inner), out, o, block);
           o += block;
         }
       }

@@ -272,7 +272,8 @@ public final class ChannelAnalysis {
   /**
    * The filters that produce {@code group}'s channels: for each producer (Conv, ConvTranspose,
    * Gemm, MatMul; grouped convs included; an embedding table's columns) its weight and the axis
-   * of its output channels. A unit of several channels (an attention head's q, k and v rows) has
+   * of its output channels; for RNN/GRU/LSTM its W and R seen as [directions * gates, hidden, cols]
+   * (a unit is its rows in every gate block). A unit of several channels (an attention head's q, k and v rows) has
    * several positions in each slice.
    */
   public List<ParameterSlice> producerWeights(ChannelGroup group) {
@@ -282,6 +283,17 @@ public final class ChannelAnalysis {
         continue;
       }
       Node p = s.producer();
+      if (p.is("LSTM") || p.is("GRU") || p.is("RNN")) {
+        // a unit's rows in every gate block (and direction) of W and of R: [d * gates, hidden, cols]
+        int[] units = unitsOf(group, state.map(s.value()));
+        for (int i = 1; i <= 2; i++) {
+          Tensor t = Analyzer.constant(p.input(i));
+          long h = units.length;
+          Tensor rows = Tensor.ofRaw(t.dataType(), new long[] {t.dim(0) * (t.dim(1) / h), h, t.dim(2)}, t.rawBytes());
+          out.add(new ParameterSlice(p, rows, 1, units));
+        }
+        continue;
+      }
       Tensor w = Analyzer.constant(p.input(p.is("Gather") ? 0 : 1));
       int axis = switch (p.opType()) {
         case "ConvTranspose", "Gather" -> 1;

@@ -200,7 +200,50 @@ public final class MaskInsertion implements GraphPass {
       masked.put(v, multiply(n, end.inputIndex(), v, maskValue, type));
       inserted++;
     }
-    return inserted + maskStatistics(p);
+    return inserted + maskStatistics(p) + maskRecurrent(p);
+  }
+
+  /**
+   * The exact reference for recurrent hidden units: a removed unit's rows in every gate block of
+   * W and R and its entries of B are zeroed, and so is its column of R, so no other unit reads its
+   * state. (From zero initial states its state then stays 0: LSTM c = f*c + i*tanh(0) = 0 and h = o
+   * * tanh(0) = 0; GRU n = tanh(0) = 0 and h = z*h_prev = 0; RNN h = tanh(0) = 0. The masks on its
+   * consumers zero it in any case.)
+   */
+  private int maskRecurrent(Applier p) {
+    int zeroed = 0;
+    for (Node n : analysis.state.recurrent) {
+      boolean[] rm = ProducerRules.Recurrent.hiddenRemoved(n, p);
+      if (rm == null) {
+        continue;
+      }
+      int g = ProducerRules.Recurrent.gates(n);
+      p.replaceConstant(n, 1, zeroRows(n, 1, ProducerRules.Recurrent.tiled(rm, g), null));
+      p.replaceConstant(n, 2, zeroRows(n, 2, ProducerRules.Recurrent.tiled(rm, g), rm));
+      if (n.input(3) != null) {
+        p.replaceConstant(n, 3, zeroRows(n, 3, ProducerRules.Recurrent.tiled(rm, 2 * g), null));
+      }
+      zeroed++;
+    }
+    return zeroed;
+  }
+
+  /** Constant input {@code i} of {@code n} [d, rows(, cols)] with rows {@code rows} and columns {@code cols} zeroed. */
+  private static Tensor zeroRows(Node n, int i, boolean[] rows, boolean[] cols) {
+    Tensor t = Analyzer.constant(n.input(i));
+    if (t.dataType() != dev.onnxprune.graph.DataType.FLOAT) {
+      throw new GraphException(n.describe() + " input " + i + " is " + t.dataType() + "; masks are FLOAT");
+    }
+    float[] x = t.toFloatArray();
+    int r = rows.length;
+    int c = t.rank() == 3 ? Math.toIntExact(t.dim(2)) : 1;
+    for (int k = 0; k < x.length; k++) {
+      int row = (k / c) % r;
+      if (rows[row] || cols != null && cols[k % c]) {
+        x[k] = 0f;
+      }
+    }
+    return Tensor.ofFloats(t.dims(), x);
   }
 
   /**

@@ -17,7 +17,8 @@ import java.util.Map;
  * The cost a model would have after a set of removals, without applying them: each node's
  * MACs, FLOPs and parameters from {@link CostModel} scale with the fraction of channels it keeps
  * (input and output channels for Conv/ConvTranspose/Gemm, MatMul by a weight and the input
- * features of an LSTM/GRU/RNN; output channels for depthwise and grouped convs, channel-wise ops
+ * features of an LSTM/GRU/RNN, whose recurrent product R by h scales with its hidden units kept
+ * squared; output channels for depthwise and grouped convs, channel-wise ops
  * and MatMuls of two activations such as attention's, whose work follows the heads; input
  * channels for ops that output none, such as a norm's statistic). The cost model is linear in
  * channel counts, so this is what the cost model gives on the pruned model.
@@ -65,24 +66,39 @@ public final class PlanCost {
    */
   private record Layout(int index, int length, int[] groups, int[] perUnit, int[][] units) {}
 
-  private PlanCost(ChannelAnalysis analysis) {
+  private PlanCost(ChannelAnalysis analysis, long sequenceLength) {
     this.analysis = analysis;
-    this.baseline = CostModel.analyze(analysis.model());
+    this.baseline = CostModel.analyze(analysis.model(), sequenceLength);
     Map<ChannelMap, Layout> byMap = new IdentityHashMap<>();
     Map<Node, Integer> index = new IdentityHashMap<>();
+    Map<Node, Integer> recurrentR = new IdentityHashMap<>();
     for (NodeCost c : baseline.nodes()) {
       Node n = c.node();
       index.put(n, nodes.size());
       Value in = null;
       Value out = n.output(0);
       Node mm = transposedWeightOf(n);
+      if (recurrent(n)) {
+        out = hiddenOutput(n); // Y, Y_h or Y_c, whichever is read
+      }
       if (mm != null) {
         in = mm.input(0);
         out = mm.output(0);
-      } else if (analysis.state.map(out) == null) {
+      } else if (out == null || analysis.state.map(out) == null) {
         out = n.inputCount() > 0 ? n.input(0) : null; // no channels out (a norm's statistic, a Shape): its work follows the channels read
       } else if (n.is("MatMul") && Analyzer.matMulWeight(n) == null) {
         in = null; // two activations: attention's work scales with the heads kept
+      } else if (recurrent(n) && c.known() && c.macs() > 0) {
+        // W by x_t scales with hidden x input kept, R by h_{t-1} with hidden x hidden kept: two terms
+        long inputs = Analyzer.constant(n.input(1)).dim(2);
+        long hidden = n.attrLong("hidden_size", 1);
+        long perColumn = c.macs() / (inputs + hidden);
+        NodeCost w = new NodeCost(n, perColumn * inputs, 2 * perColumn * inputs, c.params(), c.outputBytes(), true);
+        NodeCost r = new NodeCost(n, perColumn * hidden, 2 * perColumn * hidden, 0, 0, true);
+        nodes.add(new Scaled(w, layout(out, byMap), layout(n.input(0), byMap)));
+        recurrentR.put(n, nodes.size());
+        nodes.add(new Scaled(r, layout(out, byMap), layout(out, byMap)));
+        continue;
       } else if (recurrent(n)) {
         in = n.input(0); // W's columns read the input features
       } else if (n.is("Conv") || n.is("ConvTranspose") || n.is("Gemm") || n.is("MatMul")) {
@@ -105,13 +121,25 @@ public final class PlanCost {
           boolean weight = v.initializer().rank() >= 2 && (i == 1 && (n.is("Conv") || n.is("ConvTranspose")
               || n.is("Gemm") || n.is("MatMul") || recurrent(n)) || n.is("Transpose"));
           List<Reader> rs = readers.computeIfAbsent(v, k -> new ArrayList<>());
-          if (rs.stream().noneMatch(r -> r.node() == at)) {
-            rs.add(new Reader(at, weight));
+          // R [directions, gates * hidden, hidden] keeps the hidden-by-hidden term's fraction
+          int reader = i == 2 && recurrentR.containsKey(n) ? recurrentR.get(n) : at;
+          if (rs.stream().noneMatch(r -> r.node() == reader)) {
+            rs.add(new Reader(reader, weight || reader != at));
           }
         }
       }
     }
     readers.forEach((v, rs) -> params.add(new Param(v.initializer().elementCount(), rs)));
+  }
+
+  /** The first output of an RNN/GRU/LSTM that carries its hidden units, else Y. */
+  private Value hiddenOutput(Node n) {
+    for (Value v : n.outputs()) {
+      if (v != null && analysis.state.map(v) != null) {
+        return v;
+      }
+    }
+    return n.output(0);
   }
 
   private static boolean recurrent(Node n) {
@@ -163,7 +191,18 @@ public final class PlanCost {
 
   /** Cost evaluator for {@code analysis}'s model (computes its baseline costs once). */
   public static PlanCost of(ChannelAnalysis analysis) {
-    return new PlanCost(analysis);
+    return new PlanCost(analysis, 0);
+  }
+
+  /**
+   * Cost evaluator with the inputs' symbolic dims other than the batch bound to {@code
+   * sequenceLength} ({@link CostModel#analyze(dev.onnxprune.graph.Model, long)}): an LSTM over a
+   * sequence of unknown length, with no position table to bound it, is counted only so.
+   *
+   * @throws IllegalArgumentException when {@code sequenceLength} is negative
+   */
+  public static PlanCost of(ChannelAnalysis analysis, long sequenceLength) {
+    return new PlanCost(analysis, sequenceLength);
   }
 
   /** The unpruned model's costs. */

@@ -394,11 +394,18 @@ final class ProducerRules {
   /**
    * RNN, GRU and LSTM: their input features are consumed like a Gemm's (the columns of W
    * {@code [directions, gates * hidden, input]}), so what feeds them (an embedding) is pruned.
-   * Their hidden units are not: a unit is its gate rows of W, R and B and its column of R, fed
-   * back at every step, so no mask on an activation is the exact reference. The outputs' hidden
-   * units are a group that names the op as the reason.
+   * Their hidden units are a group: a unit is its rows in every gate block of W and R (gate order
+   * per the ONNX spec: LSTM iofc, GRU zrh, RNN one gate), its entries of both halves of B, of
+   * initial_h and initial_c and of the peepholes P, and its column of R. The forward and backward
+   * directions share one unit space (Y carries them on one hidden axis), so unit j goes in both
+   * directions together. Constant initial states and weights are needed to slice them.
    */
   static final class Recurrent implements ChannelRule {
+    /** Gate blocks of W and R: LSTM 4 (iofc), GRU 3 (zrh), RNN 1. */
+    static int gates(Node n) {
+      return n.is("LSTM") ? 4 : n.is("GRU") ? 3 : 1;
+    }
+
     @Override
     public void analyze(Node n, Analyzer a) {
       ChannelMap in = singleAxis(n, a, 0);
@@ -422,8 +429,7 @@ final class ProducerRules {
       if (hidden <= 0) {
         return;
       }
-      String reason = n.describe() + ": " + n.opType() + " hidden units are not pruned (a unit is its gate rows of"
-          + " W, R and B and its column of R, fed back at every step)";
+      String reason = blockReason(n, hidden);
       ChannelMap units = null;
       for (int o = 0; o < n.outputCount(); o++) {
         Value out = n.output(o);
@@ -435,7 +441,11 @@ final class ProducerRules {
         int axis = o == 0 ? 3 : 2;
         if (units == null) {
           units = a.newSpace(n, out, axis, Math.toIntExact(hidden), false);
-          a.block(units, reason);
+          if (reason != null) {
+            a.block(units, reason);
+          } else {
+            a.recurrent.add(n);
+          }
         }
         ChannelMap m = units.withAxis(axis);
         a.setMap(out, m);
@@ -443,9 +453,103 @@ final class ProducerRules {
       }
     }
 
+    /** Why the hidden units of {@code n} cannot be sliced, or null when they can. */
+    private static String blockReason(Node n, long hidden) {
+      String[] names = {"X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"};
+      long g = gates(n);
+      long[][] rows = {null, {g * hidden, -1}, {g * hidden, hidden}, {2 * g * hidden}, null, {-1, hidden},
+          {-1, hidden}, {3 * hidden}};
+      for (int i = 1; i < Math.min(n.inputCount(), names.length); i++) {
+        if (rows[i] == null || n.input(i) == null) {
+          continue;
+        }
+        Tensor t = Analyzer.constant(n.input(i));
+        if (t == null && (i == 5 || i == 6) && zeroState(n.input(i))) {
+          continue; // zeros of a run-time shape (the batch): the state is dropped, the spec's default
+        }
+        if (t == null) {
+          return n.describe() + ": " + n.opType() + " hidden units are not pruned: " + names[i] + " '"
+              + n.input(i).name() + "' is not a constant";
+        }
+        long[] want = rows[i];
+        boolean ok = t.rank() == want.length + 1;
+        for (int d = 0; ok && d < want.length; d++) {
+          ok = want[d] < 0 || t.dim(d + 1) == want[d];
+        }
+        if (!ok) {
+          return n.describe() + ": " + n.opType() + " hidden units are not pruned: " + names[i] + " '"
+              + n.input(i).name() + "' " + java.util.Arrays.toString(t.dims()) + " does not match hidden_size "
+              + hidden;
+        }
+      }
+      return null;
+    }
+
+    /**
+     * True when {@code v} is all zeros of a run-time shape (PyTorch exports an LSTM without h0/c0
+     * this way, sized by the batch): a ConstantOfShape whose value is 0. An absent initial state is
+     * 0 by the ONNX spec, so the pruned node drops it.
+     */
+    static boolean zeroState(Value v) {
+      Node p = v.producer();
+      if (p == null || !p.is("ConstantOfShape")) {
+        return false;
+      }
+      dev.onnxprune.graph.Attribute value = p.attribute("value");
+      if (value == null) {
+        return true; // the default value is a float 0
+      }
+      for (double x : value.asTensor().toDoubleArray()) {
+        if (x != 0) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    /** {@code rm} repeated {@code times} times (one copy per gate block). */
+    static boolean[] tiled(boolean[] rm, int times) {
+      boolean[] out = new boolean[rm.length * times];
+      for (int k = 0; k < times; k++) {
+        System.arraycopy(rm, 0, out, k * rm.length, rm.length);
+      }
+      return out;
+    }
+
     @Override
     public void apply(Node n, Applier p) {
       p.sliceInput(n, 1, 2, p.removedPositions(n.input(0)));
+      boolean[] rm = hiddenRemoved(n, p);
+      if (rm == null) {
+        return;
+      }
+      int g = gates(n);
+      p.sliceInput(n, 1, 1, tiled(rm, g));
+      p.sliceInput(n, 2, 1, tiled(rm, g));
+      p.sliceInput(n, 2, 2, rm);
+      p.sliceInput(n, 3, 1, tiled(rm, 2 * g));
+      int states = n.is("LSTM") ? 2 : 1;
+      for (int i = 5; i < 5 + states; i++) {
+        if (n.input(i) != null && Analyzer.constant(n.input(i)) == null) {
+          n.replaceInput(i, null); // zeros of a run-time shape (checked in analyze): the default state
+        } else {
+          p.sliceInput(n, i, 2, rm);
+        }
+      }
+      if (n.is("LSTM")) {
+        p.sliceInput(n, 7, 1, tiled(rm, 3));
+      }
+      n.setAttribute(Attribute.of("hidden_size", (long) Applier.kept(rm)));
+    }
+
+    /** Per hidden unit of {@code n}: true when removed; null when none is. */
+    static boolean[] hiddenRemoved(Node n, Applier p) {
+      for (int o = 0; o < n.outputCount(); o++) {
+        if (n.output(o) != null && p.map(n.output(o)) != null) {
+          return p.removedPositions(n.output(o));
+        }
+      }
+      return null;
     }
   }
 }

@@ -24,7 +24,24 @@ public record WeightSparsity(long elements, long zeros) {
     long n = 0;
     long z = 0;
     for (Value w : MagnitudeMasking.weights(model.graph()).keySet()) {
-      float[] f = w.initializer().toFloatArray();
+      dev.onnxprune.graph.Tensor t = w.initializer();
+      if (t.dataType() == dev.onnxprune.graph.DataType.FLOAT) {
+        // in windows: external data is not read onto the heap whole
+        dev.onnxprune.graph.Tensor.Reader r = t.reader();
+        float[] f = new float[(int) Math.min(t.elementCount(), 1 << 16)];
+        for (long left = t.elementCount(); left > 0; left -= f.length) {
+          int k = (int) Math.min(f.length, left);
+          r.get(f, 0, k);
+          n += k;
+          for (int i = 0; i < k; i++) {
+            if (f[i] == 0f) {
+              z++;
+            }
+          }
+        }
+        continue;
+      }
+      float[] f = t.toFloatArray();
       n += f.length;
       for (float v : f) {
         if (v == 0f) {

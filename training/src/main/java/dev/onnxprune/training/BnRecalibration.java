@@ -34,8 +34,8 @@ import java.util.function.IntConsumer;
  *       whose outputs are each BatchNormalization's batch mean and unbiased batch variance (over N
  *       and the spatial axes, the variance times {@code M / (M - 1)} as PyTorch's running
  *       variance takes it).
- *   <li>Over the batches k = 0, 1, ...: {@code running = running + (batch - running) / (k + 1)},
- *       i.e. momentum {@code 1 / (k + 1)}: the running statistics end as the plain mean of the
+ *   <li>Over the batches: {@code running = (sum of the batch statistics) / batches}, what
+ *       momentum {@code 1 / (k + 1)} at batch k gives: the running statistics are the plain mean of the
  *       per-batch statistics (each batch weighs the same, as in PyTorch). Batches of fewer than
  *       two samples are skipped.
  *   <li>The model's running mean and variance initializers are replaced (one that several
@@ -81,10 +81,35 @@ public final class BnRecalibration {
       throw new IllegalArgumentException("the number of batches must be >= 0 (0: all): " + maxBatches);
     }
     long t0 = System.nanoTime();
-    Model out = model.copy();
-    List<Node> bns = batchNorms(out.graph());
+    Model stats = statisticsModel(model);
+    if (stats == null) {
+      return new Result(model.copy(), 0, 0, 0, (System.nanoTime() - t0) / 1e9);
+    }
+    Sums sums = new Sums(model);
+    try (OrtSession s = sessions.open(stats)) {
+      Iterator<Batch> it = data.batches(batchSize);
+      int total = (data.size() + batchSize - 1) / batchSize;
+      while (it.hasNext() && (maxBatches == 0 || sums.batches < maxBatches)) {
+        if (sums.add(s, it.next())) {
+          progress.accept(sums.samples);
+          dev.onnxprune.runtime.Progress.report(sums.batches, maxBatches == 0 ? total : Math.min(maxBatches, total));
+        }
+      }
+    }
+    return finish(model, sums, t0, data.size());
+  }
+
+  /**
+   * The statistics graph of {@code model} (outputs 2i and 2i+1: batch mean and unbiased batch
+   * variance of its i-th BatchNormalization in graph order), or null when it has none.
+   *
+   * @throws IllegalArgumentException when a BatchNormalization's statistics are not FLOAT initializers
+   * @throws GradientException when the model cannot be rewritten
+   */
+  public static Model statisticsModel(Model model) {
+    List<Node> bns = batchNorms(model.graph());
     if (bns.isEmpty()) {
-      return new Result(out, 0, 0, 0, (System.nanoTime() - t0) / 1e9);
+      return null;
     }
     for (Node n : bns) {
       for (int i = 3; i <= 4; i++) {
@@ -95,47 +120,136 @@ public final class BnRecalibration {
         }
       }
     }
-    Model stats = statsModel(model);
-    String input = stats.graph().runtimeInputs().get(0).name();
-    int c = bns.size();
-    double[][] mean = new double[c][];
-    double[][] var = new double[c][];
-    int batches = 0;
-    int samples = 0;
-    try (OrtSession s = sessions.open(stats)) {
-      Iterator<Batch> it = data.batches(batchSize);
-      while (it.hasNext() && (maxBatches == 0 || batches < maxBatches)) {
-        Batch b = it.next();
-        if (b.size() < 2) {
-          continue;
-        }
-        try (OnnxTensor x = OrtTensors.create(b.inputs(), b.shape());
-            OrtSession.Result r = s.run(Map.of(input, x))) {
-          for (int i = 0; i < c; i++) {
-            mean[i] = accumulate(mean[i], finite(OrtTensors.floats(r.get(i * 2)), bns.get(i), "mean", batches),
-                batches);
-            var[i] = accumulate(var[i], finite(OrtTensors.floats(r.get(i * 2 + 1)), bns.get(i), "variance",
-                batches), batches);
+    return statsModel(model);
+  }
+
+  /**
+   * Sums of the per-batch statistics over some batches: the running statistics are their mean
+   * ({@code sum / batches}). Sums over disjoint shards of the data add up ({@link #add(Sums)}).
+   */
+  public static final class Sums implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
+    private final String[] names;
+    private final double[][] sums;
+    private int batches;
+    private int samples;
+
+    /** Empty sums for the BatchNormalizations of {@code model} (the model, not its statistics graph). */
+    public Sums(Model model) {
+      List<Node> bns = batchNorms(model.graph());
+      names = new String[2 * bns.size()];
+      for (int i = 0; i < names.length; i++) {
+        names[i] = bns.get(i / 2).describe();
+      }
+      sums = new double[names.length][];
+    }
+
+    private Sums(Sums other) {
+      names = other.names.clone();
+      sums = new double[other.sums.length][];
+      for (int i = 0; i < sums.length; i++) {
+        sums[i] = other.sums[i] == null ? null : other.sums[i].clone();
+      }
+      batches = other.batches;
+      samples = other.samples;
+    }
+
+    /** A copy of these sums. */
+    public Sums copy() {
+      return new Sums(this);
+    }
+
+    public int batches() {
+      return batches;
+    }
+
+    public int samples() {
+      return samples;
+    }
+
+    /**
+     * Runs batch {@code b} through {@code session} (of the statistics graph) and adds its
+     * statistics; false (nothing added) for a batch of fewer than 2 samples.
+     *
+     * @throws DataMismatchException when a statistic is not finite
+     */
+    public boolean add(OrtSession session, Batch b) throws OrtException {
+      if (b.size() < 2) {
+        return false;
+      }
+      String input = session.getInputNames().iterator().next();
+      try (OnnxTensor x = OrtTensors.create(b.inputs(), b.shape());
+          OrtSession.Result r = session.run(Map.of(input, x))) {
+        for (int i = 0; i < names.length; i++) {
+          float[] f = OrtTensors.floats(r.get(i));
+          for (int j = 0; j < f.length; j++) {
+            if (!Float.isFinite(f[j])) {
+              throw new DataMismatchException("BatchNormalization " + names[i] + ": the batch "
+                  + (i % 2 == 0 ? "mean" : "variance") + " of channel " + j + " is " + f[j] + " in batch " + (batches + 1)
+                  + " of the calibration data; the data holds NaN or infinite values, or the activations overflow."
+                  + " Nothing was recalibrated");
+            }
+          }
+          if (sums[i] == null) {
+            sums[i] = new double[f.length];
+          }
+          for (int j = 0; j < f.length; j++) {
+            sums[i][j] += f[j];
           }
         }
-        batches++;
-        samples += b.size();
-        progress.accept(samples);
-        int total = (data.size() + batchSize - 1) / batchSize;
-        dev.onnxprune.runtime.Progress.report(batches, maxBatches == 0 ? total : Math.min(maxBatches, total));
       }
+      batches++;
+      samples += b.size();
+      return true;
     }
-    if (batches == 0) {
+
+    /** Adds another shard's sums to these. */
+    public void add(Sums other) {
+      for (int i = 0; i < sums.length; i++) {
+        if (other.sums[i] == null) {
+          continue;
+        }
+        if (sums[i] == null) {
+          sums[i] = other.sums[i].clone();
+        } else {
+          for (int j = 0; j < sums[i].length; j++) {
+            sums[i][j] += other.sums[i][j];
+          }
+        }
+      }
+      batches += other.batches;
+      samples += other.samples;
+    }
+  }
+
+  /**
+   * {@code model} (not changed) with the running statistics of every BatchNormalization set to the
+   * mean of the per-batch statistics in {@code sums}; {@code t0} is when the work began
+   * ({@link System#nanoTime()}), {@code dataSize} the samples there were (for the message when no
+   * batch counted).
+   */
+  public static Result finish(Model model, Sums sums, long t0, int dataSize) {
+    if (sums.batches == 0) {
       throw new IllegalArgumentException("no batch of at least 2 samples in the calibration data ("
-          + data.size() + " samples)");
+          + dataSize + " samples)");
     }
+    Model out = model.copy();
+    List<Node> bns = batchNorms(out.graph());
     Graph g = out.graph();
-    for (int i = 0; i < c; i++) {
-      set(g, bns.get(i), 3, mean[i]);
-      set(g, bns.get(i), 4, var[i]);
+    for (int i = 0; i < bns.size(); i++) {
+      set(g, bns.get(i), 3, mean(sums.sums[2 * i], sums.batches));
+      set(g, bns.get(i), 4, mean(sums.sums[2 * i + 1], sums.batches));
     }
     g.removeDeadCode();
-    return new Result(out, c, batches, samples, (System.nanoTime() - t0) / 1e9);
+    return new Result(out, bns.size(), sums.batches, sums.samples, (System.nanoTime() - t0) / 1e9);
+  }
+
+  private static double[] mean(double[] sum, int batches) {
+    double[] m = new double[sum.length];
+    for (int j = 0; j < m.length; j++) {
+      m[j] = sum[j] / batches;
+    }
+    return m;
   }
 
   /** The BatchNormalization nodes in inference form (one output), in graph order. */
@@ -177,29 +291,6 @@ public final class BnRecalibration {
     }
     g.removeDeadCode();
     return work;
-  }
-
-  /** {@code stats} when every value is finite; else an error naming the node and the batch. */
-  private static float[] finite(float[] stats, Node bn, String what, int batch) {
-    for (int j = 0; j < stats.length; j++) {
-      if (!Float.isFinite(stats[j])) {
-        throw new DataMismatchException("BatchNormalization " + bn.describe() + ": the batch " + what + " of channel "
-            + j + " is " + stats[j] + " in batch " + (batch + 1) + " of the calibration data; the data holds NaN or"
-            + " infinite values, or the activations overflow. Nothing was recalibrated");
-      }
-    }
-    return stats;
-  }
-
-  private static double[] accumulate(double[] running, float[] batch, int k) {
-    if (running == null) {
-      running = new double[batch.length];
-    }
-    // cumulative average: momentum 1 / (k + 1)
-    for (int j = 0; j < batch.length; j++) {
-      running[j] += (batch[j] - running[j]) / (k + 1);
-    }
-    return running;
   }
 
   /** Gives input {@code slot} of {@code bn} the values {@code v}, in an initializer of its own. */

@@ -45,6 +45,9 @@ final class OpCosts {
     put(t, "ConvTranspose", OpCosts::convTranspose);
     put(t, "Gemm", OpCosts::gemm);
     put(t, "MatMul", OpCosts::matMul);
+    put(t, "LSTM", OpCosts::recurrent);
+    put(t, "GRU", OpCosts::recurrent);
+    put(t, "RNN", OpCosts::recurrent);
     put(t, "BatchNormalization", (n, s) -> flops(2 * s.outputElements(n)));
     for (String op : RUNTIME_NORMS) {
       put(t, op, (n, s) -> flops(7 * s.outputElements(n)));
@@ -113,6 +116,23 @@ final class OpCosts {
     long[] a = s.dims(n.input(0));
     long k = a[n.attrLong("transA", 0) != 0 ? 0 : 1];
     return macs(Math.multiplyExact(s.outputElements(n), k));
+  }
+
+  /**
+   * RNN, GRU, LSTM: the gate products of every step, seq x batch x directions x gates x hidden x
+   * (input + hidden) MACs (W by x_t and R by h_{t-1}; gates: LSTM 4, GRU 3, RNN 1); the
+   * element-wise gate arithmetic is not counted.
+   */
+  static long[] recurrent(Node n, Sizes s) {
+    long[] x = s.dims(n.input(0));
+    long[] w = s.dims(n.input(1));
+    long hidden = n.attrLong("hidden_size", -1);
+    if (x.length != 3 || w.length != 3 || hidden <= 0) {
+      throw new Sizes.UnknownSize("X, W or hidden_size of " + n.describe());
+    }
+    // W is [directions, gates * hidden, input]; X's first two axes are seq and batch in either layout
+    long steps = Math.multiplyExact(x[0], x[1]);
+    return macs(Math.multiplyExact(Math.multiplyExact(steps, Math.multiplyExact(w[0], w[1])), w[2] + hidden));
   }
 
   /** Output elements x K (K = the first operand's last dim). */

@@ -2,12 +2,14 @@ package dev.onnxprune.graph.serde;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OrtException;
+import dev.onnxprune.graph.DataType;
 import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.ModelFormatException;
 import dev.onnxprune.graph.OnnxModels;
@@ -110,21 +112,96 @@ class ExternalDataTest {
   }
 
   @Test
-  void externalTensorsAreReadFromTheMappingAndWritingKeepsNoHeapCopy() throws IOException {
-    Model m = OnnxModels.read(resnetWithExternalData());
+  void externalTensorsStayInTheirFileAndWritingKeepsNoHeapCopy() throws IOException {
+    Path ext = resnetWithExternalData();
+    Model m = OnnxModels.read(ext);
     List<Value> external = m.graph().initializers().stream()
         .filter(v -> v.initializer().externalLocation() != null).toList();
+    assertFalse(external.isEmpty());
     Model inline = OnnxModels.read(TestModels.model("resnet20.onnx"));
 
     OnnxModels.write(m, dir.resolve("again.onnx"), WriteOptions.withExternalData());
     OnnxModels.write(m, dir.resolve("inline.onnx"), WriteOptions.inline());
 
     for (Value v : external) {
-      ByteBuffer b = v.initializer().buffer();
-      assertTrue(b.isDirect(), v.name() + " is not read from the mapping");
-      assertEquals(inline.graph().value(v.name()).initializer().buffer(), b, v.name());
+      Tensor.FileSlice f = v.initializer().fileSlice();
+      assertNotNull(f, v.name() + " is not read from its file");
+      assertEquals(dataFileOf(ext).toRealPath(), f.file().file(), v.name());
+      assertEquals(v.initializer().byteSize(), f.length(), v.name());
+      assertEquals(inline.graph().value(v.name()).initializer().buffer(), v.initializer().buffer(), v.name());
       assertArrayEquals(inline.graph().value(v.name()).initializer().toFloatArray(), v.initializer().toFloatArray());
     }
+  }
+
+  @Test
+  void readerWalksExternalDataInWindowsAsTheWholeBufferHasIt() throws IOException {
+    Model m = OnnxModels.read(resnetWithExternalData());
+    for (Value v : m.graph().initializers()) {
+      Tensor t = v.initializer();
+      if (t.fileSlice() == null || t.dataType() != DataType.FLOAT) {
+        continue;
+      }
+      float[] all = t.toFloatArray();
+      // every other run of 3 elements read, the rest skipped; then one bulk read of what is left
+      Tensor.Reader r = t.reader();
+      int i = 0;
+      float[] three = new float[3];
+      for (; i + 6 <= all.length / 2; i += 6) {
+        r.get(three, 0, 3);
+        assertArrayEquals(java.util.Arrays.copyOfRange(all, i, i + 3), three, v.name() + " at " + i);
+        r.skip(3);
+      }
+      float[] rest = new float[all.length - i];
+      r.get(rest, 0, rest.length);
+      assertArrayEquals(java.util.Arrays.copyOfRange(all, i, all.length), rest, v.name());
+    }
+  }
+
+  @Test
+  void aDataFileReplacedOrDeletedAfterReadingDoesNotChangeTheModel() throws IOException {
+    Path ext = resnetWithExternalData();
+    Model m = OnnxModels.read(ext);
+    Value w = m.graph().initializers().stream().filter(v -> v.initializer().fileSlice() != null).findFirst()
+        .orElseThrow();
+    float[] before = w.initializer().toFloatArray();
+    Path data = dataFileOf(ext);
+    assertTrue(w.initializer().fileSlice().file().unchangedOnDisk());
+    assertNotNull(OnnxModels.referencing(m, Long.MAX_VALUE));
+
+    // replaced by another file of the same size (zeros): the model keeps the data it read
+    Path other = dir.resolve("other.bin");
+    Files.write(other, new byte[(int) Files.size(data)]);
+    Files.move(other, data, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    assertFalse(w.initializer().fileSlice().file().unchangedOnDisk());
+    assertNull(OnnxModels.referencing(m, Long.MAX_VALUE), "a changed file must not be handed on by its path");
+    assertArrayEquals(before, w.initializer().toFloatArray());
+
+    Files.delete(data);
+    assertArrayEquals(before, w.initializer().toFloatArray());
+    Path again = dir.resolve("copy.onnx");
+    OnnxModels.write(m, again, WriteOptions.withExternalData());
+    assertArrayEquals(before, OnnxModels.read(again).graph().value(w.name()).initializer().toFloatArray());
+  }
+
+  @Test
+  void referencingKeepsExternalTensorsInTheirFile() throws Exception {
+    Path ext = resnetWithExternalData();
+    Model m = OnnxModels.read(ext);
+    OnnxModels.Referencing r = OnnxModels.referencing(m, Long.MAX_VALUE);
+    assertNotNull(r);
+    assertEquals(ext.getParent().toRealPath(), r.folder());
+    long external = m.graph().initializers().stream().filter(v -> v.initializer().fileSlice() != null)
+        .mapToLong(v -> v.initializer().byteSize()).sum();
+    assertEquals(OnnxModels.tensorBytes(m) - external, r.inlineTensorBytes());
+    assertTrue(r.bytes().length < Files.size(ext) + OnnxModels.tensorBytes(m) - external + 4096,
+        r.bytes().length + " bytes: the external tensors must not be inline");
+    ModelProto p = ModelProto.parseFrom(r.bytes());
+    for (TensorProto t : p.getGraph().getInitializerList()) {
+      boolean wasExternal = m.graph().value(t.getName()).initializer().fileSlice() != null;
+      assertEquals(wasExternal, t.getDataLocation() == TensorProto.DataLocation.EXTERNAL, t.getName());
+    }
+    // over the inline limit: not possible
+    assertNull(OnnxModels.referencing(m, OnnxModels.tensorBytes(m) - external));
   }
 
   @Test
