@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Criteria side by side on the six trained Fashion-MNIST fixtures: prune to --flops 0.5
-# (uniform, no fine-tuning) with random, L1, BN, APoZ, mean, Oracle, AOFP and Taylor; top-1 on the
+# (uniform, no fine-tuning) with random, L1, BN, APoZ, mean, Oracle (default: re-scored; oracle-1
+# one-shot), AOFP and Taylor; on how many models the AOFP paper's ordering holds; top-1 on the
 # 2,000 test images, scoring wall times, plain forward throughput, and Oracle's cost per
 # scored channel in forward-pass equivalents (naive, mask inputs, packed, packed + suffix).
 #

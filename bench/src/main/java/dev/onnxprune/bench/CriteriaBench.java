@@ -38,15 +38,16 @@ import java.util.Map;
 /**
  * Criteria side by side on the six trained Fashion-MNIST fixtures: each model pruned to
  * {@code --flops} (default 0.5, uniform allocation, no fine-tuning) by random, L1, BN |gamma|,
- * APoZ, mean activation, Oracle (one-shot, and re-scored {@code --rescore} times after removing
- * 10% of each group), AOFP (Binary Filter Search scores through the allocator; AOFP's own plan;
+ * APoZ, mean activation, Oracle (the default: re-scored 3 times after removing 10% of each group;
+ * {@code oracle-1} one-shot; {@code oracle-r} re-scored {@code --rescore} times), AOFP (Binary Filter Search scores through the allocator; AOFP's own plan;
  * and eq. 6 per single channel), Taylor (mean |a * dL/da| per channel);
  * top-1 on the 2,000-image test subset; the wall time of each criterion's scoring; the ORT
  * throughput of a plain forward pass over the calibration images in the same run; and Oracle's
  * cost per scored channel in forward-pass equivalents (FPE: the time of one plain forward pass
  * over the same samples) for three ways of running it: a constant-masked model and a new session
  * per channel (naive), mask inputs with one ablation per run, and packed ablations with suffix
- * runs (the default).
+ * runs (the default). With random, l1, taylor, oracle and aofp among the criteria it also says on
+ * how many models the AOFP paper's ordering (Oracle >= AOFP > heuristics > random) holds.
  *
  * <p>Usage: {@code CriteriaBench [MODEL...] [--calib N] [--oracle-calib N] [--cost-calib N]
  * [--flops F] [--theta T] [--phi P] [--rescore R] [--threads T] [--criteria a,b,...|none]
@@ -76,7 +77,7 @@ public final class CriteriaBench {
     int phi = intArg(args, "--phi", 256);
     int rescore = intArg(args, "--rescore", 3);
     int threads = intArg(args, "--threads", 0);
-    String only = stringArg(args, "--criteria", "random,l1,bn,apoz,mean,oracle,oracle-r,aofp,aofp-plan,aofp-eq6,taylor");
+    String only = stringArg(args, "--criteria", "random,l1,bn,apoz,mean,oracle,oracle-1,aofp,aofp-plan,aofp-eq6,taylor");
     Sessions sessions = new Sessions(Device.CPU, 0, threads);
     ArrayDataset calib = IdxDataset.read(TestModels.file("fmnist-calib-images-idx3-ubyte.gz"),
         TestModels.file("fmnist-calib-labels-idx1-ubyte.gz"), NORM, calibN);
@@ -112,7 +113,8 @@ public final class CriteriaBench {
           case "bn" -> Criteria.bnGamma();
           case "apoz" -> DataCriteria.apoz(calib, sessions, o);
           case "mean" -> DataCriteria.meanActivation(calib, sessions, o);
-          case "oracle" -> DataCriteria.oracle(oracleCalib, sessions, o);
+          case "oracle" -> DataCriteria.oracle(oracleCalib, sessions, o); // the default: re-scored
+          case "oracle-1" -> DataCriteria.oracle(oracleCalib, sessions, o.rescore(0, 0.1));
           case "aofp" -> DataCriteria.aofp(calib, sessions, o);
           case "aofp-plan" -> DataCriteria.aofp(calib, sessions, o.ownPlan(true));
           case "aofp-eq6" -> DataCriteria.aofp(oracleCalib, sessions, o.binarySearch(false));
@@ -155,6 +157,7 @@ public final class CriteriaBench {
     System.out.println();
     System.out.println("Top-1 on the test subset after pruning (no fine-tuning):");
     table(acc);
+    ordering(acc);
     System.out.println();
     System.out.println("Scoring wall time (data-driven: forward-pass equivalents of work in brackets), and plain"
         + " forward throughput:");
@@ -167,6 +170,46 @@ public final class CriteriaBench {
           + " | packed, 256 samples/run | packed + suffix (default) |");
       System.out.println("|---|---|---|---|---|---|");
       costRows.forEach(System.out::println);
+    }
+  }
+
+  /**
+   * The AOFP paper's ordering (Figure 3: Oracle >= AOFP > heuristics > random; heuristics here L1
+   * and Taylor) on each model that has all five columns, and each of its comparisons on its own.
+   */
+  private static void ordering(Map<String, Map<String, String>> acc) {
+    String[][] pairs = {{"oracle", "aofp", ">="}, {"aofp", "l1", ">"}, {"aofp", "taylor", ">"}, {"l1", "random", ">"},
+        {"taylor", "random", ">"}};
+    int models = 0;
+    int holds = 0;
+    int[] pairHolds = new int[pairs.length];
+    StringBuilder per = new StringBuilder();
+    for (Map.Entry<String, Map<String, String>> e : acc.entrySet()) {
+      Map<String, String> a = e.getValue();
+      if (!List.of("random", "l1", "taylor", "oracle", "aofp").stream().allMatch(k -> a.containsKey(k)
+          && !a.get(k).equals("n/a"))) {
+        continue;
+      }
+      models++;
+      boolean all = true;
+      for (int i = 0; i < pairs.length; i++) {
+        double x = Double.parseDouble(a.get(pairs[i][0]));
+        double y = Double.parseDouble(a.get(pairs[i][1]));
+        boolean ok = pairs[i][2].equals(">=") ? x >= y : x > y;
+        pairHolds[i] += ok ? 1 : 0;
+        all &= ok;
+      }
+      holds += all ? 1 : 0;
+      per.append(' ').append(e.getKey()).append(all ? " yes;" : " no;");
+    }
+    if (models == 0) {
+      return;
+    }
+    System.out.println();
+    System.out.printf("Paper's ordering (Oracle >= AOFP > L1, Taylor > random) holds on %d of %d models:%s%n", holds,
+        models, per);
+    for (int i = 0; i < pairs.length; i++) {
+      System.out.printf("  %s %s %s: %d of %d%n", pairs[i][0], pairs[i][2], pairs[i][1], pairHolds[i], models);
     }
   }
 

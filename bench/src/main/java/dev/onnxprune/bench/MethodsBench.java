@@ -49,11 +49,11 @@ import java.util.Map;
  * on the 10k test images right after pruning and after fine-tuning, wall times, and per-group
  * widths against uniform pruning at the same FLOPs. Run by {@code bench/methods.sh}.
  *
- * <p>Usage: {@code MethodsBench [--data DIR] [--train-limit 10000] [--finetune-epochs 1]
- * [--threads 2] [--method-steps 2000] [--theta 0.01] [--phi 20] [--methods l1,taylor,...]
- * [--json FILE]}; --theta and --phi are AOFP's. The
- * training-time methods stop at --method-steps optimizer steps (and fail if the target is not met
- * by then).
+ * <p>Usage: {@code MethodsBench [--model resnet20] [--data DIR] [--train-limit 10000]
+ * [--finetune-epochs 1] [--threads 2] [--method-steps N] [--theta T] [--phi P] [--methods l1,taylor,...]
+ * [--json FILE]}; --model names a bundled fixture; --theta and --phi are AOFP's. Settings not given
+ * keep the library's defaults (--method-steps: each method's own budget); the training-time
+ * methods stop at their budget (and fail if the target is not met by then).
  */
 public final class MethodsBench {
   /** One method: how it prunes a copy of the model. */
@@ -69,7 +69,8 @@ public final class MethodsBench {
     int trainLimit = TrainThroughputBench.intArg(args, "--train-limit", 10000);
     int ftEpochs = TrainThroughputBench.intArg(args, "--finetune-epochs", 1);
     int threads = TrainThroughputBench.intArg(args, "--threads", 2);
-    int maxSteps = TrainThroughputBench.intArg(args, "--method-steps", 2000);
+    int maxSteps = TrainThroughputBench.intArg(args, "--method-steps", 0);
+    String modelName = TrainThroughputBench.stringArg(args, "--model", "resnet20");
     String json = TrainThroughputBench.stringArg(args, "--json", null);
     List<String> names = Arrays.asList(TrainThroughputBench.stringArg(args, "--methods",
         "l1,taylor,oracle,aofp,adversarial,prunenet,scratch").split(","));
@@ -89,7 +90,8 @@ public final class MethodsBench {
     System.out.printf(Locale.ROOT, "data: %d training images (the first %d), %d calibration, %d test; ONNX Runtime"
         + " CPU, %d threads; fine-tuning %d epoch(s)%n", train.size(), trainLimit, calib.size(), test.size(), threads,
         ftEpochs);
-    Model original = OnnxModels.read(TestModels.model("resnet20.onnx"));
+    Model original = OnnxModels.read(TestModels.model(modelName + ".onnx"));
+    System.out.println("model: " + modelName);
     Target target = Target.flops(0.5);
     MethodSetup setup = new MethodSetup(train, val, sessions).batchSize(64).seed(0).validationLimit(500)
         .listener(p -> System.err.printf(Locale.ROOT, "  step %d %s: FLOPs %.3f, loss %.4f, acc %s (%.1f s)%n",
@@ -207,12 +209,18 @@ public final class MethodsBench {
 
   private static void print(List<Row> rows, int epochs, int trainSize) {
     System.out.println();
-    System.out.printf("| method | MFLOPs | params | top-1 pruned | top-1 after fine-tuning | prune time | fine-tune time |%n");
-    System.out.printf("|---|---:|---:|---:|---:|---:|---:|%n");
+    System.out.printf("| method | MFLOPs | params | top-1 pruned | top-1 after fine-tuning | prune time | method steps"
+        + " | fine-tune time |%n");
+    System.out.printf("|---|---:|---:|---:|---:|---:|---:|---:|%n");
     for (Row r : rows) {
-      System.out.printf(Locale.ROOT, "| %s | %.1f | %,d | %.2f%% | %.2f%% | %.1f s | %.1f s |%n", r.name(),
-          r.flops() / 1e6, r.params(), 100 * r.prunedTop1(), 100 * r.tunedTop1(), r.pruneSeconds(),
+      String steps = r.trajectory() == null || r.trajectory().isEmpty() ? "-"
+          : String.valueOf(r.trajectory().get(r.trajectory().size() - 1).step());
+      System.out.printf(Locale.ROOT, "| %s | %.1f | %,d | %.2f%% | %.2f%% | %.1f s | %s | %.1f s |%n", r.name(),
+          r.flops() / 1e6, r.params(), 100 * r.prunedTop1(), 100 * r.tunedTop1(), r.pruneSeconds(), steps,
           r.tuneSeconds());
+      if (r.description().startsWith("FAILED")) {
+        System.out.println("  " + r.name() + ": " + r.description());
+      }
     }
     System.out.printf("(fine-tuning: %d epoch(s) over %d training images; top-1 on the 10k test images)%n", epochs,
         trainSize);

@@ -8,21 +8,32 @@ import dev.onnxprune.prune.Target;
 import java.util.Map;
 
 /**
- * The training-time methods of {@link MethodsBench}: each with its defaults (the paper's settings
- * where the paper gives them; see each Options class) and the same cap on optimizer steps.
+ * The training-time methods of {@link MethodsBench}: each with the library's defaults (see each
+ * Options class), AOFP's theta and phi and the step budget as given on the command line.
  */
 final class MethodsBenchMethods {
   private MethodsBenchMethods() {}
 
   static void add(Map<String, MethodsBench.Method> methods, MethodSetup setup, Target target, int maxSteps,
       String[] args) {
-    double theta = Double.parseDouble(TrainThroughputBench.stringArg(args, "--theta", "0.01"));
-    int phi = TrainThroughputBench.intArg(args, "--phi", 20);
-    methods.put("aofp", m -> MethodsBench.prune(m,
-        AofpTraining.create(setup, new AofpTraining.Options().theta(theta).phi(phi).maxSteps(maxSteps)), target));
-    methods.put("adversarial", m -> MethodsBench.prune(m,
-        AdversarialPruning.create(setup, new AdversarialPruning.Options().maxSteps(maxSteps)), target));
-    methods.put("prunenet", m -> MethodsBench.prune(m,
-        PruneNet.create(setup, new PruneNet.Options().maxSteps(maxSteps)), target));
+    String theta = TrainThroughputBench.stringArg(args, "--theta", null);
+    String phi = TrainThroughputBench.stringArg(args, "--phi", null);
+    AofpTraining.Options aofp = new AofpTraining.Options();
+    AdversarialPruning.Options adversarial = new AdversarialPruning.Options();
+    PruneNet.Options prunenet = new PruneNet.Options();
+    if (theta != null) {
+      aofp.theta(Double.parseDouble(theta));
+    }
+    if (phi != null) {
+      aofp.phi(Integer.parseInt(phi));
+    }
+    if (maxSteps > 0) { // 0: each method's own budget
+      aofp.maxSteps(maxSteps);
+      adversarial.maxSteps(maxSteps);
+      prunenet.maxSteps(maxSteps);
+    }
+    methods.put("aofp", m -> MethodsBench.prune(m, AofpTraining.create(setup, aofp), target));
+    methods.put("adversarial", m -> MethodsBench.prune(m, AdversarialPruning.create(setup, adversarial), target));
+    methods.put("prunenet", m -> MethodsBench.prune(m, PruneNet.create(setup, prunenet), target));
   }
 }

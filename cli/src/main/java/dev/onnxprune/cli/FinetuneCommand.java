@@ -60,6 +60,9 @@ public final class FinetuneCommand implements Callable<Integer> {
   QuietOption quiet;
 
   @Mixin
+  ProgressOption progress;
+
+  @Mixin
   CommonOptions common;
 
   @ArgGroup(validate = false, heading = "%nTraining data:%n", order = 1)
@@ -124,7 +127,14 @@ public final class FinetuneCommand implements Callable<Integer> {
         n = scratchEpochs(m, epochs);
         m = Scratch.reinitialize(m, data.seed);
       }
-      try (PipelineLog log = new PipelineLog(common.err(), quiet.on)) {
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on, progress.json())) {
+        if (scratchNote != null) {
+          if (progress.json()) {
+            log.note(null, scratchNote);
+          } else {
+            common.err().println(scratchNote);
+          }
+        }
         PruningPipeline.Builder b = PruningPipeline.builder().model(m).inPlace(true).recovery(recovery.recovery(n))
             .trainingData(train).sessions(runtime.sessions()).seed(data.seed).cropFill(data.data.zeroPixel())
             .output(output.file).externalData(output.externalData).report(report.report).listener(log);
@@ -144,16 +154,19 @@ public final class FinetuneCommand implements Callable<Integer> {
     });
   }
 
+  /** What {@link #scratchEpochs} chose, for the progress output. */
+  private String scratchNote;
+
   private int scratchEpochs(Model pruned, int epochs) throws Exception {
     if (scratch.original == null) {
-      common.err().println("scratch: " + epochs + " epochs (Scratch-E; give --original for the Scratch-B budget)");
+      scratchNote = "scratch: " + epochs + " epochs (Scratch-E; give --original for the Scratch-B budget)";
       return epochs;
     }
     double before = Scratch.flops(OnnxModels.read(scratch.original));
     double after = Scratch.flops(pruned);
     int n = Scratch.budgetEpochs(epochs, before, after);
-    common.err().println(String.format(Locale.ROOT, "scratch (Scratch-B): %d epochs x %s / %s FLOPs = %d epochs",
-        epochs, Units.count(Math.round(before)), Units.count(Math.round(after)), n));
+    scratchNote = String.format(Locale.ROOT, "scratch (Scratch-B): %d epochs x %s / %s FLOPs = %d epochs",
+        epochs, Units.count(Math.round(before)), Units.count(Math.round(after)), n);
     return n;
   }
 

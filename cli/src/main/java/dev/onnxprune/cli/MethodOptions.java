@@ -23,6 +23,21 @@ final class MethodOptions {
           + " the target is not met, and the command fails).")
   Long steps;
 
+  @Option(names = "--method-seconds", paramLabel = "S",
+      description = "--method: a time budget in seconds besides --method-steps (default none); the method stops"
+          + " when either is spent. Progress shows the time left.")
+  Double seconds;
+
+  @Option(names = "--no-fail-early", negatable = false,
+      description = "--method aofp, adversarial: train on to the budget even when the pace of the recent steps"
+          + " projects that the target will not be met within it (by default the method ends there with the"
+          + " reason, like at its budget).")
+  boolean noFailEarly;
+
+  @Option(names = "--patience", paramLabel = "K",
+      description = "aofp: end as stalled once every layer's last K moves pruned nothing (default 3; 0: never).")
+  Integer patience;
+
   @Option(names = "--method-lr", paramLabel = "LR",
       description = "--method: learning rate of the method's training (aofp: base path SGD; adversarial: Adam of"
           + " the regular phase, eta_reg; prunenet: the recovery phase).")
@@ -54,6 +69,12 @@ final class MethodOptions {
   /** The settings given, for the method or (theta, phi) the AOFP criterion. */
   MethodParameters parameters(Double theta, Integer phi) {
     return new MethodParameters().theta(theta).phi(phi).learningRate(lr).maxSteps(steps).epsilon(epsilon).tau(tau)
-        .iterations(iterations).objective(objective).lambda(lambda);
+        .iterations(iterations).objective(objective).lambda(lambda).patience(patience)
+        .timeBudget(duration(seconds)).failEarly(noFailEarly ? Boolean.FALSE : null);
+  }
+
+  /** {@code seconds} as a duration (null stays null; the library checks the value and names its key). */
+  static java.time.Duration duration(Double seconds) {
+    return seconds == null ? null : java.time.Duration.ofNanos(Math.round(Math.min(seconds, 9e9) * 1e9));
   }
 }

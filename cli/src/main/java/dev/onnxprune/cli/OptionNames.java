@@ -54,6 +54,10 @@ final class OptionNames {
     flag("aofp.theta", "--theta");
     flag("aofp.phi", "--phi");
     flag("method.maxSteps", "--method-steps");
+    flag("method.maxSeconds", "--method-seconds");
+    flag("method.failEarly", "--no-fail-early");
+    flag("aofp.patience", "--patience");
+    flag("criterion.maxSeconds", "--criterion-seconds");
     flag("method.learningRate", "--method-lr");
     flag("method.batchSize", "--batch");
     flag("adversarial.epsilon", "--epsilon");

@@ -4,6 +4,7 @@ import dev.onnxprune.criteria.DataCriteria;
 import dev.onnxprune.exec.ExecutionBackend;
 import dev.onnxprune.errors.NothingPrunableException;
 import dev.onnxprune.errors.TargetUnreachableException;
+import dev.onnxprune.methods.MethodParameters;
 import dev.onnxprune.methods.Methods;
 import dev.onnxprune.prune.PipelineResult;
 import dev.onnxprune.prune.PruneSchedule;
@@ -28,7 +29,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P | --latency L) ...}:
+ * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P | --latency L | --blocks N) ...}:
  * structured channel pruning through the library's {@link PruningPipeline}; this class only adapts
  * options and prints. OUT is written last, and only when {@code --verify} (if given) passed.
  */
@@ -36,7 +37,7 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     sortOptions = false,
-    customSynopsis = "onnx-prune prune MODEL -o OUT (--ratio R | --flops F | --params P | --latency L) [OPTIONS]",
+    customSynopsis = "onnx-prune prune MODEL -o OUT (--ratio R | --flops F | --params P | --latency L | --blocks N) [OPTIONS]",
     parameterListHeading = "%nInput and output:%n",
     description = {
         "Removes whole channels (filters) from a model: channel groups that must go together are found by"
@@ -96,6 +97,9 @@ public final class PruneCommand implements Callable<Integer> {
 
   @Mixin
   QuietOption quiet;
+
+  @Mixin
+  ProgressOption progress;
 
   @Mixin
   CommonOptions common;
@@ -164,7 +168,7 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--round", paramLabel = "N|auto",
         description = "Keep channel counts in multiples of N; 1 keeps exact widths. auto (default): the multiple"
             + " --device runs fast (CPU: 16 with AVX-512, 8 with AVX2; CUDA: 8), halved when the target cannot be"
-            + " met within 1% with it. The output says which multiple was used and why.")
+            + " met within 1%% with it. The output says which multiple was used and why.")
     String round = "auto";
 
     /** {@code --round}: auto, or a whole number the library checks (key roundTo). */
@@ -297,7 +301,8 @@ public final class PruneCommand implements Callable<Integer> {
       if (target.blocks != null) {
         return pruneBlocks();
       }
-      try (PipelineLog log = new PipelineLog(common.err(), quiet.on); ExecutionBackend backend = spark.backend()) {
+      try (PipelineLog log = new PipelineLog(common.err(), quiet.on, progress.json());
+          ExecutionBackend backend = spark.backend()) {
         PruningPipeline pipeline = configure(log, backend);
         PipelineResult r;
         try {
@@ -389,7 +394,8 @@ public final class PruneCommand implements Callable<Integer> {
       b.rewindWeights(recovery.rewindWeights);
     }
     if (byMethod) {
-      log.method(methods.method, Methods.maxSteps(methods.method, methods.parameters(calibration.theta, calibration.phi)));
+      MethodParameters mp = methods.parameters(calibration.theta, calibration.phi);
+      log.method(methods.method, Methods.maxSteps(methods.method, mp), Methods.timeBudget(methods.method, mp));
       b.method(methods.method, methods.parameters(calibration.theta, calibration.phi));
     } else if (methods.parameters(null, null).any()) {
       throw new UsageFailure(OptionNames.flag(methods.parameters(null, null).firstMethodOnly())

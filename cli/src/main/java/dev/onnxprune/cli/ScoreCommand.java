@@ -12,6 +12,7 @@ import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.runtime.ArrayDataset;
 import dev.onnxprune.runtime.Device;
 import dev.onnxprune.runtime.Sessions;
+import dev.onnxprune.runtime.Progress;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelGroup;
 import java.io.PrintWriter;
@@ -110,7 +111,18 @@ public final class ScoreCommand implements Callable<Integer> {
       double[][] s;
       Criterion c;
       ChannelAnalysis a;
-      try (ExecutionBackend backend = spark.backend()) {
+      // a criterion's notes (Oracle's estimated cost) go to stderr before it runs
+      Progress.Sink notes = new Progress.Sink() {
+        @Override
+        public void progress(double fraction, String detail) {}
+
+        @Override
+        public void note(String message) {
+          common.err().println(OptionNames.render(message));
+          common.err().flush();
+        }
+      };
+      try (ExecutionBackend backend = spark.backend(); Progress.Scope scope = Progress.open(notes)) {
         c = criterion(criterion, data, calibration, seed, runtime.sessions(), backend);
         Model m = OnnxModels.read(model);
         a = ChannelAnalysis.analyze(m);

@@ -164,4 +164,99 @@ class PruneMethodCommandTest {
         + " prunes)"), noData.err());
     assertFalse(Files.exists(Path.of(out)), "nothing written");
   }
+
+  @Test
+  void budgetAndPatienceFlagsReachTheLibraryAndItsErrorsNameThem() throws Exception {
+    String in = TestModels.model("vgg_bn.onnx").toString();
+    String out = tmp.resolve("out.onnx").toString();
+    String[] data = {"--images", calib("images"), "--labels", calib("labels")};
+
+    Cli.Result negative = Cli.run(concat(new String[] {"prune", in, "-o", out, "--flops", "0.5", "--method", "aofp",
+        "--patience", "-1"}, data));
+    Cli.Result other = Cli.run(concat(new String[] {"prune", in, "-o", out, "--flops", "0.5", "--method", "prunenet",
+        "--patience", "2"}, data));
+    Cli.Result zero = Cli.run(concat(new String[] {"prune", in, "-o", out, "--flops", "0.5", "--method", "aofp",
+        "--method-seconds", "0"}, data));
+    Cli.Result stray = Cli.run("prune", in, "-o", out, "--flops", "0.5", "--criterion", "l1", "--method-seconds", "5");
+
+    assertEquals(2, negative.exitCode(), negative.err());
+    assertTrue(negative.err().contains("--patience must be >= 0: -1"), negative.err());
+    assertEquals(2, other.exitCode(), other.err());
+    assertTrue(other.err().contains("--patience does not apply to the method prunenet: 2"), other.err());
+    assertEquals(2, zero.exitCode(), zero.err());
+    assertTrue(zero.err().contains("--method-seconds must be > 0 (or none): 0"), zero.err());
+    assertEquals(2, stray.exitCode(), stray.err());
+    assertTrue(stray.err().contains("--method-seconds applies to --method only"), stray.err());
+    assertFalse(Files.exists(Path.of(out)), "nothing written");
+  }
+
+  /**
+   * --progress json: every stderr line is one JSON object with an "event"; a method's lines carry
+   * the step, the FLOPs kept and the time left, which a time budget bounds; the time budget's key
+   * reads as its flag in the reason.
+   */
+  @Test
+  void progressAsJsonLinesAndATimeBudgetThatEndsTheRun() throws Exception {
+    Path report = tmp.resolve("report.json");
+    Cli.Result r = Cli.run("prune", TestModels.model("vgg_bn.onnx").toString(), "-o", tmp.resolve("o.onnx").toString(),
+        "--method", "aofp", "--flops", "0.5", "--images", calib("images"), "--labels", calib("labels"), "--mean",
+        "0.286", "--std", "0.353", "--theta", "1e-9", "--phi", "1", "--patience", "0", "--no-fail-early",
+        "--method-seconds", "3", "--keep-partial", "--report", report.toString(), "--device", "cpu", "--no-augment",
+        "--progress", "json");
+    assertEquals(0, r.exitCode(), r.err());
+    ObjectMapper json = new ObjectMapper();
+    List<JsonNode> events = new java.util.ArrayList<>();
+    for (String line : r.err().lines().filter(l -> !l.isBlank() && !l.contains("[W:onnxruntime")).toList()) {
+      JsonNode n = json.readTree(line);
+      assertTrue(n.has("event"), line);
+      events.add(n);
+    }
+    List<JsonNode> method = events.stream().filter(n -> n.get("event").asText().equals("method")).toList();
+    assertTrue(method.size() >= 2, "start and end at least: " + r.err());
+    assertEquals("start", method.get(0).get("point").asText());
+    assertEquals("end", method.get(method.size() - 1).get("point").asText());
+    for (JsonNode m : method.subList(1, method.size() - 1)) {
+      assertTrue(m.get("secondsLeft").asDouble() <= 3, "the time budget bounds the time left: " + m);
+    }
+    JsonNode warning = events.stream().filter(n -> n.get("event").asText().equals("warning")).findFirst()
+        .orElseThrow(() -> new AssertionError("no warning: " + r.err()));
+    assertTrue(warning.get("message").asText().contains("it ended at its time budget (--method-seconds 3) after"),
+        warning.toString());
+    assertTrue(events.stream().anyMatch(n -> n.get("event").asText().equals("phase")
+        && n.get("phase").asText().equals("scoring")), r.err());
+
+    Cli.Result bad = Cli.run("prune", TestModels.model("vgg_bn.onnx").toString(), "-o", tmp.resolve("p.onnx")
+        .toString(), "--flops", "0.5", "--progress", "xml");
+    assertEquals(2, bad.exitCode());
+    assertTrue(bad.err().contains("--progress must be text or json: xml"), bad.err());
+  }
+
+  /** Oracle re-scores by default and says what it will cost, from the forward rate it measures, before it runs. */
+  @Test
+  void oracleRescoresByDefaultAndPrintsItsCostFirst() throws Exception {
+    Cli.Result r = Cli.run("prune", TestModels.model("vgg_bn.onnx").toString(), "-o", tmp.resolve("o.onnx").toString(),
+        "--criterion", "oracle", "--flops", "0.3", "--images", calib("images"), "--labels", calib("labels"),
+        "--mean", "0.286", "--std", "0.353", "--calib-limit", "64", "--device", "cpu");
+    assertEquals(0, r.exitCode(), r.err());
+    List<String> lines = r.err().lines().toList();
+    int note = -1;
+    int scoring = -1;
+    for (int i = 0; i < lines.size(); i++) {
+      if (lines.get(i).startsWith("  oracle: ")) {
+        note = i;
+      } else if (lines.get(i).startsWith("scoring ")) {
+        scoring = i;
+      }
+    }
+    assertTrue(note >= 0 && note < scoring, "the estimate comes before the scoring line: " + r.err());
+    assertTrue(lines.get(note).matches("  oracle: \\d+ channels in \\d+ groups, 1 \\+ 3 re-scoring rounds of 0\\.1"
+        + " \\(--rescore; 0 is one-shot, about \\d+\\.\\dx faster\\): about \\d+ forward passes over 64 samples,"
+        + " \\d+ s at the measured \\d+ samples/s"), lines.get(note));
+  }
+
+  private static String[] concat(String[] a, String[] b) {
+    String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
 }

@@ -96,6 +96,17 @@ class ScoreCommandTest {
   }
 
   @Test
+  void oracleSaysWhatItWillCostOnStderrAndKeepsStdoutForTheScores() throws Exception {
+    Cli.Result r = Cli.run("score", TestModels.model("vgg_bn.onnx").toString(), "--criterion", "oracle", "--images",
+        IMAGES, "--labels", LABELS, "--mean", "0.286", "--std", "0.353", "--calib-limit", "16", "--json", "--device",
+        "cpu");
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.err().lines().anyMatch(l -> l.matches("oracle: \\d+ channels in \\d+ groups, 1 \\+ 3 re-scoring rounds"
+        + " of 0\\.1 \\(--rescore; .*\\): about \\d+ forward passes over 16 samples, .*")), r.err());
+    assertEquals("oracle", new ObjectMapper().readTree(r.out()).get("criterion").asText());
+  }
+
+  @Test
   void taylorScoresEveryPrunableGroupNonNegative() throws Exception {
     Cli.Result r = Cli.run("score", TestModels.model("vgg_bn.onnx").toString(), "--criterion", "taylor", "--images",
         IMAGES, "--labels", LABELS, "--mean", "0.286", "--std", "0.353", "--calib-limit", "32", "--json", "--device",

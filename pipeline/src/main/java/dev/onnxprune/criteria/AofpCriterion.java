@@ -134,8 +134,11 @@ final class AofpCriterion implements DataCriterion, PlanningCriterion {
       BinaryFilterSearch.Stop stop = options.ownPlan() && reached != null
           ? pruned -> reached.test(BinaryFilterSearch.removals(layers, pruned)) : null;
       int runsPerStep = (options.phi() + options.batchSize() - 1) / options.batchSize();
-      lastSearch = BinaryFilterSearch.run(sizes, damage, options.theta(), options.phi(),
-          options.maxSteps() * runsPerStep, stop, new Random(options.seed()));
+      long deadline = options.timeBudget() == null ? Long.MAX_VALUE : t0 + options.timeBudget().toNanos();
+      BinaryFilterSearch.Halt halt = options.timeBudget() == null ? null : (calls, pruned) ->
+          System.nanoTime() >= deadline ? "at its time budget (criterion.maxSeconds)" : null;
+      lastSearch = BinaryFilterSearch.run(sizes, damage, new BinaryFilterSearch.Settings(options.theta(),
+          options.phi(), options.maxSteps() * runsPerStep, false, false), stop, null, halt, new Random(options.seed()));
     } catch (OrtException e) {
       throw Ort.failure("AOFP scoring", e);
     }

@@ -62,7 +62,10 @@ import dev.onnxprune.runtime.Progress;
  * of {@code U * N / batchSize}), not the arithmetic; the suffix cuts the arithmetic of each
  * ablation to the share of FLOPs after the group's first consumer (about half on average over
  * a plain chain), plus one unablated pass per group and batch. R rounds of re-scoring cost about
- * {@code sum_{r=0..R} (1 - s)^r} times one round.
+ * {@code sum_{r=0..R} (1 - s)^r} times one round. Before the first ablation the estimate of the
+ * whole scoring, in forward passes and seconds at the forward rate measured here on the
+ * calibration data, goes to {@link Progress#note} (the pipeline prints it); with
+ * {@link DataCriteria.Options#timeBudget} no re-scoring round starts once it is spent.
  */
 final class OracleCriterion implements DataCriterion {
   private final Dataset data;
@@ -145,7 +148,16 @@ final class OracleCriterion implements DataCriterion {
     long forwards = 0;
     long ablations = 0;
     double equivalents = 0;
+    long deadline = options.timeBudget() == null ? Long.MAX_VALUE : t0 + options.timeBudget().toNanos();
+    Progress.note(estimate(scored, suffixes, cal.samples, passSeconds(masked, mi.maskInputs(), a, inputs, logits,
+        cal)));
     for (int round = 0; round <= options.rescoreRounds(); round++) {
+      if (round > 0 && System.nanoTime() >= deadline) {
+        Progress.note(String.format(java.util.Locale.ROOT, "oracle: time budget (criterion.maxSeconds) spent"
+            + " after %d of %d re-scoring rounds; the rest keep their last scores", round - 1,
+            options.rescoreRounds()));
+        break;
+      }
       Round job = new Round(round, options.rescoreRounds(), scoredIds, sizes, copy(removed),
           new LinkedHashMap<>(mi.maskInputs()), suffixes, logits, inputs.dataInput(), options.runSamples(),
           round == 0 ? null : labels);
@@ -267,6 +279,82 @@ final class OracleCriterion implements DataCriterion {
       }
     }
     return counts;
+  }
+
+  /**
+   * Seconds of one forward pass of {@code masked} (nothing masked) over the calibration data, on
+   * this machine's sessions, after a warm-up run: the rate {@link #estimate} prices passes at.
+   */
+  private double passSeconds(Model masked, Map<Integer, String> maskNames, ChannelAnalysis a, InputBinding inputs,
+      String logits, Calibration cal) throws OrtException {
+    try (OrtSession s = sessions.open(masked)) {
+      Map<String, Ort.Tensor> feeds = new HashMap<>();
+      for (Map.Entry<Integer, String> e : maskNames.entrySet()) {
+        if (s.getInputNames().contains(e.getValue())) {
+          float[] ones = new float[a.groups().get(e.getKey()).size()];
+          Arrays.fill(ones, 1f);
+          feeds.put(e.getValue(), Ort.Tensor.of(ones, 1, ones.length));
+        }
+      }
+      Ort.run(s, feeds, inputs.feeds(cal.batches.get(0)), Set.of(logits));
+      long t = System.nanoTime();
+      for (Batch b : cal.batches) {
+        Ort.run(s, feeds, inputs.feeds(b), Set.of(logits));
+      }
+      return (System.nanoTime() - t) / 1e9;
+    }
+  }
+
+  /**
+   * The one-line cost estimate noted before scoring: forward-pass equivalents of every round (the
+   * class comment's cost model: per scored channel its suffix's share of the FLOPs, per group and
+   * round one unablated pass to the suffix's cut, one unablated pass per round), times the
+   * measured seconds of one forward pass over the {@code samples} calibration samples.
+   */
+  private String estimate(List<ChannelGroup> scored, Map<Integer, Suffix> suffixes, int samples,
+      double passSeconds) {
+    double passes = 0;
+    int channels = 0;
+    for (ChannelGroup g : scored) {
+      Suffix sm = suffixes.get(g.id());
+      double share = sm == null ? 1 : sm.share();
+      int left = g.size();
+      channels += left;
+      for (int round = 0; round <= options.rescoreRounds(); round++) {
+        if (left < 2 && round > 0) {
+          break;
+        }
+        passes += left * share + (1 - share);
+        left -= Math.min(left - 1, (int) Math.ceil(options.rescoreStep() * g.size()));
+      }
+    }
+    passes += options.rescoreRounds() + 2; // the unablated pass of each round and the timing pass
+    double seconds = passes * passSeconds;
+    String rounds = options.rescoreRounds() == 0 ? "one-shot (oracle.rescore 0)"
+        : String.format(java.util.Locale.ROOT, "1 + %d re-scoring rounds of %s (oracle.rescore; 0 is one-shot,"
+            + " about %.1fx faster)", options.rescoreRounds(), java.math.BigDecimal.valueOf(options.rescoreStep())
+            .stripTrailingZeros().toPlainString(), passes / oneShot(scored, suffixes));
+    return String.format(java.util.Locale.ROOT, "oracle: %d channels in %d groups, %s: about %.0f forward passes over"
+        + " %d samples, %s at the measured %.0f samples/s%s", channels, scored.size(), rounds, passes, samples,
+        duration(seconds), samples / Math.max(1e-9, passSeconds), options.timeBudget() == null ? ""
+            : "; criterion.maxSeconds " + java.math.BigDecimal.valueOf(options.timeBudget().toNanos(), 9)
+                .stripTrailingZeros().toPlainString() + " stops re-scoring when spent");
+  }
+
+  private static double oneShot(List<ChannelGroup> scored, Map<Integer, Suffix> suffixes) {
+    double passes = 2;
+    for (ChannelGroup g : scored) {
+      Suffix sm = suffixes.get(g.id());
+      double share = sm == null ? 1 : sm.share();
+      passes += g.size() * share + (1 - share);
+    }
+    return passes;
+  }
+
+  private static String duration(double seconds) {
+    long s = Math.round(seconds);
+    return s < 120 ? s + " s" : s < 7200 ? String.format(java.util.Locale.ROOT, "%d min %02d s", s / 60, s % 60)
+        : String.format(java.util.Locale.ROOT, "%d h %02d min", s / 3600, s / 60 % 60);
   }
 
   private static boolean[][] copy(boolean[][] a) {

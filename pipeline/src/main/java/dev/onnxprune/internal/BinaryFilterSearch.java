@@ -60,6 +60,15 @@ public final class BinaryFilterSearch {
     public boolean reached(boolean[][] pruned);
   }
 
+  /**
+   * Ends the search early for a reason of the caller's (a time budget, a projection that the
+   * target is out of reach); asked once per batch, after its moves.
+   */
+  public interface Halt {
+    /** Null to go on; else why the search ends (told back in {@link Result#halted}). */
+    String halt(int calls, boolean[][] pruned);
+  }
+
   /** What a finished search step did (lines 17-22). */
   public enum Outcome {
     /** p < theta: the picked set was pruned (a move ended). */
@@ -233,8 +242,10 @@ public final class BinaryFilterSearch {
    *
    * @param stalled it ended because every layer that could still move had ended {@link
    *     Settings#patience} moves in a row with nothing pruned
+   * @param halted why a {@link Halt} ended it, or null
    */
-  public record Result(List<Layer> layers, int steps, long samples, boolean stoppedByTarget, boolean stalled) {}
+  public record Result(List<Layer> layers, int steps, long samples, boolean stoppedByTarget, boolean stalled,
+      String halted) {}
 
   private BinaryFilterSearch() {}
 
@@ -253,6 +264,15 @@ public final class BinaryFilterSearch {
    * been made. {@code listener} (may be null) is told every finished step.
    */
   public static Result run(int[] sizes, Damage damage, Settings settings, Stop stop, Listener listener, Random random) {
+    return run(sizes, damage, settings, stop, listener, null, random);
+  }
+
+  /**
+   * As {@link #run(int[], Damage, Settings, Stop, Listener, Random)}, and ends early when {@code
+   * halt} (may be null) gives a reason after a batch that did not meet the target.
+   */
+  public static Result run(int[] sizes, Damage damage, Settings settings, Stop stop, Listener listener, Halt halt,
+      Random random) {
     List<Layer> layers = new ArrayList<>();
     for (int s : sizes) {
       layers.add(new Layer(s));
@@ -265,7 +285,8 @@ public final class BinaryFilterSearch {
     long samples = 0;
     boolean byTarget = false;
     boolean stalled = false;
-    while (!byTarget && !stalled && calls < settings.maxCalls() && layers.stream().anyMatch(l -> !l.stopped)) {
+    String halted = null;
+    while (!byTarget && !stalled && halted == null && calls < settings.maxCalls() && layers.stream().anyMatch(l -> !l.stopped)) {
       int n = damage.samples();
       int[][][] ablated = new int[sizes.length][][];
       for (int l = 0; l < sizes.length; l++) {
@@ -324,8 +345,11 @@ public final class BinaryFilterSearch {
       // layers too narrow to move (stopped for good) neither stall the search nor keep it going
       stalled = !byTarget && settings.patience() > 0 && layers.stream().anyMatch(l -> !l.stopped)
           && layers.stream().allMatch(l -> l.stopped || l.failedMoves >= settings.patience());
+      if (!byTarget && !stalled && halt != null) {
+        halted = halt.halt(calls, pruned);
+      }
     }
-    return new Result(layers, calls, samples, byTarget, stalled);
+    return new Result(layers, calls, samples, byTarget, stalled, halted);
   }
 
   /** Group id -> pruned units, for the groups {@code ids} (layer order) with any pruned. */

@@ -1,6 +1,7 @@
 package dev.onnxprune.methods;
 
 import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.internal.Budget;
 import dev.onnxprune.criteria.PlanningCriterion;
 import dev.onnxprune.prune.Pruner;
 import dev.onnxprune.prune.Target;
@@ -71,9 +72,11 @@ import java.util.function.Predicate;
  * The method ends when the pruner's target is met by a recovered removal (FLOPs are checked after
  * every sparsification), when no layer can be sparsified any more, or when the step budget
  * ({@link Options#maxSteps}: optimizer steps plus PGD probes, each one forward and backward pass)
- * is spent. It then writes the trained parameters into the model and, when aimed by the {@link
- * Pruner}, returns its removals as the plan ({@link #chosen}), or null when it stopped short (the
- * pruner then reports {@link #stopReason}).
+ * is spent, or its time budget ({@link Options#timeBudget}), or early when the pace of its recent
+ * visits projects that the target will not be met within the budget ({@link Options#failEarly},
+ * checked before each visit from a fifth of the budget on). It then writes the trained parameters
+ * into the model and, when aimed by the {@link Pruner}, returns its removals as the plan ({@link
+ * #chosen}), or null when it stopped short (the pruner then reports {@link #stopReason}).
  *
  * <p><b>Scores.</b> |m-hat| (two-sided: |m-hat - 1|) of each channel's last adversarial phase, plus
  * 2 for the channels kept, so every kept channel outranks every removed one (removed channels
@@ -106,6 +109,8 @@ public final class AdversarialPruning extends PlanningMethod {
     private int decayInterval = 5;
     private int iterationBatches = 10;
     private long maxSteps = 20_000;
+    private java.time.Duration timeBudget;
+    private boolean failEarly = true;
     private double tolerance = 0.01;
     private Reference reference = Reference.START;
     private double weightDecay;
@@ -164,6 +169,33 @@ public final class AdversarialPruning extends PlanningMethod {
     public Options maxSteps(long n) {
       this.maxSteps = InvalidOptionException.atLeast("method.maxSteps", n, 1);
       return this;
+    }
+
+    /**
+     * A budget in wall time besides {@link #maxSteps} (default none; key {@code method.maxSeconds}):
+     * no visit starts, and no recovery iteration, once it is spent.
+     */
+    public Options timeBudget(java.time.Duration d) {
+      this.timeBudget = Methods.timeBudget(d);
+      return this;
+    }
+
+    public java.time.Duration timeBudget() {
+      return timeBudget;
+    }
+
+    /**
+     * End the run before a visit once the target is projected out of reach within the budget at
+     * the pace of the recent visits ({@link dev.onnxprune.internal.Budget}; default true; key
+     * {@code method.failEarly}).
+     */
+    public Options failEarly(boolean on) {
+      this.failEarly = on;
+      return this;
+    }
+
+    public boolean failEarly() {
+      return failEarly;
     }
 
     /** Top-1 a recovered removal may lose against the reference, in [0, 1] (default 0.01). */
@@ -268,6 +300,8 @@ public final class AdversarialPruning extends PlanningMethod {
       o.decayInterval = decayInterval;
       o.iterationBatches = iterationBatches;
       o.maxSteps = maxSteps;
+      o.timeBudget = timeBudget;
+      o.failEarly = failEarly;
       o.tolerance = tolerance;
       o.reference = reference;
       o.weightDecay = weightDecay;
@@ -368,6 +402,7 @@ public final class AdversarialPruning extends PlanningMethod {
     final MaskedTraining mt;
     final List<Layer> layers = new ArrayList<>();
     final Map<Integer, Layer> byId = new LinkedHashMap<>();
+    final Budget budget = new Budget(options.maxSteps, options.timeBudget);
     long steps;
     int passes;
     int visits;
@@ -415,6 +450,21 @@ public final class AdversarialPruning extends PlanningMethod {
             stopReason = "the step budget (method.maxSteps " + options.maxSteps + ") ran out after " + steps
                 + " steps at " + String.format(java.util.Locale.ROOT, "%.3f", flopsKept())
                 + " of the FLOPs; raise method.maxSteps";
+            stop = true;
+            break;
+          }
+          if (budget.outOfTime()) {
+            stopReason = "the time budget (method.maxSeconds " + Methods.seconds(options.timeBudget)
+                + ") ran out after " + steps + " steps at " + String.format(java.util.Locale.ROOT, "%.3f", flopsKept())
+                + " of the FLOPs; raise method.maxSeconds";
+            stop = true;
+            break;
+          }
+          String why = outOfReach(options.failEarly, budget, steps, removals());
+          if (why != null) {
+            stopReason = "it ended early, the target out of reach within its budget: " + why + " (after " + steps
+                + " steps at " + String.format(java.util.Locale.ROOT, "%.3f", flopsKept()) + " of the FLOPs);"
+                + " raise method.maxSteps or adversarial.tolerance";
             stop = true;
             break;
           }
@@ -474,7 +524,7 @@ public final class AdversarialPruning extends PlanningMethod {
         ok = acc >= bar;
       }
       for (int it = 0; it < options.t && !ok; it++) {
-        if (steps + options.iterationBatches > options.maxSteps) {
+        if (steps + options.iterationBatches > options.maxSteps || budget.outOfTime()) {
           break;
         }
         double lr = options.etaReg * Math.pow(0.1, it / options.decayInterval); // Sec. 2.4: /10 every I

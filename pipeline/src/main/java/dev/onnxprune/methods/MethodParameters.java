@@ -20,6 +20,9 @@ public final class MethodParameters {
   Integer iterations;
   String objective;
   Double lambda;
+  Integer patience;
+  java.time.Duration timeBudget;
+  Boolean failEarly;
 
   /** {@code aofp.theta}: AOFP's refinement threshold. */
   public MethodParameters theta(Double t) {
@@ -30,6 +33,36 @@ public final class MethodParameters {
   /** {@code aofp.phi}: AOFP's search cost (training batches per binary-search step). */
   public MethodParameters phi(Integer n) {
     this.phi = n;
+    return this;
+  }
+
+  /** {@code aofp.patience}: moves in a row with nothing pruned, in every layer, that end the run as stalled. */
+  public MethodParameters patience(Integer k) {
+    if (k != null) {
+      InvalidOptionException.atLeast("aofp.patience", k, 0);
+    }
+    this.patience = k;
+    return this;
+  }
+
+  /**
+   * {@code method.maxSeconds}: the most wall time the method may take, besides {@code
+   * method.maxSteps} (null: no time budget).
+   *
+   * @throws InvalidOptionException naming {@code method.maxSeconds} for zero or a negative duration
+   */
+  public MethodParameters timeBudget(java.time.Duration d) {
+    this.timeBudget = Methods.timeBudget(d);
+    return this;
+  }
+
+  /**
+   * {@code method.failEarly}: end as soon as the target is projected out of reach within the
+   * budget (default true; aofp and adversarial: PruneNet, which always reaches its target,
+   * refuses it).
+   */
+  public MethodParameters failEarly(Boolean on) {
+    this.failEarly = on;
     return this;
   }
 
@@ -85,6 +118,8 @@ public final class MethodParameters {
     check(given, "adversarial.iterations", iterations);
     check(given, "prunenet.objective", objective);
     check(given, "prunenet.lambda", lambda);
+    check(given, "aofp.patience", patience);
+    check(given, "method.failEarly", failEarly);
     for (String key : given) {
       if (!List.of(allowed).contains(key)) {
         throw new InvalidOptionException(key, value(key), "does not apply to the method " + method);
@@ -106,6 +141,8 @@ public final class MethodParameters {
       case "adversarial.tau" -> tau;
       case "adversarial.iterations" -> iterations;
       case "prunenet.objective" -> objective;
+      case "aofp.patience" -> patience;
+      case "method.failEarly" -> failEarly;
       default -> lambda;
     };
   }
@@ -113,13 +150,16 @@ public final class MethodParameters {
   /** True when some setting is given (with a criterion instead of a method, none may be). */
   public boolean any() {
     return theta != null || phi != null || learningRate != null || maxSteps != null || epsilon != null || tau != null
-        || iterations != null || objective != null || lambda != null;
+        || iterations != null || objective != null || lambda != null || patience != null || timeBudget != null
+        || failEarly != null;
   }
 
   /** The first setting given that applies to methods only (not to the AOFP criterion), or null. */
   public String firstMethodOnly() {
     return epsilon != null ? "adversarial.epsilon" : tau != null ? "adversarial.tau" : iterations != null
         ? "adversarial.iterations" : objective != null ? "prunenet.objective" : lambda != null ? "prunenet.lambda"
-        : maxSteps != null ? "method.maxSteps" : learningRate != null ? "method.learningRate" : null;
+        : maxSteps != null ? "method.maxSteps" : learningRate != null ? "method.learningRate"
+        : patience != null ? "aofp.patience" : timeBudget != null ? "method.maxSeconds"
+        : failEarly != null ? "method.failEarly" : null;
   }
 }

@@ -1,6 +1,7 @@
 package dev.onnxprune.methods;
 
 import dev.onnxprune.errors.InvalidOptionException;
+import java.time.Duration;
 import java.util.List;
 
 /** The training-time methods by name, configured from {@link MethodParameters}: what adapters call. */
@@ -17,8 +18,9 @@ public final class Methods {
    */
   public static void check(String name, MethodParameters p) {
     switch (name) {
-      case "aofp" -> p.onlyFor(name, "aofp.theta", "aofp.phi");
-      case "adversarial" -> p.onlyFor(name, "adversarial.epsilon", "adversarial.tau", "adversarial.iterations");
+      case "aofp" -> p.onlyFor(name, "aofp.theta", "aofp.phi", "aofp.patience", "method.failEarly");
+      case "adversarial" -> p.onlyFor(name, "adversarial.epsilon", "adversarial.tau", "adversarial.iterations",
+          "method.failEarly");
       case "prunenet" -> {
         p.onlyFor(name, "prunenet.objective", "prunenet.lambda");
         if (p.objective != null) {
@@ -46,6 +48,32 @@ public final class Methods {
   }
 
   /**
+   * The time budget (method.maxSeconds) the method runs under with {@code p}: the value given,
+   * else none (null). For progress (time left).
+   */
+  public static Duration timeBudget(String name, MethodParameters p) {
+    return p == null ? null : p.timeBudget;
+  }
+
+  /**
+   * Checks a time budget (key {@code method.maxSeconds}): null (none) or positive.
+   *
+   * @throws InvalidOptionException naming {@code method.maxSeconds} for zero or a negative duration
+   */
+  public static Duration timeBudget(Duration d) {
+    if (d != null && (d.isZero() || d.isNegative())) {
+      throw new InvalidOptionException("method.maxSeconds", new java.math.BigDecimal(seconds(d)), "must be > 0 (or none)");
+    }
+    return d;
+  }
+
+  /** {@code d} in seconds, as the key {@code method.maxSeconds} takes it ("90", "2.5"). */
+  public static String seconds(Duration d) {
+    return java.math.BigDecimal.valueOf(d.getSeconds()).add(java.math.BigDecimal.valueOf(d.getNano(), 9))
+        .stripTrailingZeros().toPlainString();
+  }
+
+  /**
    * The method called {@code name} on {@code setup}'s data and sessions.
    *
    * @throws InvalidOptionException naming {@code method} for an unknown name, or the key of a
@@ -68,6 +96,13 @@ public final class Methods {
         if (p.maxSteps != null) {
           o.maxSteps(Math.toIntExact(Math.min(p.maxSteps, Integer.MAX_VALUE)));
         }
+        if (p.patience != null) {
+          o.patience(p.patience);
+        }
+        o.timeBudget(p.timeBudget);
+        if (p.failEarly != null) {
+          o.failEarly(p.failEarly);
+        }
         return AofpTraining.create(setup, o);
       }
       case "adversarial" -> {
@@ -87,6 +122,10 @@ public final class Methods {
         if (p.maxSteps != null) {
           o.maxSteps(p.maxSteps);
         }
+        o.timeBudget(p.timeBudget);
+        if (p.failEarly != null) {
+          o.failEarly(p.failEarly);
+        }
         return AdversarialPruning.create(setup, o);
       }
       case "prunenet" -> {
@@ -103,6 +142,7 @@ public final class Methods {
         if (p.maxSteps != null) {
           o.maxSteps(p.maxSteps);
         }
+        o.timeBudget(p.timeBudget);
         return PruneNet.create(setup, o);
       }
       default -> throw new InvalidOptionException("method", name, "must be one of " + String.join(", ", NAMES));

@@ -1,6 +1,7 @@
 package dev.onnxprune.methods;
 
 import dev.onnxprune.errors.InvalidOptionException;
+import dev.onnxprune.internal.Budget;
 import dev.onnxprune.criteria.PlanningCriterion;
 import dev.onnxprune.prune.LatencyModel;
 import dev.onnxprune.prune.Pruner;
@@ -72,8 +73,8 @@ import java.util.function.Predicate;
  *       weights are fine-tuned only after pruning) unless {@link Options#recoverConvolutions}.
  * </ol>
  * Each phase lasts {@link Options#regularisedSteps}/{@link Options#recoverySteps} optimizer steps
- * (one epoch by default, as in the paper). When {@link Options#maxSteps} optimizer steps have run,
- * the last step goes straight to the target by the current importance, without training.
+ * (one epoch by default, as in the paper). When {@link Options#maxSteps} optimizer steps have run
+ * (or the {@link Options#timeBudget} is spent), the last step goes straight to the target by the current importance, without training.
  *
  * <p><b>Trajectory</b> (each point also goes to the setup's listener): {@code start} (the model as
  * given), {@code regularise} (after each regularised phase: trained gammas, masks not yet folded,
@@ -134,6 +135,7 @@ public final class PruneNet extends PlanningMethod {
     private int regularisedSteps;
     private int recoverySteps;
     private long maxSteps = 10_000;
+    private java.time.Duration timeBudget;
     private boolean recoverConvolutions;
     private LatencyModel latency;
 
@@ -190,6 +192,20 @@ public final class PruneNet extends PlanningMethod {
     public Options maxSteps(long n) {
       this.maxSteps = InvalidOptionException.atLeast("method.maxSteps", n, 0);
       return this;
+    }
+
+    /**
+     * A budget in wall time besides {@link #maxSteps} (default none; key {@code method.maxSeconds}):
+     * once spent, the phase under way ends and, like at the step budget, the method prunes the
+     * rest of the way to the target by the current importance, without training.
+     */
+    public Options timeBudget(java.time.Duration d) {
+      this.timeBudget = Methods.timeBudget(d);
+      return this;
+    }
+
+    public java.time.Duration timeBudget() {
+      return timeBudget;
     }
 
     /** Train the convolutions in the recovery phase too (default false, as in the paper). */
@@ -336,6 +352,7 @@ public final class PruneNet extends PlanningMethod {
     private final LatencyModel latency;
     private final TrainingData data;
     private final long start = System.nanoTime();
+    private final Budget clock;
     private long steps;
     private int phase;
     private boolean started;
@@ -348,6 +365,7 @@ public final class PruneNet extends PlanningMethod {
       describe(analysis, groups, slices);
       this.latency = options.objective() == Objective.LATENCY ? latencyModel(analysis) : null;
       this.data = TrainingData.of(setup.train());
+      this.clock = new Budget(Math.max(1, options.maxSteps()), options.timeBudget());
     }
 
     double[][] run() {
@@ -357,7 +375,7 @@ public final class PruneNet extends PlanningMethod {
         }
       }
       while (!reached.test(removals())) {
-        long budget = options.maxSteps() - steps;
+        long budget = clock.outOfTime() ? 0 : options.maxSteps() - steps;
         Map<Integer, int[]> step;
         if (budget > 0) {
           step = regulariseAndPrune(budget);
@@ -412,7 +430,7 @@ public final class PruneNet extends PlanningMethod {
         double lambda = options.lambda();
         double[] losses = new double[(int) Math.max(1, Math.min(n, 20))];
         Arrays.fill(losses, Double.NaN);
-        for (long t = 0; t < n; t++) {
+        for (long t = 0; t < n && !clock.outOfTime(); t++) {
           losses[(int) (t % losses.length)] = reg.step(lr).loss();
           steps++;
           // proximal step of the cost-weighted L1 (PruneNet Sec. 5.1, proximal gradient descent)
@@ -482,7 +500,7 @@ public final class PruneNet extends PlanningMethod {
           return;
         }
         double[] losses = new double[(int) Math.min(n, 20)];
-        for (long t = 0; t < n; t++) {
+        for (long t = 0; t < n && !clock.outOfTime(); t++) {
           losses[(int) (t % losses.length)] = rec.step(options.recoveryLr()).loss();
           steps++;
         }

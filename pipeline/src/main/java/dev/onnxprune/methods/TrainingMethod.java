@@ -3,6 +3,7 @@ package dev.onnxprune.methods;
 import dev.onnxprune.graph.Model;
 import java.util.Map;
 import java.util.function.Predicate;
+import java.util.function.ToDoubleFunction;
 
 /**
  * A pruning method that trains the network while it chooses what to remove (AOFP training-time
@@ -26,4 +27,15 @@ public interface TrainingMethod {
    * @throws dev.onnxprune.errors.OnnxPruneException when the method cannot run on this model or data
    */
   MethodResult run(Model model, Predicate<Map<Integer, int[]>> reached);
+
+  /**
+   * As {@link #run(Model, Predicate)}, with the share of the way to the target that removals make
+   * (0: none, 1: the target met), so that a method can project whether it will reach the target
+   * within its budget and end early when it will not (its stop reason says so). The default
+   * ignores {@code progress}.
+   */
+  default MethodResult run(Model model, Predicate<Map<Integer, int[]>> reached,
+      ToDoubleFunction<Map<Integer, int[]>> progress) {
+    return run(model, reached);
+  }
 }

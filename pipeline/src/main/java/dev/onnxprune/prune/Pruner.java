@@ -140,7 +140,8 @@ public final class Pruner {
     String shortOfTarget = null;
     List<dev.onnxprune.methods.TrajectoryPoint> trajectory = null;
     if (method != null) {
-      MethodResult mr = method.run(model, reached);
+      MethodResult mr = method.run(model, reached,
+          removals -> planning.reduction(removals, target) / target.fraction());
       model = mr.model();
       analysis = ChannelAnalysis.analyze(model); // the trained copy: the same groups
       scores = mr.scores() != null ? mr.scores() : new double[analysis.groups().size()][];

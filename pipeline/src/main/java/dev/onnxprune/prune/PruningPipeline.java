@@ -137,6 +137,12 @@ public final class PruningPipeline {
     default void methodStep(TrajectoryPoint point) {}
 
     /**
+     * A line the user should see during {@code phase} (may be null), such as a criterion's
+     * estimated cost before it starts (Oracle: "about N forward passes, S s at R img/s").
+     */
+    default void note(Phase phase, String message) {}
+
+    /**
      * Fine-tuning starts at {@code epoch} of {@code epochs} ({@code resumed}: from a checkpoint),
      * {@code stepsPerEpoch} steps over {@code samples} samples each.
      */
@@ -178,7 +184,18 @@ public final class PruningPipeline {
    */
   public PipelineResult run() throws IOException {
     Run run = new Run();
-    try (Progress.Scope scope = Progress.open(run::progress, () -> cancelled)) {
+    Progress.Sink sink = new Progress.Sink() {
+      @Override
+      public void progress(double fraction, String detail) {
+        run.progress(fraction, detail);
+      }
+
+      @Override
+      public void note(String message) {
+        run.note(message);
+      }
+    };
+    try (Progress.Scope scope = Progress.open(sink, () -> cancelled)) {
       return run.execute();
     } catch (UncheckedIOException e) {
       throw e.getCause();
@@ -646,6 +663,10 @@ public final class PruningPipeline {
       Phase p = phase;
       phase = null;
       b.listener.phaseFinished(p, took, detail);
+    }
+
+    void note(String message) {
+      b.listener.note(phase, message);
     }
 
     void progress(double fraction, String detail) {

@@ -142,7 +142,8 @@ class DataCriteriaTest {
   @Test
   void oracleLossIncreaseMatchesTheClosedForm() {
     ArrayDataset d = ladderData();
-    double[] s = ladderScores(DataCriteria.oracle(d, CPU, small()));
+    // one-shot (rescore 0): eq. 5 on the whole model; the default re-scores after removals
+    double[] s = ladderScores(DataCriteria.oracle(d, CPU, small().rescore(0, 0.1)));
     // logit0 = k * mean(x) with k = 6 (all channels) or 6 - c; loss = log(1 + exp(-logit0))
     double sum = 0;
     double[] inc = new double[4];
@@ -167,6 +168,34 @@ class DataCriteriaTest {
     double[] s = ladderScores(DataCriteria.oracle(ladderData(), CPU, small().rescore(2, 0.25)));
     assertEquals(0, argmin(s));
     assertTrue(s[0] < s[1] && s[1] < s[2] && s[2] < s[3], java.util.Arrays.toString(s));
+  }
+
+  @Test
+  void oracleSaysItsCostBeforeScoringAndASpentTimeBudgetStopsReScoringAfterTheFirstRound() {
+    List<String> notes = new java.util.ArrayList<>();
+    dev.onnxprune.runtime.Progress.Sink sink = new dev.onnxprune.runtime.Progress.Sink() {
+      @Override
+      public void progress(double fraction, String detail) {}
+
+      @Override
+      public void note(String message) {
+        notes.add(message);
+      }
+    };
+    double[] oneShot = ladderScores(DataCriteria.oracle(ladderData(), CPU, small().rescore(0, 0.25)));
+    double[] s;
+    try (var scope = dev.onnxprune.runtime.Progress.open(sink)) {
+      // a nanosecond is spent by the end of the first round, whatever the machine
+      s = ladderScores(DataCriteria.oracle(ladderData(), CPU, small().rescore(2, 0.25)
+          .timeBudget(java.time.Duration.ofNanos(1))));
+    }
+    assertArrayEquals(oneShot, s, 1e-12, "the first round's scores, nothing removed");
+    assertEquals(2, notes.size(), notes.toString());
+    assertTrue(notes.get(0).matches("oracle: 4 channels in 1 groups, 1 \\+ 2 re-scoring rounds of 0\\.25 \\(oracle\\.rescore;"
+        + " 0 is one-shot, about \\d\\.\\dx faster\\): about \\d+ forward passes over 64 samples, \\d+ s at the measured"
+        + " \\d+ samples/s; criterion.maxSeconds 0.000000001 stops re-scoring when spent"), notes.get(0));
+    assertEquals("oracle: time budget (criterion.maxSeconds) spent after 0 of 2 re-scoring rounds; the rest keep their"
+        + " last scores", notes.get(1));
   }
 
   @Test

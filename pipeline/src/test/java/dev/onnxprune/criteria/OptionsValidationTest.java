@@ -54,8 +54,9 @@ class OptionsValidationTest {
         () -> refuses("oracle.rescoreStep must be in (0, 1): NaN", () -> o.rescore(2, Double.NaN)),
         () -> refuses("aofp.theta must be > 0: -1.0", () -> o.theta(-1)),
         () -> refuses("aofp.phi must be >= 1: 0", () -> o.phi(0)),
-        () -> refuses("aofp.maxSteps must be >= 1: 0", () -> o.maxSteps(0)));
-    assertEquals(0, o.rescoreRounds(), "a refused rescore sets neither value");
+        () -> refuses("aofp.maxSteps must be >= 1: 0", () -> o.maxSteps(0)),
+        () -> refuses("criterion.maxSeconds must be > 0 (or none): 0.0", () -> o.timeBudget(java.time.Duration.ZERO)));
+    assertEquals(3, o.rescoreRounds(), "a refused rescore sets neither value (the default: 3 rounds of 0.1)");
     assertEquals(0.1, o.rescoreStep());
     o.batchSize(1).limit(0).runSamples(1).rescore(0, 0.5).theta(Double.POSITIVE_INFINITY).phi(1).maxSteps(1);
     assertEquals(0.5, o.rescoreStep());

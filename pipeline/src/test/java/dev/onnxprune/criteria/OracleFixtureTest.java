@@ -33,7 +33,9 @@ class OracleFixtureTest {
         TestModels.file("fmnist-calib-labels-idx1-ubyte.gz"), new Normalization(new float[] {0.286f},
             new float[] {0.353f}), 24);
     ChannelAnalysis a = ChannelAnalysis.analyze(m);
-    DataCriterion oracle = DataCriteria.oracle(calib, CPU, new DataCriteria.Options().batchSize(8).runSamples(32));
+    // one-shot (rescore 0): every channel scored on the whole model, as eq. 5 defines it
+    DataCriterion oracle = DataCriteria.oracle(calib, CPU, new DataCriteria.Options().batchSize(8).runSamples(32)
+        .rescore(0, 0.1));
     double[][] s = oracle.score(a);
     double base = loss(OnnxModels.toBytes(m), calib);
     List<ChannelGroup> groups = a.prunableGroups();

@@ -261,6 +261,22 @@ class AdversarialPruningTest {
     }
   }
 
+  @Test
+  void aSpentTimeBudgetEndsTheRunBeforeTheNextVisitAndNamesItsKey() throws Exception {
+    Model m = OnnxModels.read(TestModels.model("resnet20.onnx"));
+    ArrayDataset data = calibration(32);
+    // one millisecond is spent before the first visit, whatever the machine
+    AdversarialPruning method = AdversarialPruning.create(new MethodSetup(data, data, CPU).batchSize(16)
+        .validationLimit(32), new AdversarialPruning.Options().pgdSteps(1).iterations(1).iterationBatches(1)
+        .timeBudget(java.time.Duration.ofMillis(1)));
+    TargetUnreachableException e = assertThrows(TargetUnreachableException.class,
+        () -> Pruner.builder().method(method).target(Target.flops(0.5)).sessions(CPU).build().prune(m));
+    assertTrue(e.getMessage().startsWith("adversarial stopped before reaching flops 0.5; the time budget"
+        + " (method.maxSeconds 0.001) ran out after 0 steps at 1.000 of the FLOPs; raise method.maxSeconds"),
+        e.getMessage());
+    assertEquals(0, method.summary().visits());
+  }
+
   /** Adversarial pruning with a budget of 2 steps: it stops after its first layer visit, far from -50%. */
   private static AdversarialPruning twoStepBudget() throws Exception {
     ArrayDataset data = calibration(32);

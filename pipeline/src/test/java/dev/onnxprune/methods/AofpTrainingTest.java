@@ -446,8 +446,9 @@ class AofpTrainingTest {
   @Test
   void aRunThatStopsShortFailsOrWithKeepPartialKeepsWhatItReached() throws Exception {
     MethodSetup setup = new MethodSetup(tinyData(64), tinyData(32), CPU).batchSize(16);
-    // a target beyond what 4 steps of moves can reach
-    AofpTraining method = AofpTraining.create(setup, new AofpTraining.Options().theta(2).phi(2).maxSteps(4));
+    // a target beyond what 4 steps of moves can reach (failEarly off: the projection would end it at step 3)
+    AofpTraining method = AofpTraining.create(setup, new AofpTraining.Options().theta(2).phi(2).maxSteps(4)
+        .failEarly(false));
     TargetUnreachableException e = assertThrows(TargetUnreachableException.class,
         () -> Pruner.builder().method(method).target(Target.flops(0.9)).sessions(CPU).build().prune(tiny()));
     assertTrue(e.getMessage().startsWith("aofp-train stopped before reaching flops 0.9; it ended at its budget"
@@ -497,6 +498,57 @@ class AofpTrainingTest {
     assertTrue(method.lastSearch().steps() < 500, "steps " + method.lastSearch().steps());
     System.out.printf("resnet20 aofp-train stalled: %d steps of a 5000 budget, %d moves, %.1f s%n",
         method.lastSearch().steps(), method.moves(), seconds);
+  }
+
+  @Test
+  void onVggBnARunWhosePaceCannotMeetTheTargetEndsAtAFifthOfItsBudgetWithTheProjection() throws Exception {
+    Normalization norm = new Normalization(new float[] {0.286f}, new float[] {0.353f});
+    ArrayDataset train = IdxDataset.read(TestModels.file("fmnist-calib-images-idx3-ubyte.gz"),
+        TestModels.file("fmnist-calib-labels-idx1-ubyte.gz"), norm, 0);
+    MethodSetup setup = new MethodSetup(train, null, CPU).batchSize(16);
+    // theta 1e-9 prunes little or nothing, and patience 0 keeps the stall rule out of it: only the
+    // projection can end the run before its 100 steps
+    AofpTraining method = AofpTraining.create(setup, new AofpTraining.Options().theta(1e-9).phi(1).maxSteps(100)
+        .patience(0));
+    TargetUnreachableException e = assertThrows(TargetUnreachableException.class, () -> Pruner.builder()
+        .method(method).target(Target.flops(0.5)).sessions(CPU).build().prune(OnnxModels.read(TestModels.model(
+            "vgg_bn.onnx"))));
+    assertTrue(e.getMessage().startsWith("aofp-train stopped before reaching flops 0.5; it ended early after 20 steps"
+        + " ("), e.getMessage());
+    assertTrue(e.getMessage().contains(" of the original, the target out of reach within its budget (method.maxSteps"
+        + " 100): at 20% of its budget it had gone "), e.getMessage());
+    assertTrue(e.getMessage().endsWith("raise method.maxSteps, raise aofp.theta (larger moves) or lower aofp.phi"
+        + " (faster steps)"), e.getMessage());
+    assertEquals(20, method.lastSearch().steps());
+    // off, the same run trains on to its budget
+    AofpTraining on = AofpTraining.create(setup, new AofpTraining.Options().theta(1e-9).phi(1).maxSteps(30)
+        .patience(0).failEarly(false));
+    TargetUnreachableException full = assertThrows(TargetUnreachableException.class, () -> Pruner.builder()
+        .method(on).target(Target.flops(0.5)).sessions(CPU).build().prune(OnnxModels.read(TestModels.model(
+            "vgg_bn.onnx"))));
+    assertTrue(full.getMessage().contains("it ended at its budget (method.maxSteps 30) after 30 steps"),
+        full.getMessage());
+  }
+
+  @Test
+  void onVggBnATimeBudgetEndsTheRunAndNamesItsKey() throws Exception {
+    Normalization norm = new Normalization(new float[] {0.286f}, new float[] {0.353f});
+    ArrayDataset train = IdxDataset.read(TestModels.file("fmnist-calib-images-idx3-ubyte.gz"),
+        TestModels.file("fmnist-calib-labels-idx1-ubyte.gz"), norm, 0);
+    MethodSetup setup = new MethodSetup(train, null, CPU).batchSize(16);
+    // a budget of one millisecond is spent by the end of the first step, whatever the machine
+    AofpTraining method = AofpTraining.create(setup, new AofpTraining.Options().timeBudget(
+        java.time.Duration.ofMillis(1)));
+    Model m = OnnxModels.read(TestModels.model("vgg_bn.onnx"));
+    PruneResult r = Pruner.builder().method(method).target(Target.flops(0.5)).keepPartial(true).sessions(CPU).build()
+        .prune(m);
+    assertTrue(r.report().shortOfTarget().startsWith("aofp-train stopped before reaching flops 0.5; it ended at its"
+        + " time budget (method.maxSeconds 0.001) after 1 steps"), r.report().shortOfTarget());
+    assertTrue(r.report().shortOfTarget().endsWith("raise method.maxSeconds, raise aofp.theta (larger moves) or lower"
+        + " aofp.phi (faster steps)"), r.report().shortOfTarget());
+    assertEquals(1, method.lastSearch().steps());
+    assertThrows(dev.onnxprune.errors.InvalidOptionException.class,
+        () -> new AofpTraining.Options().timeBudget(java.time.Duration.ZERO));
   }
 
   @Test

@@ -376,6 +376,17 @@ class PruneNetTest {
   }
 
   @Test
+  void aSpentTimeBudgetGoesStraightToTheTargetByTheCurrentImportance() throws Exception {
+    List<TrajectoryPoint> heard = new java.util.ArrayList<>();
+    // one millisecond is spent before the first phase's first step, whatever the machine
+    PruneNet pn = PruneNet.create(new MethodSetup(randomData(16, 4, 2, 5), null, CPU).batchSize(8).listener(heard::add),
+        new PruneNet.Options().regularisedSteps(50).recoverySteps(50).timeBudget(java.time.Duration.ofMillis(1)));
+    PruneResult r = Pruner.builder().method(pn).target(Target.flops(0.3)).sessions(CPU).build().prune(costNet());
+    assertTrue(r.report().achieved() >= 0.3, "achieved " + r.report().achieved());
+    assertEquals(0, heard.get(heard.size() - 1).step(), "no optimizer step once the time is spent: " + heard);
+  }
+
+  @Test
   void unreachableTargetSaysEveryGroupIsDownToOneChannel() throws Exception {
     PruneNet pn = PruneNet.create(new MethodSetup(randomData(16, 4, 2, 5), null, CPU).batchSize(8),
         new PruneNet.Options().regularisedSteps(1).recoverySteps(1));

@@ -26,6 +26,12 @@ public final class Progress {
      * @param detail what is being done, e.g. "batch 3 of 16" (may be empty)
      */
     void progress(double fraction, String detail);
+
+    /**
+     * A line the user should see before long work goes on, such as its estimated cost ("oracle:
+     * about 180 forward passes, 41 s at 1,100 img/s"); ignored by default.
+     */
+    default void note(String message) {}
   }
 
   private static final ThreadLocal<Deque<Scope>> SCOPES = ThreadLocal.withInitial(ArrayDeque::new);
@@ -97,6 +103,19 @@ public final class Progress {
     }
     checkCancelled();
     s.sink.progress(fraction, detail);
+  }
+
+  /** Tells the current scope's sink {@code message} ({@link Sink#note}); a no-op outside a scope. */
+  public static void note(String message) {
+    Deque<Scope> scopes = SCOPES.get();
+    Scope s = scopes.peek();
+    if (s == null) {
+      if (scopes.isEmpty()) {
+        SCOPES.remove();
+      }
+      return;
+    }
+    s.sink.note(message);
   }
 
   /**
