@@ -24,7 +24,9 @@ import picocli.CommandLine.Parameters;
             + " the totals, and one table row per node (name, op, output shape, params, MACs, FLOPs).",
         "Shapes come from shape inference; symbolic dimensions show by name, unknown ones as ?.",
         "With --groups, then the channel groups (after the layer table; --summary leaves that out): id, channels,"
-            + " prunable, producers, members, and the reasons a group cannot be pruned."},
+            + " prunable, producers, members, and the reasons a group cannot be pruned; then the residual blocks"
+            + " (whole blocks prune --blocks can replace by the identity): id, removable, branch nodes, Add, and why"
+            + " a block is not removable."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
     footerHeading = "%nJSON fields (--json; a field is only ever added, its meaning never changes):%n",
@@ -39,8 +41,10 @@ import picocli.CommandLine.Parameters;
         "  shapeUnknown[]     {node, op, reason}",
         "  nodes[]            {index, name, op, outputs[], outputShapes[], params, macs, flops, outputBytes}",
         "A shape is a list of dims (number, symbolic name, or null if unknown), or null if its rank is unknown.",
-        "  groups[]           (--groups only) {id, channels, prunable, producers[],",
-        "                      members[] {node, op, role, tensor}, reasons[]}",
+        "  groups[]           (--groups only) {id, channels, kind, prunable, producers[],",
+        "                      members[] {node, op, role, tensor}, reasons[]}; kind: channels, heads, hidden,",
+        "                      or block (a residual block, ids of their own: channels 1, prunable = removable,",
+        "                      producers[] its Add, members[] its branch's nodes with role branch)",
         "macs/flops of a node are null when its cost is unknown; such nodes are not in the totals."})
 public final class InspectCommand implements Callable<Integer> {
   @Mixin
@@ -66,7 +70,7 @@ public final class InspectCommand implements Callable<Integer> {
       Model m = OnnxModels.read(model);
       ModelSummary s = ModelSummary.of(model, m);
       if (groups) {
-        s = s.withGroups(ChannelAnalysis.analyze(m));
+        s = s.withGroups(ChannelAnalysis.analyze(m), dev.onnxprune.surgery.ResidualBlocks.find(m.copy()));
       }
       if (json) {
         Json.print(common.out(), s);

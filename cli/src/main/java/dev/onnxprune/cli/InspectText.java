@@ -87,7 +87,8 @@ final class InspectText {
     }
 
     if (s.groups() != null) {
-      printGroups(s.groups(), verbose, out);
+      printGroups(s.groups().stream().filter(g -> !g.kind().equals("block")).toList(), verbose, out);
+      printBlocks(s.groups().stream().filter(g -> g.kind().equals("block")).toList(), verbose, out);
     }
   }
 
@@ -109,6 +110,32 @@ final class InspectText {
       for (ModelSummary.Group g : groups) {
         for (String reason : g.reasons()) {
           out.println("  group " + g.id() + ": " + reason);
+        }
+      }
+    }
+  }
+
+  /** The residual blocks (kind block): whole blocks {@code prune --blocks} can replace by the identity. */
+  private static void printBlocks(List<ModelSummary.Group> blocks, boolean verbose, PrintWriter out) {
+    long removable = blocks.stream().filter(ModelSummary.Group::prunable).count();
+    out.println();
+    out.println("residual blocks (" + blocks.size() + "; " + removable + " removable by prune --blocks)");
+    if (blocks.isEmpty()) {
+      return;
+    }
+    TextTable t = new TextTable("  ", Align.RIGHT, Align.LEFT, Align.LEFT, Align.RIGHT, Align.LEFT)
+        .row("id", "kind", "removable", "nodes", "add");
+    for (ModelSummary.Group g : blocks) {
+      t.row(Integer.toString(g.id()), g.kind(), g.prunable() ? "yes" : "no", Integer.toString(g.members().size()),
+          verbose ? String.join(", ", g.producers()) : abbreviate(g.producers(), 2));
+    }
+    t.print(out);
+    if (removable < blocks.size()) {
+      out.println();
+      out.println("why blocks cannot be removed");
+      for (ModelSummary.Group g : blocks) {
+        for (String reason : g.reasons()) {
+          out.println("  block " + g.id() + ": " + reason);
         }
       }
     }

@@ -16,6 +16,7 @@ import dev.onnxprune.graph.shape.ShapeReport;
 import dev.onnxprune.surgery.ChannelAnalysis;
 import dev.onnxprune.surgery.ChannelGroup;
 import dev.onnxprune.surgery.GroupMember;
+import dev.onnxprune.surgery.ResidualBlocks;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -90,7 +91,9 @@ record ModelSummary(
    * A channel group of the channel-dependency analysis ({@code inspect --groups}): channels that
    * can only be removed together, the nodes whose output channels they are, every node they
    * touch, and why the group cannot be pruned when it cannot. {@code kind} says what its units
-   * are: channels, attention heads ("heads") or a transformer's hidden width ("hidden").
+   * are: channels, attention heads ("heads") or a transformer's hidden width ("hidden"); a residual
+   * block ("block", {@link ResidualBlocks}) is one unit, removable or why not, its producer the
+   * residual Add, its members the branch's nodes.
    */
   @JsonPropertyOrder({"id", "channels", "kind", "prunable", "producers", "members", "reasons"})
   record Group(int id, int channels, String kind, boolean prunable, List<String> producers, List<Member> members,
@@ -100,8 +103,8 @@ record ModelSummary(
   @JsonPropertyOrder({"node", "op", "role", "tensor"})
   record Member(String node, String op, String role, String tensor) {}
 
-  /** This summary with the channel groups of {@code analysis}. */
-  ModelSummary withGroups(ChannelAnalysis analysis) {
+  /** This summary with the channel groups of {@code analysis}, then the residual blocks of {@code blocks}. */
+  ModelSummary withGroups(ChannelAnalysis analysis, List<ResidualBlocks.Block> blocks) {
     List<Group> out = new ArrayList<>();
     for (ChannelGroup g : analysis.groups()) {
       List<Member> members = new ArrayList<>();
@@ -110,6 +113,13 @@ record ModelSummary(
       }
       out.add(new Group(g.id(), g.size(), g.kind().name().toLowerCase(Locale.ROOT), g.prunable(), g.producers(),
           members, g.blockReasons()));
+    }
+    Map<String, String> ops = new java.util.HashMap<>();
+    analysis.model().graph().nodes().forEach(n -> ops.put(n.name(), n.opType()));
+    for (ResidualBlocks.Block b : blocks) {
+      out.add(new Group(b.id(), 1, "block", b.removable(), List.of(b.add()),
+          b.nodes().stream().map(n -> new Member(n, ops.getOrDefault(n, "?"), "branch", null)).toList(),
+          b.removable() ? List.of() : List.of(b.reason())));
     }
     return new ModelSummary(format, file, fileBytes, externalDataBytes, irVersion, producerName, producerVersion,
         graphName, opsets, inputs, outputs, opHistogram, totals, shapeUnknown, nodes, out);

@@ -38,6 +38,7 @@ final class OptionNames {
     flag("keepPartial", "--keep-partial");
     flag("steps", "--steps");
     flag("blocks", "--blocks");
+    flag("blockFlops", "--block-flops");
     flag("stepSchedule", "--step-schedule");
     flag("verify", "--verify");
     flag("verifyTolerance", "--verify-tolerance");

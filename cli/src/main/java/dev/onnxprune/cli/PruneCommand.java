@@ -29,7 +29,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P | --latency L | --blocks N) ...}:
+ * {@code onnx-prune prune MODEL -o OUT --criterion C (--ratio R | --flops F | --params P | --latency L | --blocks N
+ * | --block-flops F) ...}:
  * structured channel pruning through the library's {@link PruningPipeline}; this class only adapts
  * options and prints. OUT is written last, and only when {@code --verify} (if given) passed.
  */
@@ -37,7 +38,8 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     sortOptions = false,
-    customSynopsis = "onnx-prune prune MODEL -o OUT (--ratio R | --flops F | --params P | --latency L | --blocks N) [OPTIONS]",
+    customSynopsis = {"onnx-prune prune MODEL -o OUT (--ratio R | --flops F | --params P | --latency L |",
+        "       --blocks N | --block-flops F) [OPTIONS]"},
     parameterListHeading = "%nInput and output:%n",
     description = {
         "Removes whole channels (filters) from a model: channel groups that must go together are found by"
@@ -71,7 +73,10 @@ public final class PruneCommand implements Callable<Integer> {
       + "    groups[]      {id, producers[], members[] (\"node (Op, role)\"), channels, kept, removed[],%n"
       + "                  scores {min, mean, max, removedMean, q1, median, q3, removedMax} (null: not%n"
       + "                  scored), prunable, reasons[],%n"
-      + "                  kind: channels, heads or hidden (a transformer's hidden width)}%n"
+      + "                  kind: channels, heads or hidden (a transformer's hidden width); with --blocks%n"
+      + "                  or --block-flops: block, one per residual block (channels 1, kept 0 when%n"
+      + "                  removed, producers[] its Add, members[] its branch's nodes); achieved is then%n"
+      + "                  the fraction of FLOPs removed, allocation \"blocks\"}%n"
       + "    verify        {maxAbsDiff, maxRelDiff, batches, passed} (null: no --verify)%n"
       + "    trajectory[]  --method only, per step: {step, event, seconds, flops, flopsKept,%n"
       + "                  widths {group id: channels kept}, loss, accuracy}%n"
@@ -130,8 +135,13 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--blocks", required = true, paramLabel = "N",
         description = "Remove N whole residual blocks (depth): each replaced by the identity (a ResNet block, a"
             + " transformer's attention or MLP sub-block), ranked by --criterion block-influence (default; on --images"
-            + " when given, else random inputs), l1 or random.")
+            + " when given, else random inputs), l1, oracle or taylor (on --images), or random.")
     Integer blocks;
+
+    @Option(names = "--block-flops", required = true, paramLabel = "F",
+        description = "Remove the fewest whole residual blocks (lowest-ranked first, as --blocks ranks them) that"
+            + " remove at least this fraction (0..1) of the model's FLOPs.")
+    Double blockFlops;
 
     /** The target given; the library checks the fraction. */
     Target target() {
@@ -298,7 +308,7 @@ public final class PruneCommand implements Callable<Integer> {
           .input("valImages", evaluation.images).input("valLabels", evaluation.labels)
           .modelOutput("output", output.file).outputs("report", report.report, report.files())
           .output("checkpointDir", recovery.checkpointFile()).check();
-      if (target.blocks != null) {
+      if (target.blocks != null || target.blockFlops != null) {
         return pruneBlocks();
       }
       try (PipelineLog log = new PipelineLog(common.err(), quiet.on, progress.json());
@@ -332,13 +342,22 @@ public final class PruneCommand implements Callable<Integer> {
     });
   }
 
-  /** {@code --blocks N}: depth pruning through the library's {@link BlockPruner}. */
+  /**
+   * {@code --blocks N} or {@code --block-flops F}: depth pruning through the library's {@link BlockPruner};
+   * {@code --json} and {@code --report} write its result as the channel prune's report is written.
+   */
   private int pruneBlocks() throws Exception {
-    BlockPruner.Builder b = BlockPruner.builder().blocks(target.blocks)
+    BlockPruner.Builder b = BlockPruner.builder()
         .criterion(BlockPruner.Criterion.byName(criterion.name == null ? "block-influence" : criterion.name))
         .verify(checks.verify).sessions(runtime.sessions()).seed(data.seed);
+    if (target.blocks != null) {
+      b.blocks(target.blocks);
+    } else {
+      b.flops(target.blockFlops);
+    }
+    String flag = target.blocks != null ? "--blocks" : "--block-flops";
     if (data.data.given()) {
-      b.data(criterion.calibration.read(data.data, "--blocks"), 32, 256);
+      b.data(criterion.calibration.read(data.data, flag), 32, 256);
     }
     Model m = OnnxModels.read(model);
     BlockPruner.Result r;
@@ -347,17 +366,30 @@ public final class PruneCommand implements Callable<Integer> {
     } catch (TargetUnreachableException | NothingPrunableException e) {
       throw new CommandFailure(Messages.cannotPrune(OptionNames.render(e.getMessage())));
     } catch (VerificationFailedException e) {
+      if (report.report != null) {
+        dev.onnxprune.report.Reports.write(BlockPruner.pipelineResult(m, e.result().report(), model, null),
+            report.report);
+      }
       throw new CommandFailure(Messages.verificationFailed(e.result().report().verify().maxRelDiff(),
           e.result().report().verify().tolerance(), output.file));
     }
     ModelFiles.Written w = ModelFiles.write(m, output.file, output.externalData);
+    dev.onnxprune.prune.PipelineResult pr = r.pipelineResult(model, w.file());
+    if (report.report != null) {
+      dev.onnxprune.report.Reports.write(pr, report.report);
+    }
+    if (report.json) {
+      common.out().println(pr.toJson());
+      return ExitCodes.OK;
+    }
     java.io.PrintWriter out = common.out();
     for (ResidualBlocks.Block blk : r.blocks()) {
       boolean gone = r.removed().contains(blk);
       out.printf(java.util.Locale.ROOT, "block %2d  %-9s %-40s %s%n", blk.id(), blk.kind(), blk.add(),
           !blk.removable() ? "not removable: " + blk.reason()
-              : String.format(java.util.Locale.ROOT, "score %.4f%s", r.scores()[blk.id()], gone ? "  removed" : ""));
+              : String.format(java.util.Locale.ROOT, "score %.4g%s", r.scores()[blk.id()], gone ? "  removed" : ""));
     }
+    out.printf(java.util.Locale.ROOT, "params    %d -> %d%n", r.report().before().params(), r.report().after().params());
     out.printf(java.util.Locale.ROOT, "FLOPs     %d -> %d (-%.1f%%), %d of %d blocks removed%n", r.flopsBefore(),
         r.flopsAfter(), 100.0 * (r.flopsBefore() - r.flopsAfter()) / Math.max(1, r.flopsBefore()), r.removed().size(),
         r.blocks().size());
@@ -366,7 +398,7 @@ public final class PruneCommand implements Callable<Integer> {
           + " removed branches multiplied by zero)%n", r.verify().maxAbsDiff(), r.verify().maxRelDiff());
     }
     out.println();
-    out.println("wrote " + w.file());
+    out.println("wrote " + w.file() + report.wrote());
     return ExitCodes.OK;
   }
 

@@ -123,6 +123,67 @@ class PruneCommandTest {
     assertFalse(Files.exists(tmp.resolve("never.onnx")));
   }
 
+  /**
+   * Issue 13, whole blocks: --json and --report write the block pass in the channel prune's
+   * report layout (one group of kind block per residual block); --block-flops is the FLOPs
+   * target; inspect --groups lists the blocks.
+   */
+  @Test
+  void blocksReportJsonFlopsTargetAndInspect() throws Exception {
+    Path in = TestModels.model("resnet20.onnx");
+    Path report = tmp.resolve("blocks-report");
+    Cli.Result r = Cli.run("prune", in.toString(), "-o", tmp.resolve("b.onnx").toString(), "--blocks", "2",
+        "--criterion", "l1", "--verify", "--json", "--report", report.toString());
+    assertEquals(0, r.exitCode(), r.err());
+    JsonNode doc = new ObjectMapper().readTree(r.out());
+    assertEquals(dev.onnxprune.prune.PipelineResult.FORMAT, doc.get("format").asText());
+    JsonNode prune = doc.get("prune");
+    assertEquals("l1", prune.get("criterion").asText());
+    assertEquals("2 blocks", prune.get("target").asText());
+    assertEquals(62564480, prune.get("before").get("flops").asLong());
+    assertEquals(48076160, prune.get("after").get("flops").asLong());
+    assertTrue(prune.get("after").get("params").asLong() < prune.get("before").get("params").asLong());
+    assertEquals(0.0, prune.get("verify").get("maxAbsDiff").asDouble());
+    JsonNode groups = prune.get("groups");
+    assertEquals(9, groups.size());
+    int removed = 0;
+    for (JsonNode g : groups) {
+      assertEquals("block", g.get("kind").asText());
+      if (g.get("prunable").asBoolean()) {
+        assertTrue(g.get("scores").get("mean").asDouble() > 0, g.toString());
+        removed += g.get("removed").size();
+      } else {
+        assertTrue(g.get("reasons").get(0).asText().startsWith("its shortcut is not the identity"), g.toString());
+        assertTrue(g.get("scores").isNull());
+      }
+    }
+    assertEquals(2, removed);
+    assertEquals(doc.get("prune"), new ObjectMapper().readTree(report.resolve("report.json").toFile()).get("prune"));
+    assertTrue(Files.size(report.resolve("report.html")) > 0);
+
+    Cli.Result f = Cli.run("prune", in.toString(), "-o", tmp.resolve("f.onnx").toString(), "--block-flops", "0.2",
+        "--criterion", "l1", "--verify");
+    assertEquals(0, f.exitCode(), f.err());
+    assertTrue(f.out().contains("FLOPs     62564480 -> 48076160 (-23.2%), 2 of 9 blocks removed\n"), f.out());
+    Cli.Result bad = Cli.run("prune", in.toString(), "-o", tmp.resolve("n.onnx").toString(), "--block-flops", "1.5");
+    assertEquals(2, bad.exitCode());
+    assertTrue(bad.err().contains("--block-flops"), bad.err());
+
+    Path vit = TestModels.model("vit_tiny.onnx");
+    Cli.Result o = Cli.run("prune", vit.toString(), "-o", tmp.resolve("v.onnx").toString(), "--blocks", "1",
+        "--criterion", "oracle", "--verify", "--images", TestModels.file("fmnist-calib-images-idx3-ubyte.gz").toString(),
+        "--labels", TestModels.file("fmnist-calib-labels-idx1-ubyte.gz").toString(), "--mean", "0.286", "--std",
+        "0.353");
+    assertEquals(0, o.exitCode(), o.err());
+    // the README's table: Oracle removes vit_tiny's last MLP first
+    assertTrue(o.out().matches("(?s).*\\nblock  5  mlp .*score [-0-9.e]+  removed\\n.*"), o.out());
+
+    Cli.Result i = Cli.run("inspect", in.toString(), "--summary", "--groups");
+    assertEquals(0, i.exitCode(), i.err());
+    assertTrue(i.out().contains("residual blocks (9; 7 removable by prune --blocks)"), i.out());
+    assertTrue(i.out().matches("(?s).*\n  block 3: its shortcut is not the identity.*"), i.out());
+  }
+
   @Test
   void tokenModelVerifiesWithItsCostAtThePositionTableLength() throws Exception {
     Path in = TestModels.model(TestModels.BERT);
@@ -306,7 +367,7 @@ class PruneCommandTest {
 
     assertEquals(2, r.exitCode());
     assertEquals(Cli.usageError("prune", "missing required argument (specify one of these): (--ratio=R | --flops=F |"
-        + " --params=P | --latency=L | --blocks=N)"), r.err());
+        + " --params=P | --latency=L | --blocks=N | --block-flops=F)"), r.err());
     assertFalse(Files.exists(out));
   }
 

@@ -40,6 +40,18 @@ import java.util.Set;
  *       NCHW, the last axis otherwise), on calibration data; a block that barely turns the
  *       hidden state goes first;
  *   <li>{@link Criterion#L1}: the mean magnitude of the branch's weights;
+ *   <li>{@link Criterion#ORACLE}: the loss increase on the calibration data when the block's branch
+ *       is multiplied by zero ({@link ResidualBlocks#maskBranches}, which computes what removing it
+ *       computes): {@code L(masked) - L(original)}, the mean softmax cross-entropy against the labels,
+ *       or without labels (or on random inputs) the mean squared error of the outputs against the
+ *       original's; one pass over the data per removable block;
+ *   <li>{@link Criterion#TAYLOR}: its first-order estimate. With a mask {@code m} multiplying the
+ *       branch output {@code b}, {@code dL_n/dm = sum_i g[n,i] b[n,i]} ({@code g = dL_n/db}, summed
+ *       over the branch output of sample n), from one gradient pass ({@code Autodiff}, as the channel
+ *       Taylor criterion computes it); the score is {@code (1/N) sum_n |dL_n/dm|} (per-sample absolute
+ *       value, as for channels), the loss the cross-entropy against the labels, or without labels
+ *       against the original's argmax. Where the branch output's first axis is not the batch, the
+ *       batch's sum is taken whole;
  *   <li>{@link Criterion#RANDOM}: seeded.
  * </ul>
  * The target is a number of blocks, or a fraction of the FLOPs ({@link Builder#flops}). With {@link Builder#verify}, the pruned model is checked in
@@ -51,10 +63,12 @@ public final class BlockPruner {
   public enum Criterion {
     BLOCK_INFLUENCE,
     L1,
+    ORACLE,
+    TAYLOR,
     RANDOM;
 
     /**
-     * The criterion named {@code name}: "block-influence" (or "bi"), "l1", "random".
+     * The criterion named {@code name}: "block-influence" (or "bi"), "l1", "oracle", "taylor", "random".
      *
      * @throws InvalidOptionException (key {@code criterion}) for another name
      */
@@ -62,9 +76,11 @@ public final class BlockPruner {
       return switch (name.toLowerCase(java.util.Locale.ROOT)) {
         case "block-influence", "bi" -> BLOCK_INFLUENCE;
         case "l1" -> L1;
+        case "oracle" -> ORACLE;
+        case "taylor" -> TAYLOR;
         case "random" -> RANDOM;
         default -> throw new InvalidOptionException("criterion", name,
-            "blocks are ranked by block-influence (bi), l1 or random");
+            "blocks are ranked by block-influence (bi), l1, oracle, taylor or random");
       };
     }
   }
@@ -79,9 +95,37 @@ public final class BlockPruner {
    * @param flopsBefore FLOPs per sample before
    * @param flopsAfter FLOPs per sample after
    * @param verify the check against the masked original, or null without {@link Builder#verify}
+   * @param report the same as the channel prune's report: one group per block (kind {@code block},
+   *     1 unit, kept 0 when removed; its score, or why it is not removable), totals before and after
    */
   public record Result(Model model, List<Block> blocks, double[] scores, List<Block> removed, long flopsBefore,
-      long flopsAfter, PruneReport.Verification verify) {}
+      long flopsAfter, PruneReport.Verification verify, PruneReport report) {
+
+    /**
+     * The result in the layout of {@link PipelineResult} ({@link PipelineResult#toJson}, {@link
+     * dev.onnxprune.report.Reports#write}): stages {@code original} and {@code pruned} (params and
+     * FLOPs; no accuracy), the prune step's {@link #report}.
+     *
+     * @param input the model file read, or null
+     * @param output the model file written, or null
+     */
+    public PipelineResult pipelineResult(java.nio.file.Path input, java.nio.file.Path output) {
+      return BlockPruner.pipelineResult(model, report, input, output);
+    }
+  }
+
+  /**
+   * A block prune's {@code report} in the layout of {@link PipelineResult}, as {@link
+   * Result#pipelineResult}; also for the report a {@link VerificationFailedException} carries.
+   */
+  public static PipelineResult pipelineResult(Model model, PruneReport report, java.nio.file.Path input,
+      java.nio.file.Path output) {
+    List<PipelineResult.Stage> stages = List.of(
+        new PipelineResult.Stage("original", null, report.before().params(), report.before().flops(), null),
+        new PipelineResult.Stage("pruned", null, report.after().params(), report.after().flops(), null));
+    return new PipelineResult(PipelineResult.FORMAT, input, model, new PruneResult(model, null, report), stages,
+        List.of(), new LinkedHashMap<>(), List.of(), output, null);
+  }
 
   private final Criterion criterion;
   private final int blocks;
@@ -134,7 +178,11 @@ public final class BlockPruner {
     double[] scores = score(model, found);
     List<Block> chosen = new ArrayList<>(removable);
     chosen.sort(Comparator.comparingDouble((Block b) -> scores[b.id()]).thenComparingInt(Block::id));
-    long before = CostModel.analyze(model).totalFlops();
+    Map<String, String> ops = new java.util.HashMap<>();
+    model.graph().nodes().forEach(n -> ops.put(n.name(), n.opType()));
+    dev.onnxprune.graph.cost.CostReport costBefore = CostModel.analyze(model);
+    int nodesBefore = model.graph().nodes().size();
+    long before = costBefore.totalFlops();
     int take = blocks;
     if (flops > 0) {
       // the fewest lowest-scored blocks whose removal takes at least the fraction of FLOPs
@@ -154,7 +202,8 @@ public final class BlockPruner {
     chosen = List.copyOf(chosen.subList(0, take));
     Model original = verify ? model.copy() : null;
     ResidualBlocks.remove(model, chosen);
-    long after = CostModel.analyze(model).totalFlops();
+    dev.onnxprune.graph.cost.CostReport costAfter = CostModel.analyze(model);
+    long after = costAfter.totalFlops();
     PruneReport.Verification v = null;
     if (verify) {
       ResidualBlocks.maskBranches(original, chosen);
@@ -164,13 +213,36 @@ public final class BlockPruner {
         throw new IOException("verification could not run the models in ONNX Runtime: " + e.getMessage(), e);
       }
     }
-    Result r = new Result(model, found, scores, chosen, before, after, v);
+    String target = flops > 0 ? String.format(java.util.Locale.ROOT, "blocks to %.1f%% of FLOPs", 100 * flops)
+        : blocks + " blocks";
+    PruneReport report = new PruneReport(criterion.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'),
+        target, "blocks", describe(found, scores, chosen, ops), totals(costBefore, nodesBefore),
+        totals(costAfter, model.graph().nodes().size()),
+        before == 0 ? 0 : 1 - (double) after / before, v, null, null, null, null);
+    Result r = new Result(model, found, scores, chosen, before, after, v, report);
     if (v != null && !v.passed()) {
-      throw new VerificationFailedException(new PruneResult(model, null,
-          new PruneReport(criterion.name().toLowerCase(java.util.Locale.ROOT), blocks + " blocks", "blocks", List.of(),
-              null, null, 0, v, null, null, null, null)));
+      throw new VerificationFailedException(new PruneResult(model, null, report));
     }
     return r;
+  }
+
+  private static PruneReport.Totals totals(dev.onnxprune.graph.cost.CostReport c, int nodes) {
+    return new PruneReport.Totals(c.totalParams(), c.totalMacs(), c.totalFlops(), nodes, c.unknownNodes());
+  }
+
+  /** One report group per block: 1 unit (the block), removed or kept, its score or why it is not removable. */
+  private static List<PruneReport.Group> describe(List<Block> found, double[] scores, List<Block> removed,
+      Map<String, String> ops) {
+    List<PruneReport.Group> out = new ArrayList<>();
+    for (Block b : found) {
+      boolean gone = removed.contains(b);
+      int[] idx = gone ? new int[] {0} : new int[0];
+      List<String> members = b.nodes().stream().map(n -> n + " (" + ops.getOrDefault(n, "?") + ", branch)").toList();
+      out.add(new PruneReport.Group(b.id(), List.of(b.add()), members, 1, gone ? 0 : 1, idx,
+          b.removable() ? PruneReport.ScoreSummary.of(new double[] {scores[b.id()]}, idx) : null, b.removable(),
+          b.removable() ? List.of() : List.of(b.reason()), "block"));
+    }
+    return out;
   }
 
   /** Each block's score: lower goes first; NaN for blocks that are not removable. */
@@ -185,6 +257,13 @@ public final class BlockPruner {
           if (b.removable()) {
             s[b.id()] = meanMagnitude(model, b);
           }
+        }
+      }
+      case ORACLE, TAYLOR -> {
+        List<Block> removable = found.stream().filter(Block::removable).toList();
+        double[] o = criterion == Criterion.ORACLE ? oracle(model, removable) : taylor(model, removable);
+        for (Block b : removable) {
+          s[b.id()] = o[b.id()];
         }
       }
       case BLOCK_INFLUENCE -> {
@@ -241,7 +320,8 @@ public final class BlockPruner {
     double[] cosSum = new double[maxId + 1];
     long[] count = new long[maxId + 1];
     try (OrtSession s = sessions.open(copy)) {
-      for (Map<String, HostTensor> feed : calibration(copy)) {
+      for (Feed fd : calibration(copy)) {
+        Map<String, HostTensor> feed = fd.inputs();
         Map<String, HostTensor> out = OrtTensors.run(s, feed, names);
         for (Block b : blocks) {
           HostTensor in = feed.containsKey(b.input()) ? feed.get(b.input()) : out.get(b.input());
@@ -303,9 +383,169 @@ public final class BlockPruner {
     return new double[] {sum, positions};
   }
 
+  /** A calibration batch: the model's inputs and the labels (null without). */
+  private record Feed(Map<String, HostTensor> inputs, long[] labels) {}
+
+  /**
+   * Oracle: per block, {@code L(branch x 0) - L(original)} on the calibration feeds ({@link
+   * #loss}), indexed by block id.
+   */
+  double[] oracle(Model model, List<Block> blocks) throws IOException {
+    List<Feed> feeds = calibration(model);
+    double[] s = new double[blocks.stream().mapToInt(Block::id).max().orElse(0) + 1];
+    try {
+      List<Map<String, HostTensor>> reference = outputs(model, feeds);
+      double base = loss(feeds, reference, reference);
+      for (Block b : blocks) {
+        Model masked = model.copy();
+        ResidualBlocks.maskBranches(masked, List.of(b));
+        s[b.id()] = loss(feeds, outputs(masked, feeds), reference) - base;
+      }
+    } catch (OrtException e) {
+      throw new IOException("oracle could not run the model in ONNX Runtime: " + e.getMessage(), e);
+    }
+    return s;
+  }
+
+  private List<Map<String, HostTensor>> outputs(Model m, List<Feed> feeds) throws IOException, OrtException {
+    List<Map<String, HostTensor>> out = new ArrayList<>();
+    try (OrtSession s = sessions.open(m)) {
+      for (Feed f : feeds) {
+        out.add(OrtTensors.run(s, f.inputs(), Set.of()));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The mean over samples of the softmax cross-entropy of the first output (N x K logits) against
+   * the labels; without labels, the mean squared error of every output against {@code reference}.
+   */
+  private static double loss(List<Feed> feeds, List<Map<String, HostTensor>> got,
+      List<Map<String, HostTensor>> reference) {
+    double sum = 0;
+    long n = 0;
+    for (int i = 0; i < feeds.size(); i++) {
+      long[] y = feeds.get(i).labels();
+      if (y != null) {
+        HostTensor z = got.get(i).values().iterator().next();
+        int k = (int) (z.size() / y.length);
+        for (int r = 0; r < y.length; r++) {
+          double max = Double.NEGATIVE_INFINITY;
+          for (int c = 0; c < k; c++) {
+            max = Math.max(max, z.get(r * k + c));
+          }
+          double lse = 0;
+          for (int c = 0; c < k; c++) {
+            lse += Math.exp(z.get(r * k + c) - max);
+          }
+          sum += max + Math.log(lse) - z.get(r * k + (int) y[r]);
+          n++;
+        }
+      } else {
+        for (Map.Entry<String, HostTensor> e : reference.get(i).entrySet()) {
+          HostTensor a = e.getValue();
+          HostTensor b = got.get(i).get(e.getKey());
+          for (int j = 0; j < a.size(); j++) {
+            double d = a.get(j) - b.get(j);
+            sum += d * d;
+          }
+          n += a.size();
+        }
+      }
+    }
+    return n == 0 ? 0 : sum / n;
+  }
+
+  /** What {@link #taylor} last computed per block: {@code sum_n dL_n/dm / N}, signed (for the check). */
+  private double[] taylorSigned;
+
+  /** Per block id, {@code (1/N) sum_n dL_n/dm} from the last Taylor scoring (signed); null before. */
+  double[] lastTaylorSigned() {
+    return taylorSigned;
+  }
+
+  /** Taylor: per block, {@code (1/N) sum_n |sum_i g[n,i] b[n,i]|}, indexed by block id. */
+  double[] taylor(Model model, List<Block> blocks) throws IOException {
+    List<Feed> feeds = calibration(model);
+    String logits = model.graph().outputs().get(0).name();
+    String labels = model.graph().uniqueName("onnxprune_labels");
+    List<String> wrt = blocks.stream().map(Block::branchOutput).distinct().toList();
+    Model grads;
+    try {
+      grads = dev.onnxprune.training.Autodiff.gradients(model,
+          new dev.onnxprune.training.Loss.CrossEntropy(logits, labels, 0), wrt);
+    } catch (dev.onnxprune.training.GradientException e) {
+      throw new IllegalArgumentException("taylor needs the gradient of the loss, and the model cannot be"
+          + " differentiated: " + e.getMessage(), e);
+    }
+    for (String w : wrt) {
+      Value v = grads.graph().value(w);
+      if (!v.isGraphOutput()) {
+        grads.graph().addOutput(v);
+      }
+    }
+    int size = blocks.stream().mapToInt(Block::id).max().orElse(0) + 1;
+    double[] abs = new double[size];
+    double[] signed = new double[size];
+    long samples = 0;
+    try {
+      List<Map<String, HostTensor>> plain = feeds.get(0).labels() == null ? outputs(model, feeds) : null;
+      try (OrtSession s = sessions.open(grads)) {
+        Set<String> names = new LinkedHashSet<>(wrt);
+        wrt.forEach(w -> names.add(dev.onnxprune.training.Autodiff.gradientName(w)));
+        for (int i = 0; i < feeds.size(); i++) {
+          Feed f = feeds.get(i);
+          long[] y = f.labels();
+          int n = (int) f.inputs().values().iterator().next().shape()[0];
+          if (y == null) {
+            HostTensor z = plain.get(i).get(logits);
+            int k = (int) (z.size() / n);
+            y = new long[n];
+            for (int r = 0; r < n; r++) {
+              for (int c = 1; c < k; c++) {
+                if (z.get(r * k + c) > z.get(r * k + (int) y[r])) {
+                  y[r] = c;
+                }
+              }
+            }
+          }
+          Map<String, HostTensor> feed = new LinkedHashMap<>(f.inputs());
+          feed.put(labels, HostTensor.longs(y, y.length));
+          Map<String, HostTensor> out = OrtTensors.run(s, feed, names);
+          for (Block b : blocks) {
+            HostTensor v = out.get(b.branchOutput());
+            HostTensor g = out.get(dev.onnxprune.training.Autodiff.gradientName(b.branchOutput()));
+            boolean perSample = v.shape().length > 0 && v.shape()[0] == n;
+            int rows = perSample ? n : 1;
+            int per = v.size() / rows;
+            for (int r = 0; r < rows; r++) {
+              double t = 0;
+              for (int j = r * per; j < (r + 1) * per; j++) {
+                t += v.get(j) * g.get(j);
+              }
+              t *= n; // the loss is the batch mean: its gradient is dL_n/db / n
+              abs[b.id()] += Math.abs(t);
+              signed[b.id()] += t;
+            }
+          }
+          samples += n;
+        }
+      }
+    } catch (OrtException e) {
+      throw new IOException("taylor could not run the model in ONNX Runtime: " + e.getMessage(), e);
+    }
+    for (int i = 0; i < size; i++) {
+      abs[i] /= Math.max(1, samples);
+      signed[i] /= Math.max(1, samples);
+    }
+    taylorSigned = signed;
+    return abs;
+  }
+
   /** The calibration feeds: the data set's batches (up to the limit), or random inputs. */
-  private List<Map<String, HostTensor>> calibration(Model m) throws IOException {
-    List<Map<String, HostTensor>> feeds = new ArrayList<>();
+  private List<Feed> calibration(Model m) throws IOException {
+    List<Feed> feeds = new ArrayList<>();
     if (data == null) {
       RandomInputs ri;
       try {
@@ -315,7 +555,7 @@ public final class BlockPruner {
       }
       Random r = new Random(seed);
       for (int i = 0; i < 4; i++) {
-        feeds.add(ri.draw(r));
+        feeds.add(new Feed(ri.draw(r), null));
       }
       return feeds;
     }
@@ -325,7 +565,7 @@ public final class BlockPruner {
       Batch b = it.next();
       Map<String, HostTensor> f = new LinkedHashMap<>();
       b.features().forEach((k, v) -> f.put(k.equals(Batch.DATA) ? first : k, v));
-      feeds.add(f);
+      feeds.add(new Feed(f, b.labels()));
       samples += (int) b.features().values().iterator().next().shape()[0];
     }
     return feeds;
@@ -410,11 +650,11 @@ public final class BlockPruner {
      * Removes the fewest lowest-scored blocks that take at least {@code fraction} of the FLOPs
      * (instead of a number of blocks).
      *
-     * @throws InvalidOptionException (key {@code flops}) unless 0 < fraction < 1
+     * @throws InvalidOptionException (key {@code blockFlops}) unless 0 < fraction < 1
      */
     public Builder flops(double fraction) {
       if (!(fraction > 0 && fraction < 1)) {
-        throw new InvalidOptionException("flops", fraction, "must be in (0, 1)");
+        throw new InvalidOptionException("blockFlops", fraction, "must be in (0, 1)");
       }
       this.flops = fraction;
       return this;

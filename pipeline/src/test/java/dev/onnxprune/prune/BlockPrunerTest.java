@@ -45,6 +45,13 @@ class BlockPrunerTest {
     for (BlockPruner.Criterion c : BlockPruner.Criterion.values()) {
       Model m = OnnxModels.read(TestModels.model(file));
       int nodes = m.graph().nodes().size();
+      if (c == BlockPruner.Criterion.TAYLOR && file.startsWith("gpt")) {
+        // a language model's logits are [batch, seq, vocab]: the classification loss Taylor differentiates is refused
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> BlockPruner.builder().criterion(BlockPruner.Criterion.TAYLOR).blocks(2).build().prune(m));
+        assertTrue(e.getMessage().contains("cross-entropy needs logits of shape [N, K]"), e.getMessage());
+        continue;
+      }
       BlockPruner.Result r = BlockPruner.builder().criterion(c).blocks(2).verify(true).build().prune(m);
       assertEquals(2, r.removed().size());
       assertTrue(r.verify().passed() && r.verify().maxAbsDiff() == 0.0, file + " " + c + " " + r.verify());
@@ -103,7 +110,7 @@ class BlockPrunerTest {
         .criterion(BlockPruner.Criterion.L1).flops(0.95).build().prune(OnnxModels.read(TestModels.model("resnet20.onnx"))));
     assertTrue(e.getMessage().startsWith("removing all 7 removable residual blocks of 9 does not remove 95.0%"),
         e.getMessage());
-    assertEquals("flops", assertThrows(InvalidOptionException.class, () -> BlockPruner.builder().flops(1.5)).key());
+    assertEquals("blockFlops", assertThrows(InvalidOptionException.class, () -> BlockPruner.builder().flops(1.5)).key());
   }
 
   /** Block Influence by hand: cos over the channel axis at each position, averaged. */
@@ -124,8 +131,13 @@ class BlockPrunerTest {
    * blocks Block Influence ranks lowest on 256 calibration images (numbers in the README).
    */
   @ParameterizedTest
-  @CsvSource({"resnet20.onnx,1", "resnet20.onnx,2", "vit_tiny.onnx,1", "vit_tiny.onnx,2"})
-  void topOneAfterRemovingBlocks(String file, int n) throws Exception {
+  @CsvSource({"resnet20.onnx,1,block-influence", "resnet20.onnx,2,block-influence", "vit_tiny.onnx,1,block-influence",
+      "vit_tiny.onnx,2,block-influence", "resnet20.onnx,1,l1", "resnet20.onnx,2,l1", "vit_tiny.onnx,1,l1",
+      "vit_tiny.onnx,2,l1", "resnet20.onnx,1,oracle", "resnet20.onnx,2,oracle", "vit_tiny.onnx,1,oracle",
+      "vit_tiny.onnx,2,oracle", "resnet20.onnx,1,taylor", "resnet20.onnx,2,taylor", "vit_tiny.onnx,1,taylor",
+      "vit_tiny.onnx,2,taylor", "resnet20.onnx,1,random", "resnet20.onnx,2,random", "vit_tiny.onnx,1,random",
+      "vit_tiny.onnx,2,random"})
+  void topOneAfterRemovingBlocks(String file, int n, String criterion) throws Exception {
     Normalization norm = new Normalization(new float[] {0.2860f}, new float[] {0.3530f});
     Dataset test = IdxDataset.read(TestModels.file("fmnist-test-images-idx3-ubyte.gz"),
         TestModels.file("fmnist-test-labels-idx1-ubyte.gz"), norm, 0);
@@ -136,17 +148,134 @@ class BlockPrunerTest {
     try (Runner runner = Runner.open(Sessions.cpu(), m)) {
       before = new Evaluator(runner).evaluate(test, 256).top1();
     }
-    BlockPruner.Result r = BlockPruner.builder().blocks(n).data(calib, 64, 256).verify(true).build().prune(m);
+    BlockPruner.Result r = BlockPruner.builder().criterion(BlockPruner.Criterion.byName(criterion)).blocks(n)
+        .data(calib, 64, 256).verify(true).build().prune(m);
     double after;
     try (Runner runner = Runner.open(Sessions.cpu(), m)) {
       after = new Evaluator(runner).evaluate(test, 256).top1();
     }
-    System.out.printf(Locale.ROOT, "%s: -%d blocks %s (BI %s): FLOPs %d -> %d (-%.1f%%), top-1 %.4f -> %.4f, verify %s%n",
-        file, n, r.removed().stream().map(b -> b.id() + ":" + b.kind()).toList(),
+    System.out.printf(Locale.ROOT, "%s %s: -%d blocks %s (scores %s): FLOPs %d -> %d (-%.1f%%), top-1 %.4f -> %.4f, verify %s%n",
+        file, criterion, n, r.removed().stream().map(b -> b.id() + ":" + b.kind()).toList(),
         r.removed().stream().map(b -> String.format(Locale.ROOT, "%.3f", r.scores()[b.id()])).toList(),
         r.flopsBefore(), r.flopsAfter(), 100.0 * (r.flopsBefore() - r.flopsAfter()) / r.flopsBefore(), before, after,
         r.verify().maxAbsDiff());
     assertTrue(r.verify().passed());
-    assertTrue(after > 0.1 && after <= before + 0.01, file + " top-1 " + before + " -> " + after);
+    assertTrue(after >= 0 && after <= before + 0.02, file + " top-1 " + before + " -> " + after);
+  }
+
+  /**
+   * Oracle per block is, by construction, the measured change of the calibration loss when that
+   * block is removed: checked against the Evaluator's mean cross-entropy of the pruned model.
+   */
+  @ParameterizedTest
+  @CsvSource({"resnet20.onnx", "vit_tiny.onnx"})
+  void oracleIsTheMeasuredLossChangeOfRemovingTheBlock(String file) throws Exception {
+    Dataset calib = calibration(128);
+    Model m = OnnxModels.read(TestModels.model(file));
+    List<Block> removable = ResidualBlocks.find(m).stream().filter(Block::removable).toList();
+    BlockPruner p = BlockPruner.builder().criterion(BlockPruner.Criterion.ORACLE).data(calib, 64, 128).build();
+    double[] oracle = p.oracle(m, removable);
+    double base = loss(m, calib);
+    for (Block b : removable) {
+      Model pruned = m.copy();
+      ResidualBlocks.remove(pruned, List.of(b));
+      double measured = loss(pruned, calib) - base;
+      System.out.printf(Locale.ROOT, "%s block %d (%s): oracle %.6f, measured %.6f%n", file, b.id(), b.kind(),
+          oracle[b.id()], measured);
+      assertEquals(measured, oracle[b.id()], 1e-5 + 1e-5 * Math.abs(measured), file + " block " + b.id());
+    }
+  }
+
+  /**
+   * Taylor per block: its signed mean {@code (1/N) sum_n dL_n/dm} is the derivative of the mean
+   * calibration loss with respect to a mask m on the branch output, checked against a central
+   * finite difference of that mask (m = 1 +- 0.01), measured with the Evaluator.
+   */
+  @ParameterizedTest
+  @CsvSource({"resnet20.onnx", "vit_tiny.onnx"})
+  void taylorIsTheDerivativeOfTheLossWithRespectToABranchMask(String file) throws Exception {
+    Dataset calib = calibration(128);
+    Model m = OnnxModels.read(TestModels.model(file));
+    List<Block> removable = ResidualBlocks.find(m).stream().filter(Block::removable).toList();
+    BlockPruner p = BlockPruner.builder().criterion(BlockPruner.Criterion.TAYLOR).data(calib, 64, 128).build();
+    double[] abs = p.taylor(m, removable);
+    double[] signed = p.lastTaylorSigned();
+    double eps = 0.01;
+    for (Block b : removable) {
+      double fd = (loss(scaled(m, b, 1 + eps), calib) - loss(scaled(m, b, 1 - eps), calib)) / (2 * eps);
+      System.out.printf(Locale.ROOT, "%s block %d (%s): taylor %.6f (signed %.6f), finite difference %.6f%n", file,
+          b.id(), b.kind(), abs[b.id()], signed[b.id()], fd);
+      assertEquals(fd, signed[b.id()], 2e-3 + 0.02 * Math.abs(fd), file + " block " + b.id());
+      assertTrue(abs[b.id()] >= Math.abs(signed[b.id()]) - 1e-12);
+    }
+  }
+
+  /**
+   * Without labels (here bert_tiny on random inputs: 4 draws of seed 1), Oracle's score is the
+   * mean squared error of the outputs of the model without the block against the original's,
+   * recomputed here on the same draws.
+   */
+  @Test
+  void oracleWithoutLabelsIsTheOutputErrorOfRemovingTheBlock() throws Exception {
+    Model m = OnnxModels.read(TestModels.model("bert_tiny.onnx"));
+    List<Block> removable = ResidualBlocks.find(m).stream().filter(Block::removable).toList();
+    double[] oracle = BlockPruner.builder().criterion(BlockPruner.Criterion.ORACLE).build().oracle(m, removable);
+    dev.onnxprune.runtime.RandomInputs ri = dev.onnxprune.runtime.RandomInputs.of(m);
+    java.util.Random r = new java.util.Random(1);
+    List<java.util.Map<String, HostTensor>> feeds = new java.util.ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      feeds.add(ri.draw(r));
+    }
+    for (Block b : removable) {
+      Model pruned = m.copy();
+      ResidualBlocks.remove(pruned, List.of(b));
+      double sum = 0;
+      long n = 0;
+      try (ai.onnxruntime.OrtSession a = Sessions.cpu().open(m); ai.onnxruntime.OrtSession p = Sessions.cpu().open(pruned)) {
+        for (java.util.Map<String, HostTensor> f : feeds) {
+          java.util.Map<String, HostTensor> x = dev.onnxprune.runtime.OrtTensors.run(a, f, java.util.Set.of());
+          java.util.Map<String, HostTensor> y = dev.onnxprune.runtime.OrtTensors.run(p, f, java.util.Set.of());
+          for (String k : x.keySet()) {
+            for (int j = 0; j < x.get(k).size(); j++) {
+              double d = x.get(k).get(j) - y.get(k).get(j);
+              sum += d * d;
+            }
+            n += x.get(k).size();
+          }
+        }
+      }
+      assertTrue(oracle[b.id()] > 0, "block " + b.id());
+      assertEquals(sum / n, oracle[b.id()], 1e-9 + 1e-6 * sum / n, "block " + b.id());
+    }
+  }
+
+  private static Dataset calibration(int limit) throws Exception {
+    Normalization norm = new Normalization(new float[] {0.2860f}, new float[] {0.3530f});
+    return IdxDataset.read(TestModels.file("fmnist-calib-images-idx3-ubyte.gz"),
+        TestModels.file("fmnist-calib-labels-idx1-ubyte.gz"), norm, limit);
+  }
+
+  private static double loss(Model m, Dataset data) throws Exception {
+    try (Runner runner = Runner.open(Sessions.cpu(), m)) {
+      return new Evaluator(runner).evaluate(data, 64).loss();
+    }
+  }
+
+  /** A copy of {@code m} with block {@code b}'s branch output multiplied by {@code scale} before its Add. */
+  private static Model scaled(Model m, Block b, double scale) {
+    Model c = m.copy();
+    dev.onnxprune.graph.Graph g = c.graph();
+    dev.onnxprune.graph.Node add = g.nodes().stream().filter(n -> n.name().equals(b.add())).findFirst().orElseThrow();
+    dev.onnxprune.graph.Value y = g.value(b.branchOutput());
+    dev.onnxprune.graph.Value k = g.addInitializer(g.uniqueName("scale"),
+        dev.onnxprune.graph.Tensor.scalar((float) scale));
+    dev.onnxprune.graph.Node mul = g.addNodeBefore(add, "Mul", g.uniqueNodeName("scale"), List.of(y, k),
+        List.of(g.uniqueName("scaled")));
+    for (int i = 0; i < add.inputCount(); i++) {
+      if (add.input(i) == y) {
+        add.replaceInput(i, mul.output(0));
+      }
+    }
+    return c;
   }
 }
