@@ -3,7 +3,7 @@
 # argument (default: all), each a Markdown table on stdout; the runs' logs and reports go to
 # .bench-out/recovery/. Needs the full data set (Debian: dataset-fashion-mnist).
 #
-#   bench/recovery.sh [folded] [distill] [embedding] [sparsity] [steps]
+#   bench/recovery.sh [folded] [distill] [embedding] [sparsity] [steps] [agp90] [refit] [refit-ft]
 #
 #   folded     the BN-folded ResNet-20 fixture, L1 to half its FLOPs, 2 epochs with the defaults on
 #              FOLDED_LIMIT training images (default 60000, the issue's case; about 70 min per mode
@@ -17,6 +17,15 @@
 #   sparsity   mask --sparsity 0.8, then finetune 1 epoch on DISTILL_LIMIT images: zero weights, top-1
 #   steps      resnet20, L1 to half the FLOPs on DISTILL_LIMIT images: one shot then 3 epochs, against
 #              3 AGP steps of 1 epoch each (same budget)
+#   agp90      resnet20, unstructured magnitude masking to 90% (per layer), AGP_STEPS (default 4) epochs
+#              on AGP_LIMIT images (default 5000) in all: mask 0.9 once then finetune AGP_STEPS epochs,
+#              against AGP_STEPS steps of Zhu & Gupta's cubic schedule s_t = 0.9 (1 - (1 - t/n)^3),
+#              each mask then finetune 1 epoch (zeros kept between steps)
+#   refit-ft   resnet20 and vgg_bn, L1 to half the FLOPs, --refit then 1 epoch on DISTILL_LIMIT images
+#              (compare with distill's plain fine-tuning at the same budget)
+#   refit      resnet20 and vgg_bn, L1 and ThiNet to half the FLOPs, no training: top-1 right after
+#              pruning and after the least-squares refit (--refit, REFIT_SAMPLES unlabelled training
+#              images, default 1024; ThiNet scores on the first 1024), and the refit's wall time
 #
 # JAR=path runs that jar instead of building cli/target/onnx-prune.jar. Prunes keep exact widths (--round 1),
 # as measured in the README.
@@ -28,6 +37,9 @@ fx=testmodels/src/main/resources/onnxprune/testmodels
 out=.bench-out/recovery
 folded_limit=${FOLDED_LIMIT:-60000}
 distill_limit=${DISTILL_LIMIT:-10000}
+refit_samples=${REFIT_SAMPLES:-1024}
+agp_steps=${AGP_STEPS:-4}
+agp_limit=${AGP_LIMIT:-5000}
 mkdir -p "$out"
 if [[ -z "${JAR:-}" ]]; then
   mvn -q -o -B -DskipTests -pl cli -am package
@@ -112,6 +124,50 @@ PY
       echo "| one shot, then 3 epochs | $(stages "$out/oneshot.json") |"
       run agp "${common[@]}" -o "$out/agp.onnx" --steps 3 --step-schedule agp --epochs 1
       echo "| --steps 3 --step-schedule agp, 1 epoch after each | $(stages "$out/agp.json") |" ;;
+    agp90)
+      tuned() { # report -> "top-1 | zero weights" of its fine-tuned stage
+        /usr/bin/python3 -c 'import json,sys; s=[s for s in json.load(open(sys.argv[1]))["stages"] if s["name"]=="fine-tuned"][0]; print("%.2f | %.2f" % (100*s["accuracy"]["top1"], 100*s["weightSparsity"]))' "$1"
+      }
+      echo "| resnet20 to 90% zero weights, $agp_steps epochs in all on $agp_limit images | top-1 | zero weights |"
+      echo "|---|---:|---:|"
+      cli mask "$fx/resnet20.onnx" -o "$out/agp90-oneshot-mask.onnx" --sparsity 0.9 >"$out/agp90-oneshot-mask.log" 2>&1
+      run agp90-oneshot finetune "$out/agp90-oneshot-mask.onnx" -o "$out/agp90-oneshot.onnx" --epochs "$agp_steps" \
+        --limit "$agp_limit" "${train[@]}" "${val[@]}"
+      echo "| one shot: mask 0.9, then $agp_steps epochs | $(tuned "$out/agp90-oneshot.json") |"
+      prev="$fx/resnet20.onnx"
+      for t in $(seq 1 "$agp_steps"); do
+        st=$(/usr/bin/python3 -c "print(round(0.9 * (1 - (1 - $t / $agp_steps) ** 3), 4))")
+        cli mask "$prev" -o "$out/agp90-mask$t.onnx" --sparsity "$st" >"$out/agp90-mask$t.log" 2>&1
+        run "agp90-step$t" finetune "$out/agp90-mask$t.onnx" -o "$out/agp90-step$t.onnx" --epochs 1 --limit "$agp_limit" \
+          "${train[@]}" "${val[@]}"
+        echo "| AGP step $t/$agp_steps: mask $st, then 1 epoch | $(tuned "$out/agp90-step$t.json") |"
+        prev="$out/agp90-step$t.onnx"
+      done ;;
+    refit-ft)
+      echo "| model, L1 --flops 0.5, --refit then 1 epoch on $distill_limit images | original | pruned | fine-tuned | seconds | zero weights |"
+      echo "|---|---:|---:|---:|---:|---|"
+      for m in resnet20 vgg_bn; do
+        run "$m-refit-ft" prune "$fx/$m.onnx" -o "$out/$m-refit-ft.onnx" --criterion l1 --flops 0.5 --round 1 --refit \
+          --epochs 1 --limit "$distill_limit" "${train[@]}" "${val[@]}"
+        echo "| $m | $(stages "$out/$m-refit-ft.json") |"
+      done ;;
+    refit)
+      echo "| model, criterion --flops 0.5, no training | original | pruned | refitted | refit seconds | layers refit |"
+      echo "|---|---:|---:|---:|---:|---|"
+      for m in resnet20 vgg_bn; do
+        for c in l1 thinet; do
+          run "refit-$m-$c" prune "$fx/$m.onnx" -o "$out/refit-$m-$c.onnx" --criterion "$c" --flops 0.5 --round 1 --calib-limit 1024 \
+            --refit --refit-samples "$refit_samples" "${unlabelled[@]}" "${val[@]}"
+          /usr/bin/python3 - "$out/refit-$m-$c.json" "$out/refit-$m-$c.log" "$m, $c" <<'PY'
+import json, re, sys
+r = json.load(open(sys.argv[1]))
+top = {s["name"]: "%.2f" % (100 * s["accuracy"]["top1"]) for s in r["stages"]}
+line = re.search(r"refitting +[\d.]+ s +(.*)", open(sys.argv[2]).read())
+print("| %s | %s | %s | %s | %.1f | %s |" % (sys.argv[3], top["original"], top["pruned"], top["refitted"],
+      r["phaseSeconds"]["refitting"], line.group(1) if line else "-"))
+PY
+        done
+      done ;;
     *) echo "unknown section $s" >&2; exit 2 ;;
   esac
   echo

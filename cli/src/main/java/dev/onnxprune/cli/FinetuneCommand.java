@@ -144,6 +144,9 @@ public final class FinetuneCommand implements Callable<Integer> {
         if (teacher != null) {
           b.teacher(teacher);
         }
+        if (recovery.rewindWeights != null) {
+          b.rewindWeights(recovery.rewindWeights);
+        }
         PipelineResult r = b.build().run();
         print(r, log.epochsTrained());
       }

@@ -6,6 +6,7 @@ import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.ModelChecker;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.graph.OutputPaths;
+import dev.onnxprune.prune.SparseGpt;
 import dev.onnxprune.surgery.MagnitudeMasking;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -22,9 +23,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code onnx-prune mask MODEL -o OUT (--sparsity S [--global] | --nm N:M) [--wanda --images ...] [--json]}:
- * unstructured magnitude masking through {@link MagnitudeMasking}, or Wanda's through {@link
- * dev.onnxprune.criteria.WandaMasking}; the graph keeps its shapes, the zeros are in the weights.
+ * {@code onnx-prune mask MODEL -o OUT (--sparsity S [--global] | --nm N:M) [--wanda | --method sparsegpt]
+ * [--images ...] [--json]}: unstructured magnitude masking through {@link MagnitudeMasking}, Wanda's
+ * through {@link dev.onnxprune.criteria.WandaMasking}, or SparseGPT's through {@link SparseGpt}; the
+ * graph keeps its shapes, the zeros are in the weights.
  */
 @Command(name = "mask",
     mixinStandardHelpOptions = true,
@@ -36,7 +38,10 @@ import picocli.CommandLine.Parameters;
         "--sparsity S zeroes that fraction of every weight (or, with --global, of all weights under one magnitude"
             + " threshold). --nm N:M keeps the N largest of every M consecutive weights along the input axis (2:4 is"
             + " what sparse tensor cores run); weights whose input axis is not a multiple of M stay dense, with a"
-            + " note."},
+            + " note.",
+        "--method sparsegpt (Frantar & Alistarh 2023) chooses the mask and updates the weights that stay so that"
+            + " each layer reproduces its output on --calib-limit unlabelled --images (no training); each layer's note"
+            + " gives its output error against magnitude masking's."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {ExitCodes.OK_LINE, ExitCodes.ERROR_LINE, ExitCodes.USAGE_LINE},
     footerHeading = "%nJSON fields (--json):%n",
@@ -92,15 +97,22 @@ public final class MaskCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the per-layer table and totals as one JSON document.")
   boolean json;
 
-  @ArgGroup(validate = false, heading = "%nCalibration data (--wanda):%n", order = 1)
+  @Option(names = "--method", paramLabel = "NAME",
+      description = "magnitude (default; with --wanda, Wanda's scores) or sparsegpt (OBS weight updates from each"
+          + " layer's input on --images; Conv with group 1, Gemm and MatMul, other weights stay dense).")
+  String method = "magnitude";
+
+  @ArgGroup(validate = false, heading = "%nCalibration data (--wanda, --method sparsegpt; no labels needed):%n",
+      order = 1)
   DataOptions data = new DataOptions();
 
-  @ArgGroup(validate = false, heading = "%nRuntime (--wanda):%n", order = 3)
+  @ArgGroup(validate = false, heading = "%nRuntime (--wanda, --method sparsegpt):%n", order = 3)
   RuntimeOptions runtime = new RuntimeOptions();
 
   @Option(names = "--calib-limit", paramLabel = "N", order = 2,
-      description = "--wanda: the first N samples of --images only (default ${DEFAULT-VALUE}: all).")
-  int calibLimit = 0;
+      description = "The first N samples of --images only (0: all; default: all for --wanda, 1024 for --method"
+          + " sparsegpt).")
+  Integer calibLimit;
 
   /** What --json prints. */
   @JsonPropertyOrder({"format", "input", "output", "mode", "layers", "elements", "zeros", "sparsity"})
@@ -113,6 +125,14 @@ public final class MaskCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    if ("sparsegpt".equalsIgnoreCase(method)) {
+      return common.run(this::sparseGpt);
+    }
+    if (!"magnitude".equalsIgnoreCase(method)) {
+      return common.run(() -> {
+        throw new UsageFailure("--method must be magnitude or sparsegpt: '" + method + "'");
+      });
+    }
     return common.run(() -> {
       MagnitudeMasking pass = configure();
       if (wanda && mode.nm == null && mode.magnitude.global) {
@@ -123,7 +143,7 @@ public final class MaskCommand implements Callable<Integer> {
       ModelChecker.requireValid(m); // a pass needs a valid graph
       MagnitudeMasking.Result r;
       if (wanda) {
-        var calib = data.open("--wanda", null, calibLimit);
+        var calib = data.open("--wanda", null, calibLimit == null ? 0 : calibLimit);
         var o = new dev.onnxprune.criteria.DataCriteria.Options();
         var masked = mode.nm == null
             ? dev.onnxprune.criteria.WandaMasking.unstructured(m, calib, runtime.sessions(), o, mode.magnitude.sparsity)
@@ -148,6 +168,52 @@ public final class MaskCommand implements Callable<Integer> {
       }
       return ExitCodes.OK;
     });
+  }
+
+  /** --method sparsegpt: the same report, each layer's note its output error against magnitude masking's. */
+  private int sparseGpt() throws Exception {
+    SparseGpt sg;
+    if (mode.nm == null) {
+      if (mode.magnitude.global) {
+        throw new UsageFailure("--global applies to --method magnitude only");
+      }
+      sg = UsageFailure.check("--sparsity", () -> SparseGpt.unstructured(mode.magnitude.sparsity));
+    } else {
+      Matcher nm = NM.matcher(mode.nm.strip());
+      if (!nm.matches()) {
+        throw new UsageFailure(Messages.badNm(mode.nm));
+      }
+      sg = UsageFailure.check("--nm", () -> SparseGpt.nm(Integer.parseInt(nm.group(1)), Integer.parseInt(nm.group(2))));
+    }
+    if (wanda) {
+      throw new UsageFailure("--wanda scores magnitudes; it cannot go with --method sparsegpt");
+    }
+    int samples = calibLimit == null ? 1024 : calibLimit;
+    if (samples < 0) {
+      throw new UsageFailure("--calib-limit must be >= 0: " + samples);
+    }
+    new OutputPaths().inputModel("model", model).modelOutput("output", output.file).check();
+    Model m = OnnxModels.read(model);
+    ModelChecker.requireValid(m);
+    dev.onnxprune.runtime.Dataset calib = data.open("--method sparsegpt", null, samples);
+    SparseGpt.Result r = sg.run(m, calib, 64, samples, runtime.sessions(), null);
+    ModelFiles.write(r.model(), output.file, output.externalData);
+    List<Layer> layers = new ArrayList<>();
+    for (SparseGpt.Layer l : r.layers()) {
+      String note = l.note().isEmpty() ? String.format(Locale.ROOT, "output error %.4f (magnitude %.4f)", l.error(),
+          l.magnitudeError()) : l.note();
+      layers.add(new Layer(l.weight(), l.node(), l.elements(), l.zeros(), l.elements() == 0 ? 0
+          : (double) l.zeros() / l.elements(), note));
+    }
+    Report report = new Report(FORMAT, model.toString(), output.file.toString(), "sparsegpt " + modeText(), layers,
+        r.elements(), r.zeros(), r.sparsity());
+    if (json) {
+      Json.print(common.out(), report);
+    } else {
+      print(report, common.out());
+      common.out().printf(Locale.ROOT, "sparsegpt on %d samples in %.1f s%n", r.samples(), r.seconds());
+    }
+    return ExitCodes.OK;
   }
 
   private MagnitudeMasking configure() throws UsageFailure {
@@ -190,7 +256,7 @@ public final class MaskCommand implements Callable<Integer> {
     out.println();
     out.println("total sparsity " + percent(r.sparsity()) + ": " + Units.grouped(r.zeros()) + " of "
         + Units.grouped(r.elements()) + " weights are zero");
-    long dense = r.layers().stream().filter(l -> !l.note().isEmpty()).count();
+    long dense = r.layers().stream().filter(l -> l.note().startsWith("dense")).count();
     if (dense > 0) {
       out.println(dense + " weight(s) left dense (see their notes)");
     }

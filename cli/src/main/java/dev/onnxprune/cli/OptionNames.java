@@ -68,6 +68,9 @@ final class OptionNames {
     flag("prunenet.lambda", "--lambda");
     flag("recovery.bnSamples", "--bn-samples");
     flag("recovery.insertBn", "--insert-bn");
+    flag("recovery.refit", "--refit");
+    flag("rewindWeights", "--rewind-weights");
+    flag("recovery.refitSamples", "--refit-samples");
     flag("recoverBn", "--recalibrate-bn");
     flag("recovery.recalibrateBn", "--recalibrate-bn");
     flag("fineTuning", "--epochs");

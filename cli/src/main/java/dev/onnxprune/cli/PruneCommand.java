@@ -422,6 +422,9 @@ public final class PruneCommand implements Callable<Integer> {
         .report(report.report)
         .recovery(recovery.recovery(epochs)).cropFill(data.data.zeroPixel()).listener(log)
         .steps(allocation.steps).stepSchedule(PruneSchedule.byName(allocation.stepSchedule));
+    if (recovery.rewindWeights != null) {
+      b.rewindWeights(recovery.rewindWeights);
+    }
     if (byMethod) {
       MethodParameters mp = methods.parameters(calibration.theta, calibration.phi);
       log.method(methods.method, Methods.maxSteps(methods.method, mp), Methods.timeBudget(methods.method, mp));

@@ -24,6 +24,16 @@ public final class RecoveryOptions {
       description = "Samples for --recalibrate-bn (default ${DEFAULT-VALUE}; 0: all).")
   int bnSamples = 4096;
 
+  @Option(names = "--refit", order = 7,
+      description = "Refit every Conv/Gemm/MatMul after pruning by least squares so that, on the pruned model's own"
+          + " input, it reproduces the original layer's output on --refit-samples training samples (He et al. 2017;"
+          + " no labels, no training), before any other recovery stage.")
+  boolean refit;
+
+  @Option(names = "--refit-samples", order = 8, paramLabel = "N",
+      description = "Samples for --refit (default ${DEFAULT-VALUE}; 0: all).")
+  int refitSamples = Recovery.DEFAULT_REFIT_SAMPLES;
+
   @Option(names = "--insert-bn", order = 9, paramLabel = "WHEN",
       description = "Train through BatchNormalization put after every convolution that has none (a model exported"
           + " with BatchNorm folded): inserted before pruning with the original's statistics, recalibrated and"
@@ -88,6 +98,12 @@ public final class RecoveryOptions {
       description = "Continue from the checkpoint in --checkpoint-dir (a fresh start when there is none yet).")
   boolean resume;
 
+  @Option(names = "--rewind-weights", order = 33, paramLabel = "EARLY.onnx",
+      description = "Weight rewinding (Frankle et al.): before each fine-tuning, reset the weights pruning kept to their"
+          + " values in EARLY.onnx, an early checkpoint of the original training (same architecture), keeping the"
+          + " pruned channels and zero weights. Learning-rate rewinding is --schedule rewind.")
+  Path rewindWeights;
+
   @Option(names = "--keep-sparsity", order = 29, paramLabel = "WHEN",
       description = "Keep zero weights at zero while training (unstructured or N:M sparsity): auto (when at least 1%%"
           + " of the weights are zero, as after mask; default), on, off.")
@@ -138,15 +154,15 @@ public final class RecoveryOptions {
     return epochs == null ? otherwise : epochs;
   }
 
-  /** The recovery: --recalibrate-bn, then {@code epochs} of fine-tuning (0: none). */
+  /** The recovery: --refit, --recalibrate-bn, then {@code epochs} of fine-tuning (0: none). */
   Recovery recovery(int epochs) throws UsageFailure {
     FineTuning f = epochs > 0 ? fineTuning(epochs) : null;
     return UsageFailure.check(null, () -> new Recovery(recalibrateBn, bnSamples, f,
-        Recovery.InsertBn.byName(insertBn)));
+        Recovery.InsertBn.byName(insertBn), refit, refitSamples));
   }
 
   /** True when a recovery stage was asked for. */
   boolean asked(int epochs) {
-    return recalibrateBn || epochs > 0;
+    return recalibrateBn || epochs > 0 || refit;
   }
 }

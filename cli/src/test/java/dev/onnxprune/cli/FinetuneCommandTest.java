@@ -211,6 +211,41 @@ class FinetuneCommandTest {
   }
 
   @Test
+  void pruneWithTheLeastSquaresRefitNeedsNoLabels() throws Exception {
+    Path out = tmp.resolve("refit.onnx");
+    Cli.Result r = Cli.run("prune", RESNET, "-o", out.toString(), "--criterion", "l1", "--flops", "0.5", "--round",
+        "1", "--refit", "--refit-samples", "128", "--images", TRAIN, "--mean", "0.2860", "--std", "0.3530", "--device",
+        "cpu", "--val-images", TEST, "--val-labels", TEST_LABELS);
+    assertEquals(0, r.exitCode(), r.err());
+    assertTrue(r.err().matches("(?s).*\\nrefitting +\\d+\\.\\d\\d s  21 of 21 layers refit on 128 samples; mean relative"
+        + " output error 0\\.\\d{4} -> 0\\.\\d{4}\\n.*"), r.err());
+    assertTrue(top1(r.out(), "refitted") > top1(r.out(), "pruned") + 0.2, r.out());
+    assertTrue(Files.exists(out));
+
+    Cli.Result alone = Cli.run("finetune", RESNET, "-o", tmp.resolve("f.onnx").toString(), "--refit", "--images",
+        TRAIN, "--epochs", "1");
+    assertEquals(2, alone.exitCode());
+    assertTrue(alone.err().startsWith("onnx-prune: error: --refit needs a target"), alone.err());
+  }
+
+  @Test
+  void rewindWeightsKeepsTheMaskAndNeedsTheSameArchitecture() throws Exception {
+    // lottery ticket on a mask: the masked model rewound to a stand-in checkpoint (the original), zeros kept
+    Path sparse = tmp.resolve("sparse.onnx");
+    assertEquals(0, Cli.run("mask", RESNET, "-o", sparse.toString(), "--sparsity", "0.5").exitCode());
+    Cli.Result lt = Cli.run(args(DATA, "finetune", sparse.toString(), "-o", tmp.resolve("lt.onnx").toString(),
+        "--epochs", "1", "--limit", "64", "--batch", "32", "--rewind-weights", RESNET, "--val-images", TEST,
+        "--val-labels", TEST_LABELS));
+    assertEquals(0, lt.exitCode(), lt.err());
+    assertTrue(lt.out().matches("(?s).*\n  rewound .* 50\\.00%\n  fine-tuned .* 50\\.00%\n.*"), lt.out());
+    Cli.Result wrong = Cli.run(args(DATA, "prune", RESNET, "-o", tmp.resolve("w.onnx").toString(), "--flops", "0.5",
+        "--epochs", "1", "--limit", "64", "--rewind-weights", VGG));
+    assertEquals(2, wrong.exitCode(), wrong.err());
+    assertTrue(wrong.err().contains("\nonnx-prune: error: --rewind-weights must be the same architecture as the model: its"
+        + " initializer "), wrong.err());
+  }
+
+  @Test
   void maskThenFinetuneKeepsExactlyTheZeros() throws Exception {
     Path sparse = tmp.resolve("sparse.onnx");
     Cli.Result m = Cli.run("mask", RESNET, "-o", sparse.toString(), "--sparsity", "0.8");

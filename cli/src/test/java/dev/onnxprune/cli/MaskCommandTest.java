@@ -108,6 +108,43 @@ class MaskCommandTest {
   }
 
   @Test
+  void sparseGptMasksTwoOfFourOnUnlabelledImagesWithErrorsBelowMagnitudes() throws Exception {
+    Path out = tmp.resolve("sgpt.onnx");
+    String images = TestModels.file("fmnist-calib-images-idx3-ubyte.gz").toString();
+    Cli.Result r = Cli.run("mask", TestModels.model("vgg_bn.onnx").toString(), "--nm", "2:4", "--method", "sparsegpt",
+        "--images", images, "--mean", "0.2860", "--std", "0.3530", "--calib-limit", "128", "--device", "cpu", "-o",
+        out.toString(), "--json");
+
+    assertEquals(0, r.exitCode(), r.err());
+    JsonNode doc = new ObjectMapper().readTree(r.out());
+    assertEquals("sparsegpt 2:4", doc.get("mode").asText());
+    assertEquals(0.5, doc.get("sparsity").asDouble(), 1e-9);
+    int solved = 0;
+    for (JsonNode l : doc.get("layers")) {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("output error (\\d\\.\\d{4}) \\(magnitude (\\d\\.\\d{4})\\)")
+          .matcher(l.get("note").asText());
+      if (m.matches()) {
+        solved++;
+        assertTrue(Double.parseDouble(m.group(1)) <= Double.parseDouble(m.group(2)), l.toString());
+      } else {
+        assertTrue(l.get("note").asText().startsWith("dense: input axis of 1 "), l.toString()); // the first conv
+      }
+    }
+    assertTrue(solved >= 5, doc.toString());
+    assertEquals(doc.get("zeros").asLong(), dev.onnxprune.surgery.WeightSparsity.of(OnnxModels.read(out)).zeros());
+
+    Cli.Result noData = Cli.run("mask", TestModels.model("vgg_bn.onnx").toString(), "--sparsity", "0.5", "--method",
+        "sparsegpt", "-o", tmp.resolve("x.onnx").toString());
+    assertEquals(Cli.usageError("mask", "--method sparsegpt needs data: give --images (and --labels)"), noData.err());
+    Cli.Result global = Cli.run("mask", TestModels.model("vgg_bn.onnx").toString(), "--sparsity", "0.5", "--global",
+        "--method", "sparsegpt", "--images", images, "-o", tmp.resolve("x.onnx").toString());
+    assertEquals(Cli.usageError("mask", "--global applies to --method magnitude only"), global.err());
+    Cli.Result both = Cli.run("mask", TestModels.model("vgg_bn.onnx").toString(), "--sparsity", "0.5", "--wanda",
+        "--method", "sparsegpt", "--images", images, "-o", tmp.resolve("x.onnx").toString());
+    assertEquals(Cli.usageError("mask", "--wanda scores magnitudes; it cannot go with --method sparsegpt"), both.err());
+  }
+
+  @Test
   void wandaMasksByWeightTimesInputNormOnCalibrationImages() throws Exception {
     Path out = tmp.resolve("wanda.onnx");
     String images = TestModels.file("fmnist-calib-images-idx3-ubyte.gz").toString();

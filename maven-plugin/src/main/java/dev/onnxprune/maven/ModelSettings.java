@@ -148,6 +148,18 @@ public class ModelSettings {
   @Parameter
   Integer bnSamples;
 
+  /**
+   * Refit every Conv/Gemm/MatMul after pruning by least squares so that it reproduces the original
+   * layer's output on {@code <refitSamples>} of {@code <trainingImages>} (He et al. 2017; no labels,
+   * no training), before the other recovery stages. Default: false.
+   */
+  @Parameter
+  Boolean refit;
+
+  /** Training samples for {@code <refit>} (0: all). Default: 1024. */
+  @Parameter
+  Integer refitSamples;
+
   /** Epochs of fine-tuning on {@code <trainingImages>} after pruning (SGD, cosine schedule). Default: 0 (none). */
   @Parameter
   Integer fineTuningEpochs;
@@ -196,6 +208,8 @@ public class ModelSettings {
     DEFAULTS.maxGroupRatio = 1.0;
     DEFAULTS.recalibrateBn = false;
     DEFAULTS.bnSamples = 4096;
+    DEFAULTS.refit = false;
+    DEFAULTS.refitSamples = 1024;
     DEFAULTS.fineTuningEpochs = 0;
     DEFAULTS.learningRate = 0.01;
     DEFAULTS.batchSize = 64;

@@ -82,7 +82,8 @@ final class PipelineConfig {
     FineTuning fineTuning = s.fineTuningEpochs > 0
         ? FineTuning.builder().epochs(s.fineTuningEpochs).learningRate(s.learningRate).batchSize(s.batchSize).build()
         : null;
-    b.recovery(new Recovery(s.recalibrateBn, s.bnSamples, fineTuning));
+    b.recovery(new Recovery(s.recalibrateBn, s.bnSamples, fineTuning, Recovery.InsertBn.AUTO, s.refit,
+        s.refitSamples));
     if (s.method != null) {
       b.method(s.method, new MethodParameters());
     }

@@ -41,6 +41,8 @@ final class PomNames {
     element("normalization.std", "<std>");
     element("recovery.recalibrateBn", "<recalibrateBn>");
     element("recovery.bnSamples", "<bnSamples>");
+    element("recovery.refit", "<refit>");
+    element("recovery.refitSamples", "<refitSamples>");
     element("fineTuning", "<fineTuningEpochs>");
     element("fineTuning.epochs", "<fineTuningEpochs>");
     element("fineTuning.learningRate", "<learningRate>");

@@ -26,6 +26,8 @@ class PomNamesTest {
   void keysInFreeTextAreRendered() {
     assertEquals("<recalibrateBn>: the model has no BatchNormalization; nothing was recalibrated",
         PomNames.render("recovery.recalibrateBn: the model has no BatchNormalization; nothing was recalibrated"));
+    assertEquals("<refitSamples> must be >= 0: -1", PomNames.translate(assertThrows(InvalidOptionException.class,
+        () -> dev.onnxprune.prune.Recovery.leastSquaresRefit().withRefitSamples(-1))));
     assertEquals("<calibrationImages> (or <trainingImages>) is required by the criterion taylor",
         PomNames.translate(new InvalidOptionException("calibration", null, "is required by the criterion taylor")));
   }

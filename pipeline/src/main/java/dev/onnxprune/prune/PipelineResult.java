@@ -28,14 +28,27 @@ import java.util.Optional;
  * @param warnings what the user should know (a method stopped short, a model that is not faster, ...)
  * @param output the model file written, or null
  * @param sensitivity the sensitivity curves the allocation used ({@link Sensitivity}), or null
+ * @param steps with several prune steps, each step's prune report in order (the last is {@code
+ *     prune}'s); empty for one shot
  */
 @JsonPropertyOrder({"format", "input", "criterion", "target", "stages", "phaseSeconds", "warnings", "output", "prune",
-    "fineTuning", "sensitivity"})
+    "steps", "fineTuning", "sensitivity"})
 public record PipelineResult(String format, Path input, @JsonIgnore Model model, @JsonIgnore PruneResult prune, List<Stage> stages,
     List<Trainer.EpochStats> fineTuning, Map<String, Double> phaseSeconds, List<String> warnings, Path output,
-    Sensitivity.Result sensitivity) {
+    Sensitivity.Result sensitivity, List<PruneReport> steps) {
   /** The name and version of the JSON layout. */
   public static final String FORMAT = "onnx-prune.pipeline/1";
+
+  public PipelineResult {
+    steps = steps == null ? List.of() : List.copyOf(steps);
+  }
+
+  /** A one-shot result (no step reports). */
+  public PipelineResult(String format, Path input, Model model, PruneResult prune, List<Stage> stages,
+      List<Trainer.EpochStats> fineTuning, Map<String, Double> phaseSeconds, List<String> warnings, Path output,
+      Sensitivity.Result sensitivity) {
+    this(format, input, model, prune, stages, fineTuning, phaseSeconds, warnings, output, sensitivity, List.of());
+  }
 
   /**
    * The model after one stage.

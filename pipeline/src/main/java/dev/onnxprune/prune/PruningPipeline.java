@@ -102,6 +102,8 @@ public final class PruningPipeline {
     APPLYING,
     /** The pruned model is checked against the masked original in ONNX Runtime. */
     VERIFYING,
+    /** Each layer is refit by least squares to the original's outputs ({@link LeastSquaresRefit}). */
+    REFITTING,
     /** BatchNorm statistics are re-estimated. */
     RECALIBRATING,
     /** The pruned model is fine-tuned. */
@@ -219,6 +221,10 @@ public final class PruningPipeline {
     private boolean classifier;
     /** The unpruned model (the teacher, the reference of output errors), or null when there is none. */
     private Model reference;
+    /** Each prune step's report, with several steps. */
+    private final List<PruneReport> stepReports = new ArrayList<>();
+    /** The early checkpoint the weights are rewound to before retraining, or null. */
+    private WeightRewinding rewinding;
 
     PipelineResult execute() throws IOException {
       Model model = read();
@@ -237,6 +243,14 @@ public final class PruningPipeline {
         model = insertBn(model);
       }
 
+      if (b.rewindWeights != null || b.rewindWeightsFile != null) {
+        if (insertedBn) {
+          throw new InvalidOptionException("rewindWeights", b.rewindWeightsFile, "cannot rewind a model trained through"
+              + " inserted BatchNormalization (a BN-folded export): set recovery.insertBn off");
+        }
+        rewinding = WeightRewinding.of(b.rewindWeightsFile != null ? OnnxModels.read(b.rewindWeightsFile)
+            : b.rewindWeights, model);
+      }
       PruneResult pruned = null;
       List<Trainer.EpochStats> history = new ArrayList<>();
       Recovery r = b.recovery;
@@ -251,6 +265,7 @@ public final class PruningPipeline {
             curves = b.allocation.curves() != null ? b.allocation.curves() : sensitivity(model);
           }
           Pruner pruner = pruner(target, step == b.steps);
+          Model unpruned = r.refit() ? model.copy() : null; // the refit's reference (pruning changes model)
           try {
             pruned = pruner.prune(model);
           } catch (VerificationFailedException e) {
@@ -272,7 +287,16 @@ public final class PruningPipeline {
                 pruned.report().shortOfTarget(), 100 * pruned.report().achieved()));
           }
           model = pruned.model();
+          if (b.steps > 1) {
+            stepReports.add(pruned.report());
+          }
+          if (rewinding != null) {
+            rewinding.pruned(pruned.plan());
+          }
           stage("pruned" + tag, model, null);
+          if (unpruned != null) {
+            model = refit(unpruned, model, pruned, tag);
+          }
         }
 
         if (r.recalibrateBn()) {
@@ -298,6 +322,10 @@ public final class PruningPipeline {
           }
           WeightSparsity before = WeightSparsity.of(model);
           boolean keepZeros = f.keepsSparsityOf(before);
+          if (rewinding != null) {
+            model = rewinding.rewind(model, keepZeros);
+            stage("rewound" + tag, model, null);
+          }
           begin(Phase.FINE_TUNING, f.toString());
           TrainerOptions to = f.trainer(f.epochs(), steps, b.seed, b.padFill).validation(b.evaluation)
               .listener(new Trainer.Listener() {
@@ -374,6 +402,26 @@ public final class PruningPipeline {
             + " distil a model of other outputs by mse");
       }
       return d;
+    }
+
+    /** The least-squares refit of {@code model}'s layers against {@code unpruned}'s outputs (a stage). */
+    private Model refit(Model unpruned, Model model, PruneResult pruned, String tag) throws IOException {
+      Recovery r = b.recovery;
+      int samples = r.refitSamples() == 0 ? b.trainingData.size() : Math.min(r.refitSamples(), b.trainingData.size());
+      begin(Phase.REFITTING, samples + " samples");
+      LeastSquaresRefit.Result rf = LeastSquaresRefit.run(unpruned, model, pruned.plan(), b.trainingData, batch(),
+          r.refitSamples(), b.sessions, f -> progress(f, ""));
+      double[] err = rf.meanError();
+      long solved = rf.layers().stream().filter(l -> l.skipped() == null).count();
+      endPhase(String.format(Locale.ROOT, "%d of %d layers refit on %d samples; mean relative output error %.4f"
+          + " -> %.4f", rf.refitted(), solved, rf.samples(), err[0], err[1]));
+      for (LeastSquaresRefit.Layer l : rf.layers()) {
+        if (l.skipped() != null) {
+          warn("recovery.refit: layer '" + l.node() + "' (" + l.op() + ") left as it is: " + l.skipped());
+        }
+      }
+      stage("refitted" + tag, rf.model(), null);
+      return rf.model();
     }
 
     /** The model with BatchNormalization after each convolution that has none (see {@link Recovery}). */
@@ -588,7 +636,7 @@ public final class PruningPipeline {
 
     private PipelineResult result(Model model, PruneResult pruned, List<Trainer.EpochStats> history, Path output) {
       return new PipelineResult(PipelineResult.FORMAT, b.modelFile, model, pruned, List.copyOf(stages), history,
-          new LinkedHashMap<>(seconds), List.copyOf(warnings), output, curves);
+          new LinkedHashMap<>(seconds), List.copyOf(warnings), output, curves, stepReports);
     }
 
     private void warn(String message) {
@@ -688,6 +736,8 @@ public final class PruningPipeline {
     private Listener listener = new Listener() {};
     private Model teacher;
     private Path teacherFile;
+    private Model rewindWeights;
+    private Path rewindWeightsFile;
     private int steps = 1;
     private PruneSchedule stepSchedule = PruneSchedule.LINEAR;
 
@@ -701,6 +751,26 @@ public final class PruningPipeline {
     public Builder teacher(Model m) {
       this.teacher = Objects.requireNonNull(m, "teacher");
       this.teacherFile = null;
+      return this;
+    }
+
+    /**
+     * Weight rewinding (Frankle et al.): before each fine-tuning, the weights pruning kept are reset
+     * to their values in {@code early}, an early checkpoint of the original training (same
+     * architecture); the pruned structure and any zero weights kept stay. Needs fine-tuning; not
+     * with BatchNorm inserted into a BN-folded model. Default: none (fine-tuning goes on from the
+     * pruned weights). Learning-rate rewinding is {@link FineTuning.Schedule#REWIND}.
+     */
+    public Builder rewindWeights(Model early) {
+      this.rewindWeights = Objects.requireNonNull(early, "rewindWeights");
+      this.rewindWeightsFile = null;
+      return this;
+    }
+
+    /** {@link #rewindWeights(Model)} from a file (read by the run). */
+    public Builder rewindWeights(Path early) {
+      this.rewindWeightsFile = Objects.requireNonNull(early, "rewindWeights");
+      this.rewindWeights = null;
       return this;
     }
 
@@ -1052,14 +1122,23 @@ public final class PruningPipeline {
         throw new InvalidOptionException("evaluation", null, "is required by the method adversarial (it decides"
             + " whether a removal recovered by validation top-1)");
       }
+      if (recovery.refit() && target == null) {
+        throw new InvalidOptionException("recovery.refit", true, "needs a target: it refits the pruned layers to the"
+            + " outputs of the model before pruning");
+      }
       if (recovery.fineTuning() != null && target == null && teacher == null && teacherFile == null
           && (recovery.fineTuning().distillation() != null || trainingData != null && trainingData.numClasses() == 0)) {
         throw new InvalidOptionException("teacher", null, "is required to distil when nothing is pruned (by"
             + " fineTuning.distillation, or training data without labels): the unpruned model");
       }
+      if ((rewindWeights != null || rewindWeightsFile != null) && recovery.fineTuning() == null) {
+        throw new InvalidOptionException("rewindWeights", rewindWeightsFile, "needs fine-tuning (fineTuning.epochs):"
+            + " the weights are rewound before retraining");
+      }
       if (recovery.any() && trainingData == null) {
         throw new InvalidOptionException("trainingData", null, "is required by "
-            + (recovery.fineTuning() != null ? "fineTuning.epochs" : "recovery.recalibrateBn"));
+            + (recovery.fineTuning() != null ? "fineTuning.epochs" : recovery.recalibrateBn()
+            ? "recovery.recalibrateBn" : "recovery.refit"));
       }
       InvalidOptionException.atLeast("steps", steps, 1);
       if (steps > 1) {

@@ -4,10 +4,11 @@ import dev.onnxprune.errors.InvalidOptionException;
 import java.util.Objects;
 
 /**
- * How accuracy is recovered after pruning, as stages of {@link PruningPipeline}: BatchNorm
- * recalibration (re-estimate every BatchNormalization's running statistics on training data, no
- * weight update), then fine-tuning ({@link FineTuning}). Both need training data
- * ({@link PruningPipeline.Builder#trainingData}).
+ * How accuracy is recovered after pruning, as stages of {@link PruningPipeline}: the least-squares
+ * refit of the layers ({@link LeastSquaresRefit}), BatchNorm recalibration (re-estimate every
+ * BatchNormalization's running statistics on training data, no weight update), then fine-tuning
+ * ({@link FineTuning}). All need training data ({@link PruningPipeline.Builder#trainingData}); the
+ * refit and the recalibration need no labels.
  *
  * <p>A model whose convolutions have no BatchNormalization after them (exported with BatchNorm
  * folded into the convolutions, PyTorch's default) gets one after each for the recovery
@@ -21,8 +22,16 @@ import java.util.Objects;
  * @param fineTuning the fine-tuning, or null for none
  * @param insertBn whether to train through BatchNormalization inserted after convolutions that have
  *     none
+ * @param refit whether each Conv/Gemm/MatMul is refit by least squares after pruning, before the other
+ *     stages ({@link LeastSquaresRefit}, He et al. 2017): no labels, no training; calibration samples
+ *     from the training data
+ * @param refitSamples samples of the training data the refit solves on (0: all of it)
  */
-public record Recovery(boolean recalibrateBn, int bnSamples, FineTuning fineTuning, InsertBn insertBn) {
+public record Recovery(boolean recalibrateBn, int bnSamples, FineTuning fineTuning, InsertBn insertBn, boolean refit,
+    int refitSamples) {
+  /** Samples the refit solves on by default. */
+  public static final int DEFAULT_REFIT_SAMPLES = 1024;
+
   /** No recovery. */
   public static final Recovery NONE = new Recovery(false, 4096, null);
 
@@ -52,7 +61,13 @@ public record Recovery(boolean recalibrateBn, int bnSamples, FineTuning fineTuni
 
   public Recovery {
     InvalidOptionException.atLeast("recovery.bnSamples", bnSamples, 0);
+    InvalidOptionException.atLeast("recovery.refitSamples", refitSamples, 0);
     Objects.requireNonNull(insertBn, "insertBn");
+  }
+
+  /** Without the refit. */
+  public Recovery(boolean recalibrateBn, int bnSamples, FineTuning fineTuning, InsertBn insertBn) {
+    this(recalibrateBn, bnSamples, fineTuning, insertBn, false, DEFAULT_REFIT_SAMPLES);
   }
 
   /** With BatchNorm inserted when needed ({@link InsertBn#AUTO}). */
@@ -77,17 +92,32 @@ public record Recovery(boolean recalibrateBn, int bnSamples, FineTuning fineTuni
 
   /** This recovery with {@code insertBn}. */
   public Recovery withInsertBn(InsertBn i) {
-    return new Recovery(recalibrateBn, bnSamples, fineTuning, i);
+    return new Recovery(recalibrateBn, bnSamples, fineTuning, i, refit, refitSamples);
+  }
+
+  /** The least-squares refit alone ({@link LeastSquaresRefit}), on {@link #DEFAULT_REFIT_SAMPLES} samples. */
+  public static Recovery leastSquaresRefit() {
+    return NONE.withRefit(true);
+  }
+
+  /** This recovery with ({@code on}) or without the least-squares refit first. */
+  public Recovery withRefit(boolean on) {
+    return new Recovery(recalibrateBn, bnSamples, fineTuning, insertBn, on, refitSamples);
+  }
+
+  /** This recovery with the refit on {@code samples} samples (0: all of the training data). */
+  public Recovery withRefitSamples(int samples) {
+    return new Recovery(recalibrateBn, bnSamples, fineTuning, insertBn, refit, samples);
   }
 
   /** True when some stage runs. */
   public boolean any() {
-    return recalibrateBn || fineTuning != null;
+    return recalibrateBn || fineTuning != null || refit;
   }
 
   /** True when BatchNormalization is to be inserted into {@code model} where a convolution has none. */
   public boolean insertsBn(dev.onnxprune.graph.Model model) {
-    if (!any() || insertBn == InsertBn.OFF) {
+    if (!recalibrateBn && fineTuning == null || insertBn == InsertBn.OFF) {
       return false;
     }
     return insertBn == InsertBn.ON
