@@ -9,9 +9,11 @@ import dev.onnxprune.graph.Model;
 import dev.onnxprune.graph.OnnxModels;
 import dev.onnxprune.runtime.Batch;
 import dev.onnxprune.runtime.Device;
+import dev.onnxprune.runtime.Runner;
 import dev.onnxprune.runtime.Sessions;
 import dev.onnxprune.testmodels.TestModels;
 import dev.onnxprune.training.ArtifactSpec;
+import dev.onnxprune.training.Distillation;
 import dev.onnxprune.training.NchwcConvs;
 import dev.onnxprune.training.Optimizer;
 import dev.onnxprune.training.TrainingArtifact;
@@ -38,7 +40,8 @@ import java.util.Random;
  * runs it and {@code bench/train_throughput.py} (PyTorch) back to back.
  *
  * <p>Usage: {@code TrainThroughputBench [--model resnet20.onnx] [--batch 64] [--threads 2]
- * [--warmup 5] [--steps 40] [--profile] [--forward]}. With {@code --profile} it also runs ONNX
+ * [--warmup 5] [--steps 40] [--teacher] [--profile] [--forward]}. With {@code --teacher} each step also
+ * runs the teacher (the same model, uncached) and distils from it (KL, T 4, weight 0.5). With {@code --profile} it also runs ONNX
  * Runtime's profiler over the measured steps and prints the time per op type; with {@code
  * --forward}, the inference forward with and without ONNX Runtime's NCHWc Conv rewrite.
  *
@@ -55,17 +58,32 @@ public final class TrainThroughputBench {
     int warmup = intArg(args, "--warmup", 5);
     int steps = intArg(args, "--steps", 40);
     boolean profile = Arrays.asList(args).contains("--profile");
+    boolean withTeacher = Arrays.asList(args).contains("--teacher");
 
     Model m = OnnxModels.read(TestModels.model(model));
-    TrainingOptions options = TrainingOptions.builder().optimizer(Optimizer.sgd(0.9, 5e-4)).build();
-    TrainingArtifact artifact = TrainingArtifact.build(m, options);
+    TrainingOptions.Builder ob = TrainingOptions.builder().optimizer(Optimizer.sgd(0.9, 5e-4));
+    if (withTeacher) {
+      ob.distillation(Distillation.kl(4, 0.5));
+    }
+    TrainingArtifact artifact = TrainingArtifact.build(m, ob.build());
     List<Batch> batches = batches(batch, 8);
     Sessions sessions = new Sessions(Device.CPU, 0, threads);
-    try (TrainingSession s = TrainingSession.open(artifact, sessions)) {
+    // the teacher (the same model, as when a model distils into its own pruned copy) runs on every
+    // step: the cost of a first epoch, or of every epoch when the data is augmented
+    List<String> taught = List.copyOf(artifact.spec().teacher().keySet());
+    try (Runner teacher = withTeacher ? Runner.open(sessions, m) : null;
+        TrainingSession s = TrainingSession.open(artifact, sessions)) {
+      Step step = b -> {
+        if (teacher == null) {
+          s.step(b, 0.01);
+        } else {
+          s.step(b, 0.01, teacher.run(b, taught));
+        }
+      };
       double first = 0;
       for (int i = 0; i < warmup; i++) {
         long t0 = System.nanoTime();
-        s.step(batches.get(i % batches.size()), 0.01);
+        step.run(batches.get(i % batches.size()));
         if (i == 0) {
           first = (System.nanoTime() - t0) / 1e6;
         }
@@ -76,7 +94,7 @@ public final class TrainThroughputBench {
       long cpu0 = os.getProcessCpuTime();
       for (int i = 0; i < steps; i++) {
         long t0 = System.nanoTime();
-        s.step(batches.get(i % batches.size()), 0.01);
+        step.run(batches.get(i % batches.size()));
         ms[i] = (System.nanoTime() - t0) / 1e6;
       }
       // CPU time of the whole process per step: the work, less sensitive than wall time to other jobs
@@ -85,9 +103,9 @@ public final class TrainThroughputBench {
       double[] sorted = ms.clone();
       Arrays.sort(sorted);
       double median = sorted[steps / 2];
-      System.out.printf(Locale.ROOT, "RESULT side=ort model=%s batch=%d threads=%d steps=%d images_per_s=%.1f"
-          + " ms_per_step=%.2f median_ms=%.2f first_step_ms=%.2f cpu_ms_per_step=%.2f%n", model, batch,
-          threads, steps, steps * batch / (total / 1e3), total / steps, median, first, cpu);
+      System.out.printf(Locale.ROOT, "RESULT side=ort model=%s teacher=%s batch=%d threads=%d steps=%d"
+          + " images_per_s=%.1f ms_per_step=%.2f median_ms=%.2f first_step_ms=%.2f cpu_ms_per_step=%.2f%n", model,
+          withTeacher ? "yes" : "no", batch, threads, steps, steps * batch / (total / 1e3), total / steps, median, first, cpu);
     }
     if (profile) {
       profile(artifact, batches, threads, warmup, steps);
@@ -95,6 +113,11 @@ public final class TrainThroughputBench {
     if (Arrays.asList(args).contains("--forward")) {
       forward(model, batches.get(0), threads, steps);
     }
+  }
+
+  /** One measured training step on a batch. */
+  private interface Step {
+    void run(Batch b) throws Exception;
   }
 
   /**
