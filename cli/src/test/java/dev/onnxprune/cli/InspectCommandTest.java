@@ -154,8 +154,12 @@ class InspectCommandTest {
     assertTrue(groups.contains("\n  id  channels  kind      prunable  members  producers\n"), groups);
     assertTrue(groups.matches("(?s).*\\n +0 +16 +channels +yes +\\d+ +/stem/stem\\.0/Conv, .*"), groups);
     assertTrue(groups.matches("(?s).*\\n +12 +10 +channels +no +1 +/fc/Gemm\\n.*"), groups);
-    assertTrue(groups.endsWith("\nwhy groups cannot be pruned\n  group 12: 'logits' is a graph output and keeps its"
-        + " channels\n"), groups);
+    assertTrue(groups.contains("\nwhy groups cannot be pruned\n  group 12: 'logits' is a graph output and keeps its"
+        + " channels\n\nresidual blocks (9; 7 removable by prune --blocks)\n"), groups);
+    // the two downsampling blocks keep their projection shortcut, and say so
+    assertTrue(groups.matches("(?s).*\n +3 +block +no +\\d+ +/layers/layers\\.3/Add\n.*"), groups);
+    assertTrue(groups.contains("\n  block 3: its shortcut is not the identity"), groups);
+    assertTrue(groups.contains("\n  block 6: its shortcut is not the identity"), groups);
   }
 
   @Test
@@ -178,7 +182,7 @@ class InspectCommandTest {
     JsonNode plain = new ObjectMapper().readTree(Cli.run("inspect", "--json", file.toString()).out());
 
     JsonNode groups = doc.get("groups");
-    assertEquals(13, groups.size());
+    assertEquals(13 + 9, groups.size(), "13 channel groups, then 9 residual blocks");
     JsonNode first = groups.get(0);
     assertTrue(first.get("prunable").asBoolean());
     assertEquals("/stem/stem.0/Conv", first.get("producers").get(0).asText());
@@ -187,6 +191,10 @@ class InspectCommandTest {
     JsonNode last = groups.get(12);
     assertTrue(!last.get("prunable").asBoolean());
     assertTrue(last.get("reasons").get(0).asText().contains("graph output"), last.toString());
+    JsonNode block = groups.get(13 + 3);
+    assertEquals("block", block.get("kind").asText(), block.toString());
+    assertTrue(!block.get("prunable").asBoolean(), block.toString());
+    assertTrue(block.get("reasons").get(0).asText().contains("shortcut is not the identity"), block.toString());
     assertTrue(!plain.has("groups"), "groups only with --groups");
   }
 
