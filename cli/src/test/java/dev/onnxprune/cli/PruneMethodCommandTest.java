@@ -202,7 +202,7 @@ class PruneMethodCommandTest {
         "--method", "aofp", "--flops", "0.5", "--images", calib("images"), "--labels", calib("labels"), "--mean",
         "0.286", "--std", "0.353", "--theta", "1e-9", "--phi", "1", "--patience", "0", "--no-fail-early",
         "--method-seconds", "3", "--keep-partial", "--report", report.toString(), "--device", "cpu", "--no-augment",
-        "--progress", "json");
+        "--speed-check", "off", "--progress", "json");
     assertEquals(0, r.exitCode(), r.err());
     ObjectMapper json = new ObjectMapper();
     List<JsonNode> events = new java.util.ArrayList<>();
@@ -218,10 +218,9 @@ class PruneMethodCommandTest {
     for (JsonNode m : method.subList(1, method.size() - 1)) {
       assertTrue(m.get("secondsLeft").asDouble() <= 3, "the time budget bounds the time left: " + m);
     }
-    JsonNode warning = events.stream().filter(n -> n.get("event").asText().equals("warning")).findFirst()
-        .orElseThrow(() -> new AssertionError("no warning: " + r.err()));
-    assertTrue(warning.get("message").asText().contains("it ended at its time budget (--method-seconds 3) after"),
-        warning.toString());
+    // the run's own warnings only: a speed-check warning would depend on the machine's load
+    assertTrue(events.stream().filter(n -> n.get("event").asText().equals("warning")).anyMatch(n -> n.get("message")
+        .asText().contains("it ended at its time budget (--method-seconds 3) after")), r.err());
     assertTrue(events.stream().anyMatch(n -> n.get("event").asText().equals("phase")
         && n.get("phase").asText().equals("scoring")), r.err());
 
