@@ -107,19 +107,11 @@ final class TaylorCriterion extends SampledCriterion {
     List<ConsumerInput> consumerInputs = a.consumerInputs();
     MaskInsertion mi = MaskInsertion.inputs(a);
     PassManager.run(masked, mi);
-    Map<String, ConsumerInput> positions = differentiableMasks(masked.graph(), consumerInputs);
-    String labels = masked.graph().uniqueName("onnxprune_labels");
-    Model gradModel;
-    try {
-      gradModel = Autodiff.gradients(masked, new Loss.CrossEntropy(logits, labels, 0), List.copyOf(positions.keySet()));
-    } catch (GradientException e) {
-      throw new IllegalArgumentException("taylor needs the gradient of the loss, and the model cannot be"
-          + " differentiated: " + e.getMessage(), e);
-    }
-    Map<String, String> gradOutputs = new LinkedHashMap<>();
-    for (String wrt : positions.keySet()) {
-      gradOutputs.put(Autodiff.gradientName(wrt), wrt);
-    }
+    Gradients gradients = Gradients.of(masked, consumerInputs, logits);
+    Map<String, ConsumerInput> positions = gradients.positions();
+    String labels = gradients.labels();
+    Model gradModel = gradients.model();
+    Map<String, String> gradOutputs = gradients.outputs();
 
     Calibration cal = Calibration.of(data, options.batchSize(), options.limit());
     boolean labelled = cal.labelled();
@@ -270,6 +262,34 @@ final class TaylorCriterion extends SampledCriterion {
   }
 
   /**
+   * The gradient model of a masked copy: the loss (cross-entropy against a new labels input) and
+   * its gradient with respect to each differentiable mask position.
+   *
+   * @param positions by differentiated value, the consumer input whose positions it carries
+   * @param outputs by gradient output name, the value it differentiates
+   */
+  private record Gradients(Model model, Map<String, ConsumerInput> positions, String labels,
+      Map<String, String> outputs) {
+    static Gradients of(Model masked, List<ConsumerInput> consumerInputs, String logits) {
+      Map<String, ConsumerInput> positions = differentiableMasks(masked.graph(), consumerInputs);
+      String labels = masked.graph().uniqueName("onnxprune_labels");
+      Model gradModel;
+      try {
+        gradModel = Autodiff.gradients(masked, new Loss.CrossEntropy(logits, labels, 0),
+            List.copyOf(positions.keySet()));
+      } catch (GradientException e) {
+        throw new IllegalArgumentException("taylor needs the gradient of the loss, and the model cannot be"
+            + " differentiated: " + e.getMessage(), e);
+      }
+      Map<String, String> outputs = new LinkedHashMap<>();
+      for (String wrt : positions.keySet()) {
+        outputs.put(Autodiff.gradientName(wrt), wrt);
+      }
+      return new Gradients(gradModel, positions, labels, outputs);
+    }
+  }
+
+  /**
    * Scores the groups whose samples are merged with another axis where they are masked (PyTorch's
    * attention heads before the out-projection, {@code [seq * batch, width]}): one mask row for the
    * whole batch broadcasts there, so each sample runs alone, a batch of one, and {@code dL/dm} is
@@ -288,19 +308,11 @@ final class TaylorCriterion extends SampledCriterion {
     }
     MaskInsertion mi = MaskInsertion.inputs(a, groups).rows(1);
     PassManager.run(masked, mi);
-    Map<String, ConsumerInput> positions = differentiableMasks(masked.graph(), consumerInputs);
-    String labels = masked.graph().uniqueName("onnxprune_labels");
-    Model gradModel;
-    try {
-      gradModel = Autodiff.gradients(masked, new Loss.CrossEntropy(logits, labels, 0), List.copyOf(positions.keySet()));
-    } catch (GradientException e) {
-      throw new IllegalArgumentException("taylor needs the gradient of the loss, and the model cannot be"
-          + " differentiated: " + e.getMessage(), e);
-    }
-    Map<String, String> gradOutputs = new LinkedHashMap<>();
-    for (String wrt : positions.keySet()) {
-      gradOutputs.put(Autodiff.gradientName(wrt), wrt);
-    }
+    Gradients gradients = Gradients.of(masked, consumerInputs, logits);
+    Map<String, ConsumerInput> positions = gradients.positions();
+    String labels = gradients.labels();
+    Model gradModel = gradients.model();
+    Map<String, String> gradOutputs = gradients.outputs();
     long runs = 0;
     long count = 0;
     try (OrtSession grads = sessions.open(gradModel);
